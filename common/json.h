@@ -1,0 +1,28 @@
+/* json.h - cJSON wrappers: bounded parsing and strict typed getters. */
+#ifndef BM_COMMON_JSON_H
+#define BM_COMMON_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "rc.h"
+
+/* Parses exactly len bytes (no NUL needed). Fails (BM_EINVAL) on invalid
+ * JSON, trailing garbage, nesting deeper than 32, or invalid UTF-8. */
+enum bm_rc json_parse(const char *text, size_t len, cJSON **out) BM_WUR;
+/* Case-sensitive member lookup; NULL if obj is not an object. */
+cJSON *json_get(const cJSON *obj, const char *key);
+/* Typed reads: BM_EINVAL if the item has the wrong type. */
+enum bm_rc json_as_double(const cJSON *it, double *out) BM_WUR;
+/* A number that is integral and within [min, max]. */
+enum bm_rc json_as_i64(const cJSON *it, int64_t min, int64_t max, int64_t *out) BM_WUR;
+enum bm_rc json_as_bool(const cJSON *it, bool *out) BM_WUR;
+/* Borrowed pointer into the cJSON tree. */
+enum bm_rc json_as_str(const cJSON *it, const char **out) BM_WUR;
+/* A.B.C path lookup through nested objects; NULL if any step is missing. */
+cJSON *json_get_path(const cJSON *root, const char *path);
+
+#endif

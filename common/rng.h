@@ -1,0 +1,38 @@
+/* rng.h - xoshiro256** PRNG, seeded with splitmix64. One state per drawing
+ * thread, passed explicitly: the same seed gives the same stream. */
+#ifndef BM_COMMON_RNG_H
+#define BM_COMMON_RNG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rng {
+    uint64_t s[4];
+};
+
+#define RNG_UUID_LEN 36 /* text length without NUL */
+
+void rng_seed(struct rng *r, uint64_t seed);
+uint64_t rng_next(struct rng *r);
+/* Uniform in [0, n); n > 0; unbiased (rejection). */
+uint64_t rng_below(struct rng *r, uint64_t n);
+/* Uniform integer in [lo, hi] inclusive. */
+int64_t rng_range(struct rng *r, int64_t lo, int64_t hi);
+/* Uniform double in [0, 1), 53 bits. */
+double rng_double(struct rng *r);
+/* True with probability p. */
+bool rng_chance(struct rng *r, double p);
+/* Standard normal (Box-Muller, no cached second value so state is just s). */
+double rng_normal(struct rng *r);
+/* Exponential with the given mean. */
+double rng_exp(struct rng *r, double mean);
+/* Log-normal: exp(mu + sigma * N(0,1)). */
+double rng_lognormal(struct rng *r, double mu, double sigma);
+/* Index drawn by non-negative weights; -1 if all are zero. */
+int rng_weighted(struct rng *r, const double *w, int n);
+/* UUID v4 text, lower-case, into out[RNG_UUID_LEN + 1]. */
+void rng_uuid4(struct rng *r, char *out);
+/* 64 bits from the OS (getrandom), for seeds and stream ids only. */
+uint64_t rng_os_u64(void);
+
+#endif

@@ -1,0 +1,96 @@
+/* txn.h - transaction service: population model, pure generator, API
+ * input validation. Everything here is pure: PRNG, simulated time and
+ * settings come in as arguments, so a seed and start time replay exactly. */
+#ifndef BM_SERVICES_TRANSACTION_TXN_H
+#define BM_SERVICES_TRANSACTION_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_errors.h"
+#include "anomaly.h"
+#include "buf.h"
+#include "gen.h"
+#include "rc.h"
+#include "rng.h"
+
+enum txn_anomaly {
+    TXN_A_HIGH_AMOUNT, /* "suspicious_high_amount" */
+    TXN_A_FRAUD,       /* "fraud_pattern" */
+    TXN_A_LAUNDERING,  /* "money_laundering" */
+    TXN_A_COUNT
+};
+/* Indexed by enum txn_anomaly; also the order of gen_params.weights. */
+extern const char *const txn_anomaly_names[TXN_A_COUNT];
+
+#define TXN_MAX_INCIDENT 8  /* largest incident in events */
+#define TXN_MAX_ACTIVE   16 /* incidents in flight at once */
+
+/* A multi-event anomaly under way. POD: persisted as bytes. */
+struct txn_incident {
+    int type;                 /* enum txn_anomaly; -1 = slot free */
+    uint32_t customer;        /* index into the population */
+    uint32_t merchant;        /* fraud: the one merchant */
+    int remaining;            /* events still to emit */
+    int total;
+    int64_t next_us;          /* simulated time the next one is due */
+    char incident_id[RNG_UUID_LEN + 1];
+    uint32_t used_counterparties[TXN_MAX_INCIDENT]; /* laundering: distinct */
+};
+
+/* Generator state that must survive a restart. POD: persisted as bytes. */
+struct txn_state {
+    uint32_t version; /* TXN_STATE_VERSION */
+    struct anom_sched sched;
+    struct txn_incident active[TXN_MAX_ACTIVE];
+};
+#define TXN_STATE_VERSION 1u
+
+struct txn_model; /* customers and merchants, derived from the seed */
+
+/* Builds the stable population (deterministic in seed and segments). */
+struct txn_model *txn_model_new(uint64_t seed, const double segments[3]);
+void txn_model_free(struct txn_model *m);
+size_t txn_model_customers(const struct txn_model *m);
+
+void txn_state_init(struct txn_state *st, struct rng *r);
+
+/* Generates the event at simulated time t_us with sequence seq: normal
+ * traffic, the next due step of an active incident, or a new incident
+ * when the scheduler says so. Appends the event JSON to ev->json and sets
+ * ev->ts_ms, ev->seq, ev->anomaly_type. */
+enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
+                        const struct gen_params *p, struct rng *r,
+                        int64_t t_us, uint64_t seq, struct gen_event *ev) BM_WUR;
+
+/* A client's POST /transactions body, validated. */
+struct txn_input {
+    char customer_id[16];        /* "CUST_" + 6 digits, required */
+    int64_t amount_cents;        /* required, 1 .. 100,000,000,00 */
+    int type;                    /* index into transaction types, required */
+    int channel;                 /* index into channels; default online */
+    char merchant_id[32];        /* optional ("" = none) */
+    char merchant_category[32];  /* optional */
+    char counterparty_account[40]; /* optional */
+    char account_id[40];         /* optional; default: customer's first */
+    char country[3];             /* optional ISO alpha-2; default home */
+    char city[48];               /* optional */
+};
+
+/* Validates a parsed JSON body. On failure fills *fail (422 unknown field,
+ * wrong type, out of range, or a server-assigned field such as
+ * is_anomaly / transaction_id) and returns BM_EINVAL. */
+struct cJSON;
+enum bm_rc txn_input_from_json(const struct cJSON *body, struct txn_input *in,
+                               struct api_fail *fail) BM_WUR;
+
+/* Builds the stored event for an API request: id from r, timestamp t_us,
+ * labelled by the data rules (suspicious_high_amount when the amount is
+ * over $10,000 and far above the customer's usual), risk_score and status
+ * computed like generated events, origin "api". */
+enum bm_rc txn_from_input(const struct txn_model *m, const struct txn_input *in,
+                          struct rng *r, int64_t t_us, uint64_t seq,
+                          struct gen_event *ev) BM_WUR;
+
+#endif
