@@ -1,0 +1,407 @@
+/* daemon.c - lifecycle of a service and its common endpoints. */
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "db.h"
+#include "genloop.h"
+#include "json.h"
+#include "log.h"
+#include "metrics.h"
+#include "query.h"
+#include "timefmt.h"
+
+#define LIST_BODY_MAX (32u * 1024 * 1024)
+
+static volatile sig_atomic_t shutdown_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    shutdown_requested = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Common handlers                                                      */
+
+static void send_unavailable(struct http_req *req, enum bm_rc rc)
+{
+    http_add_header(req, "Retry-After", "1");
+    http_send_error(req, API_UNAVAIL, "", "cannot do that now: %s", bm_rc_str(rc));
+}
+
+static const char *health_status(const struct genloop_status *st)
+{
+    if (!st->db_ok)
+        return "degraded";
+    if (st->backfilling)
+        return "backfilling";
+    if (st->paused)
+        return "paused";
+    return "ok";
+}
+
+void daemon_h_health(struct http_req *req)
+{
+    static const char *const allowed[] = { NULL };
+    struct app *app = http_req_app(req);
+    struct genloop_status st;
+    struct bm_config cur;
+    struct buf b;
+    double p50, p99;
+    uint64_t total, c4, c5;
+    char sim[TIMEFMT_ISO_LEN + 1];
+    enum bm_rc rc;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    genloop_status(app->gl, &st);
+    cfg_current_get(&cur);
+    http_latency(&p50, &p99);
+    http_counts(&total, &c4, &c5);
+    timefmt_iso(st.sim_now_ms, sim);
+    buf_init(&b, 4096);
+    rc = buf_printf(&b,
+                    "{\"status\":\"%s\",\"service\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld,"
+                    "\"head_sequence\":%llu,\"backfill\":{\"done\":%lld,\"total\":%lld},"
+                    "\"events_per_second\":{\"configured\":%g,\"realised\":%.2f},"
+                    "\"error_rate\":%.4f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
+                    "\"simulated_time\":\"%s\",\"stream_id\":\"%s\"}",
+                    health_status(&st), cfg_svc_name(app->def->svc), BM_VERSION,
+                    (long long)((time_mono_us() - app->started_us) / 1000000),
+                    (unsigned long long)st.head_seq, (long long)st.backfill_done_s,
+                    (long long)st.backfill_total_s, cur.events_per_second, st.realised_rate,
+                    total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id);
+    if (rc != BM_OK) {
+        buf_free(&b);
+        http_send_error(req, API_INTERNAL, "", "health too large");
+        return;
+    }
+    http_send_buf(req, 200, HTTP_CT_JSON, &b);
+    buf_free(&b);
+}
+
+void daemon_h_metrics(struct http_req *req)
+{
+    static const char *const allowed[] = { "format", NULL };
+    struct app *app = http_req_app(req);
+    struct genloop_status st;
+    struct bm_config cur;
+    struct metrics_snapshot m;
+    struct buf b;
+    const char *fmt = http_req_arg(req, "format");
+    bool text;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    if (fmt && strcmp(fmt, "prometheus") != 0 && strcmp(fmt, "text") != 0 &&
+        strcmp(fmt, "json") != 0) {
+        http_send_error(req, API_BAD_PARAM, "format", "format must be json or prometheus");
+        return;
+    }
+    text = fmt ? strcmp(fmt, "json") != 0 : http_req_wants_text(req);
+    genloop_status(app->gl, &st);
+    cfg_current_get(&cur);
+    memset(&m, 0, sizeof(m));
+    m.service = cfg_svc_name(app->def->svc);
+    m.uptime_s = (time_mono_us() - app->started_us) / 1000000;
+    http_counts(&m.requests, &m.requests_4xx, &m.requests_5xx);
+    http_latency(&m.latency_p50_ms, &m.latency_p99_ms);
+    m.generated = st.generated;
+    m.anomalies = st.anomalies;
+    m.api_events = st.api_events;
+    m.head_sequence = st.head_seq;
+    m.rate_configured = cur.events_per_second;
+    m.rate_expected = st.expected_rate;
+    m.rate_realised = st.realised_rate;
+    m.anomaly_rate_configured = cur.anomaly_rate;
+    m.anomaly_rate_realised = st.realised_anomaly_fraction;
+    m.db_bytes = db_file_bytes(app->db_path);
+    m.db_write_errors = st.write_errors;
+    m.db_ok = st.db_ok;
+    m.rss_bytes = metrics_rss_bytes();
+    m.backfilling = st.backfilling;
+    buf_init(&b, 64 * 1024);
+    if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK) {
+        buf_free(&b);
+        http_send_error(req, API_INTERNAL, "", "metrics too large");
+        return;
+    }
+    http_send_buf(req, 200, text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
+    buf_free(&b);
+}
+
+void daemon_h_config_get(struct http_req *req)
+{
+    static const char *const allowed[] = { NULL };
+    struct app *app = http_req_app(req);
+    struct bm_config cur;
+    struct buf b;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    cfg_current_get(&cur);
+    buf_init(&b, 64 * 1024);
+    if (cfg_runtime_json(&cur, app->def->svc, &b) != BM_OK) {
+        buf_free(&b);
+        http_send_error(req, API_INTERNAL, "", "config too large");
+        return;
+    }
+    http_send_buf(req, 200, HTTP_CT_JSON, &b);
+    buf_free(&b);
+}
+
+/* Parses the request body as JSON; answers 400 itself on failure. */
+static cJSON *body_json(struct http_req *req)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    cJSON *obj = NULL;
+
+    if (len == 0) {
+        http_send_error(req, API_BAD_JSON, "", "request body is empty; expected JSON");
+        return NULL;
+    }
+    if (json_parse(body, len, &obj) != BM_OK) {
+        http_send_error(req, API_BAD_JSON, "", "request body is not valid JSON");
+        return NULL;
+    }
+    return obj;
+}
+
+void daemon_h_config_set(struct http_req *req)
+{
+    static const char *const allowed[] = { NULL };
+    struct app *app = http_req_app(req);
+    struct bm_config cur, next;
+    struct api_fail f;
+    struct buf b;
+    cJSON *obj;
+    enum bm_rc rc;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    obj = body_json(req);
+    if (!obj)
+        return;
+    cfg_current_get(&cur);
+    next = cur;
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        http_send_error(req, API_BAD_TYPE, "", "body must be a JSON object");
+        return;
+    }
+    rc = cfg_apply_runtime(&next, app->def->svc, obj, &f);
+    cJSON_Delete(obj);
+    if (rc != BM_OK) {
+        http_send_fail(req, &f);
+        return;
+    }
+    rc = genloop_submit_config(app->gl, &next);
+    if (rc != BM_OK) {
+        send_unavailable(req, rc);
+        return;
+    }
+    cfg_current_get(&cur);
+    buf_init(&b, 64 * 1024);
+    if (cfg_runtime_json(&cur, app->def->svc, &b) != BM_OK) {
+        buf_free(&b);
+        http_send_error(req, API_INTERNAL, "", "config too large");
+        return;
+    }
+    http_send_buf(req, 200, HTTP_CT_JSON, &b);
+    buf_free(&b);
+}
+
+static bool parse_list_query(struct http_req *req, const struct service_def *def,
+                             struct db_list_query *q)
+{
+    static const char *const allowed[] = { "limit", "since", "anomalies_only", "anomaly_type",
+                                           NULL };
+    struct api_fail f;
+
+    if (!http_req_args_check(req, allowed))
+        return false;
+    if (query_parse_list(def->svc, http_req_arg(req, "limit"), http_req_arg(req, "since"),
+                         http_req_arg(req, "anomalies_only"), http_req_arg(req, "anomaly_type"),
+                         q, &f) != BM_OK) {
+        http_send_fail(req, &f);
+        return false;
+    }
+    return true;
+}
+
+void daemon_h_events(struct http_req *req)
+{
+    struct app *app = http_req_app(req);
+    struct db_list_query q;
+    struct db *db;
+    struct buf b;
+    enum bm_rc rc;
+
+    if (!parse_list_query(req, app->def, &q))
+        return;
+    rc = db_reader(app->db_path, &db);
+    if (rc != BM_OK) {
+        send_unavailable(req, rc);
+        return;
+    }
+    buf_init(&b, LIST_BODY_MAX);
+    rc = db_list_events(db, &q, &b);
+    if (rc != BM_OK) {
+        buf_free(&b);
+        send_unavailable(req, rc);
+        return;
+    }
+    http_send_buf(req, 200, HTTP_CT_JSON, &b);
+    buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                            */
+
+static const struct route common_routes[] = {
+    { "GET", "/health", daemon_h_health, 0 },
+    { "GET", "/metrics", daemon_h_metrics, 0 },
+    { "GET", "/config", daemon_h_config_get, 0 },
+    { "POST", "/config", daemon_h_config_set, R_JSON_BODY },
+};
+#define N_COMMON (sizeof(common_routes) / sizeof(common_routes[0]))
+
+static bool is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+int daemon_run(const struct service_def *def, int argc, char **argv)
+{
+    struct bm_config cfg, base;
+    struct route *routes = NULL;
+    struct http_server *srv = NULL;
+    struct db *db = NULL;
+    struct app app;
+    char err[512] = "";
+    int status = 1;
+    const char *prog = argc > 0 ? argv[0] : cfg_svc_name(def->svc);
+    const char *name = cfg_svc_name(def->svc);
+
+    memset(&app, 0, sizeof(app));
+    app.def = def;
+    app.started_us = time_mono_us();
+    log_init(name, LOG_INFO);
+    if (cfg_load(&cfg, def->svc, argc, argv, NULL, err, sizeof(err)) != BM_OK) {
+        fprintf(stderr, "%s: %s\n", name, err);
+        return 2;
+    }
+    if (cfg.help) {
+        cfg_print_help(def->svc, prog);
+        return 0;
+    }
+    if (cfg.version) {
+        printf("%s %s\n", name, BM_VERSION);
+        return 0;
+    }
+    if (cfg.check_config) {
+        printf("%s: configuration ok (%s)\n", name, cfg.config_path);
+        return 0;
+    }
+    log_set_level((enum log_level)cfg.log_level);
+    install_signals();
+    base = cfg;
+
+    if (db_open_writer(cfg.db_path, &db) != BM_OK) {
+        fprintf(stderr, "%s: cannot open database %s\n", name, cfg.db_path);
+        return 1;
+    }
+    snprintf(app.db_path, sizeof(app.db_path), "%s", cfg.db_path);
+    /* the loop owns db from here, also on failure */
+    if (genloop_open(def, db, &cfg, &base, &app.gl, err, sizeof(err)) != BM_OK) {
+        fprintf(stderr, "%s: %s\n", name, err);
+        return 2;
+    }
+    app.model = def->model_new(genloop_seed(app.gl), &cfg);
+    if (!app.model) {
+        fprintf(stderr, "%s: out of memory building the population\n", name);
+        goto out;
+    }
+    genloop_set_model(app.gl, app.model);
+
+    routes = calloc(N_COMMON + def->nroutes, sizeof(*routes));
+    if (!routes)
+        goto out;
+    memcpy(routes, common_routes, sizeof(common_routes));
+    memcpy(routes + N_COMMON, def->routes, def->nroutes * sizeof(*routes));
+    {
+        struct http_server_opts o = {
+            .bind = cfg.bind,
+            .port = (uint16_t)cfg.port,
+            .routes = routes,
+            .nroutes = N_COMMON + def->nroutes,
+            .app = &app,
+            .admin_token = cfg.admin_token,
+            .max_conns = 512,
+            .threads = 2,
+            .conn_timeout_s = 15,
+        };
+        if (http_server_start(&o, &srv) != BM_OK) {
+            fprintf(stderr, "%s: cannot listen on %s:%lld\n", name, cfg.bind,
+                    (long long)cfg.port);
+            goto out;
+        }
+    }
+    if (genloop_start(app.gl) != BM_OK)
+        goto out;
+    if (!cfg.admin_token[0] && !is_loopback(cfg.bind))
+        log_warn("ADMIN_TOKEN is not set and %s is not loopback: POST endpoints are open",
+                 cfg.bind);
+    {
+        char extra[160];
+        snprintf(extra, sizeof(extra), "\"port\":%u,\"bind\":\"%s\",\"seed\":%llu",
+                 (unsigned)http_server_port(srv), cfg.bind,
+                 (unsigned long long)genloop_seed(app.gl));
+        log_emit_fields(LOG_INFO, extra, "listening");
+    }
+
+    while (!shutdown_requested)
+        sleep_ms(50);
+    log_info("shutting down");
+    status = 0;
+out:
+    /* Stop taking connections, finish requests, then the writer. */
+    http_server_quiesce(srv);
+    http_server_stop(srv);
+    genloop_stop(app.gl);
+    db_readers_close();
+    if (app.model)
+        def->model_free(app.model);
+    free(routes);
+    if (status == 0)
+        log_info("stopped");
+    return status;
+}

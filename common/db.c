@@ -1,0 +1,484 @@
+/* db.c - SQLite open, schema, statement cache, reader pool, event list. */
+#include "db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+enum db_stmt {
+    ST_INSERT,
+    ST_PRUNE,
+    ST_BOUNDS,
+    ST_META_GET,
+    ST_META_SET,
+    ST_META_DEL,
+    ST_BEGIN_READ,
+    ST_END_READ,
+    /* list: [desc|asc] x [all|anomalies|type] */
+    ST_DESC_ALL,
+    ST_DESC_ANOM,
+    ST_DESC_TYPE,
+    ST_ASC_ALL,
+    ST_ASC_ANOM,
+    ST_ASC_TYPE,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_INSERT] = "INSERT INTO events(seq, ts, anomaly_type, origin, body) VALUES(?1,?2,?3,?4,?5)",
+    [ST_PRUNE] = "DELETE FROM events WHERE seq < ?1",
+    [ST_BOUNDS] = "SELECT (SELECT max(seq) FROM events), (SELECT min(seq) FROM events)",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_META_DEL] = "DELETE FROM meta WHERE key = ?1",
+    [ST_BEGIN_READ] = "BEGIN",
+    [ST_END_READ] = "COMMIT",
+    [ST_DESC_ALL] = "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?1",
+    [ST_DESC_ANOM] = "SELECT seq, body FROM events WHERE anomaly_type IS NOT NULL "
+                     "ORDER BY seq DESC LIMIT ?1",
+    [ST_DESC_TYPE] = "SELECT seq, body FROM events WHERE anomaly_type = ?2 "
+                     "ORDER BY seq DESC LIMIT ?1",
+    [ST_ASC_ALL] = "SELECT seq, body FROM events WHERE seq > ?3 ORDER BY seq LIMIT ?1",
+    [ST_ASC_ANOM] = "SELECT seq, body FROM events WHERE anomaly_type IS NOT NULL "
+                    "AND seq > ?3 ORDER BY seq LIMIT ?1",
+    [ST_ASC_TYPE] = "SELECT seq, body FROM events WHERE anomaly_type = ?2 AND seq > ?3 "
+                    "ORDER BY seq LIMIT ?1",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events("
+    "  seq INTEGER PRIMARY KEY,"
+    "  ts INTEGER NOT NULL,"
+    "  anomaly_type TEXT,"
+    "  origin INTEGER NOT NULL,"
+    "  body TEXT NOT NULL);"
+    /* Anomalies are a few percent of rows: partial indexes stay small and
+     * cheap to maintain, and serve anomalies_only / anomaly_type lists. */
+    "CREATE INDEX IF NOT EXISTS events_anom ON events(seq) WHERE anomaly_type IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS events_type ON events(anomaly_type, seq) "
+    "  WHERE anomaly_type IS NOT NULL;";
+
+struct db {
+    sqlite3 *h;
+    sqlite3_stmt *st[ST_COUNT];
+    bool writer;
+    bool in_tx;
+    struct db *next_reader; /* reader pool list */
+};
+
+struct sqlite3 *db_handle(struct db *d)
+{
+    return d->h;
+}
+
+const char *db_errmsg(struct db *d)
+{
+    return d && d->h ? sqlite3_errmsg(d->h) : "no database";
+}
+
+static enum bm_rc exec(struct db *d, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("sqlite: %s (in: %.60s)", msg ? msg : "?", sql);
+        sqlite3_free(msg);
+        return BM_EDB;
+    }
+    return BM_OK;
+}
+
+static void mkdir_parent(const char *path)
+{
+    char dir[512];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+
+    if (!slash || slash == path)
+        return;
+    n = (size_t)(slash - path);
+    if (n >= sizeof(dir))
+        return;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        log_warn("cannot create directory %s: %s", dir, strerror(errno));
+}
+
+static enum bm_rc prepare_all(struct db *d)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(d->h, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i],
+                               NULL) != SQLITE_OK) {
+            log_error("sqlite prepare: %s", sqlite3_errmsg(d->h));
+            return BM_EDB;
+        }
+    }
+    return BM_OK;
+}
+
+static enum bm_rc check_schema(struct db *d)
+{
+    sqlite3_stmt *s = NULL;
+    int v = -1;
+
+    if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (v < 0)
+        return BM_EDB;
+    if (v > DB_SCHEMA_VERSION) {
+        log_error("database schema version %d is newer than this binary's (%d)", v,
+                  DB_SCHEMA_VERSION);
+        return BM_ESTATE;
+    }
+    if (v < DB_SCHEMA_VERSION && d->writer)
+        return exec(d, "PRAGMA user_version = 1");
+    return BM_OK;
+}
+
+static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
+{
+    struct db *d = calloc(1, sizeof(*d));
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
+    enum bm_rc rc = BM_EDB;
+
+    if (!d)
+        return BM_ENOMEM;
+    d->writer = writer;
+    if (writer)
+        mkdir_parent(path);
+    if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
+        log_error("cannot open database %s: %s", path, d->h ? sqlite3_errmsg(d->h) : "?");
+        goto fail;
+    }
+    sqlite3_busy_timeout(d->h, 2000);
+    /* 1 MiB page cache per connection, no memory-mapped I/O */
+    if (exec(d, "PRAGMA cache_size = -1024; PRAGMA mmap_size = 0") != BM_OK)
+        goto fail;
+    if (writer) {
+        if (exec(d, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                    "PRAGMA temp_store = MEMORY") != BM_OK ||
+            exec(d, schema_sql) != BM_OK)
+            goto fail;
+    }
+    rc = check_schema(d);
+    if (rc != BM_OK)
+        goto fail;
+    rc = prepare_all(d);
+    if (rc != BM_OK)
+        goto fail;
+    *out = d;
+    return BM_OK;
+fail:
+    db_close(d);
+    return rc == BM_OK ? BM_EDB : rc;
+}
+
+enum bm_rc db_open_writer(const char *path, struct db **out)
+{
+    return open_conn(path, true, out);
+}
+
+void db_close(struct db *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(d->st[i]);
+    if (d->h)
+        sqlite3_close(d->h);
+    free(d);
+}
+
+/* Reader pool: one connection per thread, listed so they can be closed
+ * at shutdown once no thread uses them. */
+static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER; /* guards readers */
+static struct db *readers;
+static _Thread_local struct db *my_reader;
+
+enum bm_rc db_reader(const char *path, struct db **out)
+{
+    enum bm_rc rc;
+
+    if (my_reader) {
+        *out = my_reader;
+        return BM_OK;
+    }
+    rc = open_conn(path, false, &my_reader);
+    if (rc != BM_OK) {
+        my_reader = NULL;
+        return rc;
+    }
+    pthread_mutex_lock(&readers_lock);
+    my_reader->next_reader = readers;
+    readers = my_reader;
+    pthread_mutex_unlock(&readers_lock);
+    *out = my_reader;
+    return BM_OK;
+}
+
+void db_readers_close(void)
+{
+    pthread_mutex_lock(&readers_lock);
+    while (readers) {
+        struct db *n = readers->next_reader;
+        db_close(readers);
+        readers = n;
+    }
+    pthread_mutex_unlock(&readers_lock);
+    my_reader = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions and writes                                              */
+
+enum bm_rc db_begin(struct db *d)
+{
+    if (exec(d, "BEGIN IMMEDIATE") != BM_OK)
+        return BM_EDB;
+    d->in_tx = true;
+    return BM_OK;
+}
+
+enum bm_rc db_commit(struct db *d)
+{
+    if (exec(d, "COMMIT") != BM_OK) {
+        db_rollback(d);
+        return BM_EDB;
+    }
+    d->in_tx = false;
+    return BM_OK;
+}
+
+void db_rollback(struct db *d)
+{
+    if (sqlite3_get_autocommit(d->h) == 0)
+        (void)sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+    d->in_tx = false;
+}
+
+bool db_in_tx(struct db *d)
+{
+    return d->in_tx;
+}
+
+static enum bm_rc step_done(struct db *d, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) {
+        log_error("sqlite: %s", sqlite3_errmsg(d->h));
+        return BM_EDB;
+    }
+    return BM_OK;
+}
+
+enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
+                           bool api, const char *json, size_t len)
+{
+    sqlite3_stmt *s = d->st[ST_INSERT];
+
+    if (sqlite3_bind_int64(s, 1, (sqlite3_int64)seq) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, ts_ms) != SQLITE_OK ||
+        (anomaly_type ? sqlite3_bind_text(s, 3, anomaly_type, -1, SQLITE_STATIC)
+                      : sqlite3_bind_null(s, 3)) != SQLITE_OK ||
+        sqlite3_bind_int(s, 4, api ? 1 : 0) != SQLITE_OK ||
+        sqlite3_bind_text(s, 5, json, (int)len, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    return step_done(d, s);
+}
+
+enum bm_rc db_bounds(struct db *d, uint64_t *head, uint64_t *oldest)
+{
+    sqlite3_stmt *s = d->st[ST_BOUNDS];
+    enum bm_rc rc = BM_EDB;
+
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *head = (uint64_t)sqlite3_column_int64(s, 0);
+        *oldest = (uint64_t)sqlite3_column_int64(s, 1);
+        rc = BM_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+enum bm_rc db_prune(struct db *d, int64_t keep, int64_t max_rows, int64_t *deleted)
+{
+    uint64_t head, oldest;
+    int64_t cut;
+    sqlite3_stmt *s = d->st[ST_PRUNE];
+    enum bm_rc rc;
+
+    *deleted = 0;
+    rc = db_bounds(d, &head, &oldest);
+    if (rc != BM_OK || head == 0 || (int64_t)(head - oldest + 1) <= keep)
+        return rc;
+    /* delete seq < cut: the oldest beyond `keep`, at most max_rows */
+    cut = (int64_t)head - keep + 1;
+    if (cut > (int64_t)oldest + max_rows)
+        cut = (int64_t)oldest + max_rows;
+    if (sqlite3_bind_int64(s, 1, cut) != SQLITE_OK)
+        return BM_EDB;
+    rc = step_done(d, s);
+    if (rc == BM_OK)
+        *deleted = sqlite3_changes(d->h);
+    return rc;
+}
+
+enum bm_rc db_meta_get(struct db *d, const char *key, struct buf *out, bool *found)
+{
+    sqlite3_stmt *s = d->st[ST_META_GET];
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    *found = false;
+    if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+        return BM_EDB;
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        const void *v = sqlite3_column_blob(s, 0);
+        int n = sqlite3_column_bytes(s, 0);
+        *found = true;
+        if (n > 0)
+            rc = buf_append(out, v, (size_t)n);
+    } else if (step != SQLITE_DONE) {
+        rc = BM_EDB;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+enum bm_rc db_meta_set(struct db *d, const char *key, const void *val, size_t len)
+{
+    sqlite3_stmt *s = d->st[ST_META_SET];
+
+    if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_blob(s, 2, val, (int)len, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    return step_done(d, s);
+}
+
+enum bm_rc db_meta_delete(struct db *d, const char *key)
+{
+    sqlite3_stmt *s = d->st[ST_META_DEL];
+
+    if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+        return BM_EDB;
+    return step_done(d, s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Event lists                                                          */
+
+static sqlite3_stmt *list_stmt(struct db *d, const struct db_list_query *q)
+{
+    int base = q->has_since ? ST_ASC_ALL : ST_DESC_ALL;
+
+    if (q->anomaly_type)
+        return d->st[base + 2];
+    if (q->anomalies_only)
+        return d->st[base + 1];
+    return d->st[base];
+}
+
+static enum bm_rc list_rows(struct db *d, const struct db_list_query *q, struct buf *out,
+                            int64_t *count, uint64_t *last)
+{
+    sqlite3_stmt *s = list_stmt(d, q);
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    *count = 0;
+    if (sqlite3_bind_int64(s, 1, q->limit) != SQLITE_OK ||
+        (q->anomaly_type &&
+         sqlite3_bind_text(s, 2, q->anomaly_type, -1, SQLITE_STATIC) != SQLITE_OK) ||
+        (q->has_since && sqlite3_bind_int64(s, 3, (sqlite3_int64)q->since) != SQLITE_OK)) {
+        rc = BM_EDB;
+        goto out;
+    }
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *body = (const char *)sqlite3_column_text(s, 1);
+        int n = sqlite3_column_bytes(s, 1);
+        if ((*count && buf_putc(out, ',') != BM_OK) ||
+            buf_append(out, body, (size_t)n) != BM_OK) {
+            rc = BM_ETOOBIG;
+            goto out;
+        }
+        *last = (uint64_t)sqlite3_column_int64(s, 0);
+        (*count)++;
+    }
+    if (step != SQLITE_DONE)
+        rc = BM_EDB;
+out:
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+enum bm_rc db_list_events(struct db *d, const struct db_list_query *q, struct buf *out)
+{
+    uint64_t head = 0, oldest = 0, last = 0, next;
+    int64_t count = 0;
+    enum bm_rc rc;
+
+    /* One read transaction: the page, head and oldest agree. */
+    if (step_done(d, d->st[ST_BEGIN_READ]) != BM_OK)
+        return BM_EDB;
+    rc = db_bounds(d, &head, &oldest);
+    if (rc == BM_OK && buf_puts(out, "{\"events\":[") != BM_OK)
+        rc = BM_ETOOBIG;
+    if (rc == BM_OK)
+        rc = list_rows(d, q, out, &count, &last);
+    if (step_done(d, d->st[ST_END_READ]) != BM_OK && rc == BM_OK)
+        rc = BM_EDB;
+    if (rc != BM_OK)
+        return rc;
+
+    if (!q->has_since)
+        next = head;
+    else if (count == q->limit)
+        next = last; /* more may follow: resume after the last one sent */
+    else
+        next = head > q->since ? head : q->since; /* examined everything */
+    if (buf_puts(out, "],\"count\":") != BM_OK || buf_put_i64(out, count) != BM_OK ||
+        buf_puts(out, ",\"next_since\":") != BM_OK || buf_put_i64(out, (int64_t)next) != BM_OK ||
+        buf_puts(out, ",\"oldest_sequence\":") != BM_OK ||
+        buf_put_i64(out, (int64_t)oldest) != BM_OK || buf_putc(out, '}') != BM_OK)
+        return BM_ETOOBIG;
+    return BM_OK;
+}
+
+int64_t db_file_bytes(const char *path)
+{
+    char wal[600];
+    struct stat st;
+    int64_t total = 0;
+
+    if (stat(path, &st) == 0)
+        total += (int64_t)st.st_size;
+    if (snprintf(wal, sizeof(wal), "%s-wal", path) < (int)sizeof(wal) && stat(wal, &st) == 0)
+        total += (int64_t)st.st_size;
+    return total;
+}

@@ -1,0 +1,62 @@
+/* db.h - the SQLite store shared by the services: one events table, a
+ * meta key/value table, WAL, prepared statements, one writer connection
+ * (the generator thread's) and one read-only connection per reader
+ * thread. Only db.c and the services' store.c include <sqlite3.h>. */
+#ifndef BM_COMMON_DB_H
+#define BM_COMMON_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "rc.h"
+
+#define DB_SCHEMA_VERSION 1
+
+struct db;
+struct sqlite3;
+
+/* Opens (creating if needed) the writer connection: WAL, schema. */
+enum bm_rc db_open_writer(const char *path, struct db **out) BM_WUR;
+/* A read-only connection for the calling thread, opened on first use and
+ * kept until db_readers_close(). */
+enum bm_rc db_reader(const char *path, struct db **out) BM_WUR;
+void db_readers_close(void);
+void db_close(struct db *d);
+/* Raw handle, for a service's store.c. */
+struct sqlite3 *db_handle(struct db *d);
+const char *db_errmsg(struct db *d);
+
+enum bm_rc db_begin(struct db *d) BM_WUR;   /* BEGIN IMMEDIATE */
+enum bm_rc db_commit(struct db *d) BM_WUR;
+void db_rollback(struct db *d);
+bool db_in_tx(struct db *d);
+
+enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
+                           bool api, const char *json, size_t len) BM_WUR;
+/* Deletes at most max_rows of the oldest events beyond `keep` newest. */
+enum bm_rc db_prune(struct db *d, int64_t keep, int64_t max_rows, int64_t *deleted) BM_WUR;
+/* Newest and oldest sequence (0, 0 when empty). */
+enum bm_rc db_bounds(struct db *d, uint64_t *head, uint64_t *oldest) BM_WUR;
+
+enum bm_rc db_meta_get(struct db *d, const char *key, struct buf *out, bool *found) BM_WUR;
+enum bm_rc db_meta_set(struct db *d, const char *key, const void *val, size_t len) BM_WUR;
+enum bm_rc db_meta_delete(struct db *d, const char *key) BM_WUR;
+
+struct db_list_query {
+    int64_t limit;           /* 1..1000 */
+    bool has_since;
+    uint64_t since;
+    bool anomalies_only;
+    const char *anomaly_type; /* NULL = any */
+};
+
+/* Appends {"events":[...],"count":n,"next_since":s,"oldest_sequence":o}
+ * read in one snapshot. */
+enum bm_rc db_list_events(struct db *d, const struct db_list_query *q, struct buf *out) BM_WUR;
+
+/* Size of the database file plus its WAL, in bytes. */
+int64_t db_file_bytes(const char *path);
+
+#endif

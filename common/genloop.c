@@ -1,0 +1,873 @@
+/* genloop.c - the generator thread.
+ *
+ * Simulated time runs in microseconds. Events arrive by a seeded Poisson
+ * process whose rate is events_per_second times the shaping factor at
+ * that simulated instant. During backfill the loop writes as fast as it
+ * can; live, the simulated clock advances with the monotonic clock from
+ * an anchor. Everything the stream depends on (PRNG, clock, the service's
+ * incident state) is committed with each batch, so after any stop the
+ * stream continues as if nothing happened. */
+#include "genloop.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "timefmt.h"
+
+#define QUEUE_CAP      64
+#define SUBMIT_WAIT_MS 3000
+#define COMMIT_EVERY_US 100000 /* a batch never stays open longer */
+#define EVENT_JSON_MAX (16 * 1024)
+#define STATE_MAGIC    0x424d4731u /* "BMG1" */
+#define RATE_WINDOW    60
+
+/* Persisted with every batch (then the service's state bytes). */
+struct loop_state {
+    uint32_t magic;
+    uint32_t state_size;
+    struct rng gen_rng;  /* the generated stream */
+    struct rng api_rng;  /* API events, so POSTs do not perturb the stream */
+    int64_t next_us;     /* simulated time of the next generated event */
+    int64_t last_us;     /* timestamp of the newest event */
+    uint64_t next_seq;
+    uint64_t generated;
+    uint64_t anomalies;
+    uint64_t api_events;
+};
+
+enum job_kind { JOB_EVENT, JOB_CONFIG };
+
+struct job {
+    enum job_kind kind;
+    genloop_api_fn fn;
+    void *arg;            /* owned copy of the caller's argument */
+    struct bm_config cfg; /* JOB_CONFIG */
+    struct buf out;       /* JOB_EVENT: stored JSON */
+    enum bm_rc rc;
+    bool done;
+    int refs;             /* submitter + loop; last one frees */
+};
+
+struct genloop {
+    const struct service_def *def;
+    const void *model;
+    struct db *db;
+    struct bm_config base; /* settings below the runtime layer */
+    uint64_t seed;
+    char stream_id[RNG_UUID_LEN + 1];
+    int64_t backfill_start_us;
+    int64_t backfill_end_us;
+
+    /* thread-private */
+    struct loop_state ls;
+    void *svc_state;
+    struct loop_state saved_ls; /* as of the last commit, for rollback */
+    void *saved_svc_state;
+    struct buf state_blob;
+    struct buf ev_json;
+    int64_t anchor_sim_us;
+    int64_t anchor_mono_us;
+    bool was_paused;
+    int64_t last_progress_us;
+    uint64_t rate_counts[RATE_WINDOW]; /* events per simulated second */
+    int64_t rate_second;               /* newest second in the ring */
+    int64_t hour_cached;               /* shaping factor cache key */
+    double hour_factor;
+    struct gen_params params;
+
+    pthread_t thread;
+    bool started;
+
+    pthread_mutex_t lock; /* guards: queue, q_*, stop, job fields, status */
+    pthread_cond_t wake;  /* loop waits on it */
+    pthread_cond_t done;  /* submitters wait on it */
+    struct job *queue[QUEUE_CAP];
+    unsigned q_head, q_len;
+    bool stop;
+    struct genloop_status status;
+};
+
+/* ------------------------------------------------------------------ */
+/* Shaping                                                              */
+
+static bool is_holiday(int month, int day)
+{
+    static const int holidays[][2] = {
+        { 1, 1 }, { 7, 4 }, { 11, 11 }, { 12, 24 }, { 12, 25 }, { 12, 26 },
+    };
+    for (size_t i = 0; i < sizeof(holidays) / sizeof(holidays[0]); i++)
+        if (holidays[i][0] == month && holidays[i][1] == day)
+            return true;
+    return false;
+}
+
+double genloop_rate_factor(int64_t ms, int tz_offset_min)
+{
+    struct civil c;
+    double f = 1.0, cal = 1.0;
+    bool last_day;
+
+    timefmt_civil(ms, tz_offset_min, &c);
+    if ((c.hour >= 9 && c.hour < 11) || (c.hour >= 14 && c.hour < 16))
+        f = 1.5;
+    else if (c.hour >= 22 || c.hour < 5)
+        f = 0.3;
+    if (c.weekday == 0 || c.weekday == 6)
+        f *= 0.3;
+    last_day = c.day == timefmt_days_in_month(c.year, c.month);
+    if (last_day)
+        cal = 1.3;
+    if (last_day && c.month % 3 == 0)
+        cal = 1.8;
+    if (is_holiday(c.month, c.day) && cal < 1.5)
+        cal = 1.5;
+    return f * cal;
+}
+
+static double factor_at(struct genloop *g, int64_t us)
+{
+    int64_t hour = us / 3600000000LL;
+
+    if (us < 0)
+        hour--;
+    if (hour != g->hour_cached) {
+        g->hour_cached = hour;
+        g->hour_factor = genloop_rate_factor(us / 1000, g->params.tz_offset_min);
+    }
+    return g->hour_factor;
+}
+
+/* Gap to the next arrival from time t. */
+static int64_t next_gap_us(struct genloop *g, int64_t t_us, double eps)
+{
+    double rate = g->def->constant_rate ? eps : eps * factor_at(g, t_us);
+    double gap;
+
+    if (g->def->constant_rate)
+        gap = 1e6 / rate;
+    else
+        gap = rng_exp(&g->ls.gen_rng, 1e6 / rate);
+    if (gap < 1.0)
+        gap = 1.0; /* distinct microseconds keep the clock strictly ordered */
+    if (gap > 3.6e9)
+        gap = 3.6e9;
+    return (int64_t)gap;
+}
+
+/* ------------------------------------------------------------------ */
+/* Persistence                                                          */
+
+static enum bm_rc save_state(struct genloop *g)
+{
+    buf_reset(&g->state_blob);
+    if (buf_append(&g->state_blob, &g->ls, sizeof(g->ls)) != BM_OK ||
+        buf_append(&g->state_blob, g->svc_state, g->def->state_size) != BM_OK)
+        return BM_ENOMEM;
+    return db_meta_set(g->db, "gen_state", g->state_blob.data, g->state_blob.len);
+}
+
+static void snapshot(struct genloop *g)
+{
+    g->saved_ls = g->ls;
+    memcpy(g->saved_svc_state, g->svc_state, g->def->state_size);
+}
+
+static void restore(struct genloop *g)
+{
+    g->ls = g->saved_ls;
+    memcpy(g->svc_state, g->saved_svc_state, g->def->state_size);
+}
+
+static enum bm_rc tx_begin(struct genloop *g)
+{
+    snapshot(g);
+    return db_begin(g->db);
+}
+
+static void mark_db(struct genloop *g, bool ok)
+{
+    pthread_mutex_lock(&g->lock);
+    if (!ok)
+        g->status.write_errors++;
+    g->status.db_ok = ok;
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Commits the open batch with the state; on failure rolls back both. */
+static enum bm_rc tx_commit(struct genloop *g)
+{
+    enum bm_rc rc = save_state(g);
+
+    if (rc == BM_OK)
+        rc = db_commit(g->db);
+    if (rc != BM_OK) {
+        log_error("database write failed (%s); retrying", db_errmsg(g->db));
+        db_rollback(g->db);
+        restore(g);
+        mark_db(g, false);
+        return rc;
+    }
+    mark_db(g, true);
+    return BM_OK;
+}
+
+static enum bm_rc meta_text(struct db *db, const char *key, char *out, size_t len, bool *found)
+{
+    struct buf b;
+    enum bm_rc rc;
+
+    buf_init(&b, len - 1);
+    rc = db_meta_get(db, key, &b, found);
+    if (rc == BM_OK && *found)
+        snprintf(out, len, "%s", b.data ? b.data : "");
+    buf_free(&b);
+    return rc;
+}
+
+static enum bm_rc meta_put_text(struct db *db, const char *key, const char *val)
+{
+    return db_meta_set(db, key, val, strlen(val));
+}
+
+/* A new stream: seed, start time, stream id, backfill window. */
+static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
+{
+    char num[32];
+    int64_t start_ms;
+    struct rng idr;
+    enum bm_rc rc;
+
+    g->seed = cfg->seed_set ? cfg->seed : rng_os_u64();
+    start_ms = cfg->start_time_set ? cfg->start_time_ms : time_now_ms() - cfg->backfill_s * 1000;
+    g->backfill_start_us = start_ms * 1000;
+    g->backfill_end_us = g->backfill_start_us + cfg->backfill_s * 1000000;
+    rng_seed(&idr, rng_os_u64());
+    rng_uuid4(&idr, g->stream_id);
+
+    memset(&g->ls, 0, sizeof(g->ls));
+    g->ls.magic = STATE_MAGIC;
+    g->ls.state_size = (uint32_t)g->def->state_size;
+    rng_seed(&g->ls.gen_rng, g->seed);
+    rng_seed(&g->ls.api_rng, g->seed ^ 0x9e3779b97f4a7c15ULL);
+    g->ls.next_seq = 1;
+    g->def->state_init(g->svc_state, &g->ls.gen_rng);
+    g->ls.last_us = g->backfill_start_us;
+    g->ls.next_us = g->backfill_start_us; /* the first event opens the stream */
+
+    rc = tx_begin(g);
+    if (rc != BM_OK)
+        return rc;
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)g->seed);
+    rc = meta_put_text(g->db, "seed", num);
+    if (rc == BM_OK)
+        rc = meta_put_text(g->db, "stream_id", g->stream_id);
+    snprintf(num, sizeof(num), "%lld", (long long)g->backfill_start_us);
+    if (rc == BM_OK)
+        rc = meta_put_text(g->db, "backfill_start_us", num);
+    snprintf(num, sizeof(num), "%lld", (long long)g->backfill_end_us);
+    if (rc == BM_OK)
+        rc = meta_put_text(g->db, "backfill_end_us", num);
+    if (rc == BM_OK)
+        rc = tx_commit(g);
+    else
+        db_rollback(g->db);
+    return rc;
+}
+
+static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
+                                 const struct buf *blob, char *err, size_t errlen)
+{
+    char text[64];
+    bool found;
+    uint64_t head, oldest;
+    enum bm_rc rc;
+
+    if (blob->len != sizeof(g->ls) + g->def->state_size) {
+        snprintf(err, errlen, "database generator state has an unknown layout");
+        return BM_ESTATE;
+    }
+    memcpy(&g->ls, blob->data, sizeof(g->ls));
+    memcpy(g->svc_state, blob->data + sizeof(g->ls), g->def->state_size);
+    if (g->ls.magic != STATE_MAGIC || g->ls.state_size != g->def->state_size ||
+        (g->def->state_valid && !g->def->state_valid(g->svc_state))) {
+        snprintf(err, errlen, "database generator state has an unknown layout");
+        return BM_ESTATE;
+    }
+    rc = meta_text(g->db, "seed", text, sizeof(text), &found);
+    if (rc != BM_OK || !found) {
+        snprintf(err, errlen, "database has no seed");
+        return BM_ESTATE;
+    }
+    g->seed = strtoull(text, NULL, 10);
+    if (cfg->seed_set && cfg->seed != g->seed) {
+        snprintf(err, errlen,
+                 "database %s was created with seed %llu, not %llu; use another --db or the same "
+                 "seed",
+                 cfg->db_path, (unsigned long long)g->seed, (unsigned long long)cfg->seed);
+        return BM_EINVAL;
+    }
+    rc = meta_text(g->db, "stream_id", g->stream_id, sizeof(g->stream_id), &found);
+    if (rc == BM_OK)
+        rc = meta_text(g->db, "backfill_start_us", text, sizeof(text), &found);
+    g->backfill_start_us = found ? strtoll(text, NULL, 10) : 0;
+    if (rc == BM_OK)
+        rc = meta_text(g->db, "backfill_end_us", text, sizeof(text), &found);
+    g->backfill_end_us = found ? strtoll(text, NULL, 10) : 0;
+    if (rc == BM_OK)
+        rc = db_bounds(g->db, &head, &oldest);
+    if (rc != BM_OK) {
+        snprintf(err, errlen, "cannot read database: %s", db_errmsg(g->db));
+        return rc;
+    }
+    /* The state is committed with every batch, so it is never behind the
+     * rows; this only guards against a hand-edited database. */
+    if (head + 1 > g->ls.next_seq)
+        g->ls.next_seq = head + 1;
+    return BM_OK;
+}
+
+static enum bm_rc load_runtime(struct genloop *g, struct bm_config *cfg, char *err,
+                               size_t errlen)
+{
+    struct buf b;
+    bool found = false;
+    cJSON *obj = NULL;
+    struct api_fail f;
+    enum bm_rc rc;
+
+    if (cfg->reset_config) {
+        rc = db_begin(g->db);
+        if (rc == BM_OK)
+            rc = db_meta_delete(g->db, "runtime_config");
+        if (rc == BM_OK)
+            rc = db_commit(g->db);
+        if (rc == BM_OK)
+            log_info("runtime settings reset to the configured ones");
+        return rc;
+    }
+    buf_init(&b, 64 * 1024);
+    rc = db_meta_get(g->db, "runtime_config", &b, &found);
+    if (rc == BM_OK && found && b.len) {
+        if (json_parse(b.data, b.len, &obj) != BM_OK ||
+            cfg_apply_runtime(cfg, g->def->svc, obj, &f) != BM_OK) {
+            /* Stored by an older binary with other limits: drop, say so. */
+            log_warn("stored runtime settings no longer valid (%s); ignoring them",
+                     obj ? f.msg : "bad JSON");
+        } else {
+            log_info("applied runtime settings stored in the database: %s", b.data);
+        }
+    }
+    cJSON_Delete(obj);
+    buf_free(&b);
+    if (rc != BM_OK)
+        snprintf(err, errlen, "cannot read database: %s", db_errmsg(g->db));
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open / status                                                        */
+
+enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_config *cfg,
+                        const struct bm_config *base, struct genloop **out, char *err,
+                        size_t errlen)
+{
+    struct genloop *g = calloc(1, sizeof(*g));
+    struct buf blob;
+    bool found = false;
+    enum bm_rc rc;
+    pthread_condattr_t ca;
+
+    if (!g)
+        return BM_ENOMEM;
+    g->def = def;
+    g->db = db;
+    g->base = *base;
+    g->svc_state = calloc(1, def->state_size);
+    g->saved_svc_state = calloc(1, def->state_size);
+    buf_init(&g->state_blob, 1 << 20);
+    buf_init(&g->ev_json, EVENT_JSON_MAX);
+    g->hour_cached = INT64_MIN;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->wake, &ca);
+    pthread_cond_init(&g->done, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!g->svc_state || !g->saved_svc_state) {
+        rc = BM_ENOMEM;
+        goto fail;
+    }
+
+    buf_init(&blob, 1 << 20);
+    rc = db_meta_get(db, "gen_state", &blob, &found);
+    if (rc != BM_OK)
+        snprintf(err, errlen, "cannot read database: %s", db_errmsg(db));
+    else if (found)
+        rc = stream_restore(g, cfg, &blob, err, errlen);
+    else if ((rc = stream_create(g, cfg)) != BM_OK)
+        snprintf(err, errlen, "cannot initialise database: %s", db_errmsg(db));
+    buf_free(&blob);
+    if (rc != BM_OK)
+        goto fail;
+    rc = load_runtime(g, cfg, err, errlen);
+    if (rc != BM_OK)
+        goto fail;
+    cfg->seed = g->seed;
+    cfg->seed_set = true;
+    cfg_current_set(cfg);
+    cfg_gen_params(cfg, &g->params);
+
+    g->status.db_ok = true;
+    g->status.head_seq = g->ls.next_seq - 1;
+    g->status.seed = g->seed;
+    memcpy(g->status.stream_id, g->stream_id, sizeof(g->stream_id));
+    g->status.backfill_total_s = (g->backfill_end_us - g->backfill_start_us) / 1000000;
+    *out = g;
+    return BM_OK;
+fail:
+    genloop_stop(g);
+    return rc;
+}
+
+void genloop_set_model(struct genloop *g, const void *model)
+{
+    g->model = model;
+}
+
+uint64_t genloop_seed(const struct genloop *g)
+{
+    return g->seed;
+}
+
+void genloop_status(struct genloop *g, struct genloop_status *st)
+{
+    pthread_mutex_lock(&g->lock);
+    *st = g->status;
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                             */
+
+static int64_t live_target(const struct genloop *g)
+{
+    return g->anchor_sim_us + (time_mono_us() - g->anchor_mono_us);
+}
+
+static void count_rate(struct genloop *g, int64_t ts_us)
+{
+    int64_t sec = ts_us / 1000000;
+
+    if (sec > g->rate_second) {
+        int64_t gap = sec - g->rate_second;
+        for (int64_t i = 1; i <= gap && i <= RATE_WINDOW; i++)
+            g->rate_counts[(g->rate_second + i) % RATE_WINDOW] = 0;
+        g->rate_second = sec;
+    }
+    if (sec > g->rate_second - RATE_WINDOW)
+        g->rate_counts[sec % RATE_WINDOW]++;
+}
+
+static void publish(struct genloop *g, bool backfilling, bool paused)
+{
+    uint64_t sum = 0;
+    int64_t sim = g->ls.last_us;
+    struct bm_config cur;
+
+    for (int i = 0; i < RATE_WINDOW; i++)
+        sum += g->rate_counts[i];
+    cfg_current_get(&cur);
+    pthread_mutex_lock(&g->lock);
+    g->status.head_seq = g->ls.next_seq - 1;
+    g->status.generated = g->ls.generated;
+    g->status.anomalies = g->ls.anomalies;
+    g->status.api_events = g->ls.api_events;
+    g->status.backfilling = backfilling;
+    g->status.paused = paused;
+    g->status.sim_now_ms = sim / 1000;
+    g->status.backfill_done_s =
+        (g->ls.last_us < g->backfill_end_us ? g->ls.last_us : g->backfill_end_us) / 1000000 -
+        g->backfill_start_us / 1000000;
+    if (g->status.backfill_done_s < 0)
+        g->status.backfill_done_s = 0;
+    g->status.realised_rate = (double)sum / RATE_WINDOW;
+    g->status.expected_rate =
+        cur.events_per_second * (g->def->constant_rate ? 1.0 : factor_at(g, sim));
+    g->status.realised_anomaly_fraction =
+        g->ls.generated ? (double)g->ls.anomalies / (double)g->ls.generated : 0.0;
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Generates and inserts the event due at ls.next_us. */
+static enum bm_rc generate_one(struct genloop *g, double eps)
+{
+    struct gen_event ev = { .json = &g->ev_json };
+    int64_t t = g->ls.next_us;
+    enum bm_rc rc;
+
+    buf_reset(&g->ev_json);
+    rc = g->def->generate(g->model, g->svc_state, &g->params, &g->ls.gen_rng, t,
+                          g->ls.next_seq, &ev);
+    if (rc != BM_OK)
+        return rc;
+    rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, false,
+                         g->ev_json.data, g->ev_json.len);
+    if (rc != BM_OK)
+        return rc;
+    g->ls.next_seq++;
+    g->ls.generated++;
+    if (ev.anomaly_type)
+        g->ls.anomalies++;
+    g->ls.last_us = t;
+    count_rate(g, t);
+    g->ls.next_us = t + next_gap_us(g, t, eps);
+    return BM_OK;
+}
+
+static int64_t sim_now_us(const struct genloop *g, bool backfilling)
+{
+    int64_t t = backfilling ? g->ls.last_us : live_target(g);
+    return t > g->ls.last_us ? t : g->ls.last_us;
+}
+
+static void job_free(struct job *j);
+
+static void finish_job(struct genloop *g, struct job *j, enum bm_rc rc)
+{
+    bool free_it;
+
+    pthread_mutex_lock(&g->lock);
+    j->rc = rc;
+    j->done = true;
+    free_it = --j->refs == 0;
+    pthread_cond_broadcast(&g->done);
+    pthread_mutex_unlock(&g->lock);
+    if (free_it)
+        job_free(j);
+}
+
+static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilling)
+{
+    struct gen_event ev = { .json = &g->ev_json };
+    int64_t t = sim_now_us(g, backfilling);
+    enum bm_rc rc;
+
+    buf_reset(&g->ev_json);
+    rc = tx_begin(g);
+    if (rc != BM_OK) {
+        mark_db(g, false);
+        return BM_EDB;
+    }
+    rc = j->fn(j->arg, g->model, &g->ls.api_rng, t, g->ls.next_seq, &ev);
+    if (rc != BM_OK) {
+        db_rollback(g->db);
+        restore(g);
+        return rc;
+    }
+    rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, true,
+                         g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK) {
+        g->ls.next_seq++;
+        g->ls.api_events++;
+        if (t > g->ls.last_us)
+            g->ls.last_us = t;
+        if (g->ls.next_us < g->ls.last_us)
+            g->ls.next_us = g->ls.last_us;
+        rc = tx_commit(g);
+    } else {
+        db_rollback(g->db);
+        restore(g);
+        mark_db(g, false);
+    }
+    if (rc == BM_OK && buf_append(&j->out, g->ev_json.data, g->ev_json.len) != BM_OK)
+        rc = BM_ENOMEM;
+    return rc;
+}
+
+static enum bm_rc run_config_job(struct genloop *g, struct job *j)
+{
+    struct buf diff;
+    enum bm_rc rc;
+
+    buf_init(&diff, 64 * 1024);
+    rc = cfg_runtime_diff_json(&j->cfg, &g->base, g->def->svc, &diff);
+    if (rc == BM_OK)
+        rc = tx_begin(g);
+    if (rc == BM_OK) {
+        rc = db_meta_set(g->db, "runtime_config", diff.data, diff.len);
+        if (rc == BM_OK)
+            rc = tx_commit(g);
+        else
+            db_rollback(g->db);
+    }
+    if (rc == BM_OK) {
+        cfg_current_set(&j->cfg);
+        cfg_gen_params(&j->cfg, &g->params);
+        log_set_level((enum log_level)j->cfg.log_level);
+        log_info("runtime settings changed: %s", diff.data);
+    } else {
+        mark_db(g, false);
+    }
+    buf_free(&diff);
+    return rc;
+}
+
+/* Runs queued jobs; returns false when asked to stop. */
+static bool drain_jobs(struct genloop *g, bool backfilling)
+{
+    for (;;) {
+        struct job *j;
+        enum bm_rc rc;
+
+        pthread_mutex_lock(&g->lock);
+        if (g->q_len == 0) {
+            bool stop = g->stop;
+            pthread_mutex_unlock(&g->lock);
+            return !stop;
+        }
+        j = g->queue[g->q_head];
+        g->q_head = (g->q_head + 1) % QUEUE_CAP;
+        g->q_len--;
+        pthread_mutex_unlock(&g->lock);
+
+        rc = j->kind == JOB_EVENT ? run_event_job(g, j, backfilling) : run_config_job(g, j);
+        finish_job(g, j, rc);
+    }
+}
+
+static void wait_for(struct genloop *g, int64_t us)
+{
+    struct timespec ts;
+    int64_t until;
+
+    if (us <= 0)
+        return;
+    until = time_mono_us() + us;
+    ts.tv_sec = (time_t)(until / 1000000);
+    ts.tv_nsec = (long)((until % 1000000) * 1000);
+    pthread_mutex_lock(&g->lock);
+    if (!g->stop && g->q_len == 0)
+        (void)pthread_cond_timedwait(&g->wake, &g->lock, &ts);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void progress_line(struct genloop *g)
+{
+    int64_t now = time_mono_us();
+    char ts[TIMEFMT_ISO_LEN + 1];
+
+    if (now - g->last_progress_us < 1000000)
+        return;
+    g->last_progress_us = now;
+    timefmt_iso(g->ls.last_us / 1000, ts);
+    log_info("backfill: %lld of %lld simulated seconds, %llu events, at %s",
+             (long long)((g->ls.last_us - g->backfill_start_us) / 1000000),
+             (long long)((g->backfill_end_us - g->backfill_start_us) / 1000000),
+             (unsigned long long)g->ls.generated, ts);
+}
+
+/* One batch: generate what is due (up to batch_size, at most 100 ms of
+ * work), prune, commit. Returns the number of events generated. */
+static int64_t run_batch(struct genloop *g, const struct bm_config *cur, int64_t target)
+{
+    int64_t n = 0, begun = time_mono_us(), pruned;
+    enum bm_rc rc;
+
+    if (g->ls.next_us > target)
+        return 0;
+    if (tx_begin(g) != BM_OK) {
+        mark_db(g, false);
+        return -1;
+    }
+    while (g->ls.next_us <= target && n < cur->batch_size) {
+        rc = generate_one(g, cur->events_per_second);
+        if (rc != BM_OK)
+            goto fail;
+        n++;
+        if ((n & 63) == 0 && time_mono_us() - begun > COMMIT_EVERY_US)
+            break;
+    }
+    /* Prune a little more than we added, so retention keeps up. */
+    if (db_prune(g->db, cur->retention_events, 2 * n + 64, &pruned) != BM_OK)
+        goto fail;
+    if (tx_commit(g) != BM_OK)
+        return -1;
+    return n;
+fail:
+    log_error("generation failed: %s", db_errmsg(g->db));
+    db_rollback(g->db);
+    restore(g);
+    mark_db(g, false);
+    return -1;
+}
+
+static void *loop_main(void *arg)
+{
+    struct genloop *g = arg;
+    struct bm_config cur;
+
+    g->anchor_sim_us = g->ls.last_us > g->backfill_end_us ? g->ls.last_us : g->backfill_end_us;
+    g->anchor_mono_us = time_mono_us();
+    cfg_current_get(&cur);
+    g->was_paused = cur.paused;
+
+    for (;;) {
+        bool backfilling = g->ls.next_us < g->backfill_end_us;
+        int64_t target, n;
+
+        if (!drain_jobs(g, backfilling))
+            break;
+        cfg_current_get(&cur);
+        if (cur.paused) {
+            g->was_paused = true;
+            publish(g, backfilling, true);
+            wait_for(g, 100000);
+            continue;
+        }
+        if (g->was_paused) {
+            /* No catch-up for the paused span: skip to now. */
+            int64_t now = live_target(g);
+            g->was_paused = false;
+            if (!backfilling && g->ls.next_us < now)
+                g->ls.next_us = now + next_gap_us(g, now, cur.events_per_second);
+        }
+        target = backfilling ? g->backfill_end_us - 1 : live_target(g);
+        n = run_batch(g, &cur, target);
+        publish(g, g->ls.next_us < g->backfill_end_us, false);
+        if (backfilling)
+            progress_line(g);
+        if (n < 0) {
+            wait_for(g, 1000000); /* back off after a write failure */
+        } else if (n == 0 && !backfilling) {
+            int64_t due = g->ls.next_us - live_target(g);
+            wait_for(g, due < COMMIT_EVERY_US ? due : COMMIT_EVERY_US);
+        }
+    }
+    /* Fail whatever is still queued. */
+    pthread_mutex_lock(&g->lock);
+    while (g->q_len) {
+        struct job *j = g->queue[g->q_head];
+        g->q_head = (g->q_head + 1) % QUEUE_CAP;
+        g->q_len--;
+        pthread_mutex_unlock(&g->lock);
+        finish_job(g, j, BM_ESTATE);
+        pthread_mutex_lock(&g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+enum bm_rc genloop_start(struct genloop *g)
+{
+    if (pthread_create(&g->thread, NULL, loop_main, g) != 0)
+        return BM_EIO;
+    g->started = true;
+    return BM_OK;
+}
+
+void genloop_stop(struct genloop *g)
+{
+    if (!g)
+        return;
+    if (g->started) {
+        pthread_mutex_lock(&g->lock);
+        g->stop = true;
+        pthread_cond_broadcast(&g->wake);
+        pthread_mutex_unlock(&g->lock);
+        pthread_join(g->thread, NULL);
+    }
+    db_close(g->db);
+    pthread_cond_destroy(&g->wake);
+    pthread_cond_destroy(&g->done);
+    pthread_mutex_destroy(&g->lock);
+    buf_free(&g->state_blob);
+    buf_free(&g->ev_json);
+    free(g->svc_state);
+    free(g->saved_svc_state);
+    free(g);
+}
+
+/* ------------------------------------------------------------------ */
+/* Submissions from request threads                                     */
+
+static void job_free(struct job *j)
+{
+    buf_free(&j->out);
+    free(j->arg);
+    free(j);
+}
+
+/* Queues j and waits. The job is shared with the loop until both sides
+ * let go of it (refs), so a submitter that times out leaves safely. */
+static enum bm_rc submit(struct genloop *g, struct job *j, struct buf *out)
+{
+    struct timespec ts;
+    int64_t until = time_mono_us() + SUBMIT_WAIT_MS * 1000;
+    enum bm_rc rc;
+    bool free_it;
+
+    ts.tv_sec = (time_t)(until / 1000000);
+    ts.tv_nsec = (long)((until % 1000000) * 1000);
+    j->refs = 2;
+    pthread_mutex_lock(&g->lock);
+    if (g->stop || g->q_len == QUEUE_CAP) {
+        pthread_mutex_unlock(&g->lock);
+        job_free(j);
+        return g->stop ? BM_ESTATE : BM_EFULL;
+    }
+    g->queue[(g->q_head + g->q_len) % QUEUE_CAP] = j;
+    g->q_len++;
+    pthread_cond_signal(&g->wake);
+    while (!j->done) {
+        if (pthread_cond_timedwait(&g->done, &g->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    rc = j->done ? j->rc : BM_ETIMEOUT;
+    if (rc == BM_OK && out && buf_append(out, j->out.data, j->out.len) != BM_OK)
+        rc = BM_ENOMEM;
+    free_it = --j->refs == 0;
+    pthread_mutex_unlock(&g->lock);
+    if (free_it)
+        job_free(j);
+    return rc;
+}
+
+enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void *arg,
+                                size_t arg_size, struct buf *out)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return BM_ENOMEM;
+    j->kind = JOB_EVENT;
+    j->fn = fn;
+    j->arg = malloc(arg_size ? arg_size : 1);
+    if (!j->arg) {
+        free(j);
+        return BM_ENOMEM;
+    }
+    memcpy(j->arg, arg, arg_size);
+    buf_init(&j->out, EVENT_JSON_MAX);
+    return submit(g, j, out);
+}
+
+enum bm_rc genloop_submit_config(struct genloop *g, const struct bm_config *newcfg)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return BM_ENOMEM;
+    j->kind = JOB_CONFIG;
+    j->cfg = *newcfg;
+    buf_init(&j->out, 16);
+    return submit(g, j, NULL);
+}

@@ -1,0 +1,92 @@
+/* http_server.h - the HTTP layer over libmicrohttpd: route tables, limits,
+ * request context, the one error-body builder and the access log. Only
+ * http_server.c includes <microhttpd.h>. */
+#ifndef BM_COMMON_HTTP_SERVER_H
+#define BM_COMMON_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_errors.h"
+#include "buf.h"
+#include "rc.h"
+
+#define HTTP_BODY_MAX (64 * 1024)
+#define HTTP_CT_JSON  "application/json; charset=utf-8"
+#define HTTP_CT_TEXT  "text/plain; version=0.0.4; charset=utf-8"
+
+struct http_req;
+struct http_server;
+
+typedef void (*http_handler)(struct http_req *req);
+
+enum route_flags {
+    R_JSON_BODY = 1u << 0, /* body must be application/json */
+    R_PREFIX = 1u << 1,    /* path matches as a prefix ("/services/") */
+    R_ANY_METHOD = 1u << 2 /* method "*" : every method (proxy) */
+};
+
+struct route {
+    const char *method; /* "GET", "POST"; "*" with R_ANY_METHOD */
+    const char *path;
+    http_handler fn;
+    unsigned flags;
+};
+
+struct http_server_opts {
+    const char *bind;          /* IPv4 address */
+    uint16_t port;             /* 0 = any free port */
+    const struct route *routes;
+    size_t nroutes;
+    void *app;                 /* handed to handlers via http_req_app() */
+    const char *admin_token;   /* "" or NULL: POSTs are open */
+    unsigned max_conns;        /* open connections above this get a fast 503 */
+    unsigned threads;          /* worker threads */
+    unsigned conn_timeout_s;   /* idle connection timeout */
+};
+
+enum bm_rc http_server_start(const struct http_server_opts *o, struct http_server **out) BM_WUR;
+uint16_t http_server_port(const struct http_server *s);
+/* Stop accepting new connections; in-flight requests go on. */
+void http_server_quiesce(struct http_server *s);
+/* Finish in-flight requests, close everything, free. */
+void http_server_stop(struct http_server *s);
+
+void *http_req_app(const struct http_req *req);
+const char *http_req_method(const struct http_req *req);
+const char *http_req_path(const struct http_req *req);
+const char *http_req_id(const struct http_req *req);
+const char *http_req_header(const struct http_req *req, const char *name);
+/* Body bytes (NUL-terminated copy); len may be NULL. */
+const char *http_req_body(const struct http_req *req, size_t *len);
+/* Query arguments. Valid after http_req_args_check(). */
+const char *http_req_arg(const struct http_req *req, const char *name);
+bool http_req_has_arg(const struct http_req *req, const char *name);
+/* Rejects (answers 400, returns false) unknown or repeated arguments. */
+bool http_req_args_check(struct http_req *req, const char *const *allowed);
+/* Appends the query string (without '?'), re-encoded, for the proxy. */
+enum bm_rc http_req_query(const struct http_req *req, struct buf *out) BM_WUR;
+/* true if the client asked for Prometheus text (?format=prometheus or
+ * Accept: text/plain). */
+bool http_req_wants_text(const struct http_req *req);
+
+/* Extra response header for the next send (e.g. Allow, Retry-After). */
+void http_add_header(struct http_req *req, const char *name, const char *value);
+/* Send a body; the bytes are copied. */
+void http_send(struct http_req *req, int status, const char *ctype, const char *body,
+               size_t len);
+/* Send a buffer's content; the buffer is emptied (ownership moves). */
+void http_send_buf(struct http_req *req, int status, const char *ctype, struct buf *b);
+/* The only writer of error bodies:
+ * {"error":{"code":..,"message":..,"field":..}} */
+void http_send_error(struct http_req *req, enum api_err err, const char *field,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void http_send_fail(struct http_req *req, const struct api_fail *f);
+
+/* Latency of requests served so far, in ms (p50, p99). */
+void http_latency(double *p50, double *p99);
+/* Requests served and how many were 5xx / 4xx. */
+void http_counts(uint64_t *total, uint64_t *c4xx, uint64_t *c5xx);
+
+#endif

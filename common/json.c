@@ -1,0 +1,271 @@
+/* json.c - cJSON 1.7.15 wrappers. cJSON is lenient (control bytes count as
+ * whitespace, "01" and raw control characters in strings pass, invalid
+ * UTF-8 is copied, nesting up to 1000), so a strict pre-scan runs first and
+ * a depth check after; cJSON_GetErrorPtr is not thread safe, so the end
+ * pointer comes from cJSON_ParseWithLengthOpts. */
+#include "json.h"
+
+#include <math.h>
+#include <string.h>
+
+#define JSON_MAX_DEPTH 32
+#define JSON_MAX_SAFE_INT 9007199254740991.0 /* 2^53 - 1 */
+#define JSON_PATH_KEY_MAX 128
+
+static bool is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid (overlong
+ * forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    size_t want, i;
+    unsigned char lo = 0x80, hi = 0xbf;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        want = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        want = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        want = 4;
+    else
+        return 0;
+    if (want > n)
+        return 0;
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (i = 2; i < want; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return want;
+}
+
+/* RFC 8259 number at s[0..n): -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?,
+ * not followed by another number character. Its length, or 0. */
+static size_t number_len(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0')
+        i++;
+    else if (i < n && s[i] >= '1' && s[i] <= '9')
+        while (i < n && is_digit(s[i]))
+            i++;
+    else
+        return 0;
+    if (i < n && s[i] == '.') {
+        if (++i >= n || !is_digit(s[i]))
+            return 0;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(s[i]))
+            return 0;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (is_digit(s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E' ||
+                  s[i] == '+' || s[i] == '-'))
+        return 0;
+    return i;
+}
+
+/* Length of the escape at s[0..n) (s[0] is the backslash), 0 if invalid.
+ * \u0000 is refused: cJSON would cut the string there. */
+static size_t escape_len(const unsigned char *s, size_t n)
+{
+    if (n < 2)
+        return 0;
+    if (strchr("\"\\/bfnrt", s[1]) && s[1] != '\0')
+        return 2;
+    if (s[1] != 'u' || n < 6)
+        return 0;
+    for (size_t i = 2; i < 6; i++)
+        if (!is_hex(s[i]))
+            return 0;
+    if (memcmp(s + 2, "0000", 4) == 0)
+        return 0;
+    return 6;
+}
+
+/* What cJSON does not check: UTF-8 validity, control bytes, strict number
+ * grammar, escapes, and depth (counted before cJSON recurses). */
+static bool prescan(const unsigned char *s, size_t n)
+{
+    size_t i = 0, k;
+    int depth = 0;
+    bool in_str = false;
+
+    while (i < n) {
+        unsigned char c = s[i];
+
+        if (c >= 0x80) {
+            k = utf8_seq_len(s + i, n - i);
+        } else if (in_str) {
+            if (c < 0x20)
+                return false;
+            if (c == '"')
+                in_str = false;
+            k = c == '\\' ? escape_len(s + i, n - i) : 1;
+        } else if (c == '"') {
+            in_str = true;
+            k = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > JSON_MAX_DEPTH)
+                return false;
+            k = 1;
+        } else if (c == '}' || c == ']') {
+            depth--; /* unbalanced input is cJSON's to refuse */
+            k = 1;
+        } else if (c == '-' || is_digit(c)) {
+            k = number_len(s + i, n - i);
+        } else if (c < 0x20) {
+            k = is_ws(c) ? 1 : 0;
+        } else {
+            k = 1;
+        }
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+static bool depth_ok(const cJSON *it, int depth)
+{
+    if (!cJSON_IsArray(it) && !cJSON_IsObject(it))
+        return true;
+    if (depth >= JSON_MAX_DEPTH)
+        return false;
+    for (const cJSON *c = it->child; c; c = c->next)
+        if (!depth_ok(c, depth + 1))
+            return false;
+    return true;
+}
+
+enum bm_rc json_parse(const char *text, size_t len, cJSON **out)
+{
+    const char *end = NULL;
+    cJSON *root;
+
+    *out = NULL;
+    if (!text || len == 0 || !prescan((const unsigned char *)text, len))
+        return BM_EINVAL;
+    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root)
+        return BM_EINVAL;
+    if (!end || end < text || end > text + len)
+        goto fail;
+    while (end < text + len && is_ws((unsigned char)*end))
+        end++;
+    if (end != text + len || !depth_ok(root, 0))
+        goto fail;
+    *out = root;
+    return BM_OK;
+fail:
+    cJSON_Delete(root);
+    return BM_EINVAL;
+}
+
+cJSON *json_get(const cJSON *obj, const char *key)
+{
+    if (!cJSON_IsObject(obj) || !key)
+        return NULL;
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+enum bm_rc json_as_double(const cJSON *it, double *out)
+{
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return BM_EINVAL;
+    *out = it->valuedouble;
+    return BM_OK;
+}
+
+enum bm_rc json_as_i64(const cJSON *it, int64_t min, int64_t max, int64_t *out)
+{
+    double d;
+    int64_t v;
+
+    if (!cJSON_IsNumber(it))
+        return BM_EINVAL;
+    d = it->valuedouble;
+    if (!isfinite(d) || d != floor(d))
+        return BM_EINVAL;
+    /* Past 2^53 - 1 the double may already be a rounded neighbour. */
+    if (fabs(d) > JSON_MAX_SAFE_INT)
+        return BM_ERANGE;
+    v = (int64_t)d;
+    if (v < min || v > max)
+        return BM_ERANGE;
+    *out = v;
+    return BM_OK;
+}
+
+enum bm_rc json_as_bool(const cJSON *it, bool *out)
+{
+    if (!cJSON_IsBool(it))
+        return BM_EINVAL;
+    *out = cJSON_IsTrue(it) != 0;
+    return BM_OK;
+}
+
+enum bm_rc json_as_str(const cJSON *it, const char **out)
+{
+    if (!cJSON_IsString(it) || !it->valuestring)
+        return BM_EINVAL;
+    *out = it->valuestring;
+    return BM_OK;
+}
+
+cJSON *json_get_path(const cJSON *root, const char *path)
+{
+    const cJSON *obj = root;
+    cJSON *cur;
+    char key[JSON_PATH_KEY_MAX];
+
+    if (!path)
+        return NULL;
+    for (;;) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+
+        if (n == 0 || n >= sizeof(key))
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        cur = json_get(obj, key);
+        if (!cur || !dot)
+            return cur;
+        obj = cur;
+        path = dot + 1;
+    }
+}

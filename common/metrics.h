@@ -1,0 +1,31 @@
+/* metrics.h - a service's counters rendered as JSON or Prometheus text. */
+#ifndef BM_COMMON_METRICS_H
+#define BM_COMMON_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "rc.h"
+
+struct metrics_snapshot {
+    const char *service;
+    int64_t uptime_s;
+    uint64_t requests, requests_4xx, requests_5xx;
+    double latency_p50_ms, latency_p99_ms;
+    uint64_t generated, anomalies, api_events, head_sequence;
+    double rate_configured, rate_expected, rate_realised;
+    double anomaly_rate_configured, anomaly_rate_realised;
+    int64_t db_bytes;
+    uint64_t db_write_errors;
+    bool db_ok;
+    bool backfilling;
+    int64_t rss_bytes;
+};
+
+enum bm_rc metrics_json(const struct metrics_snapshot *m, struct buf *out) BM_WUR;
+enum bm_rc metrics_prometheus(const struct metrics_snapshot *m, struct buf *out) BM_WUR;
+/* Resident set size of this process (from /proc/self/statm), -1 if unknown. */
+int64_t metrics_rss_bytes(void);
+
+#endif
