@@ -445,7 +445,8 @@ static enum bm_rc set_from_json(struct bm_config *c, const struct cfg_key *k, co
             *(uint64_t *)field(c, k) = (uint64_t)n;
             break;
         }
-        /* fall through: a seed may also be a string */
+        /* a seed may also be given as a string */
+        __attribute__((fallthrough));
     default: {
         const char *s;
         if (json_as_str(v, &s) != BM_OK) {

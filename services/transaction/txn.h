@@ -24,6 +24,13 @@ enum txn_anomaly {
 /* Indexed by enum txn_anomaly; also the order of gen_params.weights. */
 extern const char *const txn_anomaly_names[TXN_A_COUNT];
 
+/* Values of transaction_type and channel; txn_input.type/.channel index
+ * these. */
+enum txn_type { TXN_T_PURCHASE, TXN_T_TRANSFER, TXN_T_WITHDRAWAL, TXN_T_DEPOSIT, TXN_T_COUNT };
+enum txn_channel { TXN_C_ONLINE, TXN_C_MOBILE, TXN_C_ATM, TXN_C_BRANCH, TXN_C_POS, TXN_C_COUNT };
+extern const char *const txn_type_names[TXN_T_COUNT];
+extern const char *const txn_channel_names[TXN_C_COUNT];
+
 #define TXN_MAX_INCIDENT 8  /* largest incident in events */
 #define TXN_MAX_ACTIVE   16 /* incidents in flight at once */
 

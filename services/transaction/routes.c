@@ -1,0 +1,101 @@
+/* routes.c - transaction-service: its service definition and routes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "daemon.h"
+#include "genloop.h"
+#include "json.h"
+#include "txn.h"
+
+const struct service_def txn_service;
+
+static void *model_new(uint64_t seed, const struct bm_config *c)
+{
+    return txn_model_new(seed, c->segments);
+}
+
+static void model_free(void *m)
+{
+    txn_model_free(m);
+}
+
+static void state_init(void *st, struct rng *r)
+{
+    txn_state_init(st, r);
+}
+
+static bool state_valid(const void *st)
+{
+    return ((const struct txn_state *)st)->version == TXN_STATE_VERSION;
+}
+
+static enum bm_rc generate(const void *model, void *state, const struct gen_params *p,
+                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
+{
+    return txn_generate(model, state, p, r, t_us, seq, ev);
+}
+
+/* Runs on the writer thread: the input was validated by the handler. */
+static enum bm_rc build_api_event(void *arg, const void *model, struct rng *r, int64_t t_us,
+                                  uint64_t seq, struct gen_event *ev)
+{
+    return txn_from_input(model, arg, r, t_us, seq, ev);
+}
+
+static void h_post_transaction(struct http_req *req)
+{
+    static const char *const allowed[] = { NULL };
+    struct app *app = http_req_app(req);
+    struct txn_input in;
+    struct api_fail f;
+    struct buf out;
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    cJSON *obj = NULL;
+    enum bm_rc rc;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    if (len == 0 || json_parse(body, len, &obj) != BM_OK) {
+        http_send_error(req, API_BAD_JSON, "", "request body is not valid JSON");
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    rc = txn_input_from_json(obj, &in, &f);
+    cJSON_Delete(obj);
+    if (rc != BM_OK) {
+        http_send_fail(req, &f);
+        return;
+    }
+    buf_init(&out, 64 * 1024);
+    rc = genloop_submit_event(app->gl, build_api_event, &in, sizeof(in), &out);
+    if (rc != BM_OK) {
+        buf_free(&out);
+        http_add_header(req, "Retry-After", "1");
+        http_send_error(req, API_UNAVAIL, "", "cannot store the transaction now: %s",
+                        bm_rc_str(rc));
+        return;
+    }
+    http_send_buf(req, 201, HTTP_CT_JSON, &out);
+    buf_free(&out);
+}
+
+static const struct route txn_routes[] = {
+    { "GET", "/transactions/events", daemon_h_events, 0 },
+    { "POST", "/transactions", h_post_transaction, R_JSON_BODY },
+};
+
+const struct service_def txn_service = {
+    .svc = SVC_TRANSACTION,
+    .events_path = "/transactions/events",
+    .routes = txn_routes,
+    .nroutes = sizeof(txn_routes) / sizeof(txn_routes[0]),
+    .state_size = sizeof(struct txn_state),
+    .model_new = model_new,
+    .model_free = model_free,
+    .state_init = state_init,
+    .state_valid = state_valid,
+    .generate = generate,
+};
