@@ -6,11 +6,13 @@
 #include "json.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define JSON_MAX_DEPTH 32
 #define JSON_MAX_SAFE_INT 9007199254740991.0 /* 2^53 - 1 */
 #define JSON_PATH_KEY_MAX 128
+#define JSON_COPY_STACK 2048 /* bodies below this are copied on the stack */
 
 static bool is_ws(unsigned char c)
 {
@@ -171,28 +173,43 @@ static bool depth_ok(const cJSON *it, int depth)
     return true;
 }
 
+/* Parses a NUL-terminated copy: cJSON 1.7.15 reads one byte past the
+ * length on input such as {"a":1, (DaveGamble/cJSON#800, CVE-2023-53154,
+ * fixed in 1.7.17), and callers' buffers need not have that byte. */
 enum bm_rc json_parse(const char *text, size_t len, cJSON **out)
 {
+    char small[JSON_COPY_STACK];
+    char *copy = small;
     const char *end = NULL;
-    cJSON *root;
+    cJSON *root = NULL;
+    enum bm_rc rc = BM_EINVAL;
 
     *out = NULL;
-    if (!text || len == 0 || !prescan((const unsigned char *)text, len))
+    if (!text || len == 0 || len == SIZE_MAX ||
+        !prescan((const unsigned char *)text, len))
         return BM_EINVAL;
-    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root)
-        return BM_EINVAL;
-    if (!end || end < text || end > text + len)
-        goto fail;
-    while (end < text + len && is_ws((unsigned char)*end))
+    if (len >= sizeof(small)) {
+        copy = malloc(len + 1);
+        if (!copy)
+            return BM_ENOMEM;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    root = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
+    if (!root || !end || end < copy || end > copy + len)
+        goto out;
+    while (end < copy + len && is_ws((unsigned char)*end))
         end++;
-    if (end != text + len || !depth_ok(root, 0))
-        goto fail;
+    if (end != copy + len || !depth_ok(root, 0))
+        goto out;
     *out = root;
-    return BM_OK;
-fail:
+    root = NULL;
+    rc = BM_OK;
+out:
     cJSON_Delete(root);
-    return BM_EINVAL;
+    if (copy != small)
+        free(copy);
+    return rc;
 }
 
 cJSON *json_get(const cJSON *obj, const char *key)

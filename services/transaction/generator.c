@@ -61,16 +61,16 @@ static uint32_t pick_customer(const struct txn_model *m, struct rng *r, int64_t 
     return c;
 }
 
-/* Another city than home, abroad one time in five; h picks which. */
-static int other_city(int home, uint64_t h)
+/* Another city than home, abroad abroad_in_10 times in ten; h picks. */
+static int other_city(int home, uint64_t h, unsigned abroad_in_10)
 {
     int first = 0, n = TXN_N_US_CITIES, city;
 
-    if (h % 5 == 0) {
+    if (h % 10 < abroad_in_10) {
         first = TXN_N_US_CITIES;
         n = TXN_N_CITIES - TXN_N_US_CITIES;
     }
-    city = first + (int)((h / 5) % (uint64_t)n);
+    city = first + (int)((h / 10) % (uint64_t)n);
     return city == home ? first + (city - first + 1) % n : city;
 }
 
@@ -83,7 +83,7 @@ static int customer_city(const struct txn_model *m, uint32_t c, int64_t t_ms)
 
     if (h % 1000 >= cu->travel_pm)
         return cu->city;
-    return other_city(cu->city, h >> 16);
+    return other_city(cu->city, h >> 16, 2);
 }
 
 static uint32_t pos_merchant(const struct txn_model *m, uint32_t c, int city, struct rng *r)
@@ -339,7 +339,8 @@ static void fraud_event(const struct txn_model *m, const struct txn_incident *in
     const struct txn_merchant *mer = &m->merch[in->merchant];
     bool online = in->merchant >= m->online_first;
     int city = online ? other_city(m->cust[in->customer].city,
-                                   txn_hash(m->salt, in->customer, 0x66000000u + in->merchant))
+                                   txn_hash(m->salt, in->customer, 0x66000000u + in->merchant),
+                                   5)
                       : mer->city;
 
     set_scene(m, in->customer, city, t_ms, e, f);
@@ -372,6 +373,17 @@ static void laundering_event(const struct txn_model *m, struct txn_incident *in,
     set_counterparty(m, k, e);
     f->new_payee = true;
     e->cents = rng_range(r, 4, 19) * 50000;
+}
+
+/* A stolen card is tried online, or in a shop far from the owner's home. */
+static uint32_t fraud_merchant(const struct txn_model *m, uint32_t c, struct rng *r)
+{
+    const unsigned cats = 1u << TXN_CAT_ELECTRONICS | 1u << TXN_CAT_ONLINE_RETAIL |
+                          1u << TXN_CAT_ENTERTAINMENT;
+
+    if (rng_chance(r, 0.5))
+        return online_merchant_of(m, r, cats);
+    return pos_merchant(m, c, other_city(m->cust[c].city, rng_next(r), 5), r);
 }
 
 static int64_t gap_us(int type, struct rng *r)
@@ -451,16 +463,8 @@ static bool start_incident(const struct txn_model *m, struct txn_state *st, cons
     memset(in, 0, sizeof *in);
     in->type = type;
     in->customer = draw_customer(m, r);
-    if (type == TXN_A_FRAUD) {
-        const unsigned cats = 1u << TXN_CAT_ELECTRONICS | 1u << TXN_CAT_ONLINE_RETAIL |
-                              1u << TXN_CAT_ENTERTAINMENT;
-        int away = other_city(m->cust[in->customer].city, rng_next(r));
-
-        in->merchant = rng_chance(r, 0.5) ? online_merchant_of(m, r, cats)
-                                          : m->city_first[away] +
-                                                (uint32_t)rng_below(r, m->city_first[away + 1] -
-                                                                           m->city_first[away]);
-    }
+    if (type == TXN_A_FRAUD)
+        in->merchant = fraud_merchant(m, in->customer, r);
     in->total = size;
     in->remaining = size;
     rng_uuid4(r, in->incident_id);

@@ -398,12 +398,16 @@ static double risk_of(const struct txn_features *f, const struct txn_rec *e, str
         s += 0.10;
     if (f->new_payee)
         s += 0.06;
-    return clamp01(s + 0.06 * rng_normal(r));
+    s += 0.06 * rng_normal(r);
+    /* Scoring models misfire: a few events of any kind score far too high. */
+    if (rng_chance(r, 0.03))
+        s += 0.25 + 0.35 * rng_double(r);
+    return clamp01(s);
 }
 
 static int status_of(const struct txn_rec *e, double risk, struct rng *r)
 {
-    double decline = 0.012 + 0.85 / (1.0 + exp(-(risk - 0.62) * 14.0));
+    double decline = 0.008 + 0.85 / (1.0 + exp(-(risk - 0.62) * 14.0));
     double pending = 0.0;
 
     if (e->type == TXN_T_WITHDRAWAL || e->type == TXN_T_TRANSFER)
@@ -643,15 +647,16 @@ static enum bm_rc in_amount(const cJSON *it, struct txn_input *in, struct api_fa
 {
     double d, c;
 
-    if (json_as_double(it, &d) != BM_OK) {
+    if (!cJSON_IsNumber(it)) {
         api_fail_set(fail, API_BAD_TYPE, "amount", "amount must be a number");
         return BM_EINVAL;
     }
-    c = d * 100.0;
-    if (!isfinite(d) || d <= 0.0 || d > MAX_AMOUNT_CENTS / 100) {
+    /* json_as_double() refuses non-finite values such as 1e999. */
+    if (json_as_double(it, &d) != BM_OK || d <= 0.0 || d > MAX_AMOUNT_CENTS / 100) {
         api_fail_set(fail, API_BAD_VALUE, "amount", "amount must be > 0 and <= 1000000");
         return BM_EINVAL;
     }
+    c = d * 100.0;
     /* Cents are exact; the tolerance only absorbs binary fractions. */
     if (fabs(c - round(c)) > 1e-6 || round(c) < 1.0) {
         api_fail_set(fail, API_BAD_VALUE, "amount", "amount must have at most 2 decimals");

@@ -104,6 +104,17 @@ static void test_json_parse_rejects_empty_and_invalid_input(void **state)
     assert_int_equal(json_parse("{}", 0, &j), BM_EINVAL);
 }
 
+/* cJSON 1.7.15 reads past the length here (cJSON#800); json_parse must
+ * neither crash under a sanitizer nor accept it. */
+static void test_json_parse_rejects_object_cut_after_comma(void **state)
+{
+    (void)state;
+    assert_rejected("{\"1\":1,");
+    assert_rejected("{\"name\":\"james\",\"age\":20,");
+    assert_rejected("[1,");
+    assert_rejected("{\"a\":1, ");
+}
+
 static char *nested(int depth, char open, char close)
 {
     char *s = malloc((size_t)depth * 2 + 1);
@@ -415,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_json_parse_accepts_surrounding_whitespace),
         cmocka_unit_test(test_json_parse_rejects_trailing_garbage),
         cmocka_unit_test(test_json_parse_rejects_empty_and_invalid_input),
+        cmocka_unit_test(test_json_parse_rejects_object_cut_after_comma),
         cmocka_unit_test(test_json_parse_accepts_depth_32),
         cmocka_unit_test(test_json_parse_rejects_depth_above_32),
         cmocka_unit_test(test_json_parse_ignores_brackets_inside_strings_for_depth),
