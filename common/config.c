@@ -900,18 +900,19 @@ static enum bm_rc put_value(struct buf *out, const struct bm_config *c, const st
         return buf_puts(out, *(const bool *)p ? "true" : "false");
     case CFG_INT:
         return buf_put_i64(out, *(const int64_t *)p);
-    case CFG_DOUBLE:
-        snprintf(num, sizeof(num), "%.17g", *(const double *)p);
-        /* %.17g round-trips but is noisy; prefer the shortest that does */
+    case CFG_DOUBLE: {
+        double v = *(const double *)p;
+        /* Shortest text that reads back as the same double, without an
+         * exponent for ordinary magnitudes: 100, 0.03, 1e-07. */
+        if (fabs(v) < 1e15 && v == (double)(int64_t)v)
+            return buf_put_i64(out, (int64_t)v);
         for (int prec = 1; prec <= 17; prec++) {
-            char t[64];
-            snprintf(t, sizeof(t), "%.*g", prec, *(const double *)p);
-            if (strtod(t, NULL) == *(const double *)p) {
-                memcpy(num, t, strlen(t) + 1);
+            snprintf(num, sizeof(num), fabs(v) >= 1e-4 ? "%.*f" : "%.*g", prec, v);
+            if (strtod(num, NULL) == v)
                 break;
-            }
         }
         return buf_puts(out, num);
+    }
     default:
         return buf_put_json_str(out, p);
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <cjson/cJSON.h>
 
@@ -288,6 +289,26 @@ static const struct route common_routes[] = {
 };
 #define N_COMMON (sizeof(common_routes) / sizeof(common_routes[0]))
 
+/* Raises the open-file limit and returns a connection cap that fits. */
+static unsigned connection_cap(unsigned want, unsigned threads)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)(want + 64) * threads + 64;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 128;
+    if (rl.rlim_cur < need && rl.rlim_max != rl.rlim_cur) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur >= need)
+        return want;
+    if (rl.rlim_cur < 64 * (rlim_t)threads + 192)
+        return 32;
+    return (unsigned)((rl.rlim_cur - 64) / threads - 64);
+}
+
 static bool is_loopback(const char *addr)
 {
     return strncmp(addr, "127.", 4) == 0;
@@ -365,7 +386,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
             .nroutes = N_COMMON + def->nroutes,
             .app = &app,
             .admin_token = cfg.admin_token,
-            .max_conns = 512,
+            .max_conns = connection_cap(512, 2),
             .threads = 2,
             .conn_timeout_s = 15,
         };

@@ -80,6 +80,7 @@ struct genloop {
     int64_t last_progress_us;
     uint64_t rate_counts[RATE_WINDOW]; /* events per simulated second */
     int64_t rate_second;               /* newest second in the ring */
+    int64_t rate_origin_s;             /* first second counted, -1 = none yet */
     int64_t hour_cached;               /* shaping factor cache key */
     double hour_factor;
     struct gen_params params;
@@ -328,6 +329,10 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
         snprintf(err, errlen, "cannot read database: %s", db_errmsg(g->db));
         return rc;
     }
+    if (cfg->start_time_set || cfg->backfill_s)
+        log_warn("database %s already holds a stream: continuing it; --start-time and "
+                 "--backfill only shape a new database",
+                 cfg->db_path);
     /* The state is committed with every batch, so it is never behind the
      * rows; this only guards against a hand-edited database. */
     if (head + 1 > g->ls.next_seq)
@@ -396,6 +401,7 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
     buf_init(&g->state_blob, 1 << 20);
     buf_init(&g->ev_json, EVENT_JSON_MAX);
     g->hour_cached = INT64_MIN;
+    g->rate_origin_s = -1;
     pthread_mutex_init(&g->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -467,6 +473,10 @@ static void count_rate(struct genloop *g, int64_t ts_us)
 {
     int64_t sec = ts_us / 1000000;
 
+    if (g->rate_origin_s < 0) {
+        g->rate_origin_s = sec;
+        g->rate_second = sec;
+    }
     if (sec > g->rate_second) {
         int64_t gap = sec - g->rate_second;
         for (int64_t i = 1; i <= gap && i <= RATE_WINDOW; i++)
@@ -483,8 +493,15 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
     int64_t sim = g->ls.last_us;
     struct bm_config cur;
 
+    int64_t span;
+
     for (int i = 0; i < RATE_WINDOW; i++)
         sum += g->rate_counts[i];
+    /* Right after start the window is not full yet: average over what
+     * it covers, not over 60 s. */
+    span = g->rate_origin_s < 0 ? 1 : g->rate_second - g->rate_origin_s + 1;
+    if (span > RATE_WINDOW)
+        span = RATE_WINDOW;
     cfg_current_get(&cur);
     pthread_mutex_lock(&g->lock);
     g->status.head_seq = g->ls.next_seq - 1;
@@ -499,7 +516,7 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
         g->backfill_start_us / 1000000;
     if (g->status.backfill_done_s < 0)
         g->status.backfill_done_s = 0;
-    g->status.realised_rate = (double)sum / RATE_WINDOW;
+    g->status.realised_rate = (double)sum / (double)span;
     g->status.expected_rate =
         cur.events_per_second * (g->def->constant_rate ? 1.0 : factor_at(g, sim));
     g->status.realised_anomaly_fraction =

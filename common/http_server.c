@@ -576,6 +576,41 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         atomic_fetch_sub(&s->open_conns, 1);
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decoding in place, like MHD's own, except that "%00" stays as
+ * written: a decoded NUL would silently cut a path or a value short
+ * ("/health%00x" would route to /health). Kept literal, it fails
+ * validation like any other bad byte. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    char *r = s, *w = s;
+
+    (void)cls;
+    (void)c;
+    while (*r) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[256];
@@ -615,12 +650,17 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         0, NULL, NULL, on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads ? o->threads : 2),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(s->max_conns + 64),
+        /* MHD splits this limit between its worker threads; give each
+         * room for the whole cap so our quick 503 fires before MHD starts
+         * closing sockets unanswered. */
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)((s->max_conns + 64) * (o->threads ? o->threads : 2)),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->conn_timeout_s ? o->conn_timeout_s : 15),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);
     if (!s->d) {
