@@ -1012,6 +1012,16 @@ void cfg_current_get(struct bm_config *out)
     pthread_mutex_unlock(&current_lock);
 }
 
+double cfg_current_eps(void)
+{
+    double v;
+
+    pthread_mutex_lock(&current_lock);
+    v = current.events_per_second;
+    pthread_mutex_unlock(&current_lock);
+    return v;
+}
+
 void cfg_current_set(const struct bm_config *in)
 {
     pthread_mutex_lock(&current_lock);

@@ -104,5 +104,7 @@ const char *cfg_svc_section(enum bm_svc svc); /* "transaction" */
 /* The live settings, shared between threads. */
 void cfg_current_get(struct bm_config *out);
 void cfg_current_set(const struct bm_config *in);
+/* events_per_second of the live settings, without copying them all. */
+double cfg_current_eps(void);
 
 #endif
