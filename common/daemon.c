@@ -68,7 +68,7 @@ static const char *health_status(const struct genloop_status *st)
 #define HEALTH_TTL_US 5000
 static _Thread_local char health_body[1024];
 static _Thread_local size_t health_len;
-static _Thread_local int64_t health_built_us = INT64_MIN;
+static _Thread_local int64_t health_built_us;
 
 static enum bm_rc health_render(struct app *app, struct buf *b)
 {
@@ -104,7 +104,7 @@ void daemon_h_health(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if (now - health_built_us > HEALTH_TTL_US) {
+    if (health_len == 0 || now - health_built_us > HEALTH_TTL_US) {
         struct buf b;
         buf_init(&b, sizeof(health_body) - 1);
         if (health_render(app, &b) != BM_OK) {
