@@ -1,23 +1,54 @@
 /* anomaly.c - deficit scheduler for labelled anomalies (see anomaly.h).
  *
- * Invariant, with D = expected - scheduled and M = max_incident: an
- * incident starts only once D >= threshold >= 0 and commits at most M
- * events, so D never drops below -M; and D stays below threshold < M until
- * it triggers. Hence |scheduled - expected| <= M whatever p does, as long
- * as the generator commits when told to (if it cannot, D simply waits). */
+ * Invariant, with D = expected - emitted: a new incident starts only once
+ * D >= threshold >= 0, and its first event takes 1 off D; D stays below
+ * threshold < 1 until it triggers. So the labelled count never trails the
+ * target by more than one event plus the steps the generator could not
+ * start (no type with weight, no room: D then waits), and runs ahead of it
+ * only while steps of incidents already under way come faster than the
+ * rate asks for, which the generator avoids by pacing them (see
+ * services/transaction/generator.c).
+ *
+ * Type shares: owed[i] gains weights[i] per anomalous event and loses 1 per
+ * event of type i, so sum(owed) is constant and each owed[i] is the lag of
+ * type i behind its share. Starting the type with the largest owed keeps
+ * every lag within a few incidents; the jitter of up to PICK_JITTER events
+ * only chooses among types about equally behind. */
+#include <math.h>
+#include <string.h>
+
 #include "anomaly.h"
 
-static double draw_threshold(struct rng *r, int max_incident)
+#define PICK_JITTER 1.0
+
+void anom_init(struct anom_sched *s, struct rng *r, int n_types)
 {
-    return rng_double(r) * (double)max_incident;
+    memset(s, 0, sizeof *s);
+    s->n_types = n_types < 1 ? 1 : n_types > ANOM_MAX_TYPES ? ANOM_MAX_TYPES : n_types;
+    s->threshold = rng_double(r);
 }
 
-void anom_init(struct anom_sched *s, struct rng *r, int max_incident)
+bool anom_valid(const struct anom_sched *s, int n_types)
 {
-    s->expected = 0.0;
-    s->scheduled = 0.0;
-    s->max_incident = max_incident > 0 ? max_incident : 1;
-    s->threshold = draw_threshold(r, s->max_incident);
+    return s->n_types == n_types && n_types >= 1 && n_types <= ANOM_MAX_TYPES &&
+           s->zero == 0 && s->threshold >= 0.0 && s->threshold < 1.0;
+}
+
+void anom_weights(struct anom_sched *s, const double *w)
+{
+    double norm[ANOM_MAX_TYPES], sum = 0.0;
+    bool same = true;
+
+    for (int i = 0; i < s->n_types; i++)
+        sum += isfinite(w[i]) && w[i] > 0.0 ? w[i] : 0.0;
+    for (int i = 0; i < s->n_types; i++) {
+        norm[i] = sum > 0.0 && isfinite(sum) && isfinite(w[i]) && w[i] > 0.0 ? w[i] / sum : 0.0;
+        same = same && norm[i] == s->weights[i];
+    }
+    if (same)
+        return;
+    memcpy(s->weights, norm, sizeof norm[0] * (size_t)s->n_types);
+    memset(s->owed, 0, sizeof s->owed);
 }
 
 bool anom_tick(struct anom_sched *s, double p)
@@ -27,12 +58,39 @@ bool anom_tick(struct anom_sched *s, double p)
     if (!(p > 0.0))
         return false;
     s->expected += p;
-    return s->expected - s->scheduled >= s->threshold;
+    return s->expected - s->emitted >= s->threshold;
 }
 
-void anom_commit(struct anom_sched *s, struct rng *r, int size)
+int anom_pick(const struct anom_sched *s, struct rng *r)
 {
-    if (size > 0)
-        s->scheduled += (double)size;
-    s->threshold = draw_threshold(r, s->max_incident);
+    int best = -1;
+    double best_v = 0.0;
+
+    for (int i = 0; i < s->n_types; i++) {
+        double v;
+
+        if (!(s->weights[i] > 0.0))
+            continue;
+        v = s->owed[i] + PICK_JITTER * rng_double(r);
+        if (best < 0 || v > best_v) {
+            best = i;
+            best_v = v;
+        }
+    }
+    return best;
+}
+
+void anom_started(struct anom_sched *s, struct rng *r)
+{
+    s->threshold = rng_double(r);
+}
+
+void anom_emitted(struct anom_sched *s, int t)
+{
+    s->emitted += 1.0;
+    if (t < 0 || t >= s->n_types)
+        return;
+    for (int i = 0; i < s->n_types; i++)
+        s->owed[i] += s->weights[i];
+    s->owed[t] -= 1.0;
 }

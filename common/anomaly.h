@@ -1,12 +1,22 @@
 /* anomaly.h - deficit scheduler that keeps the labelled fraction of a
- * generated stream on target whatever the incident sizes.
+ * generated stream, and each anomaly type's share of it, on target
+ * whatever the incident sizes and durations.
  *
- * Per generated event the generator calls anom_tick() with the current
- * anomaly rate p; `expected` grows by p. When expected - scheduled reaches
- * a random threshold in [0, max_incident), anom_tick() returns true and the
- * generator starts an incident of k events and calls anom_commit(k). So the
- * cumulative deficit stays within one maximum incident of the target while
- * the spacing between incidents stays irregular. Pure; state is POD so it
+ * Per generated event the generator calls anom_weights() and anom_tick()
+ * with the current weights and anomaly rate p; `expected` grows by p.
+ * Every anomalous event the generator emits, the first of an incident or a
+ * later step, is reported with anom_emitted(). When expected - emitted
+ * reaches a random threshold in [0, 1), anom_tick() returns true; the
+ * generator then asks anom_pick() for the type of a new incident, emits its
+ * first event and calls anom_started().
+ *
+ * Pacing by events emitted, not by events promised, keeps the labelled
+ * fraction right over any window even while long incidents are still
+ * under way (after a start, when the rate changes): later steps of running
+ * incidents simply stand in for new starts. anom_pick() chooses the type
+ * that is furthest behind its share of the anomalous events emitted, with
+ * a little jitter so the order is not a fixed pattern, so type shares
+ * match the weights whatever the incident sizes. Pure; state is POD so it
  * can be persisted as bytes. */
 #ifndef BM_COMMON_ANOMALY_H
 #define BM_COMMON_ANOMALY_H
@@ -16,17 +26,34 @@
 
 #include "rng.h"
 
+#define ANOM_MAX_TYPES 8
+
 struct anom_sched {
     double expected;  /* sum of p over events seen */
-    double scheduled; /* anomalous events committed to (incl. pending) */
-    double threshold; /* deficit that starts the next incident */
-    int max_incident; /* largest incident the service makes */
+    double emitted;   /* anomalous events emitted */
+    double threshold; /* deficit that starts the next incident, [0, 1) */
+    /* Normalised weights in force, and per type its share of the anomalous
+     * events emitted under them minus its own events. Reset when the
+     * weights change, so old debts do not starve a type afterwards. */
+    double weights[ANOM_MAX_TYPES];
+    double owed[ANOM_MAX_TYPES];
+    int32_t n_types; /* 1 .. ANOM_MAX_TYPES */
+    int32_t zero;    /* padding, kept 0: the state is stored as bytes */
 };
 
-void anom_init(struct anom_sched *s, struct rng *r, int max_incident);
-/* Account one event at rate p; true if an incident should start now. */
+void anom_init(struct anom_sched *s, struct rng *r, int n_types);
+/* True if s is in range: bytes from disk are checked before use. */
+bool anom_valid(const struct anom_sched *s, int n_types);
+/* Takes the current relative weights w[n_types] (non-negative, finite). */
+void anom_weights(struct anom_sched *s, const double *w);
+/* Accounts one event at rate p; true if an incident should start now. */
 bool anom_tick(struct anom_sched *s, double p);
-/* An incident of `size` anomalous events was started. */
-void anom_commit(struct anom_sched *s, struct rng *r, int size);
+/* The type of the incident to start: among types with weight, the one
+ * furthest behind its share; -1 if no type has weight. */
+int anom_pick(const struct anom_sched *s, struct rng *r);
+/* An incident was started (its first event goes to anom_emitted()). */
+void anom_started(struct anom_sched *s, struct rng *r);
+/* One anomalous event of type t (0 .. n_types - 1) was emitted. */
+void anom_emitted(struct anom_sched *s, int t);
 
 #endif

@@ -169,7 +169,11 @@ static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
     if (exec(d, "PRAGMA cache_size = -1024; PRAGMA mmap_size = 0") != BM_OK)
         goto fail;
     if (writer) {
-        if (exec(d, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+        /* 16 KiB pages halve the per-row cost of appending ~600-byte rows
+         * (measured with bench/bare_insert); only takes effect on a new
+         * database, before WAL is switched on. */
+        if (exec(d, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
+                    "PRAGMA synchronous = NORMAL;"
                     "PRAGMA temp_store = MEMORY") != BM_OK ||
             exec(d, schema_sql) != BM_OK)
             goto fail;

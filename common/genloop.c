@@ -433,6 +433,10 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
     cfg_gen_params(cfg, &g->params);
 
     g->status.db_ok = true;
+    /* What /health says before the loop's first publish(). */
+    g->status.backfilling = g->ls.next_us < g->backfill_end_us;
+    g->status.paused = cfg->paused;
+    g->status.sim_now_ms = g->ls.last_us / 1000;
     g->status.head_seq = g->ls.next_seq - 1;
     g->status.seed = g->seed;
     memcpy(g->status.stream_id, g->stream_id, sizeof(g->stream_id));

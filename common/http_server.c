@@ -661,7 +661,6 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);
     if (!s->d) {
         free(s);

@@ -35,6 +35,62 @@ bool test_scale_small(void)
     return s && strcmp(s, "small") == 0;
 }
 
+/* Every started daemon (pid and directory, copied: the struct proc lives
+ * on a test's stack), so a test that fails half-way (cmocka jumps out of
+ * it) still leaves nothing running or on disk when the program exits. */
+#define MAX_TRACKED 64
+struct tracked {
+    pid_t pid;
+    char dir[256];
+};
+static struct tracked tracked[MAX_TRACKED];
+static bool reaper_installed;
+
+static void remove_dir(const char *dir);
+
+static void reap_all(void)
+{
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i].pid > 0) {
+            int st;
+            kill(tracked[i].pid, SIGKILL);
+            waitpid(tracked[i].pid, &st, 0);
+        }
+        if (tracked[i].dir[0])
+            remove_dir(tracked[i].dir);
+        memset(&tracked[i], 0, sizeof(tracked[i]));
+    }
+}
+
+static void track(const struct proc *p)
+{
+    if (!reaper_installed) {
+        atexit(reap_all);
+        reaper_installed = true;
+    }
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (tracked[i].pid == 0 && tracked[i].dir[0] == '\0') {
+            tracked[i].pid = p->pid;
+            snprintf(tracked[i].dir, sizeof(tracked[i].dir), "%s", p->dir);
+            return;
+        }
+}
+
+/* The process is gone (stopped or killed); its directory may remain. */
+static void untrack_pid(pid_t pid)
+{
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (tracked[i].pid == pid)
+            tracked[i].pid = -1;
+}
+
+static void untrack_dir(const char *dir)
+{
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (tracked[i].pid <= 0 && strcmp(tracked[i].dir, dir) == 0)
+            memset(&tracked[i], 0, sizeof(tracked[i]));
+}
+
 void proc_init(struct proc *p, const char *tag)
 {
     memset(p, 0, sizeof(*p));
@@ -115,6 +171,8 @@ int proc_start(struct proc *p, const char *binary, const char *const *args)
     p->pid = fork();
     if (p->pid < 0)
         return -1;
+    if (p->pid > 0)
+        track(p);
     if (p->pid == 0) {
         int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
@@ -184,6 +242,7 @@ int proc_stop(struct proc *p, long *ms)
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
             if (ms)
                 *ms = now_ms() - start;
+            untrack_pid(p->pid);
             p->pid = -1;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
@@ -191,6 +250,7 @@ int proc_stop(struct proc *p, long *ms)
     }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
+    untrack_pid(p->pid);
     p->pid = -1;
     if (ms)
         *ms = now_ms() - start;
@@ -205,23 +265,30 @@ void proc_kill9(struct proc *p)
         return;
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
+    untrack_pid(p->pid);
     p->pid = -1;
 }
 
-void proc_cleanup(struct proc *p)
+static void remove_dir(const char *dir)
 {
     const char *names[] = { "events.db", "events.db-wal", "events.db-shm", "daemon.log",
                             "config.json", NULL };
     char path[400];
 
-    if (p->pid > 0)
-        proc_kill9(p);
     for (int i = 0; names[i]; i++) {
-        snprintf(path, sizeof(path), "%s/%s", p->dir, names[i]);
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         unlink(path);
     }
     if (getenv("BM_KEEP_TMP") == NULL)
-        rmdir(p->dir);
+        rmdir(dir);
+}
+
+void proc_cleanup(struct proc *p)
+{
+    if (p->pid > 0)
+        proc_kill9(p);
+    remove_dir(p->dir);
+    untrack_dir(p->dir);
 }
 
 /* ------------------------------------------------------------------ */
