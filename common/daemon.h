@@ -12,6 +12,8 @@
 #include "http_server.h"
 #include "rng.h"
 
+struct db;
+
 struct genloop;
 
 struct service_def {
@@ -28,6 +30,12 @@ struct service_def {
     bool (*state_valid)(const void *state);
     enum bm_rc (*generate)(const void *model, void *state, const struct gen_params *p,
                            struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev);
+    /* Optional service tables beside the common events table (store.c):
+     * schema run on the writer at open; a write per event in the same
+     * transaction as its row; pruning to the oldest sequence kept. */
+    const char *extra_schema;
+    enum bm_rc (*store_event)(struct db *db, const struct gen_event *ev);
+    enum bm_rc (*prune_extra)(struct db *db, uint64_t oldest_kept);
 };
 
 /* What handlers reach through http_req_app(). */

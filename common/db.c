@@ -249,6 +249,11 @@ void db_readers_close(void)
 /* ------------------------------------------------------------------ */
 /* Transactions and writes                                              */
 
+enum bm_rc db_exec(struct db *d, const char *sql)
+{
+    return exec(d, sql);
+}
+
 enum bm_rc db_begin(struct db *d)
 {
     if (exec(d, "BEGIN IMMEDIATE") != BM_OK)

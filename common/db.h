@@ -28,6 +28,8 @@ void db_close(struct db *d);
 struct sqlite3 *db_handle(struct db *d);
 const char *db_errmsg(struct db *d);
 
+/* Runs SQL text without results (schema statements). */
+enum bm_rc db_exec(struct db *d, const char *sql) BM_WUR;
 enum bm_rc db_begin(struct db *d) BM_WUR;   /* BEGIN IMMEDIATE */
 enum bm_rc db_commit(struct db *d) BM_WUR;
 void db_rollback(struct db *d);

@@ -26,6 +26,7 @@ struct gen_event {
     uint64_t seq;             /* sequence assigned by the loop */
     const char *anomaly_type; /* static string, NULL when normal */
     struct buf *json;         /* the generator appends the JSON object */
+    const void *detail;       /* service-specific fields for store_event, or NULL */
 };
 
 #endif

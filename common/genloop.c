@@ -413,6 +413,11 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
         goto fail;
     }
 
+    if (def->extra_schema && db_exec(db, def->extra_schema) != BM_OK) {
+        snprintf(err, errlen, "cannot create the service's tables: %s", db_errmsg(db));
+        rc = BM_EDB;
+        goto fail;
+    }
     buf_init(&blob, 1 << 20);
     rc = db_meta_get(db, "gen_state", &blob, &found);
     if (rc != BM_OK)
@@ -542,6 +547,8 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
         return rc;
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, false,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && g->def->store_event)
+        rc = g->def->store_event(g->db, &ev);
     if (rc != BM_OK)
         return rc;
     g->ls.next_seq++;
@@ -596,6 +603,8 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     }
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, true,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && g->def->store_event)
+        rc = g->def->store_event(g->db, &ev);
     if (rc == BM_OK) {
         g->ls.next_seq++;
         g->ls.api_events++;
@@ -720,6 +729,12 @@ static int64_t run_batch(struct genloop *g, const struct bm_config *cur, int64_t
     /* Prune a little more than we added, so retention keeps up. */
     if (db_prune(g->db, cur->retention_events, 2 * n + 64, &pruned) != BM_OK)
         goto fail;
+    if (pruned && g->def->prune_extra) {
+        uint64_t head, oldest;
+        if (db_bounds(g->db, &head, &oldest) != BM_OK ||
+            g->def->prune_extra(g->db, oldest) != BM_OK)
+            goto fail;
+    }
     if (tx_commit(g) != BM_OK)
         return -1;
     return n;
