@@ -849,6 +849,7 @@ enum bm_rc cfg_apply_runtime(struct bm_config *c, enum bm_svc svc, const cJSON *
     struct bm_config work = *c;
     const cJSON *it;
     bool seen[NKEYS];
+    const char *seen_as[NKEYS]; /* the name that set each slot */
 
     memset(seen, 0, sizeof(seen));
     if (!cJSON_IsObject(obj)) {
@@ -876,7 +877,7 @@ enum bm_rc cfg_apply_runtime(struct bm_config *c, enum bm_svc svc, const cJSON *
                 return BM_EINVAL;
             if (memcmp((char *)&again + k->off, (char *)&work + k->off, value_size(k)) != 0) {
                 api_fail_set(fail, API_BAD_VALUE, k->name, "%s conflicts with %s given earlier",
-                             k->name, canon->name);
+                             k->name, seen_as[idx]);
                 return BM_EINVAL;
             }
             continue;
@@ -884,6 +885,7 @@ enum bm_rc cfg_apply_runtime(struct bm_config *c, enum bm_svc svc, const cJSON *
         if (set_from_json(&work, k, it, fail, k->name) != BM_OK)
             return BM_EINVAL;
         seen[idx] = true;
+        seen_as[idx] = k->name;
     }
     *c = work;
     return BM_OK;

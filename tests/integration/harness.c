@@ -121,7 +121,8 @@ static void bin_path(char *out, size_t len, const char *binary)
     snprintf(out, len, "%s/%s", BM_BIN_DIR, binary);
 }
 
-/* Finds "port":N in the daemon's "listening" line. */
+/* Finds "port":N in the daemon's last "listening" line (a restart on the
+ * same log appends a new one). */
 static int read_port(const char *log)
 {
     FILE *f = fopen(log, "r");
@@ -133,10 +134,8 @@ static int read_port(const char *log)
     while (fgets(line, sizeof(line), f)) {
         char *m = strstr(line, "\"msg\":\"listening\"");
         char *pp = strstr(line, "\"port\":");
-        if (m && pp) {
-            port = (int)strtol(pp + 7, NULL, 10);
-            break;
-        }
+        if (m && pp)
+            port = (int)strtol(pp + 7, NULL, 10); /* the newest start wins */
     }
     fclose(f);
     return port;
