@@ -3,11 +3,11 @@
  * Invariant, with D = expected - emitted: a new incident starts only once
  * D >= threshold >= 0, and its first event takes 1 off D; D stays below
  * threshold < 1 until it triggers. So the labelled count never trails the
- * target by more than one event plus the steps the generator could not
- * start (no type with weight, no room: D then waits), and runs ahead of it
- * only while steps of incidents already under way come faster than the
- * rate asks for, which the generator avoids by pacing them (see
- * services/transaction/generator.c).
+ * target by more than one event (as long as the generator emits something
+ * when told to). Later steps of incidents come when due, which may be
+ * faster than the rate asks for (many incidents started together, the
+ * rate just lowered); anom_step_ok() holds a due step back while it would
+ * put the count more than ANOM_AHEAD_MAX ahead, so D >= -ANOM_AHEAD_MAX.
  *
  * Type shares: owed[i] gains weights[i] per anomalous event and loses 1 per
  * event of type i, so sum(owed) is constant and each owed[i] is the lag of
@@ -93,4 +93,11 @@ void anom_emitted(struct anom_sched *s, int t)
     for (int i = 0; i < s->n_types; i++)
         s->owed[i] += s->weights[i];
     s->owed[t] -= 1.0;
+}
+
+bool anom_step_ok(const struct anom_sched *s, double p)
+{
+    if (!(p > 0.0))
+        return true;
+    return s->emitted + 1.0 - s->expected <= ANOM_AHEAD_MAX;
 }

@@ -13,7 +13,10 @@
  * Pacing by events emitted, not by events promised, keeps the labelled
  * fraction right over any window even while long incidents are still
  * under way (after a start, when the rate changes): later steps of running
- * incidents simply stand in for new starts. anom_pick() chooses the type
+ * incidents simply stand in for new starts. The count trails the target by
+ * less than one event and leads it by at most ANOM_AHEAD_MAX, as long as
+ * the generator asks anom_step_ok() before a later step and always emits
+ * an anomaly when anom_tick() says so. anom_pick() chooses the type
  * that is furthest behind its share of the anomalous events emitted, with
  * a little jitter so the order is not a fixed pattern, so type shares
  * match the weights whatever the incident sizes. Pure; state is POD so it
@@ -55,5 +58,12 @@ int anom_pick(const struct anom_sched *s, struct rng *r);
 void anom_started(struct anom_sched *s, struct rng *r);
 /* One anomalous event of type t (0 .. n_types - 1) was emitted. */
 void anom_emitted(struct anom_sched *s, int t);
+/* True if a later step of an incident under way may be emitted now at
+ * rate p: the labelled count then stays within ANOM_AHEAD_MAX of the
+ * target. Else the step waits for an event or two (it is due, not late).
+ * At rate 0 always true: incidents under way finish on schedule. */
+bool anom_step_ok(const struct anom_sched *s, double p);
+
+#define ANOM_AHEAD_MAX 7.0 /* below one maximum incident (8 events) */
 
 #endif

@@ -19,9 +19,7 @@ void txn_state_init(struct txn_state *st, struct rng *r)
 {
     memset(st, 0, sizeof *st); /* padding too: the state is stored as bytes */
     st->version = TXN_STATE_VERSION;
-    anom_init(&st->sched, r, TXN_MAX_INCIDENT);
-    for (int i = 0; i < TXN_MAX_ACTIVE; i++)
-        st->active[i].type = -1;
+    anom_init(&st->sched, r, TXN_A_COUNT);
 }
 
 /* ---- who, where ---- */
@@ -350,27 +348,56 @@ static void fraud_event(const struct txn_model *m, const struct txn_incident *in
     e->cents = rng_range(r, 100, 6000);
 }
 
+static uint64_t id_half(const uint8_t *b)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* Counterparty of step j of a laundering incident: a function of the
+ * incident's random id, so the state need not remember the accounts used.
+ * Steps 0 .. j are replayed to keep them distinct (at most 8 x 8 checks),
+ * and none is the customer or one of the customer's regular payees. */
+static uint32_t laundering_counterparty(const struct txn_model *m,
+                                        const struct txn_incident *in, int j)
+{
+    uint64_t seed = txn_hash(id_half(in->id), id_half(in->id + 8), 0x6c61756e64u);
+    uint32_t c = in->customer, used[TXN_MAX_INCIDENT], payee[TXN_N_PAYEES];
+
+    for (int k = 0; k < TXN_N_PAYEES; k++)
+        payee[k] = txn_payee(m, c, k);
+    for (int i = 0; i <= j; i++) {
+        uint32_t k = (uint32_t)(txn_hash(seed, (uint64_t)i, 0) % m->n_cust);
+        bool clash;
+
+        do { /* terminates: n_cust is far above the accounts ruled out */
+            clash = k == c;
+            for (int q = 0; q < TXN_N_PAYEES && !clash; q++)
+                clash = payee[q] == k;
+            for (int q = 0; q < i && !clash; q++)
+                clash = used[q] == k;
+            if (clash)
+                k = (k + 1) % m->n_cust;
+        } while (clash);
+        used[i] = k;
+    }
+    return used[j];
+}
+
 /* Structuring: round transfers below $10,000, each to a new account. */
-static void laundering_event(const struct txn_model *m, struct txn_incident *in,
+static void laundering_event(const struct txn_model *m, const struct txn_incident *in,
                              struct rng *r, int64_t t_ms, struct txn_rec *e,
                              struct txn_features *f)
 {
-    int used = in->total - in->remaining;
-    uint32_t c = in->customer, k = (uint32_t)rng_below(r, m->n_cust);
-    bool clash;
+    uint32_t c = in->customer;
 
     set_scene(m, c, customer_city(m, c, t_ms), t_ms, e, f);
     e->type = TXN_T_TRANSFER;
     e->channel = digital_channel(&m->cust[c], r, TXN_C_BRANCH, 0.1);
-    do { /* terminates: n_cust is far above the accounts ruled out */
-        clash = k == c || is_payee(m, c, k);
-        for (int i = 0; i < used && !clash; i++)
-            clash = in->used_counterparties[i] == k;
-        if (clash)
-            k = (k + 1) % m->n_cust;
-    } while (clash);
-    in->used_counterparties[used] = k;
-    set_counterparty(m, k, e);
+    set_counterparty(m, laundering_counterparty(m, in, in->done), e);
     f->new_payee = true;
     e->cents = rng_range(r, 4, 19) * 50000;
 }
@@ -386,13 +413,116 @@ static uint32_t fraud_merchant(const struct txn_model *m, uint32_t c, struct rng
     return pos_merchant(m, c, other_city(m->cust[c].city, rng_next(r), 5), r);
 }
 
-static int64_t gap_us(int type, struct rng *r)
+/* ---- incident pacing ----
+ *
+ * Left alone, fraud steps come 1-5 simulated minutes apart and laundering
+ * steps 2-30 minutes apart. An incident holds a slot of st->active for its
+ * whole life, and by Little's law the number in flight is starts/s x
+ * duration: about 6 x events_per_second at rate 0.02 and equal weights.
+ * So at high rates the table would fill, and refusing new incidents then
+ * would skew the labelled fraction and the type mix. Instead new incidents
+ * get their gaps scaled by 2^(-squeeze / 8), the larger of two squeezes:
+ *
+ * - load: from the arrival rate (a moving average of the spacing of
+ *   t_us), anomaly_rate and the weights, the number of incidents that
+ *   would be in flight at full-length gaps. Above LOAD_FIT x
+ *   TXN_MAX_ACTIVE, gaps shrink in proportion, so the table settles near
+ *   that fill whatever the rate: at the default 100 events/s and rate 0.02
+ *   gaps keep their minutes; at 1,000 events/s and rate 0.03 they are
+ *   tens of seconds, at 5,000 events/s seconds, and only at the extreme
+ *   corner of the settings (5,000 events/s shaped up to 2.7x, rate 0.5)
+ *   fractions of a second.
+ * - room: past SQUEEZE_FROM of the table (the first minutes of a stream,
+ *   when every anomaly starts an incident; a burst), gaps shrink with
+ *   (free / free at SQUEEZE_FROM)^3, so a nearly full table empties fast.
+ *
+ * Gaps never go below GAP_FLOOR_US. An incident keeps the squeeze it
+ * started with: those already under way keep their schedule, except that
+ * a due step waits an event or so while the labelled count is already
+ * ANOM_AHEAD_MAX ahead of the target (anomaly.h), and that should the
+ * table ever be full the incident due next steps early (pick_anomaly). */
+#define LOAD_FIT           0.8
+#define SQUEEZE_FROM_NUM   9 /* room squeeze from 90% full */
+#define SQUEEZE_FROM_DEN   10
+#define SQUEEZE_PER_OCTAVE 24.0 /* 8 steps per halving, cubed */
+#define SQUEEZE_MAX        200  /* 2^-25: far below the floor already */
+#define GAP_FLOOR_US       10000LL
+#define DT_WINDOW          1024u /* arrivals in the moving average */
+#define DT_CLAMP           8.0    /* one long pause moves it 8x at most */
+
+/* Mean full-length gap, seconds. */
+static double mean_gap_s(int type)
 {
-    return type == TXN_A_FRAUD ? rng_range(r, 1 * US_PER_MIN, 5 * US_PER_MIN)
-                               : rng_range(r, 2 * US_PER_MIN, 30 * US_PER_MIN);
+    return type == TXN_A_FRAUD ? 3.0 * 60.0 : 16.0 * 60.0;
 }
 
-/* Emits the next event of incident in and advances or frees it. */
+/* The moving average of the arrival spacing after an arrival at t_us:
+ * the plain mean of the spacings seen until there are DT_WINDOW of them. */
+static double next_mean_dt(const struct txn_state *st, uint32_t *seen, int64_t t_us)
+{
+    double dt = (double)t_us - (double)st->last_us; /* no int overflow on bad bytes */
+    double m = st->mean_dt_us;
+
+    *seen = st->dt_seen;
+    if (*seen == 0 && st->last_us == 0) /* the first call: no spacing yet */
+        return 0.0;
+    if (!(dt > 0.0))
+        return m;
+    if (*seen == 0 || !(m > 0.0) || !isfinite(m)) { /* the first spacing, or bad bytes */
+        *seen = 1;
+        return dt;
+    }
+    if (dt > DT_CLAMP * m)
+        dt = DT_CLAMP * m;
+    if (*seen < DT_WINDOW)
+        ++*seen;
+    return m + (dt - m) / (double)*seen;
+}
+
+/* Incidents in flight at full-length gaps: starts/s of each type (its share
+ * of the anomalous events over a mean size of 5.5) times its duration
+ * (4.5 mean gaps). */
+static double full_length_load(const struct anom_sched *s, double rate, double mean_dt_us)
+{
+    const double mean_size = (3 + TXN_MAX_INCIDENT) / 2.0;
+    double per_s = 0.0;
+
+    if (!(mean_dt_us > 0.0) || !(rate > 0.0))
+        return 0.0;
+    for (int t = TXN_A_FRAUD; t <= TXN_A_LAUNDERING; t++)
+        per_s += s->weights[t] * mean_gap_s(t);
+    return rate * 1e6 / mean_dt_us * per_s * (mean_size - 1.0) / mean_size;
+}
+
+static uint8_t squeeze_for(double load, uint32_t n_active)
+{
+    const uint32_t free0 = TXN_MAX_ACTIVE - TXN_MAX_ACTIVE * SQUEEZE_FROM_NUM / SQUEEZE_FROM_DEN;
+    const double fit = LOAD_FIT * TXN_MAX_ACTIVE;
+    uint32_t free_now = TXN_MAX_ACTIVE - n_active;
+    double q = 0.0;
+
+    if (load > fit)
+        q = 8.0 * log2(load / fit);
+    if (free_now < free0) {
+        double room = log2((double)free0 / (double)(free_now ? free_now : 1));
+
+        q = SQUEEZE_PER_OCTAVE * room > q ? SQUEEZE_PER_OCTAVE * room : q;
+    }
+    return (uint8_t)(q < SQUEEZE_MAX ? lround(q) : SQUEEZE_MAX);
+}
+
+static int64_t gap_us(const struct txn_incident *in, struct rng *r)
+{
+    int64_t g = in->type == TXN_A_FRAUD ? rng_range(r, 1 * US_PER_MIN, 5 * US_PER_MIN)
+                                        : rng_range(r, 2 * US_PER_MIN, 30 * US_PER_MIN);
+
+    if (in->squeeze)
+        g = llround((double)g * exp2(-(double)in->squeeze / 8.0));
+    return g > GAP_FLOOR_US ? g : GAP_FLOOR_US;
+}
+
+/* Emits the next event of incident in and advances it; in->done ==
+ * in->size afterwards when that was the last. */
 static void incident_step(const struct txn_model *m, struct txn_incident *in, struct rng *r,
                           int64_t t_us, struct txn_rec *e, struct txn_features *f)
 {
@@ -403,73 +533,137 @@ static void incident_step(const struct txn_model *m, struct txn_incident *in, st
     else
         laundering_event(m, in, r, t_ms, e, f);
     e->anomaly = in->type;
-    memcpy(e->incident_id, in->incident_id, sizeof e->incident_id);
-    in->remaining--;
-    if (in->remaining > 0) {
-        in->next_us = t_us + gap_us(in->type, r);
-        return;
+    txn_uuid_fmt(in->id, e->incident_id);
+    in->done++;
+    if (in->done < in->size)
+        in->next_us = t_us + gap_us(in, r);
+}
+
+/* ---- the table of incidents in flight: a min-heap on next_us ---- */
+
+static void heap_swap(struct txn_incident *a, struct txn_incident *b)
+{
+    struct txn_incident t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+static void heap_up(struct txn_state *st, uint32_t i)
+{
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+
+        if (st->active[parent].next_us <= st->active[i].next_us)
+            break;
+        heap_swap(&st->active[parent], &st->active[i]);
+        i = parent;
     }
-    memset(in, 0, sizeof *in);
-    in->type = -1;
 }
 
-/* The due incident step with the earliest due time, -1 if none. */
-static int due_incident(const struct txn_state *st, int64_t t_us)
+static void heap_down(struct txn_state *st, uint32_t i)
 {
-    int best = -1;
+    uint32_t n = st->n_active;
 
-    for (int i = 0; i < TXN_MAX_ACTIVE; i++) {
-        const struct txn_incident *in = &st->active[i];
+    for (;;) {
+        uint32_t l = 2 * i + 1, best = i;
 
-        if (in->type >= 0 && in->next_us <= t_us &&
-            (best < 0 || in->next_us < st->active[best].next_us))
-            best = i;
+        if (l < n && st->active[l].next_us < st->active[best].next_us)
+            best = l;
+        if (l + 1 < n && st->active[l + 1].next_us < st->active[best].next_us)
+            best = l + 1;
+        if (best == i)
+            break;
+        heap_swap(&st->active[best], &st->active[i]);
+        i = best;
     }
-    return best;
 }
 
-static int free_slot(const struct txn_state *st)
+/* What one call does to the table, applied only once the event is out. */
+enum table_op { OP_NONE, OP_PUSH, OP_REPLACE_TOP, OP_POP_TOP };
+
+/* Everything one call may change, worked on as a copy and written back
+ * only once the event is encoded: a failed append then leaves the state
+ * as it was, without copying the whole table. */
+struct txn_step {
+    struct rng r;
+    struct anom_sched sched;
+    double mean_dt_us;
+    uint32_t dt_seen;
+    double rate;            /* anomaly rate in force */
+    struct txn_incident in; /* the incident stepped or started */
+    enum table_op op;       /* what becomes of it */
+};
+
+static void step_commit(struct txn_state *st, const struct txn_step *s, int64_t t_us,
+                        struct rng *r)
 {
-    for (int i = 0; i < TXN_MAX_ACTIVE; i++)
-        if (st->active[i].type < 0)
-            return i;
-    return -1;
+    *r = s->r;
+    st->sched = s->sched;
+    st->mean_dt_us = s->mean_dt_us;
+    st->dt_seen = s->dt_seen;
+    st->last_us = t_us;
+    switch (s->op) {
+    case OP_PUSH:
+        st->active[st->n_active] = s->in;
+        heap_up(st, st->n_active++);
+        break;
+    case OP_REPLACE_TOP:
+        st->active[0] = s->in;
+        heap_down(st, 0);
+        break;
+    case OP_POP_TOP:
+        st->active[0] = st->active[--st->n_active];
+        memset(&st->active[st->n_active], 0, sizeof st->active[0]);
+        heap_down(st, 0);
+        break;
+    default:
+        break;
+    }
 }
 
-/* Starts an incident of a type drawn by weight and emits its first event.
- * False, with nothing committed, if no type has weight or a multi-event
- * incident has no free slot: the deficit then waits for a later tick. */
-static bool start_incident(const struct txn_model *m, struct txn_state *st, const double *w,
-                           struct rng *r, int64_t t_us, struct txn_rec *e,
-                           struct txn_features *f)
+/* Persisted bytes come back from disk: an incident is checked before it
+ * is used to index the population. */
+static bool incident_ok(const struct txn_model *m, const struct txn_incident *in)
 {
-    int type = rng_weighted(r, w, TXN_A_COUNT), slot, size;
-    struct txn_incident *in;
+    return (in->type == TXN_A_FRAUD || in->type == TXN_A_LAUNDERING) &&
+           in->customer < m->n_cust && in->merchant < m->n_merch && in->size >= 2 &&
+           in->size <= TXN_MAX_INCIDENT && in->done >= 1 && in->done < in->size;
+}
+
+/* Starts an incident of the type the scheduler picks and emits its first
+ * event. OP_NONE with e untouched if no type has weight or a multi-event
+ * incident finds the table full: the deficit then waits for a later tick,
+ * and the same type is still owed. */
+static enum table_op start_incident(const struct txn_model *m, const struct txn_state *st,
+                                    struct txn_step *s, int64_t t_us, struct txn_rec *e,
+                                    struct txn_features *f)
+{
+    struct txn_incident *in = &s->in;
+    int type = anom_pick(&s->sched, &s->r);
 
     if (type < 0)
-        return false;
+        return OP_NONE;
     if (type == TXN_A_HIGH_AMOUNT) {
-        anom_commit(&st->sched, r, 1);
-        high_amount_event(m, r, txn_ms_of_us(t_us), e, f);
+        anom_started(&s->sched, &s->r);
+        high_amount_event(m, &s->r, txn_ms_of_us(t_us), e, f);
         e->anomaly = TXN_A_HIGH_AMOUNT;
-        return true;
+        return OP_NONE;
     }
-    slot = free_slot(st);
-    if (slot < 0)
-        return false;
-    size = (int)rng_range(r, 3, TXN_MAX_INCIDENT);
-    anom_commit(&st->sched, r, size);
-    in = &st->active[slot];
+    if (st->n_active >= TXN_MAX_ACTIVE)
+        return OP_NONE;
+    anom_started(&s->sched, &s->r);
     memset(in, 0, sizeof *in);
-    in->type = type;
-    in->customer = draw_customer(m, r);
+    in->type = (uint8_t)type;
+    in->size = (uint8_t)rng_range(&s->r, 3, TXN_MAX_INCIDENT);
+    in->customer = (uint16_t)draw_customer(m, &s->r);
     if (type == TXN_A_FRAUD)
-        in->merchant = fraud_merchant(m, in->customer, r);
-    in->total = size;
-    in->remaining = size;
-    rng_uuid4(r, in->incident_id);
-    incident_step(m, in, r, t_us, e, f);
-    return true;
+        in->merchant = (uint16_t)fraud_merchant(m, in->customer, &s->r);
+    in->squeeze =
+        squeeze_for(full_length_load(&s->sched, s->rate, s->mean_dt_us), st->n_active);
+    txn_uuid_draw(&s->r, in->id);
+    incident_step(m, in, &s->r, t_us, e, f);
+    return OP_PUSH;
 }
 
 /* ---- the next event ---- */
@@ -489,63 +683,85 @@ static double effective_rate(const struct gen_params *p, double w[TXN_A_COUNT])
     return p->anomaly_rate < 1.0 ? p->anomaly_rate : 1.0;
 }
 
-/* Persisted bytes come back from disk: check them before indexing. */
-static bool state_ok(const struct txn_model *m, const struct txn_state *st)
+/* Emits the next step of the incident on top of the table. */
+static enum bm_rc step_top(const struct txn_model *m, const struct txn_state *st,
+                           struct txn_step *s, int64_t t_us, struct txn_rec *e,
+                           struct txn_features *f)
 {
-    if (st->version != TXN_STATE_VERSION || st->sched.max_incident != TXN_MAX_INCIDENT)
-        return false;
-    for (int i = 0; i < TXN_MAX_ACTIVE; i++) {
-        const struct txn_incident *in = &st->active[i];
-
-        if (in->type == -1)
-            continue;
-        if ((in->type != TXN_A_FRAUD && in->type != TXN_A_LAUNDERING) ||
-            in->customer >= m->n_cust || in->merchant >= m->n_merch || in->total < 1 ||
-            in->total > TXN_MAX_INCIDENT || in->remaining < 1 || in->remaining >= in->total ||
-            in->incident_id[RNG_UUID_LEN] != '\0')
-            return false;
-        for (int k = 0; k < in->total - in->remaining; k++)
-            if (in->used_counterparties[k] >= m->n_cust)
-                return false;
-    }
-    return true;
+    s->in = st->active[0];
+    if (!incident_ok(m, &s->in))
+        return BM_ESTATE;
+    incident_step(m, &s->in, &s->r, t_us, e, f);
+    s->op = s->in.done < s->in.size ? OP_REPLACE_TOP : OP_POP_TOP;
+    return BM_OK;
 }
 
+/* The anomaly, if any, this call emits: the due step of the incident on
+ * top of the table (unless the labelled count is already a few events
+ * ahead: then it waits an event or two), else a new incident when the
+ * scheduler says so. Should the table be full, the incident due next
+ * steps early instead, so the count never falls behind; with the squeeze
+ * above that only happens at the extreme corner of the settings. */
+static enum bm_rc pick_anomaly(const struct txn_model *m, const struct txn_state *st,
+                               struct txn_step *s, bool due, int64_t t_us, struct txn_rec *e,
+                               struct txn_features *f)
+{
+    enum bm_rc rc = BM_OK;
+
+    s->op = OP_NONE;
+    if (st->n_active > 0 && st->active[0].next_us <= t_us && anom_step_ok(&s->sched, s->rate))
+        rc = step_top(m, st, s, t_us, e, f);
+    else if (due)
+        s->op = start_incident(m, st, s, t_us, e, f);
+    if (rc == BM_OK && due && e->anomaly < 0 && st->n_active >= TXN_MAX_ACTIVE)
+        rc = step_top(m, st, s, t_us, e, f);
+    if (e->anomaly >= 0)
+        anom_emitted(&s->sched, e->anomaly);
+    return rc;
+}
+
+_Static_assert(sizeof(struct txn_incident) == 32, "struct txn_incident has padding");
+
+/* The due incident is the heap's top, and only it or a new one changes:
+ * the cost of a call does not grow with TXN_MAX_ACTIVE (O(log n) to
+ * re-file one incident). */
 enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
                         const struct gen_params *p, struct rng *r,
                         int64_t t_us, uint64_t seq, struct gen_event *ev)
 {
-    struct txn_state saved = *st;
-    struct rng saved_r = *r;
+    struct txn_step s;
     struct txn_rec e;
     struct txn_features f;
     double w[TXN_A_COUNT];
     int64_t t_ms = txn_ms_of_us(t_us);
-    int slot;
-    bool due;
     enum bm_rc rc;
+    bool due;
 
-    if (!state_ok(m, st))
+    if (st->version != TXN_STATE_VERSION || st->n_active > TXN_MAX_ACTIVE ||
+        !anom_valid(&st->sched, TXN_A_COUNT))
         return BM_ESTATE;
     memset(&e, 0, sizeof e);
     memset(&f, 0, sizeof f);
     e.anomaly = -1;
-    due = anom_tick(&st->sched, effective_rate(p, w));
-    rng_uuid4(r, e.id);
-    slot = due_incident(st, t_us);
-    if (slot >= 0)
-        incident_step(m, &st->active[slot], r, t_us, &e, &f);
-    else if (!due || !start_incident(m, st, w, r, t_us, &e, &f))
-        normal_event(m, r, t_ms, &e, &f);
+    s.r = *r;
+    s.sched = st->sched;
+    s.mean_dt_us = next_mean_dt(st, &s.dt_seen, t_us);
+    s.rate = effective_rate(p, w);
+    anom_weights(&s.sched, w);
+    due = anom_tick(&s.sched, s.rate);
+    rng_uuid4(&s.r, e.id);
+    rc = pick_anomaly(m, st, &s, due, t_us, &e, &f);
+    if (rc != BM_OK)
+        return rc;
+    if (e.anomaly < 0)
+        normal_event(m, &s.r, t_ms, &e, &f);
     e.ts_ms = t_ms;
     e.seq = seq;
-    txn_assess(&f, &e, r);
+    txn_assess(&f, &e, &s.r);
     rc = txn_rec_encode(&e, ev->json);
-    if (rc != BM_OK) { /* as if this call never happened */
-        *st = saved;
-        *r = saved_r;
+    if (rc != BM_OK) /* as if this call never happened */
         return rc;
-    }
+    step_commit(st, &s, t_us, r);
     ev->ts_ms = t_ms;
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? txn_anomaly_names[e.anomaly] : NULL;

@@ -31,28 +31,41 @@ enum txn_channel { TXN_C_ONLINE, TXN_C_MOBILE, TXN_C_ATM, TXN_C_BRANCH, TXN_C_PO
 extern const char *const txn_type_names[TXN_T_COUNT];
 extern const char *const txn_channel_names[TXN_C_COUNT];
 
-#define TXN_MAX_INCIDENT 8  /* largest incident in events */
-#define TXN_MAX_ACTIVE   16 /* incidents in flight at once */
+#define TXN_MAX_INCIDENT 8    /* largest incident in events */
+#define TXN_MAX_ACTIVE   1000 /* incidents in flight at once */
 
-/* A multi-event anomaly under way. POD: persisted as bytes. */
+/* A multi-event anomaly under way. POD, 32 bytes, no padding: persisted
+ * as bytes. Laundering counterparties are not stored: they follow from
+ * the id (see generator.c). */
 struct txn_incident {
-    int type;                 /* enum txn_anomaly; -1 = slot free */
-    uint32_t customer;        /* index into the population */
-    uint32_t merchant;        /* fraud: the one merchant */
-    int remaining;            /* events still to emit */
-    int total;
-    int64_t next_us;          /* simulated time the next one is due */
-    char incident_id[RNG_UUID_LEN + 1];
-    uint32_t used_counterparties[TXN_MAX_INCIDENT]; /* laundering: distinct */
+    int64_t next_us;   /* simulated time the next event is due */
+    uint8_t id[16];    /* UUID v4 as raw bytes; text only in the event */
+    uint16_t customer; /* index into the population */
+    uint16_t merchant; /* fraud: the one merchant */
+    uint8_t type;      /* enum txn_anomaly: fraud or laundering */
+    uint8_t size;      /* events in all */
+    uint8_t done;      /* events emitted so far, 1 .. size - 1 */
+    uint8_t squeeze;   /* gaps scaled by 2^(-squeeze/8): see generator.c */
 };
 
-/* Generator state that must survive a restart. POD: persisted as bytes. */
+/* Generator state that must survive a restart. POD: persisted as bytes
+ * with every batch, so it stays small (~32 KB). */
 struct txn_state {
-    uint32_t version; /* TXN_STATE_VERSION */
+    uint32_t version;  /* TXN_STATE_VERSION */
+    uint32_t n_active; /* incidents in flight: active[0 .. n_active) */
     struct anom_sched sched;
+    /* The arrival rate, which sizes incident gaps (generator.c): the
+     * previous call's t_us, a moving average of the spacing and how many
+     * spacings it has seen (up to its window). */
+    int64_t last_us;
+    double mean_dt_us;
+    uint32_t dt_seen;
+    uint32_t zero; /* padding, kept 0 */
+    /* A binary min-heap on next_us: active[0] is the next one due. The
+     * slots past n_active are all zero. */
     struct txn_incident active[TXN_MAX_ACTIVE];
 };
-#define TXN_STATE_VERSION 1u
+#define TXN_STATE_VERSION 2u
 
 struct txn_model; /* customers and merchants, derived from the seed */
 

@@ -1,61 +1,200 @@
 /* test_anomaly.c - the deficit scheduler keeps the labelled count within
- * one maximum incident of p * n, whatever the incident sizes and rates. */
+ * about one event of p * n, and each type's share of the anomalous events
+ * on its weight, whatever the incident sizes, durations and rates. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "anomaly.h"
 #include "rng.h"
 
-#define MAX_INC 8
 #define TICKS 100000
+#define N_TYPES 3
+#define MAX_INC 8
+#define PENDING_MAX 4096
 
-/* Runs n ticks at rate p (or a changing rate when p < 0), committing an
- * incident of 1..MAX_INC events whenever told to; returns the largest
- * |committed - sum of p| seen after any tick. */
-static double run(uint64_t seed, double p, int n, int *starts)
-{
+/* A toy generator: type 0 is one event; types 1 and 2 are incidents of
+ * 3..MAX_INC events whose later steps come `delay` ticks apart (random up
+ * to delay when jitter), emitted whatever the deficit, as the real
+ * generator does. */
+struct sim {
     struct anom_sched s;
     struct rng r, sizes;
-    double sum = 0.0, worst = 0.0, rate = p;
-    long committed = 0;
+    long due[PENDING_MAX]; /* tick a pending step is due */
+    int type[PENDING_MAX];
+    int left[PENDING_MAX]; /* steps after this one */
+    int n_pending;
+    long events[N_TYPES];
+    long anomalies;
+    double sum_p;
+    double worst_behind, worst_ahead;
+};
 
-    rng_seed(&r, seed);
-    rng_seed(&sizes, seed + 1000);
-    anom_init(&s, &r, MAX_INC);
-    *starts = 0;
-    for (int i = 0; i < n; i++) {
-        if (p < 0.0 && i % 1000 == 0) /* a new rate every 1,000 events */
-            rate = rng_double(&sizes) * 0.5;
-        sum += rate;
-        if (anom_tick(&s, rate)) {
-            int k = (int)rng_range(&sizes, 1, MAX_INC);
-
-            anom_commit(&s, &r, k);
-            committed += k;
-            (*starts)++;
-        }
-        worst = fmax(worst, fabs((double)committed - sum));
-    }
-    return worst;
+static void sim_init(struct sim *m, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    rng_seed(&m->r, seed);
+    rng_seed(&m->sizes, seed + 1000);
+    anom_init(&m->s, &m->r, N_TYPES);
 }
 
-static void test_anomaly_fraction_stays_within_max_incident_of_target(void **state)
+static void emit(struct sim *m, int t)
+{
+    anom_emitted(&m->s, t);
+    m->events[t]++;
+    m->anomalies++;
+}
+
+static void schedule(struct sim *m, long now, int t, int left, long delay)
+{
+    int i = m->n_pending++;
+
+    assert_true(m->n_pending <= PENDING_MAX);
+    m->due[i] = now + 1 + (long)rng_below(&m->sizes, (uint64_t)delay);
+    m->type[i] = t;
+    m->left[i] = left;
+}
+
+/* One tick at rate p with weights w: a due step, else maybe a start. */
+static void sim_tick(struct sim *m, long now, double p, const double *w, long delay)
+{
+    bool due;
+
+    anom_weights(&m->s, w);
+    due = anom_tick(&m->s, p);
+    m->sum_p += p > 0.0 ? p : 0.0;
+    for (int i = 0; i < m->n_pending; i++) {
+        if (m->due[i] > now)
+            continue;
+        emit(m, m->type[i]);
+        if (m->left[i] > 0) {
+            m->left[i]--;
+            m->due[i] = now + 1 + (long)rng_below(&m->sizes, (uint64_t)delay);
+        } else {
+            m->n_pending--;
+            m->due[i] = m->due[m->n_pending];
+            m->type[i] = m->type[m->n_pending];
+            m->left[i] = m->left[m->n_pending];
+        }
+        goto out;
+    }
+    if (due) {
+        int t = anom_pick(&m->s, &m->r);
+
+        if (t >= 0) {
+            anom_started(&m->s, &m->r);
+            emit(m, t);
+            if (t > 0)
+                schedule(m, now, t, (int)rng_range(&m->sizes, 2, MAX_INC - 1), delay);
+        }
+    }
+out:
+    m->worst_behind = fmax(m->worst_behind, m->sum_p - (double)m->anomalies);
+    m->worst_ahead = fmax(m->worst_ahead, (double)m->anomalies - m->sum_p);
+}
+
+static void test_anomaly_count_stays_within_one_event_of_target(void **state)
 {
     static const double rates[] = { 0.001, 0.01, 0.03, 0.1, 0.25, 0.5 };
-    int starts;
+    static const double w[N_TYPES] = { 1, 0, 0 };
 
     (void)state;
     for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
-        double worst = run(42 + i, rates[i], TICKS, &starts);
+        struct sim m;
 
-        assert_true(worst <= MAX_INC + 1e-9);
-        assert_true(starts > 0);
+        sim_init(&m, 42 + i);
+        for (long k = 0; k < TICKS; k++)
+            sim_tick(&m, k, rates[i], w, 1);
+        assert_true(m.worst_behind <= 1.0 + 1e-9);
+        assert_true(m.worst_ahead <= 1.0 + 1e-9);
+        assert_true(m.anomalies > 0);
     }
+}
+
+/* Long incidents (later steps hundreds of ticks away) do not pull the
+ * labelled count behind: running incidents stand in for new starts. */
+static void test_anomaly_long_incidents_keep_the_count_on_target(void **state)
+{
+    static const double w[N_TYPES] = { 1, 1, 1 };
+    struct sim m;
+
+    (void)state;
+    sim_init(&m, 5);
+    for (long k = 0; k < TICKS; k++)
+        sim_tick(&m, k, 0.03, w, 2000);
+    assert_true(m.worst_behind <= 1.0 + 1e-9);
+    assert_true(fabs((double)m.anomalies - m.sum_p) <= 4.0 * sqrt(0.03 * 0.97 * TICKS));
+}
+
+static void test_anomaly_type_shares_follow_weights_whatever_the_sizes(void **state)
+{
+    static const double ws[][N_TYPES] = { { 1, 1, 1 }, { 0, 2, 1 }, { 3, 0, 1 }, { 0, 0, 1 } };
+
+    (void)state;
+    for (size_t c = 0; c < sizeof ws / sizeof ws[0]; c++) {
+        double sum = ws[c][0] + ws[c][1] + ws[c][2];
+        struct sim m;
+
+        sim_init(&m, 60 + c);
+        for (long k = 0; k < TICKS; k++)
+            sim_tick(&m, k, 0.05, ws[c], 300);
+        for (int t = 0; t < N_TYPES; t++) {
+            double share = (double)m.events[t] / (double)m.anomalies;
+
+            if (ws[c][t] == 0.0)
+                assert_int_equal(m.events[t], 0);
+            else
+                assert_true(fabs(share - ws[c][t] / sum) <= 0.01);
+        }
+    }
+}
+
+static void test_anomaly_pick_never_returns_a_type_without_weight(void **state)
+{
+    static const double w[N_TYPES] = { 0, 1, 0 };
+    static const double none[N_TYPES] = { 0, 0, 0 };
+    struct anom_sched s;
+    struct rng r;
+
+    (void)state;
+    rng_seed(&r, 3);
+    anom_init(&s, &r, N_TYPES);
+    anom_weights(&s, w);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(anom_pick(&s, &r), 1);
+        anom_emitted(&s, i % 7 == 0 ? 0 : 1); /* old incidents may still emit */
+    }
+    anom_weights(&s, none);
+    assert_int_equal(anom_pick(&s, &r), -1);
+}
+
+/* A weight change starts a fresh balance: debts from before do not starve
+ * a type afterwards. */
+static void test_anomaly_weight_change_resets_the_balance(void **state)
+{
+    static const double a[N_TYPES] = { 0, 0, 1 }, b[N_TYPES] = { 1, 1, 0 };
+    struct anom_sched s;
+    struct rng r;
+
+    (void)state;
+    rng_seed(&r, 4);
+    anom_init(&s, &r, N_TYPES);
+    anom_weights(&s, a);
+    for (int i = 0; i < 5000; i++)
+        anom_emitted(&s, 2);
+    anom_weights(&s, b);
+    for (int i = 0; i < N_TYPES; i++)
+        assert_true(s.owed[i] == 0.0);
+    assert_true(s.weights[0] == 0.5 && s.weights[1] == 0.5 && s.weights[2] == 0.0);
+    anom_weights(&s, (const double[N_TYPES]){ 2, 2, 0 }); /* same, normalised */
+    anom_emitted(&s, 0);
+    anom_weights(&s, (const double[N_TYPES]){ 2, 2, 0 });
+    assert_true(s.owed[0] == -0.5 && s.owed[1] == 0.5);
 }
 
 static void test_anomaly_rate_zero_never_starts(void **state)
@@ -65,7 +204,7 @@ static void test_anomaly_rate_zero_never_starts(void **state)
 
     (void)state;
     rng_seed(&r, 7);
-    anom_init(&s, &r, MAX_INC);
+    anom_init(&s, &r, N_TYPES);
     s.threshold = 0.0; /* the edge a draw of exactly 0 would give */
     for (int i = 0; i < TICKS; i++)
         assert_false(anom_tick(&s, 0.0));
@@ -81,40 +220,32 @@ static void test_anomaly_rate_zero_holds_back_a_pending_deficit(void **state)
 
     (void)state;
     rng_seed(&r, 8);
-    anom_init(&s, &r, MAX_INC);
+    anom_init(&s, &r, N_TYPES);
     while (!anom_tick(&s, 0.2))
         ;
-    /* Due, but not committed (e.g. the generator was full); then the rate
+    /* Due, but not started (e.g. the generator was full); then the rate
      * drops to 0: nothing may start any more. */
     for (int i = 0; i < 1000; i++)
         assert_false(anom_tick(&s, 0.0));
 }
 
-static void test_anomaly_bound_holds_when_rate_changes_mid_stream(void **state)
-{
-    int starts;
-
-    (void)state;
-    for (uint64_t seed = 1; seed <= 5; seed++)
-        assert_true(run(seed, -1.0, TICKS, &starts) <= MAX_INC + 1e-9);
-}
-
-static void test_anomaly_uncommitted_deficit_waits_for_next_tick(void **state)
+static void test_anomaly_unstarted_deficit_waits_for_next_tick(void **state)
 {
     struct anom_sched s;
     struct rng r;
-    double sched_before;
+    double emitted_before;
 
     (void)state;
     rng_seed(&r, 9);
-    anom_init(&s, &r, MAX_INC);
+    anom_init(&s, &r, N_TYPES);
     while (!anom_tick(&s, 0.05))
         ;
-    sched_before = s.scheduled;
-    assert_true(anom_tick(&s, 0.05)); /* still due: nothing was committed */
-    assert_true(s.scheduled == sched_before);
-    anom_commit(&s, &r, 3);
-    assert_true(s.scheduled == sched_before + 3.0);
+    emitted_before = s.emitted;
+    assert_true(anom_tick(&s, 0.05)); /* still due: nothing was started */
+    assert_true(s.emitted == emitted_before);
+    anom_started(&s, &r);
+    anom_emitted(&s, 0);
+    assert_true(s.emitted == emitted_before + 1.0);
 }
 
 static void test_anomaly_threshold_is_drawn_in_range(void **state)
@@ -124,12 +255,33 @@ static void test_anomaly_threshold_is_drawn_in_range(void **state)
 
     (void)state;
     rng_seed(&r, 10);
-    anom_init(&s, &r, MAX_INC);
-    assert_int_equal(s.max_incident, MAX_INC);
+    anom_init(&s, &r, N_TYPES);
+    assert_int_equal(s.n_types, N_TYPES);
     for (int i = 0; i < 10000; i++) {
-        assert_true(s.threshold >= 0.0 && s.threshold < MAX_INC);
-        anom_commit(&s, &r, 1);
+        assert_true(s.threshold >= 0.0 && s.threshold < 1.0);
+        anom_started(&s, &r);
     }
+}
+
+static void test_anomaly_valid_rejects_bytes_out_of_range(void **state)
+{
+    struct anom_sched s, bad;
+    struct rng r;
+
+    (void)state;
+    rng_seed(&r, 12);
+    anom_init(&s, &r, N_TYPES);
+    assert_true(anom_valid(&s, N_TYPES));
+    assert_false(anom_valid(&s, N_TYPES + 1));
+    bad = s;
+    bad.n_types = ANOM_MAX_TYPES + 1;
+    assert_false(anom_valid(&bad, ANOM_MAX_TYPES + 1));
+    bad = s;
+    bad.threshold = 1.0;
+    assert_false(anom_valid(&bad, N_TYPES));
+    bad = s;
+    bad.threshold = NAN;
+    assert_false(anom_valid(&bad, N_TYPES));
 }
 
 static void test_anomaly_incident_spacing_is_irregular(void **state)
@@ -141,11 +293,12 @@ static void test_anomaly_incident_spacing_is_irregular(void **state)
 
     (void)state;
     rng_seed(&r, 11);
-    anom_init(&s, &r, MAX_INC);
+    anom_init(&s, &r, N_TYPES);
     for (int i = 0; i < 20000; i++) {
         if (!anom_tick(&s, 0.02))
             continue;
-        anom_commit(&s, &r, 4);
+        anom_started(&s, &r);
+        anom_emitted(&s, 0);
         if (last >= 0) {
             if (gap0 < 0)
                 gap0 = i - last;
@@ -159,22 +312,33 @@ static void test_anomaly_incident_spacing_is_irregular(void **state)
 
 static void test_anomaly_same_seed_gives_same_schedule(void **state)
 {
-    int a, b;
+    static const double w[N_TYPES] = { 1, 1, 1 };
+    struct sim a, b;
 
     (void)state;
-    assert_true(run(77, 0.03, TICKS, &a) == run(77, 0.03, TICKS, &b));
-    assert_int_equal(a, b);
+    sim_init(&a, 77);
+    sim_init(&b, 77);
+    for (long k = 0; k < TICKS; k++) {
+        sim_tick(&a, k, 0.03, w, 500);
+        sim_tick(&b, k, 0.03, w, 500);
+    }
+    assert_memory_equal(&a.s, &b.s, sizeof a.s);
+    assert_memory_equal(a.events, b.events, sizeof a.events);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_anomaly_fraction_stays_within_max_incident_of_target),
+        cmocka_unit_test(test_anomaly_count_stays_within_one_event_of_target),
+        cmocka_unit_test(test_anomaly_long_incidents_keep_the_count_on_target),
+        cmocka_unit_test(test_anomaly_type_shares_follow_weights_whatever_the_sizes),
+        cmocka_unit_test(test_anomaly_pick_never_returns_a_type_without_weight),
+        cmocka_unit_test(test_anomaly_weight_change_resets_the_balance),
         cmocka_unit_test(test_anomaly_rate_zero_never_starts),
         cmocka_unit_test(test_anomaly_rate_zero_holds_back_a_pending_deficit),
-        cmocka_unit_test(test_anomaly_bound_holds_when_rate_changes_mid_stream),
-        cmocka_unit_test(test_anomaly_uncommitted_deficit_waits_for_next_tick),
+        cmocka_unit_test(test_anomaly_unstarted_deficit_waits_for_next_tick),
         cmocka_unit_test(test_anomaly_threshold_is_drawn_in_range),
+        cmocka_unit_test(test_anomaly_valid_rejects_bytes_out_of_range),
         cmocka_unit_test(test_anomaly_incident_spacing_is_irregular),
         cmocka_unit_test(test_anomaly_same_seed_gives_same_schedule),
     };

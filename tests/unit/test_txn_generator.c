@@ -17,8 +17,44 @@
 
 #define START_US 1767225600000000LL /* 2026-01-01T00:00:00Z */
 #define SEC_US 1000000LL
+#define SEC_MS 1000LL /* a second in ms: gaps are in ms */
 
 static struct txn_model *model;
+
+/* BM_TEST_SCALE=small (sanitizer and CI smoke runs): a fifth of the
+ * events; the bounds scale with n. */
+static int scaled(int n)
+{
+    const char *s = getenv("BM_TEST_SCALE");
+
+    return s && strcmp(s, "small") == 0 ? n / 5 : n;
+}
+
+/* Gaps between the steps of incidents, per type, in ms. */
+struct gaps {
+    int64_t *v;
+    int n, cap;
+};
+static struct gaps gaps[TXN_A_COUNT];
+
+static void record_gap(int type, int64_t ms)
+{
+    struct gaps *g = &gaps[type];
+
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 1024;
+        g->v = realloc(g->v, (size_t)g->cap * sizeof *g->v);
+        assert_non_null(g->v);
+    }
+    g->v[g->n++] = ms;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
 
 /* A generator with its own arrival clock, as the common loop drives it. */
 struct stream {
@@ -82,6 +118,8 @@ static int teardown(void **state)
 {
     (void)state;
     txn_model_free(model);
+    for (int i = 0; i < TXN_A_COUNT; i++)
+        free(gaps[i].v);
     return 0;
 }
 
@@ -257,7 +295,7 @@ static void test_generator_events_have_every_field_in_order_with_right_types(voi
 
     (void)state;
     stream_init(&s, 99, 0.1, 1, 1, 1, 2 * SEC_US);
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < scaled(20000); i++) {
         const char *json = stream_next(&s);
 
         check_event_shape(json, s.seq);
@@ -273,21 +311,58 @@ static void test_generator_events_have_every_field_in_order_with_right_types(voi
 
 /* ---- rates ---- */
 
-static void test_generator_anomaly_fraction_within_four_sigma(void **state)
+/* Runs n events at eps events/s, rate p, weights w; checks the labelled
+ * count at every prefix (within one maximum incident, 8 events, of p x
+ * events: SPEC 5), the fraction over all n (four sigma) and each type's
+ * share of the anomalous events (within 0.03 of its weight). */
+static void check_rates(uint64_t seed, double eps, double p, const double *w, int n)
 {
-    const int n = 100000;
-    const double p = 0.03;
+    const double sum = w[0] + w[1] + w[2], tol = 4.0 * sqrt(p * (1.0 - p) / n);
+    int count[TXN_A_COUNT] = { 0 }, anomalies = 0;
+    double drift = 0.0;
     struct stream s;
-    int anomalies = 0;
+
+    stream_init(&s, seed, p, w[0], w[1], w[2], llround(1e6 / eps));
+    for (int j = 1; j <= n; j++) {
+        stream_next(&s);
+        if (s.ev.anomaly_type) {
+            anomalies++;
+            for (int t = 0; t < TXN_A_COUNT; t++)
+                count[t] += strcmp(s.ev.anomaly_type, txn_anomaly_names[t]) == 0;
+        }
+        drift = fmax(drift, fabs(anomalies - p * j));
+    }
+    if (drift > TXN_MAX_INCIDENT || fabs((double)anomalies / n - p) > tol)
+        fail_msg("%g events/s, rate %g, weights {%g,%g,%g}: fraction %.5f (want %g +- %.5f), "
+                 "count up to %.1f events off",
+                 eps, p, w[0], w[1], w[2], (double)anomalies / n, p, tol, drift);
+    for (int t = 0; t < TXN_A_COUNT; t++) {
+        double share = (double)count[t] / anomalies;
+
+        if (fabs(share - w[t] / sum) > 0.03)
+            fail_msg("%g events/s, rate %g, weights {%g,%g,%g}: %s is %.3f of anomalies", eps,
+                     p, w[0], w[1], w[2], txn_anomaly_names[t], share);
+    }
+    assert_true(s.st.n_active < TXN_MAX_ACTIVE);
+    stream_free(&s);
+}
+
+/* The labelled fraction and each type's share of the anomalous events are
+ * what was asked for at any rate, whatever the incident sizes (1 to 8
+ * events) and lengths (up to hours at full-length gaps). */
+static void test_generator_fraction_and_type_shares_hold_at_every_rate(void **state)
+{
+    static const double eps[] = { 1, 100, 1000, 5000 };
+    static const double ws[][TXN_A_COUNT] = {
+        { 1, 1, 1 }, { 0, 1, 0 }, { 0, 0, 1 }, { 1, 0, 0 }, { 0, 2, 1 },
+    };
 
     (void)state;
-    stream_init(&s, 5, p, 1, 1, 1, 10 * 1000); /* 100 events/s */
-    for (int i = 0; i < n; i++) {
-        stream_next(&s);
-        anomalies += s.ev.anomaly_type != NULL;
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
+            check_rates(100 + 10 * i + k, eps[i], 0.03, ws[k], scaled(100000));
+        check_rates(200 + i, eps[i], 0.5, ws[0], scaled(100000)); /* the top of the range */
     }
-    assert_true(fabs((double)anomalies / n - p) <= 4.0 * sqrt(p * (1.0 - p) / n));
-    stream_free(&s);
 }
 
 static void test_generator_zero_rate_or_zero_weights_give_no_anomalies(void **state)
@@ -317,7 +392,7 @@ static void test_generator_high_amounts_exceed_10000_and_10x_usual(void **state)
 
     (void)state;
     stream_init(&s, 7, 0.05, 1, 1, 1, 10 * 1000);
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < scaled(100000); i++) {
         cJSON *ev = cJSON_Parse(stream_next(&s));
         const struct txn_customer *cu = customer_of(str_of(ev, "customer_id"));
         int64_t cents = cents_of(ev);
@@ -343,7 +418,7 @@ static void test_generator_normal_transfers_are_never_round_hundreds(void **stat
 
     (void)state;
     stream_init(&s, 8, 0.0, 1, 1, 1, SEC_US);
-    for (int i = 0; i < 50000; i++) {
+    for (int i = 0; i < scaled(50000); i++) {
         cJSON *ev = cJSON_Parse(stream_next(&s));
 
         if (strcmp(str_of(ev, "transaction_type"), "transfer") == 0) {
@@ -352,7 +427,7 @@ static void test_generator_normal_transfers_are_never_round_hundreds(void **stat
         }
         cJSON_Delete(ev);
     }
-    assert_true(transfers > 3000);
+    assert_true(transfers > scaled(3000));
     stream_free(&s);
 }
 
@@ -389,18 +464,27 @@ static struct incident *incident_of(struct incidents *all, const char *id)
 
 static bool still_active(const struct txn_state *st, const char *id)
 {
-    for (int i = 0; i < TXN_MAX_ACTIVE; i++)
-        if (st->active[i].type >= 0 && strcmp(st->active[i].incident_id, id) == 0)
+    char text[RNG_UUID_LEN + 1];
+
+    for (uint32_t i = 0; i < st->n_active; i++) {
+        txn_uuid_fmt(st->active[i].id, text);
+        if (strcmp(text, id) == 0)
             return true;
+    }
     return false;
 }
 
-/* Runs one scenario alone and checks each event against its incident. */
-static int run_incidents(int type, struct incidents *all, struct stream *s)
+/* Runs one scenario alone for n events and checks each event against its
+ * incident. Gaps between its steps must lie in [gap_lo_ms, gap_hi_ms]. */
+static int run_incidents(int type, struct incidents *all, struct stream *s, int n,
+                         int64_t gap_lo_ms, int64_t gap_hi_ms)
 {
+    /* A due step may wait while the labelled count is ahead (anomaly.h),
+     * which at 1 event/s stretches a gap now and then by a minute or two. */
+    gap_hi_ms += 10 * 60 * SEC_MS;
     int events = 0;
 
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < n; i++) {
         cJSON *ev = cJSON_Parse(stream_next(s));
         const char *id;
         struct incident *in;
@@ -418,14 +502,11 @@ static int run_incidents(int type, struct incidents *all, struct stream *s)
             if (type == TXN_A_FRAUD)
                 memcpy(in->merchant, str_of(ev, "merchant_id"), 11);
         } else {
-            int64_t gap_s = (s->ev.ts_ms - in->last_ms) / 1000;
+            int64_t gap_ms = s->ev.ts_ms - in->last_ms;
 
             assert_string_equal(in->customer, str_of(ev, "customer_id"));
-            if (type == TXN_A_FRAUD) {
-                assert_true(gap_s >= 60 && gap_s <= 5 * 60 + 60);
-            } else {
-                assert_true(gap_s >= 120 && gap_s <= 30 * 60 + 60);
-            }
+            assert_in_range(gap_ms, gap_lo_ms, gap_hi_ms);
+            record_gap(type, gap_ms);
         }
         assert_true(in->n < TXN_MAX_INCIDENT);
         if (type == TXN_A_FRAUD) {
@@ -472,7 +553,9 @@ static void test_generator_fraud_incidents_share_customer_and_merchant(void **st
 
     (void)state;
     stream_init(&s, 11, 0.03, 0, 1, 0, SEC_US);
-    assert_true(run_incidents(TXN_A_FRAUD, &all, &s) > 500);
+    /* 1 event/s: steps 1-5 minutes apart, plus the wait for an arrival */
+    assert_true(run_incidents(TXN_A_FRAUD, &all, &s, scaled(100000), 60 * SEC_MS,
+                              6 * 60 * SEC_MS) > scaled(500));
     check_sizes(&all, &s.st);
     free(all.v);
     stream_free(&s);
@@ -486,16 +569,123 @@ static void test_generator_laundering_is_round_transfers_to_distinct_accounts(vo
     (void)state;
     /* Weights {0,0,1}: only money_laundering may appear. */
     stream_init(&s, 12, 0.03, 0, 0, 1, SEC_US);
-    assert_true(run_incidents(TXN_A_LAUNDERING, &all, &s) > 500);
+    assert_true(run_incidents(TXN_A_LAUNDERING, &all, &s, scaled(100000), 2 * 60 * SEC_MS,
+                              31 * 60 * SEC_MS) > scaled(500));
     check_sizes(&all, &s.st);
     free(all.v);
     stream_free(&s);
 }
 
-static void test_generator_full_incident_table_defers_without_commit(void **state)
+static int64_t gap_quantile(int type, int per_mille)
+{
+    qsort(gaps[type].v, (size_t)gaps[type].n, sizeof gaps[type].v[0], cmp_i64);
+    return gaps[type].v[(int64_t)gaps[type].n * per_mille / 1000];
+}
+
+static int64_t median_gap(int type)
+{
+    return gap_quantile(type, 500);
+}
+
+/* At 1 event/s the table is nearly empty: nothing is squeezed, and the
+ * steps keep their minutes (fraud 1-5, laundering 2-30, medians 3 and 16). */
+static void test_generator_incident_gaps_are_minutes_at_one_event_per_second(void **state)
+{
+    struct incidents all = { NULL, 0, 0 };
+    struct stream s;
+
+    (void)state;
+    for (int type = TXN_A_FRAUD; type <= TXN_A_LAUNDERING; type++) {
+        stream_init(&s, 20 + (uint64_t)type, 0.05, 0, type == TXN_A_FRAUD,
+                    type == TXN_A_LAUNDERING, SEC_US);
+        gaps[type].n = 0;
+        run_incidents(type, &all, &s, scaled(60000), 60 * SEC_MS, 31 * 60 * SEC_MS);
+        assert_true(gaps[type].n > scaled(300));
+        if (type == TXN_A_FRAUD) {
+            assert_in_range(median_gap(type), 150 * SEC_MS, 210 * SEC_MS);
+            assert_true(gap_quantile(type, 990) <= 5 * 60 * SEC_MS + 10 * SEC_MS);
+        } else {
+            assert_in_range(median_gap(type), 13 * 60 * SEC_MS, 19 * 60 * SEC_MS);
+            assert_true(gap_quantile(type, 990) <= 30 * 60 * SEC_MS + 10 * SEC_MS);
+        }
+        for (uint32_t i = 0; i < s.st.n_active; i++)
+            assert_int_equal(s.st.active[i].squeeze, 0);
+        free(all.v);
+        all.v = NULL;
+        all.n = all.cap = 0;
+        stream_free(&s);
+    }
+}
+
+/* At 5,000 events/s incidents still have their shape (one customer and
+ * merchant; distinct counterparties), but their gaps shrink to seconds so
+ * that the incidents in flight fit the table, which never fills. */
+static void test_generator_incidents_squeeze_to_seconds_at_5000_per_second(void **state)
+{
+    struct incidents all = { NULL, 0, 0 };
+    struct stream s;
+
+    (void)state;
+    for (int type = TXN_A_FRAUD; type <= TXN_A_LAUNDERING; type++) {
+        uint32_t most = 0;
+
+        stream_init(&s, 30 + (uint64_t)type, 0.05, 0, type == TXN_A_FRAUD,
+                    type == TXN_A_LAUNDERING, 200);
+        gaps[type].n = 0;
+        for (int round = 0; round < 10; round++) {
+            run_incidents(type, &all, &s, scaled(10000), 10, 31 * 60 * SEC_MS);
+            most = s.st.n_active > most ? s.st.n_active : most;
+        }
+        assert_true(most < TXN_MAX_ACTIVE);
+        assert_true(gaps[type].n > scaled(500));
+        assert_in_range(median_gap(type), 1 * SEC_MS, 60 * SEC_MS);
+        free(all.v);
+        all.v = NULL;
+        all.n = all.cap = 0;
+        stream_free(&s);
+    }
+}
+
+/* An incident under way keeps the schedule it started with when the rate
+ * then jumps: only new incidents are squeezed. */
+static void test_generator_running_incidents_keep_their_schedule(void **state)
 {
     struct stream s;
-    double scheduled;
+    struct txn_incident first;
+    char id[RNG_UUID_LEN + 1];
+    int64_t due_ms;
+    bool stepped = false;
+
+    (void)state;
+    stream_init(&s, 40, 0.05, 0, 1, 0, SEC_US);
+    while (s.st.n_active == 0)
+        stream_next(&s);
+    first = s.st.active[0]; /* the only one: all others start after the jump */
+    assert_int_equal(first.squeeze, 0);
+    txn_uuid_fmt(first.id, id);
+    due_ms = first.next_us / 1000;
+    assert_true(due_ms - s.ev.ts_ms >= 60 * SEC_MS);
+    s.mean_dt_us = 1000; /* 1,000 events/s from here: new incidents squeeze */
+    while (!stepped) {
+        const char *json = stream_next(&s);
+
+        assert_true(s.ev.ts_ms <= due_ms + SEC_MS);
+        stepped = s.ev.anomaly_type && strstr(json, id);
+    }
+    assert_true(s.ev.ts_ms >= due_ms);
+    for (uint32_t i = 0; i < s.st.n_active; i++)
+        if (memcmp(s.st.active[i].id, first.id, sizeof first.id) != 0)
+            assert_int_not_equal(s.st.active[i].squeeze, 0);
+    stream_free(&s);
+}
+
+/* Should the table ever be full (only at the extreme corner of the
+ * settings), the incident due next steps early: the labelled count stays
+ * on target and the table never overflows. */
+static void test_generator_full_incident_table_steps_the_next_incident_early(void **state)
+{
+    struct stream s;
+    int anomalies = 0;
 
     (void)state;
     stream_init(&s, 13, 0.5, 0, 1, 0, SEC_US);
@@ -503,20 +693,24 @@ static void test_generator_full_incident_table_defers_without_commit(void **stat
         struct txn_incident *in = &s.st.active[i];
 
         in->type = TXN_A_FRAUD;
-        in->customer = (uint32_t)i;
-        in->merchant = (uint32_t)i;
-        in->total = 8;
-        in->remaining = 7;
+        in->customer = (uint16_t)i;
+        in->merchant = (uint16_t)i;
+        in->size = 8;
+        in->done = 1;
         in->next_us = START_US + 1000 * 3600 * SEC_US; /* far away */
-        memcpy(in->incident_id, "00000000-0000-4000-8000-000000000000", RNG_UUID_LEN + 1);
+        in->id[6] = 0x40;
+        in->id[8] = 0x80;
     }
-    scheduled = s.st.sched.scheduled;
+    s.st.n_active = TXN_MAX_ACTIVE;
     for (int i = 0; i < 1000; i++) {
         stream_next(&s);
-        assert_null(s.ev.anomaly_type);
+        anomalies += s.ev.anomaly_type != NULL;
+        assert_true(s.st.sched.expected - s.st.sched.emitted < 1.0 + 0.5);
+        assert_true(s.st.sched.emitted - s.st.sched.expected <= ANOM_AHEAD_MAX);
+        assert_true(s.st.n_active <= TXN_MAX_ACTIVE);
     }
-    assert_true(s.st.sched.scheduled == scheduled);
-    assert_true(s.st.sched.expected - s.st.sched.scheduled > 400.0); /* the deficit waits */
+    assert_in_range(anomalies, 499, 508);
+    assert_true(s.st.active[0].next_us < START_US + 1000 * 3600 * SEC_US);
     stream_free(&s);
 }
 
@@ -530,7 +724,7 @@ static void test_generator_status_and_risk_do_not_reveal_the_label(void **state)
 
     (void)state;
     stream_init(&s, 14, 0.05, 1, 1, 1, SEC_US);
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < scaled(100000); i++) {
         cJSON *ev = cJSON_Parse(stream_next(&s));
         const char *st = str_of(ev, "status");
         double risk = cJSON_GetObjectItem(ev, "risk_score")->valuedouble;
@@ -556,49 +750,80 @@ static void test_generator_status_and_risk_do_not_reveal_the_label(void **state)
 
 /* ---- failure and corrupt state ---- */
 
+/* A call that cannot append its event leaves state and rng as they were,
+ * whether it would have stepped an incident, started one or made a normal
+ * event. */
 static void test_generator_failed_append_changes_nothing(void **state)
 {
+    static struct txn_state st_before;
     struct stream s;
-    struct txn_state st_before;
     struct rng r_before;
-    enum bm_rc rc;
 
     (void)state;
-    stream_init(&s, 15, 0.2, 1, 1, 1, SEC_US);
-    for (int i = 0; i < 100; i++)
+    stream_init(&s, 15, 0.2, 0, 1, 1, SEC_US);
+    while (s.st.n_active < 5)
         stream_next(&s);
     buf_free(&s.b);
     buf_init(&s.b, 100); /* too small for any event */
-    st_before = s.st;
-    r_before = s.r;
     s.ev.json = &s.b;
-    rc = txn_generate(model, &s.st, &s.p, &s.r, s.t_us + SEC_US, 101, &s.ev);
-    assert_int_not_equal(rc, BM_OK);
-    assert_memory_equal(&st_before, &s.st, sizeof st_before);
-    assert_memory_equal(&r_before, &s.r, sizeof r_before);
-    assert_int_equal(s.b.len, 0);
+    for (int kind = 0; kind < 3; kind++) {
+        int64_t t = s.st.active[0].next_us; /* a step is due */
+
+        st_before = s.st;
+        if (kind == 1) { /* a start is due, the top is not yet */
+            t = s.t_us + 1;
+            s.st.sched.expected = s.st.sched.emitted + 0.999;
+        } else if (kind == 2) { /* nothing is due */
+            t = s.t_us + 1;
+            s.st.sched.expected = s.st.sched.emitted - 100.0;
+        }
+        st_before = s.st;
+        r_before = s.r;
+        assert_true(t < s.st.active[0].next_us || kind == 0);
+        assert_int_not_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 101, &s.ev), BM_OK);
+        assert_memory_equal(&st_before, &s.st, sizeof st_before);
+        assert_memory_equal(&r_before, &s.r, sizeof r_before);
+        assert_int_equal(s.b.len, 0);
+    }
     stream_free(&s);
 }
 
 static void test_generator_rejects_corrupt_state(void **state)
 {
+    static struct txn_state good;
     struct stream s;
-    struct txn_state good;
+    struct txn_incident *top = &s.st.active[0];
+    int64_t t;
 
     (void)state;
     stream_init(&s, 16, 0.2, 1, 1, 1, SEC_US);
+    while (s.st.n_active < 3)
+        stream_next(&s);
     good = s.st;
+    t = s.st.active[0].next_us; /* the top is due then */
+    buf_reset(&s.b);
     s.ev.json = &s.b;
     s.st.version = TXN_STATE_VERSION + 1;
-    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, START_US, 1, &s.ev), BM_ESTATE);
+    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 1, &s.ev), BM_ESTATE);
     s.st = good;
-    s.st.active[3].type = TXN_A_FRAUD;
-    s.st.active[3].customer = 1000000; /* beyond the population */
-    s.st.active[3].total = 5;
-    s.st.active[3].remaining = 2;
-    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, START_US, 1, &s.ev), BM_ESTATE);
+    s.st.n_active = TXN_MAX_ACTIVE + 1;
+    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 1, &s.ev), BM_ESTATE);
     s.st = good;
-    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, START_US, 1, &s.ev), BM_OK);
+    s.st.sched.n_types = ANOM_MAX_TYPES + 1;
+    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 1, &s.ev), BM_ESTATE);
+    s.st = good;
+    top->customer = (uint16_t)model->n_cust; /* beyond the population */
+    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 1, &s.ev), BM_ESTATE);
+    s.st = good;
+    top->type = 7;
+    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 1, &s.ev), BM_ESTATE);
+    s.st = good;
+    top->done = top->size;
+    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 1, &s.ev), BM_ESTATE);
+    assert_int_equal(s.b.len, 0);
+    s.st = good;
+    assert_int_equal(txn_generate(model, &s.st, &s.p, &s.r, t, 1, &s.ev), BM_OK);
+    assert_non_null(s.ev.anomaly_type); /* the top's step */
     stream_free(&s);
 }
 
@@ -609,7 +834,7 @@ static void test_generator_costs_a_few_microseconds_per_event(void **state)
     struct stream s;
     struct timespec a, b;
     double us;
-    const int n = 200000;
+    const int n = scaled(200000);
 
     (void)state;
     stream_init(&s, 17, 0.02, 1, 1, 1, 10 * 1000);
@@ -628,13 +853,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generator_same_seed_gives_identical_bytes),
         cmocka_unit_test(test_generator_events_have_every_field_in_order_with_right_types),
-        cmocka_unit_test(test_generator_anomaly_fraction_within_four_sigma),
+        cmocka_unit_test(test_generator_fraction_and_type_shares_hold_at_every_rate),
         cmocka_unit_test(test_generator_zero_rate_or_zero_weights_give_no_anomalies),
         cmocka_unit_test(test_generator_high_amounts_exceed_10000_and_10x_usual),
         cmocka_unit_test(test_generator_normal_transfers_are_never_round_hundreds),
         cmocka_unit_test(test_generator_fraud_incidents_share_customer_and_merchant),
         cmocka_unit_test(test_generator_laundering_is_round_transfers_to_distinct_accounts),
-        cmocka_unit_test(test_generator_full_incident_table_defers_without_commit),
+        cmocka_unit_test(test_generator_incident_gaps_are_minutes_at_one_event_per_second),
+        cmocka_unit_test(test_generator_incidents_squeeze_to_seconds_at_5000_per_second),
+        cmocka_unit_test(test_generator_running_incidents_keep_their_schedule),
+        cmocka_unit_test(test_generator_full_incident_table_steps_the_next_incident_early),
         cmocka_unit_test(test_generator_status_and_risk_do_not_reveal_the_label),
         cmocka_unit_test(test_generator_failed_append_changes_nothing),
         cmocka_unit_test(test_generator_rejects_corrupt_state),
