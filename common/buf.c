@@ -59,7 +59,7 @@ void buf_truncate(struct buf *b, size_t len)
 
 /* Makes room for n more bytes plus the NUL, growing geometrically but
  * never allocating more than max + 1. */
-static enum bm_rc buf_reserve(struct buf *b, size_t n)
+enum bm_rc buf_reserve(struct buf *b, size_t n)
 {
     size_t need, ncap;
     char *p;

@@ -26,6 +26,8 @@ char *buf_take(struct buf *b, size_t *len);
 /* Cut back to len bytes (len <= b->len). */
 void buf_truncate(struct buf *b, size_t len);
 
+/* Room for n more bytes without another allocation (a size hint). */
+enum bm_rc buf_reserve(struct buf *b, size_t n) BM_WUR;
 enum bm_rc buf_append(struct buf *b, const void *p, size_t n) BM_WUR;
 enum bm_rc buf_puts(struct buf *b, const char *s) BM_WUR;
 enum bm_rc buf_putc(struct buf *b, char c) BM_WUR;

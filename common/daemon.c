@@ -286,7 +286,10 @@ void daemon_h_events(struct http_req *req)
         return;
     }
     buf_init(&b, LIST_BODY_MAX);
-    rc = db_list_events(db, &q, &b);
+    /* One allocation for a typical page instead of a dozen regrowths. */
+    rc = buf_reserve(&b, (size_t)q.limit * 640 + 256);
+    if (rc == BM_OK)
+        rc = db_list_events(db, &q, &b);
     if (rc != BM_OK) {
         buf_free(&b);
         send_unavailable(req, rc);

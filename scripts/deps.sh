@@ -10,7 +10,12 @@
 
 BM_DEPS_BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev
                libcurl4-openssl-dev libsqlite3-dev libcmocka-dev curl jq sqlite3)
-BM_DEPS_TEST=(shellcheck clang)
+BM_DEPS_TEST=(shellcheck clang docker-compose)
+# tests/deploy parses the HCL with npm's @cdktf/hcl2json and verifies the
+# systemd units: node/npm and systemd-analyze come from apt unless present
+# (a NodeSource nodejs carries its own npm, which Debian's npm conflicts with).
+command -v npm >/dev/null 2>&1 || BM_DEPS_TEST+=(nodejs npm)
+command -v systemd-analyze >/dev/null 2>&1 || BM_DEPS_TEST+=(systemd)
 BM_DEPS_BENCH=(wrk)
 
 # bm_deps_missing PKG... : print the packages that are not installed.

@@ -74,7 +74,7 @@ install_deps() {
 shell_files() {
     local f
     shopt -s nullglob
-    for f in scripts/*.sh bench/*.sh config/*.sh tests/*/*.sh .ci/run; do
+    for f in scripts/*.sh bench/*.sh config/*.sh tests/*/*.sh docker/*.sh deploy/*.sh deploy/*.tpl .ci/run; do
         [[ -f "$f" ]] && printf '%s\n' "$f"
     done
 }
@@ -90,8 +90,7 @@ run_shellcheck() {
 build() {
     local dir=$1
     shift
-    cmake -S . -B "$dir" "$@"
-    cmake --build "$dir" -j "$JOBS"
+    BM_JOBS=$JOBS scripts/build.sh "$dir" "$@"
 }
 
 # run_ctest SUITE DIR CTEST_ARGS... : run ctest (behind ${CTEST_WRAP[@]}),
