@@ -1,0 +1,627 @@
+/* generator.c - the monitoring service's pure next-sample function.
+ *
+ * Each call is one metric sample of one series (host x metric), the series
+ * taken in a fixed cycle, so every metric of every host is sampled at the
+ * same regular interval (MON_N_SERIES / events_per_second). A normal value
+ * is a function of the host's profile, the traffic (the common shaping
+ * factor, smoothed over ~20 minutes so the hourly steps become ramps) and
+ * an AR(1) noise per series whose correlation time is in simulated
+ * seconds. Disk fills slowly by the calendar (model.c).
+ *
+ * Anomalies are episodes on series. The deficit scheduler of anomaly.h
+ * says when an incident is due and which type (the one furthest behind its
+ * share). That type gets a reservation: the incident starts at the first
+ * sample the type fits (its metric; that series, and whatever else the
+ * incident needs, free), at most a cycle later unless the estate is busy.
+ * A reservation counts as one labelled event while it waits, and as its
+ * type's mean incident in later picks, so a type waiting for its sample (a
+ * cascade for free dependents, say) holds up no other, and the labelled
+ * count stays within about one incident of the target.
+ *
+ * The incident's labelled events are the next samples of its series.
+ * After them a series recovers over a few normal samples, during which no
+ * new episode starts on it, so on every series one incident is one
+ * unbroken run and two never touch.
+ *
+ * Everything that varies comes from the rng, the state and t_us. */
+#include <math.h>
+#include <string.h>
+
+#include "genloop.h"
+#include "mon.h"
+
+#define US_PER_S     1e6
+#define US_PER_DAY   86400e6
+#define LOAD_TAU_S   1200.0 /* traffic smoothing */
+#define MAX_CLAIMS   10 /* series one incident takes: a cascade of 5 hosts x 2 */
+#define MAX_RESERVED 16 /* waiting starts per type */
+
+/* Correlation time of each metric's noise, simulated seconds. */
+static const double noise_tau_s[MON_M_COUNT] = {
+    [MON_M_CPU] = 120, [MON_M_MEMORY] = 900, [MON_M_DISK] = 3600, [MON_M_NET_IN] = 60,
+    [MON_M_NET_OUT] = 60, [MON_M_RESPONSE] = 60, [MON_M_ERROR] = 180,
+};
+
+/* Per type: labelled samples per series [lo, hi], recovery samples
+ * [lo, hi] and the offset kept per recovery sample (per mille), for the
+ * latency series and for the others (errors, utilisation). */
+struct shape {
+    uint8_t k_lo, k_hi, r_lo, r_hi;
+    int16_t keep_rt, keep;
+};
+static const struct shape shapes[MON_A_COUNT] = {
+    [MON_A_HIGH_CPU] = { 5, 14, 1, 3, 0, 450 },
+    [MON_A_HIGH_MEMORY] = { 5, 14, 1, 2, 0, 100 }, /* restart after the leak */
+    [MON_A_HIGH_DISK] = { 5, 14, 1, 3, 0, 500 },   /* cleanup */
+    [MON_A_CASCADE] = { 2, 4, 1, 2, 300, 0 },      /* errors stop with the cause */
+    [MON_A_DEGRADATION] = { 8, 24, 1, 2, 300, 0 }, /* rollback */
+    [MON_A_TIMEOUT] = { 2, 5, 1, 1, 0, 0 },        /* the path comes back */
+};
+
+_Static_assert(5 * (4 + 5) <= MON_MAX_INCIDENT, "a cascade must fit an incident");
+_Static_assert(1 + 4 * 2 <= MAX_CLAIMS, "a cascade's other series must fit the claims");
+_Static_assert(24 <= MON_MAX_INCIDENT && MON_MAX_INCIDENT <= UINT8_MAX, "incident sizes");
+_Static_assert(sizeof(struct mon_episode) == 12, "struct mon_episode has padding");
+_Static_assert(sizeof(struct mon_incident) == RNG_UUID_LEN + 4, "struct mon_incident has padding");
+
+void mon_state_init(struct mon_state *st, struct rng *r)
+{
+    memset(st, 0, sizeof *st); /* padding too: the state is stored as bytes */
+    st->version = MON_STATE_VERSION;
+    anom_init(&st->sched, r, MON_A_COUNT);
+    st->f_hour = INT64_MIN;
+    st->load = -1.0;
+    for (int s = 0; s < MON_N_SERIES; s++)
+        st->noise[s] = rng_normal(r); /* the stationary distribution */
+}
+
+static bool episode_ok(const struct mon_state *st, const struct mon_episode *e)
+{
+    if (e->type > MON_A_COUNT || e->inc >= MON_N_SERIES || e->left > MON_MAX_INCIDENT)
+        return false;
+    if (e->type == 0)
+        return e->left == 0;
+    return e->left > 0 && st->inc[e->inc].type == e->type && st->inc[e->inc].left >= e->left;
+}
+
+static bool sched_ok(const struct mon_state *st)
+{
+    if (!anom_valid(&st->sched, MON_A_COUNT) || !isfinite(st->sched.expected) ||
+        !isfinite(st->sched.emitted) || st->zero[0] || st->zero[1])
+        return false;
+    for (int t = 0; t < MON_A_COUNT; t++)
+        if (st->reserved[t] > MAX_RESERVED)
+            return false;
+    return true;
+}
+
+bool mon_state_valid(const struct mon_state *st)
+{
+    if (st->version != MON_STATE_VERSION || st->cursor >= MON_N_SERIES ||
+        !sched_ok(st) || !isfinite(st->load) || !isfinite(st->load_keep) ||
+        !isfinite(st->f_val))
+        return false;
+    for (int i = 0; i < MON_N_SERIES; i++) {
+        if (!isfinite(st->noise[i]) || fabs(st->noise[i]) > 1e3 || !episode_ok(st, &st->ep[i]))
+            return false;
+        if (st->inc[i].type > MON_A_COUNT || st->inc[i].zero ||
+            st->inc[i].id[RNG_UUID_LEN] != '\0' || st->inc[i].left > MON_MAX_INCIDENT)
+            return false;
+    }
+    for (int m = 0; m < MON_M_COUNT; m++)
+        if (!(st->phi[m] >= 0.0 && st->phi[m] <= 1.0))
+            return false;
+    return true;
+}
+
+/* ---- one call's work, on copies, written back once the event is out ---- */
+
+struct claim {
+    int series;
+    struct mon_episode ep;
+};
+
+struct step {
+    struct rng r;
+    struct anom_sched sched;
+    uint8_t reserved[MON_A_COUNT];
+    /* traffic and noise coefficients */
+    int64_t coef_dt_us, f_hour;
+    double f_val, load, load_keep, phi[MON_M_COUNT];
+    double z;              /* the sampled series' new noise */
+    struct mon_episode ep; /* the sampled series' episode after this sample */
+    int32_t value;
+    int anomaly;           /* enum mon_anomaly, -1 normal */
+    int slot;              /* incident slot of a labelled sample, -1 none */
+    bool started;          /* a new incident, in new_inc at slot */
+    struct mon_incident new_inc;
+    int n_claims;          /* other series the new incident takes */
+    struct claim claim[MAX_CLAIMS];
+};
+
+/* Shaping factor and smoothed traffic at t_us; AR coefficients for the
+ * spacing since the previous sample. */
+static void advance_traffic(const struct mon_state *st, const struct gen_params *p,
+                            struct step *s, int64_t t_us)
+{
+    int64_t ms = mon_ms_of_us(t_us);
+    int64_t local = ms + (int64_t)p->tz_offset_min * 60000;
+    int64_t hour = local >= 0 ? local / 3600000 : -((-local + 3599999) / 3600000);
+    int64_t dt = st->last_us && t_us > st->last_us ? t_us - st->last_us : 0;
+
+    s->f_hour = st->f_hour;
+    s->f_val = st->f_val;
+    if (hour != st->f_hour) {
+        s->f_hour = hour;
+        s->f_val = genloop_rate_factor(ms, p->tz_offset_min);
+    }
+    s->coef_dt_us = st->coef_dt_us;
+    s->load_keep = st->load_keep;
+    memcpy(s->phi, st->phi, sizeof s->phi);
+    if (dt != st->coef_dt_us) {
+        /* a series is sampled once per cycle */
+        double every_s = (double)dt * MON_N_SERIES / US_PER_S;
+
+        s->coef_dt_us = dt;
+        s->load_keep = exp(-(double)dt / US_PER_S / LOAD_TAU_S);
+        for (int m = 0; m < MON_M_COUNT; m++)
+            s->phi[m] = exp(-every_s / noise_tau_s[m]);
+    }
+    if (st->load < 0.0)
+        s->load = s->f_val;
+    else
+        s->load = s->f_val + (st->load - s->f_val) * s->load_keep;
+}
+
+static int32_t clamp_i32(int64_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : (int32_t)v;
+}
+
+/* Scales v by a factor drawn in [lo, hi]. */
+static int64_t jitter(struct rng *r, int64_t v, double lo, double hi)
+{
+    return llround((double)v * (lo + (hi - lo) * rng_double(r)));
+}
+
+/* The next labelled value of episode e (type t) on a series of metric m
+ * whose normal value would be `normal`. */
+static int32_t labelled_value(struct mon_episode *e, int t, int m, int32_t normal,
+                              struct rng *r)
+{
+    bool first = e->level == 0;
+    int64_t v;
+
+    switch (t) {
+    case MON_A_HIGH_CPU: /* pegged: wanders between 90 and 100 */
+        v = first ? 9050 + rng_range(r, 0, 450) : e->level + rng_range(r, -150, 250);
+        return clamp_i32(v, MON_UTIL_ANOMALY_MIN + 9, 9990);
+    case MON_A_HIGH_MEMORY: /* a leak: only ever grows */
+        v = first ? 9010 + rng_range(r, 0, 200) : e->level + rng_range(r, 10, 120);
+        return clamp_i32(v, MON_UTIL_ANOMALY_MIN + 9, 9990);
+    case MON_A_HIGH_DISK: /* a runaway log fills the disk */
+        v = first ? 9005 + rng_range(r, 0, 150) : e->level + rng_range(r, 2, 40);
+        return clamp_i32(v, MON_UTIL_ANOMALY_MIN + 4, 9999);
+    case MON_A_DEGRADATION: {
+        /* strictly rising by param ppm per sample, give or take 3 %; never
+         * so high that the samples still to come cannot keep rising */
+        int64_t cap = MON_RT_NORMAL_MAX + 30000 - e->left;
+
+        if (first)
+            v = jitter(r, normal, 1.15, 1.30);
+        else
+            v = jitter(r, e->level, 0.97 * (double)e->param / 1e6, 1.03 * (double)e->param / 1e6);
+        if (!first && v <= e->level)
+            v = e->level + 1;
+        return clamp_i32(v, normal + 1, (int32_t)cap);
+    }
+    case MON_A_TIMEOUT:
+        if (m == MON_M_RESPONSE) /* requests run into the client's timeout */
+            return clamp_i32(jitter(r, e->param, 0.86, 1.02), MON_RT_TIMEOUT_MIN, 6000000);
+        return clamp_i32(jitter(r, e->param, 0.85, 1.15), 1000, 9500);
+    default: /* cascade */
+        if (m == MON_M_RESPONSE)
+            return clamp_i32(jitter(r, normal, 0.9 * e->param / 100.0, 1.1 * e->param / 100.0),
+                             normal + 1000, MON_RT_NORMAL_MAX + 30000);
+        return clamp_i32(jitter(r, e->param, 0.8, 1.2), MON_ERR_ANOMALY_MIN, 6000);
+    }
+}
+
+/* A labelled sample of the episode on the sampled series; after its last
+ * one the series goes into recovery with the offset it ends at. */
+static void labelled_step(struct step *s, int m, int32_t normal)
+{
+    int t = s->ep.type - 1;
+    const struct shape *sh = &shapes[t];
+
+    s->value = labelled_value(&s->ep, t, m, normal, &s->r);
+    s->ep.level = s->value;
+    s->anomaly = t;
+    s->slot = s->ep.inc;
+    if (--s->ep.left == 0) {
+        s->ep.type = 0;
+        s->ep.level = s->value - normal;
+        s->ep.param = m == MON_M_RESPONSE ? sh->keep_rt : sh->keep;
+    }
+}
+
+static void recovery_step(struct step *s, int m, int32_t normal)
+{
+    s->ep.level = (int32_t)((int64_t)s->ep.level * s->ep.param / 1000);
+    s->value = mon_clamp_normal(m, (double)(normal + s->ep.level) / 100.0);
+    s->ep.recover--;
+    if (s->ep.recover == 0)
+        memset(&s->ep, 0, sizeof s->ep);
+}
+
+/* ---- starting an incident ---- */
+
+static bool series_free(const struct mon_state *st, int series)
+{
+    return st->ep[series].type == 0 && st->ep[series].recover == 0;
+}
+
+static struct mon_episode new_episode(int t, int slot, int32_t param, struct rng *r)
+{
+    const struct shape *sh = &shapes[t];
+    struct mon_episode e;
+
+    memset(&e, 0, sizeof e);
+    e.type = (uint8_t)(t + 1);
+    e.inc = (uint8_t)slot;
+    e.param = param;
+    e.left = (uint8_t)rng_range(r, sh->k_lo, sh->k_hi);
+    e.recover = (uint8_t)rng_range(r, sh->r_lo, sh->r_hi);
+    return e;
+}
+
+static void add_claim(struct step *s, int series, struct mon_episode e)
+{
+    s->claim[s->n_claims].series = series;
+    s->claim[s->n_claims].ep = e;
+    s->n_claims++;
+}
+
+/* A cascade's error episode on host h: from its latency's first sample to
+ * one after its last (retries and backlog outlast the slowness). */
+static void add_errors(struct step *s, int h, int rt_left, int32_t lo, int slot)
+{
+    struct mon_episode e =
+        new_episode(MON_A_CASCADE, slot, (int32_t)rng_range(&s->r, lo, 4000), &s->r);
+
+    e.left = (uint8_t)(rt_left + 1);
+    add_claim(s, MON_SERIES(MON_M_ERROR, h), e);
+}
+
+/* Hosts after `origin` of a dependent service with latency and error
+ * series free, at most one per service (drawn among its free hosts). */
+static int free_dependents(const struct mon_state *st, int origin, struct rng *r,
+                           int hosts[MON_N_SERVICES])
+{
+    unsigned deps = mon_services[mon_hosts[origin].service].dependents;
+    int n = 0;
+
+    for (int sv = 0; sv < MON_N_SERVICES; sv++) {
+        int seen = 0, pick = -1;
+
+        if (!(deps & (1u << sv)))
+            continue;
+        for (int h = origin + 1; h < MON_N_HOSTS; h++) {
+            if (mon_hosts[h].service != sv || !series_free(st, MON_SERIES(MON_M_RESPONSE, h)) ||
+                !series_free(st, MON_SERIES(MON_M_ERROR, h)))
+                continue;
+            if (rng_below(r, (uint64_t)++seen) == 0) /* reservoir: uniform among free */
+                pick = h;
+        }
+        if (pick >= 0)
+            hosts[n++] = pick;
+    }
+    return n;
+}
+
+/* Claims for a cascade from host h (its latency is being sampled): it and
+ * 2-4 dependent services' hosts, latency and errors each. Later hosts'
+ * latency samples come later in this cycle's latency block and every
+ * error sample in the error block right after, so all the onsets fall
+ * within two blocks (2 x MON_N_HOSTS samples). */
+static bool plan_cascade(const struct mon_state *st, struct step *s, int h, int slot)
+{
+    int hosts[MON_N_SERVICES], n, want;
+
+    n = free_dependents(st, h, &s->r, hosts);
+    if (n < 2)
+        return false;
+    want = (int)rng_range(&s->r, 2, n < 4 ? n : 4);
+    for (int i = 0; i < want; i++) { /* a random subset: partial shuffle */
+        int j = i + (int)rng_below(&s->r, (uint64_t)(n - i)), tmp = hosts[i];
+
+        hosts[i] = hosts[j];
+        hosts[j] = tmp;
+    }
+    s->ep = new_episode(MON_A_CASCADE, slot, (int32_t)rng_range(&s->r, 300, 1000), &s->r);
+    add_errors(s, h, s->ep.left, 800, slot);
+    for (int i = 0; i < want; i++) {
+        struct mon_episode rt =
+            new_episode(MON_A_CASCADE, slot, (int32_t)rng_range(&s->r, 300, 1000), &s->r);
+
+        add_claim(s, MON_SERIES(MON_M_RESPONSE, hosts[i]), rt);
+        add_errors(s, hosts[i], rt.left, 600, slot);
+    }
+    return true;
+}
+
+static int free_slot(const struct mon_state *st)
+{
+    for (int i = 0; i < MON_N_SERIES; i++)
+        if (st->inc[i].type == 0)
+            return i;
+    return -1; /* cannot happen: see struct mon_state */
+}
+
+/* Does incident type t fit the sample being taken (series `series`),
+ * with everything else it needs free? If so the plan is in s. */
+static bool plan_start(const struct mon_state *st, struct step *s, int t, int series, int slot)
+{
+    int m = MON_SERIES_METRIC(series), h = MON_SERIES_HOST(series);
+    int err = MON_SERIES(MON_M_ERROR, h);
+
+    s->n_claims = 0;
+    switch (t) {
+    case MON_A_HIGH_CPU:
+    case MON_A_HIGH_MEMORY:
+    case MON_A_HIGH_DISK:
+        if (m != MON_M_CPU + t)
+            return false;
+        s->ep = new_episode(t, slot, 0, &s->r);
+        return true;
+    case MON_A_DEGRADATION: {
+        double growth; /* over the whole episode */
+
+        if (m != MON_M_RESPONSE)
+            return false;
+        growth = 2.5 + 3.5 * rng_double(&s->r);
+        s->ep = new_episode(t, slot, 0, &s->r);
+        s->ep.param = (int32_t)llround(1e6 * pow(growth, 1.0 / (s->ep.left - 1)));
+        return true;
+    }
+    case MON_A_TIMEOUT: {
+        static const int32_t timeouts_ms[] = { 6000, 10000, 15000, 30000 };
+
+        if (m != MON_M_RESPONSE || !series_free(st, err))
+            return false;
+        s->ep = new_episode(t, slot, 100 * timeouts_ms[rng_below(&s->r, 4)], &s->r);
+        add_claim(s, err, new_episode(t, slot, (int32_t)rng_range(&s->r, 1500, 6000), &s->r));
+        /* one outage: errors from the first slow sample to one after the last */
+        s->claim[0].ep.left = (uint8_t)(s->ep.left + 1);
+        return true;
+    }
+    default:
+        return m == MON_M_RESPONSE && series_free(st, err) && plan_cascade(st, s, h, slot);
+    }
+}
+
+/* Labelled events an incident of each type has on average (shapes[]):
+ * what a reservation stands for when the next type is picked. */
+static const double mean_size[MON_A_COUNT] = {
+    [MON_A_HIGH_CPU] = 9.5, [MON_A_HIGH_MEMORY] = 9.5, [MON_A_HIGH_DISK] = 9.5,
+    [MON_A_CASCADE] = 3.7 * (3 + 4), [MON_A_DEGRADATION] = 16, [MON_A_TIMEOUT] = 3.5 + 4.5,
+};
+
+/* The metric whose sample an incident of type t starts on. */
+static int start_metric(int t)
+{
+    return t <= MON_A_HIGH_DISK ? MON_M_CPU + t : MON_M_RESPONSE;
+}
+
+/* The sampled series is free: start the reserved type that fits here
+ * (metric, and whatever else it needs free) furthest behind its share. */
+static void try_start(const struct mon_state *st, struct step *s, int series)
+{
+    struct anom_sched cand;
+    int slot, t, total, fitting = 0;
+
+    for (int k = 0; k < MON_A_COUNT; k++)
+        fitting += s->reserved[k] && start_metric(k) == MON_SERIES_METRIC(series);
+    slot = fitting ? free_slot(st) : -1;
+    if (slot < 0)
+        return;
+    /* anom_pick() over the reserved types of this metric only */
+    cand = s->sched;
+    for (int k = 0; k < MON_A_COUNT; k++)
+        if (!s->reserved[k] || start_metric(k) != MON_SERIES_METRIC(series))
+            cand.weights[k] = 0.0;
+    for (;;) {
+        t = anom_pick(&cand, &s->r);
+        if (t < 0)
+            return;
+        if (plan_start(st, s, t, series, slot))
+            break;
+        cand.weights[t] = 0.0;
+    }
+    total = s->ep.left;
+    for (int i = 0; i < s->n_claims; i++)
+        total += s->claim[i].ep.left;
+    s->reserved[t]--;
+    memset(&s->new_inc, 0, sizeof s->new_inc);
+    rng_uuid4(&s->r, s->new_inc.id);
+    s->new_inc.type = (uint8_t)(t + 1);
+    s->new_inc.left = (uint8_t)total;
+    s->started = true;
+}
+
+/* Weights cleaned into w; the rate that applies: 0 when nothing could be
+ * drawn, so no deficit piles up while all types are off. */
+static double effective_rate(const struct gen_params *p, double w[MON_A_COUNT])
+{
+    double sum = 0.0;
+
+    for (int i = 0; i < MON_A_COUNT; i++) {
+        w[i] = isfinite(p->weights[i]) && p->weights[i] > 0.0 ? p->weights[i] : 0.0;
+        sum += w[i];
+    }
+    if (!(sum > 0.0) || !isfinite(sum) || !(p->anomaly_rate > 0.0))
+        return 0.0;
+    return p->anomaly_rate < 1.0 ? p->anomaly_rate : 1.0;
+}
+
+/* The estate has no room for some rates (one utilisation type alone far
+ * above a seventh of the samples, say): a deficit beyond what waiting up
+ * to a cycle and a half for fitting samples explains is forgiven, and so
+ * are reservations beyond it, so a later, feasible setting is not
+ * followed by a burst. Feasible settings stay well below it. */
+static void forgive(struct step *s, double rate)
+{
+    double cap = 2.0 + 1.5 * rate * MON_N_SERIES;
+    int waiting = 0;
+
+    if (s->sched.expected - s->sched.emitted > cap)
+        s->sched.expected = s->sched.emitted + cap;
+    for (int k = 0; k < MON_A_COUNT; k++)
+        waiting += s->reserved[k];
+    while (waiting > cap) {
+        int most = 0;
+
+        for (int k = 1; k < MON_A_COUNT; k++)
+            if (s->reserved[k] > s->reserved[most])
+                most = k;
+        s->reserved[most]--;
+        waiting--;
+    }
+}
+
+/* Accounts this sample at the configured rate and grants at most one
+ * reservation, to the type furthest behind its share counting what its
+ * incidents under way and its reservations will still bring. A
+ * reservation stands in for the incident's first event until it starts;
+ * one for a type switched off is dropped. */
+static void schedule(const struct mon_state *st, struct step *s, const struct gen_params *p)
+{
+    double w[MON_A_COUNT], rate = effective_rate(p, w), waiting = 0.0;
+    struct anom_sched cand;
+    int t;
+
+    anom_weights(&s->sched, w);
+    for (int k = 0; k < MON_A_COUNT; k++)
+        if (!(w[k] > 0.0) || !(rate > 0.0))
+            s->reserved[k] = 0;
+    if (!anom_tick(&s->sched, rate))
+        return;
+    forgive(s, rate);
+    for (int k = 0; k < MON_A_COUNT; k++)
+        waiting += s->reserved[k];
+    if (s->sched.expected - s->sched.emitted - waiting < s->sched.threshold)
+        return;
+    cand = s->sched;
+    for (int k = 0; k < MON_A_COUNT; k++) {
+        cand.owed[k] -= s->reserved[k] * mean_size[k];
+        if (s->reserved[k] >= MAX_RESERVED)
+            cand.weights[k] = 0.0;
+    }
+    for (int i = 0; i < MON_N_SERIES; i++)
+        if (st->inc[i].type)
+            cand.owed[st->inc[i].type - 1] -= st->inc[i].left;
+    t = anom_pick(&cand, &s->r);
+    if (t < 0)
+        return;
+    s->reserved[t]++;
+    anom_started(&s->sched, &s->r);
+}
+
+/* ---- writing back ---- */
+
+static void step_commit(struct mon_state *st, const struct step *s, int series, int64_t t_us,
+                        struct rng *r)
+{
+    *r = s->r;
+    st->sched = s->sched;
+    memcpy(st->reserved, s->reserved, sizeof st->reserved);
+    st->coef_dt_us = s->coef_dt_us;
+    st->f_hour = s->f_hour;
+    st->f_val = s->f_val;
+    st->load = s->load;
+    st->load_keep = s->load_keep;
+    memcpy(st->phi, s->phi, sizeof st->phi);
+    st->last_us = t_us;
+    st->noise[series] = s->z;
+    st->ep[series] = s->ep;
+    if (s->started) {
+        st->inc[s->slot] = s->new_inc;
+        for (int i = 0; i < s->n_claims; i++)
+            st->ep[s->claim[i].series] = s->claim[i].ep;
+    }
+    if (s->slot >= 0 && --st->inc[s->slot].left == 0)
+        memset(&st->inc[s->slot], 0, sizeof st->inc[s->slot]);
+    st->cursor = (st->cursor + 1) % MON_N_SERIES;
+}
+
+enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
+                        const struct gen_params *p, struct rng *r, int64_t t_us, uint64_t seq,
+                        struct gen_event *ev)
+{
+    struct step s;
+    struct mon_sample smp;
+    char event_id[RNG_UUID_LEN + 1];
+    int series = (int)st->cursor, metric = MON_SERIES_METRIC(series);
+    int32_t normal;
+    enum bm_rc rc;
+
+    if (st->version != MON_STATE_VERSION || st->cursor >= MON_N_SERIES || !sched_ok(st) ||
+        !episode_ok(st, &st->ep[series]))
+        return BM_ESTATE;
+    memset(&s, 0, sizeof s);
+    s.r = *r;
+    s.sched = st->sched;
+    memcpy(s.reserved, st->reserved, sizeof s.reserved);
+    s.anomaly = -1;
+    s.slot = -1;
+    advance_traffic(st, p, &s, t_us);
+    s.z = s.phi[metric] * st->noise[series] +
+          sqrt(1.0 - s.phi[metric] * s.phi[metric]) * rng_normal(&s.r);
+    normal = mon_normal_value(m, series, (double)t_us / US_PER_DAY, s.load, s.z,
+                              st->noise[MON_SERIES(MON_M_CPU, MON_SERIES_HOST(series))],
+                              rng_normal(&s.r));
+    schedule(st, &s, p);
+    rng_uuid4(&s.r, event_id);
+
+    s.ep = st->ep[series];
+    if (s.ep.type) {
+        labelled_step(&s, metric, normal);
+    } else if (s.ep.recover) {
+        recovery_step(&s, metric, normal);
+    } else {
+        s.value = normal;
+        try_start(st, &s, series);
+        if (s.started) {
+            s.slot = s.ep.inc;
+            labelled_step(&s, metric, normal);
+        }
+    }
+
+    if (s.anomaly >= 0)
+        anom_emitted(&s.sched, s.anomaly);
+
+    memset(&smp, 0, sizeof smp);
+    smp.event_id = event_id;
+    smp.ts_ms = mon_ms_of_us(t_us);
+    smp.seq = seq;
+    smp.series = series;
+    smp.value = s.value;
+    smp.severity = mon_severity_of(metric, s.value);
+    smp.anomaly = s.anomaly;
+    smp.incident_id = s.slot < 0 ? NULL : s.started ? s.new_inc.id : st->inc[s.slot].id;
+    rc = mon_sample_encode(&smp, ev->json);
+    if (rc != BM_OK) /* as if this call never happened */
+        return rc;
+
+    st->out.series = series;
+    st->out.value = s.value;
+    st->out.severity = smp.severity;
+    st->out.anomaly = s.anomaly;
+    st->out.incident = smp.incident_id ? mon_incident_key(smp.incident_id) : 0;
+    step_commit(st, &s, series, t_us, r);
+    ev->ts_ms = smp.ts_ms;
+    ev->seq = seq;
+    ev->anomaly_type = s.anomaly >= 0 ? mon_anomaly_names[s.anomaly] : NULL;
+    ev->detail = &st->out;
+    return BM_OK;
+}

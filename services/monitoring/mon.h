@@ -1,0 +1,270 @@
+/* mon.h - monitoring service: the simulated estate (services on named
+ * hosts, seven metrics each), its pure sample generator, the severity and
+ * health rules, and the JSON of events and reports. Everything here but
+ * store.c is pure: PRNG, simulated time and settings come in as arguments,
+ * so a seed and start time replay exactly. */
+#ifndef BM_SERVICES_MONITORING_MON_H
+#define BM_SERVICES_MONITORING_MON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "anomaly.h"
+#include "buf.h"
+#include "gen.h"
+#include "rc.h"
+#include "rng.h"
+
+/* ---- the estate ---- */
+
+enum mon_metric {
+    MON_M_CPU,
+    MON_M_MEMORY,
+    MON_M_DISK,
+    MON_M_NET_IN,
+    MON_M_NET_OUT,
+    MON_M_RESPONSE,
+    MON_M_ERROR,
+    MON_M_COUNT
+};
+
+/* Order of gen_params.weights (cfg_anomaly_types(SVC_MONITORING)). */
+enum mon_anomaly {
+    MON_A_HIGH_CPU,
+    MON_A_HIGH_MEMORY,
+    MON_A_HIGH_DISK,
+    MON_A_CASCADE,
+    MON_A_DEGRADATION,
+    MON_A_TIMEOUT,
+    MON_A_COUNT
+};
+extern const char *const mon_anomaly_names[MON_A_COUNT];
+
+enum mon_severity { MON_SEV_INFO, MON_SEV_WARNING, MON_SEV_CRITICAL, MON_SEV_COUNT };
+extern const char *const mon_severity_names[MON_SEV_COUNT];
+
+enum mon_health { MON_H_HEALTHY, MON_H_DEGRADED, MON_H_DOWN, MON_H_COUNT };
+extern const char *const mon_health_names[MON_H_COUNT];
+
+#define MON_N_SERVICES 7
+#define MON_N_HOSTS    14
+/* One series per host and metric. The sampling cycle visits them in
+ * series order, metric-major: every host's cpu, then every host's memory,
+ * ..., so a service's latency and error samples of one cycle are close
+ * together (see generator.c, cascades). */
+#define MON_N_SERIES   (MON_N_HOSTS * MON_M_COUNT)
+#define MON_SERIES(metric, host) ((metric) * MON_N_HOSTS + (host))
+#define MON_SERIES_METRIC(s) ((s) / MON_N_HOSTS)
+#define MON_SERIES_HOST(s)   ((s) % MON_N_HOSTS)
+
+struct mon_service_info {
+    const char *name;     /* "transaction-service" */
+    const char *role;     /* "database", "cache", ... */
+    uint8_t dependents;   /* bit i: service i calls this one (directly or not) */
+};
+/* Backends first: a service's dependents come after it, so do their hosts. */
+extern const struct mon_service_info mon_services[MON_N_SERVICES];
+
+struct mon_host_info {
+    const char *name; /* "db-01" */
+    uint8_t service;  /* index into mon_services */
+};
+extern const struct mon_host_info mon_hosts[MON_N_HOSTS];
+
+/* Values are fixed point, hundredths of the unit ("centi"), as encoded:
+ * every threshold compares the number a client reads. */
+struct mon_metric_info {
+    const char *name; /* "cpu_utilization" */
+    const char *unit; /* "percent", "mbps", "ms" */
+    int32_t warning;  /* severity: above this is warning */
+    int32_t critical; /* ... and above this critical */
+    int32_t degraded; /* health: above this the host is degraded */
+    int32_t down;     /* ... and above this down; 0 = never */
+};
+extern const struct mon_metric_info mon_metrics[MON_M_COUNT];
+
+/* Normal values of cpu, memory and disk never exceed this (89.50 %), of
+ * error_rate this (4.90 %), of response_time_ms this (4,500 ms): the
+ * anomalies sit above 90 %, at 6 % or more, over 5,000 ms. */
+#define MON_UTIL_NORMAL_MAX  8950
+#define MON_UTIL_ANOMALY_MIN 9001
+#define MON_ERR_NORMAL_MAX   490
+#define MON_ERR_ANOMALY_MIN  600
+#define MON_RT_NORMAL_MAX    450000
+#define MON_RT_TIMEOUT_MIN   500001
+
+enum mon_severity mon_severity_of(int metric, int32_t value);
+/* A host's health from its newest value per metric (present[m] false:
+ * no sample yet). */
+enum mon_health mon_host_health(const int32_t value[MON_M_COUNT],
+                                const bool present[MON_M_COUNT]);
+
+/* ---- the model: per-host behaviour, derived from the seed ---- */
+
+struct mon_profile {
+    double cpu0, cpu1;       /* cpu % = cpu0 + cpu1 * load share */
+    double mem0, mem1;
+    double disk_lo, disk_hi; /* disk % grows from lo to hi, then a cleanup */
+    double disk_rate;        /* % per day */
+    double disk_phase;       /* days */
+    double net_in0, net_out0; /* mbps at traffic factor 1 */
+    double rt0;              /* ms at low load */
+    double err0;             /* % at traffic factor 1 */
+};
+
+/* Immutable after mon_model_new(), so any number of threads may read it. */
+struct mon_model {
+    struct mon_profile host[MON_N_HOSTS];
+};
+
+struct mon_model *mon_model_new(uint64_t seed);
+void mon_model_free(struct mon_model *m);
+
+/* The normal value of a series (centi) at day `days` (simulated time in
+ * days) under traffic `load` (smoothed shaping factor) with the series'
+ * autocorrelated noise z, the host's cpu noise z_cpu and this sample's
+ * measurement noise e (all standard normal). */
+int32_t mon_normal_value(const struct mon_model *m, int series, double days, double load,
+                         double z, double z_cpu, double e);
+/* A value brought back to the normal range of its metric. */
+int32_t mon_clamp_normal(int metric, double value);
+
+/* ---- generator state ---- */
+
+#define MON_MAX_INCIDENT 64 /* largest incident in events */
+
+/* What is under way on one series. POD, no padding: persisted as bytes.
+ * Labelled phase: type != 0, `left` samples to come; then `recover`
+ * normal samples in which `level` (an offset over the normal value) decays
+ * and no new anomaly starts on the series. */
+struct mon_episode {
+    int32_t level;   /* labelled: last value (0 before the first); recovery: offset */
+    int32_t param;   /* per type: growth, multiplier or base value */
+    uint8_t type;    /* enum mon_anomaly + 1; 0: none */
+    uint8_t left;    /* labelled samples still to come */
+    uint8_t recover; /* normal recovery samples still to come */
+    uint8_t inc;     /* incident slot */
+};
+
+/* An incident: its id and how many of its labelled events are still to
+ * come; free when type == 0. POD, no padding. */
+struct mon_incident {
+    char id[RNG_UUID_LEN + 1];
+    uint8_t type; /* enum mon_anomaly + 1; 0: free */
+    uint8_t left;
+    uint8_t zero; /* padding, kept 0 */
+};
+
+/* What store_event needs of one sample (gen_event.detail). */
+struct mon_detail {
+    uint64_t incident; /* hash of the incident id; 0 if none */
+    int32_t series;
+    int32_t value;     /* centi */
+    int32_t severity;  /* enum mon_severity */
+    int32_t anomaly;   /* enum mon_anomaly, -1 normal */
+};
+
+/* Generator state that must survive a restart. POD: persisted as bytes
+ * with every batch; about 6 KB. */
+struct mon_state {
+    uint32_t version; /* MON_STATE_VERSION */
+    uint32_t cursor;  /* the series sampled next */
+    struct anom_sched sched;
+    /* Per type: starts the scheduler granted that wait for a sample the
+     * type fits (its metric, its series free). */
+    uint8_t reserved[MON_A_COUNT];
+    uint8_t zero[2]; /* padding, kept 0 */
+    int64_t last_us;    /* previous sample; 0 before the first */
+    int64_t coef_dt_us; /* sample spacing the coefficients below are for */
+    int64_t f_hour;     /* local hour the cached shaping factor is for */
+    double f_val;
+    double load;      /* shaping factor smoothed over ~20 minutes; < 0: unset */
+    double load_keep; /* exp(-spacing / load time constant) */
+    double phi[MON_M_COUNT]; /* AR(1) coefficient per metric at this spacing */
+    double noise[MON_N_SERIES]; /* AR(1) noise per series, standard units */
+    struct mon_episode ep[MON_N_SERIES];
+    /* At most one labelled episode per series and every incident holds
+     * one until it ends, so there is always a free slot. */
+    struct mon_incident inc[MON_N_SERIES];
+    struct mon_detail out; /* the last sample's detail (scratch) */
+};
+#define MON_STATE_VERSION 1u
+
+void mon_state_init(struct mon_state *st, struct rng *r);
+bool mon_state_valid(const struct mon_state *st);
+
+/* Generates the sample at simulated time t_us with sequence seq: the next
+ * series of the cycle, normal, a step of an episode under way, or the
+ * first event of a new incident the scheduler granted. Appends the
+ * JSON to ev->json; sets ev->ts_ms, seq, anomaly_type and detail (which
+ * points into st). On failure st and r are unchanged. */
+enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
+                        const struct gen_params *p, struct rng *r, int64_t t_us, uint64_t seq,
+                        struct gen_event *ev) BM_WUR;
+
+/* ---- encoding ---- */
+
+struct mon_sample {
+    const char *event_id;
+    int64_t ts_ms;
+    uint64_t seq;
+    int series;
+    int32_t value;           /* centi */
+    int severity;
+    int anomaly;             /* -1 normal */
+    const char *incident_id; /* NULL if none */
+};
+
+/* Appends the event object; on failure b is as it was. */
+enum bm_rc mon_sample_encode(const struct mon_sample *s, struct buf *b) BM_WUR;
+/* 64-bit hash of an incident id, never 0. */
+uint64_t mon_incident_key(const char *id);
+/* Microseconds to milliseconds, rounding down also before 1970. */
+int64_t mon_ms_of_us(int64_t t_us);
+
+/* ---- reports (GET /system/metrics, /system/health, /dashboard) ---- */
+
+/* The newest sample of each series, as the store reads it. */
+struct mon_current {
+    bool present;
+    uint64_t seq;
+    int64_t ts_ms;
+    int32_t value;
+    int severity;
+    int anomaly;
+};
+
+struct mon_snapshot {
+    uint64_t head;   /* newest sequence, 0 if none */
+    uint64_t oldest; /* oldest kept */
+    struct mon_current cur[MON_N_SERIES];
+};
+
+/* Retained events by anomaly type (MON_A_COUNT: normal) and severity. */
+struct mon_counts {
+    int64_t total;
+    int64_t by[MON_A_COUNT + 1][MON_SEV_COUNT];
+    int64_t incidents[MON_A_COUNT];
+};
+
+enum bm_rc mon_report_metrics(const struct mon_snapshot *s, struct buf *out) BM_WUR;
+enum bm_rc mon_report_health(const struct mon_snapshot *s, struct buf *out) BM_WUR;
+/* recent: the newest anomalous events, a JSON array's elements joined by
+ * commas (as the store reads them). */
+enum bm_rc mon_report_dashboard(const struct mon_snapshot *s, const struct mon_counts *c,
+                                const char *recent, size_t recent_len, struct buf *out) BM_WUR;
+
+/* ---- store (store.c, the service's only SQL) ---- */
+
+struct db;
+extern const char mon_store_schema[];
+enum bm_rc mon_store_event(struct db *db, const struct gen_event *ev) BM_WUR;
+enum bm_rc mon_store_prune(struct db *db, uint64_t oldest_kept) BM_WUR;
+/* One read transaction: the newest sample per series; with counts != NULL
+ * also the counts and up to n_recent newest anomalous events appended to
+ * recent. */
+enum bm_rc mon_store_read(struct db *db, struct mon_snapshot *s, struct mon_counts *counts,
+                          int n_recent, struct buf *recent) BM_WUR;
+
+#endif

@@ -1,0 +1,171 @@
+/* routes.c - monitoring-service: its service definition and routes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "db.h"
+#include "mon.h"
+#include "parse.h"
+
+#define REPORT_MAX   (256 * 1024)
+#define RECENT_DEF   10
+#define RECENT_MAX   100
+
+const struct service_def mon_service;
+
+static void *model_new(uint64_t seed, const struct bm_config *c)
+{
+    (void)c;
+    return mon_model_new(seed);
+}
+
+static void model_free(void *m)
+{
+    mon_model_free(m);
+}
+
+static void state_init(void *st, struct rng *r)
+{
+    mon_state_init(st, r);
+}
+
+static bool state_valid(const void *st)
+{
+    return mon_state_valid(st);
+}
+
+static enum bm_rc generate(const void *model, void *state, const struct gen_params *p,
+                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
+{
+    return mon_generate(model, state, p, r, t_us, seq, ev);
+}
+
+static enum bm_rc store_event(struct db *db, const struct gen_event *ev)
+{
+    return mon_store_event(db, ev);
+}
+
+static enum bm_rc prune_extra(struct db *db, uint64_t oldest_kept)
+{
+    return mon_store_prune(db, oldest_kept);
+}
+
+static void send_unavailable(struct http_req *req, enum bm_rc rc)
+{
+    http_add_header(req, "Retry-After", "1");
+    http_send_error(req, API_UNAVAIL, "", "cannot read the database now: %s", bm_rc_str(rc));
+}
+
+typedef enum bm_rc (*render_fn)(const struct mon_snapshot *s, struct buf *out);
+
+/* Reads the newest value of every series in one snapshot and renders it. */
+static void send_report(struct http_req *req, render_fn render)
+{
+    static const char *const allowed[] = { NULL };
+    struct app *app = http_req_app(req);
+    struct mon_snapshot *snap;
+    struct db *db;
+    struct buf b;
+    enum bm_rc rc;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    rc = db_reader(app->db_path, &db);
+    if (rc != BM_OK) {
+        send_unavailable(req, rc);
+        return;
+    }
+    snap = malloc(sizeof *snap);
+    if (!snap) {
+        send_unavailable(req, BM_ENOMEM);
+        return;
+    }
+    buf_init(&b, REPORT_MAX);
+    rc = mon_store_read(db, snap, NULL, 0, NULL);
+    if (rc == BM_OK)
+        rc = render(snap, &b);
+    if (rc == BM_OK)
+        http_send_buf(req, 200, HTTP_CT_JSON, &b);
+    else
+        send_unavailable(req, rc);
+    buf_free(&b);
+    free(snap);
+}
+
+static void h_system_metrics(struct http_req *req)
+{
+    send_report(req, mon_report_metrics);
+}
+
+static void h_system_health(struct http_req *req)
+{
+    send_report(req, mon_report_health);
+}
+
+static void h_dashboard(struct http_req *req)
+{
+    static const char *const allowed[] = { "recent", NULL };
+    struct app *app = http_req_app(req);
+    const char *arg;
+    struct mon_snapshot *snap = NULL;
+    struct mon_counts counts;
+    struct db *db;
+    struct buf recent, b;
+    int64_t n = RECENT_DEF;
+    enum bm_rc rc;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    arg = http_req_arg(req, "recent");
+    if (arg && parse_i64(arg, 0, RECENT_MAX, &n) != BM_OK) {
+        http_send_error(req, API_BAD_PARAM, "recent", "recent must be an integer 0..%d",
+                        RECENT_MAX);
+        return;
+    }
+    rc = db_reader(app->db_path, &db);
+    if (rc != BM_OK) {
+        send_unavailable(req, rc);
+        return;
+    }
+    snap = malloc(sizeof *snap);
+    if (!snap) {
+        send_unavailable(req, BM_ENOMEM);
+        return;
+    }
+    buf_init(&recent, REPORT_MAX);
+    buf_init(&b, 2 * REPORT_MAX);
+    rc = mon_store_read(db, snap, &counts, (int)n, &recent);
+    if (rc == BM_OK)
+        rc = mon_report_dashboard(snap, &counts, recent.data, recent.len, &b);
+    if (rc == BM_OK)
+        http_send_buf(req, 200, HTTP_CT_JSON, &b);
+    else
+        send_unavailable(req, rc);
+    buf_free(&b);
+    buf_free(&recent);
+    free(snap);
+}
+
+static const struct route mon_routes[] = {
+    { "GET", "/metrics/events", daemon_h_events, 0 },
+    { "GET", "/system/health", h_system_health, 0 },
+    { "GET", "/system/metrics", h_system_metrics, 0 },
+    { "GET", "/dashboard", h_dashboard, 0 },
+};
+
+const struct service_def mon_service = {
+    .svc = SVC_MONITORING,
+    .events_path = "/metrics/events",
+    .routes = mon_routes,
+    .nroutes = sizeof(mon_routes) / sizeof(mon_routes[0]),
+    .state_size = sizeof(struct mon_state),
+    .constant_rate = true,
+    .model_new = model_new,
+    .model_free = model_free,
+    .state_init = state_init,
+    .state_valid = state_valid,
+    .generate = generate,
+    .extra_schema = mon_store_schema,
+    .store_event = store_event,
+    .prune_extra = prune_extra,
+};
