@@ -1,6 +1,7 @@
 /* daemon.c - lifecycle of a service and its common endpoints. */
 #include "daemon.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static void on_signal(int sig)
     shutdown_requested = 1;
 }
 
-static void install_signals(void)
+void daemon_install_signals(void)
 {
     struct sigaction sa;
 
@@ -270,16 +271,104 @@ static bool parse_list_query(struct http_req *req, const struct service_def *def
     return true;
 }
 
+/* The newest-N page (no `since`) is the same for everyone until the next
+ * commit, and dashboards poll it hard: each worker thread keeps its last
+ * such page with the head sequence it was read at, and serves it again
+ * while the committed head has not moved. */
+struct page_cache {
+    int64_t limit;
+    bool anomalies_only;
+    const char *anomaly_type; /* one of the static type names, or NULL */
+    uint64_t head;
+    struct buf body;
+    bool valid;
+};
+/* Each thread's cache is on the heap and listed, so shutdown frees them
+ * after the worker threads are gone. */
+#define PAGE_CACHES_MAX 64
+static pthread_mutex_t page_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards page_caches */
+static struct page_cache *page_caches[PAGE_CACHES_MAX];
+static _Thread_local struct page_cache *my_page_cache;
+
+static struct page_cache *page_cache_get(void)
+{
+    struct page_cache *c = my_page_cache;
+
+    if (c)
+        return c;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    pthread_mutex_lock(&page_caches_lock);
+    for (int i = 0; i < PAGE_CACHES_MAX; i++)
+        if (!page_caches[i]) {
+            page_caches[i] = c;
+            my_page_cache = c;
+            break;
+        }
+    pthread_mutex_unlock(&page_caches_lock);
+    if (!my_page_cache) {
+        free(c);
+        return NULL;
+    }
+    buf_init(&c->body, LIST_BODY_MAX);
+    return c;
+}
+
+static void page_caches_free(void)
+{
+    pthread_mutex_lock(&page_caches_lock);
+    for (int i = 0; i < PAGE_CACHES_MAX; i++)
+        if (page_caches[i]) {
+            buf_free(&page_caches[i]->body);
+            free(page_caches[i]);
+            page_caches[i] = NULL;
+        }
+    pthread_mutex_unlock(&page_caches_lock);
+    my_page_cache = NULL;
+}
+
+static bool page_cache_hit(const struct page_cache *c, const struct db_list_query *q,
+                           uint64_t head)
+{
+    return c && c->valid && !q->has_since && c->head == head && c->limit == q->limit &&
+           c->anomalies_only == q->anomalies_only && c->anomaly_type == q->anomaly_type;
+}
+
+static void page_cache_store(struct page_cache *c, const struct db_list_query *q,
+                             const struct buf *b)
+{
+    if (!c)
+        return;
+    c->valid = false;
+    if (q->has_since)
+        return;
+    buf_reset(&c->body);
+    if (buf_append(&c->body, b->data, b->len) != BM_OK)
+        return;
+    c->limit = q->limit;
+    c->anomalies_only = q->anomalies_only;
+    c->anomaly_type = q->anomaly_type;
+    c->head = q->head;
+    c->valid = true;
+}
+
 void daemon_h_events(struct http_req *req)
 {
     struct app *app = http_req_app(req);
     struct db_list_query q;
+    struct page_cache *cache;
     struct db *db;
     struct buf b;
     enum bm_rc rc;
 
     if (!parse_list_query(req, app->def, &q))
         return;
+    cache = q.has_since ? NULL : page_cache_get();
+    if (page_cache_hit(cache, &q, genloop_head(app->gl))) {
+        http_send(req, 200, HTTP_CT_JSON, cache->body.data, cache->body.len);
+        return;
+    }
     rc = db_reader(app->db_path, &db);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
@@ -295,6 +384,7 @@ void daemon_h_events(struct http_req *req)
         send_unavailable(req, rc);
         return;
     }
+    page_cache_store(cache, &q, &b);
     http_send_buf(req, 200, HTTP_CT_JSON, &b);
     buf_free(&b);
 }
@@ -341,6 +431,12 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+void daemon_wait_for_signal(void)
+{
+    while (!shutdown_requested)
+        sleep_ms(50);
+}
+
 int daemon_run(const struct service_def *def, int argc, char **argv)
 {
     struct bm_config cfg, base;
@@ -374,7 +470,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         return 0;
     }
     log_set_level((enum log_level)cfg.log_level);
-    install_signals();
+    daemon_install_signals();
     base = cfg;
 
     if (db_open_writer(cfg.db_path, &db) != BM_OK) {
@@ -430,8 +526,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         log_emit_fields(LOG_INFO, extra, "listening");
     }
 
-    while (!shutdown_requested)
-        sleep_ms(50);
+    daemon_wait_for_signal();
     log_info("shutting down");
     status = 0;
 out:
@@ -440,6 +535,7 @@ out:
     http_server_stop(srv);
     genloop_stop(app.gl);
     db_readers_close();
+    page_caches_free();
     if (app.model)
         def->model_free(app.model);
     free(routes);

@@ -49,6 +49,11 @@ struct app {
 
 int daemon_run(const struct service_def *def, int argc, char **argv);
 
+/* For processes with their own lifecycle (the gateway): SIGINT/SIGTERM
+ * set a flag, SIGPIPE is ignored; the wait returns once the flag is set. */
+void daemon_install_signals(void);
+void daemon_wait_for_signal(void);
+
 /* Common handlers (also used by tests). */
 void daemon_h_health(struct http_req *req);
 void daemon_h_metrics(struct http_req *req);

@@ -446,7 +446,7 @@ out:
     return rc;
 }
 
-enum bm_rc db_list_events(struct db *d, const struct db_list_query *q, struct buf *out)
+enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out)
 {
     uint64_t head = 0, oldest = 0, last = 0, next;
     int64_t count = 0;
@@ -464,6 +464,7 @@ enum bm_rc db_list_events(struct db *d, const struct db_list_query *q, struct bu
         rc = BM_EDB;
     if (rc != BM_OK)
         return rc;
+    q->head = head;
 
     if (!q->has_since)
         next = head;

@@ -52,11 +52,12 @@ struct db_list_query {
     uint64_t since;
     bool anomalies_only;
     const char *anomaly_type; /* NULL = any */
+    uint64_t head;            /* out: newest sequence in the snapshot read */
 };
 
 /* Appends {"events":[...],"count":n,"next_since":s,"oldest_sequence":o}
  * read in one snapshot. */
-enum bm_rc db_list_events(struct db *d, const struct db_list_query *q, struct buf *out) BM_WUR;
+enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out) BM_WUR;
 
 /* Size of the database file plus its WAL, in bytes. */
 int64_t db_file_bytes(const char *path);

@@ -95,6 +95,7 @@ struct genloop {
     unsigned q_head, q_len;
     bool stop;
     struct genloop_status status;
+    _Atomic uint64_t committed_head; /* newest committed sequence */
 };
 
 /* ------------------------------------------------------------------ */
@@ -218,6 +219,7 @@ static enum bm_rc tx_commit(struct genloop *g)
         return rc;
     }
     mark_db(g, true);
+    atomic_store_explicit(&g->committed_head, g->ls.next_seq - 1, memory_order_release);
     return BM_OK;
 }
 
@@ -443,6 +445,7 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
     g->status.paused = cfg->paused;
     g->status.sim_now_ms = g->ls.last_us / 1000;
     g->status.head_seq = g->ls.next_seq - 1;
+    atomic_init(&g->committed_head, g->ls.next_seq - 1);
     g->status.seed = g->seed;
     memcpy(g->status.stream_id, g->stream_id, sizeof(g->stream_id));
     g->status.backfill_total_s = (g->backfill_end_us - g->backfill_start_us) / 1000000;
@@ -456,6 +459,11 @@ fail:
 void genloop_set_model(struct genloop *g, const void *model)
 {
     g->model = model;
+}
+
+uint64_t genloop_head(struct genloop *g)
+{
+    return atomic_load_explicit(&g->committed_head, memory_order_acquire);
 }
 
 uint64_t genloop_seed(const struct genloop *g)

@@ -46,6 +46,8 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
 /* The model must outlive the loop. */
 void genloop_set_model(struct genloop *g, const void *model);
 uint64_t genloop_seed(const struct genloop *g);
+/* Newest committed sequence, without a lock (for response caches). */
+uint64_t genloop_head(struct genloop *g);
 enum bm_rc genloop_start(struct genloop *g) BM_WUR;
 /* Stops the thread, commits, closes the writer, frees. */
 void genloop_stop(struct genloop *g);

@@ -141,7 +141,19 @@ static int read_port(const char *log)
     return port;
 }
 
+static int spawn(struct proc *p, const char *binary, bool with_db, const char *const *args);
+
 int proc_start(struct proc *p, const char *binary, const char *const *args)
+{
+    return spawn(p, binary, true, args);
+}
+
+int proc_start_gateway(struct proc *p, const char *const *args)
+{
+    return spawn(p, "api-gateway", false, args);
+}
+
+static int spawn(struct proc *p, const char *binary, bool with_db, const char *const *args)
 {
     char path[512], port_s[] = "0";
     const char *argv[64];
@@ -154,8 +166,10 @@ int proc_start(struct proc *p, const char *binary, const char *const *args)
     argv[n++] = port_s;
     argv[n++] = "--bind";
     argv[n++] = "127.0.0.1";
-    argv[n++] = "--db";
-    argv[n++] = p->db;
+    if (with_db) {
+        argv[n++] = "--db";
+        argv[n++] = p->db;
+    }
     if (p->config[0]) {
         argv[n++] = "--config";
         argv[n++] = p->config;

@@ -33,6 +33,8 @@ void proc_write_config(struct proc *p, const char *json);
  * [--config p->config if written] + args (NULL-terminated). Waits for the
  * "listening" log line (up to 10 s). Returns 0 on success. */
 int proc_start(struct proc *p, const char *binary, const char *const *args);
+/* Same for build/bin/api-gateway, which takes no --db. */
+int proc_start_gateway(struct proc *p, const char *const *args);
 /* Runs the binary to completion with args, returns its exit status;
  * output captured into out (may be NULL). */
 int proc_run(const char *binary, const char *const *args, char *out, size_t outlen);

@@ -1,0 +1,207 @@
+/* http_client.c - libcurl wrapper (the only file that includes curl). */
+#include "http_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+struct hc_multi {
+    CURLM *m;
+};
+
+enum bm_rc http_client_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? BM_OK : BM_EIO;
+}
+
+void http_client_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+void hc_resp_init(struct hc_resp *r, size_t max_body)
+{
+    memset(r, 0, sizeof(*r));
+    r->result = HC_ERROR;
+    buf_init(&r->body, max_body);
+}
+
+void hc_resp_free(struct hc_resp *r)
+{
+    buf_free(&r->body);
+}
+
+struct easy_ctx {
+    struct hc_resp *r;
+    bool toobig;
+    struct curl_slist *hdrs;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct easy_ctx *c = ud;
+    size_t n = size * nmemb;
+
+    if (buf_append(&c->r->body, ptr, n) != BM_OK) {
+        c->toobig = true;
+        return 0; /* aborts the transfer */
+    }
+    return n;
+}
+
+static void easy_setup(CURL *e, struct easy_ctx *c, const char *url, long timeout_ms)
+{
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->r->error);
+}
+
+static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
+{
+    struct hc_resp *r = c->r;
+    char *ct = NULL;
+
+    if (cc == CURLE_OK) {
+        r->result = HC_OK;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+            snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+        r->error[0] = '\0';
+        return;
+    }
+    if (c->toobig)
+        r->result = HC_TOOBIG;
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        r->result = HC_TIMEOUT;
+    else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+             cc == CURLE_COULDNT_RESOLVE_PROXY)
+        r->result = HC_CONNECT;
+    else
+        r->result = HC_ERROR;
+    if (!r->error[0])
+        snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(cc));
+}
+
+void hc_request(const struct hc_request *rq, struct hc_resp *r)
+{
+    struct easy_ctx c = { .r = r };
+    CURL *e;
+    CURLcode cc;
+
+    hc_resp_init(r, rq->max_body);
+    e = curl_easy_init();
+    if (!e) {
+        snprintf(r->error, sizeof(r->error), "out of memory");
+        return;
+    }
+    easy_setup(e, &c, rq->url, rq->timeout_ms);
+    for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
+        struct curl_slist *n = curl_slist_append(c.hdrs, rq->headers[i]);
+        if (n)
+            c.hdrs = n;
+    }
+    /* curl adds "Expect: 100-continue" to larger POSTs; services answer
+     * at once, so skip the round trip. */
+    {
+        struct curl_slist *n = curl_slist_append(c.hdrs, "Expect:");
+        if (n)
+            c.hdrs = n;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c.hdrs);
+    if (strcmp(rq->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(rq->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+        if (rq->body || strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)(rq->body ? rq->body_len : 0));
+        }
+    }
+    cc = curl_easy_perform(e);
+    easy_finish(e, &c, cc);
+    curl_slist_free_all(c.hdrs);
+    curl_easy_cleanup(e);
+}
+
+enum bm_rc hc_multi_new(struct hc_multi **out)
+{
+    struct hc_multi *m = calloc(1, sizeof(*m));
+
+    if (!m)
+        return BM_ENOMEM;
+    m->m = curl_multi_init();
+    if (!m->m) {
+        free(m);
+        return BM_ENOMEM;
+    }
+    *out = m;
+    return BM_OK;
+}
+
+void hc_multi_free(struct hc_multi *m)
+{
+    if (!m)
+        return;
+    curl_multi_cleanup(m->m);
+    free(m);
+}
+
+void hc_multi_get(struct hc_multi *m, const char *const *urls, size_t n, long timeout_ms,
+                  size_t max_body, struct hc_resp *resps)
+{
+    struct easy_ctx *ctx = calloc(n ? n : 1, sizeof(*ctx));
+    CURL **easy = calloc(n ? n : 1, sizeof(*easy));
+    int running = 0;
+
+    for (size_t i = 0; i < n; i++)
+        hc_resp_init(&resps[i], max_body);
+    if (!ctx || !easy)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        ctx[i].r = &resps[i];
+        easy[i] = curl_easy_init();
+        if (!easy[i])
+            continue;
+        easy_setup(easy[i], &ctx[i], urls[i], timeout_ms);
+        if (curl_multi_add_handle(m->m, easy[i]) != CURLM_OK) {
+            curl_easy_cleanup(easy[i]);
+            easy[i] = NULL;
+        }
+    }
+    do {
+        CURLMsg *msg;
+        int left;
+        if (curl_multi_perform(m->m, &running) != CURLM_OK)
+            break;
+        while ((msg = curl_multi_info_read(m->m, &left)) != NULL) {
+            struct easy_ctx *c = NULL;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+            if (c)
+                easy_finish(msg->easy_handle, c, msg->data.result);
+        }
+        if (running && curl_multi_poll(m->m, NULL, 0, 100, NULL) != CURLM_OK)
+            break;
+    } while (running);
+out:
+    for (size_t i = 0; easy && i < n; i++) {
+        if (!easy[i])
+            continue;
+        curl_multi_remove_handle(m->m, easy[i]);
+        curl_easy_cleanup(easy[i]);
+    }
+    free(easy);
+    free(ctx);
+}

@@ -1,0 +1,58 @@
+/* http_client.h - the libcurl wrapper: a blocking request for the proxy
+ * and a batch of parallel GETs on one multi handle for the poller. Only
+ * http_client.c includes <curl/curl.h>. */
+#ifndef BM_COMMON_HTTP_CLIENT_H
+#define BM_COMMON_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "rc.h"
+
+enum hc_result {
+    HC_OK = 0,   /* an HTTP answer arrived (any status) */
+    HC_CONNECT,  /* could not connect / resolve */
+    HC_TIMEOUT,  /* no complete answer in time */
+    HC_TOOBIG,   /* body over the cap */
+    HC_ERROR     /* anything else */
+};
+
+struct hc_resp {
+    enum hc_result result;
+    long status;
+    char ctype[128];
+    struct buf body;  /* capped at the request's max_body */
+    char error[160];  /* curl's message when result != HC_OK */
+};
+
+struct hc_request {
+    const char *method;          /* "GET" etc. */
+    const char *url;
+    const char *body;            /* NULL: none */
+    size_t body_len;
+    const char *const *headers;  /* NULL-terminated "Name: value" list, or NULL */
+    long timeout_ms;             /* whole request */
+    size_t max_body;
+};
+
+/* Once, before any thread starts. */
+enum bm_rc http_client_global_init(void) BM_WUR;
+void http_client_global_cleanup(void);
+
+void hc_resp_init(struct hc_resp *r, size_t max_body);
+void hc_resp_free(struct hc_resp *r);
+
+/* Blocking request on a fresh easy handle; fills r (initialised here). */
+void hc_request(const struct hc_request *rq, struct hc_resp *r);
+
+/* A multi handle owned by one thread. */
+struct hc_multi;
+enum bm_rc hc_multi_new(struct hc_multi **out) BM_WUR;
+void hc_multi_free(struct hc_multi *m);
+/* Runs the n GETs in parallel and returns when all have finished (each
+ * bounded by its own timeout). Responses are initialised here. */
+void hc_multi_get(struct hc_multi *m, const char *const *urls, size_t n, long timeout_ms,
+                  size_t max_body, struct hc_resp *resps);
+
+#endif

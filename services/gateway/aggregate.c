@@ -1,0 +1,536 @@
+/* aggregate.c - merged event buffer, dashboard and health of the gateway. */
+#include "aggregate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "http_server.h"
+#include "json.h"
+#include "metrics.h"
+#include "timefmt.h"
+
+static const char *const src_names[GW_NSRC] = {
+    "transaction-service", "auth-service", "monitoring-service",
+};
+static const char *const id_keys[GW_NSRC] = { "transaction_id", "event_id", "event_id" };
+static const char *const state_names[] = { "unknown", "ok", "degraded", "unreachable" };
+
+const char *gw_src_name(enum gw_src s)
+{
+    return src_names[s];
+}
+
+int gw_src_by_name(const char *name, size_t len)
+{
+    for (int i = 0; i < GW_NSRC; i++)
+        if (strlen(src_names[i]) == len && memcmp(src_names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
+const char *gw_state_name(enum gw_state s)
+{
+    return state_names[s];
+}
+
+enum bm_rc gw_agg_init(struct gw_agg *a, size_t max_bytes, int64_t poll_interval_ms)
+{
+    memset(a, 0, sizeof(*a));
+    a->max_bytes = max_bytes;
+    a->poll_interval_ms = poll_interval_ms;
+    if (pthread_mutex_init(&a->mu, NULL) != 0)
+        return BM_EIO;
+    return BM_OK;
+}
+
+void gw_agg_free(struct gw_agg *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->ring[(a->head + i) % a->cap].json_rest);
+    free(a->ring);
+    free(a->ids);
+    for (int s = 0; s < GW_NSRC; s++)
+        free(a->svc[s].metrics_json);
+    pthread_mutex_destroy(&a->mu);
+    memset(a, 0, sizeof(*a));
+}
+
+void gw_events_free(struct gw_event *ev, size_t n)
+{
+    for (size_t i = 0; ev && i < n; i++)
+        free(ev[i].json_rest);
+    free(ev);
+}
+
+/* FNV-1a over the source and the id's text; 0 marks an empty slot. */
+static uint64_t id_hash(enum gw_src src, const cJSON *id)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)src;
+    char num[32];
+    const char *t = cJSON_IsString(id) ? id->valuestring : num;
+
+    if (!cJSON_IsString(id))
+        snprintf(num, sizeof(num), "%.17g", id->valuedouble);
+    for (; *t; t++)
+        h = (h ^ (unsigned char)*t) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static size_t ids_slot(const struct gw_agg *a, uint64_t h)
+{
+    size_t mask = a->ids_cap - 1, i = (size_t)(h ^ (h >> 29)) & mask;
+
+    while (a->ids[i] && a->ids[i] != h)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static bool ids_has(const struct gw_agg *a, uint64_t h)
+{
+    return a->ids_cap && a->ids[ids_slot(a, h)] == h;
+}
+
+static enum bm_rc ids_add(struct gw_agg *a, uint64_t h)
+{
+    if ((a->n + 1) * 2 > a->ids_cap) {
+        size_t cap = a->ids_cap ? a->ids_cap * 2 : 2048;
+        uint64_t *old = a->ids;
+        size_t ocap = a->ids_cap;
+        a->ids = calloc(cap, sizeof(*a->ids));
+        if (!a->ids) {
+            a->ids = old;
+            return BM_ENOMEM;
+        }
+        a->ids_cap = cap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i])
+                a->ids[ids_slot(a, old[i])] = old[i];
+        free(old);
+    }
+    a->ids[ids_slot(a, h)] = h;
+    return BM_OK;
+}
+
+/* Linear-probing delete: shift later members of the cluster back so
+ * lookups never stop at the hole. */
+static void ids_del(struct gw_agg *a, uint64_t h)
+{
+    size_t mask = a->ids_cap - 1, i, j;
+
+    if (!a->ids_cap || a->ids[i = ids_slot(a, h)] != h)
+        return;
+    a->ids[i] = 0;
+    for (j = (i + 1) & mask; a->ids[j]; j = (j + 1) & mask) {
+        uint64_t k = a->ids[j];
+        size_t home = (size_t)(k ^ (k >> 29)) & mask;
+        /* k may move to the hole if its home is not in (i, j] cyclically */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            a->ids[i] = k;
+            a->ids[j] = 0;
+            i = j;
+        }
+    }
+}
+
+static enum bm_rc parse_one(enum gw_src src, const cJSON *it, struct gw_event *e)
+{
+    const cJSON *seq = json_get(it, "sequence");
+    const cJSON *anom = json_get(it, "is_anomaly");
+    const cJSON *type = json_get(it, "anomaly_type");
+    const cJSON *id = json_get(it, id_keys[src]);
+    int64_t s;
+    char *text;
+
+    memset(e, 0, sizeof(*e));
+    if (!cJSON_IsObject(it) || json_as_i64(seq, 0, INT64_MAX, &s) != BM_OK || !id)
+        return BM_EINVAL;
+    e->seq = (uint64_t)s;
+    e->src = src;
+    e->anomaly = cJSON_IsTrue(anom);
+    e->idh = id_hash(src, id);
+    if (cJSON_IsString(type))
+        snprintf(e->type, sizeof(e->type), "%s", type->valuestring);
+    text = cJSON_PrintUnformatted(it);
+    if (!text)
+        return BM_ENOMEM;
+    e->len = strlen(text) - 1;
+    memmove(text, text + 1, e->len + 1);
+    e->json_rest = text;
+    return BM_OK;
+}
+
+enum bm_rc gw_parse_page(enum gw_src src, const char *body, size_t len, struct gw_event **out,
+                         size_t *n, uint64_t *next_since)
+{
+    cJSON *root = NULL;
+    const cJSON *events, *it;
+    struct gw_event *ev = NULL;
+    int64_t ns;
+    size_t cnt = 0, i = 0;
+    enum bm_rc rc = BM_EINVAL;
+
+    *out = NULL;
+    *n = 0;
+    if (json_parse(body, len, &root) != BM_OK)
+        goto out;
+    events = json_get(root, "events");
+    if (!cJSON_IsArray(events) || json_as_i64(json_get(root, "next_since"), 0, INT64_MAX,
+                                              &ns) != BM_OK)
+        goto out;
+    cnt = (size_t)cJSON_GetArraySize(events);
+    ev = calloc(cnt ? cnt : 1, sizeof(*ev));
+    if (!ev) {
+        rc = BM_ENOMEM;
+        goto out;
+    }
+    cJSON_ArrayForEach(it, events) {
+        rc = parse_one(src, it, &ev[i]);
+        if (rc != BM_OK)
+            goto out;
+        i++;
+    }
+    *next_since = (uint64_t)ns;
+    *out = ev;
+    *n = cnt;
+    ev = NULL;
+    rc = BM_OK;
+out:
+    gw_events_free(ev, i);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static enum bm_rc ring_grow(struct gw_agg *a)
+{
+    size_t cap = a->cap ? a->cap * 2 : 1024;
+    struct gw_event *r = malloc(cap * sizeof(*r));
+
+    if (!r)
+        return BM_ENOMEM;
+    for (size_t i = 0; i < a->n; i++)
+        r[i] = a->ring[(a->head + i) % a->cap];
+    free(a->ring);
+    a->ring = r;
+    a->cap = cap;
+    a->head = 0;
+    return BM_OK;
+}
+
+static void evict_oldest(struct gw_agg *a)
+{
+    struct gw_event *e = &a->ring[a->head];
+
+    a->bytes -= e->len + sizeof(*e);
+    ids_del(a, e->idh);
+    free(e->json_rest);
+    e->json_rest = NULL;
+    a->head = (a->head + 1) % a->cap;
+    a->n--;
+    a->evicted++;
+}
+
+static void count_type(struct gw_svc *s, enum gw_src src, const char *type)
+{
+    const char *const *names;
+    int nt = cfg_anomaly_types((enum bm_svc)src, &names);
+
+    for (int i = 0; i < nt && i < GEN_MAX_TYPES; i++)
+        if (strcmp(names[i], type) == 0)
+            s->by_type[i]++;
+}
+
+enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, struct gw_event *ev, size_t n)
+{
+    enum bm_rc rc = BM_OK;
+
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < n; i++) {
+        struct gw_svc *s = &a->svc[src];
+        struct gw_event *e = &ev[i];
+        if ((s->cursor_set && e->seq <= s->cursor) || ids_has(a, e->idh)) {
+            if (e->seq > s->cursor || !s->cursor_set) {
+                s->cursor = e->seq; /* a failover replica's copy: move past it */
+                s->cursor_set = true;
+            }
+            a->duplicates++;
+            free(e->json_rest); /* already have it */
+            e->json_rest = NULL;
+            continue;
+        }
+        if (a->n == a->cap && (rc = ring_grow(a)) != BM_OK)
+            break;
+        while (a->n > 0 && a->bytes + e->len + sizeof(*e) > a->max_bytes)
+            evict_oldest(a);
+        if ((rc = ids_add(a, e->idh)) != BM_OK)
+            break;
+        e->gseq = ++a->last_gseq;
+        a->ring[(a->head + a->n) % a->cap] = *e;
+        a->n++;
+        a->bytes += e->len + sizeof(*e);
+        e->json_rest = NULL;
+        s->cursor = e->seq;
+        s->cursor_set = true;
+        s->events++;
+        if (e->anomaly) {
+            s->anomalies++;
+            count_type(s, src, e->type);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+static bool matches(const struct gw_event *e, const struct db_list_query *q)
+{
+    if (q->anomalies_only && !e->anomaly)
+        return false;
+    if (q->anomaly_type && strcmp(q->anomaly_type, e->type) != 0)
+        return false;
+    return true;
+}
+
+static enum bm_rc put_event(struct buf *b, const struct gw_event *e, bool first)
+{
+    enum bm_rc rc = buf_printf(b, "%s{\"gateway_sequence\":%llu,\"source\":\"%s\"%s", first ? "" : ",",
+                               (unsigned long long)e->gseq, src_names[e->src],
+                               e->json_rest[0] == '}' ? "" : ",");
+    return rc != BM_OK ? rc : buf_append(b, e->json_rest, e->len);
+}
+
+enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct buf *out)
+{
+    enum bm_rc rc;
+    int64_t count = 0;
+    uint64_t next, oldest;
+
+    pthread_mutex_lock(&a->mu);
+    oldest = a->n ? a->ring[a->head].gseq : a->last_gseq + 1;
+    next = a->last_gseq;
+    rc = buf_puts(out, "{\"events\":[");
+    if (q->has_since) {
+        size_t start = q->since < oldest ? 0 : (size_t)(q->since - oldest + 1);
+        for (size_t i = start; rc == BM_OK && i < a->n; i++) {
+            const struct gw_event *e = &a->ring[(a->head + i) % a->cap];
+            if (!matches(e, q))
+                continue;
+            rc = put_event(out, e, count == 0);
+            if (++count == q->limit) {
+                next = e->gseq;
+                break;
+            }
+        }
+    } else {
+        for (size_t i = a->n; rc == BM_OK && i > 0 && count < q->limit; i--) {
+            const struct gw_event *e = &a->ring[(a->head + i - 1) % a->cap];
+            if (!matches(e, q))
+                continue;
+            rc = put_event(out, e, count == 0);
+            count++;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (rc == BM_OK)
+        rc = buf_printf(out, "],\"count\":%lld,\"next_since\":%llu,\"oldest_sequence\":%llu}",
+                        (long long)count, (unsigned long long)next, (unsigned long long)oldest);
+    return rc;
+}
+
+enum gw_state gw_effective_state(const struct gw_svc *s, int64_t now_mono_us,
+                                 int64_t poll_interval_ms)
+{
+    if (s->state == GW_OK &&
+        (s->last_success_mono_us == 0 ||
+         now_mono_us - s->last_success_mono_us > 3 * poll_interval_ms * 1000))
+        return GW_DEGRADED;
+    return s->state;
+}
+
+static int64_t age_ms(const struct gw_svc *s, int64_t now_us)
+{
+    return s->last_success_mono_us ? (now_us - s->last_success_mono_us) / 1000 : -1;
+}
+
+static enum bm_rc put_svc_health(struct buf *b, const struct gw_svc *s, enum gw_state st,
+                                 int64_t now_us)
+{
+    char ts[TIMEFMT_ISO_LEN + 1] = "";
+    enum bm_rc rc;
+
+    if (s->last_success_ms)
+        timefmt_iso(s->last_success_ms, ts);
+    rc = buf_printf(b, "{\"state\":\"%s\",\"url\":", gw_state_name(st));
+    if (rc == BM_OK)
+        rc = buf_put_json_str(b, s->url);
+    if (rc == BM_OK)
+        rc = buf_puts(b, ",\"last_error\":");
+    if (rc == BM_OK)
+        rc = buf_put_json_str_or_null(b, s->last_error[0] ? s->last_error : NULL);
+    if (rc == BM_OK)
+        rc = buf_puts(b, ",\"last_success\":");
+    if (rc == BM_OK)
+        rc = buf_put_json_str_or_null(b, ts[0] ? ts : NULL);
+    if (rc == BM_OK)
+        rc = buf_printf(b, ",\"data_age_ms\":%lld,\"status\":", (long long)age_ms(s, now_us));
+    if (rc == BM_OK)
+        rc = buf_put_json_str_or_null(b, s->health_status[0] ? s->health_status : NULL);
+    if (rc == BM_OK)
+        rc = buf_puts(b, ",\"stream_id\":");
+    if (rc == BM_OK)
+        rc = buf_put_json_str_or_null(b, s->stream_id[0] ? s->stream_id : NULL);
+    if (rc == BM_OK)
+        rc = buf_printf(b, ",\"head_sequence\":%llu,\"cursor\":%llu,\"events_received\":%llu}",
+                        (unsigned long long)s->head_sequence, (unsigned long long)s->cursor,
+                        (unsigned long long)s->events);
+    return rc;
+}
+
+enum bm_rc gw_agg_system_health(struct gw_agg *a, struct buf *out)
+{
+    int64_t now = time_mono_us();
+    enum gw_state st[GW_NSRC];
+    int ok = 0;
+    enum bm_rc rc;
+
+    pthread_mutex_lock(&a->mu);
+    for (int s = 0; s < GW_NSRC; s++) {
+        st[s] = gw_effective_state(&a->svc[s], now, a->poll_interval_ms);
+        ok += st[s] == GW_OK;
+    }
+    rc = buf_printf(out, "{\"status\":\"%s\",\"poll_interval_ms\":%lld,\"services\":{",
+                    ok == GW_NSRC ? "ok" : ok == 0 ? "down" : "degraded",
+                    (long long)a->poll_interval_ms);
+    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
+        rc = buf_printf(out, "%s\"%s\":", s ? "," : "", src_names[s]);
+        if (rc == BM_OK)
+            rc = put_svc_health(out, &a->svc[s], st[s], now);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc == BM_OK ? buf_puts(out, "}}") : rc;
+}
+
+enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
+{
+    int64_t now = time_mono_us();
+    uint64_t total = 0, anomalies = 0;
+    enum bm_rc rc = BM_OK;
+
+    pthread_mutex_lock(&a->mu);
+    for (int s = 0; s < GW_NSRC; s++) {
+        total += a->svc[s].events;
+        anomalies += a->svc[s].anomalies;
+    }
+    rc = buf_printf(out, "{\"totals\":{\"events\":%llu,\"anomalies\":%llu,\"buffered\":%zu,"
+                         "\"buffer_bytes\":%zu,\"last_gateway_sequence\":%llu},"
+                         "\"anomalies_by_type\":{",
+                    (unsigned long long)total, (unsigned long long)anomalies, a->n, a->bytes,
+                    (unsigned long long)a->last_gseq);
+    for (int s = 0, first = 1; s < GW_NSRC && rc == BM_OK; s++) {
+        const char *const *names;
+        int nt = cfg_anomaly_types((enum bm_svc)s, &names);
+        for (int i = 0; i < nt && i < GEN_MAX_TYPES && rc == BM_OK; i++, first = 0)
+            rc = buf_printf(out, "%s\"%s\":%llu", first ? "" : ",", names[i],
+                            (unsigned long long)a->svc[s].by_type[i]);
+    }
+    if (rc == BM_OK)
+        rc = buf_puts(out, "},\"services\":{");
+    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
+        const struct gw_svc *v = &a->svc[s];
+        const char *const *names;
+        int nt = cfg_anomaly_types((enum bm_svc)s, &names);
+        rc = buf_printf(out, "%s\"%s\":{\"state\":\"%s\",\"data_age_ms\":%lld,\"events\":%llu,"
+                             "\"anomalies\":%llu,\"anomalies_by_type\":{",
+                        s ? "," : "", src_names[s],
+                        gw_state_name(gw_effective_state(v, now, a->poll_interval_ms)),
+                        (long long)age_ms(v, now), (unsigned long long)v->events,
+                        (unsigned long long)v->anomalies);
+        for (int i = 0; i < nt && i < GEN_MAX_TYPES && rc == BM_OK; i++)
+            rc = buf_printf(out, "%s\"%s\":%llu", i ? "," : "", names[i],
+                            (unsigned long long)v->by_type[i]);
+        if (rc == BM_OK)
+            rc = buf_puts(out, "}}");
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc == BM_OK ? buf_puts(out, "}}") : rc;
+}
+
+static enum bm_rc gateway_own(struct gw_agg *a, int64_t uptime_s, struct metrics_snapshot *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->service = "api-gateway";
+    m->uptime_s = uptime_s;
+    http_counts(&m->requests, &m->requests_4xx, &m->requests_5xx);
+    http_latency(&m->latency_p50_ms, &m->latency_p99_ms);
+    m->rss_bytes = metrics_rss_bytes();
+    m->db_ok = true;
+    m->head_sequence = a->last_gseq;
+    for (int s = 0; s < GW_NSRC; s++) {
+        m->generated += a->svc[s].events;
+        m->anomalies += a->svc[s].anomalies;
+    }
+    return BM_OK;
+}
+
+enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *out)
+{
+    struct metrics_snapshot m;
+    enum bm_rc rc;
+
+    pthread_mutex_lock(&a->mu);
+    rc = gateway_own(a, uptime_s, &m);
+    if (rc == BM_OK)
+        rc = buf_puts(out, "{\"gateway\":");
+    if (rc == BM_OK)
+        rc = metrics_json(&m, out);
+    if (rc == BM_OK)
+        rc = buf_printf(out, ",\"buffer\":{\"events\":%zu,\"bytes\":%zu,\"max_bytes\":%zu,"
+                             "\"evicted\":%llu,\"duplicates_dropped\":%llu},\"services\":{",
+                        a->n, a->bytes, a->max_bytes, (unsigned long long)a->evicted,
+                        (unsigned long long)a->duplicates);
+    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
+        const struct gw_svc *v = &a->svc[s];
+        rc = buf_printf(out, "%s\"%s\":{\"polls\":%llu,\"poll_errors\":%llu,\"metrics\":%s}",
+                        s ? "," : "", src_names[s], (unsigned long long)v->polls,
+                        (unsigned long long)v->poll_errors,
+                        v->metrics_json ? v->metrics_json : "null");
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc == BM_OK ? buf_puts(out, "}}") : rc;
+}
+
+enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct buf *out)
+{
+    struct metrics_snapshot m;
+    int64_t now = time_mono_us();
+    enum bm_rc rc;
+
+    pthread_mutex_lock(&a->mu);
+    rc = gateway_own(a, uptime_s, &m);
+    if (rc == BM_OK)
+        rc = metrics_prometheus(&m, out);
+    if (rc == BM_OK)
+        rc = buf_printf(out, "# TYPE bankmock_gateway_buffer_events gauge\n"
+                             "bankmock_gateway_buffer_events %zu\n"
+                             "# TYPE bankmock_gateway_buffer_bytes gauge\n"
+                             "bankmock_gateway_buffer_bytes %zu\n"
+                             "# TYPE bankmock_gateway_upstream_up gauge\n",
+                        a->n, a->bytes);
+    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
+        rc = buf_printf(out, "bankmock_gateway_upstream_up{service=\"%s\"} %d\n", src_names[s],
+                        gw_effective_state(&a->svc[s], now, a->poll_interval_ms) == GW_OK);
+    if (rc == BM_OK)
+        rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_events_total counter\n");
+    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
+        rc = buf_printf(out, "bankmock_gateway_upstream_events_total{service=\"%s\"} %llu\n",
+                        src_names[s], (unsigned long long)a->svc[s].events);
+    if (rc == BM_OK)
+        rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_head_sequence gauge\n");
+    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
+        rc = buf_printf(out, "bankmock_gateway_upstream_head_sequence{service=\"%s\"} %llu\n",
+                        src_names[s], (unsigned long long)a->svc[s].head_sequence);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}

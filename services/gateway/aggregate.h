@@ -1,0 +1,104 @@
+/* aggregate.h - the gateway's state: the bounded buffer of merged events
+ * with their gateway_sequence, and what is known of each service. Every
+ * field is guarded by gw_agg.mu; readers copy out under the lock, no I/O
+ * happens under it. */
+#ifndef BM_GATEWAY_AGGREGATE_H
+#define BM_GATEWAY_AGGREGATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "db.h"
+#include "gen.h"
+#include "rc.h"
+
+enum gw_src { GW_TXN, GW_AUTH, GW_MON, GW_NSRC };
+
+enum gw_state { GW_UNKNOWN, GW_OK, GW_DEGRADED, GW_UNREACHABLE };
+
+#define GW_TYPE_MAX 40
+#define GW_ID_MAX 64
+
+/* One event as received; json_rest is the service's object text without
+ * its opening brace, so the gateway's members can be put in front. */
+struct gw_event {
+    uint64_t gseq;
+    uint64_t seq;
+    enum gw_src src;
+    uint64_t idh;        /* hash of (source, id), for dropping duplicates */
+    bool anomaly;
+    char type[GW_TYPE_MAX];
+    char *json_rest;
+    size_t len;
+};
+
+struct gw_svc {
+    enum gw_state state;
+    char last_error[192];
+    int64_t last_success_ms;      /* wall clock, 0 = never */
+    int64_t last_success_mono_us; /* for the age of the data */
+    char url[256];                /* replica being polled */
+    char stream_id[64];
+    uint64_t cursor;              /* highest sequence received */
+    bool cursor_set;
+    uint64_t head_sequence;
+    char health_status[24];
+    uint64_t events;              /* received since start */
+    uint64_t anomalies;
+    uint64_t by_type[GEN_MAX_TYPES];
+    uint64_t polls, poll_errors;
+    char *metrics_json;           /* the service's last /metrics body */
+};
+
+struct gw_agg {
+    pthread_mutex_t mu; /* guards every field below */
+    struct gw_event *ring;
+    size_t cap, head, n; /* ring[head] is the oldest */
+    size_t bytes, max_bytes;
+    uint64_t last_gseq;  /* newest assigned; 0 = none */
+    uint64_t evicted;
+    uint64_t duplicates;
+    uint64_t *ids;       /* open-addressing set of the buffered events' idh */
+    size_t ids_cap;      /* power of two, > 2 * n */
+    int64_t poll_interval_ms;
+    struct gw_svc svc[GW_NSRC];
+};
+
+enum bm_rc gw_agg_init(struct gw_agg *a, size_t max_bytes, int64_t poll_interval_ms) BM_WUR;
+void gw_agg_free(struct gw_agg *a);
+
+const char *gw_src_name(enum gw_src s); /* "transaction-service" */
+/* index of a service by its route name, -1 if unknown */
+int gw_src_by_name(const char *name, size_t len);
+const char *gw_state_name(enum gw_state s);
+
+/* Parses one page of a service's event list into events (json_rest
+ * allocated, gseq unset). *next_since and *count come from the page.
+ * BM_EINVAL on a body that is not such a page. */
+enum bm_rc gw_parse_page(enum gw_src src, const char *body, size_t len, struct gw_event **out,
+                         size_t *n, uint64_t *next_since) BM_WUR;
+void gw_events_free(struct gw_event *ev, size_t n);
+
+/* Appends events (ownership of json_rest moves), giving each the next
+ * gateway_sequence and counting them; evicts the oldest over max_bytes.
+ * Events at or below the service's cursor, or whose (source, id) is
+ * already buffered (a replica failover), are dropped as duplicates. */
+enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, struct gw_event *ev, size_t n) BM_WUR;
+
+/* The merged list, same rules as the services' lists, over gseq. */
+enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct buf *out) BM_WUR;
+
+/* state is the polled state; the data is degraded when older than 3
+ * poll intervals. */
+enum gw_state gw_effective_state(const struct gw_svc *s, int64_t now_mono_us,
+                                 int64_t poll_interval_ms);
+
+enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out) BM_WUR;
+enum bm_rc gw_agg_system_health(struct gw_agg *a, struct buf *out) BM_WUR;
+enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *out) BM_WUR;
+enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct buf *out) BM_WUR;
+
+#endif

@@ -1,0 +1,123 @@
+/* main.c - api-gateway: load the config, start the poller and the HTTP
+ * server, wait for a signal, stop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "http_client.h"
+#include "http_server.h"
+#include "log.h"
+#include "poller.h"
+#include "routes.h"
+#include "timefmt.h"
+
+static int gw_load(struct bm_config *cfg, struct gw_app *app, int argc, char **argv, int *exit_code)
+{
+    const char *name = cfg_svc_name(SVC_GATEWAY);
+    const char *lists[GW_NSRC];
+    char err[512] = "";
+
+    if (cfg_load(cfg, SVC_GATEWAY, argc, argv, NULL, err, sizeof(err)) != BM_OK) {
+        fprintf(stderr, "%s: %s\n", name, err);
+        *exit_code = 2;
+        return -1;
+    }
+    if (cfg->help) {
+        cfg_print_help(SVC_GATEWAY, argc > 0 ? argv[0] : name);
+        *exit_code = 0;
+        return -1;
+    }
+    if (cfg->version) {
+        printf("%s %s\n", name, BM_VERSION);
+        *exit_code = 0;
+        return -1;
+    }
+    lists[GW_TXN] = cfg->txn_urls;
+    lists[GW_AUTH] = cfg->auth_urls;
+    lists[GW_MON] = cfg->mon_urls;
+    for (int s = 0; s < GW_NSRC; s++) {
+        if (gw_parse_urls(lists[s], &app->ups[s]) != BM_OK) {
+            fprintf(stderr, "%s: bad URL list for %s: \"%.200s\"\n", name,
+                    gw_src_name((enum gw_src)s), lists[s]);
+            *exit_code = 2;
+            return -1;
+        }
+    }
+    if (cfg->check_config) {
+        printf("%s: configuration ok (%s)\n", name, cfg->config_path);
+        *exit_code = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct gw_app app;
+    struct bm_config cfg;
+    struct http_server *srv = NULL;
+    struct gw_poller *poller = NULL;
+    int status = 1;
+
+    memset(&app, 0, sizeof(app));
+    app.started_us = time_mono_us();
+    log_init(cfg_svc_name(SVC_GATEWAY), LOG_INFO);
+    if (gw_load(&cfg, &app, argc, argv, &status) != 0)
+        return status;
+    log_set_level((enum log_level)cfg.log_level);
+    daemon_install_signals();
+    app.upstream_timeout_ms = (long)cfg.upstream_timeout_ms;
+    /* curl's global state, before any thread exists */
+    if (http_client_global_init() != BM_OK) {
+        fprintf(stderr, "api-gateway: cannot initialise libcurl\n");
+        return 1;
+    }
+    if (gw_agg_init(&app.agg, (size_t)cfg.buffer_bytes, cfg.poll_interval_ms) != BM_OK)
+        goto out_curl;
+    {
+        struct http_server_opts o = {
+            .bind = cfg.bind,
+            .port = (uint16_t)cfg.port,
+            .routes = gw_routes,
+            .nroutes = gw_nroutes,
+            .app = &app,
+            .admin_token = cfg.admin_token,
+            .max_conns = 256,
+            /* proxied requests block a worker for up to the upstream
+             * timeout; more workers keep the memory-served endpoints fast */
+            .threads = 4,
+            .conn_timeout_s = 15,
+        };
+        if (http_server_start(&o, &srv) != BM_OK) {
+            fprintf(stderr, "api-gateway: cannot listen on %s:%lld\n", cfg.bind,
+                    (long long)cfg.port);
+            goto out_agg;
+        }
+    }
+    if (gw_poller_start(&app.agg, app.ups, &cfg, &poller) != BM_OK) {
+        fprintf(stderr, "api-gateway: cannot start the poller\n");
+        goto out_srv;
+    }
+    {
+        char extra[160];
+        snprintf(extra, sizeof(extra), "\"port\":%u,\"bind\":\"%s\"",
+                 (unsigned)http_server_port(srv), cfg.bind);
+        log_emit_fields(LOG_INFO, extra, "listening");
+    }
+    daemon_wait_for_signal();
+    log_info("shutting down");
+    status = 0;
+    gw_poller_stop(poller);
+out_srv:
+    http_server_quiesce(srv);
+    http_server_stop(srv);
+out_agg:
+    gw_agg_free(&app.agg);
+out_curl:
+    http_client_global_cleanup();
+    if (status == 0)
+        log_info("stopped");
+    return status;
+}

@@ -1,0 +1,631 @@
+/* test_gateway_api.c - api-gateway end to end: the real services and the
+ * real gateway on free loopback ports. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+
+#define POLL_MS "200"
+#define TIMEOUT_MS "300"
+
+struct env {
+    struct proc txn, auth, mon, gw;
+    bool has_auth, has_mon;
+    int hung_fd; /* listening socket that never accepts, or -1 */
+};
+
+static long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static bool bin_exists(const char *name)
+{
+    /* tests are built to <build>/tests, daemons to <build>/bin */
+    char self[512], path[700];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    if (n <= 0)
+        return false;
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    snprintf(path, sizeof(path), "%s/../bin/%s", self, name);
+    return access(path, X_OK) == 0;
+}
+
+/* A socket that completes TCP handshakes (kernel backlog) but whose
+ * owner never reads or answers: a hung upstream. */
+static int hung_listener(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void start_service(struct proc *p, const char *bin, const char *tag)
+{
+    static const char *const args[] = { "--seed", "7", NULL };
+    proc_init(p, tag);
+    assert_int_equal(proc_start(p, bin, args), 0);
+}
+
+/* Starts the services that exist, then the gateway; with hung_auth the
+ * gateway's auth URL is a socket that never answers. */
+static void env_start(struct env *e, bool hung_auth)
+{
+    char turl[64], aurl[64], murl[64];
+    const char *args[16];
+    int n = 0, hport = 0;
+
+    memset(e, 0, sizeof(*e));
+    e->hung_fd = -1;
+    start_service(&e->txn, "transaction-service", "gwtxn");
+    snprintf(turl, sizeof(turl), "http://127.0.0.1:%d", e->txn.port);
+    e->has_auth = !hung_auth && bin_exists("auth-service");
+    e->has_mon = bin_exists("monitoring-service");
+    /* an unused port stands in for a service that is not built */
+    snprintf(aurl, sizeof(aurl), "http://127.0.0.1:1");
+    snprintf(murl, sizeof(murl), "http://127.0.0.1:1");
+    if (hung_auth) {
+        e->hung_fd = hung_listener(&hport);
+        snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", hport);
+    } else if (e->has_auth) {
+        start_service(&e->auth, "auth-service", "gwauth");
+        snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", e->auth.port);
+    }
+    if (e->has_mon) {
+        start_service(&e->mon, "monitoring-service", "gwmon");
+        snprintf(murl, sizeof(murl), "http://127.0.0.1:%d", e->mon.port);
+    }
+    args[n++] = "--transaction-url";
+    args[n++] = turl;
+    args[n++] = "--auth-url";
+    args[n++] = aurl;
+    args[n++] = "--monitoring-url";
+    args[n++] = murl;
+    args[n++] = "--poll-interval-ms";
+    args[n++] = POLL_MS;
+    args[n++] = "--upstream-timeout-ms";
+    args[n++] = TIMEOUT_MS;
+    args[n++] = "--config";
+    args[n++] = BM_SOURCE_DIR "/config/anomaly_config.json";
+    args[n] = NULL;
+    proc_init(&e->gw, "gw");
+    assert_int_equal(proc_start_gateway(&e->gw, args), 0);
+}
+
+static void stop_one(struct proc *p)
+{
+    if (p->pid > 0)
+        proc_stop(p, NULL);
+    proc_cleanup(p);
+}
+
+static void env_stop(struct env *e)
+{
+    long ms = 0;
+
+    /* SIGTERM: a clean exit 0 within 2 s (also what a sanitizer would break) */
+    assert_int_equal(proc_stop(&e->gw, &ms), 0);
+    assert_true(ms < 2000);
+    proc_cleanup(&e->gw);
+    stop_one(&e->txn);
+    if (e->has_auth)
+        stop_one(&e->auth);
+    if (e->has_mon)
+        stop_one(&e->mon);
+    if (e->hung_fd >= 0)
+        close(e->hung_fd);
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double num_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The state /system/health reports for a service. */
+static bool service_state_is(int port, const char *svc, const char *state)
+{
+    cJSON *j = http_get_json(port, "/system/health", NULL);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, "services"), svc);
+    const char *st = str_of(s, "state");
+    bool ok = st && strcmp(st, state) == 0;
+    cJSON_Delete(j);
+    return ok;
+}
+
+static bool wait_state(int port, const char *svc, const char *state, long ms)
+{
+    long end = mono_ms() + ms;
+    while (mono_ms() < end) {
+        if (service_state_is(port, svc, state))
+            return true;
+        nap_ms(50);
+    }
+    return false;
+}
+
+static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **state)
+{
+    struct env e;
+    cJSON *j = NULL;
+    const cJSON *ev, *it;
+    double prev = 0;
+    bool seen_auth = false, seen_mon = false;
+    int count = 0;
+
+    (void)state;
+    env_start(&e, false);
+    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    if (e.has_auth)
+        assert_true(wait_state(e.gw.port, "auth-service", "ok", 5000));
+    if (e.has_mon)
+        assert_true(wait_state(e.gw.port, "monitoring-service", "ok", 5000));
+    nap_ms(500);
+    j = http_get_json(e.gw.port, "/events?since=0&limit=1000", NULL);
+    ev = cJSON_GetObjectItemCaseSensitive(j, "events");
+    assert_true(cJSON_IsArray(ev));
+    assert_true(cJSON_GetArraySize(ev) > 0);
+    assert_int_equal((int)num_of(j, "count"), cJSON_GetArraySize(ev));
+    cJSON_ArrayForEach(it, ev) {
+        const char *src = str_of(it, "source");
+        double g = num_of(it, "gateway_sequence");
+        assert_non_null(src);
+        assert_true(strcmp(src, "transaction-service") == 0 || strcmp(src, "auth-service") == 0 ||
+                    strcmp(src, "monitoring-service") == 0);
+        seen_auth |= strcmp(src, "auth-service") == 0;
+        seen_mon |= strcmp(src, "monitoring-service") == 0;
+        assert_true(num_of(it, "sequence") >= 1);
+        if (count++ == 0)
+            assert_true(g == 1); /* nothing evicted yet: dense from 1 */
+        else
+            assert_true(g == prev + 1);
+        prev = g;
+    }
+    if (e.has_auth)
+        assert_true(seen_auth);
+    if (e.has_mon)
+        assert_true(seen_mon);
+    cJSON_Delete(j);
+
+    /* filters: any service's anomaly types; bad parameters are 400 */
+    {
+        long st = 0;
+        j = http_get_json(e.gw.port, "/events?anomalies_only=true&limit=1000", &st);
+        assert_int_equal(st, 200);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
+            assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "is_anomaly")));
+        cJSON_Delete(j);
+        j = http_get_json(e.gw.port, "/events?anomaly_type=money_laundering", &st);
+        assert_int_equal(st, 200);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
+            assert_string_equal(str_of(it, "anomaly_type"), "money_laundering");
+        cJSON_Delete(j);
+        j = http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
+        assert_int_equal(st, 400);
+        cJSON_Delete(j);
+        j = http_get_json(e.gw.port, "/events?limit=0", &st);
+        assert_int_equal(st, 400);
+        cJSON_Delete(j);
+        j = http_get_json(e.gw.port, "/events?bogus=1", &st);
+        assert_int_equal(st, 400);
+        cJSON_Delete(j);
+    }
+
+    /* /metrics: the gateway's own and each service's last-known figures */
+    j = http_get_json(e.gw.port, "/metrics", NULL);
+    assert_non_null(j);
+    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "gateway")));
+    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "services"), "transaction-service"),
+        "metrics")));
+    cJSON_Delete(j);
+    {
+        struct resp r;
+        assert_int_equal(http_req(e.gw.port, "GET", "/metrics?format=prometheus", NULL, NULL, &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.ctype, "text/plain"));
+        assert_non_null(strstr(r.body,
+                               "bankmock_gateway_upstream_up{service=\"transaction-service\"} 1"));
+        resp_free(&r);
+    }
+    /* /dashboard: totals and per-service state */
+    j = http_get_json(e.gw.port, "/dashboard", NULL);
+    assert_true(num_of(cJSON_GetObjectItemCaseSensitive(j, "totals"), "events") > 0);
+    assert_string_equal(str_of(cJSON_GetObjectItemCaseSensitive(
+                                   cJSON_GetObjectItemCaseSensitive(j, "services"),
+                                   "transaction-service"),
+                               "state"),
+                        "ok");
+    cJSON_Delete(j);
+
+    /* newest first without since, next_since = head */
+    j = http_get_json(e.gw.port, "/events?limit=5", NULL);
+    ev = cJSON_GetObjectItemCaseSensitive(j, "events");
+    assert_int_equal(cJSON_GetArraySize(ev), 5);
+    assert_true(num_of(cJSON_GetArrayItem(ev, 0), "gateway_sequence") >
+                num_of(cJSON_GetArrayItem(ev, 1), "gateway_sequence"));
+    assert_true(num_of(j, "next_since") >= num_of(cJSON_GetArrayItem(ev, 0), "gateway_sequence"));
+    cJSON_Delete(j);
+    env_stop(&e);
+}
+
+static void test_gateway_proxies_get_and_post_to_the_service(void **state)
+{
+    static const char *const hdrs[] = { "Content-Type: application/json",
+                                        "X-Request-ID: gwtest-proxy-42", NULL };
+    struct env e;
+    struct resp r;
+    cJSON *j;
+    long st = 0;
+    char logtext[1 << 16];
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    env_start(&e, false);
+    j = http_get_json(e.gw.port, "/services/transaction-service/health", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(str_of(j, "service"), "transaction-service");
+    assert_non_null(str_of(j, "stream_id"));
+    cJSON_Delete(j);
+
+    assert_int_equal(http_req(e.gw.port, "POST", "/services/transaction-service/transactions",
+                              "{\"customer_id\":\"CUST_123456\",\"amount\":10,"
+                              "\"transaction_type\":\"purchase\"}",
+                              hdrs, &r),
+                     0);
+    assert_true(r.status == 200 || r.status == 201);
+    j = cJSON_ParseWithLength(r.body, r.len);
+    assert_string_equal(str_of(j, "origin"), "api");
+    assert_string_equal(r.request_id, "gwtest-proxy-42");
+    cJSON_Delete(j);
+    resp_free(&r);
+
+    /* the service saw the client's request id */
+    f = fopen(e.txn.log, "r");
+    assert_non_null(f);
+    n = fread(logtext, 1, sizeof(logtext) - 1, f);
+    logtext[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(logtext, "gwtest-proxy-42"));
+
+    /* service errors come back unchanged, query included */
+    assert_int_equal(http_req(e.gw.port, "GET",
+                              "/services/transaction-service/transactions/events?limit=0", NULL,
+                              NULL, &r),
+                     0);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "\"limit\""));
+    resp_free(&r);
+
+    assert_int_equal(http_req(e.gw.port, "GET", "/services/no-such-service/health", NULL, NULL,
+                              &r),
+                     0);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    env_stop(&e);
+}
+
+static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void **state)
+{
+    static const char *const paths[] = { "/events", "/dashboard", "/system/health", NULL };
+    struct env e;
+    struct resp r;
+
+    (void)state;
+    env_start(&e, false);
+    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_int_equal(proc_stop(&e.txn, NULL), 0);
+    assert_true(wait_state(e.gw.port, "transaction-service", "unreachable", 3000));
+    for (int i = 0; paths[i]; i++) {
+        long t0 = mono_ms();
+        assert_int_equal(http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_true(mono_ms() - t0 < 100);
+        resp_free(&r);
+    }
+    /* the proxy to a dead service: 502 with the error body */
+    assert_int_equal(http_req(e.gw.port, "GET", "/services/transaction-service/health", NULL,
+                              NULL, &r),
+                     0);
+    assert_int_equal(r.status, 502);
+    assert_non_null(strstr(r.body, "bad_gateway"));
+    resp_free(&r);
+    {
+        cJSON *j = http_get_json(e.gw.port, "/system/health", NULL);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "services"), "transaction-service");
+        assert_non_null(str_of(s, "last_error"));
+        assert_non_null(str_of(s, "last_success"));
+        assert_string_not_equal(str_of(j, "status"), "ok");
+        cJSON_Delete(j);
+    }
+    env_stop(&e);
+}
+
+static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **state)
+{
+    static const char *const paths[] = { "/health", "/events", "/dashboard", "/metrics",
+                                         "/metrics?format=prometheus", "/system/health",
+                                         "/services/transaction-service/health", NULL };
+    struct env e;
+    struct resp r;
+    long t0, dt;
+
+    (void)state;
+    env_start(&e, true);
+    assert_true(wait_state(e.gw.port, "auth-service", "unreachable", 3000));
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; paths[i]; i++) {
+            t0 = mono_ms();
+            assert_int_equal(http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
+            dt = mono_ms() - t0;
+            assert_int_equal(r.status, 200);
+            if (dt >= 350)
+                fail_msg("%s took %ld ms", paths[i], dt);
+            resp_free(&r);
+        }
+        /* proxied to the hung service: 504 within the timeout */
+        t0 = mono_ms();
+        assert_int_equal(http_req(e.gw.port, "GET", "/services/auth-service/health", NULL, NULL,
+                                  &r),
+                         0);
+        dt = mono_ms() - t0;
+        assert_int_equal(r.status, 504);
+        assert_non_null(strstr(r.body, "gateway_timeout"));
+        if (dt >= 350)
+            fail_msg("proxy to hung upstream took %ld ms", dt);
+        resp_free(&r);
+    }
+    env_stop(&e);
+}
+
+/* Pages the gateway's merged list and keeps transaction-service's events. */
+static cJSON *gateway_txn_events(int port)
+{
+    cJSON *out = cJSON_CreateArray();
+    double since = 0;
+
+    for (;;) {
+        char path[128];
+        cJSON *j, *ev, *it;
+        snprintf(path, sizeof(path), "/events?since=%.0f&limit=1000", since);
+        j = http_get_json(port, path, NULL);
+        assert_non_null(j);
+        ev = cJSON_GetObjectItemCaseSensitive(j, "events");
+        if (cJSON_GetArraySize(ev) == 0) {
+            cJSON_Delete(j);
+            return out;
+        }
+        cJSON_ArrayForEach(it, ev) {
+            if (strcmp(str_of(it, "source"), "transaction-service") == 0)
+                cJSON_AddItemToArray(out, cJSON_Duplicate(it, 1));
+        }
+        since = num_of(j, "next_since");
+        cJSON_Delete(j);
+    }
+}
+
+static void test_gateway_has_no_duplicates_and_no_gaps(void **state)
+{
+    struct env e;
+    cJSON *gw, *svc, *ev;
+    double lo, hi;
+    char path[128];
+    int n;
+
+    (void)state;
+    env_start(&e, false);
+    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    nap_ms(1500);
+    gw = gateway_txn_events(e.gw.port);
+    n = cJSON_GetArraySize(gw);
+    assert_true(n > 10);
+    lo = num_of(cJSON_GetArrayItem(gw, 0), "sequence");
+    hi = num_of(cJSON_GetArrayItem(gw, n - 1), "sequence");
+    assert_true(hi - lo + 1 == n); /* dense: no gap, no duplicate */
+    snprintf(path, sizeof(path), "/transactions/events?since=%.0f&limit=1000", lo - 1);
+    svc = http_get_json(e.txn.port, path, NULL);
+    ev = cJSON_GetObjectItemCaseSensitive(svc, "events");
+    assert_true(cJSON_GetArraySize(ev) >= n);
+    for (int i = 0; i < n; i++) {
+        const cJSON *a = cJSON_GetArrayItem(gw, i), *b = cJSON_GetArrayItem(ev, i);
+        assert_true(num_of(a, "sequence") == num_of(b, "sequence"));
+        assert_string_equal(str_of(a, "transaction_id"), str_of(b, "transaction_id"));
+        assert_string_equal(str_of(a, "timestamp"), str_of(b, "timestamp"));
+    }
+    cJSON_Delete(gw);
+    cJSON_Delete(svc);
+    env_stop(&e);
+}
+
+static void test_gateway_fails_over_to_a_healthy_replica(void **state)
+{
+    struct proc txn, gw;
+    char urls[128];
+    const char *args[12];
+    struct resp r;
+    cJSON *j;
+    long st = 0, ms = 0;
+
+    (void)state;
+    start_service(&txn, "transaction-service", "gwrep");
+    /* the first replica refuses connections */
+    snprintf(urls, sizeof(urls), "http://127.0.0.1:1,http://127.0.0.1:%d/", txn.port);
+    args[0] = "--transaction-url";
+    args[1] = urls;
+    args[2] = "--auth-url";
+    args[3] = "http://127.0.0.1:1";
+    args[4] = "--monitoring-url";
+    args[5] = "http://127.0.0.1:1";
+    args[6] = "--poll-interval-ms";
+    args[7] = POLL_MS;
+    args[8] = "--upstream-timeout-ms";
+    args[9] = TIMEOUT_MS;
+    args[10] = NULL;
+    proc_init(&gw, "gwrep");
+    assert_int_equal(proc_start_gateway(&gw, args), 0);
+    assert_true(wait_state(gw.port, "transaction-service", "ok", 5000));
+    j = http_get_json(gw.port, "/events?limit=1", &st);
+    assert_int_equal(st, 200);
+    assert_int_equal((int)num_of(j, "count"), 1);
+    cJSON_Delete(j);
+    assert_int_equal(http_req(gw.port, "GET", "/services/transaction-service/health", NULL, NULL,
+                              &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(proc_stop(&gw, &ms), 0);
+    proc_cleanup(&gw);
+    stop_one(&txn);
+}
+
+static char *txn_stream_id(int port)
+{
+    cJSON *j = http_get_json(port, "/system/health", NULL);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, "services"), "transaction-service");
+    const char *id = str_of(s, "stream_id");
+    char *out = id ? strdup(id) : NULL;
+    cJSON_Delete(j);
+    return out;
+}
+
+static void test_gateway_restarts_cursor_when_stream_id_changes(void **state)
+{
+    struct env e;
+    struct proc fresh;
+    char port_s[16], *old_id, *new_id = NULL, path[128];
+    const char *args[] = { "--port", port_s, "--seed", "99", NULL };
+    cJSON *svc, *gw;
+    const cJSON *first;
+    long end;
+    bool found = false;
+
+    (void)state;
+    env_start(&e, false);
+    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    old_id = txn_stream_id(e.gw.port);
+    assert_non_null(old_id);
+    nap_ms(600); /* the old stream gets ahead of the new one */
+    /* a new database behind the same URL */
+    snprintf(port_s, sizeof(port_s), "%d", e.txn.port);
+    assert_int_equal(proc_stop(&e.txn, NULL), 0);
+    proc_init(&fresh, "gwfresh");
+    assert_int_equal(proc_start(&fresh, "transaction-service", args), 0);
+    assert_int_equal(fresh.port, e.txn.port);
+    end = mono_ms() + 5000;
+    while (mono_ms() < end) {
+        free(new_id);
+        new_id = txn_stream_id(e.gw.port);
+        if (new_id && strcmp(new_id, old_id) != 0)
+            break;
+        nap_ms(50);
+    }
+    assert_non_null(new_id);
+    assert_string_not_equal(new_id, old_id);
+    nap_ms(600);
+    /* the new stream's first event reached the gateway */
+    svc = http_get_json(fresh.port, "/transactions/events?since=0&limit=1", NULL);
+    first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(svc, "events"), 0);
+    assert_non_null(first);
+    for (double since = 0;;) {
+        const cJSON *it;
+        snprintf(path, sizeof(path), "/events?since=%.0f&limit=1000", since);
+        gw = http_get_json(e.gw.port, path, NULL);
+        if (num_of(gw, "count") <= 0) {
+            cJSON_Delete(gw);
+            break;
+        }
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(gw, "events")) {
+            const char *id = str_of(it, "transaction_id");
+            if (id && strcmp(id, str_of(first, "transaction_id")) == 0)
+                found = true;
+        }
+        since = num_of(gw, "next_since");
+        cJSON_Delete(gw);
+    }
+    assert_true(found);
+    cJSON_Delete(svc);
+    free(old_id);
+    free(new_id);
+    proc_cleanup(&e.txn);
+    e.txn = fresh; /* env_stop stops the running one */
+    env_stop(&e);
+}
+
+static void test_gateway_rejects_service_only_flags_with_exit_2(void **state)
+{
+    static const char *const seed[] = { "--seed", "1", NULL };
+    static const char *const db[] = { "--db", "/tmp/x.db", NULL };
+    static const char *const check[] = { "--check-config", "--config",
+                                         BM_SOURCE_DIR "/config/anomaly_config.json", NULL };
+    static const char *const bad_url[] = { "--transaction-url", ",", NULL };
+
+    (void)state;
+    assert_int_equal(proc_run("api-gateway", seed, NULL, 0), 2);
+    assert_int_equal(proc_run("api-gateway", db, NULL, 0), 2);
+    assert_int_equal(proc_run("api-gateway", bad_url, NULL, 0), 2);
+    assert_int_equal(proc_run("api-gateway", check, NULL, 0), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gateway_rejects_service_only_flags_with_exit_2),
+        cmocka_unit_test(test_gateway_events_carry_source_and_dense_gateway_sequence),
+        cmocka_unit_test(test_gateway_proxies_get_and_post_to_the_service),
+        cmocka_unit_test(test_gateway_stopped_service_is_unreachable_and_reads_stay_fast),
+        cmocka_unit_test(test_gateway_answers_within_timeout_with_a_hung_upstream),
+        cmocka_unit_test(test_gateway_has_no_duplicates_and_no_gaps),
+        cmocka_unit_test(test_gateway_fails_over_to_a_healthy_replica),
+        cmocka_unit_test(test_gateway_restarts_cursor_when_stream_id_changes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,241 @@
+/* test_gw_aggregate.c - the gateway's merged buffer: parsing pages,
+ * dense gateway_sequence, duplicates, eviction by bytes, list rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "aggregate.h"
+
+/* A transaction-service page with sequences lo..hi; id-<seq> ids (or
+ * id-<seq + id_shift>); every 5th an anomaly. */
+static char *page(enum gw_src src, uint64_t lo, uint64_t hi, uint64_t id_shift)
+{
+    struct buf b;
+    char *out;
+
+    buf_init(&b, 16u * 1024 * 1024);
+    assert_int_equal(buf_puts(&b, "{\"events\":["), BM_OK);
+    for (uint64_t s = lo; s <= hi; s++)
+        assert_int_equal(buf_printf(&b,
+                                    "%s{\"%s\":\"id-%llu\",\"sequence\":%llu,"
+                                    "\"is_anomaly\":%s,\"anomaly_type\":%s,\"amount\":1.5}",
+                                    s == lo ? "" : ",",
+                                    src == GW_TXN ? "transaction_id" : "event_id",
+                                    (unsigned long long)(s + id_shift),
+                                    (unsigned long long)s, s % 5 == 0 ? "true" : "false",
+                                    s % 5 == 0 ? "\"fraud_pattern\"" : "null"),
+                         BM_OK);
+    assert_int_equal(buf_printf(&b, "],\"count\":%llu,\"next_since\":%llu,\"oldest_sequence\":1}",
+                                (unsigned long long)(hi - lo + 1), (unsigned long long)hi),
+                     BM_OK);
+    out = buf_take(&b, NULL);
+    buf_free(&b);
+    return out;
+}
+
+static void feed(struct gw_agg *a, enum gw_src src, uint64_t lo, uint64_t hi, uint64_t shift)
+{
+    char *text = page(src, lo, hi, shift);
+    struct gw_event *ev;
+    size_t n;
+    uint64_t next;
+
+    assert_int_equal(gw_parse_page(src, text, strlen(text), &ev, &n, &next), BM_OK);
+    assert_int_equal(n, hi - lo + 1);
+    assert_int_equal(next, hi);
+    assert_int_equal(gw_agg_append(a, src, ev, n), BM_OK);
+    gw_events_free(ev, n);
+    free(text);
+}
+
+static cJSON *list(struct gw_agg *a, const struct db_list_query *q)
+{
+    struct buf b;
+    cJSON *j;
+
+    buf_init(&b, 64u * 1024 * 1024);
+    assert_int_equal(gw_agg_list(a, q, &b), BM_OK);
+    j = cJSON_ParseWithLength(b.data, b.len);
+    assert_non_null(j);
+    buf_free(&b);
+    return j;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble;
+}
+
+static void test_gw_parse_page_rejects_bodies_that_are_not_event_lists(void **state)
+{
+    static const char *const bad[] = {
+        "", "[]", "{\"events\":{}}", "{\"events\":[],\"count\":0}",
+        "{\"events\":[{\"sequence\":1}],\"next_since\":1}",             /* no id */
+        "{\"events\":[{\"transaction_id\":\"x\"}],\"next_since\":1}",  /* no sequence */
+        "{\"events\":[{\"transaction_id\":\"x\",\"sequence\":1.5}],\"next_since\":1}",
+        "{\"events\":[1],\"next_since\":1}",
+    };
+    struct gw_event *ev;
+    size_t n;
+    uint64_t next;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_not_equal(gw_parse_page(GW_TXN, bad[i], strlen(bad[i]), &ev, &n, &next), BM_OK);
+}
+
+static void test_gw_append_gives_dense_sequence_and_tags_source(void **state)
+{
+    struct gw_agg a;
+    struct db_list_query q = { .limit = 1000, .has_since = true, .since = 0 };
+    const cJSON *it;
+    cJSON *j;
+    double prev = 0;
+
+    (void)state;
+    assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
+    feed(&a, GW_TXN, 1, 10, 0);
+    feed(&a, GW_AUTH, 1, 5, 0); /* same ids, other source: not duplicates */
+    j = list(&a, &q);
+    assert_int_equal((int)num(j, "count"), 15);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events")) {
+        assert_true(num(it, "gateway_sequence") == prev + 1);
+        prev = num(it, "gateway_sequence");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(it, "source")->valuestring,
+                            prev <= 10 ? "transaction-service" : "auth-service");
+        assert_true(num(it, "amount") == 1.5); /* the service's members are kept */
+    }
+    assert_int_equal((int)num(j, "next_since"), 15);
+    assert_int_equal((int)num(j, "oldest_sequence"), 1);
+    cJSON_Delete(j);
+    gw_agg_free(&a);
+}
+
+static void test_gw_append_drops_events_at_or_below_cursor_and_known_ids(void **state)
+{
+    struct gw_agg a;
+    struct db_list_query q = { .limit = 1000 };
+    cJSON *j;
+
+    (void)state;
+    assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
+    feed(&a, GW_TXN, 1, 10, 0);
+    feed(&a, GW_TXN, 5, 12, 0);   /* 5..10 again: only 11, 12 are new */
+    /* a failover replica restarted the cursor: same ids under new numbers */
+    a.svc[GW_TXN].cursor = 0;
+    a.svc[GW_TXN].cursor_set = false;
+    feed(&a, GW_TXN, 1, 3, 9);    /* ids id-10..id-12: all known */
+    feed(&a, GW_TXN, 4, 4, 9);    /* id-13: new */
+    j = list(&a, &q);
+    assert_int_equal((int)num(j, "count"), 13);
+    assert_int_equal((int)num(j, "next_since"), 13);
+    assert_int_equal(a.duplicates, 9);
+    cJSON_Delete(j);
+    gw_agg_free(&a);
+}
+
+static void test_gw_buffer_stays_within_bytes_keeping_the_newest(void **state)
+{
+    struct gw_agg a;
+    struct db_list_query q = { .limit = 5 };
+    cJSON *j;
+    const cJSON *ev;
+
+    (void)state;
+    assert_int_equal(gw_agg_init(&a, 64 * 1024, 1000), BM_OK);
+    for (uint64_t s = 1; s <= 20000; s += 500)
+        feed(&a, GW_TXN, s, s + 499, 0);
+    assert_true(a.bytes <= 64 * 1024);
+    assert_true(a.n > 100 && a.n < 20000);
+    j = list(&a, &q);
+    ev = cJSON_GetObjectItemCaseSensitive(j, "events");
+    assert_int_equal(cJSON_GetArraySize(ev), 5);
+    assert_int_equal((int)num(cJSON_GetArrayItem(ev, 0), "gateway_sequence"), 20000);
+    assert_int_equal((int)num(cJSON_GetArrayItem(ev, 4), "gateway_sequence"), 19996);
+    assert_int_equal((int)num(j, "oldest_sequence"), (int)(20000 - a.n + 1));
+    assert_int_equal((int)num(j, "next_since"), 20000);
+    cJSON_Delete(j);
+    /* every buffered id is still known after thousands of evictions */
+    a.svc[GW_TXN].cursor_set = false;
+    a.svc[GW_TXN].cursor = 0;
+    {
+        uint64_t first = 20000 - a.n + 1, n0 = a.n;
+        feed(&a, GW_TXN, first, 20000, 0);
+        assert_int_equal(a.n, n0);
+        assert_int_equal(a.last_gseq, 20000);
+    }
+    gw_agg_free(&a);
+}
+
+static void test_gw_list_with_since_pages_oldest_first_and_filters(void **state)
+{
+    struct gw_agg a;
+    struct db_list_query q = { .limit = 3, .has_since = true, .since = 4 };
+    struct db_list_query an = { .limit = 1000, .has_since = true, .since = 0,
+                                .anomalies_only = true };
+    struct db_list_query ty = { .limit = 2, .anomaly_type = "fraud_pattern" };
+    const cJSON *ev, *it;
+    cJSON *j;
+
+    (void)state;
+    assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
+    feed(&a, GW_TXN, 1, 20, 0);
+    j = list(&a, &q);
+    ev = cJSON_GetObjectItemCaseSensitive(j, "events");
+    assert_int_equal(cJSON_GetArraySize(ev), 3);
+    assert_int_equal((int)num(cJSON_GetArrayItem(ev, 0), "gateway_sequence"), 5);
+    assert_int_equal((int)num(j, "next_since"), 7);
+    cJSON_Delete(j);
+
+    j = list(&a, &an);
+    assert_int_equal((int)num(j, "count"), 4);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "is_anomaly")));
+    assert_int_equal((int)num(j, "next_since"), 20); /* a filtered poll still advances */
+    cJSON_Delete(j);
+
+    j = list(&a, &ty);
+    ev = cJSON_GetObjectItemCaseSensitive(j, "events");
+    assert_int_equal(cJSON_GetArraySize(ev), 2);
+    assert_int_equal((int)num(cJSON_GetArrayItem(ev, 0), "sequence"), 20);
+    assert_int_equal((int)num(cJSON_GetArrayItem(ev, 1), "sequence"), 15);
+    cJSON_Delete(j);
+
+    assert_int_equal(a.svc[GW_TXN].anomalies, 4);
+    assert_int_equal(a.svc[GW_TXN].by_type[1], 4); /* fraud_pattern is the second type */
+    gw_agg_free(&a);
+}
+
+static void test_gw_state_is_degraded_when_data_is_older_than_three_intervals(void **state)
+{
+    struct gw_svc s;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.state = GW_OK;
+    s.last_success_mono_us = 1000000;
+    assert_int_equal(gw_effective_state(&s, 1000000 + 2999000, 1000), GW_OK);
+    assert_int_equal(gw_effective_state(&s, 1000000 + 3001000, 1000), GW_DEGRADED);
+    s.state = GW_UNREACHABLE;
+    assert_int_equal(gw_effective_state(&s, 1000000, 1000), GW_UNREACHABLE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gw_parse_page_rejects_bodies_that_are_not_event_lists),
+        cmocka_unit_test(test_gw_append_gives_dense_sequence_and_tags_source),
+        cmocka_unit_test(test_gw_append_drops_events_at_or_below_cursor_and_known_ids),
+        cmocka_unit_test(test_gw_buffer_stays_within_bytes_keeping_the_newest),
+        cmocka_unit_test(test_gw_list_with_since_pages_oldest_first_and_filters),
+        cmocka_unit_test(test_gw_state_is_degraded_when_data_is_older_than_three_intervals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
