@@ -135,25 +135,37 @@ int rng_weighted(struct rng *r, const double *w, int n)
 
 static const char rng_hex[] = "0123456789abcdef";
 
-void rng_uuid4(struct rng *r, char *out)
+void rng_uuid4_bytes(struct rng *r, uint8_t id[16])
 {
-    unsigned char b[16];
     uint64_t hi = rng_next(r), lo = rng_next(r);
-    size_t o = 0;
 
     for (int i = 0; i < 8; i++) {
-        b[i] = (unsigned char)(hi >> (56 - 8 * i));
-        b[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
+        id[i] = (uint8_t)(hi >> (56 - 8 * i));
+        id[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 4122) */
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* version 4 */
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* variant 10xx (RFC 4122) */
+}
+
+void rng_uuid_text(const uint8_t id[16], char *out)
+{
+    size_t o = 0;
+
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = rng_hex[b[i] >> 4];
-        out[o++] = rng_hex[b[i] & 0x0f];
+        out[o++] = rng_hex[id[i] >> 4];
+        out[o++] = rng_hex[id[i] & 0x0f];
     }
     out[o] = '\0';
+}
+
+void rng_uuid4(struct rng *r, char *out)
+{
+    uint8_t id[16];
+
+    rng_uuid4_bytes(r, id);
+    rng_uuid_text(id, out);
 }
 
 uint64_t rng_os_u64(void)

@@ -32,6 +32,10 @@ double rng_lognormal(struct rng *r, double mu, double sigma);
 int rng_weighted(struct rng *r, const double *w, int n);
 /* UUID v4 text, lower-case, into out[RNG_UUID_LEN + 1]. */
 void rng_uuid4(struct rng *r, char *out);
+/* The same draw kept as 16 raw bytes (compact persisted state), and its
+ * text form; rng_uuid4 = rng_uuid4_bytes + rng_uuid_text. */
+void rng_uuid4_bytes(struct rng *r, uint8_t id[16]);
+void rng_uuid_text(const uint8_t id[16], char *out);
 /* 64 bits from the OS (getrandom), for seeds and stream ids only. */
 uint64_t rng_os_u64(void);
 

@@ -147,8 +147,6 @@ void auth_unknown_username(uint64_t k, char *out, size_t size);
 uint64_t auth_unknown_space(void);
 
 /* Incident ids: 16 random bytes in the state, UUID v4 text in events. */
-void auth_uuid_draw(struct rng *r, uint8_t id[16]);
-void auth_uuid_fmt(const uint8_t id[16], char *out);
 
 /* Sets risk_milli from the features plus noise. */
 void auth_assess(const struct auth_features *f, struct auth_rec *e, struct rng *r);

@@ -677,7 +677,7 @@ static void incident_step(const struct auth_model *m, struct auth_incident *in, 
     else
         stuffing_event(m, in, t_ms, e, f);
     e->anomaly = in->type;
-    auth_uuid_fmt(in->id, e->incident_id);
+    rng_uuid_text(in->id, e->incident_id);
     in->done++;
     if (in->done < in->size)
         in->next_us = ts_us + gap_us(in, r);
@@ -837,7 +837,7 @@ static enum table_op start_multi(const struct auth_model *m, const struct auth_s
     anom_started(&s->sched, &s->r);
     memset(in, 0, sizeof *in);
     in->type = (uint8_t)type;
-    auth_uuid_draw(&s->r, in->id);
+    rng_uuid4_bytes(&s->r, in->id);
     if (type == AUTH_A_BRUTE_FORCE) {
         in->user = (uint16_t)rng_below(&s->r, m->n_users);
         in->size = (uint8_t)rng_range(&s->r, BRUTE_MIN, BRUTE_MAX);

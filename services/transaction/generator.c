@@ -533,7 +533,7 @@ static void incident_step(const struct txn_model *m, struct txn_incident *in, st
     else
         laundering_event(m, in, r, t_ms, e, f);
     e->anomaly = in->type;
-    txn_uuid_fmt(in->id, e->incident_id);
+    rng_uuid_text(in->id, e->incident_id);
     in->done++;
     if (in->done < in->size)
         in->next_us = t_us + gap_us(in, r);
@@ -661,7 +661,7 @@ static enum table_op start_incident(const struct txn_model *m, const struct txn_
         in->merchant = (uint16_t)fraud_merchant(m, in->customer, &s->r);
     in->squeeze =
         squeeze_for(full_length_load(&s->sched, s->rate, s->mean_dt_us), st->n_active);
-    txn_uuid_draw(&s->r, in->id);
+    rng_uuid4_bytes(&s->r, in->id);
     incident_step(m, in, &s->r, t_us, e, f);
     return OP_PUSH;
 }

@@ -151,32 +151,6 @@ void txn_fmt_id(char *out, size_t size, const char *prefix, uint64_t num)
     out[i] = '\0';
 }
 
-void txn_uuid_draw(struct rng *r, uint8_t id[16])
-{
-    uint64_t hi = rng_next(r), lo = rng_next(r);
-
-    for (int i = 0; i < 8; i++) {
-        id[i] = (uint8_t)(hi >> (56 - 8 * i));
-        id[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
-    }
-    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* version 4 */
-    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* variant 10xx (RFC 4122) */
-}
-
-void txn_uuid_fmt(const uint8_t id[16], char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[id[i] >> 4];
-        out[o++] = hex[id[i] & 0x0f];
-    }
-    out[o] = '\0';
-}
-
 static void copy_str(char *dst, size_t size, const char *src)
 {
     size_t n = strlen(src);

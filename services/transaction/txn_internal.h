@@ -138,8 +138,6 @@ int64_t txn_ms_of_us(int64_t t_us);
 
 /* Incident ids: 16 random bytes in the state, UUID v4 text in events.
  * Drawn as rng_uuid4() draws them, so the text is the same kind. */
-void txn_uuid_draw(struct rng *r, uint8_t id[16]);
-void txn_uuid_fmt(const uint8_t id[16], char *out); /* out[RNG_UUID_LEN + 1] */
 /* "CUST_123456", "ACC1234567890", "MER_123456" into out[size]. */
 void txn_fmt_id(char *out, size_t size, const char *prefix, uint64_t num);
 /* Fills customer_id, segment and account from population member c. */

@@ -467,7 +467,7 @@ static bool still_active(const struct txn_state *st, const char *id)
     char text[RNG_UUID_LEN + 1];
 
     for (uint32_t i = 0; i < st->n_active; i++) {
-        txn_uuid_fmt(st->active[i].id, text);
+        rng_uuid_text(st->active[i].id, text);
         if (strcmp(text, id) == 0)
             return true;
     }
@@ -662,7 +662,7 @@ static void test_generator_running_incidents_keep_their_schedule(void **state)
         stream_next(&s);
     first = s.st.active[0]; /* the only one: all others start after the jump */
     assert_int_equal(first.squeeze, 0);
-    txn_uuid_fmt(first.id, id);
+    rng_uuid_text(first.id, id);
     due_ms = first.next_us / 1000;
     assert_true(due_ms - s.ev.ts_ms >= 60 * SEC_MS);
     s.mean_dt_us = 1000; /* 1,000 events/s from here: new incidents squeeze */
