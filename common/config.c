@@ -992,12 +992,16 @@ void cfg_print_help(enum bm_svc svc, const char *prog)
         putchar('\n');
     }
     printf("\nEnvironment only:\n  ADMIN_TOKEN                bearer token required on POST\n");
-    printf("\nPrecedence: defaults < config file < environment < flags < POST /config.\n");
-    printf("Runtime settings (GET/POST /config):");
-    for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].runtime && key_applies(&keys[i], svc))
-            printf(" %s", keys[i].name);
-    printf("\nExit status: 0 ok, 2 bad flag or configuration.\n");
+    printf("\nPrecedence: defaults < config file < environment < flags%s.\n",
+           svc == SVC_GATEWAY ? "" : " < POST /config");
+    if (svc != SVC_GATEWAY) {
+        printf("Runtime settings (GET/POST /config):");
+        for (size_t i = 0; i < NKEYS; i++)
+            if (keys[i].runtime && key_applies(&keys[i], svc))
+                printf(" %s", keys[i].name);
+        putchar('\n');
+    }
+    printf("Exit status: 0 ok, 2 bad flag or configuration.\n");
 }
 
 /* ------------------------------------------------------------------ */
