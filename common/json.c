@@ -286,3 +286,30 @@ cJSON *json_get_path(const cJSON *root, const char *path)
         path = dot + 1;
     }
 }
+
+enum bm_rc json_want_str(const cJSON *it, const char *name, const char **out,
+                         struct api_fail *fail)
+{
+    if (json_as_str(it, out) != BM_OK) {
+        api_fail_set(fail, API_BAD_TYPE, name, "%s must be a string", name);
+        return BM_EINVAL;
+    }
+    return BM_OK;
+}
+
+enum bm_rc json_want_choice(const cJSON *it, const char *name, const char *const *names, int n,
+                            int *out, struct api_fail *fail)
+{
+    const char *s;
+
+    if (json_want_str(it, name, &s, fail) != BM_OK)
+        return BM_EINVAL;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return BM_OK;
+        }
+    }
+    api_fail_set(fail, API_BAD_VALUE, name, "%s is not one of the allowed values", name);
+    return BM_EINVAL;
+}

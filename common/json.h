@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api_errors.h"
 #include "rc.h"
 
 /* Parses exactly len bytes (no NUL needed). Fails (BM_EINVAL) on invalid
@@ -22,6 +23,13 @@ enum bm_rc json_as_i64(const cJSON *it, int64_t min, int64_t max, int64_t *out) 
 enum bm_rc json_as_bool(const cJSON *it, bool *out) BM_WUR;
 /* Borrowed pointer into the cJSON tree. */
 enum bm_rc json_as_str(const cJSON *it, const char **out) BM_WUR;
+/* The same reads for a field of a request body: on failure *fail says
+ * what to answer (422 invalid_type / invalid_value naming the field). */
+enum bm_rc json_want_str(const cJSON *it, const char *name, const char **out,
+                         struct api_fail *fail) BM_WUR;
+/* A string that must be one of names[0..n); *out is its index. */
+enum bm_rc json_want_choice(const cJSON *it, const char *name, const char *const *names, int n,
+                            int *out, struct api_fail *fail) BM_WUR;
 /* A.B.C path lookup through nested objects; NULL if any step is missing. */
 cJSON *json_get_path(const cJSON *root, const char *path);
 

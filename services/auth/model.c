@@ -979,16 +979,6 @@ static void safe_name(char *out, size_t size, const char *prefix, const char *ke
     out[i] = '\0';
 }
 
-static enum bm_rc want_str(const cJSON *it, const char *name, const char **s,
-                           struct api_fail *fail)
-{
-    if (json_as_str(it, s) != BM_OK) {
-        api_fail_set(fail, API_BAD_TYPE, name, "%s must be a string", name);
-        return BM_EINVAL;
-    }
-    return BM_OK;
-}
-
 /* 1..size-1 bytes, each in `allowed` (or any printable byte if NULL). */
 static enum bm_rc in_text(const cJSON *it, const char *name, const char *allowed, char *out,
                           size_t size, struct api_fail *fail)
@@ -997,7 +987,7 @@ static enum bm_rc in_text(const cJSON *it, const char *name, const char *allowed
     size_t n;
     bool ok;
 
-    if (want_str(it, name, &s, fail) != BM_OK)
+    if (json_want_str(it, name, &s, fail) != BM_OK)
         return BM_EINVAL;
     n = strlen(s);
     ok = n > 0 && n < size;
@@ -1020,23 +1010,6 @@ static enum bm_rc in_text(const cJSON *it, const char *name, const char *allowed
     }
     memcpy(out, s, n + 1);
     return BM_OK;
-}
-
-static enum bm_rc in_choice(const cJSON *it, const char *name, const char *const *names,
-                            int n, int *out, struct api_fail *fail)
-{
-    const char *s;
-
-    if (want_str(it, name, &s, fail) != BM_OK)
-        return BM_EINVAL;
-    for (int i = 0; i < n; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *out = i;
-            return BM_OK;
-        }
-    }
-    api_fail_set(fail, API_BAD_VALUE, name, "%s is not one of the allowed values", name);
-    return BM_EINVAL;
 }
 
 /* Dotted quad, each part 0..255 without leading zeros. */
@@ -1071,7 +1044,7 @@ static enum bm_rc in_ip(const cJSON *it, struct auth_input *in, struct api_fail 
     const char *s;
     uint32_t ip;
 
-    if (want_str(it, "ip_address", &s, fail) != BM_OK)
+    if (json_want_str(it, "ip_address", &s, fail) != BM_OK)
         return BM_EINVAL;
     if (strlen(s) >= sizeof in->ip || !parse_ipv4(s, &ip)) {
         api_fail_set(fail, API_BAD_VALUE, "ip_address",
@@ -1089,7 +1062,7 @@ static enum bm_rc in_customer(const cJSON *it, struct auth_input *in, struct api
 
     if (cJSON_IsNull(it))
         return BM_OK;
-    if (want_str(it, "customer_id", &s, fail) != BM_OK)
+    if (json_want_str(it, "customer_id", &s, fail) != BM_OK)
         return BM_EINVAL;
     ok = strlen(s) == 11 && strncmp(s, "CUST_", 5) == 0;
     for (int i = 5; ok && i < 11; i++)
@@ -1124,7 +1097,7 @@ static enum bm_rc in_country(const cJSON *it, struct auth_input *in, struct api_
 {
     const char *s;
 
-    if (want_str(it, "location.country", &s, fail) != BM_OK)
+    if (json_want_str(it, "location.country", &s, fail) != BM_OK)
         return BM_EINVAL;
     if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') {
         api_fail_set(fail, API_BAD_VALUE, "location.country",
@@ -1210,7 +1183,7 @@ static enum bm_rc in_dev_member(const cJSON *c, int k, struct auth_input *in,
         return in_text(c, "device.fingerprint", "_-", in->fingerprint, sizeof in->fingerprint,
                        fail);
     case 1:
-        return in_choice(c, "device.type", auth_device_names, AUTH_D_COUNT, &in->device_type,
+        return json_want_choice(c, "device.type", auth_device_names, AUTH_D_COUNT, &in->device_type,
                          fail);
     default:
         return in_text(c, "device.os", NULL, in->os, sizeof in->os, fail);
@@ -1233,16 +1206,16 @@ static enum bm_rc in_field(const cJSON *it, int f, struct auth_input *in, struct
     case IF_USERNAME:
         return in_text(it, name, "._@+-", in->username, sizeof in->username, fail);
     case IF_RESULT:
-        return in_choice(it, name, (const char *const[]){ "success", "failure" }, 2,
+        return json_want_choice(it, name, (const char *const[]){ "success", "failure" }, 2,
                          &in->result, fail);
     case IF_IP:
         return in_ip(it, in, fail);
     case IF_CUSTOMER:
         return in_customer(it, in, fail);
     case IF_REASON:
-        return in_choice(it, name, auth_reason_names, AUTH_R_COUNT, &in->reason, fail);
+        return json_want_choice(it, name, auth_reason_names, AUTH_R_COUNT, &in->reason, fail);
     case IF_METHOD:
-        return in_choice(it, name, auth_method_names, AUTH_M_COUNT, &in->method, fail);
+        return json_want_choice(it, name, auth_method_names, AUTH_M_COUNT, &in->method, fail);
     case IF_LOCATION:
         in->has_location = true;
         return in_members(it, "location", loc_names, 4, 0xdu, seen, fail, in_loc_member, in);

@@ -570,16 +570,6 @@ static void safe_name(char *out, size_t size, const char *prefix, const char *ke
     out[i] = '\0';
 }
 
-static enum bm_rc want_str(const cJSON *it, const char *name, const char **s,
-                           struct api_fail *fail)
-{
-    if (json_as_str(it, s) != BM_OK) {
-        api_fail_set(fail, API_BAD_TYPE, name, "%s must be a string", name);
-        return BM_EINVAL;
-    }
-    return BM_OK;
-}
-
 static bool is_ident_char(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -596,7 +586,7 @@ static enum bm_rc in_ident(const cJSON *it, const char *name, char *out, size_t 
 
     if (cJSON_IsNull(it))
         return BM_OK;
-    if (want_str(it, name, &s, fail) != BM_OK)
+    if (json_want_str(it, name, &s, fail) != BM_OK)
         return BM_EINVAL;
     n = strlen(s);
     ok = n > 0 && n < size;
@@ -611,29 +601,12 @@ static enum bm_rc in_ident(const cJSON *it, const char *name, char *out, size_t 
     return BM_OK;
 }
 
-static enum bm_rc in_choice(const cJSON *it, const char *name, const char *const *names,
-                            int n, int *out, struct api_fail *fail)
-{
-    const char *s;
-
-    if (want_str(it, name, &s, fail) != BM_OK)
-        return BM_EINVAL;
-    for (int i = 0; i < n; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *out = i;
-            return BM_OK;
-        }
-    }
-    api_fail_set(fail, API_BAD_VALUE, name, "%s is not one of the allowed values", name);
-    return BM_EINVAL;
-}
-
 static enum bm_rc in_customer(const cJSON *it, struct txn_input *in, struct api_fail *fail)
 {
     const char *s;
     bool ok;
 
-    if (want_str(it, "customer_id", &s, fail) != BM_OK)
+    if (json_want_str(it, "customer_id", &s, fail) != BM_OK)
         return BM_EINVAL;
     ok = strlen(s) == 11 && strncmp(s, "CUST_", 5) == 0;
     for (int i = 5; ok && i < 11; i++)
@@ -674,7 +647,7 @@ static enum bm_rc in_country(const cJSON *it, struct txn_input *in, struct api_f
 {
     const char *s;
 
-    if (want_str(it, "location.country", &s, fail) != BM_OK)
+    if (json_want_str(it, "location.country", &s, fail) != BM_OK)
         return BM_EINVAL;
     if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') {
         api_fail_set(fail, API_BAD_VALUE, "location.country",
@@ -693,7 +666,7 @@ static enum bm_rc in_city(const cJSON *it, struct txn_input *in, struct api_fail
 
     if (cJSON_IsNull(it))
         return BM_OK;
-    if (want_str(it, "location.city", &s, fail) != BM_OK)
+    if (json_want_str(it, "location.city", &s, fail) != BM_OK)
         return BM_EINVAL;
     n = strlen(s);
     ok = n > 0 && n < sizeof in->city;
@@ -748,7 +721,7 @@ static enum bm_rc in_currency(const cJSON *it, struct api_fail *fail)
 
     if (cJSON_IsNull(it))
         return BM_OK;
-    if (want_str(it, "currency", &s, fail) != BM_OK)
+    if (json_want_str(it, "currency", &s, fail) != BM_OK)
         return BM_EINVAL;
     if (strcmp(s, "USD") != 0) {
         api_fail_set(fail, API_BAD_VALUE, "currency", "only USD is supported");
@@ -772,11 +745,11 @@ static enum bm_rc in_field(const cJSON *it, int f, struct txn_input *in, struct 
     case IF_AMOUNT:
         return in_amount(it, in, fail);
     case IF_TYPE:
-        return in_choice(it, name, txn_type_names, TXN_T_COUNT, &in->type, fail);
+        return json_want_choice(it, name, txn_type_names, TXN_T_COUNT, &in->type, fail);
     case IF_CHANNEL:
         if (cJSON_IsNull(it))
             return BM_OK;
-        return in_choice(it, name, txn_channel_names, TXN_C_COUNT, &in->channel, fail);
+        return json_want_choice(it, name, txn_channel_names, TXN_C_COUNT, &in->channel, fail);
     case IF_MERCHANT:
         return in_ident(it, name, in->merchant_id, sizeof in->merchant_id, fail);
     case IF_CATEGORY:
