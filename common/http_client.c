@@ -1,6 +1,7 @@
 /* http_client.c - libcurl wrapper (the only file that includes curl). */
 #include "http_client.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,11 @@
 struct hc_multi {
     CURLM *m;
 };
+
+/* Set once at shutdown; every transfer checks it. */
+static atomic_bool cancelled;
+
+#define HEADERS_MAX (16u * 1024)
 
 enum bm_rc http_client_global_init(void)
 {
@@ -21,21 +27,29 @@ void http_client_global_cleanup(void)
     curl_global_cleanup();
 }
 
+void hc_cancel_all(void)
+{
+    atomic_store(&cancelled, true);
+}
+
 void hc_resp_init(struct hc_resp *r, size_t max_body)
 {
     memset(r, 0, sizeof(*r));
     r->result = HC_ERROR;
     buf_init(&r->body, max_body);
+    buf_init(&r->headers, HEADERS_MAX);
 }
 
 void hc_resp_free(struct hc_resp *r)
 {
     buf_free(&r->body);
+    buf_free(&r->headers);
 }
 
 struct easy_ctx {
     struct hc_resp *r;
     bool toobig;
+    bool done;
     struct curl_slist *hdrs;
 };
 
@@ -51,6 +65,34 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Keeps the final response's header lines: a new status line (after a
+ * 1xx or a redirect) starts the list again. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct easy_ctx *c = ud;
+    size_t n = size * nmemb, len = n;
+
+    while (len > 0 && (ptr[len - 1] == '\r' || ptr[len - 1] == '\n'))
+        len--;
+    if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+        c->r->headers.len = 0;
+    else if (len > 0 && memchr(ptr, ':', len) &&
+             (buf_append(&c->r->headers, ptr, len) != BM_OK ||
+              buf_append(&c->r->headers, "\n", 1) != BM_OK))
+        c->r->headers.len = 0; /* over the cap: forward none rather than some */
+    return n;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ud;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return atomic_load_explicit(&cancelled, memory_order_relaxed) ? 1 : 0;
+}
+
 static void easy_setup(CURL *e, struct easy_ctx *c, const char *url, long timeout_ms)
 {
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -62,6 +104,9 @@ static void easy_setup(CURL *e, struct easy_ctx *c, const char *url, long timeou
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->r->error);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, c);
 }
 
 static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
@@ -69,12 +114,18 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
     struct hc_resp *r = c->r;
     char *ct = NULL;
 
+    c->done = true;
     if (cc == CURLE_OK) {
         r->result = HC_OK;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
         if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
             snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
         r->error[0] = '\0';
+        return;
+    }
+    if (atomic_load(&cancelled)) {
+        r->result = HC_CANCELLED;
+        snprintf(r->error, sizeof(r->error), "cancelled: shutting down");
         return;
     }
     if (c->toobig)
@@ -103,6 +154,10 @@ void hc_request(const struct hc_request *rq, struct hc_resp *r)
         return;
     }
     easy_setup(e, &c, rq->url, rq->timeout_ms);
+    if (rq->want_headers) {
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &c);
+    }
     for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
         struct curl_slist *n = curl_slist_append(c.hdrs, rq->headers[i]);
         if (n)
@@ -182,6 +237,8 @@ void hc_multi_get(struct hc_multi *m, const char *const *urls, size_t n, long ti
     do {
         CURLMsg *msg;
         int left;
+        if (atomic_load_explicit(&cancelled, memory_order_relaxed))
+            break;
         if (curl_multi_perform(m->m, &running) != CURLM_OK)
             break;
         while ((msg = curl_multi_info_read(m->m, &left)) != NULL) {
@@ -199,6 +256,10 @@ out:
     for (size_t i = 0; easy && i < n; i++) {
         if (!easy[i])
             continue;
+        if (!ctx[i].done && atomic_load(&cancelled)) {
+            resps[i].result = HC_CANCELLED;
+            snprintf(resps[i].error, sizeof(resps[i].error), "cancelled: shutting down");
+        }
         curl_multi_remove_handle(m->m, easy[i]);
         curl_easy_cleanup(easy[i]);
     }

@@ -15,6 +15,7 @@ enum hc_result {
     HC_CONNECT,  /* could not connect / resolve */
     HC_TIMEOUT,  /* no complete answer in time */
     HC_TOOBIG,   /* body over the cap */
+    HC_CANCELLED, /* hc_cancel_all() was called */
     HC_ERROR     /* anything else */
 };
 
@@ -24,6 +25,8 @@ struct hc_resp {
     char ctype[128];
     struct buf body;  /* capped at the request's max_body */
     char error[160];  /* curl's message when result != HC_OK */
+    struct buf headers; /* with hc_request.want_headers: "Name: value\n" lines
+                         * of the final response, status line excluded */
 };
 
 struct hc_request {
@@ -34,11 +37,16 @@ struct hc_request {
     const char *const *headers;  /* NULL-terminated "Name: value" list, or NULL */
     long timeout_ms;             /* whole request */
     size_t max_body;
+    bool want_headers;           /* fill hc_resp.headers */
 };
 
 /* Once, before any thread starts. */
 enum bm_rc http_client_global_init(void) BM_WUR;
 void http_client_global_cleanup(void);
+
+/* Makes every transfer in progress, and every later one, end at once
+ * with HC_CANCELLED: for shutdown. Safe from any thread. */
+void hc_cancel_all(void);
 
 void hc_resp_init(struct hc_resp *r, size_t max_body);
 void hc_resp_free(struct hc_resp *r);

@@ -26,7 +26,7 @@
 #include "token.h"
 
 #define MAX_ARGS    16
-#define MAX_HEADERS 4
+#define MAX_HEADERS 24 /* response headers a handler adds (the proxy forwards a service's) */
 #define RID_MAX     64
 
 struct http_server {
@@ -61,8 +61,8 @@ struct http_req {
     size_t nargs;
     bool args_overflow;
     bool args_dup;
-    const char *hdr_name[MAX_HEADERS];
-    char *hdr_val[MAX_HEADERS];
+    char *hdr_name[MAX_HEADERS]; /* one allocation: "name\0value" */
+    const char *hdr_val[MAX_HEADERS];
     size_t nhdr;
 };
 
@@ -146,6 +146,29 @@ const char *http_req_id(const struct http_req *req)
 const char *http_req_header(const struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct header_walk {
+    http_header_fn fn;
+    void *ud;
+};
+
+static enum MHD_Result walk_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct header_walk *w = cls;
+
+    (void)kind;
+    if (key && value)
+        w->fn(w->ud, key, value);
+    return MHD_YES;
+}
+
+void http_req_headers_each(const struct http_req *req, http_header_fn fn, void *ud)
+{
+    struct header_walk w = { fn, ud };
+
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, walk_header, &w);
 }
 
 const char *http_req_body(const struct http_req *req, size_t *len)
@@ -269,12 +292,15 @@ bool http_req_wants_text(const struct http_req *req)
 
 void http_add_header(struct http_req *req, const char *name, const char *value)
 {
-    if (req->nhdr == MAX_HEADERS)
+    size_t nl = strlen(name), vl = strlen(value);
+    char *p;
+
+    if (req->nhdr == MAX_HEADERS || (p = malloc(nl + vl + 2)) == NULL)
         return;
-    req->hdr_val[req->nhdr] = strdup(value);
-    if (!req->hdr_val[req->nhdr])
-        return;
-    req->hdr_name[req->nhdr++] = name;
+    memcpy(p, name, nl + 1);
+    memcpy(p + nl + 1, value, vl + 1);
+    req->hdr_name[req->nhdr] = p;
+    req->hdr_val[req->nhdr++] = p + nl + 1;
 }
 
 /* Queues `body` (malloc'ed, ownership taken) as the response. */
@@ -557,7 +583,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (log_enabled(LOG_INFO))
         log_request(req->method, req->path, req->status, (double)dur / 1000.0, req->rid);
     for (size_t i = 0; i < req->nhdr; i++)
-        free(req->hdr_val[i]);
+        free(req->hdr_name[i]);
     buf_free(&req->body);
     free(req);
     *con_cls = NULL;
@@ -591,12 +617,10 @@ static int hex_value(char c)
  * written: a decoded NUL would silently cut a path or a value short
  * ("/health%00x" would route to /health). Kept literal, it fails
  * validation like any other bad byte. */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+size_t http_unescape(char *s)
 {
     char *r = s, *w = s;
 
-    (void)cls;
-    (void)c;
     while (*r) {
         int hi, lo;
         if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 &&
@@ -609,6 +633,13 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     }
     *w = '\0';
     return (size_t)(w - s);
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return http_unescape(s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

@@ -58,6 +58,9 @@ const char *http_req_method(const struct http_req *req);
 const char *http_req_path(const struct http_req *req);
 const char *http_req_id(const struct http_req *req);
 const char *http_req_header(const struct http_req *req, const char *name);
+/* Calls fn for every request header, in the order received. */
+typedef void (*http_header_fn)(void *ud, const char *name, const char *value);
+void http_req_headers_each(const struct http_req *req, http_header_fn fn, void *ud);
 /* Body bytes (NUL-terminated copy); len may be NULL. */
 const char *http_req_body(const struct http_req *req, size_t *len);
 /* Query arguments. Valid after http_req_args_check(). */
@@ -67,6 +70,10 @@ bool http_req_has_arg(const struct http_req *req, const char *name);
 bool http_req_args_check(struct http_req *req, const char *const *allowed);
 /* Appends the query string (without '?'), re-encoded, for the proxy. */
 enum bm_rc http_req_query(const struct http_req *req, struct buf *out) BM_WUR;
+/* Percent-decodes the NUL-terminated s in place, as the server does each
+ * query key and value ("%00" stays literal); returns the new length.
+ * Public for tests/fuzz. */
+size_t http_unescape(char *s);
 /* true if the client asked for Prometheus text (?format=prometheus or
  * Accept: text/plain). */
 bool http_req_wants_text(const struct http_req *req);

@@ -54,9 +54,26 @@ void gw_agg_free(struct gw_agg *a)
     free(a->ring);
     free(a->ids);
     for (int s = 0; s < GW_NSRC; s++)
-        free(a->svc[s].metrics_json);
+        for (int r = 0; r < a->svc[s].nrep; r++)
+            free(a->svc[s].rep[r].metrics_json);
     pthread_mutex_destroy(&a->mu);
     memset(a, 0, sizeof(*a));
+}
+
+enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum gw_src s, const char *const *urls, int n)
+{
+    struct gw_svc *v = &a->svc[s];
+
+    if (n < 1 || n > GW_REPLICAS_MAX)
+        return BM_EINVAL;
+    for (int r = 0; r < n; r++) {
+        size_t len = strlen(urls[r]);
+        if (len >= sizeof(v->rep[r].url))
+            return BM_EINVAL;
+        memcpy(v->rep[r].url, urls[r], len + 1);
+    }
+    v->nrep = n;
+    return BM_OK;
 }
 
 void gw_events_free(struct gw_event *ev, size_t n)
@@ -243,18 +260,22 @@ static void count_type(struct gw_svc *s, enum gw_src src, const char *type)
             s->by_type[i]++;
 }
 
-enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, struct gw_event *ev, size_t n)
+enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_event *ev,
+                         size_t n)
 {
     enum bm_rc rc = BM_OK;
 
+    if (rep < 0 || rep >= GW_REPLICAS_MAX)
+        return BM_EINVAL;
     pthread_mutex_lock(&a->mu);
     for (size_t i = 0; i < n; i++) {
         struct gw_svc *s = &a->svc[src];
+        struct gw_replica *r = &s->rep[rep];
         struct gw_event *e = &ev[i];
-        if ((s->cursor_set && e->seq <= s->cursor) || ids_has(a, e->idh)) {
-            if (e->seq > s->cursor || !s->cursor_set) {
-                s->cursor = e->seq; /* a failover replica's copy: move past it */
-                s->cursor_set = true;
+        if ((r->cursor_set && e->seq <= r->cursor) || ids_has(a, e->idh)) {
+            if (e->seq > r->cursor || !r->cursor_set) {
+                r->cursor = e->seq; /* another replica's copy: move past it */
+                r->cursor_set = true;
             }
             a->duplicates++;
             free(e->json_rest); /* already have it */
@@ -272,8 +293,9 @@ enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, struct gw_event *ev,
         a->n++;
         a->bytes += e->len + sizeof(*e);
         e->json_rest = NULL;
-        s->cursor = e->seq;
-        s->cursor_set = true;
+        r->cursor = e->seq;
+        r->cursor_set = true;
+        r->events++;
         s->events++;
         if (e->anomaly) {
             s->anomalies++;
@@ -339,74 +361,148 @@ enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct b
     return rc;
 }
 
-enum gw_state gw_effective_state(const struct gw_svc *s, int64_t now_mono_us,
+enum gw_state gw_effective_state(const struct gw_replica *r, int64_t now_mono_us,
                                  int64_t poll_interval_ms)
 {
-    if (s->state == GW_OK &&
-        (s->last_success_mono_us == 0 ||
-         now_mono_us - s->last_success_mono_us > 3 * poll_interval_ms * 1000))
+    if (r->state == GW_OK &&
+        (r->last_success_mono_us == 0 ||
+         now_mono_us - r->last_success_mono_us > 3 * poll_interval_ms * 1000))
         return GW_DEGRADED;
-    return s->state;
+    return r->state;
 }
 
-static int64_t age_ms(const struct gw_svc *s, int64_t now_us)
+/* better states rank higher: ok, degraded, unreachable, unknown */
+static int state_rank(enum gw_state st)
 {
-    return s->last_success_mono_us ? (now_us - s->last_success_mono_us) / 1000 : -1;
+    switch (st) {
+    case GW_OK:
+        return 3;
+    case GW_DEGRADED:
+        return 2;
+    case GW_UNREACHABLE:
+        return 1;
+    case GW_UNKNOWN:
+    default:
+        return 0;
+    }
 }
 
-static enum bm_rc put_svc_health(struct buf *b, const struct gw_svc *s, enum gw_state st,
-                                 int64_t now_us)
+enum gw_state gw_svc_state(const struct gw_svc *s, int64_t now_mono_us, int64_t poll_interval_ms,
+                           int *best)
+{
+    enum gw_state st = GW_UNKNOWN;
+    int b = 0;
+
+    for (int r = 0; r < s->nrep; r++) {
+        enum gw_state x = gw_effective_state(&s->rep[r], now_mono_us, poll_interval_ms);
+        if (r == 0 || state_rank(x) > state_rank(st)) {
+            st = x;
+            b = r;
+        }
+    }
+    if (best)
+        *best = b;
+    return st;
+}
+
+int gw_route_order(struct gw_agg *a, enum gw_src s, int *order)
+{
+    int64_t now = time_mono_us();
+    const struct gw_svc *v = &a->svc[s];
+    int n = 0;
+
+    pthread_mutex_lock(&a->mu);
+    for (int r = 0; r < v->nrep; r++)
+        if (gw_effective_state(&v->rep[r], now, a->poll_interval_ms) == GW_OK)
+            order[n++] = r;
+    for (int r = 0; r < v->nrep; r++)
+        if (gw_effective_state(&v->rep[r], now, a->poll_interval_ms) != GW_OK)
+            order[n++] = r;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}
+
+static int64_t age_ms(const struct gw_replica *r, int64_t now_us)
+{
+    return r->last_success_mono_us ? (now_us - r->last_success_mono_us) / 1000 : -1;
+}
+
+/* The members that describe one replica, without braces. */
+static enum bm_rc put_replica_fields(struct buf *b, const struct gw_replica *r, enum gw_state st,
+                                     int64_t now_us)
 {
     char ts[TIMEFMT_ISO_LEN + 1] = "";
     enum bm_rc rc;
 
-    if (s->last_success_ms)
-        timefmt_iso(s->last_success_ms, ts);
-    rc = buf_printf(b, "{\"state\":\"%s\",\"url\":", gw_state_name(st));
+    if (r->last_success_ms)
+        timefmt_iso(r->last_success_ms, ts);
+    rc = buf_printf(b, "\"state\":\"%s\",\"url\":", gw_state_name(st));
     if (rc == BM_OK)
-        rc = buf_put_json_str(b, s->url);
+        rc = buf_put_json_str(b, r->url);
     if (rc == BM_OK)
         rc = buf_puts(b, ",\"last_error\":");
     if (rc == BM_OK)
-        rc = buf_put_json_str_or_null(b, s->last_error[0] ? s->last_error : NULL);
+        rc = buf_put_json_str_or_null(b, r->last_error[0] ? r->last_error : NULL);
     if (rc == BM_OK)
         rc = buf_puts(b, ",\"last_success\":");
     if (rc == BM_OK)
         rc = buf_put_json_str_or_null(b, ts[0] ? ts : NULL);
     if (rc == BM_OK)
-        rc = buf_printf(b, ",\"data_age_ms\":%lld,\"status\":", (long long)age_ms(s, now_us));
+        rc = buf_printf(b, ",\"data_age_ms\":%lld,\"status\":", (long long)age_ms(r, now_us));
     if (rc == BM_OK)
-        rc = buf_put_json_str_or_null(b, s->health_status[0] ? s->health_status : NULL);
+        rc = buf_put_json_str_or_null(b, r->health_status[0] ? r->health_status : NULL);
     if (rc == BM_OK)
         rc = buf_puts(b, ",\"stream_id\":");
     if (rc == BM_OK)
-        rc = buf_put_json_str_or_null(b, s->stream_id[0] ? s->stream_id : NULL);
+        rc = buf_put_json_str_or_null(b, r->stream_id[0] ? r->stream_id : NULL);
     if (rc == BM_OK)
-        rc = buf_printf(b, ",\"head_sequence\":%llu,\"cursor\":%llu,\"events_received\":%llu}",
-                        (unsigned long long)s->head_sequence, (unsigned long long)s->cursor,
-                        (unsigned long long)s->events);
+        rc = buf_printf(b, ",\"head_sequence\":%llu,\"cursor\":%llu",
+                        (unsigned long long)r->head_sequence, (unsigned long long)r->cursor);
     return rc;
+}
+
+/* A service: its best replica's fields, the service's totals, and every
+ * replica in "replicas". */
+static enum bm_rc put_svc_health(struct buf *b, const struct gw_svc *s, int64_t now_us,
+                                 int64_t interval_ms)
+{
+    int best;
+    enum gw_state st = gw_svc_state(s, now_us, interval_ms, &best);
+    enum bm_rc rc = buf_putc(b, '{');
+
+    if (rc == BM_OK)
+        rc = put_replica_fields(b, &s->rep[best], st, now_us);
+    if (rc == BM_OK)
+        rc = buf_printf(b, ",\"events_received\":%llu,\"replicas\":[",
+                        (unsigned long long)s->events);
+    for (int r = 0; r < s->nrep && rc == BM_OK; r++) {
+        rc = buf_puts(b, r ? ",{" : "{");
+        if (rc == BM_OK)
+            rc = put_replica_fields(b, &s->rep[r],
+                                    gw_effective_state(&s->rep[r], now_us, interval_ms), now_us);
+        if (rc == BM_OK)
+            rc = buf_printf(b, ",\"events_received\":%llu}",
+                            (unsigned long long)s->rep[r].events);
+    }
+    return rc == BM_OK ? buf_puts(b, "]}") : rc;
 }
 
 enum bm_rc gw_agg_system_health(struct gw_agg *a, struct buf *out)
 {
     int64_t now = time_mono_us();
-    enum gw_state st[GW_NSRC];
     int ok = 0;
     enum bm_rc rc;
 
     pthread_mutex_lock(&a->mu);
-    for (int s = 0; s < GW_NSRC; s++) {
-        st[s] = gw_effective_state(&a->svc[s], now, a->poll_interval_ms);
-        ok += st[s] == GW_OK;
-    }
+    for (int s = 0; s < GW_NSRC; s++)
+        ok += gw_svc_state(&a->svc[s], now, a->poll_interval_ms, NULL) == GW_OK;
     rc = buf_printf(out, "{\"status\":\"%s\",\"poll_interval_ms\":%lld,\"services\":{",
                     ok == GW_NSRC ? "ok" : ok == 0 ? "down" : "degraded",
                     (long long)a->poll_interval_ms);
     for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
         rc = buf_printf(out, "%s\"%s\":", s ? "," : "", src_names[s]);
         if (rc == BM_OK)
-            rc = put_svc_health(out, &a->svc[s], st[s], now);
+            rc = put_svc_health(out, &a->svc[s], now, a->poll_interval_ms);
     }
     pthread_mutex_unlock(&a->mu);
     return rc == BM_OK ? buf_puts(out, "}}") : rc;
@@ -440,13 +536,16 @@ enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
     for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
         const struct gw_svc *v = &a->svc[s];
         const char *const *names;
-        int nt = cfg_anomaly_types((enum bm_svc)s, &names);
-        rc = buf_printf(out, "%s\"%s\":{\"state\":\"%s\",\"data_age_ms\":%lld,\"events\":%llu,"
+        int nt = cfg_anomaly_types((enum bm_svc)s, &names), best, up = 0;
+        enum gw_state st = gw_svc_state(v, now, a->poll_interval_ms, &best);
+        for (int r = 0; r < v->nrep; r++)
+            up += gw_effective_state(&v->rep[r], now, a->poll_interval_ms) == GW_OK;
+        rc = buf_printf(out, "%s\"%s\":{\"state\":\"%s\",\"data_age_ms\":%lld,"
+                             "\"replicas\":%d,\"replicas_ok\":%d,\"events\":%llu,"
                              "\"anomalies\":%llu,\"anomalies_by_type\":{",
-                        s ? "," : "", src_names[s],
-                        gw_state_name(gw_effective_state(v, now, a->poll_interval_ms)),
-                        (long long)age_ms(v, now), (unsigned long long)v->events,
-                        (unsigned long long)v->anomalies);
+                        s ? "," : "", src_names[s], gw_state_name(st),
+                        (long long)age_ms(&v->rep[best], now), v->nrep, up,
+                        (unsigned long long)v->events, (unsigned long long)v->anomalies);
         for (int i = 0; i < nt && i < GEN_MAX_TYPES && rc == BM_OK; i++)
             rc = buf_printf(out, "%s\"%s\":%llu", i ? "," : "", names[i],
                             (unsigned long long)v->by_type[i]);
@@ -474,9 +573,40 @@ static enum bm_rc gateway_own(struct gw_agg *a, int64_t uptime_s, struct metrics
     return BM_OK;
 }
 
+/* One service in the gateway's JSON metrics: poll counts over all
+ * replicas, "metrics" of the best replica, then each replica's. */
+static enum bm_rc put_svc_metrics(struct buf *b, const struct gw_svc *v, int64_t now,
+                                  int64_t interval_ms)
+{
+    uint64_t polls = 0, errors = 0;
+    int best;
+    enum bm_rc rc;
+
+    (void)gw_svc_state(v, now, interval_ms, &best);
+    for (int r = 0; r < v->nrep; r++) {
+        polls += v->rep[r].polls;
+        errors += v->rep[r].poll_errors;
+    }
+    rc = buf_printf(b, "{\"polls\":%llu,\"poll_errors\":%llu,\"metrics\":%s,\"replicas\":[",
+                    (unsigned long long)polls, (unsigned long long)errors,
+                    v->nrep && v->rep[best].metrics_json ? v->rep[best].metrics_json : "null");
+    for (int r = 0; r < v->nrep && rc == BM_OK; r++) {
+        rc = buf_puts(b, r ? ",{\"url\":" : "{\"url\":");
+        if (rc == BM_OK)
+            rc = buf_put_json_str(b, v->rep[r].url);
+        if (rc == BM_OK)
+            rc = buf_printf(b, ",\"polls\":%llu,\"poll_errors\":%llu,\"metrics\":%s}",
+                            (unsigned long long)v->rep[r].polls,
+                            (unsigned long long)v->rep[r].poll_errors,
+                            v->rep[r].metrics_json ? v->rep[r].metrics_json : "null");
+    }
+    return rc == BM_OK ? buf_puts(b, "]}") : rc;
+}
+
 enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *out)
 {
     struct metrics_snapshot m;
+    int64_t now = time_mono_us();
     enum bm_rc rc;
 
     pthread_mutex_lock(&a->mu);
@@ -491,11 +621,9 @@ enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *o
                         a->n, a->bytes, a->max_bytes, (unsigned long long)a->evicted,
                         (unsigned long long)a->duplicates);
     for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
-        const struct gw_svc *v = &a->svc[s];
-        rc = buf_printf(out, "%s\"%s\":{\"polls\":%llu,\"poll_errors\":%llu,\"metrics\":%s}",
-                        s ? "," : "", src_names[s], (unsigned long long)v->polls,
-                        (unsigned long long)v->poll_errors,
-                        v->metrics_json ? v->metrics_json : "null");
+        rc = buf_printf(out, "%s\"%s\":", s ? "," : "", src_names[s]);
+        if (rc == BM_OK)
+            rc = put_svc_metrics(out, &a->svc[s], now, a->poll_interval_ms);
     }
     pthread_mutex_unlock(&a->mu);
     return rc == BM_OK ? buf_puts(out, "}}") : rc;
@@ -516,11 +644,13 @@ enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct 
                              "bankmock_gateway_buffer_events %zu\n"
                              "# TYPE bankmock_gateway_buffer_bytes gauge\n"
                              "bankmock_gateway_buffer_bytes %zu\n"
+                             "# TYPE bankmock_gateway_duplicates_dropped_total counter\n"
+                             "bankmock_gateway_duplicates_dropped_total %llu\n"
                              "# TYPE bankmock_gateway_upstream_up gauge\n",
-                        a->n, a->bytes);
+                        a->n, a->bytes, (unsigned long long)a->duplicates);
     for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
         rc = buf_printf(out, "bankmock_gateway_upstream_up{service=\"%s\"} %d\n", src_names[s],
-                        gw_effective_state(&a->svc[s], now, a->poll_interval_ms) == GW_OK);
+                        gw_svc_state(&a->svc[s], now, a->poll_interval_ms, NULL) == GW_OK);
     if (rc == BM_OK)
         rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_events_total counter\n");
     for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
@@ -528,9 +658,14 @@ enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct 
                         src_names[s], (unsigned long long)a->svc[s].events);
     if (rc == BM_OK)
         rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_head_sequence gauge\n");
-    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
-        rc = buf_printf(out, "bankmock_gateway_upstream_head_sequence{service=\"%s\"} %llu\n",
-                        src_names[s], (unsigned long long)a->svc[s].head_sequence);
+    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
+        const struct gw_svc *v = &a->svc[s];
+        for (int r = 0; r < v->nrep && rc == BM_OK; r++)
+            rc = buf_printf(out,
+                            "bankmock_gateway_upstream_head_sequence{service=\"%s\",replica=\"%d\"} "
+                            "%llu\n",
+                            src_names[s], r, (unsigned long long)v->rep[r].head_sequence);
+    }
     pthread_mutex_unlock(&a->mu);
     return rc;
 }

@@ -35,22 +35,32 @@ struct gw_event {
     size_t len;
 };
 
-struct gw_svc {
+#define GW_REPLICAS_MAX 8
+
+/* One base URL of a service, polled on its own: its own stream and
+ * cursor, so replicas with different data are all followed. */
+struct gw_replica {
+    char url[256];
     enum gw_state state;
     char last_error[192];
     int64_t last_success_ms;      /* wall clock, 0 = never */
     int64_t last_success_mono_us; /* for the age of the data */
-    char url[256];                /* replica being polled */
     char stream_id[64];
     uint64_t cursor;              /* highest sequence received */
     bool cursor_set;
     uint64_t head_sequence;
     char health_status[24];
-    uint64_t events;              /* received since start */
+    uint64_t events;              /* kept from this replica (not duplicates) */
+    uint64_t polls, poll_errors;
+    char *metrics_json;           /* its last /metrics body */
+};
+
+struct gw_svc {
+    int nrep;
+    struct gw_replica rep[GW_REPLICAS_MAX];
+    uint64_t events;              /* received since start, all replicas */
     uint64_t anomalies;
     uint64_t by_type[GEN_MAX_TYPES];
-    uint64_t polls, poll_errors;
-    char *metrics_json;           /* the service's last /metrics body */
 };
 
 struct gw_agg {
@@ -70,6 +80,11 @@ struct gw_agg {
 enum bm_rc gw_agg_init(struct gw_agg *a, size_t max_bytes, int64_t poll_interval_ms) BM_WUR;
 void gw_agg_free(struct gw_agg *a);
 
+/* Sets a service's replicas (before the poller starts; the URLs do not
+ * change afterwards, so they may be read without the lock). */
+enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum gw_src s, const char *const *urls,
+                               int n) BM_WUR;
+
 const char *gw_src_name(enum gw_src s); /* "transaction-service" */
 /* index of a service by its route name, -1 if unknown */
 int gw_src_by_name(const char *name, size_t len);
@@ -82,19 +97,30 @@ enum bm_rc gw_parse_page(enum gw_src src, const char *body, size_t len, struct g
                          size_t *n, uint64_t *next_since) BM_WUR;
 void gw_events_free(struct gw_event *ev, size_t n);
 
-/* Appends events (ownership of json_rest moves), giving each the next
- * gateway_sequence and counting them; evicts the oldest over max_bytes.
- * Events at or below the service's cursor, or whose (source, id) is
- * already buffered (a replica failover), are dropped as duplicates. */
-enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, struct gw_event *ev, size_t n) BM_WUR;
+/* Appends events received from replica rep of src (ownership of
+ * json_rest moves), giving each the next gateway_sequence and counting
+ * them; evicts the oldest over max_bytes. Events at or below the
+ * replica's cursor, or whose (source, id) is already buffered (another
+ * replica's copy), are dropped as duplicates. */
+enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_event *ev,
+                         size_t n) BM_WUR;
 
 /* The merged list, same rules as the services' lists, over gseq. */
 enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct buf *out) BM_WUR;
 
-/* state is the polled state; the data is degraded when older than 3
+/* A replica's polled state; its data is degraded when older than 3
  * poll intervals. */
-enum gw_state gw_effective_state(const struct gw_svc *s, int64_t now_mono_us,
+enum gw_state gw_effective_state(const struct gw_replica *r, int64_t now_mono_us,
                                  int64_t poll_interval_ms);
+
+/* A service's state is its best replica's (the service is served while
+ * one replica is); *best is that replica, the lowest index among equals. */
+enum gw_state gw_svc_state(const struct gw_svc *s, int64_t now_mono_us, int64_t poll_interval_ms,
+                           int *best);
+
+/* Replica indexes to try for a proxied request: ok ones first (in index
+ * order), then the rest. Returns the count. Takes the lock. */
+int gw_route_order(struct gw_agg *a, enum gw_src s, int *order);
 
 enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out) BM_WUR;
 enum bm_rc gw_agg_system_health(struct gw_agg *a, struct buf *out) BM_WUR;

@@ -38,12 +38,18 @@ static int gw_load(struct bm_config *cfg, struct gw_app *app, int argc, char **a
     lists[GW_AUTH] = cfg->auth_urls;
     lists[GW_MON] = cfg->mon_urls;
     for (int s = 0; s < GW_NSRC; s++) {
-        if (gw_parse_urls(lists[s], &app->ups[s]) != BM_OK) {
-            fprintf(stderr, "%s: bad URL list for %s: \"%.200s\"\n", name,
-                    gw_src_name((enum gw_src)s), lists[s]);
-            *exit_code = 2;
-            return -1;
+        struct gw_upstream u;
+        const char *urls[GW_REPLICAS_MAX];
+        if (gw_parse_urls(lists[s], &u) == BM_OK) {
+            for (int r = 0; r < u.nurls; r++)
+                urls[r] = u.urls[r];
+            if (gw_agg_set_replicas(&app->agg, (enum gw_src)s, urls, u.nurls) == BM_OK)
+                continue;
         }
+        fprintf(stderr, "%s: bad URL list for %s: \"%.200s\"\n", name, gw_src_name((enum gw_src)s),
+                lists[s]);
+        *exit_code = 2;
+        return -1;
     }
     if (cfg->check_config) {
         printf("%s: configuration ok (%s)\n", name, cfg->config_path);
@@ -64,18 +70,23 @@ int main(int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.started_us = time_mono_us();
     log_init(cfg_svc_name(SVC_GATEWAY), LOG_INFO);
-    if (gw_load(&cfg, &app, argc, argv, &status) != 0)
+    if (gw_agg_init(&app.agg, 0, 0) != BM_OK)
+        return 1;
+    if (gw_load(&cfg, &app, argc, argv, &status) != 0) {
+        gw_agg_free(&app.agg);
         return status;
+    }
     log_set_level((enum log_level)cfg.log_level);
+    app.agg.max_bytes = (size_t)cfg.buffer_bytes;
+    app.agg.poll_interval_ms = cfg.poll_interval_ms;
     daemon_install_signals();
     app.upstream_timeout_ms = (long)cfg.upstream_timeout_ms;
     /* curl's global state, before any thread exists */
     if (http_client_global_init() != BM_OK) {
         fprintf(stderr, "api-gateway: cannot initialise libcurl\n");
+        gw_agg_free(&app.agg);
         return 1;
     }
-    if (gw_agg_init(&app.agg, (size_t)cfg.buffer_bytes, cfg.poll_interval_ms) != BM_OK)
-        goto out_curl;
     {
         struct http_server_opts o = {
             .bind = cfg.bind,
@@ -96,7 +107,7 @@ int main(int argc, char **argv)
             goto out_agg;
         }
     }
-    if (gw_poller_start(&app.agg, app.ups, &cfg, &poller) != BM_OK) {
+    if (gw_poller_start(&app.agg, &cfg, &poller) != BM_OK) {
         fprintf(stderr, "api-gateway: cannot start the poller\n");
         goto out_srv;
     }
@@ -109,13 +120,14 @@ int main(int argc, char **argv)
     daemon_wait_for_signal();
     log_info("shutting down");
     status = 0;
+    /* in-flight upstream requests end now, not at their timeout */
+    hc_cancel_all();
     gw_poller_stop(poller);
 out_srv:
     http_server_quiesce(srv);
     http_server_stop(srv);
 out_agg:
     gw_agg_free(&app.agg);
-out_curl:
     http_client_global_cleanup();
     if (status == 0)
         log_info("stopped");

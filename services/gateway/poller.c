@@ -31,7 +31,6 @@ static const char *const events_paths[GW_NSRC] = {
 
 struct gw_poller {
     struct gw_agg *agg;
-    struct gw_upstream *ups;
     struct hc_multi *multi;
     int64_t interval_ms;
     long timeout_ms;
@@ -101,192 +100,193 @@ static enum gw_state classify(const struct hc_resp *r, char *err, size_t errlen)
     return GW_OK;
 }
 
-static void set_failure(struct gw_poller *p, int s, enum gw_state st, const char *err)
+static void set_failure(struct gw_poller *p, int s, int rep, enum gw_state st, const char *err)
 {
     struct gw_agg *a = p->agg;
+    struct gw_replica *r = &a->svc[s].rep[rep];
 
     pthread_mutex_lock(&a->mu);
-    if (a->svc[s].state != st || strcmp(a->svc[s].last_error, err) != 0)
-        log_warn("%s is %s: %s", gw_src_name((enum gw_src)s), gw_state_name(st), err);
-    a->svc[s].state = st;
-    snprintf(a->svc[s].last_error, sizeof(a->svc[s].last_error), "%s", err);
-    a->svc[s].poll_errors++;
+    if (r->state != st || strcmp(r->last_error, err) != 0)
+        log_warn("%s (%s) is %s: %s", gw_src_name((enum gw_src)s), r->url, gw_state_name(st),
+                 err);
+    r->state = st;
+    snprintf(r->last_error, sizeof(r->last_error), "%s", err);
+    r->poll_errors++;
     pthread_mutex_unlock(&a->mu);
-    /* the next round tries the next replica */
-    if (st == GW_UNREACHABLE && p->ups[s].nurls > 1) {
-        pthread_mutex_lock(&a->mu);
-        p->ups[s].current = (p->ups[s].current + 1) % p->ups[s].nurls;
-        pthread_mutex_unlock(&a->mu);
-    }
 }
 
-/* Applies a /health body: stream_id change restarts the cursor. Returns
- * false (and marks the service degraded) on a bad body. */
-static bool apply_health(struct gw_poller *p, int s, const struct hc_resp *r)
+/* Applies a /health body: stream_id change restarts the replica's cursor.
+ * Returns false (and marks the replica) on a failure or a bad body. */
+static bool apply_health(struct gw_poller *p, int s, int rep, const struct hc_resp *resp)
 {
     struct gw_agg *a = p->agg;
     cJSON *root = NULL;
     const char *sid = NULL, *status = NULL;
     int64_t head = 0;
     char err[192];
-    enum gw_state st = classify(r, err, sizeof(err));
+    enum gw_state st = classify(resp, err, sizeof(err));
 
     if (st != GW_OK) {
-        set_failure(p, s, st, err);
+        set_failure(p, s, rep, st, err);
         return false;
     }
-    if (json_parse(r->body.data ? r->body.data : "", r->body.len, &root) != BM_OK ||
+    if (json_parse(resp->body.data ? resp->body.data : "", resp->body.len, &root) != BM_OK ||
         json_as_str(json_get(root, "stream_id"), &sid) != BM_OK ||
         json_as_i64(json_get(root, "head_sequence"), 0, INT64_MAX, &head) != BM_OK) {
         cJSON_Delete(root);
-        set_failure(p, s, GW_DEGRADED, "health body is not the expected JSON");
+        set_failure(p, s, rep, GW_DEGRADED, "health body is not the expected JSON");
         return false;
     }
     if (json_as_str(json_get(root, "status"), &status) != BM_OK)
         status = "";
     pthread_mutex_lock(&a->mu);
     {
-        struct gw_svc *v = &a->svc[s];
-        if (strcmp(v->stream_id, sid) != 0) {
-            if (v->stream_id[0])
-                log_info("%s: stream_id changed, restarting its cursor",
-                         gw_src_name((enum gw_src)s));
-            snprintf(v->stream_id, sizeof(v->stream_id), "%s", sid);
-            v->cursor = (uint64_t)head > INITIAL_BACKLOG ? (uint64_t)head - INITIAL_BACKLOG : 0;
-            v->cursor_set = false;
+        struct gw_replica *r = &a->svc[s].rep[rep];
+        if (strcmp(r->stream_id, sid) != 0) {
+            if (r->stream_id[0])
+                log_info("%s (%s): stream_id changed, restarting its cursor",
+                         gw_src_name((enum gw_src)s), r->url);
+            snprintf(r->stream_id, sizeof(r->stream_id), "%s", sid);
+            r->cursor = (uint64_t)head > INITIAL_BACKLOG ? (uint64_t)head - INITIAL_BACKLOG : 0;
+            r->cursor_set = false;
         }
-        v->head_sequence = (uint64_t)head;
-        snprintf(v->health_status, sizeof(v->health_status), "%s", status);
-        snprintf(v->url, sizeof(v->url), "%s", p->ups[s].urls[p->ups[s].current]);
+        r->head_sequence = (uint64_t)head;
+        snprintf(r->health_status, sizeof(r->health_status), "%s", status);
     }
     pthread_mutex_unlock(&a->mu);
     cJSON_Delete(root);
     return true;
 }
 
-static void apply_metrics(struct gw_poller *p, int s, struct hc_resp *r)
+static void apply_metrics(struct gw_poller *p, int s, int rep, struct hc_resp *resp)
 {
     char err[192];
     char *text;
     cJSON *root = NULL;
 
-    if (classify(r, err, sizeof(err)) != GW_OK || !r->body.len)
+    if (classify(resp, err, sizeof(err)) != GW_OK || !resp->body.len)
         return;
     /* it is embedded verbatim in the gateway's /metrics: must be JSON */
-    if (json_parse(r->body.data, r->body.len, &root) != BM_OK)
+    if (json_parse(resp->body.data, resp->body.len, &root) != BM_OK)
         return;
     cJSON_Delete(root);
-    text = buf_take(&r->body, NULL);
+    text = buf_take(&resp->body, NULL);
     if (!text)
         return;
     pthread_mutex_lock(&p->agg->mu);
-    free(p->agg->svc[s].metrics_json);
-    p->agg->svc[s].metrics_json = text;
+    free(p->agg->svc[s].rep[rep].metrics_json);
+    p->agg->svc[s].rep[rep].metrics_json = text;
     pthread_mutex_unlock(&p->agg->mu);
 }
 
 /* Applies one events page; *more is set when the page was full. */
-static bool apply_events(struct gw_poller *p, int s, const struct hc_resp *r, bool *more)
+static bool apply_events(struct gw_poller *p, int s, int rep, const struct hc_resp *resp,
+                         bool *more)
 {
     struct gw_event *ev = NULL;
     size_t n = 0;
     uint64_t next = 0;
     char err[192];
-    enum gw_state st = classify(r, err, sizeof(err));
+    enum gw_state st = classify(resp, err, sizeof(err));
 
     *more = false;
     if (st != GW_OK) {
-        set_failure(p, s, st, err);
+        set_failure(p, s, rep, st, err);
         return false;
     }
-    if (gw_parse_page((enum gw_src)s, r->body.data ? r->body.data : "", r->body.len, &ev, &n,
-                      &next) != BM_OK) {
-        set_failure(p, s, GW_DEGRADED, "events body is not the expected JSON");
+    if (gw_parse_page((enum gw_src)s, resp->body.data ? resp->body.data : "", resp->body.len, &ev,
+                      &n, &next) != BM_OK) {
+        set_failure(p, s, rep, GW_DEGRADED, "events body is not the expected JSON");
         return false;
     }
-    if (gw_agg_append(p->agg, (enum gw_src)s, ev, n) != BM_OK)
+    if (gw_agg_append(p->agg, (enum gw_src)s, rep, ev, n) != BM_OK)
         log_error("out of memory appending events");
     gw_events_free(ev, n);
     *more = n >= PAGE_LIMIT;
     return true;
 }
 
-static void events_url(struct gw_poller *p, int s, char *out, size_t len)
+static void events_url(struct gw_poller *p, int s, int rep, char *out, size_t len)
 {
     uint64_t since;
-    const char *base;
 
     pthread_mutex_lock(&p->agg->mu);
-    since = p->agg->svc[s].cursor;
-    base = p->ups[s].urls[p->ups[s].current];
-    snprintf(out, len, "%s%s?since=%llu&limit=%d", base, events_paths[s],
-             (unsigned long long)since, PAGE_LIMIT);
+    since = p->agg->svc[s].rep[rep].cursor;
     pthread_mutex_unlock(&p->agg->mu);
+    snprintf(out, len, "%s%s?since=%llu&limit=%d", p->agg->svc[s].rep[rep].url, events_paths[s],
+             (unsigned long long)since, PAGE_LIMIT);
 }
 
-static void mark_ok(struct gw_poller *p, int s)
+static void mark_ok(struct gw_poller *p, int s, int rep)
 {
     struct gw_agg *a = p->agg;
+    struct gw_replica *r = &a->svc[s].rep[rep];
 
     pthread_mutex_lock(&a->mu);
-    if (a->svc[s].state != GW_OK)
-        log_info("%s is ok", gw_src_name((enum gw_src)s));
-    a->svc[s].state = GW_OK;
-    a->svc[s].last_error[0] = '\0';
-    a->svc[s].last_success_ms = time_now_ms();
-    a->svc[s].last_success_mono_us = time_mono_us();
-    a->svc[s].polls++;
+    if (r->state != GW_OK)
+        log_info("%s (%s) is ok", gw_src_name((enum gw_src)s), r->url);
+    r->state = GW_OK;
+    r->last_error[0] = '\0';
+    r->last_success_ms = time_now_ms();
+    r->last_success_mono_us = time_mono_us();
+    r->polls++;
     pthread_mutex_unlock(&a->mu);
 }
 
+#define GW_TARGETS (GW_NSRC * GW_REPLICAS_MAX)
+
+/* One round: /health and /metrics of every replica of every service in
+ * parallel, then pages of events from each until it is caught up. */
 static void poll_round(struct gw_poller *p)
 {
-    char urls[GW_NSRC * 2][512];
-    const char *up[GW_NSRC * 2];
-    struct hc_resp r[GW_NSRC * 2];
-    bool ok[GW_NSRC], more[GW_NSRC];
-    int idx[GW_NSRC];
-    size_t n = 0;
+    static char urls[GW_TARGETS * 2][512]; /* only the poller thread runs this */
+    const char *up[GW_TARGETS * 2] = { NULL };
+    struct hc_resp r[GW_TARGETS * 2];
+    int tsvc[GW_TARGETS], trep[GW_TARGETS], idx[GW_TARGETS];
+    bool ok[GW_TARGETS], more[GW_TARGETS];
+    size_t nt = 0, n;
 
+    for (int s = 0; s < GW_NSRC; s++)
+        for (int rep = 0; rep < p->agg->svc[s].nrep; rep++) {
+            tsvc[nt] = s;
+            trep[nt++] = rep;
+        }
     /* health and metrics first: a stream change must be seen before a
      * page is read with the old cursor */
-    for (int s = 0; s < GW_NSRC; s++) {
-        const char *base;
-        pthread_mutex_lock(&p->agg->mu);
-        base = p->ups[s].urls[p->ups[s].current];
-        snprintf(urls[2 * s], sizeof(urls[0]), "%s/health", base);
-        snprintf(urls[2 * s + 1], sizeof(urls[0]), "%s/metrics", base);
-        pthread_mutex_unlock(&p->agg->mu);
-        up[2 * s] = urls[2 * s];
-        up[2 * s + 1] = urls[2 * s + 1];
+    for (size_t t = 0; t < nt; t++) {
+        const char *base = p->agg->svc[tsvc[t]].rep[trep[t]].url;
+        snprintf(urls[2 * t], sizeof(urls[0]), "%s/health", base);
+        snprintf(urls[2 * t + 1], sizeof(urls[0]), "%s/metrics", base);
+        up[2 * t] = urls[2 * t];
+        up[2 * t + 1] = urls[2 * t + 1];
     }
-    hc_multi_get(p->multi, up, GW_NSRC * 2, p->timeout_ms, SMALL_MAX_BODY, r);
-    for (int s = 0; s < GW_NSRC; s++) {
-        ok[s] = apply_health(p, s, &r[2 * s]);
-        if (ok[s])
-            apply_metrics(p, s, &r[2 * s + 1]);
-        more[s] = ok[s];
+    hc_multi_get(p->multi, up, nt * 2, p->timeout_ms, SMALL_MAX_BODY, r);
+    for (size_t t = 0; t < nt; t++) {
+        ok[t] = apply_health(p, tsvc[t], trep[t], &r[2 * t]);
+        if (ok[t])
+            apply_metrics(p, tsvc[t], trep[t], &r[2 * t + 1]);
+        more[t] = ok[t];
     }
-    for (size_t i = 0; i < GW_NSRC * 2; i++)
+    for (size_t i = 0; i < nt * 2; i++)
         hc_resp_free(&r[i]);
 
     for (int page = 0; page < PAGES_PER_ROUND && !atomic_load(&p->stop); page++) {
         n = 0;
-        for (int s = 0; s < GW_NSRC; s++) {
-            if (!more[s])
+        for (size_t t = 0; t < nt; t++) {
+            if (!more[t])
                 continue;
-            events_url(p, s, urls[n], sizeof(urls[0]));
+            events_url(p, tsvc[t], trep[t], urls[n], sizeof(urls[0]));
             up[n] = urls[n];
-            idx[n++] = s;
+            idx[n++] = (int)t;
         }
         if (n == 0)
             break;
         hc_multi_get(p->multi, up, n, p->timeout_ms, PAGE_MAX_BODY, r);
         for (size_t i = 0; i < n; i++) {
-            int s = idx[i];
-            ok[s] = apply_events(p, s, &r[i], &more[s]);
-            if (ok[s] && !more[s])
-                mark_ok(p, s);
+            int t = idx[i];
+            ok[t] = apply_events(p, tsvc[t], trep[t], &r[i], &more[t]);
+            if (ok[t] && !more[t])
+                mark_ok(p, tsvc[t], trep[t]);
             hc_resp_free(&r[i]);
         }
     }
@@ -309,20 +309,16 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-enum bm_rc gw_poller_start(struct gw_agg *agg, struct gw_upstream *ups,
-                           const struct bm_config *c, struct gw_poller **out)
+enum bm_rc gw_poller_start(struct gw_agg *agg, const struct bm_config *c, struct gw_poller **out)
 {
     struct gw_poller *p = calloc(1, sizeof(*p));
 
     if (!p)
         return BM_ENOMEM;
     p->agg = agg;
-    p->ups = ups;
     p->interval_ms = c->poll_interval_ms;
     p->timeout_ms = (long)c->upstream_timeout_ms;
     atomic_init(&p->stop, false);
-    for (int s = 0; s < GW_NSRC; s++)
-        snprintf(agg->svc[s].url, sizeof(agg->svc[s].url), "%s", ups[s].urls[0]);
     if (hc_multi_new(&p->multi) != BM_OK) {
         free(p);
         return BM_ENOMEM;

@@ -9,12 +9,9 @@
 #include "config.h"
 #include "rc.h"
 
-#define GW_REPLICAS_MAX 8
-
 struct gw_upstream {
     char urls[GW_REPLICAS_MAX][256];
     int nurls;
-    int current; /* replica polled now; read by the proxy under agg->mu */
 };
 
 struct gw_poller;
@@ -22,8 +19,9 @@ struct gw_poller;
 /* Splits a comma-separated URL list; BM_EINVAL if empty or too long. */
 enum bm_rc gw_parse_urls(const char *list, struct gw_upstream *u) BM_WUR;
 
-enum bm_rc gw_poller_start(struct gw_agg *agg, struct gw_upstream *ups,
-                           const struct bm_config *c, struct gw_poller **out) BM_WUR;
+/* Polls the replicas set in agg (gw_agg_set_replicas). */
+enum bm_rc gw_poller_start(struct gw_agg *agg, const struct bm_config *c,
+                           struct gw_poller **out) BM_WUR;
 void gw_poller_stop(struct gw_poller *p);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "http_client.h"
@@ -135,24 +136,88 @@ static void gw_h_metrics(struct http_req *req)
 /* ------------------------------------------------------------------ */
 /* Proxy                                                               */
 
-static void add_header(const char **hdrs, char store[][512], int *n, struct http_req *req,
-                       const char *name, const char *value)
+/* Hop-by-hop headers and those this server sets itself are not passed
+ * through in either direction. */
+static bool is_own_header(const char *name)
 {
-    if (!value)
-        value = http_req_header(req, name);
-    if (!value)
+    static const char *const own[] = {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+        "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+        "Content-Length", "Host", "Expect", "Date", "X-Request-ID", NULL,
+    };
+
+    for (size_t i = 0; own[i]; i++)
+        if (strcasecmp(own[i], name) == 0)
+            return true;
+    return false;
+}
+
+#define PROXY_HEADERS_MAX 64
+
+struct fwd_headers {
+    const char *list[PROXY_HEADERS_MAX + 2];
+    char *store[PROXY_HEADERS_MAX + 1];
+    int n;
+};
+
+static void fwd_add(struct fwd_headers *h, const char *name, const char *value)
+{
+    size_t len = strlen(name) + strlen(value) + 3;
+    char *line;
+
+    if (h->n == PROXY_HEADERS_MAX + 1 || (line = malloc(len)) == NULL)
         return;
-    snprintf(store[*n], sizeof(store[0]), "%s: %s", name, value);
-    hdrs[*n] = store[*n];
-    (*n)++;
+    snprintf(line, len, "%s: %s", name, value);
+    h->store[h->n] = line;
+    h->list[h->n++] = line;
+    h->list[h->n] = NULL;
+}
+
+static void fwd_request_header(void *ud, const char *name, const char *value)
+{
+    struct fwd_headers *h = ud;
+
+    if (!is_own_header(name) && h->n < PROXY_HEADERS_MAX)
+        fwd_add(h, name, value);
+}
+
+static void fwd_free(struct fwd_headers *h)
+{
+    for (int i = 0; i < h->n; i++)
+        free(h->store[i]);
+    h->n = 0;
+}
+
+/* Copies the service's response headers ("Name: value\n" lines) onto
+ * the answer, except those this server writes itself. */
+static void copy_response_headers(struct http_req *req, const struct buf *hdrs)
+{
+    const char *p = hdrs->data, *end = hdrs->data ? hdrs->data + hdrs->len : NULL;
+
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *colon = memchr(p, ':', (size_t)((nl ? nl : end) - p));
+        size_t llen = (size_t)((nl ? nl : end) - p);
+        if (colon && colon > p && llen < 4096) {
+            char line[4096];
+            char *val;
+            memcpy(line, p, llen);
+            line[llen] = '\0';
+            line[colon - p] = '\0';
+            val = line + (colon - p) + 1;
+            while (*val == ' ' || *val == '\t')
+                val++;
+            if (!is_own_header(line) && strcasecmp(line, "Content-Type") != 0)
+                http_add_header(req, line, val);
+        }
+        p = nl ? nl + 1 : end;
+    }
 }
 
 /* One attempt at a replica; true if the answer (or failure) is final. */
-static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url, bool last)
+static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url,
+                       const struct fwd_headers *h, bool last)
 {
-    const char *hdrs[5];
-    char store[4][512];
-    int nh = 0;
     size_t blen = 0;
     const char *body = http_req_body(req, &blen);
     struct hc_request rq = {
@@ -160,17 +225,13 @@ static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url
         .url = url,
         .body = blen ? body : NULL,
         .body_len = blen,
-        .headers = hdrs,
+        .headers = h->list,
         .timeout_ms = app->upstream_timeout_ms,
         .max_body = GW_PROXY_MAX,
+        .want_headers = true,
     };
     struct hc_resp r;
 
-    add_header(hdrs, store, &nh, req, "Content-Type", NULL);
-    add_header(hdrs, store, &nh, req, "Authorization", NULL);
-    add_header(hdrs, store, &nh, req, "Accept", NULL);
-    add_header(hdrs, store, &nh, req, "X-Request-ID", http_req_id(req));
-    hdrs[nh] = NULL;
     hc_request(&rq, &r);
     if (r.result == HC_CONNECT && !last) {
         hc_resp_free(&r);
@@ -178,6 +239,7 @@ static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url
     }
     switch (r.result) {
     case HC_OK:
+        copy_response_headers(req, &r.headers);
         http_send(req, (int)r.status, r.ctype[0] ? r.ctype : HTTP_CT_JSON,
                   r.body.data ? r.body.data : "", r.body.len);
         break;
@@ -188,6 +250,12 @@ static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url
     case HC_TOOBIG:
         http_send_error(req, API_BAD_GATEWAY, "", "upstream response too large");
         break;
+    case HC_CANCELLED:
+        http_add_header(req, "Retry-After", "1");
+        http_send_error(req, API_UNAVAIL, "", "the gateway is shutting down");
+        break;
+    case HC_CONNECT:
+    case HC_ERROR:
     default:
         http_send_error(req, API_BAD_GATEWAY, "", "upstream unreachable: %.120s", r.error);
         break;
@@ -203,37 +271,38 @@ static void gw_h_proxy(struct http_req *req)
     const char *slash = strchr(path, '/');
     size_t nlen = slash ? (size_t)(slash - path) : strlen(path);
     int s = gw_src_by_name(path, nlen);
-    struct gw_upstream *u;
+    int order[GW_REPLICAS_MAX], n;
+    struct fwd_headers h = { .n = 0 };
     struct buf q;
-    int first;
 
     if (s < 0) {
         http_send_error(req, API_NOT_FOUND, "", "no service named \"%.*s\"",
                         (int)(nlen > 60 ? 60 : nlen), path);
         return;
     }
-    u = &app->ups[s];
     buf_init(&q, 16 * 1024);
     if (http_req_query(req, &q) != BM_OK) {
         buf_free(&q);
         http_send_error(req, API_BAD_REQUEST, "", "query string too long");
         return;
     }
-    pthread_mutex_lock(&app->agg.mu);
-    first = u->current;
-    pthread_mutex_unlock(&app->agg.mu);
-    for (int i = 0; i < u->nurls; i++) {
+    h.list[0] = NULL;
+    http_req_headers_each(req, fwd_request_header, &h);
+    fwd_add(&h, "X-Request-ID", http_req_id(req));
+    n = gw_route_order(&app->agg, (enum gw_src)s, order);
+    for (int i = 0; i < n; i++) {
         char url[8192];
-        int k = (first + i) % u->nurls;
-        int w = snprintf(url, sizeof(url), "%s%s%s%s", u->urls[k], slash ? slash : "/",
+        const char *base = app->agg.svc[s].rep[order[i]].url; /* fixed after start */
+        int w = snprintf(url, sizeof(url), "%s%s%s%s", base, slash ? slash : "/",
                          q.len ? "?" : "", q.len ? q.data : "");
         if (w < 0 || (size_t)w >= sizeof(url)) {
             http_send_error(req, API_BAD_REQUEST, "", "request URL too long");
             break;
         }
-        if (proxy_once(req, app, url, i == u->nurls - 1))
+        if (proxy_once(req, app, url, &h, i == n - 1))
             break;
     }
+    fwd_free(&h);
     buf_free(&q);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -448,8 +449,8 @@ static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **stat
     env_stop(&e);
 }
 
-/* Pages the gateway's merged list and keeps transaction-service's events. */
-static cJSON *gateway_txn_events(int port)
+/* Pages the gateway's merged list and keeps one source's events. */
+static cJSON *gateway_events_of(int port, const char *source)
 {
     cJSON *out = cJSON_CreateArray();
     double since = 0;
@@ -466,7 +467,7 @@ static cJSON *gateway_txn_events(int port)
             return out;
         }
         cJSON_ArrayForEach(it, ev) {
-            if (strcmp(str_of(it, "source"), "transaction-service") == 0)
+            if (strcmp(str_of(it, "source"), source) == 0)
                 cJSON_AddItemToArray(out, cJSON_Duplicate(it, 1));
         }
         since = num_of(j, "next_since");
@@ -474,36 +475,80 @@ static cJSON *gateway_txn_events(int port)
     }
 }
 
+static cJSON *gateway_txn_events(int port)
+{
+    return gateway_events_of(port, "transaction-service");
+}
+
+/* A service's events with after < sequence <= upto, oldest first. */
+static cJSON *service_events(int port, const char *list, double after, double upto)
+{
+    cJSON *out = cJSON_CreateArray();
+
+    for (double since = after; since < upto;) {
+        char path[160];
+        cJSON *j;
+        const cJSON *it;
+        snprintf(path, sizeof(path), "%s?since=%.0f&limit=1000", list, since);
+        j = http_get_json(port, path, NULL);
+        assert_non_null(j);
+        if (num_of(j, "count") <= 0) {
+            cJSON_Delete(j);
+            break;
+        }
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
+            if (num_of(it, "sequence") <= upto)
+                cJSON_AddItemToArray(out, cJSON_Duplicate(it, 1));
+        since = num_of(j, "next_since");
+        cJSON_Delete(j);
+    }
+    return out;
+}
+
 static void test_gateway_has_no_duplicates_and_no_gaps(void **state)
 {
+    static const struct {
+        const char *name, *path, *id;
+    } svcs[] = {
+        { "transaction-service", "/transactions/events", "transaction_id" },
+        { "auth-service", "/auth/events", "event_id" },
+        { "monitoring-service", "/metrics/events", "event_id" },
+    };
     struct env e;
-    cJSON *gw, *svc, *ev;
-    double lo, hi;
-    char path[128];
-    int n;
+    struct proc *procs[3];
 
     (void)state;
     env_start(&e, false);
+    procs[0] = &e.txn;
+    procs[1] = e.has_auth ? &e.auth : NULL;
+    procs[2] = e.has_mon ? &e.mon : NULL;
     assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
-    nap_ms(1500);
-    gw = gateway_txn_events(e.gw.port);
-    n = cJSON_GetArraySize(gw);
-    assert_true(n > 10);
-    lo = num_of(cJSON_GetArrayItem(gw, 0), "sequence");
-    hi = num_of(cJSON_GetArrayItem(gw, n - 1), "sequence");
-    assert_true(hi - lo + 1 == n); /* dense: no gap, no duplicate */
-    snprintf(path, sizeof(path), "/transactions/events?since=%.0f&limit=1000", lo - 1);
-    svc = http_get_json(e.txn.port, path, NULL);
-    ev = cJSON_GetObjectItemCaseSensitive(svc, "events");
-    assert_true(cJSON_GetArraySize(ev) >= n);
-    for (int i = 0; i < n; i++) {
-        const cJSON *a = cJSON_GetArrayItem(gw, i), *b = cJSON_GetArrayItem(ev, i);
-        assert_true(num_of(a, "sequence") == num_of(b, "sequence"));
-        assert_string_equal(str_of(a, "transaction_id"), str_of(b, "transaction_id"));
-        assert_string_equal(str_of(a, "timestamp"), str_of(b, "timestamp"));
+    /* a minute of polling (a few seconds at the sanitizers' scale) */
+    nap_ms(test_scale_small() ? 5000 : 60000);
+    for (int s = 0; s < 3; s++) {
+        cJSON *gw, *own;
+        double lo, hi;
+        int n;
+        if (!procs[s])
+            continue;
+        gw = gateway_events_of(e.gw.port, svcs[s].name);
+        n = cJSON_GetArraySize(gw);
+        assert_true(n > 10);
+        lo = num_of(cJSON_GetArrayItem(gw, 0), "sequence");
+        hi = num_of(cJSON_GetArrayItem(gw, n - 1), "sequence");
+        if (hi - lo + 1 != n) /* dense: no gap, no duplicate */
+            fail_msg("%s: %d events for sequences %.0f..%.0f", svcs[s].name, n, lo, hi);
+        own = service_events(procs[s]->port, svcs[s].path, lo - 1, hi);
+        assert_int_equal(cJSON_GetArraySize(own), n);
+        for (int i = 0; i < n; i++) {
+            const cJSON *a = cJSON_GetArrayItem(gw, i), *b = cJSON_GetArrayItem(own, i);
+            assert_true(num_of(a, "sequence") == num_of(b, "sequence"));
+            assert_string_equal(str_of(a, svcs[s].id), str_of(b, svcs[s].id));
+            assert_string_equal(str_of(a, "timestamp"), str_of(b, "timestamp"));
+        }
+        cJSON_Delete(gw);
+        cJSON_Delete(own);
     }
-    cJSON_Delete(gw);
-    cJSON_Delete(svc);
     env_stop(&e);
 }
 
@@ -637,6 +682,231 @@ static void test_gateway_rejects_service_only_flags_with_exit_2(void **state)
     assert_int_equal(proc_run("api-gateway", check, NULL, 0), 0);
 }
 
+/* The replicas /system/health lists for a service. */
+static cJSON *replicas_of(int port, const char *svc)
+{
+    cJSON *j = http_get_json(port, "/system/health", NULL);
+    cJSON *reps = cJSON_DetachItemFromObjectCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "services"), svc),
+        "replicas");
+    cJSON_Delete(j);
+    return reps;
+}
+
+static bool all_replicas_ok(int port, const char *svc, int want)
+{
+    cJSON *reps = replicas_of(port, svc);
+    const cJSON *it;
+    int ok = 0;
+
+    cJSON_ArrayForEach(it, reps) {
+        const char *st = str_of(it, "state");
+        ok += st && strcmp(st, "ok") == 0 && num_of(it, "cursor") > 0;
+    }
+    cJSON_Delete(reps);
+    return ok == want;
+}
+
+/* Does arr hold an event whose transaction_id is id? */
+static bool has_txn_id(const cJSON *arr, const char *id)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, arr) {
+        const char *x = str_of(it, "transaction_id");
+        if (x && strcmp(x, id) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void test_gateway_polls_every_replica_and_merges_without_duplicates(void **state)
+{
+    /* a and b are copies (same seed and start); c has other data */
+    static const char *const same[] = { "--seed", "11", "--start-time",
+                                        "2024-05-06T10:00:00.000Z", NULL };
+    static const char *const other[] = { "--seed", "12", "--start-time",
+                                         "2024-05-06T10:00:00.000Z", NULL };
+    struct proc rep[3], gw;
+    char urls[192];
+    const char *args[12];
+    cJSON *reps, *merged, *own[3];
+    double upto[3];
+    long end, ms = 0;
+    int n;
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        proc_init(&rep[i], "gwrepl");
+        assert_int_equal(proc_start(&rep[i], "transaction-service", i < 2 ? same : other), 0);
+    }
+    snprintf(urls, sizeof(urls), "http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d",
+             rep[0].port, rep[1].port, rep[2].port);
+    args[0] = "--transaction-url";
+    args[1] = urls;
+    args[2] = "--auth-url";
+    args[3] = "http://127.0.0.1:1";
+    args[4] = "--monitoring-url";
+    args[5] = "http://127.0.0.1:1";
+    args[6] = "--poll-interval-ms";
+    args[7] = POLL_MS;
+    args[8] = "--upstream-timeout-ms";
+    args[9] = TIMEOUT_MS;
+    args[10] = NULL;
+    proc_init(&gw, "gwrepl");
+    assert_int_equal(proc_start_gateway(&gw, args), 0);
+    end = mono_ms() + 8000;
+    while (!all_replicas_ok(gw.port, "transaction-service", 3) && mono_ms() < end)
+        nap_ms(50);
+    assert_true(all_replicas_ok(gw.port, "transaction-service", 3));
+    nap_ms(1000);
+
+    /* what each replica had delivered when the merged list was read */
+    reps = replicas_of(gw.port, "transaction-service");
+    assert_int_equal(cJSON_GetArraySize(reps), 3);
+    for (int i = 0; i < 3; i++)
+        upto[i] = num_of(cJSON_GetArrayItem(reps, i), "cursor");
+    cJSON_Delete(reps);
+    merged = gateway_txn_events(gw.port);
+    n = cJSON_GetArraySize(merged);
+
+    /* no (source, id) twice */
+    for (int i = 0; i < n; i++)
+        for (int k = i + 1; k < n; k++)
+            assert_string_not_equal(str_of(cJSON_GetArrayItem(merged, i), "transaction_id"),
+                                    str_of(cJSON_GetArrayItem(merged, k), "transaction_id"));
+    /* every event of every replica up to its cursor is there, and
+     * nothing else: a and b share theirs, c adds its own */
+    for (int i = 0; i < 3; i++) {
+        const cJSON *it;
+        own[i] = service_events(rep[i].port, "/transactions/events", 0, upto[i]);
+        assert_true(cJSON_GetArraySize(own[i]) > 0);
+        cJSON_ArrayForEach(it, own[i])
+            assert_true(has_txn_id(merged, str_of(it, "transaction_id")));
+    }
+    for (int i = 0; i < n; i++) {
+        const char *id = str_of(cJSON_GetArrayItem(merged, i), "transaction_id");
+        assert_true(has_txn_id(own[0], id) || has_txn_id(own[1], id) ||
+                    has_txn_id(own[2], id));
+        assert_false(has_txn_id(own[2], id) && has_txn_id(own[0], id));
+    }
+    assert_true(n >= cJSON_GetArraySize(own[0]) + cJSON_GetArraySize(own[2]));
+
+    /* one replica down: the service is still served, the replica is not */
+    assert_int_equal(proc_stop(&rep[1], NULL), 0);
+    end = mono_ms() + 3000;
+    for (bool seen = false; !seen && mono_ms() < end; nap_ms(50)) {
+        reps = replicas_of(gw.port, "transaction-service");
+        seen = strcmp(str_of(cJSON_GetArrayItem(reps, 1), "state"), "unreachable") == 0;
+        cJSON_Delete(reps);
+    }
+    reps = replicas_of(gw.port, "transaction-service");
+    assert_string_equal(str_of(cJSON_GetArrayItem(reps, 1), "state"), "unreachable");
+    assert_non_null(str_of(cJSON_GetArrayItem(reps, 1), "last_error"));
+    cJSON_Delete(reps);
+    assert_true(service_state_is(gw.port, "transaction-service", "ok"));
+
+    for (int i = 0; i < 3; i++)
+        cJSON_Delete(own[i]);
+    cJSON_Delete(merged);
+    assert_int_equal(proc_stop(&gw, &ms), 0);
+    proc_cleanup(&gw);
+    for (int i = 0; i < 3; i++)
+        stop_one(&rep[i]);
+}
+
+static void test_gateway_proxy_passes_headers_both_ways(void **state)
+{
+    static const char *const auth[] = { "Authorization: Bearer gw-secret-token",
+                                        "Content-Type: application/json", NULL };
+    static const char *const json[] = { "Content-Type: application/json", NULL };
+    struct env e;
+    struct resp r;
+
+    (void)state;
+    assert_int_equal(setenv("ADMIN_TOKEN", "gw-secret-token", 1), 0);
+    env_start(&e, false);
+    assert_int_equal(unsetenv("ADMIN_TOKEN"), 0);
+    /* the service's 405 comes back with its Allow header */
+    assert_int_equal(http_req(e.gw.port, "DELETE", "/services/transaction-service/health", NULL,
+                              NULL, &r),
+                     0);
+    assert_int_equal(r.status, 405);
+    assert_non_null(strstr(r.allow, "GET"));
+    resp_free(&r);
+    /* the client's Authorization reaches the service; without it, 401 */
+    assert_int_equal(http_req(e.gw.port, "POST", "/services/transaction-service/config",
+                              "{\"anomaly_rate\":0.07}", json, &r),
+                     0);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    assert_int_equal(http_req(e.gw.port, "POST", "/services/transaction-service/config",
+                              "{\"anomaly_rate\":0.07}", auth, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    {
+        cJSON *c = http_get_json(e.txn.port, "/config", NULL);
+        assert_true(num_of(c, "anomaly_rate") > 0.0699 && num_of(c, "anomaly_rate") < 0.0701);
+        cJSON_Delete(c);
+    }
+    env_stop(&e);
+}
+
+struct slow_call {
+    int port;
+    struct resp r;
+    int rc;
+};
+
+static void *proxy_call(void *arg)
+{
+    struct slow_call *c = arg;
+
+    c->rc = http_req(c->port, "GET", "/services/auth-service/health", NULL, NULL, &c->r);
+    return NULL;
+}
+
+static void test_gateway_stops_promptly_with_upstream_requests_in_flight(void **state)
+{
+    struct proc gw;
+    struct slow_call call;
+    pthread_t th;
+    char aurl[64];
+    const char *args[12];
+    long ms = 0;
+    int hport = 0, hfd = hung_listener(&hport);
+
+    (void)state;
+    snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", hport);
+    args[0] = "--transaction-url";
+    args[1] = "http://127.0.0.1:1";
+    args[2] = "--auth-url";
+    args[3] = aurl;
+    args[4] = "--monitoring-url";
+    args[5] = "http://127.0.0.1:1";
+    args[6] = "--upstream-timeout-ms";
+    args[7] = "60000"; /* a poll and a proxied request hang for a minute */
+    args[8] = NULL;
+    proc_init(&gw, "gwstop");
+    assert_int_equal(proc_start_gateway(&gw, args), 0);
+    memset(&call, 0, sizeof(call));
+    call.port = gw.port;
+    assert_int_equal(pthread_create(&th, NULL, proxy_call, &call), 0);
+    nap_ms(500);
+    assert_int_equal(proc_stop(&gw, &ms), 0);
+    if (ms >= 2000)
+        fail_msg("the gateway took %ld ms to stop", ms);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    /* the client got an answer, not a hang: 503 while shutting down */
+    if (call.rc == 0) {
+        assert_int_equal(call.r.status, 503);
+        resp_free(&call.r);
+    }
+    proc_cleanup(&gw);
+    close(hfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +918,9 @@ int main(void)
         cmocka_unit_test(test_gateway_has_no_duplicates_and_no_gaps),
         cmocka_unit_test(test_gateway_fails_over_to_a_healthy_replica),
         cmocka_unit_test(test_gateway_restarts_cursor_when_stream_id_changes),
+        cmocka_unit_test(test_gateway_polls_every_replica_and_merges_without_duplicates),
+        cmocka_unit_test(test_gateway_proxy_passes_headers_both_ways),
+        cmocka_unit_test(test_gateway_stops_promptly_with_upstream_requests_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

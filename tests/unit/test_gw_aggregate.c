@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "aggregate.h"
+#include "timefmt.h"
 
 /* A transaction-service page with sequences lo..hi; id-<seq> ids (or
  * id-<seq + id_shift>); every 5th an anomaly. */
@@ -40,7 +41,8 @@ static char *page(enum gw_src src, uint64_t lo, uint64_t hi, uint64_t id_shift)
     return out;
 }
 
-static void feed(struct gw_agg *a, enum gw_src src, uint64_t lo, uint64_t hi, uint64_t shift)
+static void feed_rep(struct gw_agg *a, enum gw_src src, int rep, uint64_t lo, uint64_t hi,
+                     uint64_t shift)
 {
     char *text = page(src, lo, hi, shift);
     struct gw_event *ev;
@@ -50,9 +52,14 @@ static void feed(struct gw_agg *a, enum gw_src src, uint64_t lo, uint64_t hi, ui
     assert_int_equal(gw_parse_page(src, text, strlen(text), &ev, &n, &next), BM_OK);
     assert_int_equal(n, hi - lo + 1);
     assert_int_equal(next, hi);
-    assert_int_equal(gw_agg_append(a, src, ev, n), BM_OK);
+    assert_int_equal(gw_agg_append(a, src, rep, ev, n), BM_OK);
     gw_events_free(ev, n);
     free(text);
+}
+
+static void feed(struct gw_agg *a, enum gw_src src, uint64_t lo, uint64_t hi, uint64_t shift)
+{
+    feed_rep(a, src, 0, lo, hi, shift);
 }
 
 static cJSON *list(struct gw_agg *a, const struct db_list_query *q)
@@ -128,11 +135,12 @@ static void test_gw_append_drops_events_at_or_below_cursor_and_known_ids(void **
     assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
     feed(&a, GW_TXN, 1, 10, 0);
     feed(&a, GW_TXN, 5, 12, 0);   /* 5..10 again: only 11, 12 are new */
-    /* a failover replica restarted the cursor: same ids under new numbers */
-    a.svc[GW_TXN].cursor = 0;
-    a.svc[GW_TXN].cursor_set = false;
-    feed(&a, GW_TXN, 1, 3, 9);    /* ids id-10..id-12: all known */
-    feed(&a, GW_TXN, 4, 4, 9);    /* id-13: new */
+    /* a second replica with its own cursor: same ids under new numbers */
+    feed_rep(&a, GW_TXN, 1, 1, 3, 9);    /* ids id-10..id-12: all known */
+    feed_rep(&a, GW_TXN, 1, 4, 4, 9);    /* id-13: new */
+    assert_int_equal(a.svc[GW_TXN].rep[0].events, 12);
+    assert_int_equal(a.svc[GW_TXN].rep[1].events, 1);
+    assert_int_equal(a.svc[GW_TXN].rep[1].cursor, 4);
     j = list(&a, &q);
     assert_int_equal((int)num(j, "count"), 13);
     assert_int_equal((int)num(j, "next_since"), 13);
@@ -163,11 +171,9 @@ static void test_gw_buffer_stays_within_bytes_keeping_the_newest(void **state)
     assert_int_equal((int)num(j, "next_since"), 20000);
     cJSON_Delete(j);
     /* every buffered id is still known after thousands of evictions */
-    a.svc[GW_TXN].cursor_set = false;
-    a.svc[GW_TXN].cursor = 0;
     {
         uint64_t first = 20000 - a.n + 1, n0 = a.n;
-        feed(&a, GW_TXN, first, 20000, 0);
+        feed_rep(&a, GW_TXN, 1, first, 20000, 0);
         assert_int_equal(a.n, n0);
         assert_int_equal(a.last_gseq, 20000);
     }
@@ -215,7 +221,7 @@ static void test_gw_list_with_since_pages_oldest_first_and_filters(void **state)
 
 static void test_gw_state_is_degraded_when_data_is_older_than_three_intervals(void **state)
 {
-    struct gw_svc s;
+    struct gw_replica s;
 
     (void)state;
     memset(&s, 0, sizeof(s));
@@ -227,6 +233,81 @@ static void test_gw_state_is_degraded_when_data_is_older_than_three_intervals(vo
     assert_int_equal(gw_effective_state(&s, 1000000, 1000), GW_UNREACHABLE);
 }
 
+static void test_gw_replicas_with_different_data_are_all_kept(void **state)
+{
+    struct gw_agg a;
+    struct db_list_query q = { .limit = 1000 };
+    struct buf b;
+    cJSON *j, *h;
+    const cJSON *reps;
+
+    (void)state;
+    assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
+    {
+        const char *urls[] = { "http://a:1", "http://b:2" };
+        assert_int_equal(gw_agg_set_replicas(&a, GW_TXN, urls, 2), BM_OK);
+    }
+    feed_rep(&a, GW_TXN, 0, 1, 10, 0);
+    feed_rep(&a, GW_TXN, 1, 1, 10, 1000); /* same numbers, other ids */
+    feed_rep(&a, GW_TXN, 0, 5, 11, 0);    /* replica 0 moves on: only 11 is new */
+    j = list(&a, &q);
+    assert_int_equal((int)num(j, "count"), 21);
+    assert_int_equal(a.duplicates, 6);
+    assert_int_equal(a.svc[GW_TXN].events, 21);
+    assert_int_equal(a.svc[GW_TXN].rep[0].events, 11);
+    assert_int_equal(a.svc[GW_TXN].rep[1].events, 10);
+    cJSON_Delete(j);
+
+    buf_init(&b, 1 << 20);
+    assert_int_equal(gw_agg_system_health(&a, &b), BM_OK);
+    h = cJSON_ParseWithLength(b.data, b.len);
+    assert_non_null(h);
+    reps = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, "services"),
+                                         "transaction-service"),
+        "replicas");
+    assert_int_equal(cJSON_GetArraySize(reps), 2);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(reps, 1), "url")
+                            ->valuestring,
+                        "http://b:2");
+    assert_int_equal((int)num(cJSON_GetArrayItem(reps, 1), "events_received"), 10);
+    cJSON_Delete(h);
+    buf_free(&b);
+    gw_agg_free(&a);
+}
+
+static void test_gw_service_state_is_its_best_replica_and_routes_prefer_ok(void **state)
+{
+    struct gw_agg a;
+    int order[GW_REPLICAS_MAX], best = -1;
+    int64_t now = 10 * 1000000;
+    const char *urls[] = { "http://a:1", "http://b:2", "http://c:3" };
+
+    (void)state;
+    assert_int_equal(gw_agg_init(&a, 1 << 20, 1000), BM_OK);
+    assert_int_equal(gw_agg_set_replicas(&a, GW_AUTH, urls, 3), BM_OK);
+    a.svc[GW_AUTH].rep[0].state = GW_UNREACHABLE;
+    a.svc[GW_AUTH].rep[1].state = GW_DEGRADED;
+    a.svc[GW_AUTH].rep[2].state = GW_UNREACHABLE;
+    assert_int_equal(gw_svc_state(&a.svc[GW_AUTH], now, 1000, &best), GW_DEGRADED);
+    assert_int_equal(best, 1);
+    a.svc[GW_AUTH].rep[2].state = GW_OK;
+    a.svc[GW_AUTH].rep[2].last_success_mono_us = time_mono_us();
+    assert_int_equal(gw_svc_state(&a.svc[GW_AUTH], time_mono_us(), 1000, &best), GW_OK);
+    assert_int_equal(best, 2);
+    assert_int_equal(gw_route_order(&a, GW_AUTH, order), 3);
+    assert_int_equal(order[0], 2);
+    assert_int_equal(order[1], 0);
+    assert_int_equal(order[2], 1);
+    /* all down: the service is unreachable; every replica is still tried */
+    for (int r = 0; r < 3; r++)
+        a.svc[GW_AUTH].rep[r].state = GW_UNREACHABLE;
+    assert_int_equal(gw_svc_state(&a.svc[GW_AUTH], now, 1000, NULL), GW_UNREACHABLE);
+    assert_int_equal(gw_route_order(&a, GW_AUTH, order), 3);
+    assert_int_equal(gw_agg_set_replicas(&a, GW_AUTH, urls, 0), BM_EINVAL);
+    gw_agg_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_gw_buffer_stays_within_bytes_keeping_the_newest),
         cmocka_unit_test(test_gw_list_with_since_pages_oldest_first_and_filters),
         cmocka_unit_test(test_gw_state_is_degraded_when_data_is_older_than_three_intervals),
+        cmocka_unit_test(test_gw_replicas_with_different_data_are_all_kept),
+        cmocka_unit_test(test_gw_service_state_is_its_best_replica_and_routes_prefer_ok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,6 @@ static void test_gw_parse_urls_splits_replicas_and_trims_trailing_slashes(void *
     assert_int_equal(u.nurls, 2);
     assert_string_equal(u.urls[0], "http://a:1");
     assert_string_equal(u.urls[1], "http://b:2");
-    assert_int_equal(u.current, 0);
 }
 
 static void test_gw_parse_urls_rejects_empty_entries_and_too_many(void **state)
