@@ -3,6 +3,7 @@
 #define BM_COMMON_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -25,6 +26,14 @@ struct metrics_snapshot {
 
 enum bm_rc metrics_json(const struct metrics_snapshot *m, struct buf *out) BM_WUR;
 enum bm_rc metrics_prometheus(const struct metrics_snapshot *m, struct buf *out) BM_WUR;
+/* Several processes in one text: each family once, a sample per process
+ * (told apart by their service label). */
+enum bm_rc metrics_prometheus_n(const struct metrics_snapshot *const *m, size_t n,
+                                struct buf *out) BM_WUR;
+/* Reads metrics_json() text back (absent members are 0); service is used
+ * as given, not taken from the text. BM_EINVAL if it is not an object. */
+enum bm_rc metrics_from_json(const char *text, size_t len, const char *service,
+                             struct metrics_snapshot *m) BM_WUR;
 /* Resident set size of this process (from /proc/self/statm), -1 if unknown. */
 int64_t metrics_rss_bytes(void);
 

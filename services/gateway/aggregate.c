@@ -631,14 +631,27 @@ enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *o
 
 enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct buf *out)
 {
-    struct metrics_snapshot m;
+    struct metrics_snapshot m, svc[GW_NSRC];
+    const struct metrics_snapshot *all[GW_NSRC + 1];
+    size_t n = 0;
     int64_t now = time_mono_us();
     enum bm_rc rc;
 
     pthread_mutex_lock(&a->mu);
     rc = gateway_own(a, uptime_s, &m);
+    all[n++] = &m;
+    /* each service's own figures, from its best replica's last /metrics */
+    for (int s = 0; s < GW_NSRC; s++) {
+        const struct gw_svc *v = &a->svc[s];
+        int best;
+        (void)gw_svc_state(v, now, a->poll_interval_ms, &best);
+        if (v->nrep && v->rep[best].metrics_json &&
+            metrics_from_json(v->rep[best].metrics_json, strlen(v->rep[best].metrics_json),
+                              src_names[s], &svc[s]) == BM_OK)
+            all[n++] = &svc[s];
+    }
     if (rc == BM_OK)
-        rc = metrics_prometheus(&m, out);
+        rc = metrics_prometheus_n(all, n, out);
     if (rc == BM_OK)
         rc = buf_printf(out, "# TYPE bankmock_gateway_buffer_events gauge\n"
                              "bankmock_gateway_buffer_events %zu\n"

@@ -301,6 +301,15 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
         assert_non_null(strstr(r.ctype, "text/plain"));
         assert_non_null(strstr(r.body,
                                "bankmock_gateway_upstream_up{service=\"transaction-service\"} 1"));
+        /* each service's own figures under its label, each family declared once */
+        assert_non_null(strstr(r.body, "bankmock_events_generated_total{service=\"api-gateway\"}"));
+        assert_non_null(
+            strstr(r.body, "bankmock_events_generated_total{service=\"transaction-service\"}"));
+        {
+            const char *t = strstr(r.body, "# TYPE bankmock_events_generated_total ");
+            assert_non_null(t);
+            assert_null(strstr(t + 1, "# TYPE bankmock_events_generated_total "));
+        }
         resp_free(&r);
     }
     /* /dashboard: totals and per-service state */
