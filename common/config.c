@@ -980,7 +980,7 @@ void cfg_print_help(enum bm_svc svc, const char *prog)
         if (!k->flag || !key_applies(k, svc))
             continue;
         snprintf(lhs, sizeof(lhs), "%s%s", k->flag, k->type == CFG_SWITCH ? "" : " VALUE");
-        printf("  %-26s %s", lhs, k->help);
+        printf("  %-28s %s", lhs, k->help);
         if (k->def && *k->def)
             printf(" [default: %s]", k->def);
         else if (strcmp(k->name, "port") == 0)
@@ -991,7 +991,7 @@ void cfg_print_help(enum bm_svc svc, const char *prog)
             printf(" (env %s)", k->env);
         putchar('\n');
     }
-    printf("\nEnvironment only:\n  ADMIN_TOKEN                bearer token required on POST\n");
+    printf("\nEnvironment only:\n  ADMIN_TOKEN                  bearer token required on POST\n");
     printf("\nPrecedence: defaults < config file < environment < flags%s.\n",
            svc == SVC_GATEWAY ? "" : " < POST /config");
     if (svc != SVC_GATEWAY) {
