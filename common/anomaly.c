@@ -28,6 +28,19 @@ void anom_init(struct anom_sched *s, struct rng *r, int n_types)
     s->threshold = rng_double(r);
 }
 
+double anom_rate(double rate, const double *w, int n, double *out)
+{
+    double sum = 0.0;
+
+    for (int i = 0; i < n; i++) {
+        out[i] = isfinite(w[i]) && w[i] > 0.0 ? w[i] : 0.0;
+        sum += out[i];
+    }
+    if (!(sum > 0.0) || !isfinite(sum) || !(rate > 0.0))
+        return 0.0;
+    return rate < 1.0 ? rate : 1.0;
+}
+
 bool anom_valid(const struct anom_sched *s, int n_types)
 {
     return s->n_types == n_types && n_types >= 1 && n_types <= ANOM_MAX_TYPES &&

@@ -45,6 +45,10 @@ struct anom_sched {
 };
 
 void anom_init(struct anom_sched *s, struct rng *r, int n_types);
+/* The rate p that applies: rate capped at 1, with the weights w[n] cleaned
+ * into out[n] (negative and non-finite ones 0); 0 when no type has weight
+ * (or rate is not positive), so no deficit piles up while all are off. */
+double anom_rate(double rate, const double *w, int n, double *out);
 /* True if s is in range: bytes from disk are checked before use. */
 bool anom_valid(const struct anom_sched *s, int n_types);
 /* Takes the current relative weights w[n_types] (non-negative, finite). */

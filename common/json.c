@@ -313,3 +313,123 @@ enum bm_rc json_want_choice(const cJSON *it, const char *name, const char *const
     api_fail_set(fail, API_BAD_VALUE, name, "%s is not one of the allowed values", name);
     return BM_EINVAL;
 }
+
+enum bm_rc json_want_code(const cJSON *it, const char *name, const char *prefix, int digits,
+                          char *out, size_t size, struct api_fail *fail)
+{
+    size_t np = strlen(prefix), n = np + (size_t)digits;
+    const char *s;
+    bool ok;
+
+    if (json_want_str(it, name, &s, fail) != BM_OK)
+        return BM_EINVAL;
+    ok = n < size && strlen(s) == n && strncmp(s, prefix, np) == 0;
+    for (size_t i = np; ok && i < n; i++)
+        ok = s[i] >= '0' && s[i] <= '9';
+    if (!ok) {
+        api_fail_set(fail, API_BAD_VALUE, name, "%s must be %s followed by %d digits", name,
+                     prefix, digits);
+        return BM_EINVAL;
+    }
+    memcpy(out, s, n + 1);
+    return BM_OK;
+}
+
+enum bm_rc json_want_country(const cJSON *it, const char *name, char out[3],
+                             struct api_fail *fail)
+{
+    const char *s;
+
+    if (json_want_str(it, name, &s, fail) != BM_OK)
+        return BM_EINVAL;
+    if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') {
+        api_fail_set(fail, API_BAD_VALUE, name, "%s must be an ISO 3166 alpha-2 code", name);
+        return BM_EINVAL;
+    }
+    memcpy(out, s, 3);
+    return BM_OK;
+}
+
+/* Appends a client's key to out (length *n, capacity size) made safe to
+ * echo in "field": printable ASCII, cut short. */
+static void put_safe(char *out, size_t size, size_t *n, const char *key)
+{
+    for (; *key && *n + 1 < size; key++)
+        out[(*n)++] = (*key >= 0x20 && *key < 0x7f) ? *key : '?';
+    out[*n] = '\0';
+}
+
+/* "obj.key", or "key" for a request body (obj ""). */
+static void member_name(char *out, size_t size, const char *obj, const char *key)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (*obj) {
+        put_safe(out, size, &n, obj);
+        put_safe(out, size, &n, ".");
+    }
+    put_safe(out, size, &n, key);
+}
+
+static bool one_of(const char *key, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(key, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The index of member `key` in spec->names, or -1 with *fail set. */
+static int member_index(const struct json_members *spec, const char *key, const char *name,
+                        struct api_fail *fail)
+{
+    for (int i = 0; i < spec->n; i++)
+        if (strcmp(key, spec->names[i]) == 0)
+            return i;
+    if (one_of(key, spec->readonly, spec->n_readonly))
+        api_fail_set(fail, API_READONLY, name, "%s is set by the server", name);
+    else
+        api_fail_set(fail, API_UNKNOWN_FIELD, name, "unknown field %s", name);
+    return -1;
+}
+
+enum bm_rc json_want_members(const cJSON *it, const struct json_members *spec, void *ctx,
+                             struct api_fail *fail)
+{
+    uint32_t seen = 0;
+    char name[64];
+
+    if (spec->n < 0 || spec->n > 32)
+        return BM_EINVAL;
+    if (!cJSON_IsObject(it)) {
+        if (*spec->obj)
+            api_fail_set(fail, API_BAD_TYPE, spec->obj, "%s must be an object", spec->obj);
+        else
+            api_fail_set(fail, API_BAD_TYPE, "", "the body must be a JSON object");
+        return BM_EINVAL;
+    }
+    for (const cJSON *c = it->child; c; c = c->next) {
+        int k;
+
+        member_name(name, sizeof name, spec->obj, c->string);
+        k = member_index(spec, c->string, name, fail);
+        if (k < 0)
+            return BM_EINVAL;
+        if (seen & (1u << k)) {
+            api_fail_set(fail, API_BAD_VALUE, name, "duplicate field %s", name);
+            return BM_EINVAL;
+        }
+        seen |= 1u << k;
+        if (spec->one(c, k, ctx, fail) != BM_OK)
+            return BM_EINVAL;
+    }
+    for (int i = 0; i < spec->n; i++) {
+        if ((spec->required & (1u << i)) && !(seen & (1u << i))) {
+            member_name(name, sizeof name, spec->obj, spec->names[i]);
+            api_fail_set(fail, API_BAD_VALUE, name, "%s is required", name);
+            return BM_EINVAL;
+        }
+    }
+    return BM_OK;
+}

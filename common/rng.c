@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -131,6 +132,31 @@ int rng_weighted(struct rng *r, const double *w, int n)
     }
     /* Rounding left x just above the sum: the last positive weight. */
     return last;
+}
+
+enum bm_rc rng_distinct(struct rng *r, uint32_t lo, uint32_t span, uint32_t n, uint32_t *out)
+{
+    unsigned char *seen;
+    uint32_t got = 0, k = 0;
+
+    if (n > span)
+        return BM_EINVAL;
+    seen = calloc(span / 8 + 1, 1);
+    if (!seen)
+        return BM_ENOMEM;
+    while (got < n) {
+        uint32_t v = (uint32_t)rng_below(r, span);
+
+        if (seen[v / 8] & (1u << (v % 8)))
+            continue;
+        seen[v / 8] = (unsigned char)(seen[v / 8] | (1u << (v % 8)));
+        got++;
+    }
+    for (uint32_t v = 0; v < span && k < n; v++)
+        if (seen[v / 8] & (1u << (v % 8)))
+            out[k++] = lo + v;
+    free(seen);
+    return BM_OK;
 }
 
 static const char rng_hex[] = "0123456789abcdef";

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rc.h"
+
 struct rng {
     uint64_t s[4];
 };
@@ -30,6 +32,11 @@ double rng_exp(struct rng *r, double mean);
 double rng_lognormal(struct rng *r, double mu, double sigma);
 /* Index drawn by non-negative weights; -1 if all are zero. */
 int rng_weighted(struct rng *r, const double *w, int n);
+/* n distinct integers of [lo, lo + span) into out[n], in increasing
+ * order; BM_EINVAL if n > span, BM_ENOMEM without room for a span-bit
+ * scratch set. */
+enum bm_rc rng_distinct(struct rng *r, uint32_t lo, uint32_t span, uint32_t n,
+                        uint32_t *out) BM_WUR;
 /* UUID v4 text, lower-case, into out[RNG_UUID_LEN + 1]. */
 void rng_uuid4(struct rng *r, char *out);
 /* The same draw kept as 16 raw bytes (compact persisted state), and its

@@ -58,8 +58,9 @@ extern const char *const auth_device_names[AUTH_D_COUNT];
 #define AUTH_FAIL_WORDS   ((AUTH_N_USERS + 63u) / 64u)
 
 /* A multi-event anomaly under way. POD, 32 bytes, no padding: persisted
- * as bytes. The attacker's address, device and place, and the usernames
- * a stuffing list tries, are not stored: they follow from the id. */
+ * as bytes. A slot of the heap of incident.h, so next_us comes first.
+ * The attacker's address, device and place, and the usernames a stuffing
+ * list tries, are not stored: they follow from the id. */
 struct auth_incident {
     int64_t next_us;    /* simulated time the next event is due */
     uint8_t id[16];     /* UUID v4 as raw bytes; text only in the event */
@@ -68,7 +69,7 @@ struct auth_incident {
     uint8_t size;       /* events in all */
     uint8_t done;       /* events emitted so far, 1 .. size - 1 */
     uint8_t success_at; /* the step that gets in; 0xff: none */
-    uint8_t squeeze;    /* gaps scaled by 2^(-squeeze/8): see generator.c */
+    uint8_t squeeze;    /* gaps scaled by 2^(-squeeze/8): incident.h */
     uint8_t zero;       /* padding, kept 0 */
 };
 

@@ -17,9 +17,11 @@
  *   apart, all within 4 minutes; stuffing: 20-60 distinct usernames from
  *   one address, at most one success and then only in 21 or more. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "auth_internal.h"
+#include "incident.h"
 
 #define US_PER_S       1000000LL
 #define DAY_MS         86400000LL
@@ -536,36 +538,19 @@ static void location_event(const struct auth_model *m, const struct target *tg, 
  * 1-5 s apart. An incident holds a slot of st->active for its whole life;
  * by Little's law the number in flight is starts/s x duration, which at
  * 5,000 events/s and rate 0.5 would be thousands. So, as in the
- * transaction service, new incidents get their gaps scaled by
- * 2^(-squeeze / 8), the largest of three squeezes:
- *
- * - load: from the arrival rate (a moving average of the spacing of
- *   t_us), anomaly_rate and the weights, the number of incidents that
- *   would be in flight at full-length gaps; above LOAD_FIT x
- *   AUTH_MAX_ACTIVE gaps shrink in proportion, so the table settles near
- *   that fill whatever the rate;
- * - room: past SQUEEZE_FROM of the table (the start of a stream, a
- *   burst), gaps shrink with (free / free at SQUEEZE_FROM)^3;
- * - span: an incident lasts at most SPAN_EVENTS arrivals (200 s at 100
- *   events/s, where nothing is squeezed; 4 s at 5,000), so any window of
- *   100,000 events holds many incidents' whole lives and the types'
- *   shares of it follow the weights.
+ * transaction service, new incidents get their gaps squeezed (incident.h:
+ * load and room), and here also by span: an incident lasts at most
+ * SPAN_EVENTS arrivals (200 s at 100 events/s, where nothing is squeezed;
+ * 4 s at 5,000), so any window of 100,000 events holds many incidents'
+ * whole lives and the types' shares of it follow the weights.
  *
  * Squeezing only shortens gaps, so a brute force stays within 4 minutes.
  * An incident keeps the squeeze it started with. */
-#define LOAD_FIT           0.8
-#define SQUEEZE_FROM_NUM   9 /* room squeeze from 90% full */
-#define SQUEEZE_FROM_DEN   10
-#define SQUEEZE_PER_OCTAVE 24.0
-#define SQUEEZE_MAX        200
-#define GAP_FLOOR_US       10000LL
-#define DT_WINDOW          1024u
-#define DT_CLAMP           8.0
-#define SPAN_EVENTS        20000.0
-#define BRUTE_MIN          10
-#define BRUTE_MAX          30
-#define STUFF_MIN          20
-#define STUFF_MAX          60
+#define SPAN_EVENTS 20000.0
+#define BRUTE_MIN   10
+#define BRUTE_MAX   30
+#define STUFF_MIN   20
+#define STUFF_MAX   60
 
 _Static_assert(BRUTE_MAX + 1 <= AUTH_MAX_INCIDENT && STUFF_MAX <= AUTH_MAX_INCIDENT,
                "incidents larger than the scheduler's bound");
@@ -583,23 +568,6 @@ static double mean_size(int type)
 {
     return type == AUTH_A_BRUTE_FORCE ? (BRUTE_MIN + BRUTE_MAX) / 2.0 + 0.3
                                       : (STUFF_MIN + STUFF_MAX) / 2.0;
-}
-
-static double next_mean_dt(const struct auth_state *st, uint32_t *seen, int64_t t_us)
-{
-    double dt = (double)t_us - (double)st->last_us;
-    double m = st->mean_dt_us;
-
-    *seen = st->dt_seen;
-    if (*seen == 0 && st->last_us == 0)
-        return 0.0;
-    if (!(dt > 0.0) || !isfinite(dt))
-        return m;
-    if (*seen > 0 && m > 0.0 && dt > DT_CLAMP * m)
-        dt = DT_CLAMP * m;
-    if (*seen < DT_WINDOW)
-        ++*seen;
-    return m + (dt - m) / (double)*seen;
 }
 
 /* Incidents in flight at full-length gaps: starts/s of each type (its
@@ -620,25 +588,6 @@ static double full_length_load(const struct anom_sched *s, double rate, double m
     return rate * 1e6 / mean_dt_us * per_s;
 }
 
-static uint8_t squeeze_for(double load, uint32_t n_active, double span)
-{
-    const uint32_t free0 =
-        AUTH_MAX_ACTIVE - AUTH_MAX_ACTIVE * SQUEEZE_FROM_NUM / SQUEEZE_FROM_DEN;
-    const double fit = LOAD_FIT * AUTH_MAX_ACTIVE;
-    uint32_t free_now = AUTH_MAX_ACTIVE - n_active;
-    double q = span;
-
-    if (load > fit && 8.0 * log2(load / fit) > q)
-        q = 8.0 * log2(load / fit);
-    if (free_now < free0) {
-        double room =
-            SQUEEZE_PER_OCTAVE * log2((double)free0 / (double)(free_now ? free_now : 1));
-
-        q = room > q ? room : q;
-    }
-    return (uint8_t)(q < SQUEEZE_MAX ? lround(q) : SQUEEZE_MAX);
-}
-
 /* Squeeze so an incident spans at most SPAN_EVENTS arrivals: at high
  * rates a full-length incident would outlast whole windows of events,
  * and the types' shares would wander within them. */
@@ -657,13 +606,10 @@ static double span_squeeze(const struct auth_incident *in, double mean_dt_us)
 
 static int64_t gap_us(const struct auth_incident *in, struct rng *r)
 {
-    int64_t lo, hi, g;
+    int64_t lo, hi;
 
     gap_range(in->type, &lo, &hi);
-    g = rng_range(r, lo, hi);
-    if (in->squeeze)
-        g = llround((double)g * exp2(-(double)in->squeeze / 8.0));
-    return g > GAP_FLOOR_US ? g : GAP_FLOOR_US;
+    return inc_gap_us(r, lo, hi, in->squeeze);
 }
 
 /* Emits the next event of incident in at ts_us and advances it. */
@@ -683,48 +629,6 @@ static void incident_step(const struct auth_model *m, struct auth_incident *in, 
         in->next_us = ts_us + gap_us(in, r);
 }
 
-/* ---- the table of incidents in flight: a min-heap on next_us ---- */
-
-static void heap_swap(struct auth_incident *a, struct auth_incident *b)
-{
-    struct auth_incident t = *a;
-
-    *a = *b;
-    *b = t;
-}
-
-static void heap_up(struct auth_state *st, uint32_t i)
-{
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-
-        if (st->active[parent].next_us <= st->active[i].next_us)
-            break;
-        heap_swap(&st->active[parent], &st->active[i]);
-        i = parent;
-    }
-}
-
-static void heap_down(struct auth_state *st, uint32_t i)
-{
-    uint32_t n = st->n_active;
-
-    for (;;) {
-        uint32_t l = 2 * i + 1, best = i;
-
-        if (l < n && st->active[l].next_us < st->active[best].next_us)
-            best = l;
-        if (l + 1 < n && st->active[l + 1].next_us < st->active[best].next_us)
-            best = l + 1;
-        if (best == i)
-            break;
-        heap_swap(&st->active[best], &st->active[i]);
-        i = best;
-    }
-}
-
-enum table_op { OP_NONE, OP_PUSH, OP_REPLACE_TOP, OP_POP_TOP };
-
 /* Everything one call may change, worked on as a copy and written back
  * only once the event is encoded: a failed append then leaves the state
  * as it was, without copying the whole table. */
@@ -736,7 +640,7 @@ struct auth_step {
     double rate;
     int64_t ts_us;           /* the event's timestamp */
     struct auth_incident in; /* the incident stepped or started */
-    enum table_op op;
+    enum inc_op op;          /* what becomes of it, applied once the event is out */
     struct side side;
 };
 
@@ -775,26 +679,13 @@ static void step_commit(struct auth_state *st, const struct auth_step *s, int64_
     st->last_us = t_us;
     st->last_ts_us = s->ts_us;
     remember(st, &s->side);
-    switch (s->op) {
-    case OP_PUSH:
+    /* Steps still to come, per type: a push adds the new incident's, a
+     * step of the top takes one off. */
+    if (s->op == INC_PUSH)
         st->pending[s->in.type] += (uint32_t)(s->in.size - s->in.done);
-        st->active[st->n_active] = s->in;
-        heap_up(st, st->n_active++);
-        break;
-    case OP_REPLACE_TOP:
+    else if (s->op != INC_NONE)
         st->pending[s->in.type] -= st->pending[s->in.type] ? 1u : 0u;
-        st->active[0] = s->in;
-        heap_down(st, 0);
-        break;
-    case OP_POP_TOP:
-        st->pending[s->in.type] -= st->pending[s->in.type] ? 1u : 0u;
-        st->active[0] = st->active[--st->n_active];
-        memset(&st->active[st->n_active], 0, sizeof st->active[0]);
-        heap_down(st, 0);
-        break;
-    default:
-        break;
-    }
+    inc_apply(st->active, sizeof st->active[0], &st->n_active, s->op, &s->in);
 }
 
 /* Persisted bytes come back from disk: an incident is checked before it
@@ -826,14 +717,14 @@ static uint8_t stuffing_success(const struct auth_incident *in, struct rng *r)
     return NO_SUCCESS;
 }
 
-static enum table_op start_multi(const struct auth_model *m, const struct auth_state *st,
-                                 struct auth_step *s, int type, struct auth_rec *e,
-                                 struct auth_features *f)
+static enum inc_op start_multi(const struct auth_model *m, const struct auth_state *st,
+                               struct auth_step *s, int type, struct auth_rec *e,
+                               struct auth_features *f)
 {
     struct auth_incident *in = &s->in;
 
     if (st->n_active >= AUTH_MAX_ACTIVE)
-        return OP_NONE;
+        return INC_NONE;
     anom_started(&s->sched, &s->r);
     memset(in, 0, sizeof *in);
     in->type = (uint8_t)type;
@@ -850,10 +741,10 @@ static enum table_op start_multi(const struct auth_model *m, const struct auth_s
         in->size = (uint8_t)rng_range(&s->r, STUFF_MIN, STUFF_MAX);
         in->success_at = stuffing_success(in, &s->r);
     }
-    in->squeeze = squeeze_for(full_length_load(&s->sched, s->rate, s->mean_dt_us), st->n_active,
-                              span_squeeze(in, s->mean_dt_us));
+    in->squeeze = inc_squeeze(full_length_load(&s->sched, s->rate, s->mean_dt_us), st->n_active,
+                              AUTH_MAX_ACTIVE, span_squeeze(in, s->mean_dt_us));
     incident_step(m, in, &s->r, s->ts_us, e, f);
-    return OP_PUSH;
+    return INC_PUSH;
 }
 
 /* The scheduler's pick as if the steps of the incidents in flight were
@@ -873,42 +764,29 @@ static int pick_type(const struct auth_state *st, struct auth_step *s)
 }
 
 /* Starts an incident of the type the scheduler picks and emits its first
- * event. OP_NONE with e untouched if no type has weight, the table is
+ * event. INC_NONE with e untouched if no type has weight, the table is
  * full, or no recent login can be followed: the deficit then waits for a
  * later tick, and the same type is still owed. */
-static enum table_op start_incident(const struct auth_model *m, const struct auth_state *st,
-                                    struct auth_step *s, struct auth_rec *e,
-                                    struct auth_features *f)
+static enum inc_op start_incident(const struct auth_model *m, const struct auth_state *st,
+                                  struct auth_step *s, struct auth_rec *e,
+                                  struct auth_features *f)
 {
     int type = pick_type(st, s);
     struct target tg;
 
     if (type < 0)
-        return OP_NONE;
+        return INC_NONE;
     if (type != AUTH_A_LOCATION)
         return start_multi(m, st, s, type, e, f);
     if (!location_target(m, st, &s->r, s->ts_us, &tg))
-        return OP_NONE;
+        return INC_NONE;
     anom_started(&s->sched, &s->r);
     location_event(m, &tg, &s->r, auth_floor_div(s->ts_us, 1000), e, f);
     e->anomaly = AUTH_A_LOCATION;
-    return OP_NONE;
+    return INC_NONE;
 }
 
 /* ---- the next event ---- */
-
-static double effective_rate(const struct gen_params *p, double w[AUTH_A_COUNT])
-{
-    double sum = 0.0;
-
-    for (int i = 0; i < AUTH_A_COUNT; i++) {
-        w[i] = isfinite(p->weights[i]) && p->weights[i] > 0.0 ? p->weights[i] : 0.0;
-        sum += w[i];
-    }
-    if (!(sum > 0.0) || !(p->anomaly_rate > 0.0))
-        return 0.0;
-    return p->anomaly_rate < 1.0 ? p->anomaly_rate : 1.0;
-}
 
 /* A due step keeps its own schedule when arrivals are sparse (it would
  * otherwise wait for one, and a brute force would spread over hours);
@@ -924,7 +802,7 @@ static enum bm_rc pick_anomaly(const struct auth_model *m, const struct auth_sta
                                struct auth_step *s, bool due, int64_t t_us, struct auth_rec *e,
                                struct auth_features *f)
 {
-    s->op = OP_NONE;
+    s->op = INC_NONE;
     s->ts_us = t_us;
     if (st->n_active > 0 && st->active[0].next_us <= t_us) {
         s->in = st->active[0];
@@ -932,7 +810,7 @@ static enum bm_rc pick_anomaly(const struct auth_model *m, const struct auth_sta
             return BM_ESTATE;
         s->ts_us = step_ts(st, s->in.next_us, t_us);
         incident_step(m, &s->in, &s->r, s->ts_us, e, f);
-        s->op = s->in.done < s->in.size ? OP_REPLACE_TOP : OP_POP_TOP;
+        s->op = s->in.done < s->in.size ? INC_REPLACE_TOP : INC_POP_TOP;
     } else if (due) {
         s->op = start_incident(m, st, s, e, f);
     }
@@ -942,6 +820,8 @@ static enum bm_rc pick_anomaly(const struct auth_model *m, const struct auth_sta
 }
 
 _Static_assert(sizeof(struct auth_incident) == 32, "struct auth_incident has padding");
+_Static_assert(offsetof(struct auth_incident, next_us) == 0,
+               "incident.h: a slot begins with next_us");
 _Static_assert(sizeof(struct auth_seen) == 16, "struct auth_seen has padding");
 _Static_assert(sizeof(struct auth_detail) == 112, "struct auth_detail has padding");
 _Static_assert(sizeof(struct auth_state) <= 32 * 1024, "the state is persisted every batch");
@@ -968,8 +848,9 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     s.side.fail_user = -1;
     s.side.fail_kind = 0;
     s.side.seen_user = -1;
-    s.mean_dt_us = next_mean_dt(st, &s.dt_seen, t_us);
-    s.rate = effective_rate(p, w);
+    s.dt_seen = st->dt_seen;
+    s.mean_dt_us = inc_mean_dt(st->last_us, st->mean_dt_us, &s.dt_seen, t_us);
+    s.rate = anom_rate(p->anomaly_rate, p->weights, AUTH_A_COUNT, w);
     anom_weights(&s.sched, w);
     due = anom_tick(&s.sched, s.rate);
     rng_uuid4(&s.r, e.id);

@@ -8,7 +8,9 @@
 
 #include "auth_internal.h"
 #include "json.h"
-#include "timefmt.h"
+#include "jw.h"
+#include "risk.h"
+#include "str.h"
 
 #define ID_MIN  100000u /* CUST_ numbers have 6 digits */
 #define ID_SPAN 900000u
@@ -303,16 +305,6 @@ void auth_fp_fmt(uint64_t hi, uint64_t lo, char out[65])
     out[32] = '\0';
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* Appends s to out (length *n, capacity size), truncating. */
 static void put_str(char *out, size_t size, size_t *n, const char *s)
 {
@@ -349,14 +341,14 @@ static void fmt_cust(char *out, size_t size, uint32_t num)
 void auth_rec_user(const struct auth_model *m, uint32_t u, struct auth_rec *e)
 {
     fmt_cust(e->customer_id, sizeof e->customer_id, m->users[u].num);
-    copy_str(e->username, sizeof e->username, m->users[u].username);
+    str_copy(e->username, sizeof e->username, m->users[u].username);
 }
 
 void auth_rec_place(struct auth_rec *e, int c, double lat, double lon)
 {
     e->has_location = true;
-    copy_str(e->country, sizeof e->country, auth_cities[c].country);
-    copy_str(e->city, sizeof e->city, auth_cities[c].name);
+    str_copy(e->country, sizeof e->country, auth_cities[c].country);
+    str_copy(e->city, sizeof e->city, auth_cities[c].name);
     e->lat_e4 = llround(lat * 1e4);
     e->lon_e4 = llround(lon * 1e4);
 }
@@ -374,7 +366,7 @@ void auth_rec_user_device(const struct auth_model *m, uint32_t u, int k, struct 
     e->has_device = true;
     user_device_fp(m, u, k, e->fingerprint);
     e->device_type = us->dev_type[k];
-    copy_str(e->os, sizeof e->os, auth_os_table[us->dev_os[k]].name);
+    str_copy(e->os, sizeof e->os, auth_os_table[us->dev_os[k]].name);
 }
 
 uint64_t auth_unknown_space(void)
@@ -426,29 +418,6 @@ void auth_unknown_username(uint64_t k, char *out, size_t size)
 }
 
 /* ---- population ---- */
-
-/* n distinct 6-digit numbers in increasing order. */
-static enum bm_rc draw_ids(struct rng *r, uint32_t n, uint32_t *out)
-{
-    unsigned char *seen = calloc(ID_SPAN / 8 + 1, 1);
-    uint32_t got = 0, k = 0;
-
-    if (!seen)
-        return BM_ENOMEM;
-    while (got < n) {
-        uint32_t v = (uint32_t)rng_below(r, ID_SPAN);
-
-        if (seen[v / 8] & (1u << (v % 8)))
-            continue;
-        seen[v / 8] = (unsigned char)(seen[v / 8] | (1u << (v % 8)));
-        got++;
-    }
-    for (uint32_t v = 0; v < ID_SPAN && k < n; v++)
-        if (seen[v / 8] & (1u << (v % 8)))
-            out[k++] = ID_MIN + v;
-    free(seen);
-    return BM_OK;
-}
 
 static int weighted_home(struct rng *r)
 {
@@ -693,7 +662,7 @@ static enum bm_rc build_users(struct auth_model *m, struct rng *r)
 
     if (!ids || !activity)
         goto out;
-    rc = draw_ids(r, AUTH_N_USERS, ids);
+    rc = rng_distinct(r, ID_MIN, ID_SPAN, AUTH_N_USERS, ids);
     if (rc != BM_OK)
         goto out;
     m->n_users = AUTH_N_USERS;
@@ -791,11 +760,6 @@ int64_t auth_find_user(const struct auth_model *m, const char *name)
 
 /* ---- scoring ---- */
 
-static double clamp01(double x)
-{
-    return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
-}
-
 /* Only what a bank's risk engine sees in one login, plus noise: travellers,
  * typos and new phones score high too, some attacks pass as ordinary. */
 void auth_assess(const struct auth_features *f, struct auth_rec *e, struct rng *r)
@@ -815,50 +779,10 @@ void auth_assess(const struct auth_features *f, struct auth_rec *e, struct rng *
         s += 0.12;
     if (f->local_hour < 5)
         s += 0.06;
-    s += 0.06 * rng_normal(r);
-    /* Scoring models misfire: a few logins of any kind score far too high. */
-    if (rng_chance(r, 0.03))
-        s += 0.25 + 0.35 * rng_double(r);
-    e->risk_milli = llround(clamp01(s) * 1000.0);
+    e->risk_milli = llround(risk_score(s, r) * 1000.0);
 }
 
 /* ---- encoding ---- */
-
-/* A JSON writer whose first failure sticks, so encoding reads straight.
- * raw: every string is known to need no escaping (generated events are
- * built from the tables above); a client's text is always escaped. */
-struct jw {
-    struct buf *b;
-    enum bm_rc rc;
-    bool raw;
-};
-
-static void jw_raw(struct jw *w, const char *s)
-{
-    if (w->rc == BM_OK)
-        w->rc = buf_puts(w->b, s);
-}
-
-static void jw_str(struct jw *w, const char *s) /* "" and NULL: null */
-{
-    if (w->rc != BM_OK)
-        return;
-    if (!w->raw || !s || !*s) {
-        w->rc = buf_put_json_str_or_null(w->b, s && *s ? s : NULL);
-        return;
-    }
-    w->rc = buf_putc(w->b, '"');
-    if (w->rc == BM_OK)
-        w->rc = buf_puts(w->b, s);
-    if (w->rc == BM_OK)
-        w->rc = buf_putc(w->b, '"');
-}
-
-static void jw_fixed(struct jw *w, int64_t v, int decimals)
-{
-    if (w->rc == BM_OK)
-        w->rc = decimals ? buf_put_fixed(w->b, v, decimals) : buf_put_i64(w->b, v);
-}
 
 static void encode_location(struct jw *w, const struct auth_rec *e)
 {
@@ -892,17 +816,12 @@ static void encode_device(struct jw *w, const struct auth_rec *e)
 
 enum bm_rc auth_rec_encode(const struct auth_rec *e, struct buf *b)
 {
-    struct jw w = { b, BM_OK, !e->api };
-    size_t start = b->len;
-    char ts[TIMEFMT_ISO_LEN + 1];
+    struct jw w;
 
-    timefmt_iso(e->ts_ms, ts);
-    jw_raw(&w, "{\"event_id\":");
-    jw_str(&w, e->id);
-    jw_raw(&w, ",\"timestamp\":");
-    jw_str(&w, ts);
-    jw_raw(&w, ",\"sequence\":");
-    jw_fixed(&w, (int64_t)e->seq, 0);
+    /* Generated events are built from the tables above and need no
+     * escaping; a client's text always gets it. */
+    jw_init(&w, b, !e->api);
+    jw_event_head(&w, "event_id", e->id, e->ts_ms, e->seq);
     jw_raw(&w, ",\"customer_id\":");
     jw_str(&w, e->customer_id);
     jw_raw(&w, ",\"username\":");
@@ -918,23 +837,17 @@ enum bm_rc auth_rec_encode(const struct auth_rec *e, struct buf *b)
     encode_device(&w, e);
     jw_raw(&w, ",\"risk_score\":");
     jw_fixed(&w, e->risk_milli, 3);
-    jw_raw(&w, e->anomaly >= 0 ? ",\"is_anomaly\":true,\"anomaly_type\":"
-                               : ",\"is_anomaly\":false,\"anomaly_type\":");
-    jw_str(&w, e->anomaly >= 0 ? auth_anomaly_names[e->anomaly] : NULL);
-    jw_raw(&w, ",\"incident_id\":");
-    jw_str(&w, e->incident_id);
-    jw_raw(&w, e->api ? ",\"origin\":\"api\"}" : ",\"origin\":\"generated\"}");
-    if (w.rc != BM_OK)
-        buf_truncate(b, start);
-    return w.rc;
+    jw_event_tail(&w, e->anomaly >= 0 ? auth_anomaly_names[e->anomaly] : NULL, e->incident_id,
+                  e->api);
+    return jw_finish(&w);
 }
 
 void auth_rec_detail(const struct auth_rec *e, struct auth_detail *d)
 {
     memset(d, 0, sizeof *d);
     d->ts_ms = e->ts_ms;
-    copy_str(d->username, sizeof d->username, e->username);
-    copy_str(d->ip, sizeof d->ip, e->ip);
+    str_copy(d->username, sizeof d->username, e->username);
+    str_copy(d->ip, sizeof d->ip, e->ip);
     d->failure = e->failure ? 1 : 0;
     d->baseline = e->anomaly < 0 && e->has_location ? 1 : 0;
     d->lat_e4 = e->lat_e4;
@@ -966,18 +879,6 @@ static const char *const readonly_names[] = {
     "event_id", "timestamp", "sequence", "risk_score", "is_anomaly",
     "anomaly_type", "incident_id", "origin",
 };
-
-/* A client's key, made safe to echo in "field": printable ASCII, short. */
-static void safe_name(char *out, size_t size, const char *prefix, const char *key)
-{
-    size_t i = 0;
-
-    for (; *prefix && i + 1 < size; prefix++)
-        out[i++] = *prefix;
-    for (; *key && i + 1 < size; key++)
-        out[i++] = (*key >= 0x20 && *key < 0x7f) ? *key : '?';
-    out[i] = '\0';
-}
 
 /* 1..size-1 bytes, each in `allowed` (or any printable byte if NULL). */
 static enum bm_rc in_text(const cJSON *it, const char *name, const char *allowed, char *out,
@@ -1055,27 +956,6 @@ static enum bm_rc in_ip(const cJSON *it, struct auth_input *in, struct api_fail 
     return BM_OK;
 }
 
-static enum bm_rc in_customer(const cJSON *it, struct auth_input *in, struct api_fail *fail)
-{
-    const char *s;
-    bool ok;
-
-    if (cJSON_IsNull(it))
-        return BM_OK;
-    if (json_want_str(it, "customer_id", &s, fail) != BM_OK)
-        return BM_EINVAL;
-    ok = strlen(s) == 11 && strncmp(s, "CUST_", 5) == 0;
-    for (int i = 5; ok && i < 11; i++)
-        ok = s[i] >= '0' && s[i] <= '9';
-    if (!ok) {
-        api_fail_set(fail, API_BAD_VALUE, "customer_id",
-                     "customer_id must be CUST_ followed by 6 digits");
-        return BM_EINVAL;
-    }
-    memcpy(in->customer_id, s, 12);
-    return BM_OK;
-}
-
 static enum bm_rc in_coord(const cJSON *it, const char *name, double lim, double *out,
                            struct api_fail *fail)
 {
@@ -1093,73 +973,15 @@ static enum bm_rc in_coord(const cJSON *it, const char *name, double lim, double
     return BM_OK;
 }
 
-static enum bm_rc in_country(const cJSON *it, struct auth_input *in, struct api_fail *fail)
-{
-    const char *s;
-
-    if (json_want_str(it, "location.country", &s, fail) != BM_OK)
-        return BM_EINVAL;
-    if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') {
-        api_fail_set(fail, API_BAD_VALUE, "location.country",
-                     "location.country must be an ISO 3166 alpha-2 code");
-        return BM_EINVAL;
-    }
-    memcpy(in->country, s, 3);
-    return BM_OK;
-}
-
-/* Members of a nested object: each known once; required ones present. */
-static enum bm_rc in_members(const cJSON *it, const char *obj, const char *const *names, int n,
-                             unsigned required, bool *seen, struct api_fail *fail,
-                             enum bm_rc (*one)(const cJSON *, int, struct auth_input *,
-                                               struct api_fail *),
-                             struct auth_input *in)
-{
-    char name[64];
-
-    if (!cJSON_IsObject(it)) {
-        api_fail_set(fail, API_BAD_TYPE, obj, "%s must be an object", obj);
-        return BM_EINVAL;
-    }
-    for (const cJSON *c = it->child; c; c = c->next) {
-        int k = -1;
-
-        for (int i = 0; i < n && k < 0; i++)
-            if (strcmp(c->string, names[i]) == 0)
-                k = i;
-        safe_name(name, sizeof name, "", obj);
-        safe_name(name + strlen(name), sizeof name - strlen(name), ".", c->string);
-        if (k < 0) {
-            api_fail_set(fail, API_UNKNOWN_FIELD, name, "unknown field %s", name);
-            return BM_EINVAL;
-        }
-        if (seen[k]) {
-            api_fail_set(fail, API_BAD_VALUE, name, "duplicate field %s", name);
-            return BM_EINVAL;
-        }
-        seen[k] = true;
-        if (one(c, k, in, fail) != BM_OK)
-            return BM_EINVAL;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((required & (1u << i)) && !seen[i]) {
-            safe_name(name, sizeof name, "", obj);
-            safe_name(name + strlen(name), sizeof name - strlen(name), ".", names[i]);
-            api_fail_set(fail, API_BAD_VALUE, name, "%s is required", name);
-            return BM_EINVAL;
-        }
-    }
-    return BM_OK;
-}
-
 static const char *const loc_names[] = { "country", "city", "latitude", "longitude" };
 
-static enum bm_rc in_loc_member(const cJSON *c, int k, struct auth_input *in,
-                                struct api_fail *fail)
+static enum bm_rc in_loc_member(const cJSON *c, int k, void *ctx, struct api_fail *fail)
 {
+    struct auth_input *in = ctx;
+
     switch (k) {
     case 0:
-        return in_country(c, in, fail);
+        return json_want_country(c, "location.country", in->country, fail);
     case 1:
         if (cJSON_IsNull(c))
             return BM_OK;
@@ -1173,9 +995,10 @@ static enum bm_rc in_loc_member(const cJSON *c, int k, struct auth_input *in,
 
 static const char *const dev_names[] = { "fingerprint", "type", "os" };
 
-static enum bm_rc in_dev_member(const cJSON *c, int k, struct auth_input *in,
-                                struct api_fail *fail)
+static enum bm_rc in_dev_member(const cJSON *c, int k, void *ctx, struct api_fail *fail)
 {
+    struct auth_input *in = ctx;
+
     if (cJSON_IsNull(c))
         return BM_OK;
     switch (k) {
@@ -1190,18 +1013,24 @@ static enum bm_rc in_dev_member(const cJSON *c, int k, struct auth_input *in,
     }
 }
 
-static enum bm_rc in_field(const cJSON *it, int f, struct auth_input *in, struct api_fail *fail)
+static enum bm_rc in_field(const cJSON *it, int f, void *ctx, struct api_fail *fail)
 {
+    static const struct json_members loc = {
+        .obj = "location", .names = loc_names, .n = 4, .required = 0xdu, .one = in_loc_member,
+    };
+    static const struct json_members dev = {
+        .obj = "device", .names = dev_names, .n = 3, .one = in_dev_member,
+    };
+    struct auth_input *in = ctx;
     const char *name = in_names[f];
-    bool seen[4] = { false, false, false, false };
 
     /* Required fields: null is a wrong type, not an absence. */
     if (f <= IF_LAST_REQUIRED && cJSON_IsNull(it)) {
         api_fail_set(fail, API_BAD_TYPE, name, "%s must not be null", name);
         return BM_EINVAL;
     }
-    if (f > IF_LAST_REQUIRED && cJSON_IsNull(it))
-        return f == IF_CUSTOMER ? in_customer(it, in, fail) : BM_OK;
+    if (cJSON_IsNull(it))
+        return BM_OK;
     switch (f) {
     case IF_USERNAME:
         return in_text(it, name, "._@+-", in->username, sizeof in->username, fail);
@@ -1211,72 +1040,40 @@ static enum bm_rc in_field(const cJSON *it, int f, struct auth_input *in, struct
     case IF_IP:
         return in_ip(it, in, fail);
     case IF_CUSTOMER:
-        return in_customer(it, in, fail);
+        return json_want_code(it, name, "CUST_", 6, in->customer_id, sizeof in->customer_id,
+                              fail);
     case IF_REASON:
         return json_want_choice(it, name, auth_reason_names, AUTH_R_COUNT, &in->reason, fail);
     case IF_METHOD:
         return json_want_choice(it, name, auth_method_names, AUTH_M_COUNT, &in->method, fail);
     case IF_LOCATION:
         in->has_location = true;
-        return in_members(it, "location", loc_names, 4, 0xdu, seen, fail, in_loc_member, in);
+        return json_want_members(it, &loc, in, fail);
     default:
         in->has_device = true;
-        return in_members(it, "device", dev_names, 3, 0, seen, fail, in_dev_member, in);
+        return json_want_members(it, &dev, in, fail);
     }
-}
-
-static int field_index(const char *key, struct api_fail *fail)
-{
-    char name[64];
-
-    for (int i = 0; i < IF_COUNT; i++)
-        if (strcmp(key, in_names[i]) == 0)
-            return i;
-    safe_name(name, sizeof name, "", key);
-    for (size_t i = 0; i < sizeof readonly_names / sizeof readonly_names[0]; i++) {
-        if (strcmp(key, readonly_names[i]) == 0) {
-            api_fail_set(fail, API_READONLY, name, "%s is set by the server", name);
-            return -1;
-        }
-    }
-    api_fail_set(fail, API_UNKNOWN_FIELD, name, "unknown field %s", name);
-    return -1;
 }
 
 enum bm_rc auth_input_from_json(const struct cJSON *body, struct auth_input *in,
                                 struct api_fail *fail)
 {
-    bool seen[IF_COUNT] = { false };
-    char name[64];
+    static const struct json_members fields = {
+        .obj = "",
+        .names = in_names,
+        .n = IF_COUNT,
+        .required = (1u << (IF_LAST_REQUIRED + 1)) - 1, /* the first fields */
+        .readonly = readonly_names,
+        .n_readonly = sizeof readonly_names / sizeof readonly_names[0],
+        .one = in_field,
+    };
 
     memset(in, 0, sizeof *in);
     in->reason = -1;
     in->method = -1;
     in->device_type = -1;
-    if (!cJSON_IsObject(body)) {
-        api_fail_set(fail, API_BAD_TYPE, "", "the body must be a JSON object");
+    if (json_want_members(body, &fields, in, fail) != BM_OK)
         return BM_EINVAL;
-    }
-    for (const cJSON *it = body->child; it; it = it->next) {
-        int f = field_index(it->string, fail);
-
-        if (f < 0)
-            return BM_EINVAL;
-        if (seen[f]) {
-            safe_name(name, sizeof name, "", it->string);
-            api_fail_set(fail, API_BAD_VALUE, name, "duplicate field %s", name);
-            return BM_EINVAL;
-        }
-        seen[f] = true;
-        if (in_field(it, f, in, fail) != BM_OK)
-            return BM_EINVAL;
-    }
-    for (int f = 0; f <= IF_LAST_REQUIRED; f++) {
-        if (!seen[f]) {
-            api_fail_set(fail, API_BAD_VALUE, in_names[f], "%s is required", in_names[f]);
-            return BM_EINVAL;
-        }
-    }
     if (in->result == 0 && in->reason >= 0) {
         api_fail_set(fail, API_BAD_VALUE, "failure_reason",
                      "failure_reason applies to failed logins only");
@@ -1319,31 +1116,31 @@ static bool is_user_device(const struct auth_model *m, uint32_t u, const char *f
 static void input_rec(const struct auth_model *m, int64_t u, const struct auth_input *in,
                       struct auth_rec *e)
 {
-    copy_str(e->username, sizeof e->username, in->username);
+    str_copy(e->username, sizeof e->username, in->username);
     if (u >= 0)
         auth_rec_user(m, (uint32_t)u, e);
     else
-        copy_str(e->customer_id, sizeof e->customer_id, in->customer_id);
+        str_copy(e->customer_id, sizeof e->customer_id, in->customer_id);
     e->failure = in->result == 1;
     e->reason = !e->failure       ? -1
                 : in->reason >= 0 ? in->reason
                 : u < 0           ? AUTH_R_UNKNOWN_USER
                                   : AUTH_R_INVALID_PASSWORD;
     e->method = in->method >= 0 ? in->method : AUTH_M_PASSWORD;
-    copy_str(e->ip, sizeof e->ip, in->ip);
+    str_copy(e->ip, sizeof e->ip, in->ip);
     /* A login without a place stays without one: neither judged nor a
      * baseline for the travel rule. */
     if (in->has_location) {
         e->has_location = true;
-        copy_str(e->country, sizeof e->country, in->country);
-        copy_str(e->city, sizeof e->city, in->city);
+        str_copy(e->country, sizeof e->country, in->country);
+        str_copy(e->city, sizeof e->city, in->city);
         e->lat_e4 = llround(in->lat * 1e4);
         e->lon_e4 = llround(in->lon * 1e4);
     }
     e->has_device = in->has_device;
-    copy_str(e->fingerprint, sizeof e->fingerprint, in->fingerprint);
+    str_copy(e->fingerprint, sizeof e->fingerprint, in->fingerprint);
     e->device_type = in->device_type;
-    copy_str(e->os, sizeof e->os, in->os);
+    str_copy(e->os, sizeof e->os, in->os);
     e->api = true;
 }
 

@@ -449,21 +449,6 @@ static void try_start(const struct mon_state *st, struct step *s, int series)
     s->started = true;
 }
 
-/* Weights cleaned into w; the rate that applies: 0 when nothing could be
- * drawn, so no deficit piles up while all types are off. */
-static double effective_rate(const struct gen_params *p, double w[MON_A_COUNT])
-{
-    double sum = 0.0;
-
-    for (int i = 0; i < MON_A_COUNT; i++) {
-        w[i] = isfinite(p->weights[i]) && p->weights[i] > 0.0 ? p->weights[i] : 0.0;
-        sum += w[i];
-    }
-    if (!(sum > 0.0) || !isfinite(sum) || !(p->anomaly_rate > 0.0))
-        return 0.0;
-    return p->anomaly_rate < 1.0 ? p->anomaly_rate : 1.0;
-}
-
 /* The estate has no room for some rates (one utilisation type alone far
  * above a seventh of the samples, say): a deficit beyond what waiting up
  * to a cycle and a half for fitting samples explains is forgiven, and so
@@ -496,7 +481,8 @@ static void forgive(struct step *s, double rate)
  * one for a type switched off is dropped. */
 static void schedule(const struct mon_state *st, struct step *s, const struct gen_params *p)
 {
-    double w[MON_A_COUNT], rate = effective_rate(p, w), waiting = 0.0;
+    double w[MON_A_COUNT], rate = anom_rate(p->anomaly_rate, p->weights, MON_A_COUNT, w);
+    double waiting = 0.0;
     struct anom_sched cand;
     int t;
 

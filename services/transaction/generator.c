@@ -3,8 +3,10 @@
  * scenarios, paced by the deficit scheduler of anomaly.h. Everything that
  * varies comes from the rng, the state and t_us, so a replay is exact. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
+#include "incident.h"
 #include "txn_internal.h"
 
 #define US_PER_MIN 60000000LL
@@ -416,67 +418,22 @@ static uint32_t fraud_merchant(const struct txn_model *m, uint32_t c, struct rng
 /* ---- incident pacing ----
  *
  * Left alone, fraud steps come 1-5 simulated minutes apart and laundering
- * steps 2-30 minutes apart. An incident holds a slot of st->active for its
- * whole life, and by Little's law the number in flight is starts/s x
- * duration: about 6 x events_per_second at rate 0.02 and equal weights.
- * So at high rates the table would fill, and refusing new incidents then
- * would skew the labelled fraction and the type mix. Instead new incidents
- * get their gaps scaled by 2^(-squeeze / 8), the larger of two squeezes:
- *
- * - load: from the arrival rate (a moving average of the spacing of
- *   t_us), anomaly_rate and the weights, the number of incidents that
- *   would be in flight at full-length gaps. Above LOAD_FIT x
- *   TXN_MAX_ACTIVE, gaps shrink in proportion, so the table settles near
- *   that fill whatever the rate: at the default 100 events/s and rate 0.02
- *   gaps keep their minutes; at 1,000 events/s and rate 0.03 they are
- *   tens of seconds, at 5,000 events/s seconds, and only at the extreme
- *   corner of the settings (5,000 events/s shaped up to 2.7x, rate 0.5)
- *   fractions of a second.
- * - room: past SQUEEZE_FROM of the table (the first minutes of a stream,
- *   when every anomaly starts an incident; a burst), gaps shrink with
- *   (free / free at SQUEEZE_FROM)^3, so a nearly full table empties fast.
- *
- * Gaps never go below GAP_FLOOR_US. An incident keeps the squeeze it
- * started with: those already under way keep their schedule, except that
- * a due step waits an event or so while the labelled count is already
+ * steps 2-30 minutes apart: at rate 0.02 and equal weights about
+ * 6 x events_per_second incidents would be in flight (Little's law), more
+ * than the table holds from ~130 events/s. So new incidents get their
+ * gaps squeezed (incident.h: load and room): at 100 events/s gaps keep
+ * their minutes; at 1,000 events/s and rate 0.03 they are tens of
+ * seconds, at 5,000 events/s seconds, and only at the extreme corner of
+ * the settings (5,000 events/s shaped up to 2.7x, rate 0.5) fractions of
+ * a second. Those already under way keep their schedule, except that a
+ * due step waits an event or so while the labelled count is already
  * ANOM_AHEAD_MAX ahead of the target (anomaly.h), and that should the
  * table ever be full the incident due next steps early (pick_anomaly). */
-#define LOAD_FIT           0.8
-#define SQUEEZE_FROM_NUM   9 /* room squeeze from 90% full */
-#define SQUEEZE_FROM_DEN   10
-#define SQUEEZE_PER_OCTAVE 24.0 /* 8 steps per halving, cubed */
-#define SQUEEZE_MAX        200  /* 2^-25: far below the floor already */
-#define GAP_FLOOR_US       10000LL
-#define DT_WINDOW          1024u /* arrivals in the moving average */
-#define DT_CLAMP           8.0    /* one long pause moves it 8x at most */
 
 /* Mean full-length gap, seconds. */
 static double mean_gap_s(int type)
 {
     return type == TXN_A_FRAUD ? 3.0 * 60.0 : 16.0 * 60.0;
-}
-
-/* The moving average of the arrival spacing after an arrival at t_us:
- * the plain mean of the spacings seen until there are DT_WINDOW of them. */
-static double next_mean_dt(const struct txn_state *st, uint32_t *seen, int64_t t_us)
-{
-    double dt = (double)t_us - (double)st->last_us; /* no int overflow on bad bytes */
-    double m = st->mean_dt_us;
-
-    *seen = st->dt_seen;
-    if (*seen == 0 && st->last_us == 0) /* the first call: no spacing yet */
-        return 0.0;
-    if (!(dt > 0.0))
-        return m;
-    if (*seen == 0 || !(m > 0.0) || !isfinite(m)) { /* the first spacing, or bad bytes */
-        *seen = 1;
-        return dt;
-    }
-    if (dt > DT_CLAMP * m)
-        dt = DT_CLAMP * m;
-    if (*seen < DT_WINDOW)
-        ++*seen;
-    return m + (dt - m) / (double)*seen;
 }
 
 /* Incidents in flight at full-length gaps: starts/s of each type (its share
@@ -494,31 +451,11 @@ static double full_length_load(const struct anom_sched *s, double rate, double m
     return rate * 1e6 / mean_dt_us * per_s * (mean_size - 1.0) / mean_size;
 }
 
-static uint8_t squeeze_for(double load, uint32_t n_active)
-{
-    const uint32_t free0 = TXN_MAX_ACTIVE - TXN_MAX_ACTIVE * SQUEEZE_FROM_NUM / SQUEEZE_FROM_DEN;
-    const double fit = LOAD_FIT * TXN_MAX_ACTIVE;
-    uint32_t free_now = TXN_MAX_ACTIVE - n_active;
-    double q = 0.0;
-
-    if (load > fit)
-        q = 8.0 * log2(load / fit);
-    if (free_now < free0) {
-        double room = log2((double)free0 / (double)(free_now ? free_now : 1));
-
-        q = SQUEEZE_PER_OCTAVE * room > q ? SQUEEZE_PER_OCTAVE * room : q;
-    }
-    return (uint8_t)(q < SQUEEZE_MAX ? lround(q) : SQUEEZE_MAX);
-}
-
 static int64_t gap_us(const struct txn_incident *in, struct rng *r)
 {
-    int64_t g = in->type == TXN_A_FRAUD ? rng_range(r, 1 * US_PER_MIN, 5 * US_PER_MIN)
-                                        : rng_range(r, 2 * US_PER_MIN, 30 * US_PER_MIN);
-
-    if (in->squeeze)
-        g = llround((double)g * exp2(-(double)in->squeeze / 8.0));
-    return g > GAP_FLOOR_US ? g : GAP_FLOOR_US;
+    if (in->type == TXN_A_FRAUD)
+        return inc_gap_us(r, 1 * US_PER_MIN, 5 * US_PER_MIN, in->squeeze);
+    return inc_gap_us(r, 2 * US_PER_MIN, 30 * US_PER_MIN, in->squeeze);
 }
 
 /* Emits the next event of incident in and advances it; in->done ==
@@ -539,49 +476,6 @@ static void incident_step(const struct txn_model *m, struct txn_incident *in, st
         in->next_us = t_us + gap_us(in, r);
 }
 
-/* ---- the table of incidents in flight: a min-heap on next_us ---- */
-
-static void heap_swap(struct txn_incident *a, struct txn_incident *b)
-{
-    struct txn_incident t = *a;
-
-    *a = *b;
-    *b = t;
-}
-
-static void heap_up(struct txn_state *st, uint32_t i)
-{
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-
-        if (st->active[parent].next_us <= st->active[i].next_us)
-            break;
-        heap_swap(&st->active[parent], &st->active[i]);
-        i = parent;
-    }
-}
-
-static void heap_down(struct txn_state *st, uint32_t i)
-{
-    uint32_t n = st->n_active;
-
-    for (;;) {
-        uint32_t l = 2 * i + 1, best = i;
-
-        if (l < n && st->active[l].next_us < st->active[best].next_us)
-            best = l;
-        if (l + 1 < n && st->active[l + 1].next_us < st->active[best].next_us)
-            best = l + 1;
-        if (best == i)
-            break;
-        heap_swap(&st->active[best], &st->active[i]);
-        i = best;
-    }
-}
-
-/* What one call does to the table, applied only once the event is out. */
-enum table_op { OP_NONE, OP_PUSH, OP_REPLACE_TOP, OP_POP_TOP };
-
 /* Everything one call may change, worked on as a copy and written back
  * only once the event is encoded: a failed append then leaves the state
  * as it was, without copying the whole table. */
@@ -592,7 +486,7 @@ struct txn_step {
     uint32_t dt_seen;
     double rate;            /* anomaly rate in force */
     struct txn_incident in; /* the incident stepped or started */
-    enum table_op op;       /* what becomes of it */
+    enum inc_op op;         /* what becomes of it, applied once the event is out */
 };
 
 static void step_commit(struct txn_state *st, const struct txn_step *s, int64_t t_us,
@@ -603,23 +497,7 @@ static void step_commit(struct txn_state *st, const struct txn_step *s, int64_t 
     st->mean_dt_us = s->mean_dt_us;
     st->dt_seen = s->dt_seen;
     st->last_us = t_us;
-    switch (s->op) {
-    case OP_PUSH:
-        st->active[st->n_active] = s->in;
-        heap_up(st, st->n_active++);
-        break;
-    case OP_REPLACE_TOP:
-        st->active[0] = s->in;
-        heap_down(st, 0);
-        break;
-    case OP_POP_TOP:
-        st->active[0] = st->active[--st->n_active];
-        memset(&st->active[st->n_active], 0, sizeof st->active[0]);
-        heap_down(st, 0);
-        break;
-    default:
-        break;
-    }
+    inc_apply(st->active, sizeof st->active[0], &st->n_active, s->op, &s->in);
 }
 
 /* Persisted bytes come back from disk: an incident is checked before it
@@ -632,26 +510,26 @@ static bool incident_ok(const struct txn_model *m, const struct txn_incident *in
 }
 
 /* Starts an incident of the type the scheduler picks and emits its first
- * event. OP_NONE with e untouched if no type has weight or a multi-event
+ * event. INC_NONE with e untouched if no type has weight or a multi-event
  * incident finds the table full: the deficit then waits for a later tick,
  * and the same type is still owed. */
-static enum table_op start_incident(const struct txn_model *m, const struct txn_state *st,
-                                    struct txn_step *s, int64_t t_us, struct txn_rec *e,
-                                    struct txn_features *f)
+static enum inc_op start_incident(const struct txn_model *m, const struct txn_state *st,
+                                  struct txn_step *s, int64_t t_us, struct txn_rec *e,
+                                  struct txn_features *f)
 {
     struct txn_incident *in = &s->in;
     int type = anom_pick(&s->sched, &s->r);
 
     if (type < 0)
-        return OP_NONE;
+        return INC_NONE;
     if (type == TXN_A_HIGH_AMOUNT) {
         anom_started(&s->sched, &s->r);
         high_amount_event(m, &s->r, txn_ms_of_us(t_us), e, f);
         e->anomaly = TXN_A_HIGH_AMOUNT;
-        return OP_NONE;
+        return INC_NONE;
     }
     if (st->n_active >= TXN_MAX_ACTIVE)
-        return OP_NONE;
+        return INC_NONE;
     anom_started(&s->sched, &s->r);
     memset(in, 0, sizeof *in);
     in->type = (uint8_t)type;
@@ -659,29 +537,14 @@ static enum table_op start_incident(const struct txn_model *m, const struct txn_
     in->customer = (uint16_t)draw_customer(m, &s->r);
     if (type == TXN_A_FRAUD)
         in->merchant = (uint16_t)fraud_merchant(m, in->customer, &s->r);
-    in->squeeze =
-        squeeze_for(full_length_load(&s->sched, s->rate, s->mean_dt_us), st->n_active);
+    in->squeeze = inc_squeeze(full_length_load(&s->sched, s->rate, s->mean_dt_us),
+                              st->n_active, TXN_MAX_ACTIVE, 0.0);
     rng_uuid4_bytes(&s->r, in->id);
     incident_step(m, in, &s->r, t_us, e, f);
-    return OP_PUSH;
+    return INC_PUSH;
 }
 
 /* ---- the next event ---- */
-
-/* Weights cleaned into w; the rate that applies: 0 when nothing could be
- * drawn, so the deficit does not pile up while all types are off. */
-static double effective_rate(const struct gen_params *p, double w[TXN_A_COUNT])
-{
-    double sum = 0.0;
-
-    for (int i = 0; i < TXN_A_COUNT; i++) {
-        w[i] = isfinite(p->weights[i]) && p->weights[i] > 0.0 ? p->weights[i] : 0.0;
-        sum += w[i];
-    }
-    if (!(sum > 0.0) || !(p->anomaly_rate > 0.0))
-        return 0.0;
-    return p->anomaly_rate < 1.0 ? p->anomaly_rate : 1.0;
-}
 
 /* Emits the next step of the incident on top of the table. */
 static enum bm_rc step_top(const struct txn_model *m, const struct txn_state *st,
@@ -692,7 +555,7 @@ static enum bm_rc step_top(const struct txn_model *m, const struct txn_state *st
     if (!incident_ok(m, &s->in))
         return BM_ESTATE;
     incident_step(m, &s->in, &s->r, t_us, e, f);
-    s->op = s->in.done < s->in.size ? OP_REPLACE_TOP : OP_POP_TOP;
+    s->op = s->in.done < s->in.size ? INC_REPLACE_TOP : INC_POP_TOP;
     return BM_OK;
 }
 
@@ -708,7 +571,7 @@ static enum bm_rc pick_anomaly(const struct txn_model *m, const struct txn_state
 {
     enum bm_rc rc = BM_OK;
 
-    s->op = OP_NONE;
+    s->op = INC_NONE;
     if (st->n_active > 0 && st->active[0].next_us <= t_us && anom_step_ok(&s->sched, s->rate))
         rc = step_top(m, st, s, t_us, e, f);
     else if (due)
@@ -721,6 +584,8 @@ static enum bm_rc pick_anomaly(const struct txn_model *m, const struct txn_state
 }
 
 _Static_assert(sizeof(struct txn_incident) == 32, "struct txn_incident has padding");
+_Static_assert(offsetof(struct txn_incident, next_us) == 0,
+               "incident.h: a slot begins with next_us");
 
 /* The due incident is the heap's top, and only it or a new one changes:
  * the cost of a call does not grow with TXN_MAX_ACTIVE (O(log n) to
@@ -745,8 +610,9 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     e.anomaly = -1;
     s.r = *r;
     s.sched = st->sched;
-    s.mean_dt_us = next_mean_dt(st, &s.dt_seen, t_us);
-    s.rate = effective_rate(p, w);
+    s.dt_seen = st->dt_seen;
+    s.mean_dt_us = inc_mean_dt(st->last_us, st->mean_dt_us, &s.dt_seen, t_us);
+    s.rate = anom_rate(p->anomaly_rate, p->weights, TXN_A_COUNT, w);
     anom_weights(&s.sched, w);
     due = anom_tick(&s.sched, s.rate);
     rng_uuid4(&s.r, e.id);

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "json.h"
-#include "timefmt.h"
+#include "jw.h"
+#include "risk.h"
+#include "str.h"
 #include "txn_internal.h"
 
 #define N_CUSTOMERS 10000u
@@ -151,16 +153,6 @@ void txn_fmt_id(char *out, size_t size, const char *prefix, uint64_t num)
     out[i] = '\0';
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 void txn_rec_customer(const struct txn_model *m, uint32_t c, struct txn_rec *e)
 {
     const struct txn_customer *cu = &m->cust[c];
@@ -172,8 +164,8 @@ void txn_rec_customer(const struct txn_model *m, uint32_t c, struct txn_rec *e)
 
 void txn_rec_city(struct txn_rec *e, int city)
 {
-    copy_str(e->country, sizeof e->country, txn_cities[city].country);
-    copy_str(e->city, sizeof e->city, txn_cities[city].name);
+    str_copy(e->country, sizeof e->country, txn_cities[city].country);
+    str_copy(e->city, sizeof e->city, txn_cities[city].name);
 }
 
 /* ---- population ---- */
@@ -185,29 +177,6 @@ static int weighted_city(struct rng *r)
     for (int i = 0; i < TXN_N_CITIES; i++)
         w[i] = txn_cities[i].weight;
     return rng_weighted(r, w, TXN_N_CITIES);
-}
-
-/* n distinct 6-digit numbers in increasing order. */
-static enum bm_rc draw_ids(struct rng *r, uint32_t n, uint32_t *out)
-{
-    unsigned char *seen = calloc(ID_SPAN / 8 + 1, 1);
-    uint32_t got = 0, k = 0;
-
-    if (!seen)
-        return BM_ENOMEM;
-    while (got < n) {
-        uint32_t v = (uint32_t)rng_below(r, ID_SPAN);
-
-        if (seen[v / 8] & (1u << (v % 8)))
-            continue;
-        seen[v / 8] = (unsigned char)(seen[v / 8] | (1u << (v % 8)));
-        got++;
-    }
-    for (uint32_t v = 0; v < ID_SPAN && k < n; v++)
-        if (seen[v / 8] & (1u << (v % 8)))
-            out[k++] = ID_MIN + v;
-    free(seen);
-    return BM_OK;
 }
 
 static void make_customer(struct rng *r, const double seg[TXN_SEG_COUNT], uint32_t i,
@@ -244,7 +213,7 @@ static enum bm_rc build_customers(struct txn_model *m, struct rng *r, const doub
 
     if (!ids)
         return BM_ENOMEM;
-    rc = draw_ids(r, N_CUSTOMERS, ids);
+    rc = rng_distinct(r, ID_MIN, ID_SPAN, N_CUSTOMERS, ids);
     if (rc != BM_OK)
         goto out;
     for (uint32_t i = 0; i < N_CUSTOMERS; i++) {
@@ -282,7 +251,7 @@ static enum bm_rc build_merchants(struct txn_model *m, struct rng *r)
 
     if (!ids)
         return BM_ENOMEM;
-    rc = draw_ids(r, N_MERCHANTS, ids);
+    rc = rng_distinct(r, ID_MIN, ID_SPAN, N_MERCHANTS, ids);
     if (rc != BM_OK)
         goto out;
     /* Ids in random order: merchants are grouped by city, ids should not be. */
@@ -374,11 +343,6 @@ size_t txn_model_customers(const struct txn_model *m)
 
 /* ---- scoring ---- */
 
-static double clamp01(double x)
-{
-    return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
-}
-
 /* Only what a bank's risk engine sees in one event, plus noise: so normal
  * events can score high and anomalies low, and the label stays hidden. */
 static double risk_of(const struct txn_features *f, const struct txn_rec *e, struct rng *r)
@@ -402,11 +366,7 @@ static double risk_of(const struct txn_features *f, const struct txn_rec *e, str
         s += 0.10;
     if (f->new_payee)
         s += 0.06;
-    s += 0.06 * rng_normal(r);
-    /* Scoring models misfire: a few events of any kind score far too high. */
-    if (rng_chance(r, 0.03))
-        s += 0.25 + 0.35 * rng_double(r);
-    return clamp01(s);
+    return risk_score(s, r);
 }
 
 static int status_of(const struct txn_rec *e, double risk, struct rng *r)
@@ -443,43 +403,12 @@ void txn_assess(const struct txn_features *f, struct txn_rec *e, struct rng *r)
 
 /* ---- encoding ---- */
 
-/* A JSON writer whose first failure sticks, so encoding reads straight. */
-struct jw {
-    struct buf *b;
-    enum bm_rc rc;
-};
-
-static void jw_raw(struct jw *w, const char *s)
-{
-    if (w->rc == BM_OK)
-        w->rc = buf_puts(w->b, s);
-}
-
-static void jw_str(struct jw *w, const char *s) /* "" and NULL: null */
-{
-    if (w->rc == BM_OK)
-        w->rc = buf_put_json_str_or_null(w->b, s && *s ? s : NULL);
-}
-
-static void jw_fixed(struct jw *w, int64_t v, int decimals)
-{
-    if (w->rc == BM_OK)
-        w->rc = decimals ? buf_put_fixed(w->b, v, decimals) : buf_put_i64(w->b, v);
-}
-
 enum bm_rc txn_rec_encode(const struct txn_rec *e, struct buf *b)
 {
-    struct jw w = { b, BM_OK };
-    size_t start = b->len;
-    char ts[TIMEFMT_ISO_LEN + 1];
+    struct jw w;
 
-    timefmt_iso(e->ts_ms, ts);
-    jw_raw(&w, "{\"transaction_id\":");
-    jw_str(&w, e->id);
-    jw_raw(&w, ",\"timestamp\":");
-    jw_str(&w, ts);
-    jw_raw(&w, ",\"sequence\":");
-    jw_fixed(&w, (int64_t)e->seq, 0);
+    jw_init(&w, b, false);
+    jw_event_head(&w, "transaction_id", e->id, e->ts_ms, e->seq);
     jw_raw(&w, ",\"customer_id\":");
     jw_str(&w, e->customer_id);
     jw_raw(&w, ",\"customer_segment\":");
@@ -508,15 +437,9 @@ enum bm_rc txn_rec_encode(const struct txn_rec *e, struct buf *b)
     jw_fixed(&w, e->proc_ms, 0);
     jw_raw(&w, ",\"risk_score\":");
     jw_fixed(&w, e->risk_milli, 3);
-    jw_raw(&w, e->anomaly >= 0 ? ",\"is_anomaly\":true,\"anomaly_type\":"
-                               : ",\"is_anomaly\":false,\"anomaly_type\":");
-    jw_str(&w, e->anomaly >= 0 ? txn_anomaly_names[e->anomaly] : NULL);
-    jw_raw(&w, ",\"incident_id\":");
-    jw_str(&w, e->incident_id);
-    jw_raw(&w, e->api ? ",\"origin\":\"api\"}" : ",\"origin\":\"generated\"}");
-    if (w.rc != BM_OK)
-        buf_truncate(b, start);
-    return w.rc;
+    jw_event_tail(&w, e->anomaly >= 0 ? txn_anomaly_names[e->anomaly] : NULL, e->incident_id,
+                  e->api);
+    return jw_finish(&w);
 }
 
 /* ---- POST /transactions ---- */
@@ -558,18 +481,6 @@ static const int default_channel[TXN_T_COUNT] = {
     TXN_C_ONLINE, TXN_C_ONLINE, TXN_C_ATM, TXN_C_BRANCH,
 };
 
-/* A client's key, made safe to echo in "field": printable ASCII, short. */
-static void safe_name(char *out, size_t size, const char *prefix, const char *key)
-{
-    size_t i = 0;
-
-    for (; *prefix && i + 1 < size; prefix++)
-        out[i++] = *prefix;
-    for (; *key && i + 1 < size; key++)
-        out[i++] = (*key >= 0x20 && *key < 0x7f) ? *key : '?';
-    out[i] = '\0';
-}
-
 static bool is_ident_char(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -601,25 +512,6 @@ static enum bm_rc in_ident(const cJSON *it, const char *name, char *out, size_t 
     return BM_OK;
 }
 
-static enum bm_rc in_customer(const cJSON *it, struct txn_input *in, struct api_fail *fail)
-{
-    const char *s;
-    bool ok;
-
-    if (json_want_str(it, "customer_id", &s, fail) != BM_OK)
-        return BM_EINVAL;
-    ok = strlen(s) == 11 && strncmp(s, "CUST_", 5) == 0;
-    for (int i = 5; ok && i < 11; i++)
-        ok = s[i] >= '0' && s[i] <= '9';
-    if (!ok) {
-        api_fail_set(fail, API_BAD_VALUE, "customer_id",
-                     "customer_id must be CUST_ followed by 6 digits");
-        return BM_EINVAL;
-    }
-    memcpy(in->customer_id, s, 12);
-    return BM_OK;
-}
-
 static enum bm_rc in_amount(const cJSON *it, struct txn_input *in, struct api_fail *fail)
 {
     double d, c;
@@ -640,21 +532,6 @@ static enum bm_rc in_amount(const cJSON *it, struct txn_input *in, struct api_fa
         return BM_EINVAL;
     }
     in->amount_cents = llround(c);
-    return BM_OK;
-}
-
-static enum bm_rc in_country(const cJSON *it, struct txn_input *in, struct api_fail *fail)
-{
-    const char *s;
-
-    if (json_want_str(it, "location.country", &s, fail) != BM_OK)
-        return BM_EINVAL;
-    if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') {
-        api_fail_set(fail, API_BAD_VALUE, "location.country",
-                     "location.country must be an ISO 3166 alpha-2 code");
-        return BM_EINVAL;
-    }
-    memcpy(in->country, s, 3);
     return BM_OK;
 }
 
@@ -681,38 +558,26 @@ static enum bm_rc in_city(const cJSON *it, struct txn_input *in, struct api_fail
     return BM_OK;
 }
 
+static const char *const loc_names[] = { "country", "city" };
+
+static enum bm_rc in_loc_member(const cJSON *it, int k, void *ctx, struct api_fail *fail)
+{
+    struct txn_input *in = ctx;
+
+    if (k == 0)
+        return json_want_country(it, "location.country", in->country, fail);
+    return in_city(it, in, fail);
+}
+
 static enum bm_rc in_location(const cJSON *it, struct txn_input *in, struct api_fail *fail)
 {
-    bool seen[2] = { false, false };
-    char name[64];
+    static const struct json_members loc = {
+        .obj = "location", .names = loc_names, .n = 2, .required = 1u, .one = in_loc_member,
+    };
 
     if (cJSON_IsNull(it))
         return BM_OK;
-    if (!cJSON_IsObject(it)) {
-        api_fail_set(fail, API_BAD_TYPE, "location", "location must be an object");
-        return BM_EINVAL;
-    }
-    for (const cJSON *c = it->child; c; c = c->next) {
-        int k = strcmp(c->string, "country") == 0 ? 0 : strcmp(c->string, "city") == 0 ? 1 : -1;
-
-        safe_name(name, sizeof name, "location.", c->string);
-        if (k < 0) {
-            api_fail_set(fail, API_UNKNOWN_FIELD, name, "unknown field %s", name);
-            return BM_EINVAL;
-        }
-        if (seen[k]) {
-            api_fail_set(fail, API_BAD_VALUE, name, "duplicate field %s", name);
-            return BM_EINVAL;
-        }
-        seen[k] = true;
-        if ((k == 0 ? in_country(c, in, fail) : in_city(c, in, fail)) != BM_OK)
-            return BM_EINVAL;
-    }
-    if (!seen[0]) {
-        api_fail_set(fail, API_BAD_VALUE, "location.country", "location.country is required");
-        return BM_EINVAL;
-    }
-    return BM_OK;
+    return json_want_members(it, &loc, in, fail);
 }
 
 static enum bm_rc in_currency(const cJSON *it, struct api_fail *fail)
@@ -730,8 +595,9 @@ static enum bm_rc in_currency(const cJSON *it, struct api_fail *fail)
     return BM_OK;
 }
 
-static enum bm_rc in_field(const cJSON *it, int f, struct txn_input *in, struct api_fail *fail)
+static enum bm_rc in_field(const cJSON *it, int f, void *ctx, struct api_fail *fail)
 {
+    struct txn_input *in = ctx;
     const char *name = in_names[f];
 
     /* Required fields: null is a wrong type, not an absence. */
@@ -741,7 +607,8 @@ static enum bm_rc in_field(const cJSON *it, int f, struct txn_input *in, struct 
     }
     switch (f) {
     case IF_CUSTOMER:
-        return in_customer(it, in, fail);
+        return json_want_code(it, name, "CUST_", 6, in->customer_id, sizeof in->customer_id,
+                              fail);
     case IF_AMOUNT:
         return in_amount(it, in, fail);
     case IF_TYPE:
@@ -766,34 +633,9 @@ static enum bm_rc in_field(const cJSON *it, int f, struct txn_input *in, struct 
     }
 }
 
-static int field_index(const char *key, struct api_fail *fail)
-{
-    char name[64];
-
-    for (int i = 0; i < IF_COUNT; i++)
-        if (strcmp(key, in_names[i]) == 0)
-            return i;
-    safe_name(name, sizeof name, "", key);
-    for (size_t i = 0; i < sizeof readonly_names / sizeof readonly_names[0]; i++) {
-        if (strcmp(key, readonly_names[i]) == 0) {
-            api_fail_set(fail, API_READONLY, name, "%s is set by the server", name);
-            return -1;
-        }
-    }
-    api_fail_set(fail, API_UNKNOWN_FIELD, name, "unknown field %s", name);
-    return -1;
-}
-
 /* Rules across fields, checked once every field is known to be sound. */
-static enum bm_rc in_consistent(const bool seen[IF_COUNT], struct txn_input *in,
-                                struct api_fail *fail)
+static enum bm_rc in_consistent(struct txn_input *in, struct api_fail *fail)
 {
-    for (int f = IF_CUSTOMER; f <= IF_TYPE; f++) {
-        if (!seen[f]) {
-            api_fail_set(fail, API_BAD_VALUE, in_names[f], "%s is required", in_names[f]);
-            return BM_EINVAL;
-        }
-    }
     if (in->channel < 0)
         in->channel = default_channel[in->type];
     if (!(type_channels[in->type] & (1u << in->channel))) {
@@ -818,30 +660,21 @@ static enum bm_rc in_consistent(const bool seen[IF_COUNT], struct txn_input *in,
 enum bm_rc txn_input_from_json(const struct cJSON *body, struct txn_input *in,
                                struct api_fail *fail)
 {
-    bool seen[IF_COUNT] = { false };
-    char name[64];
+    static const struct json_members fields = {
+        .obj = "",
+        .names = in_names,
+        .n = IF_COUNT,
+        .required = 1u << IF_CUSTOMER | 1u << IF_AMOUNT | 1u << IF_TYPE,
+        .readonly = readonly_names,
+        .n_readonly = sizeof readonly_names / sizeof readonly_names[0],
+        .one = in_field,
+    };
 
     memset(in, 0, sizeof *in);
     in->channel = -1;
-    if (!cJSON_IsObject(body)) {
-        api_fail_set(fail, API_BAD_TYPE, "", "the body must be a JSON object");
+    if (json_want_members(body, &fields, in, fail) != BM_OK)
         return BM_EINVAL;
-    }
-    for (const cJSON *it = body->child; it; it = it->next) {
-        int f = field_index(it->string, fail);
-
-        if (f < 0)
-            return BM_EINVAL;
-        if (seen[f]) {
-            safe_name(name, sizeof name, "", it->string);
-            api_fail_set(fail, API_BAD_VALUE, name, "duplicate field %s", name);
-            return BM_EINVAL;
-        }
-        seen[f] = true;
-        if (in_field(it, f, in, fail) != BM_OK)
-            return BM_EINVAL;
-    }
-    return in_consistent(seen, in, fail);
+    return in_consistent(in, fail);
 }
 
 /* ---- events from the API ---- */
@@ -913,24 +746,24 @@ static void input_rec(const struct txn_model *m, int64_t c, const struct txn_inp
     if (c >= 0) {
         txn_rec_customer(m, (uint32_t)c, e);
     } else {
-        copy_str(e->customer_id, sizeof e->customer_id, in->customer_id);
+        str_copy(e->customer_id, sizeof e->customer_id, in->customer_id);
         e->segment = -1;
     }
     if (in->account_id[0])
-        copy_str(e->account, sizeof e->account, in->account_id);
-    copy_str(e->counterparty, sizeof e->counterparty, in->counterparty_account);
-    copy_str(e->merchant_id, sizeof e->merchant_id, in->merchant_id);
-    copy_str(e->category, sizeof e->category, in->merchant_category);
+        str_copy(e->account, sizeof e->account, in->account_id);
+    str_copy(e->counterparty, sizeof e->counterparty, in->counterparty_account);
+    str_copy(e->merchant_id, sizeof e->merchant_id, in->merchant_id);
+    str_copy(e->category, sizeof e->category, in->merchant_category);
     e->cents = in->amount_cents;
     e->type = in->type;
     e->channel = in->channel;
     if (in->country[0]) {
-        copy_str(e->country, sizeof e->country, in->country);
-        copy_str(e->city, sizeof e->city, in->city);
+        str_copy(e->country, sizeof e->country, in->country);
+        str_copy(e->city, sizeof e->city, in->city);
     } else if (c >= 0) {
         txn_rec_city(e, m->cust[c].city);
     } else {
-        copy_str(e->country, sizeof e->country, "US");
+        str_copy(e->country, sizeof e->country, "US");
     }
     e->api = true;
 }

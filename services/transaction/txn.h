@@ -35,8 +35,9 @@ extern const char *const txn_channel_names[TXN_C_COUNT];
 #define TXN_MAX_ACTIVE   1000 /* incidents in flight at once */
 
 /* A multi-event anomaly under way. POD, 32 bytes, no padding: persisted
- * as bytes. Laundering counterparties are not stored: they follow from
- * the id (see generator.c). */
+ * as bytes. A slot of the heap of incident.h, so next_us comes first.
+ * Laundering counterparties are not stored: they follow from the id (see
+ * generator.c). */
 struct txn_incident {
     int64_t next_us;   /* simulated time the next event is due */
     uint8_t id[16];    /* UUID v4 as raw bytes; text only in the event */
@@ -45,7 +46,7 @@ struct txn_incident {
     uint8_t type;      /* enum txn_anomaly: fraud or laundering */
     uint8_t size;      /* events in all */
     uint8_t done;      /* events emitted so far, 1 .. size - 1 */
-    uint8_t squeeze;   /* gaps scaled by 2^(-squeeze/8): see generator.c */
+    uint8_t squeeze;   /* gaps scaled by 2^(-squeeze/8): incident.h */
 };
 
 /* Generator state that must survive a restart. POD: persisted as bytes

@@ -326,6 +326,24 @@ static void test_anomaly_same_seed_gives_same_schedule(void **state)
     assert_memory_equal(a.events, b.events, sizeof a.events);
 }
 
+/* The rate fed to anom_tick(): capped at 1, and 0 while no type has
+ * weight, so no deficit piles up to burst out when one is switched on. */
+static void test_anomaly_rate_is_zero_without_weight_and_capped_at_one(void **state)
+{
+    const double w[4] = { 2.0, -1.0, NAN, INFINITY };
+    const double none[3] = { 0.0, -3.0, NAN };
+    double out[4];
+
+    (void)state;
+    assert_true(anom_rate(0.05, w, 4, out) == 0.05);
+    assert_true(out[0] == 2.0 && out[1] == 0.0 && out[2] == 0.0 && out[3] == 0.0);
+    assert_true(anom_rate(3.0, w, 4, out) == 1.0);
+    assert_true(anom_rate(0.0, w, 4, out) == 0.0);
+    assert_true(anom_rate(NAN, w, 4, out) == 0.0);
+    assert_true(anom_rate(0.5, none, 3, out) == 0.0);
+    assert_true(out[0] == 0.0 && out[1] == 0.0 && out[2] == 0.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_anomaly_valid_rejects_bytes_out_of_range),
         cmocka_unit_test(test_anomaly_incident_spacing_is_irregular),
         cmocka_unit_test(test_anomaly_same_seed_gives_same_schedule),
+        cmocka_unit_test(test_anomaly_rate_is_zero_without_weight_and_capped_at_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

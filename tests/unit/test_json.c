@@ -418,6 +418,151 @@ static void test_json_get_path_returns_null_for_missing_or_bad_paths(void **stat
     cJSON_Delete(j);
 }
 
+/* ---- request body fields ---- */
+
+static void test_json_want_code_takes_prefix_and_exact_digits(void **state)
+{
+    cJSON *j = NULL;
+    struct api_fail f;
+    char out[16];
+
+    (void)state;
+    assert_int_equal(parse_exact("[\"CUST_123456\",\"CUST_12345\",\"CUST_1234567\","
+                                 "\"CUSX_123456\",\"CUST_12345a\",7]", &j), BM_OK);
+    assert_int_equal(json_want_code(cJSON_GetArrayItem(j, 0), "customer_id", "CUST_", 6, out,
+                                    sizeof out, &f), BM_OK);
+    assert_string_equal(out, "CUST_123456");
+    for (int i = 1; i <= 4; i++) {
+        assert_int_equal(json_want_code(cJSON_GetArrayItem(j, i), "customer_id", "CUST_", 6, out,
+                                        sizeof out, &f), BM_EINVAL);
+        assert_int_equal(f.err, API_BAD_VALUE);
+        assert_string_equal(f.field, "customer_id");
+        assert_string_equal(f.msg, "customer_id must be CUST_ followed by 6 digits");
+    }
+    assert_int_equal(json_want_code(cJSON_GetArrayItem(j, 5), "customer_id", "CUST_", 6, out,
+                                    sizeof out, &f), BM_EINVAL);
+    assert_int_equal(f.err, API_BAD_TYPE);
+    /* no room for it: refused, not cut */
+    assert_int_equal(json_want_code(cJSON_GetArrayItem(j, 0), "customer_id", "CUST_", 6, out, 11,
+                                    &f), BM_EINVAL);
+    cJSON_Delete(j);
+}
+
+static void test_json_want_country_takes_two_capitals(void **state)
+{
+    cJSON *j = NULL;
+    struct api_fail f;
+    char out[3];
+
+    (void)state;
+    assert_int_equal(parse_exact("[\"JP\",\"jp\",\"JPN\",\"\",1]", &j), BM_OK);
+    assert_int_equal(json_want_country(cJSON_GetArrayItem(j, 0), "location.country", out, &f),
+                     BM_OK);
+    assert_string_equal(out, "JP");
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(json_want_country(cJSON_GetArrayItem(j, i), "location.country", out, &f),
+                         BM_EINVAL);
+        assert_int_equal(f.err, API_BAD_VALUE);
+        assert_string_equal(f.field, "location.country");
+    }
+    assert_int_equal(json_want_country(cJSON_GetArrayItem(j, 4), "location.country", out, &f),
+                     BM_EINVAL);
+    assert_int_equal(f.err, API_BAD_TYPE);
+    cJSON_Delete(j);
+}
+
+static const char *const m_names[] = { "a", "b", "c" };
+static const char *const m_readonly[] = { "id" };
+
+/* Records the members handed over; "b" must be a number. */
+static enum bm_rc m_one(const cJSON *it, int i, void *ctx, struct api_fail *fail)
+{
+    int *got = ctx;
+
+    if (i == 1 && !cJSON_IsNumber(it)) {
+        api_fail_set(fail, API_BAD_TYPE, "b", "b must be a number");
+        return BM_EINVAL;
+    }
+    got[i]++;
+    return BM_OK;
+}
+
+static enum bm_rc members(const char *text, const char *obj, struct api_fail *f, int got[3])
+{
+    const struct json_members spec = {
+        .obj = obj, .names = m_names, .n = 3, .required = 1u | 4u,
+        .readonly = m_readonly, .n_readonly = 1, .one = m_one,
+    };
+    cJSON *j = NULL;
+    enum bm_rc rc;
+
+    memset(got, 0, 3 * sizeof got[0]);
+    memset(f, 0, sizeof *f);
+    assert_int_equal(parse_exact(text, &j), BM_OK);
+    rc = json_want_members(j, &spec, got, f);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void test_json_want_members_hands_each_known_member_over_once(void **state)
+{
+    struct api_fail f;
+    int got[3];
+
+    (void)state;
+    assert_int_equal(members("{\"c\":1,\"a\":2,\"b\":3}", "", &f, got), BM_OK);
+    assert_true(got[0] == 1 && got[1] == 1 && got[2] == 1);
+    assert_int_equal(members("{\"a\":1,\"c\":null}", "loc", &f, got), BM_OK);
+    assert_true(got[0] == 1 && got[1] == 0 && got[2] == 1);
+    assert_int_equal(members("{\"a\":1,\"b\":\"x\",\"c\":1}", "", &f, got), BM_EINVAL);
+    assert_string_equal(f.field, "b"); /* one()'s own failure stands */
+}
+
+static void test_json_want_members_names_the_field_at_fault(void **state)
+{
+    static const struct {
+        const char *text, *obj;
+        enum api_err err;
+        const char *field, *msg;
+    } cases[] = {
+        { "{\"a\":1,\"z\":1,\"c\":1}", "", API_UNKNOWN_FIELD, "z", "unknown field z" },
+        { "{\"a\":1,\"z\":1}", "loc", API_UNKNOWN_FIELD, "loc.z", "unknown field loc.z" },
+        { "{\"id\":1}", "", API_READONLY, "id", "id is set by the server" },
+        { "{\"a\":1,\"a\":2,\"c\":1}", "loc", API_BAD_VALUE, "loc.a", "duplicate field loc.a" },
+        { "{\"a\":1}", "loc", API_BAD_VALUE, "loc.c", "loc.c is required" },
+        { "{\"c\":1}", "", API_BAD_VALUE, "a", "a is required" },
+        { "{\"k\\u0001\":1}", "", API_UNKNOWN_FIELD, "k?", "unknown field k?" },
+        { "[1]", "loc", API_BAD_TYPE, "loc", "loc must be an object" },
+        { "[1]", "", API_BAD_TYPE, "", "the body must be a JSON object" },
+    };
+    struct api_fail f;
+    int got[3];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(members(cases[i].text, cases[i].obj, &f, got), BM_EINVAL);
+        assert_int_equal(f.err, cases[i].err);
+        assert_string_equal(f.field, cases[i].field);
+        assert_string_equal(f.msg, cases[i].msg);
+    }
+}
+
+static void test_json_want_members_cuts_long_names_to_the_field_size(void **state)
+{
+    char text[200];
+    struct api_fail f;
+    int got[3];
+
+    (void)state;
+    memset(text, 0, sizeof text);
+    memcpy(text, "{\"", 2);
+    memset(text + 2, 'x', 100);
+    memcpy(text + 102, "\":1}", 4);
+    assert_int_equal(members(text, "location", &f, got), BM_EINVAL);
+    assert_int_equal(strlen(f.field), 63);
+    assert_memory_equal(f.field, "location.xxx", 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +591,11 @@ int main(void)
         cmocka_unit_test(test_json_as_str_borrows_string_and_rejects_others),
         cmocka_unit_test(test_json_get_path_walks_nested_objects),
         cmocka_unit_test(test_json_get_path_returns_null_for_missing_or_bad_paths),
+        cmocka_unit_test(test_json_want_code_takes_prefix_and_exact_digits),
+        cmocka_unit_test(test_json_want_country_takes_two_capitals),
+        cmocka_unit_test(test_json_want_members_hands_each_known_member_over_once),
+        cmocka_unit_test(test_json_want_members_names_the_field_at_fault),
+        cmocka_unit_test(test_json_want_members_cuts_long_names_to_the_field_size),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -345,6 +345,40 @@ static void test_rng_os_u64_differs_between_calls(void **state)
     assert_false(a == b && b == c);
 }
 
+static void test_rng_distinct_gives_sorted_distinct_values_in_range(void **state)
+{
+    static uint32_t out[5000];
+    struct rng r;
+
+    (void)state;
+    rng_seed(&r, 21);
+    assert_int_equal(rng_distinct(&r, 100000, 900000, 5000, out), BM_OK);
+    for (int i = 0; i < 5000; i++) {
+        assert_in_range(out[i], 100000, 999999);
+        if (i)
+            assert_true(out[i - 1] < out[i]);
+    }
+    /* all of a small span: every value once */
+    assert_int_equal(rng_distinct(&r, 7, 10, 10, out), BM_OK);
+    for (uint32_t i = 0; i < 10; i++)
+        assert_int_equal(out[i], 7 + i);
+    assert_int_equal(rng_distinct(&r, 0, 10, 11, out), BM_EINVAL);
+}
+
+static void test_rng_distinct_is_reproducible_from_seed(void **state)
+{
+    static uint32_t a[1000], b[1000];
+    struct rng r1, r2;
+
+    (void)state;
+    rng_seed(&r1, 22);
+    rng_seed(&r2, 22);
+    assert_int_equal(rng_distinct(&r1, 0, 50000, 1000, a), BM_OK);
+    assert_int_equal(rng_distinct(&r2, 0, 50000, 1000, b), BM_OK);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(&r1, &r2, sizeof r1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_rng_lognormal_has_median_exp_mu),
         cmocka_unit_test(test_rng_weighted_follows_weights_and_skips_zero),
         cmocka_unit_test(test_rng_weighted_returns_minus_one_when_all_zero),
+        cmocka_unit_test(test_rng_distinct_gives_sorted_distinct_values_in_range),
+        cmocka_unit_test(test_rng_distinct_is_reproducible_from_seed),
         cmocka_unit_test(test_rng_uuid4_has_format_version_and_variant),
         cmocka_unit_test(test_rng_uuid4_is_reproducible_from_seed),
         cmocka_unit_test(test_rng_os_u64_differs_between_calls),

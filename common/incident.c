@@ -1,0 +1,145 @@
+/* incident.c - the table of incidents in flight and their pacing (see
+ * incident.h). The heap works on slots as bytes, as qsort does, so each
+ * service keeps its own incident struct and the layout of its persisted
+ * state; only the first 8 bytes, the due time, are read. */
+#include <math.h>
+#include <string.h>
+
+#include "incident.h"
+
+#define SQUEEZE_FROM_NUM   9 /* the room squeeze from 90% full */
+#define SQUEEZE_FROM_DEN   10
+#define SQUEEZE_PER_OCTAVE 24.0 /* 8 steps per halving, cubed */
+#define SQUEEZE_MAX        200  /* 2^-25: far below the floor already */
+#define DT_WINDOW          1024u /* arrivals in the moving average */
+#define DT_CLAMP           8.0   /* one long pause moves it 8x at most */
+
+/* ---- the heap ---- */
+
+static unsigned char *slot(unsigned char *slots, size_t size, uint32_t i)
+{
+    return slots + (size_t)i * size;
+}
+
+static int64_t due_us(unsigned char *slots, size_t size, uint32_t i)
+{
+    int64_t t;
+
+    memcpy(&t, slot(slots, size, i), sizeof t);
+    return t;
+}
+
+static void swap(unsigned char *slots, size_t size, uint32_t i, uint32_t j)
+{
+    unsigned char *a = slot(slots, size, i), *b = slot(slots, size, j);
+
+    for (size_t k = 0; k < size; k++) {
+        unsigned char t = a[k];
+
+        a[k] = b[k];
+        b[k] = t;
+    }
+}
+
+static void heap_up(unsigned char *slots, size_t size, uint32_t i)
+{
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+
+        if (due_us(slots, size, parent) <= due_us(slots, size, i))
+            break;
+        swap(slots, size, parent, i);
+        i = parent;
+    }
+}
+
+static void heap_down(unsigned char *slots, size_t size, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, best = i;
+
+        if (l < n && due_us(slots, size, l) < due_us(slots, size, best))
+            best = l;
+        if (l + 1 < n && due_us(slots, size, l + 1) < due_us(slots, size, best))
+            best = l + 1;
+        if (best == i)
+            break;
+        swap(slots, size, best, i);
+        i = best;
+    }
+}
+
+void inc_apply(void *slots, size_t size, uint32_t *n, enum inc_op op, const void *in)
+{
+    unsigned char *s = slots;
+
+    switch (op) {
+    case INC_PUSH:
+        memcpy(slot(s, size, *n), in, size);
+        heap_up(s, size, (*n)++);
+        break;
+    case INC_REPLACE_TOP:
+        memcpy(s, in, size);
+        heap_down(s, size, *n, 0);
+        break;
+    case INC_POP_TOP:
+        if (*n == 0)
+            break;
+        --*n;
+        memmove(s, slot(s, size, *n), size); /* the same slot when it was the last */
+        memset(slot(s, size, *n), 0, size);
+        heap_down(s, size, *n, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- pacing ---- */
+
+double inc_mean_dt(int64_t last_us, double mean_dt_us, uint32_t *seen, int64_t t_us)
+{
+    double dt = (double)t_us - (double)last_us; /* no int overflow on bad bytes */
+    double m = mean_dt_us;
+
+    if (*seen == 0 && last_us == 0) /* the first call: no spacing yet */
+        return 0.0;
+    if (!(dt > 0.0) || !isfinite(dt))
+        return m;
+    if (*seen == 0 || !(m > 0.0) || !isfinite(m)) { /* the first spacing, or bad bytes */
+        *seen = 1;
+        return dt;
+    }
+    if (dt > DT_CLAMP * m)
+        dt = DT_CLAMP * m;
+    if (*seen < DT_WINDOW)
+        ++*seen;
+    return m + (dt - m) / (double)*seen;
+}
+
+uint8_t inc_squeeze(double load, uint32_t n_active, uint32_t max_active, double at_least)
+{
+    const uint32_t free0 = max_active - max_active * SQUEEZE_FROM_NUM / SQUEEZE_FROM_DEN;
+    const double fit = INC_LOAD_FIT * (double)max_active;
+    uint32_t free_now = n_active < max_active ? max_active - n_active : 0;
+    double q = at_least > 0.0 ? at_least : 0.0;
+
+    if (load > fit && 8.0 * log2(load / fit) > q)
+        q = 8.0 * log2(load / fit);
+    if (free_now < free0) {
+        double room =
+            SQUEEZE_PER_OCTAVE * log2((double)free0 / (double)(free_now ? free_now : 1));
+
+        q = room > q ? room : q;
+    }
+    return (uint8_t)(q < SQUEEZE_MAX ? lround(q) : SQUEEZE_MAX);
+}
+
+int64_t inc_gap_us(struct rng *r, int64_t lo, int64_t hi, uint8_t squeeze)
+{
+    int64_t g = rng_range(r, lo, hi);
+
+    if (squeeze)
+        g = llround((double)g * exp2(-(double)squeeze / 8.0));
+    return g > INC_GAP_FLOOR_US ? g : INC_GAP_FLOOR_US;
+}
