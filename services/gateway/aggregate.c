@@ -49,9 +49,8 @@ enum bm_rc gw_agg_init(struct gw_agg *a, size_t max_bytes, int64_t poll_interval
 
 void gw_agg_free(struct gw_agg *a)
 {
-    for (size_t i = 0; i < a->n; i++)
-        free(a->ring[(a->head + i) % a->cap].json_rest);
     free(a->ring);
+    free(a->text);
     free(a->ids);
     for (int s = 0; s < GW_NSRC; s++)
         for (int r = 0; r < a->svc[s].nrep; r++)
@@ -224,7 +223,7 @@ out:
 static enum bm_rc ring_grow(struct gw_agg *a)
 {
     size_t cap = a->cap ? a->cap * 2 : 1024;
-    struct gw_event *r = malloc(cap * sizeof(*r));
+    struct gw_slot *r = malloc(cap * sizeof(*r));
 
     if (!r)
         return BM_ENOMEM;
@@ -239,25 +238,84 @@ static enum bm_rc ring_grow(struct gw_agg *a)
 
 static void evict_oldest(struct gw_agg *a)
 {
-    struct gw_event *e = &a->ring[a->head];
+    struct gw_slot *e = &a->ring[a->head];
 
     a->bytes -= e->len + sizeof(*e);
     ids_del(a, e->idh);
-    free(e->json_rest);
-    e->json_rest = NULL;
     a->head = (a->head + 1) % a->cap;
     a->n--;
     a->evicted++;
 }
 
-static void count_type(struct gw_svc *s, enum gw_src src, const char *type)
+/* Where len bytes of text can go in the text ring without overwriting a
+ * buffered event, or -1. The live text runs from the oldest event's
+ * offset to text_tail, possibly wrapped; a strict inequality keeps the
+ * tail from meeting the head, so a full ring never looks empty. */
+static long text_room(const struct gw_agg *a, size_t len)
+{
+    size_t head;
+
+    if (a->n == 0)
+        return len <= a->text_cap ? 0 : -1;
+    head = a->ring[a->head].off;
+    if (a->text_tail > head) {
+        if (len <= a->text_cap - a->text_tail)
+            return (long)a->text_tail;
+        return len < head ? 0 : -1; /* wrap to the start */
+    }
+    return len < head - a->text_tail ? (long)a->text_tail : -1;
+}
+
+/* Index of type among the service's anomaly types, -1 if none. */
+static int type_index(enum gw_src src, const char *type)
 {
     const char *const *names;
     int nt = cfg_anomaly_types((enum bm_svc)src, &names);
 
     for (int i = 0; i < nt && i < GEN_MAX_TYPES; i++)
         if (strcmp(names[i], type) == 0)
-            s->by_type[i]++;
+            return i;
+    return -1;
+}
+
+/* Copies one event into the buffer, evicting the oldest to make room. */
+static enum bm_rc buffer_event(struct gw_agg *a, const struct gw_event *e)
+{
+    struct gw_slot *slot;
+    long at;
+
+    if (e->len > a->max_bytes / 2 || e->len > UINT32_MAX)
+        return BM_ETOOBIG; /* one event may not push out the whole buffer */
+    if (!a->text) {
+        /* one allocation for the whole budget: pages become resident only
+         * as they are filled, and nothing fragments */
+        a->text = malloc(a->max_bytes);
+        if (!a->text)
+            return BM_ENOMEM;
+        a->text_cap = a->max_bytes;
+    }
+    if (a->n == a->cap && ring_grow(a) != BM_OK)
+        return BM_ENOMEM;
+    while (a->n > 0 && a->bytes + e->len + sizeof(*slot) > a->max_bytes)
+        evict_oldest(a);
+    while ((at = text_room(a, e->len)) < 0)
+        evict_oldest(a);
+    if (ids_add(a, e->idh) != BM_OK)
+        return BM_ENOMEM;
+    memcpy(a->text + at, e->json_rest, e->len);
+    a->text_tail = (size_t)at + e->len;
+    slot = &a->ring[(a->head + a->n) % a->cap];
+    slot->gseq = ++a->last_gseq;
+    slot->seq = e->seq;
+    slot->idh = e->idh;
+    slot->off = (uint32_t)at;
+    slot->len = (uint32_t)e->len;
+    slot->src = (uint8_t)e->src;
+    slot->type = (int8_t)(e->anomaly ? type_index(e->src, e->type) : -1);
+    slot->anomaly = e->anomaly;
+    a->n++;
+    a->bytes += e->len + sizeof(*slot);
+    return BM_OK;
 }
 
 enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_event *ev,
@@ -278,49 +336,53 @@ enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_e
                 r->cursor_set = true;
             }
             a->duplicates++;
-            free(e->json_rest); /* already have it */
-            e->json_rest = NULL;
             continue;
         }
-        if (a->n == a->cap && (rc = ring_grow(a)) != BM_OK)
+        e->src = src;
+        rc = buffer_event(a, e);
+        if (rc == BM_ETOOBIG) {
+            a->oversized++; /* counted and skipped: the stream goes on */
+            rc = BM_OK;
+        } else if (rc != BM_OK) {
             break;
-        while (a->n > 0 && a->bytes + e->len + sizeof(*e) > a->max_bytes)
-            evict_oldest(a);
-        if ((rc = ids_add(a, e->idh)) != BM_OK)
-            break;
-        e->gseq = ++a->last_gseq;
-        a->ring[(a->head + a->n) % a->cap] = *e;
-        a->n++;
-        a->bytes += e->len + sizeof(*e);
-        e->json_rest = NULL;
+        } else {
+            r->events++;
+            s->events++;
+            if (e->anomaly) {
+                int t = a->ring[(a->head + a->n - 1) % a->cap].type;
+                s->anomalies++;
+                if (t >= 0)
+                    s->by_type[t]++;
+            }
+        }
         r->cursor = e->seq;
         r->cursor_set = true;
-        r->events++;
-        s->events++;
-        if (e->anomaly) {
-            s->anomalies++;
-            count_type(s, src, e->type);
-        }
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
 }
 
-static bool matches(const struct gw_event *e, const struct db_list_query *q)
+static bool matches(const struct gw_slot *e, const struct db_list_query *q)
 {
+    const char *const *names;
+    int nt;
+
     if (q->anomalies_only && !e->anomaly)
         return false;
-    if (q->anomaly_type && strcmp(q->anomaly_type, e->type) != 0)
-        return false;
-    return true;
+    if (!q->anomaly_type)
+        return true;
+    nt = cfg_anomaly_types((enum bm_svc)e->src, &names);
+    return e->type >= 0 && e->type < nt && strcmp(q->anomaly_type, names[e->type]) == 0;
 }
 
-static enum bm_rc put_event(struct buf *b, const struct gw_event *e, bool first)
+static enum bm_rc put_event(struct buf *b, const struct gw_agg *a, const struct gw_slot *e,
+                            bool first)
 {
-    enum bm_rc rc = buf_printf(b, "%s{\"gateway_sequence\":%llu,\"source\":\"%s\"%s", first ? "" : ",",
-                               (unsigned long long)e->gseq, src_names[e->src],
-                               e->json_rest[0] == '}' ? "" : ",");
-    return rc != BM_OK ? rc : buf_append(b, e->json_rest, e->len);
+    const char *text = a->text + e->off;
+    enum bm_rc rc = buf_printf(b, "%s{\"gateway_sequence\":%llu,\"source\":\"%s\"%s",
+                               first ? "" : ",", (unsigned long long)e->gseq,
+                               src_names[e->src], text[0] == '}' ? "" : ",");
+    return rc != BM_OK ? rc : buf_append(b, text, e->len);
 }
 
 enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct buf *out)
@@ -336,10 +398,10 @@ enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct b
     if (q->has_since) {
         size_t start = q->since < oldest ? 0 : (size_t)(q->since - oldest + 1);
         for (size_t i = start; rc == BM_OK && i < a->n; i++) {
-            const struct gw_event *e = &a->ring[(a->head + i) % a->cap];
+            const struct gw_slot *e = &a->ring[(a->head + i) % a->cap];
             if (!matches(e, q))
                 continue;
-            rc = put_event(out, e, count == 0);
+            rc = put_event(out, a, e, count == 0);
             if (++count == q->limit) {
                 next = e->gseq;
                 break;
@@ -347,10 +409,10 @@ enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct b
         }
     } else {
         for (size_t i = a->n; rc == BM_OK && i > 0 && count < q->limit; i--) {
-            const struct gw_event *e = &a->ring[(a->head + i - 1) % a->cap];
+            const struct gw_slot *e = &a->ring[(a->head + i - 1) % a->cap];
             if (!matches(e, q))
                 continue;
-            rc = put_event(out, e, count == 0);
+            rc = put_event(out, a, e, count == 0);
             count++;
         }
     }
@@ -617,9 +679,10 @@ enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *o
         rc = metrics_json(&m, out);
     if (rc == BM_OK)
         rc = buf_printf(out, ",\"buffer\":{\"events\":%zu,\"bytes\":%zu,\"max_bytes\":%zu,"
-                             "\"evicted\":%llu,\"duplicates_dropped\":%llu},\"services\":{",
+                             "\"evicted\":%llu,\"duplicates_dropped\":%llu,\"oversized_skipped\":%llu},"
+                             "\"services\":{",
                         a->n, a->bytes, a->max_bytes, (unsigned long long)a->evicted,
-                        (unsigned long long)a->duplicates);
+                        (unsigned long long)a->duplicates, (unsigned long long)a->oversized);
     for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
         rc = buf_printf(out, "%s\"%s\":", s ? "," : "", src_names[s]);
         if (rc == BM_OK)

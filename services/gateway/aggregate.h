@@ -63,11 +63,25 @@ struct gw_svc {
     uint64_t by_type[GEN_MAX_TYPES];
 };
 
+/* One buffered event; its text is json_rest, kept in the agg's text ring. */
+struct gw_slot {
+    uint64_t gseq;
+    uint64_t seq;
+    uint64_t idh;
+    uint32_t off, len; /* in gw_agg.text */
+    uint8_t src;
+    int8_t type;       /* index among the source's anomaly types, -1 none */
+    bool anomaly;
+};
+
 struct gw_agg {
     pthread_mutex_t mu; /* guards every field below */
-    struct gw_event *ring;
+    struct gw_slot *ring;
     size_t cap, head, n; /* ring[head] is the oldest */
-    size_t bytes, max_bytes;
+    char *text;          /* the events' text: one circular allocation */
+    size_t text_cap, text_tail;
+    size_t bytes, max_bytes; /* text plus slots of the buffered events */
+    uint64_t oversized;  /* events over half the buffer, skipped */
     uint64_t last_gseq;  /* newest assigned; 0 = none */
     uint64_t evicted;
     uint64_t duplicates;
@@ -97,11 +111,12 @@ enum bm_rc gw_parse_page(enum gw_src src, const char *body, size_t len, struct g
                          size_t *n, uint64_t *next_since) BM_WUR;
 void gw_events_free(struct gw_event *ev, size_t n);
 
-/* Appends events received from replica rep of src (ownership of
- * json_rest moves), giving each the next gateway_sequence and counting
- * them; evicts the oldest over max_bytes. Events at or below the
+/* Copies events received from replica rep of src into the buffer (the
+ * caller still frees ev), giving each the next gateway_sequence and
+ * counting them; evicts the oldest over max_bytes. Events at or below the
  * replica's cursor, or whose (source, id) is already buffered (another
- * replica's copy), are dropped as duplicates. */
+ * replica's copy), are dropped as duplicates; one larger than half the
+ * buffer is skipped and counted in oversized. */
 enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_event *ev,
                          size_t n) BM_WUR;
 

@@ -7,6 +7,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 
@@ -115,14 +118,43 @@ static void set_failure(struct gw_poller *p, int s, int rep, enum gw_state st, c
     pthread_mutex_unlock(&a->mu);
 }
 
+enum bm_rc gw_parse_health(const char *body, size_t len, struct gw_health *h)
+{
+    cJSON *root = NULL;
+    const char *sid = NULL, *status = NULL;
+    int64_t head = 0;
+
+    memset(h, 0, sizeof(*h));
+    if (json_parse(body, len, &root) != BM_OK ||
+        json_as_str(json_get(root, "stream_id"), &sid) != BM_OK ||
+        json_as_i64(json_get(root, "head_sequence"), 0, INT64_MAX, &head) != BM_OK) {
+        cJSON_Delete(root);
+        return BM_EINVAL;
+    }
+    /* Cut short, a stream_id could equal another stream's and hide a
+     * restart: one that does not fit is not the expected JSON. A status
+     * that does not fit (or none) is kept as unknown, not cut
+     * mid-character. */
+    if (strlen(sid) >= sizeof(h->stream_id)) {
+        cJSON_Delete(root);
+        return BM_EINVAL;
+    }
+    if (json_as_str(json_get(root, "status"), &status) != BM_OK ||
+        strlen(status) >= sizeof(h->status))
+        status = "";
+    memcpy(h->stream_id, sid, strlen(sid) + 1);
+    memcpy(h->status, status, strlen(status) + 1);
+    h->head_sequence = (uint64_t)head;
+    cJSON_Delete(root);
+    return BM_OK;
+}
+
 /* Applies a /health body: stream_id change restarts the replica's cursor.
  * Returns false (and marks the replica) on a failure or a bad body. */
 static bool apply_health(struct gw_poller *p, int s, int rep, const struct hc_resp *resp)
 {
     struct gw_agg *a = p->agg;
-    cJSON *root = NULL;
-    const char *sid = NULL, *status = NULL;
-    int64_t head = 0;
+    struct gw_health h;
     char err[192];
     enum gw_state st = classify(resp, err, sizeof(err));
 
@@ -130,31 +162,25 @@ static bool apply_health(struct gw_poller *p, int s, int rep, const struct hc_re
         set_failure(p, s, rep, st, err);
         return false;
     }
-    if (json_parse(resp->body.data ? resp->body.data : "", resp->body.len, &root) != BM_OK ||
-        json_as_str(json_get(root, "stream_id"), &sid) != BM_OK ||
-        json_as_i64(json_get(root, "head_sequence"), 0, INT64_MAX, &head) != BM_OK) {
-        cJSON_Delete(root);
+    if (gw_parse_health(resp->body.data ? resp->body.data : "", resp->body.len, &h) != BM_OK) {
         set_failure(p, s, rep, GW_DEGRADED, "health body is not the expected JSON");
         return false;
     }
-    if (json_as_str(json_get(root, "status"), &status) != BM_OK)
-        status = "";
     pthread_mutex_lock(&a->mu);
     {
         struct gw_replica *r = &a->svc[s].rep[rep];
-        if (strcmp(r->stream_id, sid) != 0) {
+        if (strcmp(r->stream_id, h.stream_id) != 0) {
             if (r->stream_id[0])
                 log_info("%s (%s): stream_id changed, restarting its cursor",
                          gw_src_name((enum gw_src)s), r->url);
-            snprintf(r->stream_id, sizeof(r->stream_id), "%s", sid);
-            r->cursor = (uint64_t)head > INITIAL_BACKLOG ? (uint64_t)head - INITIAL_BACKLOG : 0;
+            memcpy(r->stream_id, h.stream_id, sizeof(r->stream_id));
+            r->cursor = h.head_sequence > INITIAL_BACKLOG ? h.head_sequence - INITIAL_BACKLOG : 0;
             r->cursor_set = false;
         }
-        r->head_sequence = (uint64_t)head;
-        snprintf(r->health_status, sizeof(r->health_status), "%s", status);
+        r->head_sequence = h.head_sequence;
+        memcpy(r->health_status, h.status, sizeof(r->health_status));
     }
     pthread_mutex_unlock(&a->mu);
-    cJSON_Delete(root);
     return true;
 }
 
@@ -299,6 +325,11 @@ static void *poller_main(void *arg)
     while (!atomic_load(&p->stop)) {
         int64_t start = time_mono_us(), left;
         poll_round(p);
+#ifdef __GLIBC__
+        /* a round parses pages of up to megabytes into short-lived trees;
+         * give the freed memory back rather than keep it resident */
+        malloc_trim(0);
+#endif
         left = p->interval_ms - (time_mono_us() - start) / 1000;
         while (left > 0 && !atomic_load(&p->stop)) {
             int64_t step = left < 50 ? left : 50;

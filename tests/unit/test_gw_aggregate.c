@@ -18,6 +18,9 @@
  * id-<seq + id_shift>); every 5th an anomaly. */
 static char *page(enum gw_src src, uint64_t lo, uint64_t hi, uint64_t id_shift)
 {
+    /* events of varied length, so the text ring wraps at odd places */
+    static const char pad[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
     struct buf b;
     char *out;
 
@@ -26,12 +29,14 @@ static char *page(enum gw_src src, uint64_t lo, uint64_t hi, uint64_t id_shift)
     for (uint64_t s = lo; s <= hi; s++)
         assert_int_equal(buf_printf(&b,
                                     "%s{\"%s\":\"id-%llu\",\"sequence\":%llu,"
-                                    "\"is_anomaly\":%s,\"anomaly_type\":%s,\"amount\":1.5}",
+                                    "\"is_anomaly\":%s,\"anomaly_type\":%s,\"amount\":1.5,"
+                                    "\"note\":\"%.*s\"}",
                                     s == lo ? "" : ",",
                                     src == GW_TXN ? "transaction_id" : "event_id",
                                     (unsigned long long)(s + id_shift),
                                     (unsigned long long)s, s % 5 == 0 ? "true" : "false",
-                                    s % 5 == 0 ? "\"fraud_pattern\"" : "null"),
+                                    s % 5 == 0 ? "\"fraud_pattern\"" : "null", (int)(s % 97),
+                                    pad),
                          BM_OK);
     assert_int_equal(buf_printf(&b, "],\"count\":%llu,\"next_since\":%llu,\"oldest_sequence\":1}",
                                 (unsigned long long)(hi - lo + 1), (unsigned long long)hi),
@@ -170,6 +175,29 @@ static void test_gw_buffer_stays_within_bytes_keeping_the_newest(void **state)
     assert_int_equal((int)num(j, "oldest_sequence"), (int)(20000 - a.n + 1));
     assert_int_equal((int)num(j, "next_since"), 20000);
     cJSON_Delete(j);
+    /* the text ring wrapped many times: every buffered event still reads
+     * back whole, its own sequence beside its gateway_sequence */
+    {
+        struct db_list_query all = { .limit = 1000, .has_since = true };
+        uint64_t seen = 0;
+        all.since = 20000 - a.n;
+        for (;;) {
+            const cJSON *it;
+            j = list(&a, &all);
+            assert_non_null(j);
+            if (num(j, "count") == 0) {
+                cJSON_Delete(j);
+                break;
+            }
+            cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events")) {
+                assert_int_equal((int)num(it, "sequence"), (int)num(it, "gateway_sequence"));
+                seen++;
+            }
+            all.since = (uint64_t)num(j, "next_since");
+            cJSON_Delete(j);
+        }
+        assert_int_equal(seen, a.n);
+    }
     /* every buffered id is still known after thousands of evictions */
     {
         uint64_t first = 20000 - a.n + 1, n0 = a.n;
