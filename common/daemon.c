@@ -41,6 +41,9 @@ void daemon_install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* Past RLIMIT_FSIZE a write must fail with EFBIG, which SQLite turns
+     * into an error we answer 503 to, not kill the process. */
+    sigaction(SIGXFSZ, &sa, NULL);
 }
 
 /* ------------------------------------------------------------------ */

@@ -50,7 +50,8 @@ struct app {
 int daemon_run(const struct service_def *def, int argc, char **argv);
 
 /* For processes with their own lifecycle (the gateway): SIGINT/SIGTERM
- * set a flag, SIGPIPE is ignored; the wait returns once the flag is set. */
+ * set a flag, SIGPIPE and SIGXFSZ are ignored; the wait returns once the
+ * flag is set. */
 void daemon_install_signals(void);
 void daemon_wait_for_signal(void);
 

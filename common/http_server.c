@@ -8,6 +8,7 @@
 #include "http_server.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +30,15 @@
 #define MAX_HEADERS 24 /* response headers a handler adds (the proxy forwards a service's) */
 #define RID_MAX     64
 
+/* An open connection, on its socket context. waiting_since_us is when it
+ * began owing us a request (opened, or its last answer went out), 0 while
+ * a whole request is in and being answered. */
+struct conn_track {
+    struct conn_track *prev, *next;
+    int fd;
+    _Atomic int64_t waiting_since_us;
+};
+
 struct http_server {
     struct MHD_Daemon *d;
     const struct route *routes;
@@ -38,6 +48,10 @@ struct http_server {
     unsigned max_conns;
     atomic_uint open_conns;
     uint16_t port;
+    int64_t request_deadline_us;   /* a request must be in whole this long after it is owed */
+    _Atomic int64_t next_sweep_us; /* when late requests are looked for next */
+    pthread_mutex_t conns_lock;    /* guards conns and its links */
+    struct conn_track *conns;
 };
 
 struct http_arg {
@@ -516,6 +530,93 @@ static bool precheck(struct http_req *req)
     return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* Late requests                                                        */
+
+/* MHD's connection timeout only ends idle connections: a client that
+ * trickles its request a byte at a time (slowloris) keeps its socket for
+ * ever, and enough of them hold the connection cap, so that everyone else
+ * gets 503. So a request that is not in whole within the timeout of being
+ * owed is cut, however it trickles. New connections trigger the sweep (at
+ * most once a second): they are what the cap turns away. */
+
+static struct conn_track *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
+
+static void track_owed(struct MHD_Connection *conn, bool owed)
+{
+    struct conn_track *t = track_of(conn);
+
+    if (t)
+        atomic_store_explicit(&t->waiting_since_us, owed ? time_mono_us() : 0,
+                              memory_order_relaxed);
+}
+
+static struct conn_track *track_add(struct http_server *s, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct conn_track *t;
+
+    if (!ci || !(t = calloc(1, sizeof(*t))))
+        return NULL; /* untracked: only its deadline is lost */
+    t->fd = ci->connect_fd;
+    atomic_init(&t->waiting_since_us, time_mono_us());
+    pthread_mutex_lock(&s->conns_lock);
+    t->next = s->conns;
+    if (s->conns)
+        s->conns->prev = t;
+    s->conns = t;
+    pthread_mutex_unlock(&s->conns_lock);
+    return t;
+}
+
+static void track_remove(struct http_server *s, struct conn_track *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&s->conns_lock);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        s->conns = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&s->conns_lock);
+    free(t);
+}
+
+static void sweep_late(struct http_server *s)
+{
+    int64_t now = time_mono_us(), due = atomic_load(&s->next_sweep_us);
+    unsigned cut = 0;
+
+    if (now < due || !atomic_compare_exchange_strong(&s->next_sweep_us, &due, now + 1000000))
+        return;
+    /* Under the lock: MHD reports a connection closed before it closes
+     * the socket, and that report waits for the lock, so every fd listed
+     * here is still the connection's own. shutdown() makes MHD see EOF
+     * and close the connection on its own thread. */
+    pthread_mutex_lock(&s->conns_lock);
+    for (struct conn_track *t = s->conns; t; t = t->next) {
+        int64_t since = atomic_load_explicit(&t->waiting_since_us, memory_order_relaxed);
+        if (since && now - since > s->request_deadline_us) {
+            atomic_store_explicit(&t->waiting_since_us, 0, memory_order_relaxed);
+            (void)shutdown(t->fd, SHUT_RDWR);
+            cut++;
+        }
+    }
+    pthread_mutex_unlock(&s->conns_lock);
+    if (cut)
+        log_warn("closed %u connections that sent no whole request within %lld s", cut,
+                 (long long)(s->request_deadline_us / 1000000));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -550,6 +651,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    track_owed(conn, false); /* the whole request is in */
     if (req->answered)
         return MHD_YES;
     if (req->too_big) {
@@ -569,8 +671,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     int64_t dur;
 
     (void)cls;
-    (void)conn;
     (void)toe;
+    track_owed(conn, true); /* a kept-alive connection owes the next request */
     if (!req)
         return;
     dur = time_mono_us() - req->start_us;
@@ -594,12 +696,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     struct http_server *s = cls;
 
-    (void)conn;
-    (void)socket_ctx;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&s->open_conns, 1);
-    else
+        *socket_ctx = track_add(s, conn);
+        sweep_late(s);
+    } else {
         atomic_fetch_sub(&s->open_conns, 1);
+        track_remove(s, *socket_ctx);
+        *socket_ctx = NULL;
+    }
 }
 
 static int hex_value(char c)
@@ -675,6 +780,9 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     if (o->admin_token)
         snprintf(s->token, sizeof(s->token), "%s", o->admin_token);
     atomic_init(&s->open_conns, 0);
+    s->request_deadline_us = (int64_t)(o->conn_timeout_s ? o->conn_timeout_s : 15) * 1000000;
+    atomic_init(&s->next_sweep_us, 0);
+    pthread_mutex_init(&s->conns_lock, NULL);
 
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
@@ -694,6 +802,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
         MHD_OPTION_END);
     if (!s->d) {
+        pthread_mutex_destroy(&s->conns_lock);
         free(s);
         return BM_EIO;
     }
@@ -719,6 +828,7 @@ void http_server_stop(struct http_server *s)
     if (!s)
         return;
     if (s->d)
-        MHD_stop_daemon(s->d);
+        MHD_stop_daemon(s->d); /* reports every connection closed */
+    pthread_mutex_destroy(&s->conns_lock);
     free(s);
 }

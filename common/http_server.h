@@ -43,7 +43,8 @@ struct http_server_opts {
     const char *admin_token;   /* "" or NULL: POSTs are open */
     unsigned max_conns;        /* open connections above this get a fast 503 */
     unsigned threads;          /* worker threads */
-    unsigned conn_timeout_s;   /* idle connection timeout */
+    unsigned conn_timeout_s;   /* idle connection timeout, and the time a client has to
+                                  send a whole request */
 };
 
 enum bm_rc http_server_start(const struct http_server_opts *o, struct http_server **out) BM_WUR;

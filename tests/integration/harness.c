@@ -422,3 +422,83 @@ bool wait_health_status(int port, const char *status, int timeout_ms)
     }
     return false;
 }
+
+/* ------------------------------------------------------------------ */
+/* Raw HTTP                                                             */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+int tcp_connect_loopback(int port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True once out holds a whole answer with a Content-Length. */
+static bool raw_complete(const char *out, size_t len)
+{
+    const char *end = strstr(out, "\r\n\r\n"), *cl;
+
+    if (!end)
+        return false;
+    cl = strstr(out, "Content-Length:");
+    if (!cl || cl > end)
+        return false;
+    return len >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10);
+}
+
+int raw_http(int port, const char *request, char *out, size_t outlen, int timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms;
+    size_t len = 0, sent = 0, total = strlen(request);
+    int fd = tcp_connect_loopback(port), status = -1;
+
+    out[0] = '\0';
+    if (fd < 0)
+        return -1;
+    while (sent < total) {
+        ssize_t n = send(fd, request + sent, total - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            goto out;
+        sent += (size_t)n;
+    }
+    for (;;) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        long left = deadline - now_ms();
+        ssize_t n;
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            goto out; /* timed out */
+        if (len + 1 >= outlen)
+            break; /* out is full: judge what it holds */
+        n = recv(fd, out + len, outlen - 1 - len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        out[len] = '\0';
+        if (raw_complete(out, len))
+            break;
+    }
+    status = 0;
+    if (len > 12 && strncmp(out, "HTTP/1.", 7) == 0)
+        status = (int)strtol(out + 9, NULL, 10);
+out:
+    close(fd);
+    return status;
+}

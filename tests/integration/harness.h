@@ -56,4 +56,14 @@ bool wait_health_status(int port, const char *status, int timeout_ms);
 /* Scale factor: BM_TEST_SCALE=small shrinks long tests (sanitizers). */
 bool test_scale_small(void);
 
+/* Raw HTTP on one loopback TCP connection, for what libcurl hides: slow
+ * or idle clients, the whole response head. */
+/* Connects to 127.0.0.1:port; returns the socket or -1. */
+int tcp_connect_loopback(int port);
+/* Sends request (send "Connection: close" in it), reads the answer until
+ * the server closes or Content-Length is complete, for at most
+ * timeout_ms. out gets the raw answer, NUL-terminated. Returns the status
+ * code, 0 if the connection ended without one, -1 on error or timeout. */
+int raw_http(int port, const char *request, char *out, size_t outlen, int timeout_ms);
+
 #endif

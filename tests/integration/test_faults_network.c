@@ -1,0 +1,472 @@
+/* test_faults_network.c - hostile and greedy clients (SPEC §4 limits): a
+ * slowloris (many connections sending a request a byte at a time) and
+ * connections over the cap. Others must still get prompt answers: the
+ * service's own while the slow ones trickle, a quick 503 with the
+ * documented body (not a closed socket) while over the cap, and 200 again
+ * as soon as the greedy client lets go. Loopback only, bounded in count
+ * and time. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define TXN_BIN "transaction-service"
+#define PROMPT_MS 500       /* what "promptly" means for a normal client */
+#define SLOW_CONNS 200      /* slowloris connections, well below the cap */
+#define SLOW_TICK_MS 50     /* one byte per connection per tick */
+#define CAP_SEARCH_MAX 1100 /* the cap is found by opening up to this many */
+#define OVER_CAP 20         /* connections tried past the cap */
+
+static const char *const json_ct[] = { "Content-Type: application/json", NULL };
+
+static struct proc procs[1];
+static int held[CAP_SEARCH_MAX + OVER_CAP];
+static int n_held;
+static struct loris *running_loris; /* stopped by the teardown if a test fails */
+static pthread_t running_loris_thread;
+
+static void loris_stop(struct loris *l, pthread_t th);
+
+static void close_held(void)
+{
+    for (int i = 0; i < n_held; i++)
+        if (held[i] >= 0)
+            close(held[i]);
+    n_held = 0;
+}
+
+static int procs_setup(void **state)
+{
+    (void)state;
+    memset(procs, 0, sizeof(procs));
+    procs[0].pid = -1;
+    n_held = 0;
+    return 0;
+}
+
+static int procs_teardown(void **state)
+{
+    (void)state;
+    if (running_loris)
+        loris_stop(running_loris, running_loris_thread);
+    close_held();
+    if (procs[0].dir[0])
+        proc_cleanup(&procs[0]);
+    memset(procs, 0, sizeof(procs));
+    return 0;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* One normal request through libcurl: its status and how long it took. */
+static long timed_req(int port, const char *method, const char *path, const char *body,
+                      long *ms)
+{
+    struct resp r;
+    long t0 = now_ms(), st;
+
+    if (http_req(port, method, path, body, body ? json_ct : NULL, &r) != 0)
+        r.status = -1;
+    *ms = now_ms() - t0;
+    st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Slowloris                                                            */
+
+static const char slow_head[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+static const char slow_post[] = "POST /transactions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n";
+
+#define LORIS_MAX (CAP_SEARCH_MAX + OVER_CAP)
+
+struct loris {
+    int port;
+    int n;                /* connections in use */
+    bool bodies;          /* every fourth sends its head at once, then a slow body */
+    atomic_bool stop;
+    int fd[LORIS_MAX];
+    size_t sent[LORIS_MAX];
+    atomic_long bytes;    /* sent in all */
+    atomic_int dropped;   /* connections the server closed */
+};
+
+/* Every tick, one more byte on every connection: a request line and
+ * headers that never end, or (every fourth, with bodies) a body that
+ * never ends. */
+static void *loris_main(void *arg)
+{
+    struct loris *l = arg;
+
+    while (!atomic_load(&l->stop)) {
+        for (int i = 0; i < l->n; i++) {
+            bool body = l->bodies && i % 4 == 3;
+            const char *script = body ? slow_post : slow_head;
+            size_t len = strlen(script);
+            char c;
+            if (l->fd[i] < 0)
+                continue;
+            if (body && l->sent[i] == 0) {
+                /* the head at once, then the body a byte at a time */
+                if (send(l->fd[i], script, len, MSG_NOSIGNAL) == (ssize_t)len)
+                    l->sent[i] = len;
+                continue;
+            }
+            c = l->sent[i] < len ? script[l->sent[i]] : (body ? ' ' : 'a');
+            if (send(l->fd[i], &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) {
+                l->sent[i]++;
+                atomic_fetch_add(&l->bytes, 1);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                close(l->fd[i]);
+                l->fd[i] = -1;
+                atomic_fetch_add(&l->dropped, 1);
+            }
+        }
+        sleep_ms(SLOW_TICK_MS);
+    }
+    return NULL;
+}
+
+static struct loris *loris_start(int port, int n, bool bodies, pthread_t *th)
+{
+    struct loris *l = calloc(1, sizeof(*l));
+
+    assert_non_null(l);
+    l->port = port;
+    l->n = n;
+    l->bodies = bodies;
+    atomic_init(&l->stop, false);
+    atomic_init(&l->dropped, 0);
+    atomic_init(&l->bytes, 0);
+    for (int i = 0; i < n; i++) {
+        l->fd[i] = tcp_connect_loopback(port);
+        if (l->fd[i] < 0)
+            fail_msg("slow connection %d: connect failed: %s", i, strerror(errno));
+    }
+    assert_int_equal(pthread_create(th, NULL, loris_main, l), 0);
+    running_loris = l;
+    running_loris_thread = *th;
+    return l;
+}
+
+static void loris_stop(struct loris *l, pthread_t th)
+{
+    atomic_store(&l->stop, true);
+    pthread_join(th, NULL);
+    for (int i = 0; i < l->n; i++)
+        if (l->fd[i] >= 0)
+            close(l->fd[i]);
+    free(l);
+    running_loris = NULL;
+}
+
+static void test_slowloris_does_not_delay_other_clients(void **state)
+{
+    static const char *const args[] = { "--seed", "61", NULL };
+    const long hold_ms = 3000;
+    struct proc *p = &procs[0];
+    struct loris *l;
+    pthread_t th;
+    long t_end, worst = 0, ms, st, stop_ms = 0;
+    int n = 0;
+
+    (void)state;
+    proc_init(p, "fltloris");
+    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    l = loris_start(p->port, SLOW_CONNS, true, &th);
+    sleep_ms(300); /* every connection is mid-request now */
+
+    t_end = now_ms() + hold_ms;
+    while (now_ms() < t_end) {
+        static const struct {
+            const char *method, *path, *body;
+            long want;
+        } reqs[] = {
+            { "GET", "/health", NULL, 200 },
+            { "GET", "/transactions/events?limit=10", NULL, 200 },
+            { "POST", "/config", "{\"anomaly_rate\":0.03}", 200 },
+        };
+        for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+            st = timed_req(p->port, reqs[i].method, reqs[i].path, reqs[i].body, &ms);
+            if (st != reqs[i].want)
+                fail_msg("%s %s beside %d slow connections: %ld", reqs[i].method, reqs[i].path,
+                         SLOW_CONNS, st);
+            if (ms > worst)
+                worst = ms;
+            if (ms > PROMPT_MS)
+                fail_msg("%s %s took %ld ms beside %d slow connections", reqs[i].method,
+                         reqs[i].path, ms, SLOW_CONNS);
+            n++;
+        }
+        sleep_ms(20);
+    }
+    printf("  %d requests beside %d slow connections (%ld bytes trickled, %d closed by the "
+           "server): slowest %ld ms\n",
+           n, SLOW_CONNS, atomic_load(&l->bytes), atomic_load(&l->dropped), worst);
+
+    /* a stop with the slow requests still open: exit 0 within 2 s */
+    assert_int_equal(proc_stop(p, &stop_ms), 0);
+    assert_true(stop_ms < 2000);
+    loris_stop(l, th);
+    proc_cleanup(p);
+    p->dir[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Over the connection cap                                              */
+
+/* Reads one answer (head and Content-Length body) from fd within
+ * timeout_ms into out; returns its status, 0 if the server closed the
+ * connection first, -1 on timeout. */
+static int read_answer(int fd, char *out, size_t outlen, int timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms;
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (;;) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        long left = deadline - now_ms();
+        const char *end, *cl;
+        ssize_t n;
+
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1;
+        n = recv(fd, out + len, outlen - 1 - len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return len > 12 ? (int)strtol(out + 9, NULL, 10) : 0;
+        len += (size_t)n;
+        out[len] = '\0';
+        end = strstr(out, "\r\n\r\n");
+        cl = strstr(out, "Content-Length:");
+        if (end && cl && cl < end &&
+            len >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10))
+            return (int)strtol(out + 9, NULL, 10);
+        if (len + 1 >= outlen)
+            return -1;
+    }
+}
+
+/* A client that asks for /health on a new connection and keeps it
+ * (keep-alive) once answered. Returns the status; the socket goes to
+ * held[] either way, so the teardown closes it. */
+static int greedy_client(int port, char *out, size_t outlen, long *ms)
+{
+    static const char req[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    long t0 = now_ms();
+    int fd = tcp_connect_loopback(port), st;
+
+    if (fd < 0)
+        fail_msg("connect failed with %d connections open: %s", n_held, strerror(errno));
+    held[n_held++] = fd;
+    if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))
+        fail_msg("send failed with %d connections open", n_held);
+    st = read_answer(fd, out, outlen, 5000);
+    *ms = now_ms() - t0;
+    return st;
+}
+
+static void assert_quick_503(const char *raw, int st, long ms, int open)
+{
+    const char *body = strstr(raw, "\r\n\r\n");
+    cJSON *j;
+    const char *code;
+
+    if (st != 503)
+        fail_msg("a connection over the cap (%d open) got %d, want a 503 answer:\n%.300s", open,
+                 st, raw);
+    if (ms > PROMPT_MS)
+        fail_msg("the 503 over the cap took %ld ms", ms);
+    if (!strstr(raw, "\r\nRetry-After: "))
+        fail_msg("503 over the cap without Retry-After:\n%.300s", raw);
+    assert_non_null(body);
+    j = cJSON_Parse(body + 4);
+    code = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "error"), "code"));
+    if (!code || strcmp(code, "service_unavailable") != 0)
+        fail_msg("503 over the cap: body %s", body + 4);
+    cJSON_Delete(j);
+}
+
+static void test_connections_over_the_cap_get_a_quick_503_then_service_resumes(void **state)
+{
+    static const char *const args[] = { "--seed", "62", NULL };
+    struct proc *p = &procs[0];
+    char raw[4096];
+    long ms, worst = 0;
+    int st, cap = -1;
+
+    (void)state;
+    proc_init(p, "fltcap");
+    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+
+    /* Open kept-alive connections until one is refused: that is the cap. */
+    while (n_held < CAP_SEARCH_MAX) {
+        st = greedy_client(p->port, raw, sizeof(raw), &ms);
+        if (st == 503) {
+            cap = n_held - 1;
+            assert_quick_503(raw, st, ms, n_held);
+            break;
+        }
+        if (st != 200)
+            fail_msg("connection %d under the cap got %d:\n%.300s", n_held, st, raw);
+    }
+    if (cap < 0)
+        fail_msg("%d connections open and still no 503: no connection cap", n_held);
+    printf("  cap: %d connections open are served, the next gets 503\n", cap);
+
+    /* More over the cap, and a normal client: each a quick 503, never a
+     * closed socket or a wait. */
+    for (int i = 0; i < OVER_CAP; i++) {
+        st = greedy_client(p->port, raw, sizeof(raw), &ms);
+        assert_quick_503(raw, st, ms, n_held);
+        if (ms > worst)
+            worst = ms;
+    }
+    st = (int)timed_req(p->port, "GET", "/health", NULL, &ms);
+    if (st != 503 || ms > PROMPT_MS)
+        fail_msg("a normal client over the cap: %d after %ld ms, want a quick 503", st, ms);
+    printf("  %d more over the cap: 503 each, slowest %ld ms\n", OVER_CAP, worst);
+
+    /* the greedy client lets go: normal service at once */
+    close_held();
+    {
+        /* the server sees the closes within a poll of its threads */
+        long deadline = now_ms() + 2000;
+        for (;;) {
+            st = (int)timed_req(p->port, "GET", "/health", NULL, &ms);
+            if (st != 503 || now_ms() > deadline)
+                break;
+            sleep_ms(10);
+        }
+    }
+    if (st != 200 || ms > PROMPT_MS)
+        fail_msg("after the connections closed: /health %d in %ld ms", st, ms);
+    st = (int)timed_req(p->port, "POST", "/config", "{\"anomaly_rate\":0.03}", &ms);
+    assert_int_equal(st, 200);
+
+    assert_int_equal(proc_stop(p, NULL), 0);
+    proc_cleanup(p);
+    p->dir[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* A slowloris over the cap                                             */
+
+/* More slow connections than the cap: while they hold it, others get the
+ * quick 503; but a request that has not arrived whole within the
+ * per-connection timeout (15 s) is cut however it trickles, so service
+ * resumes without the slow client's cooperation. */
+static void test_slowloris_over_the_cap_is_cut_after_the_connection_timeout(void **state)
+{
+    static const char *const args[] = { "--seed", "63", NULL };
+    const long timeout_ms = 15000, slack_ms = 5000;
+    struct proc *p = &procs[0];
+    struct loris *l;
+    pthread_t th;
+    long t0, ms, served_at = -1;
+    int st, n_slow = 0;
+    char raw[4096];
+
+    (void)state;
+    proc_init(p, "fltloriscap");
+    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    /* the cap, as the server reports it to a kept-alive client */
+    while (n_held < CAP_SEARCH_MAX) {
+        st = greedy_client(p->port, raw, sizeof(raw), &ms);
+        if (st == 503)
+            break;
+        assert_int_equal(st, 200);
+    }
+    n_slow = n_held + OVER_CAP;
+    close_held();
+    assert_true(n_slow <= LORIS_MAX);
+
+    t0 = now_ms();
+    /* heads only: a whole head over the cap is answered 503 and closed */
+    l = loris_start(p->port, n_slow, false, &th);
+    sleep_ms(500);
+    st = (int)timed_req(p->port, "GET", "/health", NULL, &ms);
+    if (st != 503 || ms > PROMPT_MS)
+        fail_msg("with %d slow connections open: /health %d after %ld ms, want a quick 503",
+                 n_slow, st, ms);
+    while (now_ms() - t0 < timeout_ms + slack_ms) {
+        st = (int)timed_req(p->port, "GET", "/health", NULL, &ms);
+        if (ms > PROMPT_MS)
+            fail_msg("/health took %ld ms beside %d slow connections", ms, n_slow);
+        if (st == 200) {
+            served_at = now_ms() - t0;
+            break;
+        }
+        if (st != 503)
+            fail_msg("/health beside %d slow connections: %d", n_slow, st);
+        sleep_ms(200);
+    }
+    printf("  %d slow connections (over the cap): /health 200 again after %ld ms, %d of them "
+           "cut by the server\n",
+           n_slow, served_at, atomic_load(&l->dropped));
+    if (served_at < 0)
+        fail_msg("%d slow connections still hold the cap after %ld ms", n_slow,
+                 timeout_ms + slack_ms);
+    /* they were cut for being slow, not for being idle */
+    assert_true(served_at >= timeout_ms - 1000);
+    loris_stop(l, th);
+    assert_int_equal(proc_stop(p, NULL), 0);
+    proc_cleanup(p);
+    p->dir[0] = '\0';
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_slowloris_does_not_delay_other_clients),
+        T(test_connections_over_the_cap_get_a_quick_503_then_service_resumes),
+        T(test_slowloris_over_the_cap_is_cut_after_the_connection_timeout),
+    };
+    struct rlimit rl;
+    int rc;
+
+    /* room for the connections this test holds open */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 4096 ? 4096 : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
