@@ -48,7 +48,11 @@ void hc_resp_free(struct hc_resp *r)
 
 struct easy_ctx {
     struct hc_resp *r;
+    CURL *e;
+    struct hc_budget *budget;
     bool toobig;
+    bool over_budget;
+    bool length_checked;
     bool done;
     struct curl_slist *hdrs;
 };
@@ -58,11 +62,37 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     struct easy_ctx *c = ud;
     size_t n = size * nmemb;
 
+    if (!c->length_checked) {
+        curl_off_t cl = -1;
+        c->length_checked = true;
+        /* a declared length over the cap fails now, not after the bytes */
+        if (curl_easy_getinfo(c->e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+            cl > 0 && (uint64_t)cl > (uint64_t)c->r->body.max) {
+            c->toobig = true;
+            return 0;
+        }
+    }
+    if (c->budget) {
+        size_t used = atomic_fetch_add(&c->budget->used, n) + n;
+        if (used > c->budget->max) {
+            atomic_fetch_sub(&c->budget->used, n);
+            c->over_budget = true;
+            return 0;
+        }
+    }
     if (buf_append(&c->r->body, ptr, n) != BM_OK) {
+        if (c->budget)
+            atomic_fetch_sub(&c->budget->used, n);
         c->toobig = true;
         return 0; /* aborts the transfer */
     }
     return n;
+}
+
+void hc_budget_release(struct hc_budget *b, size_t n)
+{
+    if (b && n)
+        atomic_fetch_sub(&b->used, n);
 }
 
 /* Keeps the final response's header lines: a new status line (after a
@@ -95,6 +125,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 
 static void easy_setup(CURL *e, struct easy_ctx *c, const char *url, long timeout_ms)
 {
+    c->e = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -128,6 +159,11 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
         snprintf(r->error, sizeof(r->error), "cancelled: shutting down");
         return;
     }
+    if (c->over_budget) {
+        r->result = HC_TOOBIG;
+        snprintf(r->error, sizeof(r->error), "response bodies in flight are over their budget");
+        return;
+    }
     if (c->toobig)
         r->result = HC_TOOBIG;
     else if (cc == CURLE_OPERATION_TIMEDOUT)
@@ -153,6 +189,7 @@ void hc_request(const struct hc_request *rq, struct hc_resp *r)
         snprintf(r->error, sizeof(r->error), "out of memory");
         return;
     }
+    c.budget = rq->budget;
     easy_setup(e, &c, rq->url, rq->timeout_ms);
     if (rq->want_headers) {
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

@@ -4,6 +4,7 @@
 #ifndef BM_COMMON_HTTP_CLIENT_H
 #define BM_COMMON_HTTP_CLIENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,6 +30,12 @@ struct hc_resp {
                          * of the final response, status line excluded */
 };
 
+/* Bytes of response bodies held at once by every request that shares it. */
+struct hc_budget {
+    atomic_size_t used;
+    size_t max;
+};
+
 struct hc_request {
     const char *method;          /* "GET" etc. */
     const char *url;
@@ -38,6 +45,8 @@ struct hc_request {
     long timeout_ms;             /* whole request */
     size_t max_body;
     bool want_headers;           /* fill hc_resp.headers */
+    struct hc_budget *budget;    /* NULL, or the body counts against it until
+                                  * hc_budget_release(budget, body.len) */
 };
 
 /* Once, before any thread starts. */
@@ -50,6 +59,8 @@ void hc_cancel_all(void);
 
 void hc_resp_init(struct hc_resp *r, size_t max_body);
 void hc_resp_free(struct hc_resp *r);
+
+void hc_budget_release(struct hc_budget *b, size_t n);
 
 /* Blocking request on a fresh easy handle; fills r (initialised here). */
 void hc_request(const struct hc_request *rq, struct hc_resp *r);

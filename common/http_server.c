@@ -762,6 +762,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     struct http_server *s = calloc(1, sizeof(*s));
     struct sockaddr_in addr;
     const union MHD_DaemonInfo *info;
+    unsigned int pool;
 
     if (!s)
         return BM_ENOMEM;
@@ -784,16 +785,22 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     atomic_init(&s->next_sweep_us, 0);
     pthread_mutex_init(&s->conns_lock, NULL);
 
+    /* A pool of epoll workers, each serving many connections; or a thread
+     * per connection where a handler may block (the gateway's proxy). */
+    pool = o->thread_per_connection ? 0 : (o->threads ? o->threads : 2);
     s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
+                                      : MHD_USE_EPOLL),
         0, NULL, NULL, on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads ? o->threads : 2),
+        MHD_OPTION_THREAD_POOL_SIZE, pool,
         /* MHD splits this limit between its worker threads; give each
          * room for the whole cap so our quick 503 fires before MHD starts
          * closing sockets unanswered. */
-        MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)((s->max_conns + 64) * (o->threads ? o->threads : 2)),
+        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * (pool ? pool : 1),
+        /* handlers keep big buffers on the heap; 0 = the system default */
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(o->thread_per_connection ? 512 * 1024 : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->conn_timeout_s ? o->conn_timeout_s : 15),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

@@ -43,6 +43,7 @@ struct http_server_opts {
     const char *admin_token;   /* "" or NULL: POSTs are open */
     unsigned max_conns;        /* open connections above this get a fast 503 */
     unsigned threads;          /* worker threads */
+    bool thread_per_connection; /* instead of the workers: for handlers that block */
     unsigned conn_timeout_s;   /* idle connection timeout, and the time a client has to
                                   send a whole request */
 };

@@ -81,6 +81,8 @@ int main(int argc, char **argv)
     app.agg.poll_interval_ms = cfg.poll_interval_ms;
     daemon_install_signals();
     app.upstream_timeout_ms = (long)cfg.upstream_timeout_ms;
+    atomic_init(&app.proxy_budget.used, 0);
+    app.proxy_budget.max = GW_PROXY_BUDGET;
     /* curl's global state, before any thread exists */
     if (http_client_global_init() != BM_OK) {
         fprintf(stderr, "api-gateway: cannot initialise libcurl\n");
@@ -96,9 +98,9 @@ int main(int argc, char **argv)
             .app = &app,
             .admin_token = cfg.admin_token,
             .max_conns = 256,
-            /* proxied requests block a worker for up to the upstream
-             * timeout; more workers keep the memory-served endpoints fast */
-            .threads = 4,
+            /* a proxied request blocks its thread for up to the upstream
+             * timeout: with a thread per connection it blocks nothing else */
+            .thread_per_connection = true,
             .conn_timeout_s = 15,
         };
         if (http_server_start(&o, &srv) != BM_OK) {

@@ -21,7 +21,7 @@
 #include "timefmt.h"
 
 #define PAGE_LIMIT 1000
-#define PAGE_MAX_BODY (16u * 1024 * 1024)
+#define PAGE_MAX_BODY (4u * 1024 * 1024) /* a full page of 1000 events is under 1 MB */
 #define SMALL_MAX_BODY (256u * 1024)
 #define PAGES_PER_ROUND 50
 /* a first contact starts this far behind the head: the buffer keeps

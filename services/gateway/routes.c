@@ -13,7 +13,8 @@
 #include "timefmt.h"
 
 #define GW_LIST_MAX (32u * 1024 * 1024)
-#define GW_PROXY_MAX (32u * 1024 * 1024)
+/* one proxied answer (an event page of 1000 is under 1 MB) */
+#define GW_PROXY_MAX (8u * 1024 * 1024)
 
 static void send_built(struct http_req *req, enum bm_rc rc, const char *ctype, struct buf *b)
 {
@@ -229,11 +230,13 @@ static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url
         .timeout_ms = app->upstream_timeout_ms,
         .max_body = GW_PROXY_MAX,
         .want_headers = true,
+        .budget = &app->proxy_budget,
     };
     struct hc_resp r;
 
     hc_request(&rq, &r);
     if (r.result == HC_CONNECT && !last) {
+        hc_budget_release(&app->proxy_budget, r.body.len);
         hc_resp_free(&r);
         return false;
     }
@@ -260,6 +263,7 @@ static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url
         http_send_error(req, API_BAD_GATEWAY, "", "upstream unreachable: %.120s", r.error);
         break;
     }
+    hc_budget_release(&app->proxy_budget, r.body.len);
     hc_resp_free(&r);
     return true;
 }

@@ -6,14 +6,21 @@
 #include <stdint.h>
 
 #include "aggregate.h"
+#include "http_client.h"
 #include "http_server.h"
 #include "poller.h"
+
+/* Bytes of proxied answers held at once, all requests together: with
+ * GW_PROXY_MAX per answer, a crowd of huge answers costs at most this
+ * (plus the buffers' growth slack) before the rest get 502. */
+#define GW_PROXY_BUDGET (16u * 1024 * 1024)
 
 /* What handlers reach through http_req_app(). */
 struct gw_app {
     struct gw_agg agg;
     struct gw_upstream ups[GW_NSRC];
     long upstream_timeout_ms;
+    struct hc_budget proxy_budget; /* proxied bodies held at once */
     int64_t started_us; /* monotonic */
 };
 
