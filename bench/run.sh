@@ -7,22 +7,50 @@
 # GET /health and the newest-100 event page under wrk against a bare
 # libmicrohttpd server (bench/bare_server.c) serving a body of the same size,
 # backfill events/s against a bare SQLite insert loop (bench/bare_insert.c),
-# and RSS after the load. Prints a table; exits 1 if a target is missed.
+# live generation at events_per_second 5000 (events/s realised against the
+# rate the service expects), and RSS after the load.
+#
+# Then the gateway, with the three services generating at their configured
+# rate after 5 minutes of history (more than the gateway's buffer holds):
+# start-up time; once the default 100-event page and the buffer are full,
+# GET /events under wrk against bare_server serving a body of that size
+# (the median of a few pages), req/s and an absolute p99; RSS after the
+# load. Then a second gateway whose auth-service URL is bench/hang_server.c
+# (accepts, never answers): the slowest of several requests to each
+# endpoint must stay within upstream_timeout_ms + 50 ms
+# (/services/auth-service/health must be a 504), first one request at a
+# time, then again while other clients keep BENCH_HANG_PARALLEL requests to
+# the hung service in flight (those requests are judged too).
+#
+# Prints a table (measured, reference, ratio, SPEC target, ok/FAIL); exits 1
+# if a target is missed. Memory flat under sustained load and disk bounded by
+# retention are bench/soak.sh's.
 #
 # Environment: BENCH_SECONDS (wrk duration, 10), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED (42),
 # BENCH_BACKFILL (backfill timed for events/s, 6h), BENCH_INSERT_ROWS (500000),
+# BENCH_LIVE_SECONDS (live generation timed, 5), BENCH_GATEWAY_WAIT (seconds
+# to wait for a full /events page, a full buffer and the history read, 60),
+# BENCH_POLL_INTERVAL_MS (the gateway's --poll-interval-ms, 1000),
+# BENCH_UPSTREAM_TIMEOUT_MS (its --upstream-timeout-ms, 800),
+# BENCH_HANG_REQUESTS (requests per endpoint with a service hung, 5),
+# BENCH_HANG_PARALLEL (hung requests kept in flight meanwhile, 4; 0 skips
+# those rows), BENCH_ONLY (all, services or gateway: which rows to run, all),
 # BENCH_KEEP=1 (keep the temporary directory with logs and wrk output),
 # BM_SKIP_DEPS=1, BM_SKIP_BUILD=1, BM_JOBS (2).
 set -euo pipefail
 export LC_ALL=C   # '.' decimals in $EPOCHREALTIME and awk
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=scripts/deps.sh
-. scripts/deps.sh
+TAG=bench
+KEEP=${BENCH_KEEP:-0}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # One line per service: binary|event-list path. Adding a service is a line
-# here (the gateway will need its own function: it has no --db or backfill).
+# here; the gateway has its own function (no --db, no backfill).
 SERVICES=(
     "transaction-service|/transactions/events"
     "auth-service|/auth/events"
@@ -36,11 +64,28 @@ THREADS=${BENCH_THREADS:-2}
 SEED=${BENCH_SEED:-42}
 BACKFILL=${BENCH_BACKFILL:-6h}
 BACKFILL_START=2024-03-04T08:00:00.000Z   # a Monday: a fixed, ordinary workload
+# Live runs start here: a Monday noon, shaping factor 1.0, so the expected
+# rate is the configured one whatever the wall clock says.
+LIVE_START=2024-03-04T12:00:00.000Z
+# The gateway's services first write the 5 minutes before it: more than its
+# buffer holds, so the gateway is measured full, as it runs after a minute or
+# so at the default rates.
+GW_HISTORY_START=2024-03-04T11:55:00.000Z
+GW_HISTORY=5m
 BACKFILL_TIMEOUT=${BENCH_BACKFILL_TIMEOUT:-300}
 INSERT_ROWS=${BENCH_INSERT_ROWS:-500000}
-BUILD=build-bench
-BIN=$BUILD/bin
+LIVE_SECS=${BENCH_LIVE_SECONDS:-5}
+GW_WAIT=${BENCH_GATEWAY_WAIT:-60}
+POLL_MS=${BENCH_POLL_INTERVAL_MS:-1000}
+UPSTREAM_MS=${BENCH_UPSTREAM_TIMEOUT_MS:-800}
+HANG_N=${BENCH_HANG_REQUESTS:-5}
+HANG_PAR=${BENCH_HANG_PARALLEL:-4}
+ONLY=${BENCH_ONLY:-all}
+case "$ONLY" in all | services | gateway) ;; *) die "BENCH_ONLY: all, services or gateway" ;; esac
+HUNG=auth-service                           # the service bench/hang_server.c plays
 CONFIG_FILE=config/anomaly_config.json
+CFG=()
+[[ -f "$CONFIG_FILE" ]] && CFG=(--config "$CONFIG_FILE")
 
 # SPEC §9 targets.
 T_HEALTH_RPS=0.90
@@ -48,92 +93,14 @@ T_HEALTH_P99=1.25
 T_PAGE_RPS=0.75
 T_BACKFILL_ABS=100000
 T_BACKFILL_REL=0.50
+T_LIVE_EPS=5000
+T_LIVE_TOL=0.10   # "honours": realised within 10% of expected
 T_RSS_MB=16
 T_STARTUP_MS=200
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-
-# ---- processes ------------------------------------------------------------
-
-pids=()
-TMP=
-
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local pid
-    trap '' INT TERM
-    for pid in "${pids[@]}"; do
-        stop_pid "$pid"
-    done
-    pids=()
-    if [[ -n "$TMP" && -d "$TMP" ]]; then
-        if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-            log "kept $TMP"
-        else
-            rm -rf "$TMP"
-        fi
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start LOGNAME CMD... : run CMD in the background; its pid is in $started.
-started=
-start() {
-    local name=$1
-    shift
-    "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-    started=$!
-    pids+=("$started")
-}
-
-stop() {
-    local pid=$1 i
-    stop_pid "$pid"
-    for i in "${!pids[@]}"; do
-        [[ "${pids[$i]}" == "$pid" ]] && unset "pids[$i]"
-    done
-    return 0
-}
-
-port_busy() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# A port below the kernel's ephemeral range that nothing listens on.
-free_port() {
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 12000))
-        port_busy "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port found"
-}
-
-# wait_http URL PID TIMEOUT_S : until URL answers 2xx; fail if PID dies.
-wait_http() {
-    local url=$1 pid=$2 deadline=$((SECONDS + $3))
-    until curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; do
-        kill -0 "$pid" 2>/dev/null || return 1
-        ((SECONDS < deadline)) || return 1
-        sleep 0.05
-    done
-}
-
-json_field() {  # json_field URL JQ_EXPR
-    curl -fsS --max-time 2 "$1" 2>/dev/null | jq -r "$2 // empty" 2>/dev/null || true
-}
+T_GW_RPS=0.50
+T_GW_P99_MS=20
+T_GW_RSS_MB=24
+T_HANG_SLACK_MS=50
 
 # ---- measurements -----------------------------------------------------------
 
@@ -217,29 +184,45 @@ backfill_rate() {
                  printf "%.0f %d %s\n", (h1 - h0) / dt, h1, st }'
 }
 
-rss_mb() {
-    awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "-"
+# head_at URL : "EPOCHREALTIME head_sequence" from URL's /health.
+head_at() {
+    local h
+    h=$(json_field "$1/health" .head_sequence)
+    echo "$EPOCHREALTIME ${h:--}"
 }
 
-# ---- table ------------------------------------------------------------------
-
-rows=()
-any_fail=0
-
-calc() { awk "BEGIN { $1 }"; }
-
-# row METRIC MEASURED REFERENCE RATIO TARGET VERDICT
-row() {
-    rows+=("$1|$2|$3|$4|$5|$6")
-    [[ "$6" == FAIL* ]] && any_fail=1
-    return 0
+# live_rate BINARY ARGS... : "realised expected" events/s of a live service
+# set to events_per_second T_LIVE_EPS at run time; realised from the growth
+# of head_sequence over LIVE_SECS, expected from its /metrics.
+live_rate() {
+    local port pid base t0 h0 t1 h1 exp
+    port=$(free_port)
+    base=http://127.0.0.1:$port
+    start live "$@" --port "$port" --bind 127.0.0.1
+    pid=$started
+    if ! wait_http "$base/health" "$pid" 10 ||
+        ! post_config "$base" "{\"events_per_second\": $T_LIVE_EPS}"; then
+        stop "$pid"
+        echo "- -"
+        return 0
+    fi
+    sleep 1   # the new rate in force, the first batches written
+    read -r t0 h0 <<<"$(head_at "$base")"
+    sleep "$LIVE_SECS"
+    read -r t1 h1 <<<"$(head_at "$base")"
+    exp=$(json_field "$base/metrics" .events_per_second.expected)
+    stop "$pid"
+    if [[ "$h0" == - || "$h1" == - || -z "$exp" ]]; then
+        echo "- ${exp:--}"
+        return 0
+    fi
+    awk -v t0="$t0" -v h0="$h0" -v t1="$t1" -v h1="$h1" -v e="$exp" \
+        'BEGIN { printf "%.0f %.0f\n", (h1 - h0) / (t1 - t0), e }'
 }
 
-# verdict EXPR : "ok" if the awk expression holds, else "FAIL"; "-" operands fail.
-verdict() {
-    if [[ " $1 " == *" - "* ]]; then echo FAIL; return; fi
-    calc "print (($1) ? \"ok\" : \"FAIL\")"
-}
+hwm_mb() { proc_mb "$1" VmHWM; }
+
+# ---- table notes ----------------------------------------------------------
 
 # errs SERVICE_ERRORS BARE_ERRORS : a note for the result column.
 errs() {
@@ -248,48 +231,22 @@ errs() {
     return 0
 }
 
-ratio() {  # ratio A B
-    if [[ "$1" == - || "$2" == - ]] || calc "exit !($2 == 0)"; then echo "-"; return; fi
-    calc "printf \"%.2f\", $1 / $2"
-}
-
-print_table() {
-    local r m v ref ra t ok w=6 fmt
-    for r in "${rows[@]}"; do
-        m=${r%%|*}
-        ((${#m} > w)) && w=${#m}
-    done
-    fmt="%-${w}s | %12s | %12s | %6s | %-20s | %s\n"
-    echo
-    # shellcheck disable=SC2059 # the format is built above
-    printf "$fmt" metric measured reference ratio target result
-    printf '%*s\n' "$((w + 72))" '' | tr ' ' -
-    for r in "${rows[@]}"; do
-        IFS='|' read -r m v ref ra t ok <<<"$r"
-        # shellcheck disable=SC2059
-        printf "$fmt" "$m" "$v" "$ref" "$ra" "$t" "$ok"
-    done
-    echo
-}
-
 # ---- one service --------------------------------------------------------------
 
 bench_service() {
     local name=$1 list=$2 bin=$BIN/$1 short=${1%-service}
-    local -a cfg=()
     local port pid base hb eb bport bpid b2port b2pid st
     local s_rps s_p50 s_p99 s_err r_rps r_p50 r_p99 r_err v
-    local up rss hwm bf_rate bf_total bf_state ins_rate out
+    local up rss hwm bf_rate bf_total bf_state ins_rate live_eps live_exp out
 
-    [[ -f "$CONFIG_FILE" ]] && cfg=(--config "$CONFIG_FILE")
     log "== $name"
 
-    up=$(startup_ms "$bin" --db "$TMP/$name-startup.db" "${cfg[@]}")
+    up=$(startup_ms "$bin" --db "$TMP/$name-startup.db" "${CFG[@]}")
 
     port=$(free_port)
     base=http://127.0.0.1:$port
     start "$name" "$bin" --port "$port" --bind 127.0.0.1 --db "$TMP/$name.db" \
-        --seed "$SEED" --backfill 1h "${cfg[@]}"
+        --seed "$SEED" --backfill 1h "${CFG[@]}"
     pid=$started
     wait_http "$base/health" "$pid" 10 ||
         die "$name did not answer /health; log: $(tail -n 5 "$TMP/$name.log")"
@@ -339,20 +296,26 @@ bench_service() {
     row "$short page p99 ms" "$s_p99" "$r_p99" "$(ratio "$s_p99" "$r_p99")" "-" "info"
 
     rss=$(rss_mb "$pid")
-    hwm=$(awk '/^VmHWM:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo "-")
+    hwm=$(hwm_mb "$pid")
     stop "$bpid"
     stop "$b2pid"
     stop "$pid"
 
     log "timing a $BACKFILL backfill from $BACKFILL_START"
     out=$(backfill_rate "$bin" --db "$TMP/$name-backfill.db" \
-        --seed "$SEED" --start-time "$BACKFILL_START" --backfill "$BACKFILL" "${cfg[@]}")
+        --seed "$SEED" --start-time "$BACKFILL_START" --backfill "$BACKFILL" "${CFG[@]}")
     read -r bf_rate bf_total bf_state <<<"$out"
     rm -f "$TMP/$name-backfill.db"*
     log "bare_insert: $INSERT_ROWS rows"
     ins_rate=$("$BIN/bare_insert" "$TMP/bare-insert.db" "$INSERT_ROWS" |
         awk '/^rows_per_s/ { print $2 }') || ins_rate=-
     rm -f "$TMP/bare-insert.db"*
+
+    log "live generation at $T_LIVE_EPS events/s for ${LIVE_SECS}s"
+    out=$(live_rate "$bin" --db "$TMP/$name-live.db" --seed "$SEED" \
+        --start-time "$LIVE_START" "${CFG[@]}")
+    read -r live_eps live_exp <<<"$out"
+    rm -f "$TMP/$name-live.db"*
 
     if [[ "$bf_rate" == - || "$ins_rate" == - || -z "$ins_rate" ]]; then
         v="FAIL (no rate: $bf_state)"
@@ -361,44 +324,237 @@ bench_service() {
     fi
     row "$short backfill events/s ($bf_total ev)" "$bf_rate" "${ins_rate:--}" \
         "$(ratio "$bf_rate" "${ins_rate:--}")" ">= 100k/s, >= ${T_BACKFILL_REL}x" "$v"
+    v=$(within "$(ratio "$live_eps" "$live_exp")" "$T_LIVE_TOL")
+    row "$short live events/s (set to $T_LIVE_EPS)" "$live_eps" "$live_exp" \
+        "$(ratio "$live_eps" "$live_exp")" "expected +-$(calc "print $T_LIVE_TOL * 100")%" "$v"
     if [[ "$rss" == - ]]; then v=FAIL; else v=$(verdict "$rss < $T_RSS_MB"); fi
     row "$short RSS MB after load (peak $hwm)" "$rss" "-" "-" "< $T_RSS_MB MB" "$v"
     if [[ "$up" == - ]]; then v="FAIL (no /health in 10 s)"; else v=$(verdict "$up <= $T_STARTUP_MS"); fi
     row "$short start-up ms (exec to /health)" "$up" "-" "-" "<= $T_STARTUP_MS ms" "$v"
 }
 
+# ---- the gateway --------------------------------------------------------------
+
+# gw_start LOGNAME PORT TXN_URL AUTH_URL MON_URL : api-gateway on PORT; pid in $started.
+gw_start() {
+    start "$1" "$BIN/api-gateway" --port "$2" --bind 127.0.0.1 \
+        --transaction-url "$3" --auth-url "$4" --monitoring-url "$5" \
+        --poll-interval-ms "$POLL_MS" --upstream-timeout-ms "$UPSTREAM_MS" "${CFG[@]}"
+}
+
+# hang_probe BASE PATH N : N requests one at a time; prints "max_ms codes"
+# (codes: the distinct statuses seen, 000 for no answer within 10 s).
+hang_probe() {
+    local i out=$TMP/probe.txt
+    : >"$out"
+    for ((i = 0; i < $3; i++)); do
+        curl -s -o /dev/null --max-time 10 -w '%{http_code} %{time_total}\n' \
+            "$1$2" >>"$out" 2>/dev/null || true
+    done
+    awk '{ ms = $2 * 1000; if (ms > max) max = ms; if (!($1 in seen)) { seen[$1] = 1;
+                 codes = codes (codes == "" ? "" : ",") $1 } }
+         END { printf "%.0f %s\n", max, (codes == "" ? "000" : codes) }' "$out"
+}
+
+# hang_rows BASE LABEL : one row per gateway endpoint, its slowest of HANG_N.
+hang_rows() {
+    local base=$1 label=$2 p ms codes v want limit=$((UPSTREAM_MS + T_HANG_SLACK_MS))
+    for p in /health /events /dashboard /metrics /system/health "/services/$HUNG/health"; do
+        read -r ms codes <<<"$(hang_probe "$base" "$p" "$HANG_N")"
+        want=2xx
+        [[ "$p" == /services/* ]] && want=504
+        v=$(verdict "$ms <= $limit")
+        if [[ ",$codes," == *,000,* ]]; then
+            v="FAIL (no answer)"
+        elif [[ "$want" == 504 && "$codes" != 504 ]]; then
+            v="FAIL (status $codes, not 504)"
+        elif [[ "$want" == 2xx && ! "$codes" =~ ^2[0-9][0-9]$ ]]; then
+            v="$v (status $codes)"
+        fi
+        row "gw $label $p max ms of $HANG_N" "$ms" "-" "-" "<= $limit ms, $want" "$v"
+    done
+}
+
+# wait_state GW_BASE SERVICE STATE TIMEOUT_S : until /system/health says so.
+wait_state() {
+    local deadline=$((SECONDS + $4))
+    until [[ "$(json_field "$1/system/health" ".services[\"$2\"].state")" == "$3" ]]; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.1
+    done
+}
+
+bench_gateway() {
+    local s name port gport gpid gbase bport bpid hport hpid lpid pid eb n mix v out up rss hwm
+    local ms codes buf
+    local g_rps g_p50 g_p99 g_err r_rps r_p50 r_p99 r_err
+    local -a spids=() pages=()
+    local f
+    local -A url=()
+
+    log "== api-gateway"
+    for s in "${SERVICES[@]}"; do
+        name=${s%%|*}
+        port=$(free_port)
+        url[$name]=http://127.0.0.1:$port
+        start "gw-$name" "$BIN/$name" --port "$port" --bind 127.0.0.1 \
+            --db "$TMP/gw-$name.db" --seed "$SEED" --start-time "$GW_HISTORY_START" \
+            --backfill "$GW_HISTORY" "${CFG[@]}"
+        spids+=("$started")
+        wait_http "${url[$name]}/health" "$started" 10 ||
+            die "$name did not answer /health; log: $(tail -n 5 "$TMP/gw-$name.log")"
+    done
+    # Their history written first: start-up is timed on a machine at rest.
+    for name in "${!url[@]}"; do
+        for ((n = 0; n < BACKFILL_TIMEOUT * 5; n++)); do
+            [[ "$(json_field "${url[$name]}/health" .status)" == backfilling ]] || break
+            sleep 0.2
+        done
+    done
+
+    up=$(startup_ms "$BIN/api-gateway" --transaction-url "${url[transaction-service]}" \
+        --auth-url "${url[auth-service]}" --monitoring-url "${url[monitoring-service]}" \
+        --poll-interval-ms "$POLL_MS" --upstream-timeout-ms "$UPSTREAM_MS" "${CFG[@]}")
+
+    gport=$(free_port)
+    gbase=http://127.0.0.1:$gport
+    gw_start gateway "$gport" "${url[transaction-service]}" "${url[auth-service]}" \
+        "${url[monitoring-service]}"
+    gpid=$started
+    wait_http "$gbase/health" "$gpid" 10 ||
+        die "api-gateway did not answer /health; log: $(tail -n 5 "$TMP/gateway.log")"
+    log "waiting for a full /events page (100 events), a full buffer, the history read"
+    for ((n = 0; n < GW_WAIT * 5; n++)); do
+        [[ "$(json_field "$gbase/events" .count)" == 100 &&
+            "$(json_field "$gbase/metrics" .buffer.evicted)" =~ ^[1-9] &&
+            "$(json_field "$gbase/system/health" \
+                '[.services[] | .cursor >= .head_sequence] | all')" == true ]] && break
+        sleep 0.2
+    done
+    buf=$(json_field "$gbase/metrics" '.buffer | "\(.bytes / 104857.6 | round / 10) of "
+        + "\(.max_bytes / 104857.6 | round / 10) MB"')
+    # The page's size swings with which service the poller read last (auth
+    # events are the largest): the reference serves the median of a few
+    # pages taken over two poll intervals.
+    for ((n = 0; n < 9; n++)); do
+        curl -fsS "$gbase/events" -o "$TMP/gateway-events-$n.json" ||
+            die "gateway GET /events failed"
+        sleep "$(calc "print $POLL_MS / 4000")"
+    done
+    mapfile -t pages < <(for f in "$TMP"/gateway-events-?.json; do
+        echo "$(wc -c <"$f") $f"
+    done | sort -n | cut -d' ' -f2-)
+    mv "${pages[4]}" "$TMP/gateway-events.json"
+    n=$(jq -r '.count // empty' "$TMP/gateway-events.json" 2>/dev/null || true)
+    [[ "$n" == 100 ]] || log "warning: gateway /events holds count='$n', not 100 events"
+    eb=$(wc -c <"$TMP/gateway-events.json")
+    mix=$(jq -r '[.events[].source | sub("-service$"; "")] | group_by(.) |
+                 map("\(.[0]) \(length)") | join(", ")' "$TMP/gateway-events.json" 2>/dev/null ||
+        true)
+    log "gateway /events pages: $(wc -c <"${pages[0]}")..$(wc -c <"${pages[8]}") bytes;" \
+        "the median, $eb bytes ($mix), is the reference's body"
+    rm -f "$TMP"/gateway-events-?.json
+
+    bport=$(free_port)
+    start bare-gw-events "$BIN/bare_server" "$bport" "@$TMP/gateway-events.json"
+    bpid=$started
+    wait_http "http://127.0.0.1:$bport/" "$bpid" 5 || die "bare_server did not start"
+    out=$(wrk_run bare-gw-events "http://127.0.0.1:$bport/events")
+    read -r r_rps r_p50 r_p99 r_err <<<"$out"
+    out=$(wrk_run gw-events "$gbase/events")
+    read -r g_rps g_p50 g_p99 g_err <<<"$out"
+    stop "$bpid"
+    v=$(verdict "$(ratio "$g_rps" "$r_rps") >= $T_GW_RPS && $g_err == 0")
+    row "gw /events ($eb B) req/s" "$g_rps" "$r_rps" "$(ratio "$g_rps" "$r_rps")" \
+        ">= ${T_GW_RPS}x bare" "$v$(errs "$g_err" "$r_err")"
+    row "gw /events p99 ms" "$g_p99" "$r_p99" "$(ratio "$g_p99" "$r_p99")" \
+        "< $T_GW_P99_MS ms" "$(verdict "$g_p99 < $T_GW_P99_MS")"
+    row "gw /events p50 ms" "$g_p50" "$r_p50" "$(ratio "$g_p50" "$r_p50")" "-" "info"
+    rss=$(rss_mb "$gpid")
+    hwm=$(hwm_mb "$gpid")
+    stop "$gpid"
+    if [[ "$rss" == - ]]; then v=FAIL; else v=$(verdict "$rss < $T_GW_RSS_MB"); fi
+    row "gw RSS MB after load (peak $hwm; buffer $buf)" "$rss" "-" "-" "< $T_GW_RSS_MB MB" "$v"
+    if [[ "$up" == - ]]; then v="FAIL (no /health in 10 s)"; else v=$(verdict "$up <= $T_STARTUP_MS"); fi
+    row "gw start-up ms (exec to /health)" "$up" "-" "-" "<= $T_STARTUP_MS ms" "$v"
+
+    log "gateway with $HUNG hung (upstream timeout $UPSTREAM_MS ms)"
+    hport=$(free_port)
+    start hang "$BIN/hang_server" "$hport"
+    hpid=$started
+    wait_port "$hport" "$hpid" 5 || die "hang_server did not start"
+    gport=$(free_port)
+    gbase=http://127.0.0.1:$gport
+    gw_start gateway-hung "$gport" "${url[transaction-service]}" "http://127.0.0.1:$hport" \
+        "${url[monitoring-service]}"
+    gpid=$started
+    wait_http "$gbase/health" "$gpid" 10 ||
+        die "api-gateway did not answer /health; log: $(tail -n 5 "$TMP/gateway-hung.log")"
+    # Measured once the poller has met the hang: its state is then unreachable.
+    wait_state "$gbase" "$HUNG" unreachable $(((POLL_MS + UPSTREAM_MS) / 1000 + 10)) ||
+        log "warning: gateway never reported $HUNG unreachable"
+    hang_rows "$gbase" "hung-${HUNG%-service}"
+
+    if ((HANG_PAR > 0)); then
+        # One curl keeps HANG_PAR requests to the hung service in flight.
+        awk -v u="$gbase/services/$HUNG/health" -v n=$((HANG_PAR * 200)) \
+            'BEGIN { for (i = 0; i < n; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", u }' \
+            >"$TMP/hang-load.cfg"
+        start hang-load curl -s --no-progress-meter --parallel --parallel-immediate \
+            --parallel-max "$HANG_PAR" --max-time 10 -w '%{stderr}%{http_code} %{time_total}\n' \
+            -K "$TMP/hang-load.cfg"
+        lpid=$started
+        sleep 0.5
+        hang_rows "$gbase" "hung-${HUNG%-service} +$HANG_PAR in flight"
+        stop "$lpid"
+        # The load's own answers (on stderr: unbuffered, so none is lost when
+        # it is stopped), those that completed.
+        read -r n ms codes <<<"$(awk '$1 ~ /^[0-9][0-9][0-9]$/ { n++; ms = $2 * 1000
+                if (ms > max) max = ms; if (!($1 in seen)) { seen[$1] = 1
+                codes = codes (codes == "" ? "" : ",") $1 } }
+            END { printf "%d %.0f %s\n", n, max, (codes == "" ? "-" : codes) }' \
+            "$TMP/hang-load.log")"
+        v=$(verdict "$n > 0 && $ms <= $((UPSTREAM_MS + T_HANG_SLACK_MS))")
+        [[ "$codes" == 504 ]] || v="FAIL (status $codes, not 504)"
+        row "gw hung-${HUNG%-service} the $HANG_PAR in flight: max ms of $n" "$ms" "-" "-" \
+            "<= $((UPSTREAM_MS + T_HANG_SLACK_MS)) ms, 504" "$v"
+    fi
+    stop "$gpid"
+    stop "$hpid"
+    for pid in "${spids[@]}"; do
+        stop "$pid"
+    done
+}
+
 # ---- main ---------------------------------------------------------------------
 
-bm_deps_install "${BM_DEPS_BUILD[@]}" "${BM_DEPS_BENCH[@]}" || die "cannot install packages"
-
-if [[ "${BM_SKIP_BUILD:-0}" != 1 ]]; then
-    log "building (Release) in $BUILD/"
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBM_TESTS=OFF >/dev/null
-    cmake --build "$BUILD" -j "${BM_JOBS:-2}" >/dev/null || die "build failed (cmake --build $BUILD)"
-fi
-# Until the top-level CMakeLists adds bench/, build the references by hand.
-for ref in bare_server:libmicrohttpd bare_insert:sqlite3; do
-    if [[ ! -x "$BIN/${ref%%:*}" || "bench/${ref%%:*}.c" -nt "$BIN/${ref%%:*}" ]]; then
-        mkdir -p "$BIN"
-        # shellcheck disable=SC2046 # pkg-config output is meant to split
-        cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -o "$BIN/${ref%%:*}" \
-            "bench/${ref%%:*}.c" $(pkg-config --cflags --libs "${ref#*:}") ||
-            die "cannot build bench/${ref%%:*}.c"
-    fi
-done
-
+bench_build bare_server bare_insert
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bankmock-bench.XXXXXX")
 log "$(nproc) CPUs; wrk -t$THREADS -c$CONNS -d${SECS}s --latency; temp dir $TMP"
 
-ran=0
-for s in "${SERVICES[@]}"; do
-    name=${s%%|*}
-    if [[ -x "$BIN/$name" ]]; then
-        bench_service "$name" "${s#*|}"
-        ran=1
+if [[ "$ONLY" != gateway ]]; then
+    ran=0
+    for s in "${SERVICES[@]}"; do
+        name=${s%%|*}
+        if [[ -x "$BIN/$name" ]]; then
+            bench_service "$name" "${s#*|}"
+            ran=1
+        fi
+    done
+    ((ran)) || die "no service binaries in $BIN"
+fi
+
+if [[ "$ONLY" != services ]]; then
+    unbuilt=
+    for b in api-gateway hang_server "${SERVICES[@]%%|*}"; do
+        [[ -x "$BIN/$b" ]] || unbuilt+=" $b"
+    done
+    if [[ -z "$unbuilt" ]]; then
+        bench_gateway
+    else
+        row "gateway rows" "-" "-" "-" "-" "FAIL (not built:$unbuilt)"
     fi
-done
-((ran)) || die "no service binaries in $BIN"
+fi
 
 print_table
 if ((any_fail)); then
