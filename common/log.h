@@ -1,5 +1,5 @@
-/* log.h - JSON-lines logger: one object per line on stdout, one write(2)
- * per line, so lines from different threads never interleave. */
+/* log.h - JSON-lines logger: one object per line on stdout; lines from
+ * different threads never interleave. */
 #ifndef BM_COMMON_LOG_H
 #define BM_COMMON_LOG_H
 
@@ -23,9 +23,13 @@ void log_emit(enum log_level lvl, const char *fmt, ...)
  * `extra` is either NULL or text like "\"port\":8081" (no leading comma). */
 void log_emit_fields(enum log_level lvl, const char *extra, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Access log line: level info, msg "request". */
+/* Access log line: level info, msg "request". Buffered: written within
+ * 50 ms, or at once by log_flush() or before the next other line. */
 void log_request(const char *method, const char *path, int status,
                  double duration_ms, const char *request_id);
+
+/* Writes the access lines gathered so far. */
+void log_flush(void);
 
 #define log_debug(...) log_emit(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_emit(LOG_INFO, __VA_ARGS__)

@@ -139,6 +139,7 @@ static void test_log_level_filter_drops_lower_levels(void **state)
     log_debug("dropped");
     log_info("dropped");
     log_request("GET", "/health", 200, 1.0, "r1");
+    log_flush();
     assert_int_equal(drain(p->rd, buf, sizeof(buf)), 0);
     log_error("kept");
     j = read_one_line(p->rd);
@@ -197,6 +198,7 @@ static void test_log_request_writes_access_fields(void **state)
     cJSON *j;
 
     log_request("POST", "/transactions?x=\"1\"", 422, 1.25, "req-42");
+    log_flush();
     j = read_one_line(p->rd);
     assert_string_equal(str_member(j, "level"), "info");
     assert_string_equal(str_member(j, "msg"), "request");
@@ -216,6 +218,7 @@ static void test_log_request_writes_null_for_missing_request_id(void **state)
     cJSON *j;
 
     log_request("GET", "/health", 200, 0.5, NULL);
+    log_flush();
     j = read_one_line(p->rd);
     assert_true(cJSON_IsNull(json_get(j, "request_id")));
     cJSON_Delete(j);
@@ -250,6 +253,7 @@ static void test_log_request_with_huge_path_stays_one_valid_line(void **state)
     memset(path, '\x01', sizeof(path) - 1); /* each becomes \u0001 */
     path[sizeof(path) - 1] = '\0';
     log_request("GET", path, 414, 2.0, "id");
+    log_flush();
     j = read_one_line(p->rd);
     assert_string_equal(str_member(j, "request_id"), "id");
     cJSON_Delete(j);
@@ -320,9 +324,39 @@ static void test_log_lines_from_threads_never_interleave(void **state)
     free(all);
 }
 
+static void test_log_access_lines_are_batched_in_order_and_flushed_soon(void **state)
+{
+    struct pipe_fixture *p = *state;
+    static char buf[16384];
+    const char *a, *b;
+    bool found = false;
+
+    /* another line first writes the access lines gathered before it */
+    log_request("GET", "/a", 200, 1.0, "first-access");
+    log_warn("after the access line");
+    assert_true(drain(p->rd, buf, sizeof(buf)) > 0);
+    a = strstr(buf, "first-access");
+    b = strstr(buf, "after the access line");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a < b);
+    /* left alone, an access line is written within a second */
+    log_request("GET", "/b", 200, 1.0, "second-access");
+    for (int i = 0; i < 100 && !found; i++) {
+        struct timespec ts = { 0, 10 * 1000000L };
+        size_t len = drain(p->rd, buf, sizeof(buf));
+        found = len > 0 && strstr(buf, "second-access") != NULL;
+        if (!found)
+            nanosleep(&ts, NULL);
+    }
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_log_access_lines_are_batched_in_order_and_flushed_soon,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_emit_writes_one_json_line_with_required_fields,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_level_names_each_level, setup, teardown),
