@@ -255,6 +255,38 @@ static const char *json_escape_of(unsigned char c, char ubuf[7])
     return ubuf;
 }
 
+/* Length of the valid UTF-8 sequence at s (s[0] >= 0x80), 0 if there is
+ * none: a stray continuation byte, an overlong form, a surrogate, a code
+ * point past U+10FFFF, or a sequence cut short (by the NUL, too). */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    size_t want;
+    unsigned char lo = 0x80, hi = 0xbf;
+
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        want = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        want = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        want = 4;
+    else
+        return 0;
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < want; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return want;
+}
+
 enum bm_rc buf_put_json_str(struct buf *b, const char *s)
 {
     size_t start = b->len;
@@ -267,9 +299,22 @@ enum bm_rc buf_put_json_str(struct buf *b, const char *s)
     run = s;
     for (; rc == BM_OK; s++) {
         char ubuf[7];
-        const char *esc = json_escape_of((unsigned char)*s, ubuf);
+        unsigned char c = (unsigned char)*s;
+        const char *esc;
 
-        if (*s != '\0' && !esc)
+        if (c >= 0x80) {
+            size_t n = utf8_seq_len((const unsigned char *)s);
+            if (n > 0) {
+                s += n - 1; /* part of the plain run */
+                continue;
+            }
+            /* Client bytes and messages cut mid-character must not make
+             * the document invalid: U+FFFD for each stray byte. */
+            esc = "\\ufffd";
+        } else {
+            esc = json_escape_of(c, ubuf);
+        }
+        if (c != '\0' && !esc)
             continue;
         /* Copy the plain run before this byte in one append. */
         rc = buf_append(b, run, (size_t)(s - run));

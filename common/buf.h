@@ -40,7 +40,9 @@ enum bm_rc buf_put_i64(struct buf *b, int64_t v) BM_WUR;
  * point (e.g. cents: buf_put_fixed(b, 12345, 2) -> "123.45"). */
 enum bm_rc buf_put_fixed(struct buf *b, int64_t v, int decimals) BM_WUR;
 /* A JSON string literal with quotes; escapes ", \ and control characters.
- * Bytes >= 0x80 are copied (input is expected to be valid UTF-8). */
+ * Valid UTF-8 is copied; a byte that is not part of a valid sequence
+ * (client input, a message cut mid-character) becomes \ufffd, so the
+ * result is always valid JSON. */
 enum bm_rc buf_put_json_str(struct buf *b, const char *s) BM_WUR;
 /* JSON string or null when s == NULL. */
 enum bm_rc buf_put_json_str_or_null(struct buf *b, const char *s) BM_WUR;

@@ -595,6 +595,15 @@ static enum bm_rc walk_file(struct bm_config *c, struct bm_config *scratch, enum
     return BM_OK;
 }
 
+/* A reason is printed on one line (SPEC §2), but a key or a value in it
+ * may hold a newline (a JSON "\n", an argument) or a terminal escape. */
+static void one_line(char *err, size_t errlen)
+{
+    for (size_t i = 0; i < errlen && err[i]; i++)
+        if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
+            err[i] = '?';
+}
+
 enum bm_rc cfg_apply_file_text(struct bm_config *c, enum bm_svc svc, const char *text,
                                size_t len, char *err, size_t errlen)
 {
@@ -664,6 +673,8 @@ enum bm_rc cfg_apply_file_text(struct bm_config *c, enum bm_svc svc, const char 
     *c = work;
     rc = BM_OK;
 out:
+    if (rc != BM_OK)
+        one_line(err, errlen);
     cJSON_Delete(root);
     return rc;
 }
@@ -787,8 +798,8 @@ static enum bm_rc apply_env(struct bm_config *c, enum bm_svc svc, char *const *e
     return BM_OK;
 }
 
-enum bm_rc cfg_load(struct bm_config *c, enum bm_svc svc, int argc, char **argv,
-                    char *const *envp, char *err, size_t errlen)
+static enum bm_rc load(struct bm_config *c, enum bm_svc svc, int argc, char **argv,
+                       char *const *envp, char *err, size_t errlen)
 {
     struct buf text;
     enum bm_rc rc;
@@ -830,6 +841,16 @@ enum bm_rc cfg_load(struct bm_config *c, enum bm_svc svc, int argc, char **argv,
     if (rc == BM_OK)
         rc = apply_flags(c, svc, argc, argv, false, err, errlen);
     return rc == BM_OK ? BM_OK : BM_EINVAL;
+}
+
+enum bm_rc cfg_load(struct bm_config *c, enum bm_svc svc, int argc, char **argv,
+                    char *const *envp, char *err, size_t errlen)
+{
+    enum bm_rc rc = load(c, svc, argc, argv, envp, err, errlen);
+
+    if (rc != BM_OK)
+        one_line(err, errlen);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -913,6 +934,10 @@ static enum bm_rc put_value(struct buf *out, const struct bm_config *c, const st
             if (strtod(num, NULL) == v)
                 break;
         }
+        /* 17 decimals of 0.000123... are only 14 significant digits: then
+         * the 17 significant ones, which always read back. */
+        if (strtod(num, NULL) != v)
+            snprintf(num, sizeof(num), "%.17g", v);
         return buf_puts(out, num);
     }
     default:

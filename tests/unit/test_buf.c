@@ -278,6 +278,20 @@ static void test_buf_put_json_str_copies_utf8_bytes(void **state)
     check_json_str("h\xc3\xa9llo \xe2\x82\xac", "\"h\xc3\xa9llo \xe2\x82\xac\"");
 }
 
+static void test_buf_put_json_str_replaces_bytes_that_are_not_utf8(void **state)
+{
+    (void)state;
+    /* a stray continuation byte, a cut sequence, an overlong form, a
+     * surrogate, a code point past U+10FFFF: each byte becomes U+FFFD */
+    check_json_str("a\x80" "b", "\"a\\ufffdb\"");
+    check_json_str("fr\xdf", "\"fr\\ufffd\"");
+    check_json_str("\xc0\xaf", "\"\\ufffd\\ufffd\"");
+    check_json_str("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+    check_json_str("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    /* valid sequences beside them are kept */
+    check_json_str("\xc3\xa9\xff\xe2\x82\xac", "\"\xc3\xa9\\ufffd\xe2\x82\xac\"");
+}
+
 static void test_buf_put_json_str_round_trips_every_ascii_byte(void **state)
 {
     char in[128];
@@ -418,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_buf_put_fixed_rejects_bad_decimals),
         cmocka_unit_test(test_buf_put_json_str_escapes_quote_backslash_and_controls),
         cmocka_unit_test(test_buf_put_json_str_copies_utf8_bytes),
+        cmocka_unit_test(test_buf_put_json_str_replaces_bytes_that_are_not_utf8),
         cmocka_unit_test(test_buf_put_json_str_round_trips_every_ascii_byte),
         cmocka_unit_test(test_buf_put_json_str_past_cap_leaves_content),
         cmocka_unit_test(test_buf_put_json_str_or_null_writes_null_for_null),
