@@ -46,8 +46,16 @@ static int gw_load(struct bm_config *cfg, struct gw_app *app, int argc, char **a
             if (gw_agg_set_replicas(&app->agg, (enum gw_src)s, urls, u.nurls) == BM_OK)
                 continue;
         }
-        fprintf(stderr, "%s: bad URL list for %s: \"%.200s\"\n", name, gw_src_name((enum gw_src)s),
-                lists[s]);
+        {
+            /* the reason stays on one line whatever the list holds */
+            char shown[201];
+            snprintf(shown, sizeof(shown), "%s", lists[s]);
+            for (char *c = shown; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                    *c = '?';
+            fprintf(stderr, "%s: bad URL list for %s: \"%s\"\n", name,
+                    gw_src_name((enum gw_src)s), shown);
+        }
         *exit_code = 2;
         return -1;
     }

@@ -41,6 +41,22 @@ struct gw_poller {
     atomic_bool stop;
 };
 
+/* http:// or https://, a host, and no space or control byte: what curl
+ * is given must be a URL, not whatever a flag held. */
+static bool base_url_ok(const char *p, size_t len)
+{
+    size_t skip = len >= 7 && strncmp(p, "http://", 7) == 0     ? 7
+                  : len >= 8 && strncmp(p, "https://", 8) == 0 ? 8
+                                                                : 0;
+
+    if (skip == 0 || skip == len || p[skip] == '/' || p[skip] == ':')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f)
+            return false;
+    return true;
+}
+
 enum bm_rc gw_parse_urls(const char *list, struct gw_upstream *u)
 {
     const char *p = list;
@@ -51,7 +67,8 @@ enum bm_rc gw_parse_urls(const char *list, struct gw_upstream *u)
         size_t full = end ? (size_t)(end - p) : strlen(p), len = full;
         while (len > 0 && p[len - 1] == '/')
             len--; /* base URLs are joined with paths that start with / */
-        if (len == 0 || len >= sizeof(u->urls[0]) || u->nurls == GW_REPLICAS_MAX)
+        if (len == 0 || len >= sizeof(u->urls[0]) || u->nurls == GW_REPLICAS_MAX ||
+            !base_url_ok(p, len))
             return BM_EINVAL;
         memcpy(u->urls[u->nurls], p, len);
         u->urls[u->nurls][len] = '\0';

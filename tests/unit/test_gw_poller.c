@@ -35,6 +35,14 @@ static void test_gw_parse_urls_rejects_empty_entries_and_too_many(void **state)
     assert_int_not_equal(gw_parse_urls(",", &u), BM_OK);
     assert_int_not_equal(gw_parse_urls("http://a,,http://b", &u), BM_OK);
     assert_int_not_equal(gw_parse_urls("/", &u), BM_OK);
+    /* not URLs curl should be given */
+    assert_int_not_equal(gw_parse_urls("127.0.0.1:8081", &u), BM_OK);
+    assert_int_not_equal(gw_parse_urls("ftp://a:1", &u), BM_OK);
+    assert_int_not_equal(gw_parse_urls("http://", &u), BM_OK);
+    assert_int_not_equal(gw_parse_urls("http:///x", &u), BM_OK);
+    assert_int_not_equal(gw_parse_urls("http://a b", &u), BM_OK);
+    assert_int_not_equal(gw_parse_urls("http://a\nb", &u), BM_OK);
+    assert_int_equal(gw_parse_urls("https://a.example:443/base", &u), BM_OK);
     for (int i = 0; i <= GW_REPLICAS_MAX; i++)
         len += (size_t)snprintf(many + len, sizeof(many) - len, "%shttp://x", i ? "," : "");
     assert_int_not_equal(gw_parse_urls(many, &u), BM_OK);
