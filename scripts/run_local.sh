@@ -10,7 +10,8 @@
 #   scripts/run_local.sh -- --backfill 1h --seed 7
 # Environment: GATEWAY_PORT, TRANSACTION_PORT, AUTH_PORT, MONITORING_PORT;
 # CONFIG_FILE (default config/anomaly_config.json); BM_SKIP_DEPS=1 (no apt);
-# BM_SKIP_BUILD=1 (use build/bin as it is); BM_JOBS (default 2).
+# BM_SKIP_BUILD=1 (use build/bin as it is); BM_JOBS (default 2); BM_BIN_DIR and
+# BM_DATA_DIR (instead of build/bin and data/, e.g. for tests).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,8 +38,8 @@ SERVICES=(
     "monitoring-service|${MONITORING_PORT:-8083}"
     "api-gateway|${GATEWAY_PORT:-8080}"
 )
-BIN=build/bin
-DATA=data
+BIN=${BM_BIN_DIR:-build/bin}
+DATA=${BM_DATA_DIR:-data}
 CONFIG_FILE=${CONFIG_FILE:-config/anomaly_config.json}
 
 log() { printf 'run_local: %s\n' "$*"; }
