@@ -255,14 +255,16 @@ static const char *json_escape_of(unsigned char c, char ubuf[7])
     return ubuf;
 }
 
-/* Length of the valid UTF-8 sequence at s (s[0] >= 0x80), 0 if there is
- * none: a stray continuation byte, an overlong form, a surrogate, a code
- * point past U+10FFFF, or a sequence cut short (by the NUL, too). */
-static size_t utf8_seq_len(const unsigned char *s)
+size_t buf_utf8_len(const char *text, size_t n)
 {
+    const unsigned char *s = (const unsigned char *)text;
     size_t want;
     unsigned char lo = 0x80, hi = 0xbf;
 
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
     if (s[0] >= 0xc2 && s[0] <= 0xdf)
         want = 2;
     else if (s[0] >= 0xe0 && s[0] <= 0xef)
@@ -270,6 +272,8 @@ static size_t utf8_seq_len(const unsigned char *s)
     else if (s[0] >= 0xf0 && s[0] <= 0xf4)
         want = 4;
     else
+        return 0;
+    if (want > n)
         return 0;
     if (s[0] == 0xe0)
         lo = 0xa0;
@@ -279,6 +283,8 @@ static size_t utf8_seq_len(const unsigned char *s)
         lo = 0x90;
     else if (s[0] == 0xf4)
         hi = 0x8f;
+    /* each byte is looked at only if the ones before it were valid, so a
+     * NUL-terminated string may pass n = 4 */
     if (s[1] < lo || s[1] > hi)
         return 0;
     for (size_t i = 2; i < want; i++)
@@ -303,7 +309,7 @@ enum bm_rc buf_put_json_str(struct buf *b, const char *s)
         const char *esc;
 
         if (c >= 0x80) {
-            size_t n = utf8_seq_len((const unsigned char *)s);
+            size_t n = buf_utf8_len(s, 4);
             if (n > 0) {
                 s += n - 1; /* part of the plain run */
                 continue;

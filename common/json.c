@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #define JSON_MAX_DEPTH 32
 #define JSON_MAX_SAFE_INT 9007199254740991.0 /* 2^53 - 1 */
 #define JSON_PATH_KEY_MAX 128
@@ -27,41 +29,6 @@ static bool is_digit(unsigned char c)
 static bool is_hex(unsigned char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid (overlong
- * forms, surrogates and code points past U+10FFFF included). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    size_t want, i;
-    unsigned char lo = 0x80, hi = 0xbf;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        want = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        want = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        want = 4;
-    else
-        return 0;
-    if (want > n)
-        return 0;
-    if (s[0] == 0xe0)
-        lo = 0xa0;
-    else if (s[0] == 0xed)
-        hi = 0x9f;
-    else if (s[0] == 0xf0)
-        lo = 0x90;
-    else if (s[0] == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < want; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return want;
 }
 
 /* RFC 8259 number at s[0..n): -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?,
@@ -130,7 +97,7 @@ static bool prescan(const unsigned char *s, size_t n)
         unsigned char c = s[i];
 
         if (c >= 0x80) {
-            k = utf8_seq_len(s + i, n - i);
+            k = buf_utf8_len((const char *)s + i, n - i);
         } else if (in_str) {
             if (c < 0x20)
                 return false;

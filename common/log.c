@@ -4,18 +4,19 @@
 #include "log.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "timefmt.h"
 
 #define LOG_LINE_MAX 4096 /* PIPE_BUF on Linux: atomic on pipes */
@@ -77,40 +78,6 @@ static void line_str(struct line *l, const char *s)
     line_raw(l, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid
- * (overlong forms, surrogates and code points past U+10FFFF included). */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* Appends s as JSON string content, stopping before `limit` bytes of the
  * line are used; never splits an escape or a character. Invalid UTF-8
  * (e.g. in a client's path) becomes U+FFFD so the line stays valid JSON. */
@@ -142,7 +109,7 @@ static void line_esc(struct line *l, const char *s, size_t limit)
                 tmp[5] = hex[*u & 0xf];
                 n = 6;
             } else if (*u >= 0x80) {
-                n = utf8_seq_len(u);
+                n = buf_utf8_len((const char *)u, 4);
                 piece = (const char *)u;
                 if (n == 0) {
                     piece = "\\ufffd";
