@@ -1,6 +1,9 @@
 /* main.c - api-gateway: load the config, start the poller and the HTTP
  * server, wait for a signal, stop. */
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +78,11 @@ int main(int argc, char **argv)
     struct gw_poller *poller = NULL;
     int status = 1;
 
+#ifdef __GLIBC__
+    /* a thread per connection would otherwise spread its short-lived
+     * buffers over up to 8 arenas per core, each keeping some resident */
+    mallopt(M_ARENA_MAX, 2);
+#endif
     memset(&app, 0, sizeof(app));
     app.started_us = time_mono_us();
     log_init(cfg_svc_name(SVC_GATEWAY), LOG_INFO);
