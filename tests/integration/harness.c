@@ -4,26 +4,38 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <cmocka.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <sqlite3.h>
 
-static long now_ms(void)
+const char *const json_ct[] = { "Content-Type: application/json", NULL };
+
+long now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static void sleep_ms(long ms)
+void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
@@ -304,6 +316,63 @@ void proc_cleanup(struct proc *p)
     untrack_dir(p->dir);
 }
 
+int proc_restart(struct proc *p, const char *binary, const char *const *args)
+{
+    unlink(p->log);
+    return proc_start(p, binary, args);
+}
+
+int proc_start_gateway_urls(struct proc *p, const char *txn_url, const char *auth_url,
+                            const char *mon_url, const char *poll_ms, const char *timeout_ms)
+{
+    const char *args[16];
+    int n = 0;
+
+    args[n++] = "--transaction-url";
+    args[n++] = txn_url ? txn_url : NO_UPSTREAM_URL;
+    args[n++] = "--auth-url";
+    args[n++] = auth_url ? auth_url : NO_UPSTREAM_URL;
+    args[n++] = "--monitoring-url";
+    args[n++] = mon_url ? mon_url : NO_UPSTREAM_URL;
+    if (poll_ms) {
+        args[n++] = "--poll-interval-ms";
+        args[n++] = poll_ms;
+    }
+    if (timeout_ms) {
+        args[n++] = "--upstream-timeout-ms";
+        args[n++] = timeout_ms;
+    }
+    args[n] = NULL;
+    return proc_start_gateway(p, args);
+}
+
+struct proc procs[PROCS_MAX];
+
+int procs_setup(void **state)
+{
+    (void)state;
+    memset(procs, 0, sizeof(procs));
+    for (int i = 0; i < PROCS_MAX; i++)
+        procs[i].pid = -1;
+    return 0;
+}
+
+int procs_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < PROCS_MAX; i++)
+        if (procs[i].dir[0])
+            proc_cleanup(&procs[i]);
+    memset(procs, 0, sizeof(procs));
+    return 0;
+}
+
+void proc_finish(struct proc *p)
+{
+    proc_cleanup(p);
+    p->dir[0] = '\0';
+}
+
 /* ------------------------------------------------------------------ */
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -350,6 +419,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 int http_req(int port, const char *method, const char *path, const char *body,
              const char *const *headers, struct resp *r)
 {
+    return http_req_len(port, method, path, body, body ? strlen(body) : 0, headers, r);
+}
+
+int http_req_len(int port, const char *method, const char *path, const char *body, size_t len,
+                 const char *const *headers, struct resp *r)
+{
     CURL *c = curl_easy_init();
     struct curl_slist *hl = NULL;
     char url[2048];
@@ -371,7 +446,7 @@ int http_req(int port, const char *method, const char *path, const char *body,
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
     }
     hl = curl_slist_append(hl, "Expect:");
     for (int i = 0; headers && headers[i]; i++)
@@ -423,13 +498,503 @@ bool wait_health_status(int port, const char *status, int timeout_ms)
     return false;
 }
 
+cJSON *get_json(int port, const char *path)
+{
+    struct resp r;
+    cJSON *j;
+
+    if (http_req(port, "GET", path, NULL, NULL, &r) != 0)
+        fail_msg("GET %s: no answer", path);
+    if (r.status != 200)
+        fail_msg("GET %s: %ld %s", path, r.status, r.body);
+    if (!strstr(r.ctype, "application/json"))
+        fail_msg("GET %s: Content-Type \"%s\"", path, r.ctype);
+    j = cJSON_ParseWithLength(r.body, r.len);
+    if (!j)
+        fail_msg("GET %s: not JSON: %.200s", path, r.body);
+    resp_free(&r);
+    return j;
+}
+
+char *get_config(int port)
+{
+    struct resp r;
+
+    assert_int_equal(http_req(port, "GET", "/config", NULL, NULL, &r), 0);
+    if (r.status != 200)
+        fail_msg("GET /config: %ld %s", r.status, r.body);
+    return r.body;
+}
+
+long long health_head(int port)
+{
+    cJSON *h = get_json(port, "/health");
+    long long head = jnum(h, "head_sequence");
+
+    cJSON_Delete(h);
+    return head;
+}
+
+bool wait_head(int port, long long min, int timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms;
+
+    while (now_ms() < deadline) {
+        if (health_head(port) >= min)
+            return true;
+        sleep_ms(20);
+    }
+    return false;
+}
+
+bool wait_backfilled(int port, int timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms, moved = now_ms();
+    long long last_head = -1;
+
+    while (now_ms() < deadline) {
+        cJSON *h = get_json(port, "/health");
+        const cJSON *bf = cJSON_GetObjectItemCaseSensitive(h, "backfill");
+        const char *st = jstr(h, "status");
+        bool ok;
+
+        /* a broken daemon fails now, not at the deadline */
+        if (!st || !cJSON_IsObject(bf))
+            fail_msg("/health answered without a status and a backfill: daemon broken");
+        ok = strcmp(st, "ok") == 0 && jnum(bf, "total") > 0 &&
+             jnum(bf, "done") == jnum(bf, "total");
+        if (jnum(h, "head_sequence") != last_head) {
+            last_head = jnum(h, "head_sequence");
+            moved = now_ms();
+        }
+        cJSON_Delete(h);
+        if (ok)
+            return true;
+        if (now_ms() - moved > 15000)
+            fail_msg("backfill stalled at sequence %lld for 15 s", last_head);
+        sleep_ms(20);
+    }
+    return false;
+}
+
+void proc_start_backfilled(struct proc *p, const char *tag, const char *binary,
+                           const char *config, const char *const *args, int timeout_ms)
+{
+    proc_init(p, tag);
+    if (config)
+        proc_write_config(p, config);
+    assert_int_equal(proc_start(p, binary, args), 0);
+    assert_true(wait_backfilled(p->port, timeout_ms));
+}
+
+cJSON *wait_first_events(int port, const char *path)
+{
+    cJSON *j = NULL;
+
+    for (int tries = 0; tries < 50; tries++) {
+        cJSON_Delete(j);
+        j = http_get_json(port, path, NULL);
+        if (cJSON_GetArraySize(events_of(j)) > 0)
+            break;
+        sleep_ms(100);
+    }
+    return j;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON members                                                         */
+
+const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+long long jnum(const cJSON *o, const char *k)
+{
+    return (long long)jdbl(o, k);
+}
+
+double jdbl(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(v))
+        fail_msg("\"%s\" is not a number", k);
+    return v->valuedouble;
+}
+
+bool is_str_or_null(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return v && (cJSON_IsString(v) || cJSON_IsNull(v));
+}
+
+bool is_num_or_null(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return v && (cJSON_IsNumber(v) || cJSON_IsNull(v));
+}
+
+bool is_uuid_v4(const char *s)
+{
+    if (!s || strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+            return false;
+    }
+    return true;
+}
+
+int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Event lists                                                          */
+
+cJSON *get_page(int port, const char *path, struct resp *r)
+{
+    cJSON *j, *ev;
+
+    assert_int_equal(http_req(port, "GET", path, NULL, NULL, r), 0);
+    if (r->status != 200)
+        fail_msg("GET %s: %ld %s", path, r->status, r->body);
+    j = cJSON_ParseWithLength(r->body, r->len);
+    assert_non_null(j);
+    ev = events_of(j);
+    assert_true(cJSON_IsArray(ev));
+    assert_int_equal(jnum(j, "count"), cJSON_GetArraySize(ev));
+    jnum(j, "next_since");
+    jnum(j, "oldest_sequence");
+    return j;
+}
+
+cJSON *events_of(const cJSON *page)
+{
+    return cJSON_GetObjectItemCaseSensitive(page, "events");
+}
+
+size_t split_events(const char *body, size_t len, struct span *out, size_t max)
+{
+    static const char head[] = "{\"events\":[";
+    size_t i = sizeof(head) - 1, start = 0, n = 0;
+    int depth = 0;
+    bool in_str = false;
+
+    if (len < i || memcmp(body, head, i) != 0)
+        fail_msg("list body does not start with %s: %.80s", head, body);
+    for (; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (depth++ == 0)
+                start = i;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                break; /* the end of the events array */
+            if (--depth == 0) {
+                assert_true(n < max);
+                out[n].p = body + start;
+                out[n].n = i + 1 - start;
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+bool span_eq(struct span a, struct span b)
+{
+    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+}
+
+long long compare_backfill(int pa, int pb, const char *list, const char *end_ts)
+{
+    static struct span sa[LIST_PAGE], sb[LIST_PAGE];
+    long long since = 0, n = 0;
+    bool done = false;
+
+    while (!done) {
+        char path[160];
+        struct resp ra, rb;
+        cJSON *ja, *jb;
+        size_t na, nb;
+
+        snprintf(path, sizeof(path), "%s?since=%lld&limit=%d", list, since, LIST_PAGE);
+        ja = get_page(pa, path, &ra);
+        jb = get_page(pb, path, &rb);
+        na = split_events(ra.body, ra.len, sa, LIST_PAGE);
+        nb = split_events(rb.body, rb.len, sb, LIST_PAGE);
+        for (size_t i = 0; i < na; i++) {
+            const cJSON *e = cJSON_GetArrayItem(events_of(ja), (int)i);
+            if (strcmp(jstr(e, "timestamp"), end_ts) >= 0) {
+                done = true; /* live from here: wall-clock timing differs */
+                break;
+            }
+            if (i >= nb || !span_eq(sa[i], sb[i]))
+                fail_msg("sequence %lld differs between two runs with the same seed:\n%.*s\n%.*s",
+                         jnum(e, "sequence"), (int)sa[i].n, sa[i].p, i < nb ? (int)sb[i].n : 0,
+                         i < nb ? sb[i].p : "");
+            since = jnum(e, "sequence");
+            n++;
+        }
+        if (na < LIST_PAGE)
+            done = true;
+        cJSON_Delete(ja);
+        cJSON_Delete(jb);
+        resp_free(&ra);
+        resp_free(&rb);
+    }
+    return n;
+}
+
+long long newest_page(int port, const char *list, struct resp *r, struct span ev[LIST_PAGE])
+{
+    char path[160];
+    cJSON *pg;
+    long long head;
+
+    snprintf(path, sizeof(path), "%s?limit=%d", list, LIST_PAGE);
+    pg = get_page(port, path, r);
+    head = jnum(pg, "next_since");
+    cJSON_Delete(pg);
+    assert_int_equal(split_events(r->body, r->len, ev, LIST_PAGE), LIST_PAGE);
+    return head;
+}
+
+void assert_page_kept(int port, const char *list, long long head, const struct span ev[LIST_PAGE])
+{
+    static struct span now[LIST_PAGE];
+    const long long first = head - LIST_PAGE + 1;
+    char path[160];
+    struct resp r;
+
+    snprintf(path, sizeof(path), "%s?since=%lld&limit=%d", list, first - 1, LIST_PAGE);
+    cJSON_Delete(get_page(port, path, &r));
+    assert_int_equal(split_events(r.body, r.len, now, LIST_PAGE), LIST_PAGE);
+    for (size_t i = 0; i < LIST_PAGE; i++) {
+        const struct span *old = &ev[LIST_PAGE - 1 - i];
+        if (!span_eq(now[i], *old))
+            fail_msg("sequence %lld changed across kill -9:\n%.*s\n%.*s", first + (long long)i,
+                     (int)old->n, old->p, (int)now[i].n, now[i].p);
+    }
+    resp_free(&r);
+}
+
+/* Appends the id_field of every event of page to *ids. */
+static void collect_ids(const cJSON *page, const char *id_field, char ***ids, size_t *n,
+                        size_t *cap)
+{
+    const cJSON *e;
+
+    cJSON_ArrayForEach(e, events_of(page))
+    {
+        const char *id = jstr(e, id_field);
+
+        if (!id)
+            fail_msg("an event without %s", id_field);
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 4096;
+            *ids = realloc(*ids, *cap * sizeof(**ids));
+            assert_non_null(*ids);
+        }
+        (*ids)[*n] = strdup(id);
+        assert_non_null((*ids)[(*n)++]);
+    }
+}
+
+void assert_same_stream(int pa, int pb, const char *list, long long from, long long upto,
+                        const char *id_field, long long killed_at)
+{
+    static struct span sa[LIST_PAGE], sb[LIST_PAGE];
+    char **ids = NULL;
+    size_t nid = 0, cap = 0;
+
+    for (long long since = from; since < upto; since += LIST_PAGE) {
+        char path[160];
+        struct resp ra, rb;
+        cJSON *ja;
+
+        snprintf(path, sizeof(path), "%s?since=%lld&limit=%d", list, since, LIST_PAGE);
+        ja = get_page(pa, path, &ra);
+        cJSON_Delete(get_page(pb, path, &rb));
+        assert_int_equal(split_events(ra.body, ra.len, sa, LIST_PAGE), LIST_PAGE);
+        assert_int_equal(split_events(rb.body, rb.len, sb, LIST_PAGE), LIST_PAGE);
+        for (size_t i = 0; i < LIST_PAGE; i++)
+            if (!span_eq(sa[i], sb[i]))
+                fail_msg("sequence %lld differs from an uninterrupted run (killed at %lld)",
+                         since + 1 + (long long)i, killed_at);
+        if (id_field)
+            collect_ids(ja, id_field, &ids, &nid, &cap);
+        cJSON_Delete(ja);
+        resp_free(&ra);
+        resp_free(&rb);
+    }
+    if (nid)
+        qsort(ids, nid, sizeof(*ids), cmp_str);
+    for (size_t i = 1; i < nid; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0)
+            fail_msg("%s %s appears twice", id_field, ids[i]);
+    for (size_t i = 0; i < nid; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+void assert_first_events_differ(int pa, int pb, const char *list, int n)
+{
+    char path[160];
+    struct span *sa = calloc((size_t)n, sizeof(*sa)), *sb = calloc((size_t)n, sizeof(*sb));
+    struct resp ra, rb;
+    size_t same = 0;
+
+    assert_true(sa && sb);
+    snprintf(path, sizeof(path), "%s?since=0&limit=%d", list, n);
+    cJSON_Delete(get_page(pa, path, &ra));
+    cJSON_Delete(get_page(pb, path, &rb));
+    assert_int_equal(split_events(ra.body, ra.len, sa, (size_t)n), n);
+    assert_int_equal(split_events(rb.body, rb.len, sb, (size_t)n), n);
+    for (int i = 0; i < n; i++)
+        same += span_eq(sa[i], sb[i]) ? 1 : 0;
+    assert_int_equal(same, 0);
+    resp_free(&ra);
+    resp_free(&rb);
+    free(sa);
+    free(sb);
+}
+
+/* ------------------------------------------------------------------ */
+/* The database of a stopped or killed daemon                           */
+
+sqlite3 *db_open_checked(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    if (strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0)
+        fail_msg("integrity_check: %s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return db;
+}
+
+long long db_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    long long v;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+long long db_dense_max(sqlite3 *db)
+{
+    long long count = db_int(db, "SELECT count(*) FROM events");
+    long long min = db_int(db, "SELECT coalesce(min(seq), 0) FROM events");
+    long long max = db_int(db, "SELECT coalesce(max(seq), 0) FROM events");
+
+    if (min != 1 || count != max)
+        fail_msg("sequences not dense: %lld rows, %lld..%lld", count, min, max);
+    return max;
+}
+
+void db_close(sqlite3 *db)
+{
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* Gateway                                                              */
+
+int listen_loopback(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+cJSON *gw_service(const cJSON *health, const char *svc)
+{
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(health, "services"),
+                                            svc);
+}
+
+/* One look at svc in the gateway's /system/health: in state, and with
+ * err also a non-empty last_error (copied into err when there is one). */
+static bool gw_look(int port, const char *svc, const char *state, char *err, size_t errlen)
+{
+    cJSON *j = http_get_json(port, "/system/health", NULL);
+    const cJSON *s = gw_service(j, svc);
+    const char *st = jstr(s, "state"), *le = jstr(s, "last_error");
+    bool ok = st && strcmp(st, state) == 0 && (!err || (le && *le));
+
+    if (err && le)
+        snprintf(err, errlen, "%s", le);
+    cJSON_Delete(j);
+    return ok;
+}
+
+static bool gw_wait(int port, const char *svc, const char *state, char *err, size_t errlen,
+                    long ms)
+{
+    long end = now_ms() + ms;
+
+    if (err)
+        err[0] = '\0';
+    while (now_ms() < end) {
+        if (gw_look(port, svc, state, err, errlen))
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
+bool gw_state_is(int port, const char *svc, const char *state)
+{
+    return gw_look(port, svc, state, NULL, 0);
+}
+
+bool gw_wait_state(int port, const char *svc, const char *state, long ms)
+{
+    return gw_wait(port, svc, state, NULL, 0, ms);
+}
+
+bool gw_wait_error(int port, const char *svc, const char *state, char *err, size_t errlen,
+                   long ms)
+{
+    return gw_wait(port, svc, state, err, errlen, ms);
+}
+
 /* ------------------------------------------------------------------ */
 /* Raw HTTP                                                             */
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 int tcp_connect_loopback(int port)
 {

@@ -18,10 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -46,19 +43,6 @@
  * upstream makes the others' data look older than three intervals. */
 #define POLL_MS    (SANITIZED ? 1000 : 250)
 #define TIMEOUT_MS (SANITIZED ? 1800 : 450)
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 /* ------------------------------------------------------------------ */
 /* The fake upstream                                                    */
@@ -344,10 +328,6 @@ static void *fake_main(void *arg)
 
 static void fake_start(struct fake *f, const char *name, const char *events)
 {
-    struct sockaddr_in a;
-    socklen_t alen = sizeof(a);
-    int one = 1;
-
     memset(f, 0, sizeof(*f));
     f->name = name;
     f->events = events;
@@ -356,16 +336,7 @@ static void fake_start(struct fake *f, const char *name, const char *events)
     atomic_init(&f->served, 0);
     for (int i = 0; i < FAKE_WORKERS; i++)
         atomic_init(&f->w[i].busy, false);
-    f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(f->fd >= 0);
-    setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(f->fd, 64), 0);
-    assert_int_equal(getsockname(f->fd, (struct sockaddr *)&a, &alen), 0);
-    f->port = ntohs(a.sin_port);
+    f->fd = listen_loopback(&f->port);
     assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
     f->started = true;
 }
@@ -415,8 +386,6 @@ static void env_start(void)
 {
     static const char *const txn_args[] = { "--seed", "71", NULL };
     char turl[64], aurl[64], murl[64], poll_s[16], timeout_s[16];
-    const char *args[16];
-    int n = 0;
 
     proc_init(&txn, "fltgwtxn");
     assert_int_equal(proc_start(&txn, "transaction-service", txn_args), 0);
@@ -425,21 +394,10 @@ static void env_start(void)
     snprintf(turl, sizeof(turl), "http://127.0.0.1:%d", txn.port);
     snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", bad.port);
     snprintf(murl, sizeof(murl), "http://127.0.0.1:%d", good.port);
-    args[n++] = "--transaction-url";
-    args[n++] = turl;
-    args[n++] = "--auth-url";
-    args[n++] = aurl;
-    args[n++] = "--monitoring-url";
-    args[n++] = murl;
-    args[n++] = "--poll-interval-ms";
     snprintf(poll_s, sizeof(poll_s), "%d", POLL_MS);
     snprintf(timeout_s, sizeof(timeout_s), "%d", TIMEOUT_MS);
-    args[n++] = poll_s;
-    args[n++] = "--upstream-timeout-ms";
-    args[n++] = timeout_s;
-    args[n] = NULL;
     proc_init(&gw, "fltgw");
-    assert_int_equal(proc_start_gateway(&gw, args), 0);
+    assert_int_equal(proc_start_gateway_urls(&gw, turl, aurl, murl, poll_s, timeout_s), 0);
 }
 
 /* VmRSS and VmHWM (peak) of a process, in kB. */
@@ -460,41 +418,6 @@ static void rss_kb(pid_t pid, long *rss, long *hwm)
             *hwm = strtol(line + 6, NULL, 10);
     }
     fclose(f);
-}
-
-/* A service's entry in the gateway's /system/health. */
-static cJSON *svc_health(cJSON *root, const char *svc)
-{
-    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "services"),
-                                            svc);
-}
-
-static const char *str_of(const cJSON *o, const char *k)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-/* Waits until svc is in state; with want_error, also a last_error. Copies
- * the last_error seen into err. */
-static bool wait_svc(const char *svc, const char *state, bool want_error, char *err,
-                     size_t errlen, long ms)
-{
-    long end = now_ms() + ms;
-
-    err[0] = '\0';
-    while (now_ms() < end) {
-        cJSON *j = http_get_json(gw.port, "/system/health", NULL);
-        const cJSON *s = svc_health(j, svc);
-        const char *st = str_of(s, "state"), *le = str_of(s, "last_error");
-        bool ok = st && strcmp(st, state) == 0 && (!want_error || (le && *le));
-        if (le)
-            snprintf(err, errlen, "%s", le);
-        cJSON_Delete(j);
-        if (ok)
-            return true;
-        sleep_ms(50);
-    }
-    return false;
 }
 
 /* While the bad upstream misbehaves: the gateway answers fast, the other
@@ -522,8 +445,8 @@ static void check_others_served(const char *mode)
     }
     {
         cJSON *j = http_get_json(gw.port, "/system/health", NULL);
-        const char *t = str_of(svc_health(j, "transaction-service"), "state");
-        const char *m = str_of(svc_health(j, "monitoring-service"), "state");
+        const char *t = jstr(gw_service(j, "transaction-service"), "state");
+        const char *m = jstr(gw_service(j, "monitoring-service"), "state");
         if (!t || strcmp(t, "ok") != 0 || !m || strcmp(m, "ok") != 0)
             fail_msg("%s auth upstream: transaction-service %s, monitoring-service %s; want ok",
                      mode, t ? t : "?", m ? m : "?");
@@ -540,9 +463,9 @@ static void test_gateway_degrades_only_the_misbehaving_upstream_and_stays_small(
 
     (void)state;
     env_start();
-    if (!wait_svc("auth-service", "ok", false, err, sizeof(err), 5000) ||
-        !wait_svc("transaction-service", "ok", false, err, sizeof(err), 5000) ||
-        !wait_svc("monitoring-service", "ok", false, err, sizeof(err), 5000))
+    if (!gw_wait_state(gw.port, "auth-service", "ok", 5000) ||
+        !gw_wait_state(gw.port, "transaction-service", "ok", 5000) ||
+        !gw_wait_state(gw.port, "monitoring-service", "ok", 5000))
         fail_msg("the gateway never saw all three upstreams ok");
     rss_kb(gw.pid, &rss0, &hwm0);
 
@@ -551,7 +474,7 @@ static void test_gateway_degrades_only_the_misbehaving_upstream_and_stays_small(
         long t_end;
 
         atomic_store(&bad.mode, (int)bad_modes[i]);
-        if (!wait_svc("auth-service", "degraded", true, err, sizeof(err), 5000))
+        if (!gw_wait_error(gw.port, "auth-service", "degraded", err, sizeof(err), 5000))
             fail_msg("%s upstream: auth-service not degraded with a last_error after 5 s "
                      "(last_error \"%s\")",
                      name, err);
@@ -585,7 +508,7 @@ static void test_gateway_degrades_only_the_misbehaving_upstream_and_stays_small(
 
         /* it behaves again: ok again */
         atomic_store(&bad.mode, M_GOOD);
-        if (!wait_svc("auth-service", "ok", false, err, sizeof(err), 5000))
+        if (!gw_wait_state(gw.port, "auth-service", "ok", 5000))
             fail_msg("after the %s upstream recovered: auth-service not ok after 5 s", name);
     }
 
@@ -642,13 +565,12 @@ static void test_gateway_proxy_of_huge_bodies_stays_small_and_prompt(void **stat
 {
     const long bound_ms = TIMEOUT_MS + 50;
     struct proxy_client cl[PROXY_CLIENTS];
-    char err[256];
     long rss0, hwm0, rss, hwm, health_worst = 0, proxy_worst = 0, health_bad = 0;
     int started;
 
     (void)state;
     env_start();
-    if (!wait_svc("auth-service", "ok", false, err, sizeof(err), 5000))
+    if (!gw_wait_state(gw.port, "auth-service", "ok", 5000))
         fail_msg("the gateway never saw the fake auth-service ok");
     rss_kb(gw.pid, &rss0, &hwm0);
     atomic_store(&bad.mode, M_HUGE_STALL);

@@ -34,9 +34,6 @@
 #define CAP_SEARCH_MAX 1100 /* the cap is found by opening up to this many */
 #define OVER_CAP 20         /* connections tried past the cap */
 
-static const char *const json_ct[] = { "Content-Type: application/json", NULL };
-
-static struct proc procs[1];
 static int held[CAP_SEARCH_MAX + OVER_CAP];
 static int n_held;
 static struct loris *running_loris; /* stopped by the teardown if a test fails */
@@ -52,38 +49,19 @@ static void close_held(void)
     n_held = 0;
 }
 
-static int procs_setup(void **state)
+static int network_setup(void **state)
 {
-    (void)state;
-    memset(procs, 0, sizeof(procs));
-    procs[0].pid = -1;
     n_held = 0;
-    return 0;
+    return procs_setup(state);
 }
 
-static int procs_teardown(void **state)
+/* A failed test's slow and greedy clients go first, then its daemon. */
+static int network_teardown(void **state)
 {
-    (void)state;
     if (running_loris)
         loris_stop(running_loris, running_loris_thread);
     close_held();
-    if (procs[0].dir[0])
-        proc_cleanup(&procs[0]);
-    memset(procs, 0, sizeof(procs));
-    return 0;
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    return procs_teardown(state);
 }
 
 /* One normal request through libcurl: its status and how long it took. */
@@ -238,8 +216,7 @@ static void test_slowloris_does_not_delay_other_clients(void **state)
     assert_int_equal(proc_stop(p, &stop_ms), 0);
     assert_true(stop_ms < 2000);
     loris_stop(l, th);
-    proc_cleanup(p);
-    p->dir[0] = '\0';
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -378,8 +355,7 @@ static void test_connections_over_the_cap_get_a_quick_503_then_service_resumes(v
     assert_int_equal(st, 200);
 
     assert_int_equal(proc_stop(p, NULL), 0);
-    proc_cleanup(p);
-    p->dir[0] = '\0';
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -444,11 +420,10 @@ static void test_slowloris_over_the_cap_is_cut_after_the_connection_timeout(void
     assert_true(served_at >= timeout_ms - 1000);
     loris_stop(l, th);
     assert_int_equal(proc_stop(p, NULL), 0);
-    proc_cleanup(p);
-    p->dir[0] = '\0';
+    proc_finish(p);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, network_setup, network_teardown)
 
 int main(void)
 {

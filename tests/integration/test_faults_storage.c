@@ -33,92 +33,29 @@
 #define AUTH_BIN "auth-service"
 #define MON_BIN  "monitoring-service"
 
-static const char *const json_ct[] = { "Content-Type: application/json", NULL };
+/* faultfs control files to remove, by daemon slot */
+static char fault_flag[PROCS_MAX][400];
 
-/* Daemons live here, not on a test's stack, so the teardown can stop and
- * remove them when an assertion ends a test early. */
-#define MAX_PROCS 2
-static struct proc procs[MAX_PROCS];
-static char fault_flag[MAX_PROCS][400]; /* faultfs control files to remove */
-
-static int procs_setup(void **state)
+static int storage_setup(void **state)
 {
-    (void)state;
-    memset(procs, 0, sizeof(procs));
     memset(fault_flag, 0, sizeof(fault_flag));
-    for (int i = 0; i < MAX_PROCS; i++)
-        procs[i].pid = -1;
-    return 0;
+    return procs_setup(state);
 }
 
-static int procs_teardown(void **state)
+/* The slots' teardown, after the fault switches it leaves in their
+ * directories, and no shim for what runs next. */
+static int storage_teardown(void **state)
 {
-    (void)state;
-    for (int i = 0; i < MAX_PROCS; i++) {
+    for (int i = 0; i < PROCS_MAX; i++)
         if (fault_flag[i][0])
             unlink(fault_flag[i]);
-        if (procs[i].dir[0])
-            proc_cleanup(&procs[i]);
-    }
-    memset(procs, 0, sizeof(procs));
+    procs_teardown(state);
     unsetenv("LD_PRELOAD");
     return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static long long jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v))
-        fail_msg("\"%s\" is not a number", k);
-    return (long long)v->valuedouble;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long health_head(int port)
-{
-    long st = 0;
-    cJSON *h = http_get_json(port, "/health", &st);
-    long long head;
-
-    if (st != 200 || !h)
-        fail_msg("/health answered %ld", st);
-    head = jnum(h, "head_sequence");
-    cJSON_Delete(h);
-    return head;
-}
-
-static bool wait_head(int port, long long min, int timeout_ms)
-{
-    long deadline = now_ms() + timeout_ms;
-
-    while (now_ms() < deadline) {
-        if (health_head(port) >= min)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
 
 /* CPU time the process has used (user + system), in ms. */
 static long cpu_ms(pid_t pid)
@@ -188,54 +125,29 @@ static void assert_unavailable(const char *what, int status, const char *raw, lo
 
 /* What a stopped (or killed) daemon's database holds. */
 struct db_facts {
-    long long count, min, max;
+    long long max;          /* events 1..max, each once */
     long long distinct_ids; /* distinct values of the event id field */
     long long api;          /* rows written through POST */
     long long backwards;    /* consecutive sequences whose time goes back */
 };
 
-static long long one_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    long long v;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
 /* integrity_check ok; sequences 1..max, each once; every event id once. */
 static void check_db(const char *path, const char *id_field, struct db_facts *f)
 {
     char sql[256];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
+    sqlite3 *db = db_open_checked(path);
 
     memset(f, 0, sizeof(*f));
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    if (strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0)
-        fail_msg("integrity_check: %s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    f->count = one_int(db, "SELECT count(*) FROM events");
-    f->min = one_int(db, "SELECT coalesce(min(seq), 0) FROM events");
-    f->max = one_int(db, "SELECT coalesce(max(seq), 0) FROM events");
+    f->max = db_dense_max(db);
     snprintf(sql, sizeof(sql), "SELECT count(DISTINCT json_extract(body, '$.%s')) FROM events",
              id_field);
-    f->distinct_ids = one_int(db, sql);
-    f->api = one_int(db, "SELECT count(*) FROM events WHERE origin = 1");
-    f->backwards = one_int(db, "SELECT count(*) FROM events a JOIN events b ON b.seq = a.seq + 1 "
-                               "WHERE b.ts < a.ts");
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    if (f->min != 1 || f->count != f->max)
-        fail_msg("sequences not dense: %lld rows, %lld..%lld", f->count, f->min, f->max);
-    if (f->distinct_ids != f->count)
-        fail_msg("%lld rows but %lld distinct %s: an event was written twice", f->count,
+    f->distinct_ids = db_int(db, sql);
+    f->api = db_int(db, "SELECT count(*) FROM events WHERE origin = 1");
+    f->backwards = db_int(db, "SELECT count(*) FROM events a JOIN events b ON b.seq = a.seq + 1 "
+                              "WHERE b.ts < a.ts");
+    db_close(db);
+    if (f->distinct_ids != f->max)
+        fail_msg("%lld rows but %lld distinct %s: an event was written twice", f->max,
                  f->distinct_ids, id_field);
     if (f->backwards)
         fail_msg("%lld events are older than the one before them", f->backwards);
@@ -323,15 +235,6 @@ static void check_acked(const char *path, const struct storm_client *c)
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
-static char *get_config(int port)
-{
-    struct resp r;
-
-    assert_int_equal(http_req(port, "GET", "/config", NULL, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    return r.body;
-}
-
 static char *post_config(int port, const char *body)
 {
     struct resp r;
@@ -405,8 +308,7 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
         last_max = f.max;
         check_acked(p->db, &cl[2]);
 
-        unlink(p->log); /* the port is read from the newest start's log */
-        assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+        assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
         now = get_config(p->port);
         if (strcmp(now, exp_a) == 0)
             saw_a++;
@@ -436,8 +338,7 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
     free(exp_b);
     free(ids);
     free(seqs);
-    proc_cleanup(p);
-    p->dir[0] = '\0';
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -647,8 +548,7 @@ static void run_scenario(const struct scenario *sc)
     assert_int_equal(f.api, acked);
     unlink(fault_flag[0]);
     fault_flag[0][0] = '\0';
-    proc_cleanup(p);
-    p->dir[0] = '\0';
+    proc_finish(p);
 }
 
 /* The disk fills up under the transaction service (RLIMIT_FSIZE). */
@@ -700,7 +600,7 @@ static void test_no_space_answers_503_keeps_reads_and_recovers(void **state)
     run_scenario(&sc);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, storage_setup, storage_teardown)
 
 int main(void)
 {

@@ -7,12 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <pthread.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -41,8 +37,7 @@ static bool log_mentions(const char *path, const char *needle)
         }
         if (found)
             return true;
-        struct timespec ts = { 0, 50000000L };
-        nanosleep(&ts, NULL);
+        sleep_ms(50);
     }
     return false;
 }
@@ -55,19 +50,6 @@ struct env {
     bool has_auth, has_mon;
     int hung_fd; /* listening socket that never accepts, or -1 */
 };
-
-static long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static bool bin_exists(const char *name)
 {
@@ -87,25 +69,6 @@ static bool bin_exists(const char *name)
     return access(path, X_OK) == 0;
 }
 
-/* A socket that completes TCP handshakes (kernel backlog) but whose
- * owner never reads or answers: a hung upstream. */
-static int hung_listener(int *port)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(fd, 64), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static void start_service(struct proc *p, const char *bin, const char *tag)
 {
     static const char *const args[] = { "--seed", "7", NULL };
@@ -118,8 +81,7 @@ static void start_service(struct proc *p, const char *bin, const char *tag)
 static void env_start(struct env *e, bool hung_auth)
 {
     char turl[64], aurl[64], murl[64];
-    const char *args[16];
-    int n = 0, hport = 0;
+    int hport = 0;
 
     memset(e, 0, sizeof(*e));
     e->hung_fd = -1;
@@ -128,10 +90,10 @@ static void env_start(struct env *e, bool hung_auth)
     e->has_auth = !hung_auth && bin_exists("auth-service");
     e->has_mon = bin_exists("monitoring-service");
     /* an unused port stands in for a service that is not built */
-    snprintf(aurl, sizeof(aurl), "http://127.0.0.1:1");
-    snprintf(murl, sizeof(murl), "http://127.0.0.1:1");
+    snprintf(aurl, sizeof(aurl), "%s", NO_UPSTREAM_URL);
+    snprintf(murl, sizeof(murl), "%s", NO_UPSTREAM_URL);
     if (hung_auth) {
-        e->hung_fd = hung_listener(&hport);
+        e->hung_fd = listen_loopback(&hport);
         snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", hport);
     } else if (e->has_auth) {
         start_service(&e->auth, "auth-service", "gwauth");
@@ -141,21 +103,9 @@ static void env_start(struct env *e, bool hung_auth)
         start_service(&e->mon, "monitoring-service", "gwmon");
         snprintf(murl, sizeof(murl), "http://127.0.0.1:%d", e->mon.port);
     }
-    args[n++] = "--transaction-url";
-    args[n++] = turl;
-    args[n++] = "--auth-url";
-    args[n++] = aurl;
-    args[n++] = "--monitoring-url";
-    args[n++] = murl;
-    args[n++] = "--poll-interval-ms";
-    args[n++] = POLL_MS;
-    args[n++] = "--upstream-timeout-ms";
-    args[n++] = TIMEOUT_MS;
-    args[n++] = "--config";
-    args[n++] = BM_SOURCE_DIR "/config/anomaly_config.json";
-    args[n] = NULL;
+    /* the shipped config file: the harness passes it when none is written */
     proc_init(&e->gw, "gw");
-    assert_int_equal(proc_start_gateway(&e->gw, args), 0);
+    assert_int_equal(proc_start_gateway_urls(&e->gw, turl, aurl, murl, POLL_MS, TIMEOUT_MS), 0);
 }
 
 static void stop_one(struct proc *p)
@@ -182,39 +132,10 @@ static void env_stop(struct env *e)
         close(e->hung_fd);
 }
 
-static const char *str_of(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static double num_of(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-/* The state /system/health reports for a service. */
-static bool service_state_is(int port, const char *svc, const char *state)
-{
-    cJSON *j = http_get_json(port, "/system/health", NULL);
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(j, "services"), svc);
-    const char *st = str_of(s, "state");
-    bool ok = st && strcmp(st, state) == 0;
-    cJSON_Delete(j);
-    return ok;
-}
-
-static bool wait_state(int port, const char *svc, const char *state, long ms)
-{
-    long end = mono_ms() + ms;
-    while (mono_ms() < end) {
-        if (service_state_is(port, svc, state))
-            return true;
-        nap_ms(50);
-    }
-    return false;
 }
 
 static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **state)
@@ -228,19 +149,19 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
 
     (void)state;
     env_start(&e, false);
-    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     if (e.has_auth)
-        assert_true(wait_state(e.gw.port, "auth-service", "ok", 5000));
+        assert_true(gw_wait_state(e.gw.port, "auth-service", "ok", 5000));
     if (e.has_mon)
-        assert_true(wait_state(e.gw.port, "monitoring-service", "ok", 5000));
-    nap_ms(500);
+        assert_true(gw_wait_state(e.gw.port, "monitoring-service", "ok", 5000));
+    sleep_ms(500);
     j = http_get_json(e.gw.port, "/events?since=0&limit=1000", NULL);
     ev = cJSON_GetObjectItemCaseSensitive(j, "events");
     assert_true(cJSON_IsArray(ev));
     assert_true(cJSON_GetArraySize(ev) > 0);
     assert_int_equal((int)num_of(j, "count"), cJSON_GetArraySize(ev));
     cJSON_ArrayForEach(it, ev) {
-        const char *src = str_of(it, "source");
+        const char *src = jstr(it, "source");
         double g = num_of(it, "gateway_sequence");
         assert_non_null(src);
         assert_true(strcmp(src, "transaction-service") == 0 || strcmp(src, "auth-service") == 0 ||
@@ -271,7 +192,7 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
         j = http_get_json(e.gw.port, "/events?anomaly_type=money_laundering", &st);
         assert_int_equal(st, 200);
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
-            assert_string_equal(str_of(it, "anomaly_type"), "money_laundering");
+            assert_string_equal(jstr(it, "anomaly_type"), "money_laundering");
         cJSON_Delete(j);
         j = http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
         assert_int_equal(st, 400);
@@ -288,10 +209,8 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
     j = http_get_json(e.gw.port, "/metrics", NULL);
     assert_non_null(j);
     assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "gateway")));
-    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(j, "services"), "transaction-service"),
-        "metrics")));
+    assert_true(cJSON_IsObject(
+        cJSON_GetObjectItemCaseSensitive(gw_service(j, "transaction-service"), "metrics")));
     cJSON_Delete(j);
     {
         struct resp r;
@@ -315,11 +234,7 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
     /* /dashboard: totals and per-service state */
     j = http_get_json(e.gw.port, "/dashboard", NULL);
     assert_true(num_of(cJSON_GetObjectItemCaseSensitive(j, "totals"), "events") > 0);
-    assert_string_equal(str_of(cJSON_GetObjectItemCaseSensitive(
-                                   cJSON_GetObjectItemCaseSensitive(j, "services"),
-                                   "transaction-service"),
-                               "state"),
-                        "ok");
+    assert_string_equal(jstr(gw_service(j, "transaction-service"), "state"), "ok");
     cJSON_Delete(j);
 
     /* newest first without since, next_since = head */
@@ -346,8 +261,8 @@ static void test_gateway_proxies_get_and_post_to_the_service(void **state)
     env_start(&e, false);
     j = http_get_json(e.gw.port, "/services/transaction-service/health", &st);
     assert_int_equal(st, 200);
-    assert_string_equal(str_of(j, "service"), "transaction-service");
-    assert_non_null(str_of(j, "stream_id"));
+    assert_string_equal(jstr(j, "service"), "transaction-service");
+    assert_non_null(jstr(j, "stream_id"));
     cJSON_Delete(j);
 
     assert_int_equal(http_req(e.gw.port, "POST", "/services/transaction-service/transactions",
@@ -357,7 +272,7 @@ static void test_gateway_proxies_get_and_post_to_the_service(void **state)
                      0);
     assert_true(r.status == 200 || r.status == 201);
     j = cJSON_ParseWithLength(r.body, r.len);
-    assert_string_equal(str_of(j, "origin"), "api");
+    assert_string_equal(jstr(j, "origin"), "api");
     assert_string_equal(r.request_id, "gwtest-proxy-42");
     cJSON_Delete(j);
     resp_free(&r);
@@ -392,14 +307,14 @@ static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void
 
     (void)state;
     env_start(&e, false);
-    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     assert_int_equal(proc_stop(&e.txn, NULL), 0);
-    assert_true(wait_state(e.gw.port, "transaction-service", "unreachable", 3000));
+    assert_true(gw_wait_state(e.gw.port, "transaction-service", "unreachable", 3000));
     for (int i = 0; paths[i]; i++) {
-        long t0 = mono_ms();
+        long t0 = now_ms();
         assert_int_equal(http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
         assert_int_equal(r.status, 200);
-        assert_true(mono_ms() - t0 < 100);
+        assert_true(now_ms() - t0 < 100);
         resp_free(&r);
     }
     /* the proxy to a dead service: 502 with the error body */
@@ -411,11 +326,10 @@ static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void
     resp_free(&r);
     {
         cJSON *j = http_get_json(e.gw.port, "/system/health", NULL);
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(j, "services"), "transaction-service");
-        assert_non_null(str_of(s, "last_error"));
-        assert_non_null(str_of(s, "last_success"));
-        assert_string_not_equal(str_of(j, "status"), "ok");
+        const cJSON *s = gw_service(j, "transaction-service");
+        assert_non_null(jstr(s, "last_error"));
+        assert_non_null(jstr(s, "last_success"));
+        assert_string_not_equal(jstr(j, "status"), "ok");
         cJSON_Delete(j);
     }
     env_stop(&e);
@@ -432,23 +346,23 @@ static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **stat
 
     (void)state;
     env_start(&e, true);
-    assert_true(wait_state(e.gw.port, "auth-service", "unreachable", 3000));
+    assert_true(gw_wait_state(e.gw.port, "auth-service", "unreachable", 3000));
     for (int round = 0; round < 3; round++) {
         for (int i = 0; paths[i]; i++) {
-            t0 = mono_ms();
+            t0 = now_ms();
             assert_int_equal(http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
-            dt = mono_ms() - t0;
+            dt = now_ms() - t0;
             assert_int_equal(r.status, 200);
             if (dt >= 350)
                 fail_msg("%s took %ld ms", paths[i], dt);
             resp_free(&r);
         }
         /* proxied to the hung service: 504 within the timeout */
-        t0 = mono_ms();
+        t0 = now_ms();
         assert_int_equal(http_req(e.gw.port, "GET", "/services/auth-service/health", NULL, NULL,
                                   &r),
                          0);
-        dt = mono_ms() - t0;
+        dt = now_ms() - t0;
         assert_int_equal(r.status, 504);
         assert_non_null(strstr(r.body, "gateway_timeout"));
         if (dt >= 350)
@@ -476,7 +390,7 @@ static cJSON *gateway_events_of(int port, const char *source)
             return out;
         }
         cJSON_ArrayForEach(it, ev) {
-            if (strcmp(str_of(it, "source"), source) == 0)
+            if (strcmp(jstr(it, "source"), source) == 0)
                 cJSON_AddItemToArray(out, cJSON_Duplicate(it, 1));
         }
         since = num_of(j, "next_since");
@@ -524,21 +438,21 @@ static void test_gateway_has_no_duplicates_and_no_gaps(void **state)
         { "monitoring-service", "/metrics/events", "event_id" },
     };
     struct env e;
-    struct proc *procs[3];
+    struct proc *svc_proc[3];
 
     (void)state;
     env_start(&e, false);
-    procs[0] = &e.txn;
-    procs[1] = e.has_auth ? &e.auth : NULL;
-    procs[2] = e.has_mon ? &e.mon : NULL;
-    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    svc_proc[0] = &e.txn;
+    svc_proc[1] = e.has_auth ? &e.auth : NULL;
+    svc_proc[2] = e.has_mon ? &e.mon : NULL;
+    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     /* a minute of polling (a few seconds at the sanitizers' scale) */
-    nap_ms(test_scale_small() ? 5000 : 60000);
+    sleep_ms(test_scale_small() ? 5000 : 60000);
     for (int s = 0; s < 3; s++) {
         cJSON *gw, *own;
         double lo, hi;
         int n;
-        if (!procs[s])
+        if (!svc_proc[s])
             continue;
         gw = gateway_events_of(e.gw.port, svcs[s].name);
         n = cJSON_GetArraySize(gw);
@@ -547,13 +461,13 @@ static void test_gateway_has_no_duplicates_and_no_gaps(void **state)
         hi = num_of(cJSON_GetArrayItem(gw, n - 1), "sequence");
         if (hi - lo + 1 != n) /* dense: no gap, no duplicate */
             fail_msg("%s: %d events for sequences %.0f..%.0f", svcs[s].name, n, lo, hi);
-        own = service_events(procs[s]->port, svcs[s].path, lo - 1, hi);
+        own = service_events(svc_proc[s]->port, svcs[s].path, lo - 1, hi);
         assert_int_equal(cJSON_GetArraySize(own), n);
         for (int i = 0; i < n; i++) {
             const cJSON *a = cJSON_GetArrayItem(gw, i), *b = cJSON_GetArrayItem(own, i);
             assert_true(num_of(a, "sequence") == num_of(b, "sequence"));
-            assert_string_equal(str_of(a, svcs[s].id), str_of(b, svcs[s].id));
-            assert_string_equal(str_of(a, "timestamp"), str_of(b, "timestamp"));
+            assert_string_equal(jstr(a, svcs[s].id), jstr(b, svcs[s].id));
+            assert_string_equal(jstr(a, "timestamp"), jstr(b, "timestamp"));
         }
         cJSON_Delete(gw);
         cJSON_Delete(own);
@@ -565,7 +479,6 @@ static void test_gateway_fails_over_to_a_healthy_replica(void **state)
 {
     struct proc txn, gw;
     char urls[128];
-    const char *args[12];
     struct resp r;
     cJSON *j;
     long st = 0, ms = 0;
@@ -573,21 +486,10 @@ static void test_gateway_fails_over_to_a_healthy_replica(void **state)
     (void)state;
     start_service(&txn, "transaction-service", "gwrep");
     /* the first replica refuses connections */
-    snprintf(urls, sizeof(urls), "http://127.0.0.1:1,http://127.0.0.1:%d/", txn.port);
-    args[0] = "--transaction-url";
-    args[1] = urls;
-    args[2] = "--auth-url";
-    args[3] = "http://127.0.0.1:1";
-    args[4] = "--monitoring-url";
-    args[5] = "http://127.0.0.1:1";
-    args[6] = "--poll-interval-ms";
-    args[7] = POLL_MS;
-    args[8] = "--upstream-timeout-ms";
-    args[9] = TIMEOUT_MS;
-    args[10] = NULL;
+    snprintf(urls, sizeof(urls), NO_UPSTREAM_URL ",http://127.0.0.1:%d/", txn.port);
     proc_init(&gw, "gwrep");
-    assert_int_equal(proc_start_gateway(&gw, args), 0);
-    assert_true(wait_state(gw.port, "transaction-service", "ok", 5000));
+    assert_int_equal(proc_start_gateway_urls(&gw, urls, NULL, NULL, POLL_MS, TIMEOUT_MS), 0);
+    assert_true(gw_wait_state(gw.port, "transaction-service", "ok", 5000));
     j = http_get_json(gw.port, "/events?limit=1", &st);
     assert_int_equal(st, 200);
     assert_int_equal((int)num_of(j, "count"), 1);
@@ -605,9 +507,7 @@ static void test_gateway_fails_over_to_a_healthy_replica(void **state)
 static char *txn_stream_id(int port)
 {
     cJSON *j = http_get_json(port, "/system/health", NULL);
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(j, "services"), "transaction-service");
-    const char *id = str_of(s, "stream_id");
+    const char *id = jstr(gw_service(j, "transaction-service"), "stream_id");
     char *out = id ? strdup(id) : NULL;
     cJSON_Delete(j);
     return out;
@@ -626,27 +526,27 @@ static void test_gateway_restarts_cursor_when_stream_id_changes(void **state)
 
     (void)state;
     env_start(&e, false);
-    assert_true(wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     old_id = txn_stream_id(e.gw.port);
     assert_non_null(old_id);
-    nap_ms(600); /* the old stream gets ahead of the new one */
+    sleep_ms(600); /* the old stream gets ahead of the new one */
     /* a new database behind the same URL */
     snprintf(port_s, sizeof(port_s), "%d", e.txn.port);
     assert_int_equal(proc_stop(&e.txn, NULL), 0);
     proc_init(&fresh, "gwfresh");
     assert_int_equal(proc_start(&fresh, "transaction-service", args), 0);
     assert_int_equal(fresh.port, e.txn.port);
-    end = mono_ms() + 5000;
-    while (mono_ms() < end) {
+    end = now_ms() + 5000;
+    while (now_ms() < end) {
         free(new_id);
         new_id = txn_stream_id(e.gw.port);
         if (new_id && strcmp(new_id, old_id) != 0)
             break;
-        nap_ms(50);
+        sleep_ms(50);
     }
     assert_non_null(new_id);
     assert_string_not_equal(new_id, old_id);
-    nap_ms(600);
+    sleep_ms(600);
     /* the new stream's first event reached the gateway */
     svc = http_get_json(fresh.port, "/transactions/events?since=0&limit=1", NULL);
     first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(svc, "events"), 0);
@@ -660,8 +560,8 @@ static void test_gateway_restarts_cursor_when_stream_id_changes(void **state)
             break;
         }
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(gw, "events")) {
-            const char *id = str_of(it, "transaction_id");
-            if (id && strcmp(id, str_of(first, "transaction_id")) == 0)
+            const char *id = jstr(it, "transaction_id");
+            if (id && strcmp(id, jstr(first, "transaction_id")) == 0)
                 found = true;
         }
         since = num_of(gw, "next_since");
@@ -695,9 +595,7 @@ static void test_gateway_rejects_service_only_flags_with_exit_2(void **state)
 static cJSON *replicas_of(int port, const char *svc)
 {
     cJSON *j = http_get_json(port, "/system/health", NULL);
-    cJSON *reps = cJSON_DetachItemFromObjectCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "services"), svc),
-        "replicas");
+    cJSON *reps = cJSON_DetachItemFromObjectCaseSensitive(gw_service(j, svc), "replicas");
     cJSON_Delete(j);
     return reps;
 }
@@ -709,7 +607,7 @@ static bool all_replicas_ok(int port, const char *svc, int want)
     int ok = 0;
 
     cJSON_ArrayForEach(it, reps) {
-        const char *st = str_of(it, "state");
+        const char *st = jstr(it, "state");
         ok += st && strcmp(st, "ok") == 0 && num_of(it, "cursor") > 0;
     }
     cJSON_Delete(reps);
@@ -722,7 +620,7 @@ static bool has_txn_id(const cJSON *arr, const char *id)
     const cJSON *it;
 
     cJSON_ArrayForEach(it, arr) {
-        const char *x = str_of(it, "transaction_id");
+        const char *x = jstr(it, "transaction_id");
         if (x && strcmp(x, id) == 0)
             return true;
     }
@@ -738,7 +636,6 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
                                          "2024-05-06T10:00:00.000Z", NULL };
     struct proc rep[3], gw;
     char urls[192];
-    const char *args[12];
     cJSON *reps, *merged, *own[3];
     double upto[3];
     long end, ms = 0;
@@ -751,24 +648,13 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
     }
     snprintf(urls, sizeof(urls), "http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d",
              rep[0].port, rep[1].port, rep[2].port);
-    args[0] = "--transaction-url";
-    args[1] = urls;
-    args[2] = "--auth-url";
-    args[3] = "http://127.0.0.1:1";
-    args[4] = "--monitoring-url";
-    args[5] = "http://127.0.0.1:1";
-    args[6] = "--poll-interval-ms";
-    args[7] = POLL_MS;
-    args[8] = "--upstream-timeout-ms";
-    args[9] = TIMEOUT_MS;
-    args[10] = NULL;
     proc_init(&gw, "gwrepl");
-    assert_int_equal(proc_start_gateway(&gw, args), 0);
-    end = mono_ms() + 8000;
-    while (!all_replicas_ok(gw.port, "transaction-service", 3) && mono_ms() < end)
-        nap_ms(50);
+    assert_int_equal(proc_start_gateway_urls(&gw, urls, NULL, NULL, POLL_MS, TIMEOUT_MS), 0);
+    end = now_ms() + 8000;
+    while (!all_replicas_ok(gw.port, "transaction-service", 3) && now_ms() < end)
+        sleep_ms(50);
     assert_true(all_replicas_ok(gw.port, "transaction-service", 3));
-    nap_ms(1000);
+    sleep_ms(1000);
 
     /* what each replica had delivered when the merged list was read */
     reps = replicas_of(gw.port, "transaction-service");
@@ -782,8 +668,8 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
     /* no (source, id) twice */
     for (int i = 0; i < n; i++)
         for (int k = i + 1; k < n; k++)
-            assert_string_not_equal(str_of(cJSON_GetArrayItem(merged, i), "transaction_id"),
-                                    str_of(cJSON_GetArrayItem(merged, k), "transaction_id"));
+            assert_string_not_equal(jstr(cJSON_GetArrayItem(merged, i), "transaction_id"),
+                                    jstr(cJSON_GetArrayItem(merged, k), "transaction_id"));
     /* every event of every replica up to its cursor is there, and
      * nothing else: a and b share theirs, c adds its own */
     for (int i = 0; i < 3; i++) {
@@ -791,10 +677,10 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
         own[i] = service_events(rep[i].port, "/transactions/events", 0, upto[i]);
         assert_true(cJSON_GetArraySize(own[i]) > 0);
         cJSON_ArrayForEach(it, own[i])
-            assert_true(has_txn_id(merged, str_of(it, "transaction_id")));
+            assert_true(has_txn_id(merged, jstr(it, "transaction_id")));
     }
     for (int i = 0; i < n; i++) {
-        const char *id = str_of(cJSON_GetArrayItem(merged, i), "transaction_id");
+        const char *id = jstr(cJSON_GetArrayItem(merged, i), "transaction_id");
         assert_true(has_txn_id(own[0], id) || has_txn_id(own[1], id) ||
                     has_txn_id(own[2], id));
         assert_false(has_txn_id(own[2], id) && has_txn_id(own[0], id));
@@ -803,17 +689,17 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
 
     /* one replica down: the service is still served, the replica is not */
     assert_int_equal(proc_stop(&rep[1], NULL), 0);
-    end = mono_ms() + 3000;
-    for (bool seen = false; !seen && mono_ms() < end; nap_ms(50)) {
+    end = now_ms() + 3000;
+    for (bool seen = false; !seen && now_ms() < end; sleep_ms(50)) {
         reps = replicas_of(gw.port, "transaction-service");
-        seen = strcmp(str_of(cJSON_GetArrayItem(reps, 1), "state"), "unreachable") == 0;
+        seen = strcmp(jstr(cJSON_GetArrayItem(reps, 1), "state"), "unreachable") == 0;
         cJSON_Delete(reps);
     }
     reps = replicas_of(gw.port, "transaction-service");
-    assert_string_equal(str_of(cJSON_GetArrayItem(reps, 1), "state"), "unreachable");
-    assert_non_null(str_of(cJSON_GetArrayItem(reps, 1), "last_error"));
+    assert_string_equal(jstr(cJSON_GetArrayItem(reps, 1), "state"), "unreachable");
+    assert_non_null(jstr(cJSON_GetArrayItem(reps, 1), "last_error"));
     cJSON_Delete(reps);
-    assert_true(service_state_is(gw.port, "transaction-service", "ok"));
+    assert_true(gw_state_is(gw.port, "transaction-service", "ok"));
 
     for (int i = 0; i < 3; i++)
         cJSON_Delete(own[i]);
@@ -882,27 +768,18 @@ static void test_gateway_stops_promptly_with_upstream_requests_in_flight(void **
     struct slow_call call;
     pthread_t th;
     char aurl[64];
-    const char *args[12];
     long ms = 0;
-    int hport = 0, hfd = hung_listener(&hport);
+    int hport = 0, hfd = listen_loopback(&hport);
 
     (void)state;
     snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", hport);
-    args[0] = "--transaction-url";
-    args[1] = "http://127.0.0.1:1";
-    args[2] = "--auth-url";
-    args[3] = aurl;
-    args[4] = "--monitoring-url";
-    args[5] = "http://127.0.0.1:1";
-    args[6] = "--upstream-timeout-ms";
-    args[7] = "60000"; /* a poll and a proxied request hang for a minute */
-    args[8] = NULL;
     proc_init(&gw, "gwstop");
-    assert_int_equal(proc_start_gateway(&gw, args), 0);
+    /* a poll and a proxied request hang for a minute */
+    assert_int_equal(proc_start_gateway_urls(&gw, NULL, aurl, NULL, NULL, "60000"), 0);
     memset(&call, 0, sizeof(call));
     call.port = gw.port;
     assert_int_equal(pthread_create(&th, NULL, proxy_call, &call), 0);
-    nap_ms(500);
+    sleep_ms(500);
     assert_int_equal(proc_stop(&gw, &ms), 0);
     if (ms >= 2000)
         fail_msg("the gateway took %ld ms to stop", ms);

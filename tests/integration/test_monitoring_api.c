@@ -20,7 +20,6 @@
 #define MON_BIN "monitoring-service"
 #define N_METRICS 7
 
-static const char *const json_ct[] = { "Content-Type: application/json", NULL };
 static const char *const metric_names[N_METRICS] = {
     "cpu_utilization", "memory_utilization", "disk_utilization", "network_in_mbps",
     "network_out_mbps", "response_time_ms", "error_rate",
@@ -32,50 +31,10 @@ static const char *const type_names[] = {
 static const char *const severities[] = { "info", "warning", "critical" };
 static const char *const statuses[] = { "healthy", "degraded", "down" };
 
-#define MAX_PROCS 2
-static struct proc procs[MAX_PROCS];
-
-static int procs_setup(void **state)
-{
-    (void)state;
-    memset(procs, 0, sizeof(procs));
-    for (int i = 0; i < MAX_PROCS; i++)
-        procs[i].pid = -1;
-    return 0;
-}
-
-static int procs_teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i].dir[0])
-            proc_cleanup(&procs[i]);
-    memset(procs, 0, sizeof(procs));
-    return 0;
-}
-
-static void finish(struct proc *p)
-{
-    proc_cleanup(p);
-    p->dir[0] = '\0';
-}
-
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
+/* Strict getters: the member must be there (and be a string). */
 static const cJSON *get(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -84,23 +43,7 @@ static const cJSON *get(const cJSON *o, const char *k)
     return v;
 }
 
-static long long jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = get(o, k);
-    if (!cJSON_IsNumber(v))
-        fail_msg("\"%s\" is not a number", k);
-    return (long long)v->valuedouble;
-}
-
-static double jdbl(const cJSON *o, const char *k)
-{
-    const cJSON *v = get(o, k);
-    if (!cJSON_IsNumber(v))
-        fail_msg("\"%s\" is not a number", k);
-    return v->valuedouble;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
+static const char *need_str(const cJSON *o, const char *k)
 {
     const cJSON *v = get(o, k);
     if (!cJSON_IsString(v))
@@ -116,50 +59,6 @@ static bool one_of(const char *s, const char *const *names, size_t n)
     return false;
 }
 #define ONE_OF(s, arr) one_of((s), (arr), sizeof(arr) / sizeof((arr)[0]))
-
-/* GET that must answer 200 with JSON. */
-static cJSON *get_json(int port, const char *path)
-{
-    struct resp r;
-    cJSON *j;
-
-    assert_int_equal(http_req(port, "GET", path, NULL, NULL, &r), 0);
-    if (r.status != 200)
-        fail_msg("GET %s: %ld %s", path, r.status, r.body);
-    assert_non_null(strstr(r.ctype, "application/json"));
-    j = cJSON_ParseWithLength(r.body, r.len);
-    if (!j)
-        fail_msg("GET %s: not JSON: %.200s", path, r.body);
-    resp_free(&r);
-    return j;
-}
-
-static long long health_head(int port)
-{
-    cJSON *h = get_json(port, "/health");
-    long long head = jnum(h, "head_sequence");
-
-    cJSON_Delete(h);
-    return head;
-}
-
-static bool wait_backfilled(int port, int timeout_ms)
-{
-    long deadline = now_ms() + timeout_ms;
-
-    while (now_ms() < deadline) {
-        cJSON *h = get_json(port, "/health");
-        const cJSON *bf = get(h, "backfill");
-        bool ok = strcmp(jstr(h, "status"), "ok") == 0 && jnum(bf, "total") > 0 &&
-                  jnum(bf, "done") == jnum(bf, "total");
-
-        cJSON_Delete(h);
-        if (ok)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
 
 /* Pauses generation and waits until the head stands still. */
 static long long pause_and_settle(int port)
@@ -185,39 +84,25 @@ static void start_backfilled(struct proc *p, const char *tag, const char *seed,
     const char *const args[] = { "--seed", seed, "--start-time", "2026-01-05T09:00:00Z",
                                  "--backfill", backfill, NULL };
 
-    proc_init(p, tag);
-    assert_int_equal(proc_start(p, MON_BIN, args), 0);
-    assert_true(wait_backfilled(p->port, 60000));
+    proc_start_backfilled(p, tag, MON_BIN, NULL, args, 60000);
 }
 
 /* ------------------------------------------------------------------ */
 /* Shapes                                                               */
 
-static bool uuid_v4(const char *s)
-{
-    if (!s || strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
-            return false;
-    }
-    return true;
-}
-
 /* Every SPEC §5 monitoring field, present and typed. */
 static void assert_event_shape(const cJSON *e)
 {
-    const char *metric = jstr(e, "metric_name"), *unit = jstr(e, "unit");
+    const char *metric = need_str(e, "metric_name"), *unit = need_str(e, "unit");
     const cJSON *anom = get(e, "is_anomaly"), *type = get(e, "anomaly_type");
     const cJSON *inc = get(e, "incident_id");
     double v = jdbl(e, "metric_value");
 
-    assert_true(uuid_v4(jstr(e, "event_id")));
-    assert_int_equal(strlen(jstr(e, "timestamp")), 24);
+    assert_true(is_uuid_v4(need_str(e, "event_id")));
+    assert_int_equal(strlen(need_str(e, "timestamp")), 24);
     assert_true(jnum(e, "sequence") > 0);
-    assert_true(strlen(jstr(e, "service")) > 0);
-    assert_true(strlen(jstr(e, "host")) > 0);
+    assert_true(strlen(need_str(e, "service")) > 0);
+    assert_true(strlen(need_str(e, "host")) > 0);
     assert_true(ONE_OF(metric, metric_names));
     if (strstr(metric, "_utilization") || strcmp(metric, "error_rate") == 0) {
         assert_string_equal(unit, "percent");
@@ -226,16 +111,16 @@ static void assert_event_shape(const cJSON *e)
         assert_string_equal(unit, strstr(metric, "mbps") ? "mbps" : "ms");
         assert_true(v >= 0);
     }
-    assert_true(ONE_OF(jstr(e, "severity"), severities));
+    assert_true(ONE_OF(need_str(e, "severity"), severities));
     assert_true(cJSON_IsBool(anom));
     if (cJSON_IsTrue(anom)) {
         assert_true(cJSON_IsString(type) && ONE_OF(type->valuestring, type_names));
-        assert_true(cJSON_IsString(inc) && uuid_v4(inc->valuestring));
+        assert_true(cJSON_IsString(inc) && is_uuid_v4(inc->valuestring));
     } else {
         assert_true(cJSON_IsNull(type));
         assert_true(cJSON_IsNull(inc));
     }
-    assert_string_equal(jstr(e, "origin"), "generated");
+    assert_string_equal(need_str(e, "origin"), "generated");
 }
 
 static void test_every_endpoint_answers_with_its_fields_typed(void **state)
@@ -252,7 +137,7 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     start_backfilled(p, "monshape", "42", "120s");
 
     j = get_json(p->port, "/health");
-    assert_string_equal(jstr(j, "service"), "monitoring-service");
+    assert_string_equal(need_str(j, "service"), "monitoring-service");
     head = jnum(j, "head_sequence");
     assert_true(head >= 12000);
     cJSON_Delete(j);
@@ -272,7 +157,7 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     assert_true(jnum(j, "next_since") >= head);
     cJSON_ArrayForEach(e, get(j, "events"))
     {
-        const char *sv = jstr(e, "service");
+        const char *sv = need_str(e, "service");
         bool known = false;
 
         assert_event_shape(e);
@@ -291,7 +176,7 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     j = get_json(p->port, "/metrics/events?anomaly_type=network_timeout&limit=20");
     assert_true(jnum(j, "count") > 0);
     cJSON_ArrayForEach(e, get(j, "events"))
-        assert_string_equal(jstr(e, "anomaly_type"), "network_timeout");
+        assert_string_equal(need_str(e, "anomaly_type"), "network_timeout");
     cJSON_Delete(j);
 
     /* /system/metrics: every metric of every host */
@@ -302,13 +187,13 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     assert_int_equal(cJSON_GetArraySize(list) % N_METRICS, 0);
     cJSON_ArrayForEach(e, list)
     {
-        assert_true(ONE_OF(jstr(e, "metric_name"), metric_names));
+        assert_true(ONE_OF(need_str(e, "metric_name"), metric_names));
         jdbl(e, "metric_value");
-        jstr(e, "unit");
-        jstr(e, "service");
-        jstr(e, "host");
-        assert_true(ONE_OF(jstr(e, "severity"), severities));
-        assert_int_equal(strlen(jstr(e, "timestamp")), 24);
+        need_str(e, "unit");
+        need_str(e, "service");
+        need_str(e, "host");
+        assert_true(ONE_OF(need_str(e, "severity"), severities));
+        assert_int_equal(strlen(need_str(e, "timestamp")), 24);
         jnum(e, "sequence");
         assert_true(cJSON_IsBool(get(e, "is_anomaly")));
         n++;
@@ -318,17 +203,17 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
 
     /* /system/health: a status per service, with the thresholds */
     j = get_json(p->port, "/system/health");
-    assert_true(ONE_OF(jstr(j, "status"), statuses));
+    assert_true(ONE_OF(need_str(j, "status"), statuses));
     assert_true(cJSON_GetArraySize(get(j, "services")) >= 6);
     cJSON_ArrayForEach(e, get(j, "services"))
     {
         const cJSON *h;
 
-        assert_true(ONE_OF(jstr(e, "status"), statuses));
+        assert_true(ONE_OF(need_str(e, "status"), statuses));
         assert_true(cJSON_GetArraySize(get(e, "hosts")) >= 1);
         cJSON_ArrayForEach(h, get(e, "hosts"))
         {
-            assert_true(ONE_OF(jstr(h, "status"), statuses));
+            assert_true(ONE_OF(need_str(h, "status"), statuses));
             assert_true(cJSON_IsArray(get(h, "reasons")));
         }
     }
@@ -344,7 +229,7 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
         for (int s = 0; s < 3; s++)
             jnum(get(get(counts, "by_type"), type_names[i]), severities[s]);
-    assert_true(ONE_OF(jstr(get(j, "health"), "status"), statuses));
+    assert_true(ONE_OF(need_str(get(j, "health"), "status"), statuses));
     assert_true(cJSON_GetArraySize(get(j, "recent_anomalies")) == 10);
     cJSON_ArrayForEach(e, get(j, "recent_anomalies"))
     {
@@ -368,7 +253,7 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     cJSON_Delete(j);
 
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -392,18 +277,14 @@ static int find_newest(struct newest *v, int n, const char *key)
 
 static void series_key(const cJSON *e, char *key, size_t len)
 {
-    snprintf(key, len, "%s|%s|%s", jstr(e, "service"), jstr(e, "host"), jstr(e, "metric_name"));
+    snprintf(key, len, "%s|%s|%s", need_str(e, "service"), need_str(e, "host"),
+             need_str(e, "metric_name"));
 }
 
 static double threshold(const cJSON *th, const char *which, const char *metric)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(get(th, which), metric);
     return cJSON_IsNumber(v) ? v->valuedouble : INFINITY;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Tallies every retained event by type (6 = normal) and severity, and
@@ -433,14 +314,14 @@ static void tally(int port, long long head, long long t[7][3], long long inciden
                 if (strcmp(ty->valuestring, type_names[k]) == 0)
                     ti = k;
             for (int k = 0; k < 3; k++)
-                if (strcmp(jstr(e, "severity"), severities[k]) == 0)
+                if (strcmp(need_str(e, "severity"), severities[k]) == 0)
                     sv = k;
             t[ti][sv]++;
             if (ti < 6) {
                 /* type index first, so one sort groups and dedupes */
                 char *id = malloc(48);
                 assert_non_null(id);
-                snprintf(id, 48, "%d%s", ti, jstr(e, "incident_id"));
+                snprintf(id, 48, "%d%s", ti, need_str(e, "incident_id"));
                 ids[n++] = id;
             }
         }
@@ -485,10 +366,10 @@ static void test_reports_agree_with_the_newest_events(void **state)
         snprintf(nv[n].key, sizeof nv[n].key, "%s", key);
         nv[n].value = jdbl(e, "metric_value");
         nv[n].seq = jnum(e, "sequence");
-        snprintf(nv[n].severity, sizeof nv[n].severity, "%s", jstr(e, "severity"));
-        snprintf(nv[n].ts, sizeof nv[n].ts, "%s", jstr(e, "timestamp"));
+        snprintf(nv[n].severity, sizeof nv[n].severity, "%s", need_str(e, "severity"));
+        snprintf(nv[n].ts, sizeof nv[n].ts, "%s", need_str(e, "timestamp"));
         snprintf(nv[n].type, sizeof nv[n].type, "%s",
-                 cJSON_IsString(get(e, "anomaly_type")) ? jstr(e, "anomaly_type") : "");
+                 cJSON_IsString(get(e, "anomaly_type")) ? need_str(e, "anomaly_type") : "");
         n++;
     }
     cJSON_Delete(ev);
@@ -508,8 +389,8 @@ static void test_reports_agree_with_the_newest_events(void **state)
             fail_msg("/system/metrics lists %s, which has no event", key);
         assert_true(jdbl(e, "metric_value") == nv[i].value);
         assert_int_equal(jnum(e, "sequence"), nv[i].seq);
-        assert_string_equal(jstr(e, "severity"), nv[i].severity);
-        assert_string_equal(jstr(e, "timestamp"), nv[i].ts);
+        assert_string_equal(need_str(e, "severity"), nv[i].severity);
+        assert_string_equal(need_str(e, "timestamp"), nv[i].ts);
         assert_int_equal(cJSON_IsTrue(get(e, "is_anomaly")), nv[i].type[0] != '\0');
         matched++;
     }
@@ -529,21 +410,21 @@ static void test_reports_agree_with_the_newest_events(void **state)
 
             cJSON_ArrayForEach(e, get(sm, "metrics"))
             {
-                const char *m = jstr(e, "metric_name");
+                const char *m = need_str(e, "metric_name");
                 double v = jdbl(e, "metric_value");
 
-                if (strcmp(jstr(e, "host"), jstr(h, "host")) != 0)
+                if (strcmp(need_str(e, "host"), need_str(h, "host")) != 0)
                     continue;
                 if (v > threshold(th, "down_above", m))
                     want = "down";
                 else if (v > threshold(th, "degraded_above", m) && strcmp(want, "down") != 0)
                     want = "degraded";
             }
-            assert_string_equal(jstr(h, "status"), want);
+            assert_string_equal(need_str(h, "status"), want);
             all_down = all_down && strcmp(want, "down") == 0;
             any_bad = any_bad || strcmp(want, "healthy") != 0;
         }
-        assert_string_equal(jstr(sv, "status"),
+        assert_string_equal(need_str(sv, "status"),
                             all_down ? "down" : any_bad ? "degraded" : "healthy");
     }
     cJSON_Delete(sh);
@@ -599,7 +480,7 @@ static void test_reports_agree_with_the_newest_events(void **state)
         cJSON_Delete(sm);
     }
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -619,10 +500,10 @@ static void expect_error(int port, const char *method, const char *path, const c
     j = cJSON_ParseWithLength(r.body, r.len);
     assert_non_null(j);
     err = get(j, "error");
-    jstr(err, "code");
-    jstr(err, "message");
+    need_str(err, "code");
+    need_str(err, "message");
     if (field)
-        assert_string_equal(jstr(err, "field"), field);
+        assert_string_equal(need_str(err, "field"), field);
     if (status == 405)
         assert_non_null(strstr(r.allow, "GET"));
     cJSON_Delete(j);
@@ -691,11 +572,11 @@ static void test_bad_input_is_answered_as_documented_and_changes_nothing(void **
 
     /* and the daemon is still well */
     j = get_json(p->port, "/health");
-    assert_string_equal(jstr(j, "status"), "ok");
+    assert_string_equal(need_str(j, "status"), "ok");
     cJSON_Delete(j);
     resp_free(&before);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */

@@ -31,197 +31,8 @@ static const char *const type_names[N_TYPES] = {
 static const char *const util_metric_of[3] = { "cpu_utilization", "memory_utilization",
                                                "disk_utilization" };
 
-/* Daemons live here, not on a test's stack, so the teardown can stop and
- * remove them when an assertion ends a test early. */
-#define MAX_PROCS 3
-static struct proc procs[MAX_PROCS];
-
-static int procs_setup(void **state)
-{
-    (void)state;
-    memset(procs, 0, sizeof(procs));
-    for (int i = 0; i < MAX_PROCS; i++)
-        procs[i].pid = -1;
-    return 0;
-}
-
-static int procs_teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i].dir[0])
-            proc_cleanup(&procs[i]);
-    memset(procs, 0, sizeof(procs));
-    return 0;
-}
-
-static void finish(struct proc *p)
-{
-    proc_cleanup(p);
-    p->dir[0] = '\0';
-}
-
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static int restart(struct proc *p, const char *const *args)
-{
-    unlink(p->log);
-    return proc_start(p, MON_BIN, args);
-}
-
-static long long jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v))
-        fail_msg("\"%s\" is not a number", k);
-    return (long long)v->valuedouble;
-}
-
-static double jdbl(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v))
-        fail_msg("\"%s\" is not a number", k);
-    return v->valuedouble;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long health_head(int port)
-{
-    long st = 0;
-    cJSON *h = http_get_json(port, "/health", &st);
-    long long head;
-
-    assert_int_equal(st, 200);
-    head = jnum(h, "head_sequence");
-    cJSON_Delete(h);
-    return head;
-}
-
-static bool wait_head(int port, long long min, int timeout_ms)
-{
-    long deadline = now_ms() + timeout_ms;
-
-    while (now_ms() < deadline) {
-        if (health_head(port) >= min)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
-
-/* /health says the backfill is over: status ok, every second written. */
-static bool wait_backfilled(int port, int timeout_ms)
-{
-    long deadline = now_ms() + timeout_ms;
-
-    while (now_ms() < deadline) {
-        cJSON *h = http_get_json(port, "/health", NULL);
-        const cJSON *bf = cJSON_GetObjectItemCaseSensitive(h, "backfill");
-        const char *st = jstr(h, "status");
-        bool ok;
-
-        if (!st || !cJSON_IsObject(bf))
-            fail_msg("/health answered without a status: daemon broken or gone");
-        ok = strcmp(st, "ok") == 0 && jnum(bf, "total") > 0 &&
-             jnum(bf, "done") == jnum(bf, "total");
-        cJSON_Delete(h);
-        if (ok)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
-
-static cJSON *get_page(int port, const char *path, struct resp *r)
-{
-    cJSON *j;
-
-    assert_int_equal(http_req(port, "GET", path, NULL, NULL, r), 0);
-    if (r->status != 200)
-        fail_msg("GET %s: %ld %s", path, r->status, r->body);
-    j = cJSON_ParseWithLength(r->body, r->len);
-    assert_non_null(j);
-    assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "events")));
-    return j;
-}
-
-static cJSON *events_of(const cJSON *page)
-{
-    return cJSON_GetObjectItemCaseSensitive(page, "events");
-}
-
-struct span {
-    const char *p;
-    size_t n;
-};
-
-/* The raw bytes of each event of a list body. */
-static size_t split_events(const char *body, size_t len, struct span *out, size_t max)
-{
-    static const char head[] = "{\"events\":[";
-    size_t i = sizeof(head) - 1, start = 0, n = 0;
-    int depth = 0;
-    bool in_str = false;
-
-    if (len < i || memcmp(body, head, i) != 0)
-        fail_msg("list body does not start with %s", head);
-    for (; i < len; i++) {
-        char c = body[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-            continue;
-        }
-        if (c == '"') {
-            in_str = true;
-        } else if (c == '{' || c == '[') {
-            if (depth++ == 0)
-                start = i;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0)
-                break;
-            if (--depth == 0) {
-                assert_true(n < max);
-                out[n].p = body + start;
-                out[n].n = i + 1 - start;
-                n++;
-            }
-        }
-    }
-    return n;
-}
-
-static bool span_eq(struct span a, struct span b)
-{
-    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 static int index_of(const char *const *names, int n, const char *s)
 {
@@ -541,10 +352,7 @@ static void test_fraction_and_labels_hold_over_100000_samples(void **state)
     double frac, tol;
 
     (void)state;
-    proc_init(p, "monfrac");
-    proc_write_config(p, cfg);
-    assert_int_equal(proc_start(p, MON_BIN, args), 0);
-    assert_true(wait_backfilled(p->port, small ? 120000 : 60000));
+    proc_start_backfilled(p, "monfrac", MON_BIN, cfg, args, small ? 120000 : 60000);
     read_stream(p->port, &s, small ? "2026-01-05T12:03:20.000Z" : "2026-01-05T12:16:40.000Z",
                 small ? "2026-01-05T12:05:00.000Z" : "2026-01-05T12:18:20.000Z");
     for (long i = 0; i < s.analysed; i++) {
@@ -570,7 +378,7 @@ static void test_fraction_and_labels_hold_over_100000_samples(void **state)
     assert_int_equal(s.metrics.n, 7);
     stream_free(&s);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* Only cascades and timeouts, 2:1, through the file; then high_cpu alone
@@ -582,7 +390,6 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
         "\"high_cpu_rate\":0,\"high_memory_rate\":0,\"high_disk_rate\":0,"
         "\"cascade_failure_rate\":2,\"performance_degradation_rate\":0,"
         "\"network_timeout_rate\":1}},\"generation_settings\":{\"events_per_second\":100}}";
-    static const char *const json_ct[] = { "Content-Type: application/json", NULL };
     const char *const args[] = { "--seed", "6", "--start-time", "2026-01-05T12:00:00Z",
                                  "--backfill", "330s", NULL };
     struct proc *p = &procs[0];
@@ -593,10 +400,7 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
     cJSON *j, *e;
 
     (void)state;
-    proc_init(p, "monweights");
-    proc_write_config(p, cfg);
-    assert_int_equal(proc_start(p, MON_BIN, args), 0);
-    assert_true(wait_backfilled(p->port, 60000));
+    proc_start_backfilled(p, "monweights", MON_BIN, cfg, args, 60000);
     read_stream(p->port, &s, "2026-01-05T12:05:00.000Z", "2026-01-05T12:05:30.000Z");
     for (long i = 0; i < s.analysed; i++) {
         if (s.r[i].type >= 0) {
@@ -623,7 +427,7 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
     resp_free(&r);
     head = health_head(p->port);
     assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(restart(p, args), 0);
+    assert_int_equal(proc_restart(p, MON_BIN, args), 0);
     j = http_get_json(p->port, "/config", NULL);
     assert_true(jdbl(j, "high_cpu_rate") == 1.0);
     assert_true(jdbl(j, "cascade_failure_rate") == 0.0);
@@ -647,7 +451,7 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
         resp_free(&r);
     }
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -659,11 +463,8 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
                                  "--backfill", "300s", NULL };
     const char *const other[] = { "--seed", "100", "--start-time", "2026-03-02T08:00:00Z",
                                   "--backfill", "300s", NULL };
-    static struct span sa[PAGE], sb[PAGE];
     struct proc *a = &procs[0], *b = &procs[1], *c = &procs[2];
-    long long since = 0, n = 0;
-    size_t same = 0;
-    bool done = false;
+    long long n;
 
     (void)state;
     proc_init(a, "monreplay-a");
@@ -675,58 +476,17 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
     assert_true(wait_backfilled(a->port, 60000));
     assert_true(wait_backfilled(b->port, 60000));
     assert_true(wait_backfilled(c->port, 60000));
-    while (!done) {
-        char path[128];
-        struct resp ra, rb;
-        cJSON *ja, *jb;
-        size_t na, nb;
-
-        snprintf(path, sizeof(path), "/metrics/events?since=%lld&limit=%d", since, PAGE);
-        ja = get_page(a->port, path, &ra);
-        jb = get_page(b->port, path, &rb);
-        na = split_events(ra.body, ra.len, sa, PAGE);
-        nb = split_events(rb.body, rb.len, sb, PAGE);
-        for (size_t i = 0; i < na; i++) {
-            const cJSON *e = cJSON_GetArrayItem(events_of(ja), (int)i);
-
-            if (strcmp(jstr(e, "timestamp"), "2026-03-02T08:05:00.000Z") >= 0) {
-                done = true; /* live from here */
-                break;
-            }
-            if (i >= nb || !span_eq(sa[i], sb[i]))
-                fail_msg("sequence %lld differs between two runs with the same seed",
-                         jnum(e, "sequence"));
-            since = jnum(e, "sequence");
-            n++;
-        }
-        if (na < PAGE)
-            done = true;
-        cJSON_Delete(ja);
-        cJSON_Delete(jb);
-        resp_free(&ra);
-        resp_free(&rb);
-    }
+    /* up to the end of the backfill: live from there */
+    n = compare_backfill(a->port, b->port, "/metrics/events", "2026-03-02T08:05:00.000Z");
     printf("  %lld samples identical in both runs\n", n);
     assert_true(n >= 300 * 100 - 1);
-    {
-        struct resp ra, rc;
-
-        cJSON_Delete(get_page(a->port, "/metrics/events?since=0&limit=100", &ra));
-        cJSON_Delete(get_page(c->port, "/metrics/events?since=0&limit=100", &rc));
-        assert_int_equal(split_events(ra.body, ra.len, sa, PAGE), 100);
-        assert_int_equal(split_events(rc.body, rc.len, sb, PAGE), 100);
-        for (size_t i = 0; i < 100; i++)
-            same += span_eq(sa[i], sb[i]) ? 1 : 0;
-        assert_int_equal(same, 0);
-        resp_free(&ra);
-        resp_free(&rc);
-    }
+    assert_first_events_differ(a->port, c->port, "/metrics/events", 100);
     assert_int_equal(proc_stop(a, NULL), 0);
     assert_int_equal(proc_stop(b, NULL), 0);
     assert_int_equal(proc_stop(c, NULL), 0);
-    finish(a);
-    finish(b);
-    finish(c);
+    proc_finish(a);
+    proc_finish(b);
+    proc_finish(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -736,39 +496,17 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
  * events they describe. */
 static void check_db_sound(const char *path, long long *max_seq)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long count, min;
+#define CURRENT_JOIN " FROM mon_current c LEFT JOIN events e ON e.seq = c.seq"
+    sqlite3 *db = db_open_checked(path);
 
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    if (strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0)
-        fail_msg("integrity_check: %s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), min(seq), max(seq) FROM events", -1,
-                                        &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    count = sqlite3_column_int64(s, 0);
-    min = sqlite3_column_int64(s, 1);
-    *max_seq = sqlite3_column_int64(s, 2);
-    sqlite3_finalize(s);
-    assert_int_equal(min, 1);
-    assert_int_equal(count, *max_seq);
+    *max_seq = db_dense_max(db);
     /* every current value belongs to a stored event, and the newest
      * cycle is all there */
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT count(*), min(c.seq), "
-                                        "sum(e.seq IS NULL) FROM mon_current c "
-                                        "LEFT JOIN events e ON e.seq = c.seq",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(s, 0), 98);
-    assert_int_equal(sqlite3_column_int64(s, 1), *max_seq - 97);
-    assert_int_equal(sqlite3_column_int64(s, 2), 0);
-    sqlite3_finalize(s);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_int_equal(db_int(db, "SELECT count(*)" CURRENT_JOIN), 98);
+    assert_int_equal(db_int(db, "SELECT min(c.seq)" CURRENT_JOIN), *max_seq - 97);
+    assert_int_equal(db_int(db, "SELECT sum(e.seq IS NULL)" CURRENT_JOIN), 0);
+#undef CURRENT_JOIN
+    db_close(db);
 }
 
 static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **state)
@@ -777,40 +515,26 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
     static const char cfg[] = "{\"generation_settings\":{\"retention_events\":100000000}}";
     static const char *const args[] = { "--seed", "31", "--start-time", "2025-06-02T00:00:00Z",
                                         "--backfill", "30d", NULL };
-    static struct span old[PAGE], now[PAGE], ref[PAGE];
+    static struct span old[PAGE];
     const long long before = small ? 3000 : 20000, after = 2000;
     struct proc *p = &procs[0], *q = &procs[1];
-    struct resp r_old, r;
-    cJSON *pg;
-    long long head_page, first, max_seq, h1;
+    struct resp r_old;
+    long long head_page, max_seq, h1;
 
     (void)state;
     proc_init(p, "monkill9");
     proc_write_config(p, cfg);
     assert_int_equal(proc_start(p, MON_BIN, args), 0);
     assert_true(wait_head(p->port, before, 60000));
-    pg = get_page(p->port, "/metrics/events?limit=1000", &r_old);
-    head_page = jnum(pg, "next_since");
-    cJSON_Delete(pg);
-    assert_int_equal(split_events(r_old.body, r_old.len, old, PAGE), PAGE);
-    first = head_page - PAGE + 1;
+    head_page = newest_page(p->port, "/metrics/events", &r_old, old);
     proc_kill9(p);
 
     check_db_sound(p->db, &max_seq);
     assert_true(max_seq >= head_page);
 
     /* what a client saw is still there, byte for byte */
-    assert_int_equal(restart(p, args), 0);
-    {
-        char path[128];
-        snprintf(path, sizeof(path), "/metrics/events?since=%lld&limit=%d", first - 1, PAGE);
-        cJSON_Delete(get_page(p->port, path, &r));
-    }
-    assert_int_equal(split_events(r.body, r.len, now, PAGE), PAGE);
-    for (size_t i = 0; i < PAGE; i++)
-        if (!span_eq(now[i], old[PAGE - 1 - i]))
-            fail_msg("sequence %lld changed across kill -9", first + (long long)i);
-    resp_free(&r);
+    assert_int_equal(proc_restart(p, MON_BIN, args), 0);
+    assert_page_kept(p->port, "/metrics/events", head_page, old);
     resp_free(&r_old);
     h1 = health_head(p->port);
     assert_true(h1 >= max_seq);
@@ -821,45 +545,12 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
     proc_write_config(q, cfg);
     assert_int_equal(proc_start(q, MON_BIN, args), 0);
     assert_true(wait_head(q->port, max_seq + after, 60000));
-    {
-        char **ids = calloc((size_t)(after + 2 * PAGE), sizeof(*ids));
-        size_t nid = 0;
-
-        assert_non_null(ids);
-        for (long long since = max_seq - PAGE; since < max_seq + after; since += PAGE) {
-            char path[128];
-            struct resp rr;
-            cJSON *ja, *e;
-
-            snprintf(path, sizeof(path), "/metrics/events?since=%lld&limit=%d", since, PAGE);
-            ja = get_page(p->port, path, &r);
-            cJSON_Delete(get_page(q->port, path, &rr));
-            assert_int_equal(split_events(r.body, r.len, now, PAGE), PAGE);
-            assert_int_equal(split_events(rr.body, rr.len, ref, PAGE), PAGE);
-            for (size_t i = 0; i < PAGE; i++)
-                if (!span_eq(now[i], ref[i]))
-                    fail_msg("sequence %lld differs from an uninterrupted run (killed at %lld)",
-                             since + 1 + (long long)i, max_seq);
-            cJSON_ArrayForEach(e, events_of(ja))
-            {
-                ids[nid++] = strdup(jstr(e, "event_id"));
-            }
-            cJSON_Delete(ja);
-            resp_free(&r);
-            resp_free(&rr);
-        }
-        qsort(ids, nid, sizeof(*ids), cmp_str);
-        for (size_t i = 1; i < nid; i++)
-            if (strcmp(ids[i - 1], ids[i]) == 0)
-                fail_msg("event_id %s appears twice", ids[i]);
-        for (size_t i = 0; i < nid; i++)
-            free(ids[i]);
-        free(ids);
-    }
+    assert_same_stream(p->port, q->port, "/metrics/events", max_seq - PAGE, max_seq + after,
+                       "event_id", max_seq);
     assert_int_equal(proc_stop(q, NULL), 0);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(q);
-    finish(p);
+    proc_finish(q);
+    proc_finish(p);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)

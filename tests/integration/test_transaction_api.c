@@ -16,12 +16,6 @@
 
 static const char *const live_args[] = { "--seed", "42", NULL };
 
-static bool is_str_or_null(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return v && (cJSON_IsString(v) || cJSON_IsNull(v));
-}
-
 static bool is_str(const cJSON *o, const char *k)
 {
     return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, k));
@@ -75,21 +69,13 @@ static void assert_transaction_shape(const cJSON *e)
 static void test_events_appear_within_seconds_with_every_field_typed(void **state)
 {
     struct proc p;
-    cJSON *j = NULL, *events;
-    int tries = 0;
+    cJSON *j, *events;
 
     (void)state;
     proc_init(&p, "shape");
     assert_int_equal(proc_start(&p, "transaction-service", live_args), 0);
-    do {
-        cJSON_Delete(j);
-        j = http_get_json(p.port, "/transactions/events", NULL);
-        events = cJSON_GetObjectItemCaseSensitive(j, "events");
-        if (cJSON_GetArraySize(events) > 0)
-            break;
-        struct timespec ts = { 0, 100000000L };
-        nanosleep(&ts, NULL);
-    } while (++tries < 50);
+    j = wait_first_events(p.port, "/transactions/events");
+    events = events_of(j);
     assert_true(cJSON_GetArraySize(events) > 0);
     {
         const cJSON *e;

@@ -12,7 +12,6 @@
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "harness.h"
 
@@ -21,37 +20,13 @@
 
 static const char *const live_args[] = { "--seed", "5", NULL };
 
-/* Daemons live here, not on a test's stack, so the teardown can stop and
- * remove them when an assertion ends a test early. */
-#define MAX_PROCS 2
-static struct proc procs[MAX_PROCS];
-
-static int procs_setup(void **state)
+/* The slots' teardown, and ADMIN_TOKEN unset: an assertion may end
+ * test_admin_token_guards_every_post_and_leaves_gets_open while it is set. */
+static int badin_teardown(void **state)
 {
-    (void)state;
-    memset(procs, 0, sizeof(procs));
-    for (int i = 0; i < MAX_PROCS; i++)
-        procs[i].pid = -1;
-    return 0;
-}
-
-static int procs_teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i].dir[0])
-            proc_cleanup(&procs[i]);
-    memset(procs, 0, sizeof(procs));
+    procs_teardown(state);
     unsetenv("ADMIN_TOKEN");
     return 0;
-}
-
-/* Removes the daemon (killed if still running) and its files; the slot
- * is free again for the teardown. */
-static void finish(struct proc *p)
-{
-    proc_cleanup(p);
-    p->dir[0] = '\0';
 }
 
 /* Header sets. libcurl adds a form Content-Type to every POST with a body;
@@ -502,17 +477,6 @@ static const char *error_body_problem(const char *body, const char *code, const 
     return res;
 }
 
-static char *get_config(int port)
-{
-    struct resp r;
-    char *body;
-
-    assert_int_equal(http_req(port, "GET", "/config", NULL, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    body = r.body;
-    return body;
-}
-
 static long long api_event_count(int port)
 {
     long st = 0;
@@ -607,7 +571,7 @@ static void test_bad_input_table_answers_documented_errors_and_changes_nothing(v
         cJSON_Delete(h);
     }
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
     assert_int_equal(failures, 0);
 }
 
@@ -639,7 +603,7 @@ static void test_encoded_nul_in_path_or_query_is_rejected(void **state)
         failures += check_row(p->port, &nul_rows[i], config0, api0, prev_rid, sizeof(prev_rid));
     free(config0);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
     assert_int_equal(failures, 0);
 }
 
@@ -720,7 +684,7 @@ static void test_request_id_is_echoed_when_valid_and_replaced_when_not(void **st
         resp_free(&b);
     }
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 static void expect_status(int port, const char *method, const char *path, const char *body,
@@ -818,7 +782,7 @@ static void test_admin_token_guards_every_post_and_leaves_gets_open(void **state
     }
     free(config0);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -838,61 +802,6 @@ static uint64_t fz_next(void)
 static size_t fz_below(size_t n)
 {
     return (size_t)(fz_next() % (uint64_t)n);
-}
-
-struct raw_resp {
-    long status;
-    char *body;
-    size_t len;
-};
-
-static size_t raw_on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct raw_resp *r = ud;
-    size_t n = size * nmemb;
-    char *nb = realloc(r->body, r->len + n + 1);
-
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, ptr, n);
-    r->body = nb;
-    r->len += n;
-    nb[r->len] = '\0';
-    return n;
-}
-
-/* POST /config with a body that may hold NUL bytes (the harness takes C
- * strings). */
-static int raw_post_config(int port, const char *body, size_t len, struct raw_resp *r)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    char url[128];
-    CURLcode rc;
-
-    memset(r, 0, sizeof(*r));
-    if (!c)
-        return -1;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/config", port);
-    hl = curl_slist_append(hl, "Content-Type: application/json");
-    hl = curl_slist_append(hl, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (!r->body)
-        r->body = calloc(1, 1);
-    return rc == CURLE_OK ? 0 : -1;
 }
 
 /* One to three edits: flip a bit, overwrite, insert or delete a byte, or
@@ -961,13 +870,14 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
     assert_int_equal(proc_start(p, "transaction-service", live_args), 0);
     config0 = get_config(p->port);
     for (int i = 0; i < FUZZ_ITERATIONS; i++) {
-        struct raw_resp r;
+        struct resp r;
         size_t len;
         char *config;
 
         memcpy(buf, seed_body, sizeof(seed_body) - 1);
         len = mutate(buf, sizeof(seed_body) - 1, sizeof(buf));
-        if (raw_post_config(p->port, buf, len, &r) != 0)
+        /* the body may hold NUL bytes */
+        if (http_req_len(p->port, "POST", "/config", buf, len, ct, &r) != 0)
             fail_msg("iteration %d: no answer to %.*s", i, (int)len, buf);
         if (r.status != 200 && r.status != 400 && r.status != 422)
             fail_msg("iteration %d: status %ld for %.*s: %s", i, r.status, (int)len, buf,
@@ -989,7 +899,7 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
             fail_msg("iteration %d: status %ld for %.*s left config %s", i, r.status, (int)len,
                      buf, config);
         free(config);
-        free(r.body);
+        resp_free(&r);
     }
     printf("  %d mutants: %d accepted, %d unparseable, %d invalid\n", FUZZ_ITERATIONS,
            counts[0], counts[1], counts[2]);
@@ -1001,10 +911,10 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
     }
     free(config0);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, badin_teardown)
 
 int main(void)
 {

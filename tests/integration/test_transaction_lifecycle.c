@@ -23,220 +23,18 @@
 #define SHIPPED_CONFIG BM_SOURCE_DIR "/config/anomaly_config.json"
 #define PAGE 1000
 
-static const char *const json_ct[] = { "Content-Type: application/json", NULL };
-
 /* Anomaly rate 3 % at a base of 100 events/s; the rest as shipped. */
 static const char rate_config[] =
     "{\"anomaly_settings\":{\"transaction_service\":{\"anomaly_rate\":0.03}},"
     "\"generation_settings\":{\"events_per_second\":100}}";
 
-/* Daemons live here, not on a test's stack, so the teardown can stop and
- * remove them when an assertion ends a test early. */
-#define MAX_PROCS 3
-static struct proc procs[MAX_PROCS];
-
-static int procs_setup(void **state)
+/* The slots' teardown, and BACKFILL unset: an assertion may end
+ * test_command_line_exit_codes_help_and_version while it is set. */
+static int txn_teardown(void **state)
 {
-    (void)state;
-    memset(procs, 0, sizeof(procs));
-    for (int i = 0; i < MAX_PROCS; i++)
-        procs[i].pid = -1;
-    return 0;
-}
-
-static int procs_teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i].dir[0])
-            proc_cleanup(&procs[i]);
-    memset(procs, 0, sizeof(procs));
+    procs_teardown(state);
     unsetenv("BACKFILL");
     return 0;
-}
-
-/* Removes the daemon (killed if still running) and its files; the slot
- * is free again for the teardown. */
-static void finish(struct proc *p)
-{
-    proc_cleanup(p);
-    p->dir[0] = '\0';
-}
-
-/* ------------------------------------------------------------------ */
-/* Helpers                                                              */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* The harness finds the port in the first "listening" line of the log, so
- * a restart starts a fresh log. */
-static int restart(struct proc *p, const char *const *args)
-{
-    unlink(p->log);
-    return proc_start(p, TXN_BIN, args);
-}
-
-static long long jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v))
-        fail_msg("\"%s\" is not a number", k);
-    return (long long)v->valuedouble;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long health_head(int port)
-{
-    long st = 0;
-    cJSON *h = http_get_json(port, "/health", &st);
-    long long head;
-
-    assert_int_equal(st, 200);
-    head = jnum(h, "head_sequence");
-    cJSON_Delete(h);
-    return head;
-}
-
-static bool wait_head(int port, long long min, int timeout_ms)
-{
-    long deadline = now_ms() + timeout_ms;
-
-    while (now_ms() < deadline) {
-        if (health_head(port) >= min)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
-
-/* Polls /health until the backfill is over: status "ok" and every
- * simulated second of it written. (Status alone once said "ok" before the
- * generator's first batch: test_health_says_backfilling_from_the_first_answer.) */
-static bool wait_backfilled(int port, int timeout_ms)
-{
-    long deadline = now_ms() + timeout_ms, moved = now_ms();
-    long long last_head = -1;
-
-    while (now_ms() < deadline) {
-        long code = 0;
-        cJSON *h = http_get_json(port, "/health", &code);
-        const cJSON *bf = cJSON_GetObjectItemCaseSensitive(h, "backfill");
-        const char *st = jstr(h, "status");
-        bool ok;
-
-        /* a dead or broken daemon fails now, not at the deadline */
-        if (!st || !cJSON_IsObject(bf))
-            fail_msg("/health answered %ld without a status: daemon broken or gone", code);
-        ok = strcmp(st, "ok") == 0 && jnum(bf, "total") > 0 &&
-             jnum(bf, "done") == jnum(bf, "total");
-        if (jnum(h, "head_sequence") != last_head) {
-            last_head = jnum(h, "head_sequence");
-            moved = now_ms();
-        }
-        cJSON_Delete(h);
-        if (ok)
-            return true;
-        if (now_ms() - moved > 15000)
-            fail_msg("backfill stalled at sequence %lld for 15 s", last_head);
-        sleep_ms(20);
-    }
-    return false;
-}
-
-/* GET a list page: 200, JSON, count = length of events. The raw body
- * stays in r for byte comparisons. */
-static cJSON *get_page(int port, const char *path, struct resp *r)
-{
-    cJSON *j, *ev;
-
-    assert_int_equal(http_req(port, "GET", path, NULL, NULL, r), 0);
-    if (r->status != 200)
-        fail_msg("GET %s: %ld %s", path, r->status, r->body);
-    j = cJSON_ParseWithLength(r->body, r->len);
-    assert_non_null(j);
-    ev = cJSON_GetObjectItemCaseSensitive(j, "events");
-    assert_true(cJSON_IsArray(ev));
-    assert_int_equal(jnum(j, "count"), cJSON_GetArraySize(ev));
-    jnum(j, "next_since");
-    jnum(j, "oldest_sequence");
-    return j;
-}
-
-static cJSON *events_of(const cJSON *page)
-{
-    return cJSON_GetObjectItemCaseSensitive(page, "events");
-}
-
-/* One event's bytes inside a list body. */
-struct span {
-    const char *p;
-    size_t n;
-};
-
-/* Splits the raw "events" array of a list body into its elements, so
- * events can be compared byte for byte rather than re-printed by cJSON.
- * Returns the number of events. */
-static size_t split_events(const char *body, size_t len, struct span *out, size_t max)
-{
-    static const char head[] = "{\"events\":[";
-    size_t i = sizeof(head) - 1, start = 0, n = 0;
-    int depth = 0;
-    bool in_str = false;
-
-    if (len < i || memcmp(body, head, i) != 0)
-        fail_msg("list body does not start with %s: %.80s", head, body);
-    for (; i < len; i++) {
-        char c = body[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-            continue;
-        }
-        if (c == '"') {
-            in_str = true;
-        } else if (c == '{' || c == '[') {
-            if (depth++ == 0)
-                start = i;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0)
-                break; /* the end of the events array */
-            if (--depth == 0) {
-                assert_true(n < max);
-                out[n].p = body + start;
-                out[n].n = i + 1 - start;
-                n++;
-            }
-        }
-    }
-    return n;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static bool span_eq(struct span a, struct span b)
-{
-    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -284,14 +82,14 @@ static void test_posted_config_survives_restart_until_reset_config(void **state)
 
     /* restart on the same database: the change is still there */
     assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(restart(p, args), 0);
+    assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
     assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_string_equal(g.body, posted);
     resp_free(&g);
 
     /* --reset-config: back to the file's value, and it stays dropped */
     assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(restart(p, reset_args), 0);
+    assert_int_equal(proc_restart(p, TXN_BIN, reset_args), 0);
     j = http_get_json(p->port, "/config", NULL);
     assert_true(cJSON_GetObjectItemCaseSensitive(j, "anomaly_rate")->valuedouble == 0.02);
     cJSON_Delete(j);
@@ -299,7 +97,7 @@ static void test_posted_config_survives_restart_until_reset_config(void **state)
     assert_string_equal(g.body, config0);
     resp_free(&g);
     assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(restart(p, args), 0);
+    assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
     assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_string_equal(g.body, config0);
     resp_free(&g);
@@ -307,7 +105,7 @@ static void test_posted_config_survives_restart_until_reset_config(void **state)
     free(posted);
     free(config0);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* A digit followed by an exponent marker: "1e+02", "5E3". */
@@ -342,7 +140,7 @@ static void test_config_numbers_print_without_exponent(void **state)
         fail_msg("POST /config answered %s; want 5000 and 20 as written", r.body);
     resp_free(&r);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -387,10 +185,7 @@ static void sample_backfill(struct proc *p, const char *tag, const char *config,
 
     memset(t, 0, sizeof(*t));
     t->rate = rate;
-    proc_init(p, tag);
-    proc_write_config(p, config);
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-    assert_true(wait_backfilled(p->port, small ? 120000 : 60000));
+    proc_start_backfilled(p, tag, TXN_BIN, config, args, small ? 120000 : 60000);
     while (!done) {
         char path[128];
         struct resp r;
@@ -464,7 +259,7 @@ static void sample_backfill(struct proc *p, const char *tag, const char *config,
         printf(" %s %lld/%lld", type_names[i], t->events[i], t->incidents[i]);
     printf("\n");
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* SPEC §5: within 4 sigma over the whole sample, and at every prefix
@@ -598,10 +393,7 @@ static void test_event_lists_follow_the_cursor_rules(void **state)
     cJSON *pg, *e;
 
     (void)state;
-    proc_init(p, "paging");
-    proc_write_config(p, rate_config);
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-    assert_true(wait_backfilled(p->port, small ? 120000 : 30000));
+    proc_start_backfilled(p, "paging", TXN_BIN, rate_config, args, small ? 120000 : 30000);
     head = health_head(p->port);
     assert_true(head > 5000);
 
@@ -722,35 +514,19 @@ static void test_event_lists_follow_the_cursor_rules(void **state)
     resp_free(&r);
 
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
 /* kill -9                                                              */
 
+/* Integrity, and no gaps in what was committed. */
 static void check_db_sound(const char *path, long long *max_seq)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long count, min;
+    sqlite3 *db = db_open_checked(path);
 
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    if (strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0)
-        fail_msg("integrity_check: %s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), min(seq), max(seq) FROM events", -1,
-                                        &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    count = sqlite3_column_int64(s, 0);
-    min = sqlite3_column_int64(s, 1);
-    *max_seq = sqlite3_column_int64(s, 2);
-    sqlite3_finalize(s);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    /* no gaps in what was committed */
-    assert_int_equal(min, 1);
-    assert_int_equal(count, *max_seq);
+    *max_seq = db_dense_max(db);
+    db_close(db);
 }
 
 static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **state)
@@ -760,13 +536,12 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
     static const char cfg[] = "{\"generation_settings\":{\"retention_events\":100000000}}";
     static const char *const args[] = { "--seed", "31", "--start-time", "2025-06-02T00:00:00Z",
                                         "--backfill", "30d", NULL };
-    static struct span old[PAGE], now[PAGE], ref[PAGE];
+    static struct span old[PAGE];
     const long long before = small ? 3000 : 20000, after = 2000;
     struct proc *p = &procs[0], *q = &procs[1];
     struct resp r_old, r;
     cJSON *pg;
     long long head_page, first, max_seq, h1, h2;
-    size_t n_old, n;
 
     (void)state;
     proc_init(p, "kill9");
@@ -775,12 +550,7 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
     assert_true(wait_head(p->port, before, 60000));
 
     /* the newest page, as a client saw it just before the crash */
-    pg = get_page(p->port, "/transactions/events?limit=1000", &r_old);
-    head_page = jnum(pg, "next_since");
-    assert_int_equal(jnum(pg, "count"), PAGE);
-    cJSON_Delete(pg);
-    n_old = split_events(r_old.body, r_old.len, old, PAGE);
-    assert_int_equal(n_old, PAGE);
+    head_page = newest_page(p->port, "/transactions/events", &r_old, old);
     first = head_page - PAGE + 1;
     proc_kill9(p);
 
@@ -788,21 +558,8 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
     assert_true(max_seq >= head_page);
 
     /* what a client saw is still there, byte for byte */
-    assert_int_equal(restart(p, args), 0);
-    {
-        char path[128];
-        snprintf(path, sizeof(path), "/transactions/events?since=%lld&limit=%d", first - 1,
-                 PAGE);
-        pg = get_page(p->port, path, &r);
-    }
-    cJSON_Delete(pg);
-    n = split_events(r.body, r.len, now, PAGE);
-    assert_int_equal(n, PAGE);
-    for (size_t i = 0; i < PAGE; i++)
-        if (!span_eq(now[i], old[PAGE - 1 - i]))
-            fail_msg("sequence %lld changed across kill -9:\n%.*s\n%.*s", first + (long long)i,
-                     (int)old[PAGE - 1 - i].n, old[PAGE - 1 - i].p, (int)now[i].n, now[i].p);
-    resp_free(&r);
+    assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
+    assert_page_kept(p->port, "/transactions/events", head_page, old);
     resp_free(&r_old);
 
     /* it goes on from where it was */
@@ -858,75 +615,16 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
     proc_write_config(q, cfg);
     assert_int_equal(proc_start(q, TXN_BIN, args), 0);
     assert_true(wait_head(q->port, max_seq + after, 60000));
-    for (long long since = max_seq - PAGE; since < max_seq + after; since += PAGE) {
-        char path[128];
-        struct resp rr;
-        size_t na, nb;
-
-        snprintf(path, sizeof(path), "/transactions/events?since=%lld&limit=%d", since, PAGE);
-        cJSON_Delete(get_page(p->port, path, &r));
-        cJSON_Delete(get_page(q->port, path, &rr));
-        na = split_events(r.body, r.len, now, PAGE);
-        nb = split_events(rr.body, rr.len, ref, PAGE);
-        assert_int_equal(na, PAGE);
-        assert_int_equal(nb, PAGE);
-        for (size_t i = 0; i < PAGE; i++)
-            if (!span_eq(now[i], ref[i]))
-                fail_msg("sequence %lld differs from an uninterrupted run (killed at %lld)",
-                         since + 1 + (long long)i, max_seq);
-        resp_free(&r);
-        resp_free(&rr);
-    }
+    assert_same_stream(p->port, q->port, "/transactions/events", max_seq - PAGE,
+                       max_seq + after, NULL, max_seq);
     assert_int_equal(proc_stop(q, NULL), 0);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(q);
-    finish(p);
+    proc_finish(q);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
 /* Replay                                                               */
-
-/* Compares two daemons' events page by page up to the end of the
- * backfill; returns how many were compared. */
-static long long compare_backfill(int pa, int pb, const char *end_ts)
-{
-    static struct span sa[PAGE], sb[PAGE];
-    long long since = 0, n = 0;
-    bool done = false;
-
-    while (!done) {
-        char path[128];
-        struct resp ra, rb;
-        cJSON *ja, *jb;
-        size_t na, nb;
-
-        snprintf(path, sizeof(path), "/transactions/events?since=%lld&limit=%d", since, PAGE);
-        ja = get_page(pa, path, &ra);
-        jb = get_page(pb, path, &rb);
-        na = split_events(ra.body, ra.len, sa, PAGE);
-        nb = split_events(rb.body, rb.len, sb, PAGE);
-        for (size_t i = 0; i < na; i++) {
-            const cJSON *e = cJSON_GetArrayItem(events_of(ja), (int)i);
-            if (strcmp(jstr(e, "timestamp"), end_ts) >= 0) {
-                done = true; /* live from here: wall-clock timing differs */
-                break;
-            }
-            if (i >= nb || !span_eq(sa[i], sb[i]))
-                fail_msg("sequence %lld differs between two runs with the same seed:\n%.*s\n%.*s",
-                         jnum(e, "sequence"), (int)sa[i].n, sa[i].p, i < nb ? (int)sb[i].n : 0,
-                         i < nb ? sb[i].p : "");
-            since = jnum(e, "sequence");
-            n++;
-        }
-        if (na < PAGE)
-            done = true;
-        cJSON_Delete(ja);
-        cJSON_Delete(jb);
-        resp_free(&ra);
-        resp_free(&rb);
-    }
-    return n;
-}
 
 static void test_same_seed_and_start_replay_byte_identical_events(void **state)
 {
@@ -938,11 +636,8 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
                                  "--backfill", backfill, NULL };
     const char *const other[] = { "--seed", "100", "--start-time", "2026-03-02T08:00:00Z",
                                   "--backfill", backfill, NULL };
-    static struct span sa[100], sc[100];
     struct proc *a = &procs[0], *b = &procs[1], *c = &procs[2];
-    struct resp ra, rc;
     long long n;
-    size_t na, nc, same = 0;
 
     (void)state;
     proc_init(a, "replay-a");
@@ -958,51 +653,24 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
     assert_true(wait_backfilled(b->port, small ? 120000 : 60000));
     assert_true(wait_backfilled(c->port, small ? 120000 : 60000));
 
-    n = compare_backfill(a->port, b->port, end_ts);
+    n = compare_backfill(a->port, b->port, "/transactions/events", end_ts);
     printf("  %lld events identical in both runs\n", n);
     /* 20/s over the span, Monday 08:00 (factor 1.0) */
     assert_true(n > (small ? 15 * 60 * 20 : 3600 * 20) * 9 / 10);
 
     /* another seed, another stream */
-    cJSON_Delete(get_page(a->port, "/transactions/events?since=0&limit=100", &ra));
-    cJSON_Delete(get_page(c->port, "/transactions/events?since=0&limit=100", &rc));
-    na = split_events(ra.body, ra.len, sa, 100);
-    nc = split_events(rc.body, rc.len, sc, 100);
-    assert_int_equal(na, 100);
-    assert_int_equal(nc, 100);
-    for (size_t i = 0; i < 100; i++)
-        same += span_eq(sa[i], sc[i]) ? 1 : 0;
-    assert_int_equal(same, 0);
-    resp_free(&ra);
-    resp_free(&rc);
+    assert_first_events_differ(a->port, c->port, "/transactions/events", 100);
 
     assert_int_equal(proc_stop(a, NULL), 0);
     assert_int_equal(proc_stop(b, NULL), 0);
     assert_int_equal(proc_stop(c, NULL), 0);
-    finish(a);
-    finish(b);
-    finish(c);
+    proc_finish(a);
+    proc_finish(b);
+    proc_finish(c);
 }
 
 /* ------------------------------------------------------------------ */
 /* POST /transactions                                                   */
-
-static bool uuid_v4(const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!strchr(hex, s[i]) || s[i] == '\0') {
-            return false;
-        }
-    }
-    return s[14] == '4' && strchr("89ab", s[19]) != NULL;
-}
 
 /* Posts body; expects 201 and returns the parsed event (raw in r). */
 static cJSON *post_txn(int port, const char *body, struct resp *r)
@@ -1025,7 +693,7 @@ static void assert_api_event(const cJSON *e, const char *cust, long long after_s
     const cJSON *loc = cJSON_GetObjectItemCaseSensitive(e, "location");
 
     assert_string_equal(jstr(e, "origin"), "api");
-    assert_true(uuid_v4(jstr(e, "transaction_id")));
+    assert_true(is_uuid_v4(jstr(e, "transaction_id")));
     assert_non_null(jstr(e, "timestamp"));
     assert_int_equal(strlen(jstr(e, "timestamp")), 24);
     assert_true(strcmp(jstr(e, "timestamp"), after_ts) >= 0);
@@ -1075,9 +743,7 @@ static void test_posted_transaction_is_stored_labelled_and_listed(void **state)
     long long head;
 
     (void)state;
-    proc_init(p, "post");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-    assert_true(wait_backfilled(p->port, 30000));
+    proc_start_backfilled(p, "post", TXN_BIN, NULL, args, 30000);
 
     /* a known retail customer: usual amounts far below $50,000 */
     pg = get_page(p->port, "/transactions/events?limit=1000", &r);
@@ -1131,7 +797,7 @@ static void test_posted_transaction_is_stored_labelled_and_listed(void **state)
     resp_free(&small_r);
     resp_free(&big_r);
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1168,7 +834,7 @@ static void test_health_answers_within_200ms_of_exec(void **state)
         if (took < best)
             best = took;
         assert_int_equal(proc_stop(p, NULL), 0);
-        finish(p);
+        proc_finish(p);
     }
     if (best > limit)
         fail_msg("/health first answered %ld ms after exec; want <= %ld", best, limit);
@@ -1195,7 +861,7 @@ static void test_health_says_backfilling_from_the_first_answer(void **state)
         cJSON_Delete(h);
     }
     assert_int_equal(proc_stop(p, NULL), 0);
-    finish(p);
+    proc_finish(p);
 
     proc_init(q, "early-paused");
     proc_write_config(q, paused_cfg);
@@ -1208,7 +874,7 @@ static void test_health_says_backfilling_from_the_first_answer(void **state)
         cJSON_Delete(h);
     }
     assert_int_equal(proc_stop(q, NULL), 0);
-    finish(q);
+    proc_finish(q);
 }
 
 static int count_lines(const char *s)
@@ -1339,10 +1005,10 @@ static void test_command_line_exit_codes_help_and_version(void **state)
         assert_non_null(strstr(out, BM_VERSION));
         assert_non_null(strstr(out, "transaction-service"));
     }
-    finish(p);
+    proc_finish(p);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, txn_teardown)
 
 int main(void)
 {
