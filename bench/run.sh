@@ -26,7 +26,10 @@
 # if a target is missed. Memory flat under sustained load and disk bounded by
 # retention are bench/soak.sh's.
 #
-# Environment: BENCH_SECONDS (wrk duration, 10), BENCH_WARMUP (2),
+# Each wrk comparison runs BENCH_ROUNDS rounds, alternating which server
+# goes first; it shows the medians, and the median of the rounds' ratios.
+#
+# Environment: BENCH_SECONDS (wrk duration, 10), BENCH_ROUNDS (3), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED (42),
 # BENCH_BACKFILL (backfill timed for events/s, 6h), BENCH_INSERT_ROWS (500000),
 # BENCH_LIVE_SECONDS (live generation timed, 5), BENCH_GATEWAY_WAIT (seconds
@@ -58,6 +61,7 @@ SERVICES=(
 )
 
 SECS=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
@@ -127,6 +131,42 @@ wrk_run() {
     /Non-2xx or 3xx responses:/ { err += $NF }
     /Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
     END { printf "%s %.3f %.3f %d\n", rps + 0, p50, p99, err }' "$out"
+}
+
+# median V... : the middle value (the lower middle of an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# ab_pair REF_NAME REF_URL NAME URL : ROUNDS rounds of wrk on the reference
+# and the measured server, alternating which goes first, so both see the
+# same spells of noise. Prints the medians "r_rps r_p50 r_p99 r_err s_rps
+# s_p50 s_p99 s_err" and the medians of the per-round ratios "rps_ratio
+# p99_ratio" (errors are summed).
+ab_pair() {
+    local rn=$1 ru=$2 sn=$3 su=$4 i out
+    local WARMUP=$WARMUP
+    local -a rr rp50 rp99 sr sp50 sp99 qr qp
+    local re=0 se=0 a b c d
+    for ((i = 1; i <= ROUNDS; i++)); do
+        if ((i % 2)); then
+            out=$(wrk_run "$rn-$i" "$ru")$'\n'$(wrk_run "$sn-$i" "$su")
+        else
+            out=$(wrk_run "$sn-$i" "$su")
+            out=$(wrk_run "$rn-$i" "$ru")$'\n'$out
+        fi
+        WARMUP=0 # warm once
+        read -r a b c d <<<"$(head -n 1 <<<"$out")"
+        rr+=("$a") rp50+=("$b") rp99+=("$c")
+        re=$((re + d))
+        read -r a b c d <<<"$(tail -n 1 <<<"$out")"
+        sr+=("$a") sp50+=("$b") sp99+=("$c")
+        se=$((se + d))
+        qr+=("$(ratio "${sr[-1]}" "${rr[-1]}")") qp+=("$(ratio "${sp99[-1]}" "${rp99[-1]}")")
+    done
+    echo "$(median "${rr[@]}") $(median "${rp50[@]}") $(median "${rp99[@]}") $re" \
+        "$(median "${sr[@]}") $(median "${sp50[@]}") $(median "${sp99[@]}") $se" \
+        "$(median "${qr[@]}") $(median "${qp[@]}")"
 }
 
 # startup_ms BINARY ARGS... : ms from exec to the first 2xx /health.
@@ -236,7 +276,7 @@ errs() {
 bench_service() {
     local name=$1 list=$2 bin=$BIN/$1 short=${1%-service}
     local port pid base hb eb bport bpid b2port b2pid st
-    local s_rps s_p50 s_p99 s_err r_rps r_p50 r_p99 r_err v
+    local s_rps s_p50 s_p99 s_err r_rps r_p50 r_p99 r_err q_rps q_p99 v
     local up rss hwm bf_rate bf_total bf_state ins_rate live_eps live_exp out
 
     log "== $name"
@@ -274,26 +314,24 @@ bench_service() {
     wait_http "http://127.0.0.1:$bport/" "$bpid" 5 || die "bare_server did not start"
     wait_http "http://127.0.0.1:$b2port/" "$b2pid" 5 || die "bare_server did not start"
 
-    out=$(wrk_run "bare-$short-health" "http://127.0.0.1:$bport/health")
-    read -r r_rps r_p50 r_p99 r_err <<<"$out"
-    out=$(wrk_run "$short-health" "$base/health")
-    read -r s_rps s_p50 s_p99 s_err <<<"$out"
-    v=$(verdict "$(ratio "$s_rps" "$r_rps") >= $T_HEALTH_RPS && $s_err == 0")
-    row "$short /health ($hb B) req/s" "$s_rps" "$r_rps" "$(ratio "$s_rps" "$r_rps")" \
+    out=$(ab_pair "bare-$short-health" "http://127.0.0.1:$bport/health" "$short-health" \
+        "$base/health")
+    read -r r_rps r_p50 r_p99 r_err s_rps s_p50 s_p99 s_err q_rps q_p99 <<<"$out"
+    v=$(verdict "$q_rps >= $T_HEALTH_RPS && $s_err == 0")
+    row "$short /health ($hb B) req/s" "$s_rps" "$r_rps" "$q_rps" \
         ">= ${T_HEALTH_RPS}x bare" "$v$(errs "$s_err" "$r_err")"
-    v=$(verdict "$(ratio "$s_p99" "$r_p99") <= $T_HEALTH_P99")
-    row "$short /health p99 ms" "$s_p99" "$r_p99" "$(ratio "$s_p99" "$r_p99")" \
+    v=$(verdict "$q_p99 <= $T_HEALTH_P99")
+    row "$short /health p99 ms" "$s_p99" "$r_p99" "$q_p99" \
         "<= ${T_HEALTH_P99}x bare" "$v"
     row "$short /health p50 ms" "$s_p50" "$r_p50" "$(ratio "$s_p50" "$r_p50")" "-" "info"
 
-    out=$(wrk_run "bare-$short-page" "http://127.0.0.1:$b2port$list")
-    read -r r_rps r_p50 r_p99 r_err <<<"$out"
-    out=$(wrk_run "$short-page" "$base$list?limit=100")
-    read -r s_rps s_p50 s_p99 s_err <<<"$out"
-    v=$(verdict "$(ratio "$s_rps" "$r_rps") >= $T_PAGE_RPS && $s_err == 0")
-    row "$short $list?limit=100 ($eb B) req/s" "$s_rps" "$r_rps" "$(ratio "$s_rps" "$r_rps")" \
+    out=$(ab_pair "bare-$short-page" "http://127.0.0.1:$b2port$list" "$short-page" \
+        "$base$list?limit=100")
+    read -r r_rps r_p50 r_p99 r_err s_rps s_p50 s_p99 s_err q_rps q_p99 <<<"$out"
+    v=$(verdict "$q_rps >= $T_PAGE_RPS && $s_err == 0")
+    row "$short $list?limit=100 ($eb B) req/s" "$s_rps" "$r_rps" "$q_rps" \
         ">= ${T_PAGE_RPS}x bare" "$v$(errs "$s_err" "$r_err")"
-    row "$short page p99 ms" "$s_p99" "$r_p99" "$(ratio "$s_p99" "$r_p99")" "-" "info"
+    row "$short page p99 ms" "$s_p99" "$r_p99" "$q_p99" "-" "info"
 
     rss=$(rss_mb "$pid")
     hwm=$(hwm_mb "$pid")
@@ -387,7 +425,7 @@ wait_state() {
 bench_gateway() {
     local s name port gport gpid gbase bport bpid hport hpid lpid pid eb n mix v out up rss hwm
     local ms codes buf
-    local g_rps g_p50 g_p99 g_err r_rps r_p50 r_p99 r_err
+    local g_rps g_p50 g_p99 g_err r_rps r_p50 r_p99 r_err q_rps q_p99
     local -a spids=() pages=()
     local f
     local -A url=()
@@ -459,15 +497,13 @@ bench_gateway() {
     start bare-gw-events "$BIN/bare_server" "$bport" "@$TMP/gateway-events.json"
     bpid=$started
     wait_http "http://127.0.0.1:$bport/" "$bpid" 5 || die "bare_server did not start"
-    out=$(wrk_run bare-gw-events "http://127.0.0.1:$bport/events")
-    read -r r_rps r_p50 r_p99 r_err <<<"$out"
-    out=$(wrk_run gw-events "$gbase/events")
-    read -r g_rps g_p50 g_p99 g_err <<<"$out"
+    out=$(ab_pair bare-gw-events "http://127.0.0.1:$bport/events" gw-events "$gbase/events")
+    read -r r_rps r_p50 r_p99 r_err g_rps g_p50 g_p99 g_err q_rps q_p99 <<<"$out"
     stop "$bpid"
-    v=$(verdict "$(ratio "$g_rps" "$r_rps") >= $T_GW_RPS && $g_err == 0")
-    row "gw /events ($eb B) req/s" "$g_rps" "$r_rps" "$(ratio "$g_rps" "$r_rps")" \
+    v=$(verdict "$q_rps >= $T_GW_RPS && $g_err == 0")
+    row "gw /events ($eb B) req/s" "$g_rps" "$r_rps" "$q_rps" \
         ">= ${T_GW_RPS}x bare" "$v$(errs "$g_err" "$r_err")"
-    row "gw /events p99 ms" "$g_p99" "$r_p99" "$(ratio "$g_p99" "$r_p99")" \
+    row "gw /events p99 ms" "$g_p99" "$r_p99" "$q_p99" \
         "< $T_GW_P99_MS ms" "$(verdict "$g_p99 < $T_GW_P99_MS")"
     row "gw /events p50 ms" "$g_p50" "$r_p50" "$(ratio "$g_p50" "$r_p50")" "-" "info"
     rss=$(rss_mb "$gpid")
