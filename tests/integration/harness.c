@@ -259,11 +259,14 @@ int proc_stop(struct proc *p, long *ms)
 {
     long start = now_ms();
     int st;
+    /* a sanitized daemon on a loaded machine may take longer than the
+     * 2 s a plain one is held to where a test says so */
+    long grace = test_scale_small() ? 15000 : 5000;
 
     if (p->pid <= 0)
         return -1;
     kill(p->pid, SIGTERM);
-    while (now_ms() - start < 5000) {
+    while (now_ms() - start < grace) {
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
             if (ms)
                 *ms = now_ms() - start;

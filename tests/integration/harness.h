@@ -57,7 +57,8 @@ int proc_start_gateway_urls(struct proc *p, const char *txn_url, const char *aut
 /* Runs the binary to completion with args, returns its exit status;
  * output captured into out (may be NULL). */
 int proc_run(const char *binary, const char *const *args, char *out, size_t outlen);
-/* SIGTERM, wait up to 5 s; returns exit status or -1; *ms = time taken. */
+/* SIGTERM, wait up to 5 s (15 s at BM_TEST_SCALE=small: sanitizers), then
+ * SIGKILL; returns the exit status, or -1 if killed; *ms = time taken. */
 int proc_stop(struct proc *p, long *ms);
 void proc_kill9(struct proc *p);
 /* Removes the temporary directory. */
