@@ -20,10 +20,12 @@
 #include "log.h"
 #include "timefmt.h"
 
-#define PAGE_LIMIT 1000
-#define PAGE_MAX_BODY (4u * 1024 * 1024) /* a full page of 1000 events is under 1 MB */
+/* small pages: a round parses one page per service at a time, and the
+ * parse trees of big pages would be most of the gateway's peak memory */
+#define PAGE_LIMIT 250
+#define PAGE_MAX_BODY (4u * 1024 * 1024) /* a page of 250 events is about 200 KB */
 #define SMALL_MAX_BODY (256u * 1024)
-#define PAGES_PER_ROUND 50
+#define PAGES_PER_ROUND 200 /* up to 50,000 events per replica per round */
 /* a first contact starts this far behind the head: the buffer keeps
  * only the newest events anyway */
 #define INITIAL_BACKLOG 10000
