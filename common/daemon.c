@@ -194,8 +194,7 @@ void daemon_h_config_get(struct http_req *req)
     buf_free(&b);
 }
 
-/* Parses the request body as JSON; answers 400 itself on failure. */
-static cJSON *body_json(struct http_req *req)
+cJSON *daemon_body_json(struct http_req *req)
 {
     size_t len;
     const char *body = http_req_body(req, &len);
@@ -224,7 +223,7 @@ void daemon_h_config_set(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    obj = body_json(req);
+    obj = daemon_body_json(req);
     if (!obj)
         return;
     cfg_current_get(&cur);

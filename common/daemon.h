@@ -55,6 +55,10 @@ int daemon_run(const struct service_def *def, int argc, char **argv);
 void daemon_install_signals(void);
 void daemon_wait_for_signal(void);
 
+/* The request body parsed as JSON (the caller deletes it); on an empty
+ * or invalid body answers the 400 itself and returns NULL. */
+struct cJSON *daemon_body_json(struct http_req *req);
+
 /* Common handlers (also used by tests). */
 void daemon_h_health(struct http_req *req);
 void daemon_h_metrics(struct http_req *req);

@@ -80,17 +80,13 @@ static void h_post_auth(struct http_req *req)
     struct api_fail f;
     struct db *db;
     struct buf out;
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    cJSON *obj = NULL;
+    cJSON *obj;
     enum bm_rc rc;
 
     if (!http_req_args_check(req, allowed))
         return;
-    if (len == 0 || json_parse(body, len, &obj) != BM_OK) {
-        http_send_error(req, API_BAD_JSON, "", "request body is not valid JSON");
+    if ((obj = daemon_body_json(req)) == NULL)
         return;
-    }
     job = calloc(1, sizeof *job);
     if (!job) {
         cJSON_Delete(obj);

@@ -51,17 +51,13 @@ static void h_post_transaction(struct http_req *req)
     struct txn_input in;
     struct api_fail f;
     struct buf out;
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    cJSON *obj = NULL;
+    cJSON *obj;
     enum bm_rc rc;
 
     if (!http_req_args_check(req, allowed))
         return;
-    if (len == 0 || json_parse(body, len, &obj) != BM_OK) {
-        http_send_error(req, API_BAD_JSON, "", "request body is not valid JSON");
+    if ((obj = daemon_body_json(req)) == NULL)
         return;
-    }
     memset(&in, 0, sizeof(in));
     rc = txn_input_from_json(obj, &in, &f);
     cJSON_Delete(obj);
