@@ -5,10 +5,12 @@
  * body chunks, then once more with no data, when the route runs. The
  * context lives on *con_cls and is freed in the completion callback, which
  * also writes the access log line. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "http_server.h"
 
 #include <ctype.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -664,6 +667,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+bool http_yield_due(struct http_yield *y, long (*waits)(void))
+{
+    long w;
+    bool due;
+
+    if (++y->served < HTTP_YIELD_EVERY)
+        return false;
+    y->served = 0;
+    w = waits();
+    due = w >= 0 && w == y->waits;
+    y->waits = w;
+    return due;
+}
+
+static _Thread_local struct http_yield worker_yield = { 0, -1 };
+
+/* This thread's voluntary context switches, or -1. */
+static long thread_waits(void)
+{
+    struct rusage ru;
+
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nvcsw : -1;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -689,6 +716,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_free(&req->body);
     free(req);
     *con_cls = NULL;
+    if (http_yield_due(&worker_yield, thread_waits))
+        (void)sched_yield();
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,

@@ -98,4 +98,21 @@ void http_latency(double *p50, double *p99);
 /* Requests served and how many were 5xx / 4xx. */
 void http_counts(uint64_t *total, uint64_t *c4xx, uint64_t *c5xx);
 
+/* Two busy workers sharing a CPU (a t2.micro has one) switch only at the
+ * scheduler tick, 4 ms at HZ=250 on a kernel without forced preemption,
+ * and the connections of the one waiting wait that long: /health p99 went
+ * from ~1 ms to ~5 ms once the CPU saturated. So a worker that served
+ * HTTP_YIELD_EVERY requests without once waiting (its count of voluntary
+ * context switches unchanged) offers the CPU with sched_yield, which
+ * returns at once when nothing else is runnable. */
+#define HTTP_YIELD_EVERY 32
+struct http_yield {
+    unsigned served; /* requests since the last decision */
+    long waits;      /* voluntary context switches then; -1 at first */
+};
+/* Counts one request; every HTTP_YIELD_EVERY-th it reads waits() (the
+ * thread's voluntary context switches, -1 if unknown) and is true when
+ * that count has not moved since the last time. */
+bool http_yield_due(struct http_yield *y, long (*waits)(void));
+
 #endif

@@ -324,6 +324,102 @@ static void test_log_lines_from_threads_never_interleave(void **state)
     free(all);
 }
 
+/* log_request builds its line by hand: it must be byte for byte the line
+ * the generic path writes for the same members (the timestamp aside). */
+static void test_log_request_line_equals_generic_line(void **state)
+{
+    struct pipe_fixture *p = *state;
+    static char fast[8192], slow[8192];
+    const size_t ts_end = strlen("{\"ts\":\"2024-03-04T08:00:00.000Z\"");
+
+    log_request("GET", "/p?a=\"b\"&c=\\\xc3\xa9\x01\xff", 404, 12.3456, "id-1");
+    log_flush();
+    assert_true(drain(p->rd, fast, sizeof(fast)) > ts_end);
+    log_emit_fields(LOG_INFO,
+                    "\"method\":\"GET\",\"path\":\"/p?a=\\\"b\\\"&c=\\\\\xc3\xa9\\u0001\\ufffd\","
+                    "\"status\":404,\"duration_ms\":12.346,\"request_id\":\"id-1\"",
+                    "request");
+    assert_true(drain(p->rd, slow, sizeof(slow)) > ts_end);
+    assert_string_equal(fast + ts_end, slow + ts_end);
+
+    log_request(NULL, "/", 0, -1.0, NULL);
+    log_flush();
+    assert_true(drain(p->rd, fast, sizeof(fast)) > ts_end);
+    log_emit_fields(LOG_INFO,
+                    "\"method\":null,\"path\":\"/\",\"status\":0,\"duration_ms\":null,"
+                    "\"request_id\":null",
+                    "request");
+    assert_true(drain(p->rd, slow, sizeof(slow)) > ts_end);
+    assert_string_equal(fast + ts_end, slow + ts_end);
+}
+
+enum { ACC_THREADS = 4, ACC_LINES = 5000 };
+
+static void *access_writer(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    char rid[32];
+
+    for (int i = 0; i < ACC_LINES; i++) {
+        snprintf(rid, sizeof(rid), "%d-%d", id, i);
+        log_request("GET", "/health", 200, 0.25, rid);
+    }
+    return NULL;
+}
+
+/* Several threads' access lines, ~1.5 MB, through a pipe read slowly at
+ * times so writes block and both halves of the buffer fill: every line
+ * arrives once, whole, and each thread's lines in its order. */
+static void test_log_access_lines_under_load_all_arrive_in_order(void **state)
+{
+    struct pipe_fixture *p = *state;
+    pthread_t t[ACC_THREADS];
+    size_t cap = 4 << 20, len = 0;
+    char *all = malloc(cap);
+    int next[ACC_THREADS] = { 0 }, lines = 0, reads = 0;
+
+    assert_non_null(all);
+    for (int i = 0; i < ACC_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, access_writer, (void *)(intptr_t)i), 0);
+    while (lines < ACC_THREADS * ACC_LINES) {
+        ssize_t n = read(p->rd, all + len, cap - 1 - len);
+
+        if (n > 0) {
+            for (ssize_t k = 0; k < n; k++)
+                lines += all[len + (size_t)k] == '\n';
+            len += (size_t)n;
+        }
+        /* now and then a slow reader: the pipe fills, writers wait */
+        if (n <= 0 || ++reads % 64 == 0) {
+            struct timespec ms = { 0, 2000000 };
+
+            assert_true(n > 0 || errno == EAGAIN);
+            nanosleep(&ms, NULL);
+        }
+        assert_true(len < cap - 1);
+    }
+    for (int i = 0; i < ACC_THREADS; i++)
+        pthread_join(t[i], NULL);
+    all[len] = '\0';
+    for (char *line = all; *line;) {
+        char *nl = strchr(line, '\n');
+        cJSON *j = NULL;
+        int id = -1, seq = -1;
+
+        assert_non_null(nl);
+        assert_int_equal(json_parse(line, (size_t)(nl - line), &j), BM_OK);
+        assert_int_equal(sscanf(str_member(j, "request_id"), "%d-%d", &id, &seq), 2);
+        assert_true(id >= 0 && id < ACC_THREADS);
+        assert_int_equal(seq, next[id]);
+        next[id]++;
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    for (int i = 0; i < ACC_THREADS; i++)
+        assert_int_equal(next[i], ACC_LINES);
+    free(all);
+}
+
 static void test_log_access_lines_are_batched_in_order_and_flushed_soon(void **state)
 {
     struct pipe_fixture *p = *state;
@@ -377,6 +473,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_request_with_huge_path_stays_one_valid_line,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_preserves_errno, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_request_line_equals_generic_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_log_access_lines_under_load_all_arrive_in_order,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_lines_from_threads_never_interleave, setup,
                                         teardown),
     };
