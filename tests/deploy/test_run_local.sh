@@ -15,7 +15,7 @@ command -v curl >/dev/null || skip "curl is missing"
 # but the script refuses a taken port: that fails loudly, not wrongly).
 ports=()
 while ((${#ports[@]} < 4)); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
     [[ " ${ports[*]} " == *" $p "* ]] && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ports+=("$p")
 done
