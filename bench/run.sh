@@ -29,7 +29,7 @@
 # Each wrk comparison runs BENCH_ROUNDS rounds, alternating which server
 # goes first; it shows the medians, and the median of the rounds' ratios.
 #
-# Environment: BENCH_SECONDS (wrk duration, 10), BENCH_ROUNDS (3), BENCH_WARMUP (2),
+# Environment: BENCH_SECONDS (wrk duration, 10), BENCH_ROUNDS (5), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED (42),
 # BENCH_BACKFILL (backfill timed for events/s, 6h), BENCH_INSERT_ROWS (500000),
 # BENCH_LIVE_SECONDS (live generation timed, 5), BENCH_GATEWAY_WAIT (seconds
@@ -61,7 +61,7 @@ SERVICES=(
 )
 
 SECS=${BENCH_SECONDS:-10}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
