@@ -255,6 +255,26 @@ int proc_run(const char *binary, const char *const *args, char *out, size_t outl
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* On stderr, the end of a daemon's log: what a sanitizer report or a
+ * crash left there, before the test's directory is removed. */
+static void dump_log_tail(const struct proc *p, const char *why)
+{
+    char buf[4096];
+    FILE *f = fopen(p->log, "r");
+    size_t n;
+
+    if (!f)
+        return;
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof(buf))
+        (void)fseek(f, -(long)sizeof(buf), SEEK_END);
+    else
+        rewind(f);
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    fprintf(stderr, "--- %s (pid %d, %s); end of %s:\n%.*s\n---\n", p->dir, (int)p->pid, why,
+            p->log, (int)n, buf);
+}
+
 int proc_stop(struct proc *p, long *ms)
 {
     long start = now_ms();
@@ -270,12 +290,15 @@ int proc_stop(struct proc *p, long *ms)
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
             if (ms)
                 *ms = now_ms() - start;
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                dump_log_tail(p, "did not exit 0 on SIGTERM");
             untrack_pid(p->pid);
             p->pid = -1;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
         sleep_ms(5);
     }
+    dump_log_tail(p, "still running after SIGTERM: killed");
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
     untrack_pid(p->pid);
