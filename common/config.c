@@ -14,6 +14,7 @@
 #include "json.h"
 #include "log.h"
 #include "parse.h"
+#include "str.h"
 #include "timefmt.h"
 
 extern char **environ;
@@ -595,15 +596,6 @@ static enum bm_rc walk_file(struct bm_config *c, struct bm_config *scratch, enum
     return BM_OK;
 }
 
-/* A reason is printed on one line (SPEC §2), but a key or a value in it
- * may hold a newline (a JSON "\n", an argument) or a terminal escape. */
-static void one_line(char *err, size_t errlen)
-{
-    for (size_t i = 0; i < errlen && err[i]; i++)
-        if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
-            err[i] = '?';
-}
-
 enum bm_rc cfg_apply_file_text(struct bm_config *c, enum bm_svc svc, const char *text,
                                size_t len, char *err, size_t errlen)
 {
@@ -674,7 +666,7 @@ enum bm_rc cfg_apply_file_text(struct bm_config *c, enum bm_svc svc, const char 
     rc = BM_OK;
 out:
     if (rc != BM_OK)
-        one_line(err, errlen);
+        str_one_line(err, errlen); /* SPEC §2; a key or value may hold "\n" */
     cJSON_Delete(root);
     return rc;
 }
@@ -849,7 +841,7 @@ enum bm_rc cfg_load(struct bm_config *c, enum bm_svc svc, int argc, char **argv,
     enum bm_rc rc = load(c, svc, argc, argv, envp, err, errlen);
 
     if (rc != BM_OK)
-        one_line(err, errlen);
+        str_one_line(err, errlen); /* SPEC §2; a key or value may hold "\n" */
     return rc;
 }
 

@@ -12,3 +12,10 @@ void str_copy(char *dst, size_t size, const char *src)
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
+
+void str_one_line(char *s, size_t size)
+{
+    for (size_t i = 0; i < size && s[i]; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = '?';
+}

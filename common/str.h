@@ -9,4 +9,9 @@
  * validated input. */
 void str_copy(char *dst, size_t size, const char *src);
 
+/* Replaces each control byte and DEL in s (at most size bytes, up to its
+ * NUL) with '?', so that a message quoting outside input stays on one
+ * line and sends no terminal escapes. */
+void str_one_line(char *s, size_t size);
+
 #endif

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "poller.h"
 #include "routes.h"
+#include "str.h"
 #include "timefmt.h"
 
 static int gw_load(struct bm_config *cfg, struct gw_app *app, int argc, char **argv, int *exit_code)
@@ -53,9 +54,7 @@ static int gw_load(struct bm_config *cfg, struct gw_app *app, int argc, char **a
             /* the reason stays on one line whatever the list holds */
             char shown[201];
             snprintf(shown, sizeof(shown), "%s", lists[s]);
-            for (char *c = shown; *c; c++)
-                if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                    *c = '?';
+            str_one_line(shown, sizeof(shown));
             fprintf(stderr, "%s: bad URL list for %s: \"%s\"\n", name,
                     gw_src_name((enum gw_src)s), shown);
         }
