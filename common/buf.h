@@ -39,14 +39,14 @@ enum bm_rc buf_put_i64(struct buf *b, int64_t v) BM_WUR;
 /* Fixed-point: v / 10^decimals with exactly `decimals` digits after the
  * point (e.g. cents: buf_put_fixed(b, 12345, 2) -> "123.45"). */
 enum bm_rc buf_put_fixed(struct buf *b, int64_t v, int decimals) BM_WUR;
-/* A JSON string literal with quotes; escapes ", \ and control characters.
- * Valid UTF-8 is copied; a byte that is not part of a valid sequence
- * (client input, a message cut mid-character) becomes \ufffd, so the
- * result is always valid JSON. */
 /* Length of the valid UTF-8 sequence at text, of at most n readable
  * bytes: 1 for ASCII, 2..4, or 0 for none (a stray continuation byte, an
  * overlong form, a surrogate, past U+10FFFF, or cut short). */
 size_t buf_utf8_len(const char *text, size_t n);
+/* A JSON string literal with quotes; escapes ", \ and control characters.
+ * Valid UTF-8 is copied; a byte that is not part of a valid sequence
+ * (client input, a message cut mid-character) becomes \ufffd, so the
+ * result is always valid JSON. */
 enum bm_rc buf_put_json_str(struct buf *b, const char *s) BM_WUR;
 /* JSON string or null when s == NULL. */
 enum bm_rc buf_put_json_str_or_null(struct buf *b, const char *s) BM_WUR;

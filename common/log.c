@@ -289,10 +289,26 @@ static void log_out(const char *p, size_t n, bool access)
     pthread_mutex_unlock(&wr_mu);
 }
 
+/* Starts a line: the members every line has, up to the opening quote of
+ * "msg"'s value. */
+static void line_open(struct line *l, int level)
+{
+    char ts[TIMEFMT_ISO_LEN + 1];
+
+    timefmt_iso(time_now_ms(), ts);
+    line_str(l, "{\"ts\":\"");
+    line_raw(l, ts, TIMEFMT_ISO_LEN);
+    line_str(l, "\",\"level\":\"");
+    line_str(l, log_level_names[level]);
+    line_str(l, "\",\"service\":\"");
+    line_esc(l, log_service, l->cap);
+    line_str(l, "\",\"msg\":\"");
+}
+
 __attribute__((format(printf, 3, 0)))
 static void log_vemit(enum log_level lvl, const char *extra, const char *fmt, va_list ap)
 {
-    char buf[LOG_LINE_MAX], msg[LOG_MSG_MAX], ts[TIMEFMT_ISO_LEN + 1];
+    char buf[LOG_LINE_MAX], msg[LOG_MSG_MAX];
     struct line l = { buf, 0, sizeof(buf) };
     size_t extra_len = extra ? strlen(extra) : 0;
     size_t tail;
@@ -303,14 +319,7 @@ static void log_vemit(enum log_level lvl, const char *extra, const char *fmt, va
         li = LOG_ERROR;
     if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
         msg[0] = '\0';
-    timefmt_iso(time_now_ms(), ts);
-    line_str(&l, "{\"ts\":\"");
-    line_str(&l, ts);
-    line_str(&l, "\",\"level\":\"");
-    line_str(&l, log_level_names[li]);
-    line_str(&l, "\",\"service\":\"");
-    line_esc(&l, log_service, l.cap);
-    line_str(&l, "\",\"msg\":\"");
+    line_open(&l, li);
     /* Reserve the closing text; drop extra members that cannot fit. */
     tail = 3 + (extra_len ? extra_len + 1 : 0);
     if (extra_len > LOG_EXTRA_MAX || l.len + tail > l.cap) {
@@ -377,22 +386,18 @@ static void line_uint(struct line *l, unsigned long long v, int width)
 
 /* The access line is the hot one, so it is put together here directly,
  * byte for byte what log_emit_fields(LOG_INFO, extra, "request") would
- * write, without a format pass. */
+ * write, without a format pass (line_open starts both). */
 void log_request(const char *method, const char *path, int status,
                  double duration_ms, const char *request_id)
 {
-    char buf[LOG_LINE_MAX], ts[TIMEFMT_ISO_LEN + 1];
+    char buf[LOG_LINE_MAX];
     struct line l = { buf, 0, sizeof(buf) };
     int saved = errno;
 
     if (!log_enabled(LOG_INFO))
         return;
-    timefmt_iso(time_now_ms(), ts);
-    line_str(&l, "{\"ts\":\"");
-    line_raw(&l, ts, TIMEFMT_ISO_LEN);
-    line_str(&l, "\",\"level\":\"info\",\"service\":\"");
-    line_esc(&l, log_service, l.cap);
-    line_str(&l, "\",\"msg\":\"request\",\"method\":");
+    line_open(&l, LOG_INFO);
+    line_str(&l, "request\",\"method\":");
     line_json_str_or_null(&l, method, l.len + 32);
     line_str(&l, ",\"path\":");
     line_json_str_or_null(&l, path, l.len + LOG_PATH_MAX);
