@@ -33,11 +33,25 @@ static void test_str_copy_cuts_and_always_terminates(void **state)
     assert_string_equal(out, "");
 }
 
+static void test_str_one_line_replaces_controls_and_del_only(void **state)
+{
+    char s[] = "a\nb\r\x1b[2J\x7f\t \xc3\xa9z";
+    char cut[] = "x\ny\nz";
+
+    (void)state;
+    str_one_line(s, sizeof s);
+    assert_string_equal(s, "a?b??[2J?? \xc3\xa9z");
+    /* no further than size bytes */
+    str_one_line(cut, 2);
+    assert_string_equal(cut, "x?y\nz");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_str_copy_copies_what_fits),
         cmocka_unit_test(test_str_copy_cuts_and_always_terminates),
+        cmocka_unit_test(test_str_one_line_replaces_controls_and_del_only),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
