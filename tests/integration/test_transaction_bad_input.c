@@ -914,6 +914,37 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
     proc_finish(p);
 }
 
+/* Request headers live in each connection's memory pool (HTTP_CONN_POOL,
+ * 16 KiB): 12 KiB of them are answered as usual; 20 KiB get a 431,
+ * and the service goes on answering. */
+static void test_large_request_headers_fit_or_get_431(void **state)
+{
+    static char req[24 * 1024], out[8192];
+    struct proc *p = &procs[0];
+    long st = 0;
+    cJSON *h;
+
+    (void)state;
+    proc_init(p, "bighdr");
+    assert_int_equal(proc_start(p, "transaction-service", live_args), 0);
+    for (int round = 0; round < 2; round++) {
+        size_t kib = round == 0 ? 12 : 20;
+        int n = snprintf(req, sizeof(req), "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ");
+
+        assert_true(n > 0 && (size_t)n + kib * 1024 + 64 < sizeof(req));
+        memset(req + n, 'a', kib * 1024);
+        snprintf(req + n + kib * 1024, sizeof(req) - (size_t)n - kib * 1024,
+                 "\r\nConnection: close\r\n\r\n");
+        assert_int_equal(raw_http(p->port, req, out, sizeof(out), 5000), round == 0 ? 200 : 431);
+    }
+    h = http_get_json(p->port, "/health", &st);
+    assert_int_equal(st, 200);
+    assert_non_null(h);
+    cJSON_Delete(h);
+    assert_int_equal(proc_stop(p, NULL), 0);
+    proc_finish(p);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, badin_teardown)
 
 int main(void)
@@ -924,6 +955,7 @@ int main(void)
         T(test_request_id_is_echoed_when_valid_and_replaced_when_not),
         T(test_admin_token_guards_every_post_and_leaves_gets_open),
         T(test_mutated_config_bodies_never_crash_or_change_state_partially),
+        T(test_large_request_headers_fit_or_get_431),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
