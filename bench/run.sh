@@ -27,9 +27,13 @@
 # retention are bench/soak.sh's.
 #
 # Each wrk comparison runs BENCH_ROUNDS rounds, alternating which server
-# goes first; it shows the medians, and the median of the rounds' ratios.
+# goes first; it shows the medians, the median of the rounds' ratios, and
+# their range. Many short rounds rather than a few long ones: the machine's
+# speed drifts over tens of seconds, so a pair of runs close in time
+# compares the servers, not two spells of the machine, and a median of 9
+# moves less with one odd round than a median of 5.
 #
-# Environment: BENCH_SECONDS (wrk duration, 10), BENCH_ROUNDS (5), BENCH_WARMUP (2),
+# Environment: BENCH_SECONDS (wrk duration, 5), BENCH_ROUNDS (9), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED (42),
 # BENCH_BACKFILL (backfill timed for events/s, 6h), BENCH_INSERT_ROWS (500000),
 # BENCH_LIVE_SECONDS (live generation timed, 5), BENCH_GATEWAY_WAIT (seconds
@@ -60,8 +64,8 @@ SERVICES=(
     "monitoring-service|/metrics/events"
 )
 
-SECS=${BENCH_SECONDS:-10}
-ROUNDS=${BENCH_ROUNDS:-5}
+SECS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-9}
 WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
@@ -138,11 +142,17 @@ median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
+# spread V... : "lowest-highest".
+spread() {
+    printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'
+}
+
 # ab_pair REF_NAME REF_URL NAME URL : ROUNDS rounds of wrk on the reference
 # and the measured server, alternating which goes first, so both see the
 # same spells of noise. Prints the medians "r_rps r_p50 r_p99 r_err s_rps
-# s_p50 s_p99 s_err" and the medians of the per-round ratios "rps_ratio
-# p99_ratio" (errors are summed).
+# s_p50 s_p99 s_err", the medians of the per-round ratios "rps_ratio
+# p99_ratio" (errors are summed), and the ranges of those ratios
+# "rps_lo-rps_hi p99_lo-p99_hi", which show how noisy the run was.
 ab_pair() {
     local rn=$1 ru=$2 sn=$3 su=$4 i out
     local WARMUP=$WARMUP
@@ -166,7 +176,12 @@ ab_pair() {
     done
     echo "$(median "${rr[@]}") $(median "${rp50[@]}") $(median "${rp99[@]}") $re" \
         "$(median "${sr[@]}") $(median "${sp50[@]}") $(median "${sp99[@]}") $se" \
-        "$(median "${qr[@]}") $(median "${qp[@]}")"
+        "$(median "${qr[@]}") $(median "${qp[@]}") $(spread "${qr[@]}") $(spread "${qp[@]}")"
+}
+
+# rounds RANGE : the result column's note on the per-round ratios.
+rounds() {
+    echo " (rounds $1)"
 }
 
 # startup_ms BINARY ARGS... : ms from exec to the first 2xx /health.
@@ -316,21 +331,21 @@ bench_service() {
 
     out=$(ab_pair "bare-$short-health" "http://127.0.0.1:$bport/health" "$short-health" \
         "$base/health")
-    read -r r_rps r_p50 r_p99 r_err s_rps s_p50 s_p99 s_err q_rps q_p99 <<<"$out"
+    read -r r_rps r_p50 r_p99 r_err s_rps s_p50 s_p99 s_err q_rps q_p99 q_rr q_pr <<<"$out"
     v=$(verdict "$q_rps >= $T_HEALTH_RPS && $s_err == 0")
     row "$short /health ($hb B) req/s" "$s_rps" "$r_rps" "$q_rps" \
-        ">= ${T_HEALTH_RPS}x bare" "$v$(errs "$s_err" "$r_err")"
+        ">= ${T_HEALTH_RPS}x bare" "$v$(errs "$s_err" "$r_err")$(rounds "$q_rr")"
     v=$(verdict "$q_p99 <= $T_HEALTH_P99")
     row "$short /health p99 ms" "$s_p99" "$r_p99" "$q_p99" \
-        "<= ${T_HEALTH_P99}x bare" "$v"
+        "<= ${T_HEALTH_P99}x bare" "$v$(rounds "$q_pr")"
     row "$short /health p50 ms" "$s_p50" "$r_p50" "$(ratio "$s_p50" "$r_p50")" "-" "info"
 
     out=$(ab_pair "bare-$short-page" "http://127.0.0.1:$b2port$list" "$short-page" \
         "$base$list?limit=100")
-    read -r r_rps r_p50 r_p99 r_err s_rps s_p50 s_p99 s_err q_rps q_p99 <<<"$out"
+    read -r r_rps r_p50 r_p99 r_err s_rps s_p50 s_p99 s_err q_rps q_p99 q_rr q_pr <<<"$out"
     v=$(verdict "$q_rps >= $T_PAGE_RPS && $s_err == 0")
     row "$short $list?limit=100 ($eb B) req/s" "$s_rps" "$r_rps" "$q_rps" \
-        ">= ${T_PAGE_RPS}x bare" "$v$(errs "$s_err" "$r_err")"
+        ">= ${T_PAGE_RPS}x bare" "$v$(errs "$s_err" "$r_err")$(rounds "$q_rr")"
     row "$short page p99 ms" "$s_p99" "$r_p99" "$q_p99" "-" "info"
 
     rss=$(rss_mb "$pid")
@@ -498,11 +513,11 @@ bench_gateway() {
     bpid=$started
     wait_http "http://127.0.0.1:$bport/" "$bpid" 5 || die "bare_server did not start"
     out=$(ab_pair bare-gw-events "http://127.0.0.1:$bport/events" gw-events "$gbase/events")
-    read -r r_rps r_p50 r_p99 r_err g_rps g_p50 g_p99 g_err q_rps q_p99 <<<"$out"
+    read -r r_rps r_p50 r_p99 r_err g_rps g_p50 g_p99 g_err q_rps q_p99 q_rr q_pr <<<"$out"
     stop "$bpid"
     v=$(verdict "$q_rps >= $T_GW_RPS && $g_err == 0")
     row "gw /events ($eb B) req/s" "$g_rps" "$r_rps" "$q_rps" \
-        ">= ${T_GW_RPS}x bare" "$v$(errs "$g_err" "$r_err")"
+        ">= ${T_GW_RPS}x bare" "$v$(errs "$g_err" "$r_err")$(rounds "$q_rr")"
     row "gw /events p99 ms" "$g_p99" "$r_p99" "$q_p99" \
         "< $T_GW_P99_MS ms" "$(verdict "$g_p99 < $T_GW_P99_MS")"
     row "gw /events p50 ms" "$g_p50" "$r_p50" "$(ratio "$g_p50" "$r_p50")" "-" "info"
