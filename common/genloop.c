@@ -810,7 +810,9 @@ static void *loop_main(void *arg)
             g->last_live_commit_us = time_mono_us();
         if (n < 0) {
             wait_for(g, 1000000); /* back off after a write failure */
-        } else if (n == 0 && !backfilling) {
+        } else if (!backfilling && g->ls.next_us > target) {
+            /* Caught up with what was due (a batch cut short by its size
+             * or time cap goes on at once): gather until the next. */
             int64_t due = g->ls.next_us - live_target(g);
             int64_t gather = g->last_live_commit_us + LIVE_GATHER_US - time_mono_us();
 

@@ -1008,6 +1008,49 @@ static void test_command_line_exit_codes_help_and_version(void **state)
     proc_finish(p);
 }
 
+/* Live events are committed in batches, one at most every 50 ms
+ * (LIVE_GATHER_US), not one commit per event: at 500 events/s, polling
+ * /health every few ms for 2 s sees the head move at most ~40 times (a
+ * commit per event moved it on nearly every poll), and it still moves
+ * often: events become visible well within a second. */
+static void test_live_events_are_committed_in_batches(void **state)
+{
+    static const char *const args[] = { "--seed", "12", NULL };
+    const long span_ms = 2000;
+    struct proc *p = &procs[0];
+    long long head, last;
+    long t0, last_change, max_gap = 0;
+    int changes = 0, polls = 0;
+
+    (void)state;
+    proc_init(p, "gather");
+    proc_write_config(p, "{\"generation_settings\":{\"events_per_second\":500}}");
+    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    assert_true(wait_head(p->port, 1, 5000));
+    last = health_head(p->port);
+    t0 = last_change = now_ms();
+    while (now_ms() - t0 < span_ms) {
+        sleep_ms(3);
+        head = health_head(p->port);
+        polls++;
+        assert_true(head >= last);
+        if (head != last) {
+            long now = now_ms();
+            if (now - last_change > max_gap)
+                max_gap = now - last_change;
+            last_change = now;
+            last = head;
+            changes++;
+        }
+    }
+    printf("  %d polls, head moved %d times, longest still %ld ms\n", polls, changes, max_gap);
+    assert_true(changes <= span_ms / 50 + 8);
+    assert_true(changes >= 5);
+    assert_true(max_gap <= 1000);
+    assert_int_equal(proc_stop(p, NULL), 0);
+    proc_finish(p);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, txn_teardown)
 
 int main(void)
@@ -1025,6 +1068,7 @@ int main(void)
         T(test_health_answers_within_200ms_of_exec),
         T(test_health_says_backfilling_from_the_first_answer),
         T(test_command_line_exit_codes_help_and_version),
+        T(test_live_events_are_committed_in_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
