@@ -22,24 +22,22 @@
 
 #define LIST_BODY_MAX (32u * 1024 * 1024)
 
-static volatile sig_atomic_t shutdown_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    shutdown_requested = 1;
-}
+/* SIGINT and SIGTERM are blocked here, before any thread exists, so every
+ * thread inherits the mask and only the main thread takes them, with
+ * sigwait: no handler runs on a worker and no flag is shared. */
+static sigset_t stop_signals;
 
 void daemon_install_signals(void)
 {
     struct sigaction sa;
 
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGPIPE, &sa, NULL);
     /* Past RLIMIT_FSIZE a write must fail with EFBIG, which SQLite turns
      * into an error we answer 503 to, not kill the process. */
@@ -435,7 +433,9 @@ static void sleep_ms(long ms)
 
 void daemon_wait_for_signal(void)
 {
-    while (!shutdown_requested)
+    int sig;
+
+    while (sigwait(&stop_signals, &sig) != 0)
         sleep_ms(50);
 }
 

@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -277,6 +278,11 @@ static void dump_log_tail(const struct proc *p, const char *why)
 
 int proc_stop(struct proc *p, long *ms)
 {
+    return proc_stop_by(p, SIGTERM, ms);
+}
+
+int proc_stop_by(struct proc *p, int sig, long *ms)
+{
     long start = now_ms();
     int st;
     /* a sanitized daemon on a loaded machine may take longer than the
@@ -285,20 +291,20 @@ int proc_stop(struct proc *p, long *ms)
 
     if (p->pid <= 0)
         return -1;
-    kill(p->pid, SIGTERM);
+    kill(p->pid, sig);
     while (now_ms() - start < grace) {
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
             if (ms)
                 *ms = now_ms() - start;
             if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                dump_log_tail(p, "did not exit 0 on SIGTERM");
+                dump_log_tail(p, "did not exit 0 on its stop signal");
             untrack_pid(p->pid);
             p->pid = -1;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
         sleep_ms(5);
     }
-    dump_log_tail(p, "still running after SIGTERM: killed");
+    dump_log_tail(p, "still running after its stop signal: killed");
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
     untrack_pid(p->pid);
@@ -332,6 +338,48 @@ static void remove_dir(const char *dir)
     }
     if (getenv("BM_KEEP_TMP") == NULL)
         rmdir(dir);
+}
+
+int proc_threads_taking(pid_t pid, int sig, int *nthreads)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    int taking = 0, n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        char spath[400], line[256];
+        unsigned long long blk = 0;
+        bool seen = false;
+        FILE *f;
+
+        /* the main thread: while it waits in sigwait the kernel shows
+         * the signals it waits for as unblocked */
+        if (e->d_name[0] == '.' || atoi(e->d_name) == (int)pid)
+            continue;
+        snprintf(spath, sizeof(spath), "%s/%s/status", path, e->d_name);
+        f = fopen(spath, "r");
+        if (!f)
+            continue;   /* the thread ended meanwhile */
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "SigBlk: %llx", &blk) == 1) {
+                seen = true;
+                break;
+            }
+        fclose(f);
+        if (!seen)
+            continue;
+        n++;
+        if (!(blk & (1ull << (sig - 1))))
+            taking++;
+    }
+    closedir(d);
+    *nthreads = n;
+    return n > 0 ? taking : -1;
 }
 
 void proc_cleanup(struct proc *p)

@@ -60,9 +60,15 @@ int proc_run(const char *binary, const char *const *args, char *out, size_t outl
 /* SIGTERM, wait up to 5 s (15 s at BM_TEST_SCALE=small: sanitizers), then
  * SIGKILL; returns the exit status, or -1 if killed; *ms = time taken. */
 int proc_stop(struct proc *p, long *ms);
+/* proc_stop with sig in place of SIGTERM. */
+int proc_stop_by(struct proc *p, int sig, long *ms);
 void proc_kill9(struct proc *p);
 /* Removes the temporary directory. */
 void proc_cleanup(struct proc *p);
+/* How many threads of pid, the main thread aside, leave sig unblocked,
+ * by their SigBlk line in /proc; *nthreads says how many of those threads
+ * were read. -1 if none could be read. */
+int proc_threads_taking(pid_t pid, int sig, int *nthreads);
 
 /* Daemon slots for a test program. They live here, not on a test's
  * stack, so the teardown can stop and remove them when an assertion ends

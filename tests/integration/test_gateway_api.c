@@ -1,6 +1,7 @@
 /* test_gateway_api.c - api-gateway end to end: the real services and the
  * real gateway on free loopback ports. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -786,6 +787,13 @@ static void test_gateway_stops_promptly_with_upstream_requests_in_flight(void **
     call.port = gw.port;
     assert_int_equal(pthread_create(&th, NULL, proxy_call, &call), 0);
     sleep_ms(500);
+    {
+        /* the connection's thread and curl's block the stop signals too:
+         * only the main thread's wait takes them */
+        int n = 0;
+        assert_int_equal(proc_threads_taking(gw.pid, SIGTERM, &n), 0);
+        assert_true(n >= 2);
+    }
     assert_int_equal(proc_stop(&gw, &ms), 0);
     if (ms >= 2000)
         fail_msg("the gateway took %ld ms to stop", ms);
