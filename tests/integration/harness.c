@@ -342,12 +342,13 @@ static void remove_dir(const char *dir)
 
 int proc_threads_taking(pid_t pid, int sig, int *nthreads)
 {
-    char path[64];
+    char path[64], self[24];
     DIR *d;
     struct dirent *e;
     int taking = 0, n = 0;
 
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    snprintf(self, sizeof(self), "%d", (int)pid);
     d = opendir(path);
     if (!d)
         return -1;
@@ -359,7 +360,7 @@ int proc_threads_taking(pid_t pid, int sig, int *nthreads)
 
         /* the main thread: while it waits in sigwait the kernel shows
          * the signals it waits for as unblocked */
-        if (e->d_name[0] == '.' || atoi(e->d_name) == (int)pid)
+        if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
             continue;
         snprintf(spath, sizeof(spath), "%s/%s/status", path, e->d_name);
         f = fopen(spath, "r");
