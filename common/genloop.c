@@ -648,22 +648,24 @@ static enum bm_rc run_config_job(struct genloop *g, struct job *j)
 
     buf_init(&diff, 64 * 1024);
     rc = cfg_runtime_diff_json(&j->cfg, &g->base, g->def->svc, &diff);
-    if (rc == BM_OK)
-        rc = tx_begin(g);
+    if (rc != BM_OK)
+        goto out; /* out of memory: the database is not at fault */
+    rc = tx_begin(g);
     if (rc == BM_OK) {
         rc = db_meta_set(g->db, "runtime_config", diff.data, diff.len);
-        if (rc == BM_OK)
-            rc = tx_commit(g);
-        else
-            db_rollback(g->db);
+        if (rc == BM_OK) {
+            rc = tx_commit(g); /* counts its own failure */
+            goto out;
+        }
+        db_rollback(g->db);
     }
+    mark_db(g, false);
+out:
     if (rc == BM_OK) {
         cfg_current_set(&j->cfg);
         cfg_gen_params(&j->cfg, &g->params);
         log_set_level((enum log_level)j->cfg.log_level);
         log_info("runtime settings changed: %s", diff.data);
-    } else {
-        mark_db(g, false);
     }
     buf_free(&diff);
     return rc;

@@ -600,6 +600,65 @@ static void test_no_space_answers_503_keeps_reads_and_recovers(void **state)
     run_scenario(&sc);
 }
 
+static long long write_errors(int port, bool *ok)
+{
+    long st = 0;
+    cJSON *m = http_get_json(port, "/metrics", &st);
+    const cJSON *db = cJSON_GetObjectItemCaseSensitive(m, "database");
+    long long n;
+
+    assert_int_equal(st, 200);
+    *ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(db, "ok"));
+    n = jnum(db, "write_errors");
+    cJSON_Delete(m);
+    return n;
+}
+
+/* /metrics counts failed write transactions: a refused POST is one, not
+ * two (a failed config commit once counted itself twice). Paused, the
+ * generator writes nothing, so every failure is the posts'. */
+static void test_each_failed_write_counts_once(void **state)
+{
+    static const struct scenario sc = {
+        .tag = "fltcount",
+        .bin = TXN_BIN,
+        .fault = "ENOSPC",
+    };
+    static const char *const args[] = { "--seed", "53", NULL };
+    static const char txn[] = "{\"customer_id\":\"CUST_000042\",\"amount\":12.34,"
+                              "\"transaction_type\":\"purchase\"}";
+    struct proc *p = &procs[0];
+    char raw[8192];
+    long ms;
+    bool ok = false;
+    int st;
+
+    (void)state;
+    proc_init(p, sc.tag);
+    proc_write_config(p, "{\"generation_settings\":{\"paused\":true}}");
+    start_for(&sc, p, 0, args);
+    assert_true(wait_health_status(p->port, "paused", 5000));
+    assert_int_equal(write_errors(p->port, &ok), 0);
+    assert_true(ok);
+
+    fault_on(&sc, p, 0);
+    st = raw_post(p->port, "/config", "{\"anomaly_rate\":0.07}", raw, sizeof(raw), &ms);
+    assert_unavailable("POST /config", st, raw, ms);
+    assert_int_equal(write_errors(p->port, &ok), 1);
+    assert_false(ok);
+    st = raw_post(p->port, "/transactions", txn, raw, sizeof(raw), &ms);
+    assert_unavailable("POST /transactions", st, raw, ms);
+    assert_int_equal(write_errors(p->port, &ok), 2);
+
+    fault_off(&sc, p, 0);
+    free(post_config(p->port, "{\"anomaly_rate\":0.07}"));
+    assert_int_equal(write_errors(p->port, &ok), 2);
+    assert_true(ok);
+    assert_int_equal(proc_stop(p, NULL), 0);
+    fault_flag[0][0] = '\0';
+    proc_finish(p);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, storage_setup, storage_teardown)
 
 int main(void)
@@ -609,6 +668,7 @@ int main(void)
         T(test_full_disk_answers_503_keeps_reads_and_recovers),
         T(test_read_only_database_answers_503_keeps_reads_and_recovers),
         T(test_no_space_answers_503_keeps_reads_and_recovers),
+        T(test_each_failed_write_counts_once),
     };
     int rc;
 
