@@ -649,7 +649,7 @@ static enum bm_rc run_config_job(struct genloop *g, struct job *j)
     buf_init(&diff, 64 * 1024);
     rc = cfg_runtime_diff_json(&j->cfg, &g->base, g->def->svc, &diff);
     if (rc != BM_OK)
-        goto out; /* out of memory: the database is not at fault */
+        goto out; /* the diff could not be built: not a database failure */
     rc = tx_begin(g);
     if (rc == BM_OK) {
         rc = db_meta_set(g->db, "runtime_config", diff.data, diff.len);
