@@ -413,19 +413,33 @@ static void start_for(const struct scenario *sc, struct proc *p, int slot, const
     assert_int_equal(rc, 0);
 }
 
-static void assert_db_ok_metric(int port, bool want)
+/* /metrics database.write_errors; *ok = database.ok, which must be a bool. */
+static long long write_errors(int port, bool *ok)
 {
     long st = 0;
     cJSON *m = http_get_json(port, "/metrics", &st);
     const cJSON *db = cJSON_GetObjectItemCaseSensitive(m, "database");
-    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(db, "ok");
+    const cJSON *okj = cJSON_GetObjectItemCaseSensitive(db, "ok");
+    long long n;
 
     assert_int_equal(st, 200);
-    if (!cJSON_IsBool(ok) || cJSON_IsTrue(ok) != want)
+    if (!cJSON_IsBool(okj))
+        fail_msg("/metrics database.ok is not a bool");
+    *ok = cJSON_IsTrue(okj);
+    n = jnum(db, "write_errors");
+    cJSON_Delete(m);
+    return n;
+}
+
+static void assert_db_ok_metric(int port, bool want)
+{
+    bool ok = false;
+    long long n = write_errors(port, &ok);
+
+    if (ok != want)
         fail_msg("/metrics database.ok is not %s", want ? "true" : "false");
     if (!want)
-        assert_true(jnum(db, "write_errors") > 0);
-    cJSON_Delete(m);
+        assert_true(n > 0);
 }
 
 static void assert_reads_work(const struct scenario *sc, int port, long long head)
@@ -598,20 +612,6 @@ static void test_no_space_answers_503_keeps_reads_and_recovers(void **state)
     };
     (void)state;
     run_scenario(&sc);
-}
-
-static long long write_errors(int port, bool *ok)
-{
-    long st = 0;
-    cJSON *m = http_get_json(port, "/metrics", &st);
-    const cJSON *db = cJSON_GetObjectItemCaseSensitive(m, "database");
-    long long n;
-
-    assert_int_equal(st, 200);
-    *ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(db, "ok"));
-    n = jnum(db, "write_errors");
-    cJSON_Delete(m);
-    return n;
 }
 
 /* /metrics counts failed write transactions: a refused POST is one, not
