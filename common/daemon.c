@@ -532,8 +532,8 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     log_info("shutting down");
     status = 0;
 out:
-    /* Stop taking connections, finish requests, then the writer. */
-    http_server_quiesce(srv);
+    /* Answer no new requests, finish those in flight, then the writer. */
+    http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
     genloop_stop(app.gl);
     db_readers_close();

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -50,6 +51,8 @@ struct http_server {
     char token[256];
     unsigned max_conns;
     atomic_uint open_conns;
+    atomic_uint inflight;          /* requests begun and not yet completed */
+    atomic_bool draining;          /* stopping: new requests get 503 */
     uint16_t port;
     int64_t request_deadline_us;   /* a request must be in whole this long after it is owed */
     _Atomic int64_t next_sweep_us; /* when late requests are looked for next */
@@ -497,6 +500,10 @@ static bool precheck(struct http_req *req)
     const struct route *r;
     const char *cl;
 
+    if (atomic_load(&s->draining)) {
+        http_send_error(req, API_UNAVAIL, "", "shutting down");
+        return false;
+    }
     if (atomic_load(&req->srv->open_conns) > s->max_conns) {
         http_add_header(req, "Retry-After", "1");
         http_send_error(req, API_UNAVAIL, "", "too many connections");
@@ -640,6 +647,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->start_us = time_mono_us();
         buf_init(&req->body, HTTP_BODY_MAX);
         *con_cls = req;
+        atomic_fetch_add(&s->inflight, 1);
         make_rid(req);
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, req);
         if (!precheck(req))
@@ -694,10 +702,10 @@ static long thread_waits(void)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct http_server *s = cls;
     struct http_req *req = *con_cls;
     int64_t dur;
 
-    (void)cls;
     (void)toe;
     track_owed(conn, true); /* a kept-alive connection owes the next request */
     if (!req)
@@ -716,6 +724,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_free(&req->body);
     free(req);
     *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
     if (http_yield_due(&worker_yield, thread_waits))
         (void)sched_yield();
 }
@@ -776,6 +785,21 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     return http_unescape(s);
 }
 
+/* libmicrohttpd's default panic handler prints a bare line on stderr and
+ * aborts. Ours says the same in a JSON line first, so a library failure
+ * reads like every other line of the daemon's log. */
+static void on_mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    char what[256];
+
+    (void)cls;
+    snprintf(what, sizeof(what), "%s", reason ? reason : "");
+    what[strcspn(what, "\n")] = '\0';
+    log_error("libmicrohttpd panic at %s:%u: %s", file ? file : "?", line, what);
+    log_flush();
+    abort();
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[256];
@@ -810,6 +834,8 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     if (o->admin_token)
         snprintf(s->token, sizeof(s->token), "%s", o->admin_token);
     atomic_init(&s->open_conns, 0);
+    atomic_init(&s->inflight, 0);
+    atomic_init(&s->draining, false);
     s->request_deadline_us = (int64_t)(o->conn_timeout_s ? o->conn_timeout_s : 15) * 1000000;
     atomic_init(&s->next_sweep_us, 0);
     pthread_mutex_init(&s->conns_lock, NULL);
@@ -817,6 +843,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     /* A pool of epoll workers, each serving many connections; or a thread
      * per connection where a handler may block (the gateway's proxy). */
     pool = o->thread_per_connection ? 0 : (o->threads ? o->threads : 2);
+    MHD_set_panic_func(on_mhd_panic, NULL);
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
             (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
@@ -853,10 +880,23 @@ uint16_t http_server_port(const struct http_server *s)
     return s->port;
 }
 
-void http_server_quiesce(struct http_server *s)
+/* Not MHD_quiesce_daemon: with the epoll thread pool it takes the listen
+ * socket out of each worker's epoll set while that worker's own loop may
+ * do the same, and the loser's ENOENT is an MHD panic (an abort) in
+ * 0.9.x. Connections are still accepted while we drain, and their
+ * requests get a quick 503 with Connection: close. */
+void http_server_drain(struct http_server *s, int64_t max_ms)
 {
-    if (s && s->d)
-        (void)MHD_quiesce_daemon(s->d);
+    int64_t until;
+
+    if (!s)
+        return;
+    atomic_store(&s->draining, true);
+    until = time_mono_us() + max_ms * 1000;
+    while (atomic_load(&s->inflight) > 0 && time_mono_us() < until) {
+        struct timespec ts = { 0, 5 * 1000000L };
+        (void)nanosleep(&ts, NULL);
+    }
 }
 
 void http_server_stop(struct http_server *s)

@@ -57,8 +57,12 @@ struct http_server_opts {
 
 enum bm_rc http_server_start(const struct http_server_opts *o, struct http_server **out) BM_WUR;
 uint16_t http_server_port(const struct http_server *s);
-/* Stop accepting new connections; in-flight requests go on. */
-void http_server_quiesce(struct http_server *s);
+/* Stop serving: requests that begin from now on get a 503 "shutting down";
+ * waits up to max_ms for those in flight to complete. */
+void http_server_drain(struct http_server *s, int64_t max_ms);
+/* How long a daemon lets in-flight requests finish when told to stop: the
+ * rest of the 2 s stop budget is for the writer's last commit. */
+#define HTTP_DRAIN_MS 1000
 /* Finish in-flight requests, close everything, free. */
 void http_server_stop(struct http_server *s);
 

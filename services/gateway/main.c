@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     hc_cancel_all();
     gw_poller_stop(poller);
 out_srv:
-    http_server_quiesce(srv);
+    http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
 out_agg:
     gw_agg_free(&app.agg);
