@@ -650,8 +650,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&s->inflight, 1);
         make_rid(req);
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, req);
-        if (!precheck(req))
-            return MHD_YES;
+        (void)precheck(req); /* answers on its own when the request fails it */
         return MHD_YES;
     }
     if (*upload_size) {
