@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "gen_check.h"
+#include "parse.h"
 #include "txn.h"
 #include "txn_internal.h"
 
@@ -117,8 +118,12 @@ static int teardown(void **state)
 
 static const struct txn_customer *customer_of(const char *id)
 {
-    uint32_t num = (uint32_t)strtoul(id + 5, NULL, 10);
+    int64_t v;
+    uint32_t num;
 
+    if (parse_i64(id + 5, 0, UINT32_MAX, &v) != BM_OK)
+        fail_msg("customer id %s has no number", id);
+    num = (uint32_t)v;
     for (uint32_t i = 0; i < model->n_cust; i++)
         if (model->cust[i].num == num)
             return &model->cust[i];
