@@ -156,7 +156,7 @@ fi
 
 suites=()
 if ((run_plain)); then
-    step "check_banned" scripts/check_banned.sh
+    step "checksrc" scripts/checksrc.sh
     step "shellcheck" run_shellcheck
     step "build (plain, -Werror)" build build -DBM_WERROR=ON -DBM_SANITIZE=
     if last_ok; then
