@@ -7,6 +7,7 @@
 #   scripts/test.sh --sanitize   sanitizer suites only
 #
 # Environment: BM_SKIP_SANITIZE=1 (same as --quick), BM_SKIP_DEPS=1 (no apt),
+# BM_SKIP_NPM=1 (no npm install of the pinned tools, scripts/npm_tools.sh),
 # BM_JOBS (parallel build and test jobs, default 2).
 # Exits non-zero if any step failed; the summary at the end says which.
 set -euo pipefail
@@ -69,6 +70,8 @@ last_ok() {
 
 install_deps() {
     bm_deps_install "${BM_DEPS_BUILD[@]}" "${BM_DEPS_TEST[@]}"
+    # redocly (tests/contract) and prism, pinned, into .cache/npm-tools
+    scripts/npm_tools.sh
 }
 
 shell_files() {
