@@ -7,30 +7,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
 #include "http_server.h"
 #include "json.h"
 #include "metrics.h"
 #include "timefmt.h"
 
-static const char *const src_names[GW_NSRC] = {
-    "transaction-service", "auth-service", "monitoring-service",
-};
-static const char *const id_keys[GW_NSRC] = { "transaction_id", "event_id", "event_id" };
 static const char *const state_names[] = { "unknown", "ok", "degraded", "unreachable" };
-
-const char *gw_src_name(enum gw_src s)
-{
-    return src_names[s];
-}
-
-int gw_src_by_name(const char *name, size_t len)
-{
-    for (int i = 0; i < GW_NSRC; i++)
-        if (strlen(src_names[i]) == len && memcmp(src_names[i], name, len) == 0)
-            return i;
-    return -1;
-}
 
 const char *gw_state_name(enum gw_state s)
 {
@@ -52,14 +34,14 @@ void gw_agg_free(struct gw_agg *a)
     free(a->ring);
     free(a->text);
     free(a->ids);
-    for (int s = 0; s < GW_NSRC; s++)
+    for (int s = 0; s < SVC_NSOURCES; s++)
         for (int r = 0; r < a->svc[s].nrep; r++)
             free(a->svc[s].rep[r].metrics_json);
     pthread_mutex_destroy(&a->mu);
     memset(a, 0, sizeof(*a));
 }
 
-enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum gw_src s, const char *const *urls, int n)
+enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum bm_svc s, const char *const *urls, int n)
 {
     struct gw_svc *v = &a->svc[s];
 
@@ -83,7 +65,7 @@ void gw_events_free(struct gw_event *ev, size_t n)
 }
 
 /* FNV-1a over the source and the id's text; 0 marks an empty slot. */
-static uint64_t id_hash(enum gw_src src, const cJSON *id)
+static uint64_t id_hash(enum bm_svc src, const cJSON *id)
 {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)src;
     char num[32];
@@ -152,12 +134,12 @@ static void ids_del(struct gw_agg *a, uint64_t h)
     }
 }
 
-static enum bm_rc parse_one(enum gw_src src, const cJSON *it, struct gw_event *e)
+static enum bm_rc parse_one(enum bm_svc src, const cJSON *it, struct gw_event *e)
 {
     const cJSON *seq = json_get(it, "sequence");
     const cJSON *anom = json_get(it, "is_anomaly");
     const cJSON *type = json_get(it, "anomaly_type");
-    const cJSON *id = json_get(it, id_keys[src]);
+    const cJSON *id = json_get(it, svc_info(src)->id_field);
     int64_t s;
     char *text;
 
@@ -179,7 +161,7 @@ static enum bm_rc parse_one(enum gw_src src, const cJSON *it, struct gw_event *e
     return BM_OK;
 }
 
-enum bm_rc gw_parse_page(enum gw_src src, const char *body, size_t len, struct gw_event **out,
+enum bm_rc gw_parse_page(enum bm_svc src, const char *body, size_t len, struct gw_event **out,
                          size_t *n, uint64_t *next_since)
 {
     cJSON *root = NULL;
@@ -266,18 +248,6 @@ static long text_room(const struct gw_agg *a, size_t len)
     return len < head - a->text_tail ? (long)a->text_tail : -1;
 }
 
-/* Index of type among the service's anomaly types, -1 if none. */
-static int type_index(enum gw_src src, const char *type)
-{
-    const char *const *names;
-    int nt = cfg_anomaly_types((enum bm_svc)src, &names);
-
-    for (int i = 0; i < nt && i < GEN_MAX_TYPES; i++)
-        if (strcmp(names[i], type) == 0)
-            return i;
-    return -1;
-}
-
 /* Copies one event into the buffer, evicting the oldest to make room. */
 static enum bm_rc buffer_event(struct gw_agg *a, const struct gw_event *e)
 {
@@ -311,14 +281,14 @@ static enum bm_rc buffer_event(struct gw_agg *a, const struct gw_event *e)
     slot->off = (uint32_t)at;
     slot->len = (uint32_t)e->len;
     slot->src = (uint8_t)e->src;
-    slot->type = (int8_t)(e->anomaly ? type_index(e->src, e->type) : -1);
+    slot->type = (int8_t)(e->anomaly ? svc_anomaly_index(e->src, e->type) : -1);
     slot->anomaly = e->anomaly;
     a->n++;
     a->bytes += e->len + sizeof(*slot);
     return BM_OK;
 }
 
-enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_event *ev,
+enum bm_rc gw_agg_append(struct gw_agg *a, enum bm_svc src, int rep, struct gw_event *ev,
                          size_t n)
 {
     enum bm_rc rc = BM_OK;
@@ -364,15 +334,14 @@ enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_e
 
 static bool matches(const struct gw_slot *e, const struct db_list_query *q)
 {
-    const char *const *names;
-    int nt;
+    const struct svc_info *v = svc_info((enum bm_svc)e->src);
 
     if (q->anomalies_only && !e->anomaly)
         return false;
     if (!q->anomaly_type)
         return true;
-    nt = cfg_anomaly_types((enum bm_svc)e->src, &names);
-    return e->type >= 0 && e->type < nt && strcmp(q->anomaly_type, names[e->type]) == 0;
+    return e->type >= 0 && e->type < v->nanomaly_types &&
+           strcmp(q->anomaly_type, v->anomaly_types[e->type]) == 0;
 }
 
 static enum bm_rc put_event(struct buf *b, const struct gw_agg *a, const struct gw_slot *e,
@@ -381,7 +350,7 @@ static enum bm_rc put_event(struct buf *b, const struct gw_agg *a, const struct 
     const char *text = a->text + e->off;
     enum bm_rc rc = buf_printf(b, "%s{\"gateway_sequence\":%llu,\"source\":\"%s\"%s",
                                first ? "" : ",", (unsigned long long)e->gseq,
-                               src_names[e->src], text[0] == '}' ? "" : ",");
+                               svc_info((enum bm_svc)e->src)->name, text[0] == '}' ? "" : ",");
     return rc != BM_OK ? rc : buf_append(b, text, e->len);
 }
 
@@ -467,7 +436,7 @@ enum gw_state gw_svc_state(const struct gw_svc *s, int64_t now_mono_us, int64_t 
     return st;
 }
 
-int gw_route_order(struct gw_agg *a, enum gw_src s, int *order)
+int gw_route_order(struct gw_agg *a, enum bm_svc s, int *order)
 {
     int64_t now = time_mono_us();
     const struct gw_svc *v = &a->svc[s];
@@ -556,13 +525,13 @@ enum bm_rc gw_agg_system_health(struct gw_agg *a, struct buf *out)
     enum bm_rc rc;
 
     pthread_mutex_lock(&a->mu);
-    for (int s = 0; s < GW_NSRC; s++)
+    for (int s = 0; s < SVC_NSOURCES; s++)
         ok += gw_svc_state(&a->svc[s], now, a->poll_interval_ms, NULL) == GW_OK;
     rc = buf_printf(out, "{\"status\":\"%s\",\"poll_interval_ms\":%lld,\"services\":{",
-                    ok == GW_NSRC ? "ok" : ok == 0 ? "down" : "degraded",
+                    ok == SVC_NSOURCES ? "ok" : ok == 0 ? "down" : "degraded",
                     (long long)a->poll_interval_ms);
-    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
-        rc = buf_printf(out, "%s\"%s\":", s ? "," : "", src_names[s]);
+    for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++) {
+        rc = buf_printf(out, "%s\"%s\":", s ? "," : "", svc_info((enum bm_svc)s)->name);
         if (rc == BM_OK)
             rc = put_svc_health(out, &a->svc[s], now, a->poll_interval_ms);
     }
@@ -577,7 +546,7 @@ enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
     enum bm_rc rc = BM_OK;
 
     pthread_mutex_lock(&a->mu);
-    for (int s = 0; s < GW_NSRC; s++) {
+    for (int s = 0; s < SVC_NSOURCES; s++) {
         total += a->svc[s].events;
         anomalies += a->svc[s].anomalies;
     }
@@ -586,30 +555,29 @@ enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
                          "\"anomalies_by_type\":{",
                     (unsigned long long)total, (unsigned long long)anomalies, a->n, a->bytes,
                     (unsigned long long)a->last_gseq);
-    for (int s = 0, first = 1; s < GW_NSRC && rc == BM_OK; s++) {
-        const char *const *names;
-        int nt = cfg_anomaly_types((enum bm_svc)s, &names);
-        for (int i = 0; i < nt && i < GEN_MAX_TYPES && rc == BM_OK; i++, first = 0)
-            rc = buf_printf(out, "%s\"%s\":%llu", first ? "" : ",", names[i],
+    for (int s = 0, first = 1; s < SVC_NSOURCES && rc == BM_OK; s++) {
+        const struct svc_info *info = svc_info((enum bm_svc)s);
+        for (int i = 0; i < info->nanomaly_types && rc == BM_OK; i++, first = 0)
+            rc = buf_printf(out, "%s\"%s\":%llu", first ? "" : ",", info->anomaly_types[i],
                             (unsigned long long)a->svc[s].by_type[i]);
     }
     if (rc == BM_OK)
         rc = buf_puts(out, "},\"services\":{");
-    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
+    for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++) {
         const struct gw_svc *v = &a->svc[s];
-        const char *const *names;
-        int nt = cfg_anomaly_types((enum bm_svc)s, &names), best, up = 0;
+        const struct svc_info *info = svc_info((enum bm_svc)s);
+        int best, up = 0;
         enum gw_state st = gw_svc_state(v, now, a->poll_interval_ms, &best);
         for (int r = 0; r < v->nrep; r++)
             up += gw_effective_state(&v->rep[r], now, a->poll_interval_ms) == GW_OK;
         rc = buf_printf(out, "%s\"%s\":{\"state\":\"%s\",\"data_age_ms\":%lld,"
                              "\"replicas\":%d,\"replicas_ok\":%d,\"events\":%llu,"
                              "\"anomalies\":%llu,\"anomalies_by_type\":{",
-                        s ? "," : "", src_names[s], gw_state_name(st),
+                        s ? "," : "", svc_info((enum bm_svc)s)->name, gw_state_name(st),
                         (long long)age_ms(&v->rep[best], now), v->nrep, up,
                         (unsigned long long)v->events, (unsigned long long)v->anomalies);
-        for (int i = 0; i < nt && i < GEN_MAX_TYPES && rc == BM_OK; i++)
-            rc = buf_printf(out, "%s\"%s\":%llu", i ? "," : "", names[i],
+        for (int i = 0; i < info->nanomaly_types && rc == BM_OK; i++)
+            rc = buf_printf(out, "%s\"%s\":%llu", i ? "," : "", info->anomaly_types[i],
                             (unsigned long long)v->by_type[i]);
         if (rc == BM_OK)
             rc = buf_puts(out, "}}");
@@ -621,14 +589,14 @@ enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
 static enum bm_rc gateway_own(struct gw_agg *a, int64_t uptime_s, struct metrics_snapshot *m)
 {
     memset(m, 0, sizeof(*m));
-    m->service = "api-gateway";
+    m->service = svc_info(SVC_GATEWAY)->name;
     m->uptime_s = uptime_s;
     http_counts(&m->requests, &m->requests_4xx, &m->requests_5xx);
     http_latency(&m->latency_p50_ms, &m->latency_p99_ms);
     m->rss_bytes = metrics_rss_bytes();
     m->db_ok = true;
     m->head_sequence = a->last_gseq;
-    for (int s = 0; s < GW_NSRC; s++) {
+    for (int s = 0; s < SVC_NSOURCES; s++) {
         m->generated += a->svc[s].events;
         m->anomalies += a->svc[s].anomalies;
     }
@@ -683,8 +651,8 @@ enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *o
                              "\"services\":{",
                         a->n, a->bytes, a->max_bytes, (unsigned long long)a->evicted,
                         (unsigned long long)a->duplicates, (unsigned long long)a->oversized);
-    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
-        rc = buf_printf(out, "%s\"%s\":", s ? "," : "", src_names[s]);
+    for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++) {
+        rc = buf_printf(out, "%s\"%s\":", s ? "," : "", svc_info((enum bm_svc)s)->name);
         if (rc == BM_OK)
             rc = put_svc_metrics(out, &a->svc[s], now, a->poll_interval_ms);
     }
@@ -694,8 +662,8 @@ enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *o
 
 enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct buf *out)
 {
-    struct metrics_snapshot m, svc[GW_NSRC];
-    const struct metrics_snapshot *all[GW_NSRC + 1];
+    struct metrics_snapshot m, svc[SVC_NSOURCES];
+    const struct metrics_snapshot *all[SVC_NSOURCES + 1];
     size_t n = 0;
     int64_t now = time_mono_us();
     enum bm_rc rc;
@@ -704,13 +672,13 @@ enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct 
     rc = gateway_own(a, uptime_s, &m);
     all[n++] = &m;
     /* each service's own figures, from its best replica's last /metrics */
-    for (int s = 0; s < GW_NSRC; s++) {
+    for (int s = 0; s < SVC_NSOURCES; s++) {
         const struct gw_svc *v = &a->svc[s];
         int best;
         (void)gw_svc_state(v, now, a->poll_interval_ms, &best);
         if (v->nrep && v->rep[best].metrics_json &&
             metrics_from_json(v->rep[best].metrics_json, strlen(v->rep[best].metrics_json),
-                              src_names[s], &svc[s]) == BM_OK)
+                              svc_info((enum bm_svc)s)->name, &svc[s]) == BM_OK)
             all[n++] = &svc[s];
     }
     if (rc == BM_OK)
@@ -724,23 +692,23 @@ enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct 
                              "bankmock_gateway_duplicates_dropped_total %llu\n"
                              "# TYPE bankmock_gateway_upstream_up gauge\n",
                         a->n, a->bytes, (unsigned long long)a->duplicates);
-    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
-        rc = buf_printf(out, "bankmock_gateway_upstream_up{service=\"%s\"} %d\n", src_names[s],
+    for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++)
+        rc = buf_printf(out, "bankmock_gateway_upstream_up{service=\"%s\"} %d\n", svc_info((enum bm_svc)s)->name,
                         gw_svc_state(&a->svc[s], now, a->poll_interval_ms, NULL) == GW_OK);
     if (rc == BM_OK)
         rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_events_total counter\n");
-    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++)
+    for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++)
         rc = buf_printf(out, "bankmock_gateway_upstream_events_total{service=\"%s\"} %llu\n",
-                        src_names[s], (unsigned long long)a->svc[s].events);
+                        svc_info((enum bm_svc)s)->name, (unsigned long long)a->svc[s].events);
     if (rc == BM_OK)
         rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_head_sequence gauge\n");
-    for (int s = 0; s < GW_NSRC && rc == BM_OK; s++) {
+    for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++) {
         const struct gw_svc *v = &a->svc[s];
         for (int r = 0; r < v->nrep && rc == BM_OK; r++)
             rc = buf_printf(out,
                             "bankmock_gateway_upstream_head_sequence{service=\"%s\",replica=\"%d\"} "
                             "%llu\n",
-                            src_names[s], r, (unsigned long long)v->rep[r].head_sequence);
+                            svc_info((enum bm_svc)s)->name, r, (unsigned long long)v->rep[r].head_sequence);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;

@@ -14,8 +14,7 @@
 #include "db.h"
 #include "gen.h"
 #include "rc.h"
-
-enum gw_src { GW_TXN, GW_AUTH, GW_MON, GW_NSRC };
+#include "svc.h"
 
 enum gw_state { GW_UNKNOWN, GW_OK, GW_DEGRADED, GW_UNREACHABLE };
 
@@ -27,7 +26,7 @@ enum gw_state { GW_UNKNOWN, GW_OK, GW_DEGRADED, GW_UNREACHABLE };
 struct gw_event {
     uint64_t gseq;
     uint64_t seq;
-    enum gw_src src;
+    enum bm_svc src;
     uint64_t idh;        /* hash of (source, id), for dropping duplicates */
     bool anomaly;
     char type[GW_TYPE_MAX];
@@ -88,7 +87,7 @@ struct gw_agg {
     uint64_t *ids;       /* open-addressing set of the buffered events' idh */
     size_t ids_cap;      /* power of two, > 2 * n */
     int64_t poll_interval_ms;
-    struct gw_svc svc[GW_NSRC];
+    struct gw_svc svc[SVC_NSOURCES];
 };
 
 enum bm_rc gw_agg_init(struct gw_agg *a, size_t max_bytes, int64_t poll_interval_ms) BM_WUR;
@@ -96,18 +95,15 @@ void gw_agg_free(struct gw_agg *a);
 
 /* Sets a service's replicas (before the poller starts; the URLs do not
  * change afterwards, so they may be read without the lock). */
-enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum gw_src s, const char *const *urls,
+enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum bm_svc s, const char *const *urls,
                                int n) BM_WUR;
 
-const char *gw_src_name(enum gw_src s); /* "transaction-service" */
-/* index of a service by its route name, -1 if unknown */
-int gw_src_by_name(const char *name, size_t len);
 const char *gw_state_name(enum gw_state s);
 
 /* Parses one page of a service's event list into events (json_rest
  * allocated, gseq unset). *next_since and *count come from the page.
  * BM_EINVAL on a body that is not such a page. */
-enum bm_rc gw_parse_page(enum gw_src src, const char *body, size_t len, struct gw_event **out,
+enum bm_rc gw_parse_page(enum bm_svc src, const char *body, size_t len, struct gw_event **out,
                          size_t *n, uint64_t *next_since) BM_WUR;
 void gw_events_free(struct gw_event *ev, size_t n);
 
@@ -117,7 +113,7 @@ void gw_events_free(struct gw_event *ev, size_t n);
  * replica's cursor, or whose (source, id) is already buffered (another
  * replica's copy), are dropped as duplicates; one larger than half the
  * buffer is skipped and counted in oversized. */
-enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_event *ev,
+enum bm_rc gw_agg_append(struct gw_agg *a, enum bm_svc src, int rep, struct gw_event *ev,
                          size_t n) BM_WUR;
 
 /* The merged list, same rules as the services' lists, over gseq. */
@@ -135,7 +131,7 @@ enum gw_state gw_svc_state(const struct gw_svc *s, int64_t now_mono_us, int64_t 
 
 /* Replica indexes to try for a proxied request: ok ones first (in index
  * order), then the rest. Returns the count. Takes the lock. */
-int gw_route_order(struct gw_agg *a, enum gw_src s, int *order);
+int gw_route_order(struct gw_agg *a, enum bm_svc s, int *order);
 
 enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out) BM_WUR;
 enum bm_rc gw_agg_system_health(struct gw_agg *a, struct buf *out) BM_WUR;

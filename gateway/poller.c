@@ -30,10 +30,6 @@
  * only the newest events anyway */
 #define INITIAL_BACKLOG 10000
 
-static const char *const events_paths[GW_NSRC] = {
-    "/transactions/events", "/auth/events", "/metrics/events",
-};
-
 struct gw_poller {
     struct gw_agg *agg;
     struct hc_multi *multi;
@@ -129,7 +125,7 @@ static void set_failure(struct gw_poller *p, int s, int rep, enum gw_state st, c
 
     pthread_mutex_lock(&a->mu);
     if (r->state != st || strcmp(r->last_error, err) != 0)
-        log_warn("%s (%s) is %s: %s", gw_src_name((enum gw_src)s), r->url, gw_state_name(st),
+        log_warn("%s (%s) is %s: %s", svc_info((enum bm_svc)s)->name, r->url, gw_state_name(st),
                  err);
     r->state = st;
     snprintf(r->last_error, sizeof(r->last_error), "%s", err);
@@ -191,7 +187,7 @@ static bool apply_health(struct gw_poller *p, int s, int rep, const struct hc_re
         if (strcmp(r->stream_id, h.stream_id) != 0) {
             if (r->stream_id[0])
                 log_info("%s (%s): stream_id changed, restarting its cursor",
-                         gw_src_name((enum gw_src)s), r->url);
+                         svc_info((enum bm_svc)s)->name, r->url);
             memcpy(r->stream_id, h.stream_id, sizeof(r->stream_id));
             r->cursor = h.head_sequence > INITIAL_BACKLOG ? h.head_sequence - INITIAL_BACKLOG : 0;
             r->cursor_set = false;
@@ -239,12 +235,12 @@ static bool apply_events(struct gw_poller *p, int s, int rep, const struct hc_re
         set_failure(p, s, rep, st, err);
         return false;
     }
-    if (gw_parse_page((enum gw_src)s, resp->body.data ? resp->body.data : "", resp->body.len, &ev,
+    if (gw_parse_page((enum bm_svc)s, resp->body.data ? resp->body.data : "", resp->body.len, &ev,
                       &n, &next) != BM_OK) {
         set_failure(p, s, rep, GW_DEGRADED, "events body is not the expected JSON");
         return false;
     }
-    if (gw_agg_append(p->agg, (enum gw_src)s, rep, ev, n) != BM_OK)
+    if (gw_agg_append(p->agg, (enum bm_svc)s, rep, ev, n) != BM_OK)
         log_error("out of memory appending events");
     gw_events_free(ev, n);
     *more = n >= PAGE_LIMIT;
@@ -258,7 +254,7 @@ static void events_url(struct gw_poller *p, int s, int rep, char *out, size_t le
     pthread_mutex_lock(&p->agg->mu);
     since = p->agg->svc[s].rep[rep].cursor;
     pthread_mutex_unlock(&p->agg->mu);
-    snprintf(out, len, "%s%s?since=%llu&limit=%d", p->agg->svc[s].rep[rep].url, events_paths[s],
+    snprintf(out, len, "%s%s?since=%llu&limit=%d", p->agg->svc[s].rep[rep].url, svc_info((enum bm_svc)s)->events_path,
              (unsigned long long)since, PAGE_LIMIT);
 }
 
@@ -269,7 +265,7 @@ static void mark_ok(struct gw_poller *p, int s, int rep)
 
     pthread_mutex_lock(&a->mu);
     if (r->state != GW_OK)
-        log_info("%s (%s) is ok", gw_src_name((enum gw_src)s), r->url);
+        log_info("%s (%s) is ok", svc_info((enum bm_svc)s)->name, r->url);
     r->state = GW_OK;
     r->last_error[0] = '\0';
     r->last_success_ms = time_now_ms();
@@ -278,7 +274,7 @@ static void mark_ok(struct gw_poller *p, int s, int rep)
     pthread_mutex_unlock(&a->mu);
 }
 
-#define GW_TARGETS (GW_NSRC * GW_REPLICAS_MAX)
+#define GW_TARGETS (SVC_NSOURCES * GW_REPLICAS_MAX)
 
 /* One round: /health and /metrics of every replica of every service in
  * parallel, then pages of events from each until it is caught up. */
@@ -291,7 +287,7 @@ static void poll_round(struct gw_poller *p)
     bool ok[GW_TARGETS], more[GW_TARGETS];
     size_t nt = 0, n;
 
-    for (int s = 0; s < GW_NSRC; s++)
+    for (int s = 0; s < SVC_NSOURCES; s++)
         for (int rep = 0; rep < p->agg->svc[s].nrep; rep++) {
             tsvc[nt] = s;
             trep[nt++] = rep;

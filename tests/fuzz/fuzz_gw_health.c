@@ -42,9 +42,9 @@ static void check_served(const struct gw_health *h)
     struct buf b;
 
     FUZZ_CHECK(gw_agg_init(&a, 1u << 16, 1000) == BM_OK);
-    for (int s = 0; s < GW_NSRC; s++) {
+    for (int s = 0; s < SVC_NSOURCES; s++) {
         struct gw_replica *r = &a.svc[s].rep[0];
-        FUZZ_CHECK(gw_agg_set_replicas(&a, (enum gw_src)s, urls, 1) == BM_OK);
+        FUZZ_CHECK(gw_agg_set_replicas(&a, (enum bm_svc)s, urls, 1) == BM_OK);
         memcpy(r->stream_id, h->stream_id, sizeof(r->stream_id));
         memcpy(r->health_status, h->status, sizeof(r->health_status));
         r->head_sequence = h->head_sequence;

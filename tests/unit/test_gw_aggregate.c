@@ -16,7 +16,7 @@
 
 /* A transaction-service page with sequences lo..hi; id-<seq> ids (or
  * id-<seq + id_shift>); every 5th an anomaly. */
-static char *page(enum gw_src src, uint64_t lo, uint64_t hi, uint64_t id_shift)
+static char *page(enum bm_svc src, uint64_t lo, uint64_t hi, uint64_t id_shift)
 {
     /* events of varied length, so the text ring wraps at odd places */
     static const char pad[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -32,7 +32,7 @@ static char *page(enum gw_src src, uint64_t lo, uint64_t hi, uint64_t id_shift)
                                     "\"is_anomaly\":%s,\"anomaly_type\":%s,\"amount\":1.5,"
                                     "\"note\":\"%.*s\"}",
                                     s == lo ? "" : ",",
-                                    src == GW_TXN ? "transaction_id" : "event_id",
+                                    src == SVC_TRANSACTION ? "transaction_id" : "event_id",
                                     (unsigned long long)(s + id_shift),
                                     (unsigned long long)s, s % 5 == 0 ? "true" : "false",
                                     s % 5 == 0 ? "\"fraud_pattern\"" : "null", (int)(s % 97),
@@ -46,7 +46,7 @@ static char *page(enum gw_src src, uint64_t lo, uint64_t hi, uint64_t id_shift)
     return out;
 }
 
-static void feed_rep(struct gw_agg *a, enum gw_src src, int rep, uint64_t lo, uint64_t hi,
+static void feed_rep(struct gw_agg *a, enum bm_svc src, int rep, uint64_t lo, uint64_t hi,
                      uint64_t shift)
 {
     char *text = page(src, lo, hi, shift);
@@ -62,7 +62,7 @@ static void feed_rep(struct gw_agg *a, enum gw_src src, int rep, uint64_t lo, ui
     free(text);
 }
 
-static void feed(struct gw_agg *a, enum gw_src src, uint64_t lo, uint64_t hi, uint64_t shift)
+static void feed(struct gw_agg *a, enum bm_svc src, uint64_t lo, uint64_t hi, uint64_t shift)
 {
     feed_rep(a, src, 0, lo, hi, shift);
 }
@@ -100,7 +100,7 @@ static void test_gw_parse_page_rejects_bodies_that_are_not_event_lists(void **st
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_not_equal(gw_parse_page(GW_TXN, bad[i], strlen(bad[i]), &ev, &n, &next), BM_OK);
+        assert_int_not_equal(gw_parse_page(SVC_TRANSACTION, bad[i], strlen(bad[i]), &ev, &n, &next), BM_OK);
 }
 
 static void test_gw_append_gives_dense_sequence_and_tags_source(void **state)
@@ -113,8 +113,8 @@ static void test_gw_append_gives_dense_sequence_and_tags_source(void **state)
 
     (void)state;
     assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
-    feed(&a, GW_TXN, 1, 10, 0);
-    feed(&a, GW_AUTH, 1, 5, 0); /* same ids, other source: not duplicates */
+    feed(&a, SVC_TRANSACTION, 1, 10, 0);
+    feed(&a, SVC_AUTH, 1, 5, 0); /* same ids, other source: not duplicates */
     j = list(&a, &q);
     assert_int_equal((int)num(j, "count"), 15);
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events")) {
@@ -138,14 +138,14 @@ static void test_gw_append_drops_events_at_or_below_cursor_and_known_ids(void **
 
     (void)state;
     assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
-    feed(&a, GW_TXN, 1, 10, 0);
-    feed(&a, GW_TXN, 5, 12, 0);   /* 5..10 again: only 11, 12 are new */
+    feed(&a, SVC_TRANSACTION, 1, 10, 0);
+    feed(&a, SVC_TRANSACTION, 5, 12, 0);   /* 5..10 again: only 11, 12 are new */
     /* a second replica with its own cursor: same ids under new numbers */
-    feed_rep(&a, GW_TXN, 1, 1, 3, 9);    /* ids id-10..id-12: all known */
-    feed_rep(&a, GW_TXN, 1, 4, 4, 9);    /* id-13: new */
-    assert_int_equal(a.svc[GW_TXN].rep[0].events, 12);
-    assert_int_equal(a.svc[GW_TXN].rep[1].events, 1);
-    assert_int_equal(a.svc[GW_TXN].rep[1].cursor, 4);
+    feed_rep(&a, SVC_TRANSACTION, 1, 1, 3, 9);    /* ids id-10..id-12: all known */
+    feed_rep(&a, SVC_TRANSACTION, 1, 4, 4, 9);    /* id-13: new */
+    assert_int_equal(a.svc[SVC_TRANSACTION].rep[0].events, 12);
+    assert_int_equal(a.svc[SVC_TRANSACTION].rep[1].events, 1);
+    assert_int_equal(a.svc[SVC_TRANSACTION].rep[1].cursor, 4);
     j = list(&a, &q);
     assert_int_equal((int)num(j, "count"), 13);
     assert_int_equal((int)num(j, "next_since"), 13);
@@ -164,7 +164,7 @@ static void test_gw_buffer_stays_within_bytes_keeping_the_newest(void **state)
     (void)state;
     assert_int_equal(gw_agg_init(&a, 64 * 1024, 1000), BM_OK);
     for (uint64_t s = 1; s <= 20000; s += 500)
-        feed(&a, GW_TXN, s, s + 499, 0);
+        feed(&a, SVC_TRANSACTION, s, s + 499, 0);
     assert_true(a.bytes <= 64 * 1024);
     assert_true(a.n > 100 && a.n < 20000);
     j = list(&a, &q);
@@ -201,7 +201,7 @@ static void test_gw_buffer_stays_within_bytes_keeping_the_newest(void **state)
     /* every buffered id is still known after thousands of evictions */
     {
         uint64_t first = 20000 - a.n + 1, n0 = a.n;
-        feed_rep(&a, GW_TXN, 1, first, 20000, 0);
+        feed_rep(&a, SVC_TRANSACTION, 1, first, 20000, 0);
         assert_int_equal(a.n, n0);
         assert_int_equal(a.last_gseq, 20000);
     }
@@ -220,7 +220,7 @@ static void test_gw_list_with_since_pages_oldest_first_and_filters(void **state)
 
     (void)state;
     assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
-    feed(&a, GW_TXN, 1, 20, 0);
+    feed(&a, SVC_TRANSACTION, 1, 20, 0);
     j = list(&a, &q);
     ev = cJSON_GetObjectItemCaseSensitive(j, "events");
     assert_int_equal(cJSON_GetArraySize(ev), 3);
@@ -242,8 +242,8 @@ static void test_gw_list_with_since_pages_oldest_first_and_filters(void **state)
     assert_int_equal((int)num(cJSON_GetArrayItem(ev, 1), "sequence"), 15);
     cJSON_Delete(j);
 
-    assert_int_equal(a.svc[GW_TXN].anomalies, 4);
-    assert_int_equal(a.svc[GW_TXN].by_type[1], 4); /* fraud_pattern is the second type */
+    assert_int_equal(a.svc[SVC_TRANSACTION].anomalies, 4);
+    assert_int_equal(a.svc[SVC_TRANSACTION].by_type[1], 4); /* fraud_pattern is the second type */
     gw_agg_free(&a);
 }
 
@@ -273,17 +273,17 @@ static void test_gw_replicas_with_different_data_are_all_kept(void **state)
     assert_int_equal(gw_agg_init(&a, 8u * 1024 * 1024, 1000), BM_OK);
     {
         const char *urls[] = { "http://a:1", "http://b:2" };
-        assert_int_equal(gw_agg_set_replicas(&a, GW_TXN, urls, 2), BM_OK);
+        assert_int_equal(gw_agg_set_replicas(&a, SVC_TRANSACTION, urls, 2), BM_OK);
     }
-    feed_rep(&a, GW_TXN, 0, 1, 10, 0);
-    feed_rep(&a, GW_TXN, 1, 1, 10, 1000); /* same numbers, other ids */
-    feed_rep(&a, GW_TXN, 0, 5, 11, 0);    /* replica 0 moves on: only 11 is new */
+    feed_rep(&a, SVC_TRANSACTION, 0, 1, 10, 0);
+    feed_rep(&a, SVC_TRANSACTION, 1, 1, 10, 1000); /* same numbers, other ids */
+    feed_rep(&a, SVC_TRANSACTION, 0, 5, 11, 0);    /* replica 0 moves on: only 11 is new */
     j = list(&a, &q);
     assert_int_equal((int)num(j, "count"), 21);
     assert_int_equal(a.duplicates, 6);
-    assert_int_equal(a.svc[GW_TXN].events, 21);
-    assert_int_equal(a.svc[GW_TXN].rep[0].events, 11);
-    assert_int_equal(a.svc[GW_TXN].rep[1].events, 10);
+    assert_int_equal(a.svc[SVC_TRANSACTION].events, 21);
+    assert_int_equal(a.svc[SVC_TRANSACTION].rep[0].events, 11);
+    assert_int_equal(a.svc[SVC_TRANSACTION].rep[1].events, 10);
     cJSON_Delete(j);
 
     buf_init(&b, 1 << 20);
@@ -313,26 +313,26 @@ static void test_gw_service_state_is_its_best_replica_and_routes_prefer_ok(void 
 
     (void)state;
     assert_int_equal(gw_agg_init(&a, 1 << 20, 1000), BM_OK);
-    assert_int_equal(gw_agg_set_replicas(&a, GW_AUTH, urls, 3), BM_OK);
-    a.svc[GW_AUTH].rep[0].state = GW_UNREACHABLE;
-    a.svc[GW_AUTH].rep[1].state = GW_DEGRADED;
-    a.svc[GW_AUTH].rep[2].state = GW_UNREACHABLE;
-    assert_int_equal(gw_svc_state(&a.svc[GW_AUTH], now, 1000, &best), GW_DEGRADED);
+    assert_int_equal(gw_agg_set_replicas(&a, SVC_AUTH, urls, 3), BM_OK);
+    a.svc[SVC_AUTH].rep[0].state = GW_UNREACHABLE;
+    a.svc[SVC_AUTH].rep[1].state = GW_DEGRADED;
+    a.svc[SVC_AUTH].rep[2].state = GW_UNREACHABLE;
+    assert_int_equal(gw_svc_state(&a.svc[SVC_AUTH], now, 1000, &best), GW_DEGRADED);
     assert_int_equal(best, 1);
-    a.svc[GW_AUTH].rep[2].state = GW_OK;
-    a.svc[GW_AUTH].rep[2].last_success_mono_us = time_mono_us();
-    assert_int_equal(gw_svc_state(&a.svc[GW_AUTH], time_mono_us(), 1000, &best), GW_OK);
+    a.svc[SVC_AUTH].rep[2].state = GW_OK;
+    a.svc[SVC_AUTH].rep[2].last_success_mono_us = time_mono_us();
+    assert_int_equal(gw_svc_state(&a.svc[SVC_AUTH], time_mono_us(), 1000, &best), GW_OK);
     assert_int_equal(best, 2);
-    assert_int_equal(gw_route_order(&a, GW_AUTH, order), 3);
+    assert_int_equal(gw_route_order(&a, SVC_AUTH, order), 3);
     assert_int_equal(order[0], 2);
     assert_int_equal(order[1], 0);
     assert_int_equal(order[2], 1);
     /* all down: the service is unreachable; every replica is still tried */
     for (int r = 0; r < 3; r++)
-        a.svc[GW_AUTH].rep[r].state = GW_UNREACHABLE;
-    assert_int_equal(gw_svc_state(&a.svc[GW_AUTH], now, 1000, NULL), GW_UNREACHABLE);
-    assert_int_equal(gw_route_order(&a, GW_AUTH, order), 3);
-    assert_int_equal(gw_agg_set_replicas(&a, GW_AUTH, urls, 0), BM_EINVAL);
+        a.svc[SVC_AUTH].rep[r].state = GW_UNREACHABLE;
+    assert_int_equal(gw_svc_state(&a.svc[SVC_AUTH], now, 1000, NULL), GW_UNREACHABLE);
+    assert_int_equal(gw_route_order(&a, SVC_AUTH, order), 3);
+    assert_int_equal(gw_agg_set_replicas(&a, SVC_AUTH, urls, 0), BM_EINVAL);
     gw_agg_free(&a);
 }
 
