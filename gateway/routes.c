@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "report.h"
 #include "http_client.h"
 #include "query.h"
 #include "timefmt.h"
@@ -291,10 +292,10 @@ static void gw_h_proxy(struct http_req *req)
     h.list[0] = NULL;
     http_req_headers_each(req, fwd_request_header, &h);
     fwd_add(&h, "X-Request-ID", http_req_id(req));
-    n = gw_route_order(&app->agg, (enum bm_svc)s, order);
+    n = gw_route_order(&app->agg, s, order);
     for (int i = 0; i < n; i++) {
         char url[8192];
-        const char *base = app->agg.svc[s].rep[order[i]].url; /* fixed after start */
+        const char *base = gw_agg_url(&app->agg, s, order[i]);
         int w = snprintf(url, sizeof(url), "%s%s%s%s", base, slash ? slash : "/",
                          q.len ? "?" : "", q.len ? q.data : "");
         if (w < 0 || (size_t)w >= sizeof(url)) {

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "aggregate.h"
+#include "report.h"
 #include "json.h"
 #include "support.h"
 
@@ -69,7 +70,7 @@ static size_t page_events(const uint8_t *data, size_t size)
 }
 
 /* Some event fed so far has this slot's source, id, sequence and text. */
-static bool slot_was_fed(const struct gw_agg *a, const struct gw_slot *s,
+static bool slot_was_fed(const struct gw_buffer *a, const struct gw_slot *s,
                          const struct fed *fed, size_t nfed)
 {
     for (size_t f = 0; f < nfed; f++)
@@ -82,7 +83,7 @@ static bool slot_was_fed(const struct gw_agg *a, const struct gw_slot *s,
     return false;
 }
 
-static void check_agg(const struct gw_agg *a, const struct fed *fed, size_t nfed)
+static void check_buffer(const struct gw_buffer *a, const struct fed *fed, size_t nfed)
 {
     size_t bytes = 0;
 
@@ -104,7 +105,7 @@ static void check_agg(const struct gw_agg *a, const struct fed *fed, size_t nfed
 }
 
 /* Parses the page for src and appends it as replica rep's; the events
- * stay in *f (the aggregate copies them) for check_agg. */
+ * stay in *f (the aggregate copies them) for check_buffer. */
 static void feed(struct gw_agg *a, enum bm_svc src, int rep, const uint8_t *data, size_t size,
                  struct fed *f)
 {
@@ -185,10 +186,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* then another replica with the same page: duplicates stay out */
         for (int rep = 0; rep < 2; rep++) {
             feed(&a, (enum bm_svc)s, rep, data, size, &fed[nfed++]);
-            check_agg(&a, fed, nfed);
+            check_buffer(&a.buf, fed, nfed);
         }
     }
-    if (a.last_gseq > 0)
+    if (a.buf.last_gseq > 0)
         check_bodies(&a); /* an empty aggregate's bodies are always the same */
     gw_agg_free(&a);
     for (size_t f = 0; f < nfed; f++)
