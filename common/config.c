@@ -195,51 +195,19 @@ static const struct cfg_key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const svc_names[SVC_COUNT] = {
-    "transaction-service", "auth-service", "monitoring-service", "api-gateway",
-};
-static const char *const svc_sections[SVC_COUNT] = {
-    "transaction", "auth", "monitoring", "gateway",
-};
-static const int64_t svc_ports[SVC_COUNT] = { 8081, 8082, 8083, 8080 };
-
-static const char *const txn_types[] = {
-    "suspicious_high_amount", "fraud_pattern", "money_laundering",
-};
-static const char *const auth_types[] = {
-    "brute_force", "credential_stuffing", "unusual_location",
-};
-static const char *const mon_types[] = {
-    "high_cpu", "high_memory", "high_disk", "cascade_failure",
-    "performance_degradation", "network_timeout",
-};
-
 const char *cfg_svc_name(enum bm_svc svc)
 {
-    return svc < SVC_COUNT ? svc_names[svc] : "unknown";
-}
-
-const char *cfg_svc_section(enum bm_svc svc)
-{
-    return svc < SVC_COUNT ? svc_sections[svc] : "unknown";
+    return svc < SVC_COUNT ? svc_info(svc)->name : "unknown";
 }
 
 int cfg_anomaly_types(enum bm_svc svc, const char *const **names)
 {
-    switch (svc) {
-    case SVC_TRANSACTION:
-        *names = txn_types;
-        return 3;
-    case SVC_AUTH:
-        *names = auth_types;
-        return 3;
-    case SVC_MONITORING:
-        *names = mon_types;
-        return 6;
-    default:
+    if (svc >= SVC_COUNT) {
         *names = NULL;
         return 0;
     }
+    *names = svc_info(svc)->anomaly_types;
+    return svc_info(svc)->nanomaly_types;
 }
 
 /* Bytes a runtime key's value occupies in struct bm_config. */
@@ -483,9 +451,9 @@ void cfg_defaults(struct bm_config *c, enum bm_svc svc)
     c->config_explicit = false;
     c->seed_set = false;
     c->start_time_set = false;
-    c->port = svc < SVC_COUNT ? svc_ports[svc] : 0;
+    c->port = svc < SVC_COUNT ? svc_info(svc)->port : 0;
     if (svc < SVC_GATEWAY)
-        snprintf(c->db_path, sizeof(c->db_path), "data/%s.db", svc_names[svc]);
+        snprintf(c->db_path, sizeof(c->db_path), "data/%s.db", svc_info(svc)->name);
     c->log_level = LOG_INFO;
 }
 
@@ -514,7 +482,7 @@ static const struct cfg_key *key_for_path(const char *path, enum bm_svc *owner)
         if (!k->json)
             continue;
         for (int s = 0; s < SVC_GATEWAY; s++) {
-            expand_path(buf, sizeof(buf), k->json, svc_sections[s]);
+            expand_path(buf, sizeof(buf), k->json, svc_info(s)->section);
             if (strcmp(buf, path) == 0) {
                 *owner = (enum bm_svc)s;
                 return k;
@@ -564,7 +532,7 @@ static enum bm_rc walk_file(struct bm_config *c, struct bm_config *scratch, enum
                     if (!keys[i].json)
                         continue;
                     for (int s = 0; s < SVC_GATEWAY && !deeper; s++) {
-                        expand_path(buf, sizeof(buf), keys[i].json, svc_sections[s]);
+                        expand_path(buf, sizeof(buf), keys[i].json, svc_info(s)->section);
                         deeper = strncmp(buf, path, plen) == 0 && buf[plen] == '.';
                     }
                 }
@@ -740,7 +708,7 @@ static enum bm_rc apply_flags(struct bm_config *c, enum bm_svc svc, int argc, ch
         k = key_for_flag(a, n);
         if (!k || !key_applies(k, svc)) {
             snprintf(err, errlen, "unknown option \"%.*s\" for %s (see --help)", (int)n, a,
-                     svc_names[svc]);
+                     svc_info(svc)->name);
             return BM_EINVAL;
         }
         if (k->type == CFG_SWITCH) {
@@ -989,7 +957,7 @@ void cfg_gen_params(const struct bm_config *c, struct gen_params *p)
 
 void cfg_print_help(enum bm_svc svc, const char *prog)
 {
-    printf("Usage: %s [options]\n\n%s of bankmock %s.\n\nOptions:\n", prog, svc_names[svc],
+    printf("Usage: %s [options]\n\n%s of bankmock %s.\n\nOptions:\n", prog, svc_info(svc)->name,
            BM_VERSION);
     for (size_t i = 0; i < NKEYS; i++) {
         const struct cfg_key *k = &keys[i];
@@ -1001,9 +969,9 @@ void cfg_print_help(enum bm_svc svc, const char *prog)
         if (k->def && *k->def)
             printf(" [default: %s]", k->def);
         else if (strcmp(k->name, "port") == 0)
-            printf(" [default: %lld]", (long long)svc_ports[svc]);
+            printf(" [default: %lld]", (long long)svc_info(svc)->port);
         else if (strcmp(k->name, "db") == 0 && svc < SVC_GATEWAY)
-            printf(" [default: data/%s.db]", svc_names[svc]);
+            printf(" [default: data/%s.db]", svc_info(svc)->name);
         if (k->env)
             printf(" (env %s)", k->env);
         putchar('\n');

@@ -12,11 +12,7 @@
 #include "buf.h"
 #include "gen.h"
 #include "rc.h"
-
-enum bm_svc { SVC_TRANSACTION, SVC_AUTH, SVC_MONITORING, SVC_GATEWAY, SVC_COUNT };
-#define SVC_BIT(s)  (1u << (s))
-#define SVC_SERVICES (SVC_BIT(SVC_TRANSACTION) | SVC_BIT(SVC_AUTH) | SVC_BIT(SVC_MONITORING))
-#define SVC_ALL      (SVC_SERVICES | SVC_BIT(SVC_GATEWAY))
+#include "svc.h"
 
 #define CFG_URLS_MAX 1024
 
@@ -95,11 +91,11 @@ void cfg_gen_params(const struct bm_config *c, struct gen_params *p);
 /* --help text for this process. */
 void cfg_print_help(enum bm_svc svc, const char *prog);
 
-/* Names of the anomaly types of a service, in weight order; count returned. */
+/* Names of the anomaly types of a service, in weight order; count
+ * returned (svc_info's, kept for callers of config.h). */
 int cfg_anomaly_types(enum bm_svc svc, const char *const **names);
 
-const char *cfg_svc_name(enum bm_svc svc);    /* "transaction-service" */
-const char *cfg_svc_section(enum bm_svc svc); /* "transaction" */
+const char *cfg_svc_name(enum bm_svc svc); /* "transaction-service" (svc_info's) */
 
 /* The live settings, shared between threads. */
 void cfg_current_get(struct bm_config *out);

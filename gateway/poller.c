@@ -18,6 +18,7 @@
 #include "http_client.h"
 #include "json.h"
 #include "log.h"
+#include "page.h"
 #include "timefmt.h"
 
 /* small pages: a round parses one page per service at a time, and the
@@ -26,13 +27,6 @@
 #define PAGE_MAX_BODY (4u * 1024 * 1024) /* a page of 250 events is about 200 KB */
 #define SMALL_MAX_BODY (256u * 1024)
 #define PAGES_PER_ROUND 200 /* up to 50,000 events per replica per round */
-/* a first contact starts this far behind the head: the buffer keeps
- * only the newest events anyway */
-#define INITIAL_BACKLOG 10000
-
-static const char *const events_paths[GW_NSRC] = {
-    "/transactions/events", "/auth/events", "/metrics/events",
-};
 
 struct gw_poller {
     struct gw_agg *agg;
@@ -122,55 +116,19 @@ static enum gw_state classify(const struct hc_resp *r, char *err, size_t errlen)
     return GW_OK;
 }
 
-static void set_failure(struct gw_poller *p, int s, int rep, enum gw_state st, const char *err)
+/* Marks a replica failed; logs when its state or reason changed. */
+static void set_failure(struct gw_poller *p, enum bm_svc s, int rep, enum gw_state st,
+                        const char *err)
 {
-    struct gw_agg *a = p->agg;
-    struct gw_replica *r = &a->svc[s].rep[rep];
-
-    pthread_mutex_lock(&a->mu);
-    if (r->state != st || strcmp(r->last_error, err) != 0)
-        log_warn("%s (%s) is %s: %s", gw_src_name((enum gw_src)s), r->url, gw_state_name(st),
-                 err);
-    r->state = st;
-    snprintf(r->last_error, sizeof(r->last_error), "%s", err);
-    r->poll_errors++;
-    pthread_mutex_unlock(&a->mu);
-}
-
-enum bm_rc gw_parse_health(const char *body, size_t len, struct gw_health *h)
-{
-    cJSON *root = NULL;
-    const char *sid = NULL, *status = NULL;
-    int64_t head = 0;
-
-    memset(h, 0, sizeof(*h));
-    if (json_parse(body, len, &root) != BM_OK ||
-        json_as_str(json_get(root, "stream_id"), &sid) != BM_OK ||
-        json_as_i64(json_get(root, "head_sequence"), 0, INT64_MAX, &head) != BM_OK) {
-        cJSON_Delete(root);
-        return BM_EINVAL;
-    }
-    /* Cut short, a stream_id could equal another stream's and hide a
-     * restart: one that does not fit is not the expected JSON. A status
-     * that does not fit (or none) is kept as unknown, not cut
-     * mid-character. */
-    if (strlen(sid) >= sizeof(h->stream_id)) {
-        cJSON_Delete(root);
-        return BM_EINVAL;
-    }
-    if (json_as_str(json_get(root, "status"), &status) != BM_OK ||
-        strlen(status) >= sizeof(h->status))
-        status = "";
-    memcpy(h->stream_id, sid, strlen(sid) + 1);
-    memcpy(h->status, status, strlen(status) + 1);
-    h->head_sequence = (uint64_t)head;
-    cJSON_Delete(root);
-    return BM_OK;
+    if (gw_agg_mark_failed(p->agg, s, rep, st, err))
+        log_warn("%s (%s) is %s: %s", svc_info(s)->name, gw_agg_url(p->agg, s, rep),
+                 gw_state_name(st), err);
 }
 
 /* Applies a /health body: stream_id change restarts the replica's cursor.
  * Returns false (and marks the replica) on a failure or a bad body. */
-static bool apply_health(struct gw_poller *p, int s, int rep, const struct hc_resp *resp)
+static bool apply_health(struct gw_poller *p, enum bm_svc s, int rep,
+                         const struct hc_resp *resp)
 {
     struct gw_agg *a = p->agg;
     struct gw_health h;
@@ -185,25 +143,13 @@ static bool apply_health(struct gw_poller *p, int s, int rep, const struct hc_re
         set_failure(p, s, rep, GW_DEGRADED, "health body is not the expected JSON");
         return false;
     }
-    pthread_mutex_lock(&a->mu);
-    {
-        struct gw_replica *r = &a->svc[s].rep[rep];
-        if (strcmp(r->stream_id, h.stream_id) != 0) {
-            if (r->stream_id[0])
-                log_info("%s (%s): stream_id changed, restarting its cursor",
-                         gw_src_name((enum gw_src)s), r->url);
-            memcpy(r->stream_id, h.stream_id, sizeof(r->stream_id));
-            r->cursor = h.head_sequence > INITIAL_BACKLOG ? h.head_sequence - INITIAL_BACKLOG : 0;
-            r->cursor_set = false;
-        }
-        r->head_sequence = h.head_sequence;
-        memcpy(r->health_status, h.status, sizeof(r->health_status));
-    }
-    pthread_mutex_unlock(&a->mu);
+    if (gw_agg_apply_health(a, s, rep, &h))
+        log_info("%s (%s): stream_id changed, restarting its cursor",
+                 svc_info(s)->name, gw_agg_url(a, s, rep));
     return true;
 }
 
-static void apply_metrics(struct gw_poller *p, int s, int rep, struct hc_resp *resp)
+static void apply_metrics(struct gw_poller *p, enum bm_svc s, int rep, struct hc_resp *resp)
 {
     char err[192];
     char *text;
@@ -218,15 +164,12 @@ static void apply_metrics(struct gw_poller *p, int s, int rep, struct hc_resp *r
     text = buf_take(&resp->body, NULL);
     if (!text)
         return;
-    pthread_mutex_lock(&p->agg->mu);
-    free(p->agg->svc[s].rep[rep].metrics_json);
-    p->agg->svc[s].rep[rep].metrics_json = text;
-    pthread_mutex_unlock(&p->agg->mu);
+    gw_agg_adopt_metrics(p->agg, s, rep, text);
 }
 
 /* Applies one events page; *more is set when the page was full. */
-static bool apply_events(struct gw_poller *p, int s, int rep, const struct hc_resp *resp,
-                         bool *more)
+static bool apply_events(struct gw_poller *p, enum bm_svc s, int rep,
+                         const struct hc_resp *resp, bool *more)
 {
     struct gw_event *ev = NULL;
     size_t n = 0;
@@ -239,46 +182,32 @@ static bool apply_events(struct gw_poller *p, int s, int rep, const struct hc_re
         set_failure(p, s, rep, st, err);
         return false;
     }
-    if (gw_parse_page((enum gw_src)s, resp->body.data ? resp->body.data : "", resp->body.len, &ev,
+    if (gw_parse_page(s, resp->body.data ? resp->body.data : "", resp->body.len, &ev,
                       &n, &next) != BM_OK) {
         set_failure(p, s, rep, GW_DEGRADED, "events body is not the expected JSON");
         return false;
     }
-    if (gw_agg_append(p->agg, (enum gw_src)s, rep, ev, n) != BM_OK)
+    if (gw_agg_append(p->agg, s, rep, ev, n) != BM_OK)
         log_error("out of memory appending events");
     gw_events_free(ev, n);
     *more = n >= PAGE_LIMIT;
     return true;
 }
 
-static void events_url(struct gw_poller *p, int s, int rep, char *out, size_t len)
+static void events_url(struct gw_poller *p, enum bm_svc s, int rep, char *out, size_t len)
 {
-    uint64_t since;
-
-    pthread_mutex_lock(&p->agg->mu);
-    since = p->agg->svc[s].rep[rep].cursor;
-    pthread_mutex_unlock(&p->agg->mu);
-    snprintf(out, len, "%s%s?since=%llu&limit=%d", p->agg->svc[s].rep[rep].url, events_paths[s],
-             (unsigned long long)since, PAGE_LIMIT);
+    snprintf(out, len, "%s%s?since=%llu&limit=%d", gw_agg_url(p->agg, s, rep),
+             svc_info(s)->events_path, (unsigned long long)gw_agg_cursor(p->agg, s, rep),
+             PAGE_LIMIT);
 }
 
-static void mark_ok(struct gw_poller *p, int s, int rep)
+static void mark_ok(struct gw_poller *p, enum bm_svc s, int rep)
 {
-    struct gw_agg *a = p->agg;
-    struct gw_replica *r = &a->svc[s].rep[rep];
-
-    pthread_mutex_lock(&a->mu);
-    if (r->state != GW_OK)
-        log_info("%s (%s) is ok", gw_src_name((enum gw_src)s), r->url);
-    r->state = GW_OK;
-    r->last_error[0] = '\0';
-    r->last_success_ms = time_now_ms();
-    r->last_success_mono_us = time_mono_us();
-    r->polls++;
-    pthread_mutex_unlock(&a->mu);
+    if (gw_agg_mark_ok(p->agg, s, rep, time_now_ms(), time_mono_us()))
+        log_info("%s (%s) is ok", svc_info(s)->name, gw_agg_url(p->agg, s, rep));
 }
 
-#define GW_TARGETS (GW_NSRC * GW_REPLICAS_MAX)
+#define GW_TARGETS (SVC_NSOURCES * GW_REPLICAS_MAX)
 
 /* One round: /health and /metrics of every replica of every service in
  * parallel, then pages of events from each until it is caught up. */
@@ -287,19 +216,20 @@ static void poll_round(struct gw_poller *p)
     static char urls[GW_TARGETS * 2][512]; /* only the poller thread runs this */
     const char *up[GW_TARGETS * 2] = { NULL };
     struct hc_resp r[GW_TARGETS * 2];
-    int tsvc[GW_TARGETS], trep[GW_TARGETS], idx[GW_TARGETS];
+    enum bm_svc tsvc[GW_TARGETS];
+    int trep[GW_TARGETS], idx[GW_TARGETS];
     bool ok[GW_TARGETS], more[GW_TARGETS];
     size_t nt = 0, n;
 
-    for (int s = 0; s < GW_NSRC; s++)
-        for (int rep = 0; rep < p->agg->svc[s].nrep; rep++) {
-            tsvc[nt] = s;
+    for (int s = 0; s < SVC_NSOURCES; s++)
+        for (int rep = 0; rep < gw_agg_nrep(p->agg, (enum bm_svc)s); rep++) {
+            tsvc[nt] = (enum bm_svc)s;
             trep[nt++] = rep;
         }
     /* health and metrics first: a stream change must be seen before a
      * page is read with the old cursor */
     for (size_t t = 0; t < nt; t++) {
-        const char *base = p->agg->svc[tsvc[t]].rep[trep[t]].url;
+        const char *base = gw_agg_url(p->agg, tsvc[t], trep[t]);
         snprintf(urls[2 * t], sizeof(urls[0]), "%s/health", base);
         snprintf(urls[2 * t + 1], sizeof(urls[0]), "%s/metrics", base);
         up[2 * t] = urls[2 * t];

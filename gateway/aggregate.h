@@ -1,7 +1,8 @@
-/* aggregate.h - the gateway's state: the bounded buffer of merged events
- * with their gateway_sequence, and what is known of each service. Every
- * field is guarded by gw_agg.mu; readers copy out under the lock, no I/O
- * happens under it. */
+/* aggregate.h - the gateway's state: the merged events (buffer.h) and
+ * what is known of each service's replicas. Only the gateway's aggregate
+ * code (aggregate.c, report.c) touches these fields: the poller and the
+ * handlers go through the functions below, which take the lock, and
+ * nothing logs or does I/O under it. */
 #ifndef BM_GATEWAY_AGGREGATE_H
 #define BM_GATEWAY_AGGREGATE_H
 
@@ -11,84 +12,54 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "buffer.h"
 #include "db.h"
 #include "gen.h"
+#include "page.h"
 #include "rc.h"
-
-enum gw_src { GW_TXN, GW_AUTH, GW_MON, GW_NSRC };
+#include "svc.h"
 
 enum gw_state { GW_UNKNOWN, GW_OK, GW_DEGRADED, GW_UNREACHABLE };
 
-#define GW_TYPE_MAX 40
-#define GW_ID_MAX 64
-
-/* One event as received; json_rest is the service's object text without
- * its opening brace, so the gateway's members can be put in front. */
-struct gw_event {
-    uint64_t gseq;
-    uint64_t seq;
-    enum gw_src src;
-    uint64_t idh;        /* hash of (source, id), for dropping duplicates */
-    bool anomaly;
-    char type[GW_TYPE_MAX];
-    char *json_rest;
-    size_t len;
-};
-
 #define GW_REPLICAS_MAX 8
+
+/* A first contact, or a new stream, starts this far behind the head: the
+ * buffer keeps only the newest events anyway. */
+#define GW_INITIAL_BACKLOG 10000
 
 /* One base URL of a service, polled on its own: its own stream and
  * cursor, so replicas with different data are all followed. */
 struct gw_replica {
-    char url[256];
+    char url[256];                /* fixed once the poller runs: read without the lock */
     enum gw_state state;
     char last_error[192];
     int64_t last_success_ms;      /* wall clock, 0 = never */
     int64_t last_success_mono_us; /* for the age of the data */
-    char stream_id[64];
+    char stream_id[sizeof(((struct gw_health *)0)->stream_id)];
     uint64_t cursor;              /* highest sequence received */
     bool cursor_set;
     uint64_t head_sequence;
-    char health_status[24];
+    char health_status[sizeof(((struct gw_health *)0)->status)];
     uint64_t events;              /* kept from this replica (not duplicates) */
     uint64_t polls, poll_errors;
     char *metrics_json;           /* its last /metrics body */
 };
 
 struct gw_svc {
-    int nrep;
+    int nrep;                     /* fixed once the poller runs */
     struct gw_replica rep[GW_REPLICAS_MAX];
     uint64_t events;              /* received since start, all replicas */
     uint64_t anomalies;
     uint64_t by_type[GEN_MAX_TYPES];
 };
 
-/* One buffered event; its text is json_rest, kept in the agg's text ring. */
-struct gw_slot {
-    uint64_t gseq;
-    uint64_t seq;
-    uint64_t idh;
-    uint32_t off, len; /* in gw_agg.text */
-    uint8_t src;
-    int8_t type;       /* index among the source's anomaly types, -1 none */
-    bool anomaly;
-};
-
 struct gw_agg {
-    pthread_mutex_t mu; /* guards every field below */
-    struct gw_slot *ring;
-    size_t cap, head, n; /* ring[head] is the oldest */
-    char *text;          /* the events' text: one circular allocation */
-    size_t text_cap, text_tail;
-    size_t bytes, max_bytes; /* text plus slots of the buffered events */
+    pthread_mutex_t mu; /* guards every field below (but the URLs and nrep) */
+    struct gw_buffer buf;
     uint64_t oversized;  /* events over half the buffer, skipped */
-    uint64_t last_gseq;  /* newest assigned; 0 = none */
-    uint64_t evicted;
     uint64_t duplicates;
-    uint64_t *ids;       /* open-addressing set of the buffered events' idh */
-    size_t ids_cap;      /* power of two, > 2 * n */
     int64_t poll_interval_ms;
-    struct gw_svc svc[GW_NSRC];
+    struct gw_svc svc[SVC_NSOURCES];
 };
 
 enum bm_rc gw_agg_init(struct gw_agg *a, size_t max_bytes, int64_t poll_interval_ms) BM_WUR;
@@ -96,20 +67,12 @@ void gw_agg_free(struct gw_agg *a);
 
 /* Sets a service's replicas (before the poller starts; the URLs do not
  * change afterwards, so they may be read without the lock). */
-enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum gw_src s, const char *const *urls,
+enum bm_rc gw_agg_set_replicas(struct gw_agg *a, enum bm_svc s, const char *const *urls,
                                int n) BM_WUR;
+int gw_agg_nrep(const struct gw_agg *a, enum bm_svc s);
+const char *gw_agg_url(const struct gw_agg *a, enum bm_svc s, int rep);
 
-const char *gw_src_name(enum gw_src s); /* "transaction-service" */
-/* index of a service by its route name, -1 if unknown */
-int gw_src_by_name(const char *name, size_t len);
 const char *gw_state_name(enum gw_state s);
-
-/* Parses one page of a service's event list into events (json_rest
- * allocated, gseq unset). *next_since and *count come from the page.
- * BM_EINVAL on a body that is not such a page. */
-enum bm_rc gw_parse_page(enum gw_src src, const char *body, size_t len, struct gw_event **out,
-                         size_t *n, uint64_t *next_since) BM_WUR;
-void gw_events_free(struct gw_event *ev, size_t n);
 
 /* Copies events received from replica rep of src into the buffer (the
  * caller still frees ev), giving each the next gateway_sequence and
@@ -117,11 +80,30 @@ void gw_events_free(struct gw_event *ev, size_t n);
  * replica's cursor, or whose (source, id) is already buffered (another
  * replica's copy), are dropped as duplicates; one larger than half the
  * buffer is skipped and counted in oversized. */
-enum bm_rc gw_agg_append(struct gw_agg *a, enum gw_src src, int rep, struct gw_event *ev,
+enum bm_rc gw_agg_append(struct gw_agg *a, enum bm_svc src, int rep, struct gw_event *ev,
                          size_t n) BM_WUR;
 
 /* The merged list, same rules as the services' lists, over gseq. */
 enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct buf *out) BM_WUR;
+
+/* What the poller learns of a replica. Each returns whether the change
+ * is one to log (the caller logs, after the lock is released). */
+
+/* The sequence to ask the replica's events after. */
+uint64_t gw_agg_cursor(struct gw_agg *a, enum bm_svc s, int rep);
+/* A poll failed: state st for the reason err (counted in poll_errors).
+ * True if the state or the reason changed. */
+bool gw_agg_mark_failed(struct gw_agg *a, enum bm_svc s, int rep, enum gw_state st,
+                        const char *err);
+/* A poll round reached the replica's head: ok, at these clocks (counted
+ * in polls). True if it was not ok before. */
+bool gw_agg_mark_ok(struct gw_agg *a, enum bm_svc s, int rep, int64_t now_ms,
+                    int64_t now_mono_us);
+/* Its /health: a new stream_id restarts the cursor GW_INITIAL_BACKLOG
+ * behind the head. True if it replaced a stream seen before. */
+bool gw_agg_apply_health(struct gw_agg *a, enum bm_svc s, int rep, const struct gw_health *h);
+/* Its /metrics body (JSON, NUL-terminated), which the aggregate now owns. */
+void gw_agg_adopt_metrics(struct gw_agg *a, enum bm_svc s, int rep, char *json);
 
 /* A replica's polled state; its data is degraded when older than 3
  * poll intervals. */
@@ -135,11 +117,6 @@ enum gw_state gw_svc_state(const struct gw_svc *s, int64_t now_mono_us, int64_t 
 
 /* Replica indexes to try for a proxied request: ok ones first (in index
  * order), then the rest. Returns the count. Takes the lock. */
-int gw_route_order(struct gw_agg *a, enum gw_src s, int *order);
-
-enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out) BM_WUR;
-enum bm_rc gw_agg_system_health(struct gw_agg *a, struct buf *out) BM_WUR;
-enum bm_rc gw_agg_metrics_json(struct gw_agg *a, int64_t uptime_s, struct buf *out) BM_WUR;
-enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct buf *out) BM_WUR;
+int gw_route_order(struct gw_agg *a, enum bm_svc s, int *order);
 
 #endif

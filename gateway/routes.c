@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "report.h"
 #include "http_client.h"
 #include "query.h"
 #include "timefmt.h"
@@ -45,12 +46,10 @@ static void gw_h_health(struct http_req *req)
 /* anomaly_type may name any service's type. */
 static const char *known_type(const char *t)
 {
-    for (int s = 0; s < SVC_GATEWAY; s++) {
-        const char *const *names;
-        int n = cfg_anomaly_types((enum bm_svc)s, &names);
-        for (int i = 0; i < n; i++)
-            if (strcmp(names[i], t) == 0)
-                return names[i];
+    for (int s = 0; s < SVC_NSOURCES; s++) {
+        int i = svc_anomaly_index((enum bm_svc)s, t);
+        if (i >= 0)
+            return svc_info((enum bm_svc)s)->anomaly_types[i];
     }
     return NULL;
 }
@@ -274,12 +273,12 @@ static void gw_h_proxy(struct http_req *req)
     const char *path = http_req_path(req) + strlen("/services/");
     const char *slash = strchr(path, '/');
     size_t nlen = slash ? (size_t)(slash - path) : strlen(path);
-    int s = gw_src_by_name(path, nlen);
+    enum bm_svc s = svc_by_name(path, nlen);
     int order[GW_REPLICAS_MAX], n;
     struct fwd_headers h = { .n = 0 };
     struct buf q;
 
-    if (s < 0) {
+    if (s >= SVC_NSOURCES) { /* none, or the gateway itself */
         http_send_error(req, API_NOT_FOUND, "", "no service named \"%.*s\"",
                         (int)(nlen > 60 ? 60 : nlen), path);
         return;
@@ -293,10 +292,10 @@ static void gw_h_proxy(struct http_req *req)
     h.list[0] = NULL;
     http_req_headers_each(req, fwd_request_header, &h);
     fwd_add(&h, "X-Request-ID", http_req_id(req));
-    n = gw_route_order(&app->agg, (enum gw_src)s, order);
+    n = gw_route_order(&app->agg, s, order);
     for (int i = 0; i < n; i++) {
         char url[8192];
-        const char *base = app->agg.svc[s].rep[order[i]].url; /* fixed after start */
+        const char *base = gw_agg_url(&app->agg, s, order[i]);
         int w = snprintf(url, sizeof(url), "%s%s%s%s", base, slash ? slash : "/",
                          q.len ? "?" : "", q.len ? q.data : "");
         if (w < 0 || (size_t)w >= sizeof(url)) {

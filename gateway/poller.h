@@ -17,18 +17,6 @@ struct gw_upstream {
 
 struct gw_poller;
 
-/* What the poller keeps of a replica's /health body. */
-struct gw_health {
-    char stream_id[sizeof(((struct gw_replica *)0)->stream_id)];
-    char status[sizeof(((struct gw_replica *)0)->health_status)];
-    uint64_t head_sequence;
-};
-
-/* Parses a /health body: stream_id (string that fits), head_sequence
- * (integer >= 0), status (string, optional; "" if absent or too long).
- * BM_EINVAL if it is not that JSON. Public for tests/fuzz. */
-enum bm_rc gw_parse_health(const char *body, size_t len, struct gw_health *h) BM_WUR;
-
 /* Splits a comma-separated URL list; BM_EINVAL if empty or too long. */
 enum bm_rc gw_parse_urls(const char *list, struct gw_upstream *u) BM_WUR;
 

@@ -18,7 +18,6 @@
 /* What handlers reach through http_req_app(). */
 struct gw_app {
     struct gw_agg agg;
-    struct gw_upstream ups[GW_NSRC];
     long upstream_timeout_ms;
     struct hc_budget proxy_budget; /* proxied bodies held at once */
     int64_t started_us; /* monotonic */
