@@ -72,7 +72,6 @@ struct db {
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
     bool writer;
-    bool in_tx;
     struct db *next_reader; /* reader pool list */
 };
 
@@ -256,10 +255,7 @@ enum bm_rc db_exec(struct db *d, const char *sql)
 
 enum bm_rc db_begin(struct db *d)
 {
-    if (exec(d, "BEGIN IMMEDIATE") != BM_OK)
-        return BM_EDB;
-    d->in_tx = true;
-    return BM_OK;
+    return exec(d, "BEGIN IMMEDIATE");
 }
 
 enum bm_rc db_commit(struct db *d)
@@ -268,7 +264,6 @@ enum bm_rc db_commit(struct db *d)
         db_rollback(d);
         return BM_EDB;
     }
-    d->in_tx = false;
     return BM_OK;
 }
 
@@ -276,12 +271,6 @@ void db_rollback(struct db *d)
 {
     if (sqlite3_get_autocommit(d->h) == 0)
         (void)sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
-    d->in_tx = false;
-}
-
-bool db_in_tx(struct db *d)
-{
-    return d->in_tx;
 }
 
 static enum bm_rc step_done(struct db *d, sqlite3_stmt *s)

@@ -33,7 +33,6 @@ enum bm_rc db_exec(struct db *d, const char *sql) BM_WUR;
 enum bm_rc db_begin(struct db *d) BM_WUR;   /* BEGIN IMMEDIATE */
 enum bm_rc db_commit(struct db *d) BM_WUR;
 void db_rollback(struct db *d);
-bool db_in_tx(struct db *d);
 
 enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
                            bool api, const char *json, size_t len) BM_WUR;

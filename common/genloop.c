@@ -22,9 +22,9 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-#include "daemon.h"
 #include "json.h"
 #include "log.h"
+#include "service.h"
 #include "timefmt.h"
 
 #define QUEUE_CAP      64

@@ -197,7 +197,6 @@ static const struct route auth_routes[] = {
 
 const struct service_def auth_service = {
     .svc = SVC_AUTH,
-    .events_path = "/auth/events",
     .routes = auth_routes,
     .nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]),
     .state_size = sizeof(struct auth_state),

@@ -155,7 +155,6 @@ static const struct route mon_routes[] = {
 
 const struct service_def mon_service = {
     .svc = SVC_MONITORING,
-    .events_path = "/metrics/events",
     .routes = mon_routes,
     .nroutes = sizeof(mon_routes) / sizeof(mon_routes[0]),
     .state_size = sizeof(struct mon_state),

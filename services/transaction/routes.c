@@ -85,7 +85,6 @@ static const struct route txn_routes[] = {
 
 const struct service_def txn_service = {
     .svc = SVC_TRANSACTION,
-    .events_path = "/transactions/events",
     .routes = txn_routes,
     .nroutes = sizeof(txn_routes) / sizeof(txn_routes[0]),
     .state_size = sizeof(struct txn_state),
