@@ -369,7 +369,7 @@ void daemon_h_events(struct http_req *req)
         http_send(req, 200, HTTP_CT_JSON, cache->body.data, cache->body.len);
         return;
     }
-    rc = db_reader(app->db_path, &db);
+    rc = db_reader(app->db_path, app->def->sql, &db);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;
@@ -475,7 +475,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     daemon_install_signals();
     base = cfg;
 
-    if (db_open_writer(cfg.db_path, &db) != BM_OK) {
+    if (db_open_writer(cfg.db_path, def->sql, &db) != BM_OK) {
         fprintf(stderr, "%s: cannot open database %s\n", name, cfg.db_path);
         return 1;
     }

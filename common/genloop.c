@@ -425,11 +425,6 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
         goto fail;
     }
 
-    if (def->extra_schema && db_exec(db, def->extra_schema) != BM_OK) {
-        snprintf(err, errlen, "cannot create the service's tables: %s", db_errmsg(db));
-        rc = BM_EDB;
-        goto fail;
-    }
     buf_init(&blob, 1 << 20);
     rc = db_meta_get(db, "gen_state", &blob, &found);
     if (rc != BM_OK)
@@ -613,7 +608,7 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
         mark_db(g, false);
         return BM_EDB;
     }
-    rc = j->fn(j->arg, g->model, &g->ls.api_rng, t, g->ls.next_seq, &ev);
+    rc = j->fn(j->arg, g->db, g->model, &g->ls.api_rng, t, g->ls.next_seq, &ev);
     if (rc != BM_OK) {
         db_rollback(g->db);
         restore(g);

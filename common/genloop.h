@@ -53,8 +53,10 @@ enum bm_rc genloop_start(struct genloop *g) BM_WUR;
 void genloop_stop(struct genloop *g);
 void genloop_status(struct genloop *g, struct genloop_status *st);
 
-/* Builds one event for an API request, on the writer thread. */
-typedef enum bm_rc (*genloop_api_fn)(void *arg, const void *model, struct rng *r,
+/* Builds one event for an API request, on the writer thread, inside the
+ * write transaction that will insert it: db is the writer connection, for
+ * look-ups that must see every event before this one. */
+typedef enum bm_rc (*genloop_api_fn)(void *arg, struct db *db, const void *model, struct rng *r,
                                      int64_t t_us, uint64_t seq, struct gen_event *ev);
 
 /* Queues an API event and waits for it to be committed; the stored JSON

@@ -16,6 +16,7 @@
 #include "rng.h"
 
 struct db;
+struct db_sql;
 struct genloop;
 struct route;
 
@@ -33,9 +34,9 @@ struct service_def {
     enum bm_rc (*generate)(const void *model, void *state, const struct gen_params *p,
                            struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev);
     /* Optional service tables beside the common events table (store.c):
-     * schema run on the writer at open; a write per event in the same
+     * schema and statements (db.h); a write per event in the same
      * transaction as its row; pruning to the oldest sequence kept. */
-    const char *extra_schema;
+    const struct db_sql *sql;
     enum bm_rc (*store_event)(struct db *db, const struct gen_event *ev);
     enum bm_rc (*prune_extra)(struct db *db, uint64_t oldest_kept);
 };

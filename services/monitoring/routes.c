@@ -70,7 +70,7 @@ static void send_report(struct http_req *req, render_fn render)
 
     if (!http_req_args_check(req, allowed))
         return;
-    rc = db_reader(app->db_path, &db);
+    rc = db_reader(app->db_path, app->def->sql, &db);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;
@@ -122,7 +122,7 @@ static void h_dashboard(struct http_req *req)
                         RECENT_MAX);
         return;
     }
-    rc = db_reader(app->db_path, &db);
+    rc = db_reader(app->db_path, app->def->sql, &db);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;
@@ -164,7 +164,7 @@ const struct service_def mon_service = {
     .state_init = state_init,
     .state_valid = state_valid,
     .generate = generate,
-    .extra_schema = mon_store_schema,
+    .sql = &mon_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,
 };

@@ -38,9 +38,10 @@ static enum bm_rc generate(const void *model, void *state, const struct gen_para
 }
 
 /* Runs on the writer thread: the input was validated by the handler. */
-static enum bm_rc build_api_event(void *arg, const void *model, struct rng *r, int64_t t_us,
-                                  uint64_t seq, struct gen_event *ev)
+static enum bm_rc build_api_event(void *arg, struct db *db, const void *model, struct rng *r,
+                                  int64_t t_us, uint64_t seq, struct gen_event *ev)
 {
+    (void)db;
     return txn_from_input(model, arg, r, t_us, seq, ev);
 }
 
