@@ -447,6 +447,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     struct db *db = NULL;
     struct app app;
     char err[512] = "";
+    enum bm_rc rc;
     int status = 1;
     const char *prog = argc > 0 ? argv[0] : cfg_svc_name(def->svc);
     const char *name = cfg_svc_name(def->svc);
@@ -481,17 +482,11 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     }
     snprintf(app.db_path, sizeof(app.db_path), "%s", cfg.db_path);
     /* the loop owns db from here, also on failure */
-    if (genloop_open(def, db, &cfg, &base, &app.gl, err, sizeof(err)) != BM_OK) {
+    rc = genloop_open(def, db, &cfg, &base, &app.gl, err, sizeof(err));
+    if (rc != BM_OK) {
         fprintf(stderr, "%s: %s\n", name, err);
-        return 2;
+        return rc == BM_ENOMEM ? 1 : 2; /* 2: the database and the flags disagree */
     }
-    app.model = def->model_new(genloop_seed(app.gl), &cfg);
-    if (!app.model) {
-        fprintf(stderr, "%s: out of memory building the population\n", name);
-        goto out;
-    }
-    genloop_set_model(app.gl, app.model);
-
     routes = calloc(N_COMMON + def->nroutes, sizeof(*routes));
     if (!routes)
         goto out;
@@ -538,8 +533,6 @@ out:
     genloop_stop(app.gl);
     db_readers_close();
     page_caches_free();
-    if (app.model)
-        def->model_free(app.model);
     free(routes);
     if (status == 0)
         log_info("stopped");

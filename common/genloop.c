@@ -68,7 +68,7 @@ struct job {
 
 struct genloop {
     const struct service_def *def;
-    const void *model;
+    void *model; /* def->model_new(seed), immutable once open */
     struct db *db;
     struct bm_config base; /* settings below the runtime layer */
     uint64_t seed;
@@ -441,6 +441,12 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
         goto fail;
     cfg->seed = g->seed;
     cfg->seed_set = true;
+    g->model = def->model_new(g->seed, cfg);
+    if (!g->model) {
+        snprintf(err, errlen, "out of memory building the model");
+        rc = BM_ENOMEM;
+        goto fail;
+    }
     cfg_current_set(cfg);
     cfg_gen_params(cfg, &g->params);
 
@@ -461,9 +467,9 @@ fail:
     return rc;
 }
 
-void genloop_set_model(struct genloop *g, const void *model)
+const void *genloop_model(const struct genloop *g)
 {
-    g->model = model;
+    return g->model;
 }
 
 uint64_t genloop_head(struct genloop *g)
@@ -852,6 +858,8 @@ void genloop_stop(struct genloop *g)
         pthread_join(g->thread, NULL);
     }
     db_close(g->db);
+    if (g->model)
+        g->def->model_free(g->model);
     pthread_cond_destroy(&g->wake);
     pthread_cond_destroy(&g->done);
     pthread_mutex_destroy(&g->lock);

@@ -37,19 +37,21 @@ struct genloop_status {
 };
 
 /* Opens the stream: restores state from the database or starts a new
- * stream. Applies persisted runtime settings to *cfg (unless
+ * stream, then builds the service's model from the stream's seed. Applies persisted runtime settings to *cfg (unless
  * cfg->reset_config) and publishes it with cfg_current_set(). The loop
  * takes ownership of the writer connection `db`. */
 enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_config *cfg,
                         const struct bm_config *base, struct genloop **out, char *err,
                         size_t errlen) BM_WUR;
-/* The model must outlive the loop. */
-void genloop_set_model(struct genloop *g, const void *model);
 uint64_t genloop_seed(const struct genloop *g);
+/* The service's model (def->model_new of the stream's seed), immutable
+ * and shared by all threads until genloop_stop. */
+const void *genloop_model(const struct genloop *g);
 /* Newest committed sequence, without a lock (for response caches). */
 uint64_t genloop_head(struct genloop *g);
 enum bm_rc genloop_start(struct genloop *g) BM_WUR;
-/* Stops the thread, commits, closes the writer, frees. */
+/* Stops the thread, commits, closes the writer, frees the model and the
+ * loop. */
 void genloop_stop(struct genloop *g);
 void genloop_status(struct genloop *g, struct genloop_status *st);
 

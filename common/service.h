@@ -26,6 +26,8 @@ struct service_def {
     size_t nroutes;
     size_t state_size;            /* generator state, persisted as bytes */
     bool constant_rate;           /* sample at a constant rate (monitoring) */
+    /* The immutable model the generator and handlers read: built by
+     * genloop_open once the stream's seed is known, freed by genloop_stop. */
     void *(*model_new)(uint64_t seed, const struct bm_config *c);
     void (*model_free)(void *model);
     void (*state_init)(void *state, struct rng *r);
@@ -45,8 +47,7 @@ struct service_def {
  * the HTTP server starts, read-only while it runs. */
 struct app {
     const struct service_def *def;
-    struct genloop *gl;
-    void *model;
+    struct genloop *gl; /* also owns the model: genloop_model() */
     char db_path[512];
     int64_t started_us; /* monotonic */
 };

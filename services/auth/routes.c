@@ -93,7 +93,7 @@ static void h_post_auth(struct http_req *req)
     rc = auth_input_from_json(obj, &job->in, &f);
     cJSON_Delete(obj);
     if (rc == BM_OK)
-        rc = auth_input_check(app->model, &job->in, &f);
+        rc = auth_input_check(genloop_model(app->gl), &job->in, &f);
     if (rc != BM_OK) {
         free(job);
         http_send_fail(req, &f);
