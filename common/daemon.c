@@ -75,12 +75,11 @@ static _Thread_local int64_t health_built_us;
 static enum bm_rc health_render(struct app *app, struct buf *b)
 {
     struct genloop_status st;
-    double p50, p99, eps;
+    double p50, p99;
     uint64_t total, c4, c5;
     char sim[TIMEFMT_ISO_LEN + 1];
 
     genloop_status(app->gl, &st);
-    eps = cfg_current_eps();
     http_latency(&p50, &p99);
     http_counts(&total, &c4, &c5);
     timefmt_iso(st.sim_now_ms, sim);
@@ -94,7 +93,7 @@ static enum bm_rc health_render(struct app *app, struct buf *b)
                       health_status(&st), cfg_svc_name(app->def->svc), BM_VERSION,
                       (long long)((time_mono_us() - app->started_us) / 1000000),
                       (unsigned long long)st.head_seq, (long long)st.backfill_done_s,
-                      (long long)st.backfill_total_s, eps, st.realised_rate,
+                      (long long)st.backfill_total_s, st.configured_rate, st.realised_rate,
                       total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id);
 }
 
@@ -127,7 +126,6 @@ void daemon_h_metrics(struct http_req *req)
     static const char *const allowed[] = { "format", NULL };
     struct app *app = http_req_app(req);
     struct genloop_status st;
-    struct bm_config cur;
     struct metrics_snapshot m;
     struct buf b;
     const char *fmt = http_req_arg(req, "format");
@@ -142,7 +140,6 @@ void daemon_h_metrics(struct http_req *req)
     }
     text = fmt ? strcmp(fmt, "json") != 0 : http_req_wants_text(req);
     genloop_status(app->gl, &st);
-    cfg_current_get(&cur);
     memset(&m, 0, sizeof(m));
     m.service = cfg_svc_name(app->def->svc);
     m.uptime_s = (time_mono_us() - app->started_us) / 1000000;
@@ -152,10 +149,10 @@ void daemon_h_metrics(struct http_req *req)
     m.anomalies = st.anomalies;
     m.api_events = st.api_events;
     m.head_sequence = st.head_seq;
-    m.rate_configured = cur.events_per_second;
+    m.rate_configured = st.configured_rate;
     m.rate_expected = st.expected_rate;
     m.rate_realised = st.realised_rate;
-    m.anomaly_rate_configured = cur.anomaly_rate;
+    m.anomaly_rate_configured = st.configured_anomaly_rate;
     m.anomaly_rate_realised = st.realised_anomaly_fraction;
     m.db_bytes = db_file_bytes(app->db_path);
     m.db_write_errors = st.write_errors;
@@ -181,7 +178,7 @@ void daemon_h_config_get(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    cfg_current_get(&cur);
+    genloop_config(app->gl, &cur);
     buf_init(&b, 64 * 1024);
     if (cfg_runtime_json(&cur, app->def->svc, &b) != BM_OK) {
         buf_free(&b);
@@ -224,7 +221,7 @@ void daemon_h_config_set(struct http_req *req)
     obj = daemon_body_json(req);
     if (!obj)
         return;
-    cfg_current_get(&cur);
+    genloop_config(app->gl, &cur);
     next = cur;
     if (!cJSON_IsObject(obj)) {
         cJSON_Delete(obj);
@@ -242,7 +239,10 @@ void daemon_h_config_set(struct http_req *req)
         send_unavailable(req, rc);
         return;
     }
-    cfg_current_get(&cur);
+    /* Accepted and live: what is process-wide is applied here, by the
+     * request that made the change (log_level is no runtime key today). */
+    log_set_level((enum log_level)next.log_level);
+    genloop_config(app->gl, &cur);
     buf_init(&b, 64 * 1024);
     if (cfg_runtime_json(&cur, app->def->svc, &b) != BM_OK) {
         buf_free(&b);
@@ -441,7 +441,7 @@ void daemon_wait_for_signal(void)
 
 int daemon_run(const struct service_def *def, int argc, char **argv)
 {
-    struct bm_config cfg, base;
+    struct bm_config cfg;
     struct route *routes = NULL;
     struct http_server *srv = NULL;
     struct db *db = NULL;
@@ -474,7 +474,6 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     }
     log_set_level((enum log_level)cfg.log_level);
     daemon_install_signals();
-    base = cfg;
 
     if (db_open_writer(cfg.db_path, def->sql, &db) != BM_OK) {
         fprintf(stderr, "%s: cannot open database %s\n", name, cfg.db_path);
@@ -482,7 +481,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     }
     snprintf(app.db_path, sizeof(app.db_path), "%s", cfg.db_path);
     /* the loop owns db from here, also on failure */
-    rc = genloop_open(def, db, &cfg, &base, &app.gl, err, sizeof(err));
+    rc = genloop_open(def, db, &cfg, &app.gl, err, sizeof(err));
     if (rc != BM_OK) {
         fprintf(stderr, "%s: %s\n", name, err);
         return rc == BM_ENOMEM ? 1 : 2; /* 2: the database and the flags disagree */

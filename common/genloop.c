@@ -6,7 +6,18 @@
  * can; live, the simulated clock advances with the monotonic clock from
  * an anchor. Everything the stream depends on (PRNG, clock, the service's
  * incident state) is committed with each batch, so after any stop the
- * stream continues as if nothing happened. */
+ * stream continues as if nothing happened.
+ *
+ * The live settings (g->live: the start-up configuration with the runtime
+ * layer applied) have one owner, this loop, and no other copy exists.
+ * They change only on the loop's thread, in run_config_job(), after the
+ * change is committed to the database, so changes take effect in the
+ * order they were persisted and a failed write changes nothing. Writes
+ * take g->lock; the loop reads its own settings without it (it is the
+ * only writer); every other thread reads a copy taken under g->lock
+ * (genloop_config(), or the two rates in genloop_status()). The request
+ * that submitted a change applies what is process-wide (the log level)
+ * once the change is accepted; the loop applies what it generates by. */
 #define _DEFAULT_SOURCE /* syscall(SYS_gettid) for the thread's nice value */
 #include "genloop.h"
 
@@ -71,6 +82,7 @@ struct genloop {
     void *model; /* def->model_new(seed), immutable once open */
     struct db *db;
     struct bm_config base; /* settings below the runtime layer */
+    struct bm_config live; /* the live settings: see the top of the file */
     uint64_t seed;
     char stream_id[RNG_UUID_LEN + 1];
     int64_t backfill_start_us;
@@ -98,7 +110,8 @@ struct genloop {
     pthread_t thread;
     bool started;
 
-    pthread_mutex_t lock; /* guards: queue, q_*, stop, job fields, status */
+    pthread_mutex_t lock; /* guards: queue, q_*, stop, job fields, status, writes of live
+                           * and other threads' reads of it */
     pthread_cond_t wake;  /* loop waits on it */
     pthread_cond_t done;  /* submitters wait on it */
     struct job *queue[QUEUE_CAP];
@@ -393,8 +406,8 @@ static enum bm_rc load_runtime(struct genloop *g, struct bm_config *cfg, char *e
 /* ------------------------------------------------------------------ */
 /* Open / status                                                        */
 
-enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_config *cfg,
-                        const struct bm_config *base, struct genloop **out, char *err,
+enum bm_rc genloop_open(const struct service_def *def, struct db *db,
+                        const struct bm_config *cfg, struct genloop **out, char *err,
                         size_t errlen)
 {
     struct genloop *g = calloc(1, sizeof(*g));
@@ -407,7 +420,8 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
         return BM_ENOMEM;
     g->def = def;
     g->db = db;
-    g->base = *base;
+    g->base = *cfg;
+    g->live = *cfg;
     g->svc_state = calloc(1, def->state_size);
     g->saved_svc_state = calloc(1, def->state_size);
     buf_init(&g->state_blob, 1 << 20);
@@ -436,24 +450,23 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
     buf_free(&blob);
     if (rc != BM_OK)
         goto fail;
-    rc = load_runtime(g, cfg, err, errlen);
+    rc = load_runtime(g, &g->live, err, errlen);
     if (rc != BM_OK)
         goto fail;
-    cfg->seed = g->seed;
-    cfg->seed_set = true;
-    g->model = def->model_new(g->seed, cfg);
+    g->live.seed = g->seed;
+    g->live.seed_set = true;
+    g->model = def->model_new(g->seed, &g->live);
     if (!g->model) {
         snprintf(err, errlen, "out of memory building the model");
         rc = BM_ENOMEM;
         goto fail;
     }
-    cfg_current_set(cfg);
-    cfg_gen_params(cfg, &g->params);
+    cfg_gen_params(&g->live, &g->params);
 
     g->status.db_ok = true;
     /* What /health says before the loop's first publish(). */
     g->status.backfilling = g->ls.next_us < g->backfill_end_us;
-    g->status.paused = cfg->paused;
+    g->status.paused = g->live.paused;
     g->status.sim_now_ms = g->ls.last_us / 1000;
     g->status.head_seq = g->ls.next_seq - 1;
     atomic_init(&g->committed_head, g->ls.next_seq - 1);
@@ -486,6 +499,15 @@ void genloop_status(struct genloop *g, struct genloop_status *st)
 {
     pthread_mutex_lock(&g->lock);
     *st = g->status;
+    st->configured_rate = g->live.events_per_second;
+    st->configured_anomaly_rate = g->live.anomaly_rate;
+    pthread_mutex_unlock(&g->lock);
+}
+
+void genloop_config(struct genloop *g, struct bm_config *out)
+{
+    pthread_mutex_lock(&g->lock);
+    *out = g->live;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -519,8 +541,6 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
 {
     uint64_t sum = 0;
     int64_t sim = g->ls.last_us;
-    struct bm_config cur;
-
     int64_t span;
 
     for (int i = 0; i < RATE_WINDOW; i++)
@@ -530,7 +550,6 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
     span = g->rate_origin_s < 0 ? 1 : g->rate_second - g->rate_origin_s + 1;
     if (span > RATE_WINDOW)
         span = RATE_WINDOW;
-    cfg_current_get(&cur);
     pthread_mutex_lock(&g->lock);
     g->status.head_seq = g->ls.next_seq - 1;
     g->status.generated = g->ls.generated;
@@ -546,7 +565,7 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
         g->status.backfill_done_s = 0;
     g->status.realised_rate = (double)sum / (double)span;
     g->status.expected_rate =
-        cur.events_per_second * (g->def->constant_rate ? 1.0 : factor_at(g, sim));
+        g->live.events_per_second * (g->def->constant_rate ? 1.0 : factor_at(g, sim));
     g->status.realised_anomaly_fraction =
         g->ls.generated ? (double)g->ls.anomalies / (double)g->ls.generated : 0.0;
     pthread_mutex_unlock(&g->lock);
@@ -663,9 +682,10 @@ static enum bm_rc run_config_job(struct genloop *g, struct job *j)
     mark_db(g, false);
 out:
     if (rc == BM_OK) {
-        cfg_current_set(&j->cfg);
-        cfg_gen_params(&j->cfg, &g->params);
-        log_set_level((enum log_level)j->cfg.log_level);
+        pthread_mutex_lock(&g->lock);
+        g->live = j->cfg;
+        pthread_mutex_unlock(&g->lock);
+        cfg_gen_params(&g->live, &g->params);
         log_info("runtime settings changed: %s", diff.data);
     }
     buf_free(&diff);
@@ -770,7 +790,7 @@ fail:
 static void *loop_main(void *arg)
 {
     struct genloop *g = arg;
-    struct bm_config cur;
+    const struct bm_config *cur = &g->live; /* changes only in drain_jobs() */
 
     /* Requests wait on this machine's cores, generation does not: event
      * times come from the simulated clock, so a generator that yields the
@@ -781,8 +801,7 @@ static void *loop_main(void *arg)
 
     g->anchor_sim_us = g->ls.last_us > g->backfill_end_us ? g->ls.last_us : g->backfill_end_us;
     g->anchor_mono_us = time_mono_us();
-    cfg_current_get(&cur);
-    g->was_paused = cur.paused;
+    g->was_paused = cur->paused;
 
     for (;;) {
         bool backfilling = g->ls.next_us < g->backfill_end_us;
@@ -790,8 +809,7 @@ static void *loop_main(void *arg)
 
         if (!drain_jobs(g, backfilling))
             break;
-        cfg_current_get(&cur);
-        if (cur.paused) {
+        if (cur->paused) {
             g->was_paused = true;
             publish(g, backfilling, true);
             wait_for(g, 100000);
@@ -802,10 +820,10 @@ static void *loop_main(void *arg)
             int64_t now = live_target(g);
             g->was_paused = false;
             if (!backfilling && g->ls.next_us < now)
-                g->ls.next_us = now + next_gap_us(g, now, cur.events_per_second);
+                g->ls.next_us = now + next_gap_us(g, now, cur->events_per_second);
         }
         target = backfilling ? g->backfill_end_us - 1 : live_target(g);
-        n = run_batch(g, &cur, target);
+        n = run_batch(g, cur, target);
         publish(g, g->ls.next_us < g->backfill_end_us, false);
         if (backfilling)
             progress_line(g);
