@@ -5,7 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
-#include "daemon.h"
+#include "endpoints.h"
 #include "db.h"
 #include "genloop.h"
 #include "json.h"
@@ -82,7 +82,7 @@ static void h_post_auth(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if ((obj = daemon_body_json(req)) == NULL)
+    if ((obj = endpoints_body_json(req)) == NULL)
         return;
     job = calloc(1, sizeof *job);
     if (!job) {
@@ -186,7 +186,7 @@ static enum bm_rc prune_extra(struct db *db, uint64_t oldest_kept)
 }
 
 static const struct route auth_routes[] = {
-    { "GET", "/auth/events", daemon_h_events, 0 },
+    { "GET", "/auth/events", endpoints_h_events, 0 },
     { "POST", "/auth", h_post_auth, R_JSON_BODY },
     { "GET", "/security/failed-attempts", h_failed_attempts, 0 },
 };

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "endpoints.h"
 #include "db.h"
 #include "mon.h"
 #include "parse.h"
@@ -147,7 +147,7 @@ static void h_dashboard(struct http_req *req)
 }
 
 static const struct route mon_routes[] = {
-    { "GET", "/metrics/events", daemon_h_events, 0 },
+    { "GET", "/metrics/events", endpoints_h_events, 0 },
     { "GET", "/system/health", h_system_health, 0 },
     { "GET", "/system/metrics", h_system_metrics, 0 },
     { "GET", "/dashboard", h_dashboard, 0 },

@@ -4,7 +4,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "daemon.h"
+#include "endpoints.h"
 #include "genloop.h"
 #include "json.h"
 #include "txn.h"
@@ -57,7 +57,7 @@ static void h_post_transaction(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if ((obj = daemon_body_json(req)) == NULL)
+    if ((obj = endpoints_body_json(req)) == NULL)
         return;
     memset(&in, 0, sizeof(in));
     rc = txn_input_from_json(obj, &in, &f);
@@ -80,7 +80,7 @@ static void h_post_transaction(struct http_req *req)
 }
 
 static const struct route txn_routes[] = {
-    { "GET", "/transactions/events", daemon_h_events, 0 },
+    { "GET", "/transactions/events", endpoints_h_events, 0 },
     { "POST", "/transactions", h_post_transaction, R_JSON_BODY },
 };
 
