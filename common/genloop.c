@@ -218,12 +218,12 @@ static enum bm_rc tx_begin(struct genloop *g)
     return db_begin(g->db);
 }
 
-static void mark_db(struct genloop *g, bool ok)
+/* A failed write: the database is not ok until the next commit. */
+static void write_failed(struct genloop *g)
 {
     pthread_mutex_lock(&g->lock);
-    if (!ok)
-        g->status.write_errors++;
-    g->status.db_ok = ok;
+    g->status.write_errors++;
+    g->status.db_ok = false;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -238,10 +238,18 @@ static enum bm_rc tx_commit(struct genloop *g)
         log_error("database write failed (%s); retrying", db_errmsg(g->db));
         db_rollback(g->db);
         restore(g);
-        mark_db(g, false);
+        write_failed(g);
         return rc;
     }
-    mark_db(g, true);
+    /* The counts as committed, at once: an acknowledged POST shows in
+     * /metrics and /health without waiting for the loop's next publish(). */
+    pthread_mutex_lock(&g->lock);
+    g->status.db_ok = true;
+    g->status.head_seq = g->ls.next_seq - 1;
+    g->status.generated = g->ls.generated;
+    g->status.anomalies = g->ls.anomalies;
+    g->status.api_events = g->ls.api_events;
+    pthread_mutex_unlock(&g->lock);
     atomic_store_explicit(&g->committed_head, g->ls.next_seq - 1, memory_order_release);
     return BM_OK;
 }
@@ -630,7 +638,7 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     buf_reset(&g->ev_json);
     rc = tx_begin(g);
     if (rc != BM_OK) {
-        mark_db(g, false);
+        write_failed(g);
         return BM_EDB;
     }
     rc = j->fn(j->arg, g->db, g->model, &g->ls.api_rng, t, g->ls.next_seq, &ev);
@@ -654,7 +662,7 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     } else {
         db_rollback(g->db);
         restore(g);
-        mark_db(g, false);
+        write_failed(g);
     }
     if (rc == BM_OK && buf_append(&j->out, g->ev_json.data, g->ev_json.len) != BM_OK)
         rc = BM_ENOMEM;
@@ -679,7 +687,7 @@ static enum bm_rc run_config_job(struct genloop *g, struct job *j)
         }
         db_rollback(g->db);
     }
-    mark_db(g, false);
+    write_failed(g);
 out:
     if (rc == BM_OK) {
         pthread_mutex_lock(&g->lock);
@@ -756,7 +764,7 @@ static int64_t run_batch(struct genloop *g, const struct bm_config *cur, int64_t
     if (g->ls.next_us > target)
         return 0;
     if (tx_begin(g) != BM_OK) {
-        mark_db(g, false);
+        write_failed(g);
         return -1;
     }
     while (g->ls.next_us <= target && n < cur->batch_size) {
@@ -783,7 +791,7 @@ fail:
     log_error("generation failed: %s", db_errmsg(g->db));
     db_rollback(g->db);
     restore(g);
-    mark_db(g, false);
+    write_failed(g);
     return -1;
 }
 
