@@ -205,13 +205,16 @@ void endpoints_h_config_set(struct http_req *req)
         http_send_error(req, API_BAD_TYPE, "", "body must be a JSON object");
         return;
     }
+    /* Checked here, for a 422 naming the field; applied by the loop, on
+     * top of whatever changed meanwhile. */
     rc = cfg_apply_runtime(&next, app->def->svc, obj, &f);
-    cJSON_Delete(obj);
     if (rc != BM_OK) {
+        cJSON_Delete(obj);
         http_send_fail(req, &f);
         return;
     }
-    rc = genloop_submit_config(app->gl, &next);
+    rc = genloop_submit_config(app->gl, obj);
+    cJSON_Delete(obj);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;

@@ -10,9 +10,11 @@
  *
  * The live settings (g->live: the start-up configuration with the runtime
  * layer applied) have one owner, this loop, and no other copy exists.
- * They change only on the loop's thread, in run_config_job(), after the
- * change is committed to the database, so changes take effect in the
- * order they were persisted and a failed write changes nothing. Writes
+ * They change only on the loop's thread, in run_config_job(): a change
+ * (the keys a POST /config gave) is applied on top of the live settings
+ * there and made live once committed to the database, so changes take
+ * effect in the order they were persisted, none undoes another's keys,
+ * and a failed write changes nothing. Writes
  * take g->lock; the loop reads its own settings without it (it is the
  * only writer); every other thread reads a copy taken under g->lock
  * (genloop_config(), or the two rates in genloop_status()). The request
@@ -70,7 +72,8 @@ struct job {
     enum job_kind kind;
     genloop_api_fn fn;
     void *arg;            /* owned copy of the caller's argument */
-    struct bm_config cfg; /* JOB_CONFIG */
+    cJSON *change;        /* JOB_CONFIG: owned copy of the runtime object */
+    struct bm_config cfg; /* JOB_CONFIG: the live settings with change applied */
     struct buf out;       /* JOB_EVENT: stored JSON */
     enum bm_rc rc;
     bool done;
@@ -671,9 +674,16 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
 
 static enum bm_rc run_config_job(struct genloop *g, struct job *j)
 {
+    struct api_fail f;
     struct buf diff;
     enum bm_rc rc;
 
+    /* On top of the live settings as they are now, not as the request
+     * read them: two changes of different keys both hold. The request
+     * validated it, and no key's check depends on another's. */
+    j->cfg = g->live;
+    if (cfg_apply_runtime(&j->cfg, g->def->svc, j->change, &f) != BM_OK)
+        return BM_EINVAL;
     buf_init(&diff, 64 * 1024);
     rc = cfg_runtime_diff_json(&j->cfg, &g->base, g->def->svc, &diff);
     if (rc != BM_OK)
@@ -901,6 +911,7 @@ void genloop_stop(struct genloop *g)
 
 static void job_free(struct job *j)
 {
+    cJSON_Delete(j->change);
     buf_free(&j->out);
     free(j->arg);
     free(j);
@@ -960,14 +971,18 @@ enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void
     return submit(g, j, out);
 }
 
-enum bm_rc genloop_submit_config(struct genloop *g, const struct bm_config *newcfg)
+enum bm_rc genloop_submit_config(struct genloop *g, const cJSON *change)
 {
     struct job *j = calloc(1, sizeof(*j));
 
     if (!j)
         return BM_ENOMEM;
     j->kind = JOB_CONFIG;
-    j->cfg = *newcfg;
+    j->change = cJSON_Duplicate(change, true);
+    if (!j->change) {
+        free(j);
+        return BM_ENOMEM;
+    }
     buf_init(&j->out, 16);
     return submit(g, j, NULL);
 }

@@ -70,9 +70,12 @@ typedef enum bm_rc (*genloop_api_fn)(void *arg, struct db *db, const void *model
  * is appended to out. arg (arg_size bytes) is copied. BM_EFULL / BM_ETIMEOUT / BM_EDB: answer 503. */
 enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void *arg,
                                 size_t arg_size, struct buf *out) BM_WUR;
-/* Persists the runtime part of *newcfg and makes it the live settings;
- * changes take effect in the order they are committed. */
-enum bm_rc genloop_submit_config(struct genloop *g, const struct bm_config *newcfg) BM_WUR;
+/* Applies change (a flat runtime object the caller has validated with
+ * cfg_apply_runtime) on top of the live settings on the loop's thread,
+ * persists the result and makes it live: changes take effect in the order
+ * they are committed, each on top of the one before. */
+struct cJSON;
+enum bm_rc genloop_submit_config(struct genloop *g, const struct cJSON *change) BM_WUR;
 
 /* Traffic shaping factor at time ms in the bank's time zone (SPEC §5). */
 double genloop_rate_factor(int64_t ms, int tz_offset_min);
