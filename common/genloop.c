@@ -14,12 +14,12 @@
  * (the keys a POST /config gave) is applied on top of the live settings
  * there and made live once committed to the database, so changes take
  * effect in the order they were persisted, none undoes another's keys,
- * and a failed write changes nothing. Writes
- * take g->lock; the loop reads its own settings without it (it is the
- * only writer); every other thread reads a copy taken under g->lock
- * (genloop_config(), or the two rates in genloop_status()). The request
- * that submitted a change applies what is process-wide (the log level)
- * once the change is accepted; the loop applies what it generates by. */
+ * and a failed write changes nothing. Writes take g->lock; the loop reads
+ * its own settings without it (it is the only writer); every other thread
+ * reads a copy taken under g->lock (genloop_config(), or the two rates in
+ * genloop_status()). The request that submitted a change applies what is
+ * process-wide (the log level) once the change is accepted; the loop
+ * applies what it generates by (cfg_gen_params). */
 #define _DEFAULT_SOURCE /* syscall(SYS_gettid) for the thread's nice value */
 #include "genloop.h"
 
@@ -113,8 +113,9 @@ struct genloop {
     pthread_t thread;
     bool started;
 
-    pthread_mutex_t lock; /* guards: queue, q_*, stop, job fields, status, writes of live
-                           * and other threads' reads of it */
+    /* guards: queue, q_*, stop, job fields, status; writes of live and
+     * other threads' reads of it */
+    pthread_mutex_t lock;
     pthread_cond_t wake;  /* loop waits on it */
     pthread_cond_t done;  /* submitters wait on it */
     struct job *queue[QUEUE_CAP];
