@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -987,35 +986,4 @@ void cfg_print_help(enum bm_svc svc, const char *prog)
         putchar('\n');
     }
     printf("Exit status: 0 ok, 2 bad flag or configuration.\n");
-}
-
-/* ------------------------------------------------------------------ */
-/* Live settings                                                        */
-
-/* guards `current` */
-static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct bm_config current;
-
-void cfg_current_get(struct bm_config *out)
-{
-    pthread_mutex_lock(&current_lock);
-    *out = current;
-    pthread_mutex_unlock(&current_lock);
-}
-
-double cfg_current_eps(void)
-{
-    double v;
-
-    pthread_mutex_lock(&current_lock);
-    v = current.events_per_second;
-    pthread_mutex_unlock(&current_lock);
-    return v;
-}
-
-void cfg_current_set(const struct bm_config *in)
-{
-    pthread_mutex_lock(&current_lock);
-    current = *in;
-    pthread_mutex_unlock(&current_lock);
 }

@@ -97,10 +97,7 @@ int cfg_anomaly_types(enum bm_svc svc, const char *const **names);
 
 const char *cfg_svc_name(enum bm_svc svc); /* "transaction-service" (svc_info's) */
 
-/* The live settings, shared between threads. */
-void cfg_current_get(struct bm_config *out);
-void cfg_current_set(const struct bm_config *in);
-/* events_per_second of the live settings, without copying them all. */
-double cfg_current_eps(void);
+/* The live settings (the runtime layer applied) have one owner, the
+ * generator loop: see genloop.c and genloop_config(). */
 
 #endif

@@ -1,4 +1,6 @@
-/* db.c - SQLite open, schema, statement cache, reader pool, event list. */
+/* db.c - SQLite open, schema, the statements of each connection (the
+ * common ones, prepared at open, and its service's, prepared at first
+ * use), reader pool, event list. */
 #include "db.h"
 
 #include <errno.h>
@@ -68,18 +70,18 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS events_type ON events(anomaly_type, seq) "
     "  WHERE anomaly_type IS NOT NULL;";
 
+/* A connection and everything prepared on it; used by one thread at a
+ * time (SQLITE_OPEN_NOMUTEX), so nothing here is locked. */
 struct db {
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
+    const struct db_sql *sql; /* the service's SQL, or NULL */
+    sqlite3_stmt **svc;       /* sql->nstmts, prepared on first use */
+    void *conn_state;         /* sql->conn_state_size, made on first use */
+    uint64_t rollbacks;
     bool writer;
-    bool in_tx;
     struct db *next_reader; /* reader pool list */
 };
-
-struct sqlite3 *db_handle(struct db *d)
-{
-    return d->h;
-}
 
 const char *db_errmsg(struct db *d)
 {
@@ -148,7 +150,14 @@ static enum bm_rc check_schema(struct db *d)
     return BM_OK;
 }
 
-static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
+/* Runs on the connection's thread, inside the rollback. */
+static void on_rollback(void *arg)
+{
+    ((struct db *)arg)->rollbacks++;
+}
+
+static enum bm_rc open_conn(const char *path, bool writer, const struct db_sql *sql,
+                            struct db **out)
 {
     struct db *d = calloc(1, sizeof(*d));
     int flags = SQLITE_OPEN_NOMUTEX |
@@ -158,6 +167,14 @@ static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
     if (!d)
         return BM_ENOMEM;
     d->writer = writer;
+    d->sql = sql;
+    if (sql && sql->nstmts > 0) {
+        d->svc = calloc((size_t)sql->nstmts, sizeof(*d->svc));
+        if (!d->svc) {
+            free(d);
+            return BM_ENOMEM;
+        }
+    }
     if (writer)
         mkdir_parent(path);
     if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
@@ -165,6 +182,7 @@ static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
         goto fail;
     }
     sqlite3_busy_timeout(d->h, 2000);
+    sqlite3_rollback_hook(d->h, on_rollback, d);
     /* 1 MiB page cache per connection, no memory-mapped I/O */
     if (exec(d, "PRAGMA cache_size = -1024; PRAGMA mmap_size = 0") != BM_OK)
         goto fail;
@@ -175,7 +193,7 @@ static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
         if (exec(d, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
                     "PRAGMA synchronous = NORMAL;"
                     "PRAGMA temp_store = MEMORY") != BM_OK ||
-            exec(d, schema_sql) != BM_OK)
+            exec(d, schema_sql) != BM_OK || (sql && sql->schema && exec(d, sql->schema) != BM_OK))
             goto fail;
     }
     rc = check_schema(d);
@@ -191,20 +209,49 @@ fail:
     return rc == BM_OK ? BM_EDB : rc;
 }
 
-enum bm_rc db_open_writer(const char *path, struct db **out)
+enum bm_rc db_open_writer(const char *path, const struct db_sql *sql, struct db **out)
 {
-    return open_conn(path, true, out);
+    return open_conn(path, true, sql, out);
 }
 
 void db_close(struct db *d)
 {
     if (!d)
         return;
+    for (int i = 0; d->svc && i < d->sql->nstmts; i++)
+        sqlite3_finalize(d->svc[i]);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(d->st[i]);
     if (d->h)
         sqlite3_close(d->h);
+    free(d->svc);
+    free(d->conn_state);
     free(d);
+}
+
+sqlite3_stmt *db_stmt(struct db *d, int id)
+{
+    if (!d->svc || id < 0 || id >= d->sql->nstmts)
+        return NULL;
+    if (!d->svc[id] && sqlite3_prepare_v3(d->h, d->sql->stmts[id], -1,
+                                          SQLITE_PREPARE_PERSISTENT, &d->svc[id],
+                                          NULL) != SQLITE_OK) {
+        log_error("sqlite prepare: %s", sqlite3_errmsg(d->h));
+        d->svc[id] = NULL;
+    }
+    return d->svc[id];
+}
+
+void *db_conn_state(struct db *d)
+{
+    if (!d->conn_state && d->sql && d->sql->conn_state_size)
+        d->conn_state = calloc(1, d->sql->conn_state_size);
+    return d->conn_state;
+}
+
+uint64_t db_rollbacks(const struct db *d)
+{
+    return d->rollbacks;
 }
 
 /* Reader pool: one connection per thread, listed so they can be closed
@@ -213,15 +260,17 @@ static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER; /* guards reade
 static struct db *readers;
 static _Thread_local struct db *my_reader;
 
-enum bm_rc db_reader(const char *path, struct db **out)
+enum bm_rc db_reader(const char *path, const struct db_sql *sql, struct db **out)
 {
     enum bm_rc rc;
 
     if (my_reader) {
+        if (my_reader->sql != sql)
+            return BM_ESTATE; /* one service per process */
         *out = my_reader;
         return BM_OK;
     }
-    rc = open_conn(path, false, &my_reader);
+    rc = open_conn(path, false, sql, &my_reader);
     if (rc != BM_OK) {
         my_reader = NULL;
         return rc;
@@ -256,10 +305,7 @@ enum bm_rc db_exec(struct db *d, const char *sql)
 
 enum bm_rc db_begin(struct db *d)
 {
-    if (exec(d, "BEGIN IMMEDIATE") != BM_OK)
-        return BM_EDB;
-    d->in_tx = true;
-    return BM_OK;
+    return exec(d, "BEGIN IMMEDIATE");
 }
 
 enum bm_rc db_commit(struct db *d)
@@ -268,7 +314,6 @@ enum bm_rc db_commit(struct db *d)
         db_rollback(d);
         return BM_EDB;
     }
-    d->in_tx = false;
     return BM_OK;
 }
 
@@ -276,12 +321,6 @@ void db_rollback(struct db *d)
 {
     if (sqlite3_get_autocommit(d->h) == 0)
         (void)sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
-    d->in_tx = false;
-}
-
-bool db_in_tx(struct db *d)
-{
-    return d->in_tx;
 }
 
 static enum bm_rc step_done(struct db *d, sqlite3_stmt *s)
@@ -295,6 +334,16 @@ static enum bm_rc step_done(struct db *d, sqlite3_stmt *s)
         return BM_EDB;
     }
     return BM_OK;
+}
+
+enum bm_rc db_read_begin(struct db *d)
+{
+    return step_done(d, d->st[ST_BEGIN_READ]);
+}
+
+enum bm_rc db_read_end(struct db *d)
+{
+    return step_done(d, d->st[ST_END_READ]);
 }
 
 enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
@@ -453,14 +502,14 @@ enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out
     enum bm_rc rc;
 
     /* One read transaction: the page, head and oldest agree. */
-    if (step_done(d, d->st[ST_BEGIN_READ]) != BM_OK)
+    if (db_read_begin(d) != BM_OK)
         return BM_EDB;
     rc = db_bounds(d, &head, &oldest);
     if (rc == BM_OK && buf_puts(out, "{\"events\":[") != BM_OK)
         rc = BM_ETOOBIG;
     if (rc == BM_OK)
         rc = list_rows(d, q, out, &count, &last);
-    if (step_done(d, d->st[ST_END_READ]) != BM_OK && rc == BM_OK)
+    if (db_read_end(d) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     if (rc != BM_OK)
         return rc;

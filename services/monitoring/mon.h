@@ -258,7 +258,8 @@ enum bm_rc mon_report_dashboard(const struct mon_snapshot *s, const struct mon_c
 /* ---- store (store.c, the service's only SQL) ---- */
 
 struct db;
-extern const char mon_store_schema[];
+struct db_sql;
+extern const struct db_sql mon_store_sql;
 enum bm_rc mon_store_event(struct db *db, const struct gen_event *ev) BM_WUR;
 enum bm_rc mon_store_prune(struct db *db, uint64_t oldest_kept) BM_WUR;
 /* One read transaction: the newest sample per series; with counts != NULL

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "endpoints.h"
 #include "db.h"
 #include "mon.h"
 #include "parse.h"
@@ -70,7 +70,7 @@ static void send_report(struct http_req *req, render_fn render)
 
     if (!http_req_args_check(req, allowed))
         return;
-    rc = db_reader(app->db_path, &db);
+    rc = db_reader(app->db_path, app->def->sql, &db);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;
@@ -122,7 +122,7 @@ static void h_dashboard(struct http_req *req)
                         RECENT_MAX);
         return;
     }
-    rc = db_reader(app->db_path, &db);
+    rc = db_reader(app->db_path, app->def->sql, &db);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;
@@ -147,7 +147,7 @@ static void h_dashboard(struct http_req *req)
 }
 
 static const struct route mon_routes[] = {
-    { "GET", "/metrics/events", daemon_h_events, 0 },
+    { "GET", "/metrics/events", endpoints_h_events, 0 },
     { "GET", "/system/health", h_system_health, 0 },
     { "GET", "/system/metrics", h_system_metrics, 0 },
     { "GET", "/dashboard", h_dashboard, 0 },
@@ -155,7 +155,6 @@ static const struct route mon_routes[] = {
 
 const struct service_def mon_service = {
     .svc = SVC_MONITORING,
-    .events_path = "/metrics/events",
     .routes = mon_routes,
     .nroutes = sizeof(mon_routes) / sizeof(mon_routes[0]),
     .state_size = sizeof(struct mon_state),
@@ -165,7 +164,7 @@ const struct service_def mon_service = {
     .state_init = state_init,
     .state_valid = state_valid,
     .generate = generate,
-    .extra_schema = mon_store_schema,
+    .sql = &mon_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,
 };
