@@ -151,9 +151,9 @@ static void *post_key_main(void *arg)
         cJSON *j = NULL, *v;
 
         snprintf(body, sizeof body, "{\"%s\":%.17g}", k->key, k->value(i));
-        if (http_req(k->port, "POST", "/config", body, json_ct, &r) != 0 || r.status != 200) {
+        if (h_http_req(k->port, "POST", "/config", body, h_json_ct, &r) != 0 || r.status != 200) {
             snprintf(k->why, sizeof k->why, "POST %s: status %ld", body, r.status);
-            resp_free(&r);
+            h_resp_free(&r);
             return NULL;
         }
         k->posted++;
@@ -165,7 +165,7 @@ static void *post_key_main(void *arg)
                          cJSON_IsNumber(v) ? v->valuedouble : -1.0);
         }
         cJSON_Delete(j);
-        resp_free(&r);
+        h_resp_free(&r);
     }
     return NULL;
 }
@@ -175,8 +175,8 @@ static void *post_key_main(void *arg)
 static void test_concurrent_config_posts_of_different_keys_both_hold(void **state)
 {
     static const char *const args[] = { "--seed", "13", NULL };
-    struct proc *p = &procs[0];
-    int n = test_scale_small() ? 40 : 150;
+    struct proc *p = &h_procs[0];
+    int n = h_test_scale_small() ? 40 : 150;
     struct key_poster k[2] = {
         { .key = "anomaly_rate", .n = n, .value = rate_value },
         { .key = "retention_events", .n = n, .value = retention_value },
@@ -185,8 +185,8 @@ static void test_concurrent_config_posts_of_different_keys_both_hold(void **stat
     cJSON *j;
 
     (void)state;
-    proc_init(p, "cfgboth");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    h_proc_init(p, "cfgboth");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
     for (int i = 0; i < 2; i++) {
         k[i].port = p->port;
         assert_int_equal(pthread_create(&t[i], NULL, post_key_main, &k[i]), 0);
@@ -199,12 +199,12 @@ static void test_concurrent_config_posts_of_different_keys_both_hold(void **stat
         assert_int_equal(k[i].posted, n);
         assert_int_equal(k[i].lost, 0);
     }
-    j = http_get_json(p->port, "/config", NULL);
+    j = h_http_get_json(p->port, "/config", NULL);
     assert_non_null(j);
-    assert_true(jdbl(j, "anomaly_rate") == rate_value(n - 1));
-    assert_int_equal(jnum(j, "retention_events"), (long long)retention_value(n - 1));
+    assert_true(h_jdbl(j, "anomaly_rate") == rate_value(n - 1));
+    assert_int_equal(h_jnum(j, "retention_events"), (long long)retention_value(n - 1));
     cJSON_Delete(j);
-    assert_int_equal(proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
 }
 
 /* 100 reads back as 100, not 1e+02: the values a user set, as written. */
