@@ -3,42 +3,18 @@
  * (endpoints.c) and the service's routes, wait for a signal, drain, stop. */
 #include "daemon.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <sys/resource.h>
 
+#include "cli.h"
 #include "db.h"
 #include "endpoints.h"
 #include "genloop.h"
 #include "log.h"
+#include "signals.h"
 #include "timefmt.h"
-
-/* SIGINT and SIGTERM are blocked here, before any thread exists, so every
- * thread inherits the mask and only the main thread takes them, with
- * sigwait: no handler runs on a worker and no flag is shared. */
-static sigset_t stop_signals;
-
-void daemon_install_signals(void)
-{
-    struct sigaction sa;
-
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPIPE, &sa, NULL);
-    /* Past RLIMIT_FSIZE a write must fail with EFBIG, which SQLite turns
-     * into an error we answer 503 to, not kill the process. */
-    sigaction(SIGXFSZ, &sa, NULL);
-}
 
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                            */
@@ -68,20 +44,6 @@ static bool is_loopback(const char *addr)
     return strncmp(addr, "127.", 4) == 0;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-void daemon_wait_for_signal(void)
-{
-    int sig;
-
-    while (sigwait(&stop_signals, &sig) != 0)
-        sleep_ms(50);
-}
-
 int daemon_run(const struct service_def *def, int argc, char **argv)
 {
     struct bm_config cfg;
@@ -92,31 +54,16 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     char err[512] = "";
     enum bm_rc rc;
     int status = 1;
-    const char *prog = argc > 0 ? argv[0] : cfg_svc_name(def->svc);
     const char *name = cfg_svc_name(def->svc);
 
     memset(&app, 0, sizeof(app));
     app.def = def;
     app.started_us = time_mono_us();
-    log_init(name, LOG_INFO);
-    if (cfg_load(&cfg, def->svc, argc, argv, NULL, err, sizeof(err)) != BM_OK) {
-        fprintf(stderr, "%s: %s\n", name, err);
-        return 2;
-    }
-    if (cfg.help) {
-        cfg_print_help(def->svc, prog);
-        return 0;
-    }
-    if (cfg.version) {
-        printf("%s %s\n", name, BM_VERSION);
-        return 0;
-    }
-    if (cfg.check_config) {
-        printf("%s: configuration ok (%s)\n", name, cfg.config_path);
-        return 0;
-    }
-    log_set_level((enum log_level)cfg.log_level);
-    daemon_install_signals();
+    status = cli_prepare(def->svc, argc, argv, &cfg);
+    if (status >= 0)
+        return status;
+    status = 1;
+    sig_block_stop();
 
     if (db_open_writer(cfg.db_path, def->sql, &db) != BM_OK) {
         fprintf(stderr, "%s: cannot open database %s\n", name, cfg.db_path);
@@ -165,7 +112,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         log_emit_fields(LOG_INFO, extra, "listening");
     }
 
-    daemon_wait_for_signal();
+    sig_wait_stop();
     log_info("shutting down");
     status = 0;
 out:
