@@ -22,6 +22,20 @@ static void check_iso(int64_t ms, const char *want)
     assert_int_equal(strlen(out), TIMEFMT_ISO_LEN);
 }
 
+static void test_timefmt_floor_div_rounds_towards_minus_infinity(void **state)
+{
+    (void)state;
+    assert_int_equal(timefmt_floor_div(7, 2), 3);
+    assert_int_equal(timefmt_floor_div(-7, 2), -4);
+    assert_int_equal(timefmt_floor_div(-8, 2), -4);
+    assert_int_equal(timefmt_floor_div(7, -2), -4);
+    assert_int_equal(timefmt_ms_of_us(1999), 1);
+    assert_int_equal(timefmt_ms_of_us(0), 0);
+    assert_int_equal(timefmt_ms_of_us(-1), -1);
+    assert_int_equal(timefmt_ms_of_us(-1000), -1);
+    assert_int_equal(timefmt_ms_of_us(-1001), -2);
+}
+
 static void test_timefmt_iso_formats_epoch(void **state)
 {
     (void)state;
@@ -312,6 +326,7 @@ static void test_time_mono_us_advances_across_sleep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timefmt_floor_div_rounds_towards_minus_infinity),
         cmocka_unit_test(test_timefmt_iso_formats_epoch),
         cmocka_unit_test(test_timefmt_iso_formats_known_instants),
         cmocka_unit_test(test_timefmt_iso_formats_year_range_ends),
