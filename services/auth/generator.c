@@ -22,6 +22,7 @@
 
 #include "auth_internal.h"
 #include "incident.h"
+#include "timefmt.h"
 
 #define US_PER_S       1000000LL
 #define DAY_MS         86400000LL
@@ -629,21 +630,6 @@ static void incident_step(const struct auth_model *m, struct auth_incident *in, 
         in->next_us = ts_us + gap_us(in, r);
 }
 
-/* Everything one call may change, worked on as a copy and written back
- * only once the event is encoded: a failed append then leaves the state
- * as it was, without copying the whole table. */
-struct auth_step {
-    struct rng r;
-    struct anom_sched sched;
-    double mean_dt_us;
-    uint32_t dt_seen;
-    double rate;
-    int64_t ts_us;           /* the event's timestamp */
-    struct auth_incident in; /* the incident stepped or started */
-    enum inc_op op;          /* what becomes of it, applied once the event is out */
-    struct side side;
-};
-
 static void remember(struct auth_state *st, const struct side *sd)
 {
     if (sd->fail_user >= 0) {
@@ -669,33 +655,55 @@ static void remember(struct auth_state *st, const struct side *sd)
     }
 }
 
-static void step_commit(struct auth_state *st, const struct auth_step *s, int64_t t_us,
-                        struct rng *r)
+/* ---- the incident driver's hooks (incident.h) ---- */
+
+/* One call's context for the hooks. */
+struct auth_call {
+    const struct auth_model *m;
+    const struct auth_state *st;
+    struct auth_rec *e;
+    struct auth_features *f;
+    struct target tg; /* an unusual_location's, between ready and emit */
+};
+
+/* The scheduler's pick as if the steps of the incidents in flight were
+ * out already: a long incident just started must not look like a debt of
+ * its type (it would start another). Each pending step will add its
+ * weight to every type's debt and take one off its own. */
+static int hook_pick(void *svc, struct inc_call *c)
 {
-    *r = s->r;
-    st->sched = s->sched;
-    st->mean_dt_us = s->mean_dt_us;
-    st->dt_seen = s->dt_seen;
-    st->last_us = t_us;
-    st->last_ts_us = s->ts_us;
-    remember(st, &s->side);
-    /* Steps still to come, per type: a push adds the new incident's, a
-     * step of the top takes one off. */
-    if (s->op == INC_PUSH)
-        st->pending[s->in.type] += (uint32_t)(s->in.size - s->in.done);
-    else if (s->op != INC_NONE)
-        st->pending[s->in.type] -= st->pending[s->in.type] ? 1u : 0u;
-    inc_apply(st->active, sizeof st->active[0], &st->n_active, s->op, &s->in);
+    const struct auth_state *st = ((struct auth_call *)svc)->st;
+    struct anom_sched proj = c->sched;
+    double all = 0.0;
+
+    for (int t = 0; t < AUTH_A_COUNT; t++)
+        all += st->pending[t];
+    for (int t = 0; t < AUTH_A_COUNT; t++)
+        proj.owed[t] += proj.weights[t] * all - st->pending[t];
+    return anom_pick(&proj, &c->r);
 }
 
-/* Persisted bytes come back from disk: an incident is checked before it
- * is used to index the population. */
-static bool incident_ok(const struct auth_model *m, const struct auth_incident *in)
+static bool hook_is_multi(int type)
 {
-    return (in->type == AUTH_A_BRUTE_FORCE || in->type == AUTH_A_STUFFING) &&
-           in->user < m->n_users && in->size >= 2 && in->size <= AUTH_MAX_INCIDENT &&
-           in->done >= 1 && in->done < in->size &&
-           (in->success_at == NO_SUCCESS || in->success_at < in->size);
+    return type != AUTH_A_LOCATION;
+}
+
+/* An unusual_location needs a recent normal login to follow. */
+static bool hook_single_ready(void *svc, struct inc_call *c, int type)
+{
+    struct auth_call *x = svc;
+
+    (void)type;
+    return location_target(x->m, x->st, &c->r, c->ts_us, &x->tg);
+}
+
+static void hook_single(void *svc, struct inc_call *c, int type)
+{
+    struct auth_call *x = svc;
+
+    location_event(x->m, &x->tg, &c->r, timefmt_ms_of_us(c->ts_us), x->e, x->f);
+    x->e->anomaly = type;
+    c->anomaly = type;
 }
 
 /* The step of a stuffing list that gets in, if any: only a real user, and
@@ -717,107 +725,114 @@ static uint8_t stuffing_success(const struct auth_incident *in, struct rng *r)
     return NO_SUCCESS;
 }
 
-static enum inc_op start_multi(const struct auth_model *m, const struct auth_state *st,
-                               struct auth_step *s, int type, struct auth_rec *e,
-                               struct auth_features *f)
+static double hook_init(void *svc, struct inc_call *c, int type)
 {
-    struct auth_incident *in = &s->in;
+    const struct auth_model *m = ((struct auth_call *)svc)->m;
+    struct auth_incident *in = c->in;
 
-    if (st->n_active >= AUTH_MAX_ACTIVE)
-        return INC_NONE;
-    anom_started(&s->sched, &s->r);
-    memset(in, 0, sizeof *in);
     in->type = (uint8_t)type;
-    rng_uuid4_bytes(&s->r, in->id);
+    rng_uuid4_bytes(&c->r, in->id);
     if (type == AUTH_A_BRUTE_FORCE) {
-        in->user = (uint16_t)rng_below(&s->r, m->n_users);
-        in->size = (uint8_t)rng_range(&s->r, BRUTE_MIN, BRUTE_MAX);
+        in->user = (uint16_t)rng_below(&c->r, m->n_users);
+        in->size = (uint8_t)rng_range(&c->r, BRUTE_MIN, BRUTE_MAX);
         in->success_at = NO_SUCCESS;
-        if (rng_chance(&s->r, 0.3)) { /* the password was guessed */
+        if (rng_chance(&c->r, 0.3)) { /* the password was guessed */
             in->success_at = in->size;
             in->size++;
         }
     } else {
-        in->size = (uint8_t)rng_range(&s->r, STUFF_MIN, STUFF_MAX);
-        in->success_at = stuffing_success(in, &s->r);
+        in->size = (uint8_t)rng_range(&c->r, STUFF_MIN, STUFF_MAX);
+        in->success_at = stuffing_success(in, &c->r);
     }
-    in->squeeze = inc_squeeze(full_length_load(&s->sched, s->rate, s->mean_dt_us), st->n_active,
-                              AUTH_MAX_ACTIVE, span_squeeze(in, s->mean_dt_us));
-    incident_step(m, in, &s->r, s->ts_us, e, f);
-    return INC_PUSH;
+    return span_squeeze(in, c->mean_dt_us);
 }
 
-/* The scheduler's pick as if the steps of the incidents in flight were
- * out already: a long incident just started must not look like a debt of
- * its type (it would start another). Each pending step will add its
- * weight to every type's debt and take one off its own. */
-static int pick_type(const struct auth_state *st, struct auth_step *s)
+static void hook_set_squeeze(void *slot, uint8_t squeeze)
 {
-    struct anom_sched proj = s->sched;
-    double all = 0.0;
-
-    for (int t = 0; t < AUTH_A_COUNT; t++)
-        all += st->pending[t];
-    for (int t = 0; t < AUTH_A_COUNT; t++)
-        proj.owed[t] += proj.weights[t] * all - st->pending[t];
-    return anom_pick(&proj, &s->r);
+    ((struct auth_incident *)slot)->squeeze = squeeze;
 }
 
-/* Starts an incident of the type the scheduler picks and emits its first
- * event. INC_NONE with e untouched if no type has weight, the table is
- * full, or no recent login can be followed: the deficit then waits for a
- * later tick, and the same type is still owed. */
-static enum inc_op start_incident(const struct auth_model *m, const struct auth_state *st,
-                                  struct auth_step *s, struct auth_rec *e,
-                                  struct auth_features *f)
+/* Persisted bytes come back from disk: an incident is checked before it
+ * is used to index the population. */
+static bool hook_valid(const void *svc, const void *slot)
 {
-    int type = pick_type(st, s);
-    struct target tg;
+    const struct auth_model *m = ((const struct auth_call *)svc)->m;
+    const struct auth_incident *in = slot;
 
-    if (type < 0)
-        return INC_NONE;
-    if (type != AUTH_A_LOCATION)
-        return start_multi(m, st, s, type, e, f);
-    if (!location_target(m, st, &s->r, s->ts_us, &tg))
-        return INC_NONE;
-    anom_started(&s->sched, &s->r);
-    location_event(m, &tg, &s->r, auth_floor_div(s->ts_us, 1000), e, f);
-    e->anomaly = AUTH_A_LOCATION;
-    return INC_NONE;
+    return (in->type == AUTH_A_BRUTE_FORCE || in->type == AUTH_A_STUFFING) &&
+           in->user < m->n_users && in->size >= 2 && in->size <= AUTH_MAX_INCIDENT &&
+           in->done >= 1 && in->done < in->size &&
+           (in->success_at == NO_SUCCESS || in->success_at < in->size);
 }
-
-/* ---- the next event ---- */
 
 /* A due step keeps its own schedule when arrivals are sparse (it would
  * otherwise wait for one, and a brute force would spread over hours);
  * otherwise, like everything else, it happens at the arrival. */
-static int64_t step_ts(const struct auth_state *st, int64_t next_us, int64_t t_us)
+static int64_t hook_step_time(const void *svc, int64_t next_us, int64_t t_us)
 {
+    const struct auth_state *st = ((const struct auth_call *)svc)->st;
+
     if (t_us - next_us <= OVERDUE_US)
         return t_us;
     return next_us > st->last_ts_us ? next_us : st->last_ts_us;
 }
 
-static enum bm_rc pick_anomaly(const struct auth_model *m, const struct auth_state *st,
-                               struct auth_step *s, bool due, int64_t t_us, struct auth_rec *e,
-                               struct auth_features *f)
+static bool hook_step(void *svc, struct inc_call *c)
 {
-    s->op = INC_NONE;
-    s->ts_us = t_us;
-    if (st->n_active > 0 && st->active[0].next_us <= t_us) {
-        s->in = st->active[0];
-        if (!incident_ok(m, &s->in))
-            return BM_ESTATE;
-        s->ts_us = step_ts(st, s->in.next_us, t_us);
-        incident_step(m, &s->in, &s->r, s->ts_us, e, f);
-        s->op = s->in.done < s->in.size ? INC_REPLACE_TOP : INC_POP_TOP;
-    } else if (due) {
-        s->op = start_incident(m, st, s, e, f);
-    }
-    if (e->anomaly >= 0)
-        anom_emitted(&s->sched, e->anomaly);
-    return BM_OK;
+    struct auth_call *x = svc;
+    struct auth_incident *in = c->in;
+
+    incident_step(x->m, in, &c->r, c->ts_us, x->e, x->f);
+    c->anomaly = in->type;
+    return in->done < in->size;
 }
+
+/* Unlike the transaction service's, a due step never waits while the
+ * count is ahead, and a full table does not step an incident early: a
+ * start then simply waits for a later tick. Pending steps shape the pick
+ * (hook_pick), and a step overdue at a sparse arrival keeps its own time
+ * (hook_step_time). */
+static const struct inc_ops auth_incidents = {
+    .slot_size = sizeof(struct auth_incident),
+    .max_active = AUTH_MAX_ACTIVE,
+    .flags = 0,
+    .pick = hook_pick,
+    .is_multi = hook_is_multi,
+    .single_ready = hook_single_ready,
+    .single = hook_single,
+    .init = hook_init,
+    .load = full_length_load,
+    .set_squeeze = hook_set_squeeze,
+    .valid = hook_valid,
+    .step_time = hook_step_time,
+    .step = hook_step,
+};
+
+static struct inc_state inc_view(struct auth_state *st)
+{
+    return (struct inc_state){
+        .sched = &st->sched, .last_us = &st->last_us, .mean_dt_us = &st->mean_dt_us,
+        .dt_seen = &st->dt_seen, .slots = st->active, .n_active = &st->n_active,
+    };
+}
+
+/* What the driver does not keep: the event's timestamp, the normal
+ * login remembered, and the steps still to come per type (a push adds
+ * the new incident's, a step of the top takes one off). */
+static void commit(struct auth_state *st, const struct inc_state *view, const struct inc_call *c,
+                   const struct auth_incident *in, const struct side *sd, int64_t t_us,
+                   struct rng *r)
+{
+    st->last_ts_us = c->ts_us;
+    remember(st, sd);
+    if (c->op == INC_PUSH)
+        st->pending[in->type] += (uint32_t)(in->size - in->done);
+    else if (c->op != INC_NONE)
+        st->pending[in->type] -= st->pending[in->type] ? 1u : 0u;
+    inc_commit(&auth_incidents, view, c, t_us, r);
+}
+
+/* ---- the next event ---- */
 
 _Static_assert(sizeof(struct auth_incident) == 32, "struct auth_incident has padding");
 _Static_assert(offsetof(struct auth_incident, next_us) == 0,
@@ -830,9 +845,13 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
                          const struct gen_params *p, struct rng *r, int64_t t_us, uint64_t seq,
                          struct gen_event *ev)
 {
-    struct auth_step s;
+    struct inc_state view = inc_view(st);
+    struct inc_call c;
+    struct auth_incident in;
+    struct side side = { .fail_user = -1, .fail_kind = 0, .seen_user = -1 };
     struct auth_rec e;
     struct auth_features f;
+    struct auth_call x = { .m = m, .st = st, .e = &e, .f = &f };
     double w[AUTH_A_COUNT];
     enum bm_rc rc;
     bool due;
@@ -843,29 +862,20 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     memset(&f, 0, sizeof f);
     e.anomaly = -1;
     e.device_type = -1;
-    s.r = *r;
-    s.sched = st->sched;
-    s.side.fail_user = -1;
-    s.side.fail_kind = 0;
-    s.side.seen_user = -1;
-    s.dt_seen = st->dt_seen;
-    s.mean_dt_us = inc_mean_dt(st->last_us, st->mean_dt_us, &s.dt_seen, t_us);
-    s.rate = anom_rate(p->anomaly_rate, p->weights, AUTH_A_COUNT, w);
-    anom_weights(&s.sched, w);
-    due = anom_tick(&s.sched, s.rate);
-    rng_uuid4(&s.r, e.id);
-    rc = pick_anomaly(m, st, &s, due, t_us, &e, &f);
+    due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, AUTH_A_COUNT, w, t_us);
+    rng_uuid4(&c.r, e.id);
+    rc = inc_drive(&auth_incidents, &x, &view, &c, due, t_us);
     if (rc != BM_OK)
         return rc;
     if (e.anomaly < 0)
-        normal_event(m, st, p, &s.r, t_us, &e, &f, &s.side);
-    e.ts_ms = auth_floor_div(s.ts_us, 1000);
+        normal_event(m, st, p, &c.r, t_us, &e, &f, &side);
+    e.ts_ms = timefmt_ms_of_us(c.ts_us);
     e.seq = seq;
-    auth_assess(&f, &e, &s.r);
+    auth_assess(&f, &e, &c.r);
     rc = auth_rec_encode(&e, ev->json);
     if (rc != BM_OK) /* as if this call never happened */
         return rc;
-    step_commit(st, &s, t_us, r);
+    commit(st, &view, &c, &in, &side, t_us, r);
     auth_rec_detail(&e, &st->out);
     ev->ts_ms = e.ts_ms;
     ev->seq = seq;
