@@ -25,6 +25,13 @@ int64_t timefmt_ms_of_us(int64_t us)
     return timefmt_floor_div(us, 1000);
 }
 
+int timefmt_local_hour(int64_t ms, int offset_min)
+{
+    int64_t h = timefmt_floor_div(ms + (int64_t)offset_min * 60000, 3600000) % 24;
+
+    return (int)(h < 0 ? h + 24 : h);
+}
+
 static bool is_leap(int64_t y)
 {
     return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);

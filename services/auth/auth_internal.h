@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "rc.h"
 #include "rng.h"
+#include "timefmt.h"
 
 enum auth_region { AUTH_RG_NA, AUTH_RG_EU, AUTH_RG_AS, AUTH_RG_SA, AUTH_RG_AF, AUTH_RG_OC,
                    AUTH_RG_COUNT };
@@ -116,10 +117,6 @@ struct auth_features {
     int local_hour;    /* 0..23 where the login happens */
 };
 
-/* Deterministic mixing of the model salt with small keys. */
-uint64_t auth_hash(uint64_t salt, uint64_t a, uint64_t b);
-int64_t auth_floor_div(int64_t a, int64_t b);
-int auth_local_hour(int64_t t_ms, int offset_min);
 /* Index of the user named `name`, -1 if none. */
 int64_t auth_find_user(const struct auth_model *m, const char *name);
 /* The city whose centre is nearest (lat, lon), and its distance. */

@@ -80,13 +80,13 @@ static int travel_dest(const struct auth_model *m, int home, uint64_t h)
 static bool trip_in_period(const struct auth_model *m, uint32_t u, int64_t k, struct trip *tr)
 {
     const struct auth_user *us = &m->users[u];
-    uint64_t h = auth_hash(m->salt, u, ((uint64_t)k << 4) | 1u), h2;
+    uint64_t h = rng_hash(m->salt, u, ((uint64_t)k << 4) | 1u), h2;
     int64_t nights, min_nights, first, start_day;
     double fly_h;
 
     if (h % 1000 >= us->trip_pm)
         return false;
-    h2 = auth_hash(m->salt, u, ((uint64_t)k << 4) | 2u);
+    h2 = rng_hash(m->salt, u, ((uint64_t)k << 4) | 2u);
     tr->dest = travel_dest(m, us->city, h2);
     fly_h = ((double)m->dist[us->city][tr->dest] + 100.0) / 700.0 + 1.0;
     fly_h = fly_h < 1.5 ? 1.5 : fly_h;
@@ -112,7 +112,7 @@ void auth_where(const struct auth_model *m, uint32_t u, int64_t t_ms, struct aut
     w->home = true;
     if (!us->trip_pm)
         return;
-    k = auth_floor_div(auth_floor_div(t_ms, DAY_MS) + us->phase, PERIOD_DAYS);
+    k = timefmt_floor_div(timefmt_floor_div(t_ms, DAY_MS) + us->phase, PERIOD_DAYS);
     if (!trip_in_period(m, u, k, &tr) || t_ms < tr.dep || t_ms >= tr.ret + tr.fly)
         return;
     w->home = false;
@@ -130,7 +130,7 @@ static uint32_t draw_user(const struct auth_model *m, struct rng *r)
 
 static bool in_hours(const struct auth_user *us, int city, int64_t t_ms)
 {
-    int h = auth_local_hour(t_ms, auth_cities[city].utc_offset_min);
+    int h = timefmt_local_hour(t_ms, auth_cities[city].utc_offset_min);
 
     return h >= us->hour_lo && h < us->hour_hi;
 }
@@ -211,7 +211,7 @@ static void set_features(const struct auth_model *m, uint32_t u, int city, doubl
 
     f->foreign = strcmp(auth_cities[city].country, auth_cities[us->city].country) != 0;
     f->km_from_home = auth_distance_km(us->home_lat, us->home_lon, lat, lon);
-    f->local_hour = auth_local_hour(t_ms, auth_cities[city].utc_offset_min);
+    f->local_hour = timefmt_local_hour(t_ms, auth_cities[city].utc_offset_min);
 }
 
 /* ---- normal traffic ---- */
@@ -229,9 +229,9 @@ static uint32_t normal_ip(const struct auth_model *m, uint32_t u, const struct a
         return us->carrier | host_bits(rng_next(r));
     if (!w->home) /* hotel or cafe wifi where they are */
         return auth_region_block(auth_cities[w->city].region,
-                                 auth_hash(m->salt, (uint64_t)w->city, rng_below(r, 8))) |
+                                 rng_hash(m->salt, (uint64_t)w->city, rng_below(r, 8))) |
                host_bits(rng_next(r));
-    h = auth_local_hour(t_ms, auth_cities[w->city].utc_offset_min);
+    h = timefmt_local_hour(t_ms, auth_cities[w->city].utc_offset_min);
     if (us->work_ip && h >= 9 && h < 18 && rng_chance(r, 0.6)) {
         *kind = 1;
         return us->work_ip;
@@ -257,7 +257,7 @@ static int normal_reason(int method, struct rng *r)
  * 40-second bucket of t_us already. */
 static bool failed_recently(const struct auth_state *st, uint32_t u, int kind, int64_t t_us)
 {
-    return kind >= 0 && auth_floor_div(t_us, FAIL_BUCKET_US) == st->fail_bucket &&
+    return kind >= 0 && timefmt_floor_div(t_us, FAIL_BUCKET_US) == st->fail_bucket &&
            (st->fail_bits[kind][u / 64] >> (u % 64) & 1u);
 }
 
@@ -273,7 +273,7 @@ static void normal_event(const struct auth_model *m, const struct auth_state *st
                          const struct gen_params *p, struct rng *r, int64_t t_us,
                          struct auth_rec *e, struct auth_features *f, struct side *sd)
 {
-    int64_t t_ms = auth_floor_div(t_us, 1000);
+    int64_t t_ms = timefmt_ms_of_us(t_us);
     struct auth_where w;
     uint32_t u = pick_user(m, r, t_ms, &w);
     const struct auth_user *us = &m->users[u];
@@ -288,9 +288,9 @@ static void normal_event(const struct auth_model *m, const struct auth_state *st
         near_point(rng_double(r), rng_double(r), c->lat, c->lon, 25.0, &lat, &lon);
     auth_rec_place(e, w.city, lat, lon);
     if (rng_chance(r, 0.03)) { /* a new phone or browser, kept for the day */
-        uint64_t day = (uint64_t)auth_floor_div(t_ms, DAY_MS);
+        uint64_t day = (uint64_t)timefmt_floor_div(t_ms, DAY_MS);
 
-        new_device(auth_hash(m->salt, u, day << 8 | 1u), auth_hash(m->salt, u, day << 8 | 2u),
+        new_device(rng_hash(m->salt, u, day << 8 | 1u), rng_hash(m->salt, u, day << 8 | 2u),
                    rng_chance(r, 0.6) ? AUTH_D_MOBILE : AUTH_D_DESKTOP, e);
         f->new_device = true;
     } else {
@@ -325,7 +325,7 @@ static uint64_t incident_hash(const struct auth_incident *in, uint64_t k)
         a = a << 8 | in->id[i];
         b = b << 8 | in->id[8 + i];
     }
-    return auth_hash(a, b, k);
+    return rng_hash(a, b, k);
 }
 
 /* The attacker's address, place and machine: one per incident, from its
@@ -425,7 +425,7 @@ static void stuffing_event(const struct auth_model *m, const struct auth_inciden
         e->failure = true;
         f->unknown_user = true;
         f->foreign = strcmp(auth_cities[city].country, "US") != 0;
-        f->local_hour = auth_local_hour(t_ms, auth_cities[city].utc_offset_min);
+        f->local_hour = timefmt_local_hour(t_ms, auth_cities[city].utc_offset_min);
     }
     f->failure = e->failure;
 }
@@ -469,8 +469,8 @@ static bool try_target(const struct auth_model *m, const struct auth_seen *s, in
 
     if (s->t_us == 0 || s->user >= m->n_users || age < 0 || age > TARGET_OLDEST_US)
         return false;
-    auth_where(m, s->user, auth_floor_div(s->t_us, 1000), &then);
-    auth_where(m, s->user, auth_floor_div(t_us, 1000), &now);
+    auth_where(m, s->user, timefmt_ms_of_us(s->t_us), &then);
+    auth_where(m, s->user, timefmt_ms_of_us(t_us), &now);
     if (then.city < 0 || then.city != now.city)
         return false;
     min_km = 1.25 * AUTH_TRAVEL_MAX_KMH * (double)age / 3600e6;
@@ -617,7 +617,7 @@ static int64_t gap_us(const struct auth_incident *in, struct rng *r)
 static void incident_step(const struct auth_model *m, struct auth_incident *in, struct rng *r,
                           int64_t ts_us, struct auth_rec *e, struct auth_features *f)
 {
-    int64_t t_ms = auth_floor_div(ts_us, 1000);
+    int64_t t_ms = timefmt_ms_of_us(ts_us);
 
     if (in->type == AUTH_A_BRUTE_FORCE)
         brute_force_event(m, in, t_ms, e, f);
@@ -634,7 +634,7 @@ static void remember(struct auth_state *st, const struct side *sd)
 {
     if (sd->fail_user >= 0) {
         uint32_t u = (uint32_t)sd->fail_user;
-        int64_t b = auth_floor_div(st->last_ts_us, FAIL_BUCKET_US);
+        int64_t b = timefmt_floor_div(st->last_ts_us, FAIL_BUCKET_US);
 
         if (b != st->fail_bucket) {
             memset(st->fail_bits, 0, sizeof st->fail_bits);
@@ -646,8 +646,8 @@ static void remember(struct auth_state *st, const struct side *sd)
         const struct auth_seen *newest = &st->seen[(st->seen_next + AUTH_SEEN - 1) % AUTH_SEEN];
 
         /* one a 10-s bucket: the ring reaches back ~10 minutes at any rate */
-        if (newest->t_us == 0 || auth_floor_div(newest->t_us, SEEN_BUCKET_US) !=
-                                     auth_floor_div(st->last_ts_us, SEEN_BUCKET_US)) {
+        if (newest->t_us == 0 || timefmt_floor_div(newest->t_us, SEEN_BUCKET_US) !=
+                                     timefmt_floor_div(st->last_ts_us, SEEN_BUCKET_US)) {
             st->seen[st->seen_next].t_us = st->last_ts_us;
             st->seen[st->seen_next].user = (uint32_t)sd->seen_user;
             st->seen_next = (st->seen_next + 1) % AUTH_SEEN;

@@ -168,31 +168,6 @@ static const char *const mail_domains[] = { "@gmail.com", "@yahoo.com", "@hotmai
 
 /* ---- small helpers shared with generator.c ---- */
 
-uint64_t auth_hash(uint64_t salt, uint64_t a, uint64_t b)
-{
-    uint64_t z = salt ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-int64_t auth_floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-int auth_local_hour(int64_t t_ms, int offset_min)
-{
-    int64_t s = auth_floor_div(t_ms, 1000) + (int64_t)offset_min * 60;
-    int64_t d = s % 86400;
-
-    if (d < 0)
-        d += 86400;
-    return (int)(d / 3600);
-}
 
 double auth_distance_km(double lat1, double lon1, double lat2, double lon2)
 {
@@ -355,8 +330,8 @@ void auth_rec_place(struct auth_rec *e, int c, double lat, double lon)
 
 static void user_device_fp(const struct auth_model *m, uint32_t u, int k, char out[65])
 {
-    auth_fp_fmt(auth_hash(m->salt, u, 0x6670000u + (uint64_t)k),
-                auth_hash(m->salt, u, 0x6671000u + (uint64_t)k), out);
+    auth_fp_fmt(rng_hash(m->salt, u, 0x6670000u + (uint64_t)k),
+                rng_hash(m->salt, u, 0x6671000u + (uint64_t)k), out);
 }
 
 void auth_rec_user_device(const struct auth_model *m, uint32_t u, int k, struct auth_rec *e)
@@ -525,16 +500,16 @@ static void make_addresses(const struct auth_model *m, struct rng *r, uint32_t i
                            struct auth_user *us)
 {
     const struct auth_city *c = &auth_cities[us->city];
-    uint64_t isp = auth_hash(m->salt, us->city, rng_below(r, 8));
+    uint64_t isp = rng_hash(m->salt, us->city, rng_below(r, 8));
     uint64_t country = str_hash(c->country);
 
     us->home_ip = auth_region_block(c->region, isp) |
-                  (uint32_t)(auth_hash(m->salt, i, 0x686f6d65u) & 0xff00u) |
+                  (uint32_t)(rng_hash(m->salt, i, 0x686f6d65u) & 0xff00u) |
                   (uint32_t)rng_range(r, 1, 254);
-    us->carrier = auth_region_block(c->region, auth_hash(m->salt, country, rng_below(r, 3)));
+    us->carrier = auth_region_block(c->region, rng_hash(m->salt, country, rng_below(r, 3)));
     us->work_ip = 0;
     if (rng_chance(r, 0.25)) { /* an office NAT, shared by colleagues */
-        uint64_t co = auth_hash(m->salt, us->city, 0x636f0000u + rng_below(r, 40));
+        uint64_t co = rng_hash(m->salt, us->city, 0x636f0000u + rng_below(r, 40));
 
         us->work_ip = auth_region_block(c->region, co) | (uint32_t)((co >> 40) & 0xff00u) |
                       (uint32_t)((co >> 56) % 254u + 1u);
@@ -1166,7 +1141,7 @@ static void input_features(const struct auth_model *m, int64_t u, const struct a
         if (us)
             f->km_from_home = auth_distance_km(us->home_lat, us->home_lon, lat, lon);
     }
-    f->local_hour = auth_local_hour(e->ts_ms, offset);
+    f->local_hour = timefmt_local_hour(e->ts_ms, offset);
     if (parse_ipv4(e->ip, &ip))
         f->datacenter = auth_is_datacenter(ip);
 }
@@ -1201,7 +1176,7 @@ enum bm_rc auth_from_input(const struct auth_model *m, const struct auth_input *
         return BM_EINVAL;
     memset(&e, 0, sizeof e);
     rng_uuid4(r, e.id);
-    e.ts_ms = auth_floor_div(t_us, 1000);
+    e.ts_ms = timefmt_ms_of_us(t_us);
     e.seq = seq;
     input_rec(m, u, in, &e);
     input_features(m, u, &e, &f);

@@ -10,6 +10,7 @@
 #include "genloop.h"
 #include "json.h"
 #include "parse.h"
+#include "timefmt.h"
 
 #define FAILED_BODY_MAX (1024 * 1024)
 
@@ -61,7 +62,7 @@ static enum bm_rc build_api_event(void *arg, const void *model, struct rng *r, i
     struct api_job *job = arg;
     struct auth_history h;
     struct db *db;
-    int64_t ts_ms = t_us >= 0 ? t_us / 1000 : -((-t_us + 999) / 1000);
+    int64_t ts_ms = timefmt_ms_of_us(t_us);
     enum bm_rc rc = db_reader(job->db_path, &db);
 
     if (rc == BM_OK)

@@ -55,7 +55,7 @@ static uint32_t pick_customer(const struct txn_model *m, struct rng *r, int64_t 
 
         c = draw_customer(m, r);
         cu = &m->cust[c];
-        h = txn_local_hour(t_ms, txn_cities[cu->city].utc_offset_min);
+        h = timefmt_local_hour(t_ms, txn_cities[cu->city].utc_offset_min);
         if ((h >= cu->hour_lo && h < cu->hour_hi) || rng_chance(r, 0.1))
             break;
     }
@@ -79,8 +79,8 @@ static int other_city(int home, uint64_t h, unsigned abroad_in_10)
 static int customer_city(const struct txn_model *m, uint32_t c, int64_t t_ms)
 {
     const struct txn_customer *cu = &m->cust[c];
-    int64_t day = t_ms >= 0 ? t_ms / MS_PER_DAY : -((-t_ms + MS_PER_DAY - 1) / MS_PER_DAY);
-    uint64_t h = txn_hash(m->salt, c, ((uint64_t)day << 8) | 1u);
+    int64_t day = timefmt_floor_div(t_ms, MS_PER_DAY);
+    uint64_t h = rng_hash(m->salt, c, ((uint64_t)day << 8) | 1u);
 
     if (h % 1000 >= cu->travel_pm)
         return cu->city;
@@ -93,7 +93,7 @@ static uint32_t pos_merchant(const struct txn_model *m, uint32_t c, int city, st
 
     /* At home, most purchases go to a handful of usual shops. */
     if (city == m->cust[c].city && rng_chance(r, 0.6))
-        return first + (uint32_t)(txn_hash(m->salt, c, 10 + rng_below(r, 6)) % n);
+        return first + (uint32_t)(rng_hash(m->salt, c, 10 + rng_below(r, 6)) % n);
     return first + (uint32_t)rng_below(r, n);
 }
 
@@ -102,7 +102,7 @@ static uint32_t online_merchant(const struct txn_model *m, uint32_t c, struct rn
     uint32_t n = m->n_merch - m->online_first;
 
     if (rng_chance(r, 0.5))
-        return m->online_first + (uint32_t)(txn_hash(m->salt, c, 20 + rng_below(r, 4)) % n);
+        return m->online_first + (uint32_t)(rng_hash(m->salt, c, 20 + rng_below(r, 4)) % n);
     return m->online_first + (uint32_t)rng_below(r, n);
 }
 
@@ -146,7 +146,7 @@ static void set_scene(const struct txn_model *m, uint32_t c, int city, int64_t t
     f->usual_hi = cu->usual_hi;
     f->away = city != cu->city;
     f->foreign = strcmp(txn_cities[city].country, txn_cities[cu->city].country) != 0;
-    f->local_hour = txn_local_hour(t_ms, txn_cities[city].utc_offset_min);
+    f->local_hour = timefmt_local_hour(t_ms, txn_cities[city].utc_offset_min);
 }
 
 /* ---- normal traffic ---- */
@@ -340,7 +340,7 @@ static void fraud_event(const struct txn_model *m, const struct txn_incident *in
     const struct txn_merchant *mer = &m->merch[in->merchant];
     bool online = in->merchant >= m->online_first;
     int city = online ? other_city(m->cust[in->customer].city,
-                                   txn_hash(m->salt, in->customer, 0x66000000u + in->merchant),
+                                   rng_hash(m->salt, in->customer, 0x66000000u + in->merchant),
                                    5)
                       : mer->city;
 
@@ -367,13 +367,13 @@ static uint64_t id_half(const uint8_t *b)
 static uint32_t laundering_counterparty(const struct txn_model *m,
                                         const struct txn_incident *in, int j)
 {
-    uint64_t seed = txn_hash(id_half(in->id), id_half(in->id + 8), 0x6c61756e64u);
+    uint64_t seed = rng_hash(id_half(in->id), id_half(in->id + 8), 0x6c61756e64u);
     uint32_t c = in->customer, used[TXN_MAX_INCIDENT], payee[TXN_N_PAYEES];
 
     for (int k = 0; k < TXN_N_PAYEES; k++)
         payee[k] = txn_payee(m, c, k);
     for (int i = 0; i <= j; i++) {
-        uint32_t k = (uint32_t)(txn_hash(seed, (uint64_t)i, 0) % m->n_cust);
+        uint32_t k = (uint32_t)(rng_hash(seed, (uint64_t)i, 0) % m->n_cust);
         bool clash;
 
         do { /* terminates: n_cust is far above the accounts ruled out */

@@ -106,35 +106,11 @@ static const double chan_ms[TXN_C_COUNT] = { 260, 230, 850, 1400, 140 };
 
 /* ---- small helpers shared with generator.c ---- */
 
-uint64_t txn_hash(uint64_t salt, uint64_t a, uint64_t b)
-{
-    uint64_t z = salt ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 uint32_t txn_payee(const struct txn_model *m, uint32_t c, int k)
 {
-    uint32_t p = (uint32_t)(txn_hash(m->salt, c, 100u + (uint64_t)k) % m->n_cust);
+    uint32_t p = (uint32_t)(rng_hash(m->salt, c, 100u + (uint64_t)k) % m->n_cust);
 
     return p == c ? (p + 1) % m->n_cust : p;
-}
-
-int64_t txn_ms_of_us(int64_t t_us)
-{
-    return t_us >= 0 ? t_us / 1000 : -((-t_us + 999) / 1000);
-}
-
-int txn_local_hour(int64_t t_ms, int offset_min)
-{
-    int64_t s = t_ms / 1000 + (int64_t)offset_min * 60;
-    int64_t d = s % 86400;
-
-    if (d < 0)
-        d += 86400;
-    return (int)(d / 3600);
 }
 
 void txn_fmt_id(char *out, size_t size, const char *prefix, uint64_t num)
@@ -731,7 +707,7 @@ static void input_features(const struct txn_model *m, int64_t c, const struct tx
     f->usual_hi = cu ? (int64_t)cu->usual_hi : TXN_NEUTRAL_USUAL_HI;
     f->foreign = strcmp(e->country, home_country) != 0;
     f->away = f->foreign || (cu && e->city[0] && strcmp(e->city, txn_cities[cu->city].name));
-    f->local_hour = txn_local_hour(e->ts_ms, offset);
+    f->local_hour = timefmt_local_hour(e->ts_ms, offset);
     f->cat_risk = 0.0;
     for (int i = 0; i < TXN_CAT_COUNT; i++)
         if (strcmp(e->category, txn_categories[i].name) == 0)
@@ -782,7 +758,7 @@ enum bm_rc txn_from_input(const struct txn_model *m, const struct txn_input *in,
         return BM_EINVAL;
     memset(&e, 0, sizeof e);
     rng_uuid4(r, e.id);
-    e.ts_ms = txn_ms_of_us(t_us);
+    e.ts_ms = timefmt_ms_of_us(t_us);
     e.seq = seq;
     input_rec(m, c, in, &e);
     input_features(m, c, &e, &f);

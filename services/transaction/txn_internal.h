@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "rc.h"
 #include "rng.h"
+#include "timefmt.h"
 #include "txn.h"
 
 enum txn_segment { TXN_SEG_RETAIL, TXN_SEG_BUSINESS, TXN_SEG_PREMIUM, TXN_SEG_COUNT };
@@ -127,14 +128,8 @@ struct txn_features {
     double cat_risk;
 };
 
-/* Deterministic mixing of the model salt with small keys. */
-uint64_t txn_hash(uint64_t salt, uint64_t a, uint64_t b);
 /* Customer index of regular payee k (0 .. TXN_N_PAYEES - 1) of customer c. */
 uint32_t txn_payee(const struct txn_model *m, uint32_t c, int k);
-/* Hour of the day 0..23 at t_ms in a zone offset_min east of UTC. */
-int txn_local_hour(int64_t t_ms, int offset_min);
-/* Microseconds to milliseconds, rounding down also before 1970. */
-int64_t txn_ms_of_us(int64_t t_us);
 
 /* Incident ids: 16 random bytes in the state, UUID v4 text in events.
  * Drawn as rng_uuid4() draws them, so the text is the same kind. */
