@@ -172,16 +172,6 @@ static uint32_t pick_user(const struct auth_model *m, struct rng *r, int64_t t_m
 
 /* ---- places, addresses, devices ---- */
 
-/* A point within km of (lat, lon), uniform over the disc. */
-static void near_point(double u1, double u2, double lat, double lon, double km, double *olat,
-                       double *olon)
-{
-    double d = km * sqrt(u1), a = 6.283185307179586 * u2;
-
-    *olat = lat + d * cos(a) / 111.32;
-    *olon = lon + d * sin(a) / (111.32 * cos(lat * 0.017453292519943295));
-}
-
 static uint32_t host_bits(uint64_t h)
 {
     return (uint32_t)(h & 0xff00u) | (uint32_t)((h >> 16) % 254u + 1u);
@@ -283,9 +273,10 @@ static void normal_event(const struct auth_model *m, const struct auth_state *st
 
     auth_rec_user(m, u, e);
     if (w.home)
-        near_point(rng_double(r), rng_double(r), us->home_lat, us->home_lon, 8.0, &lat, &lon);
+        auth_near_point(rng_double(r), rng_double(r), us->home_lat, us->home_lon, 8.0, &lat,
+                        &lon);
     else
-        near_point(rng_double(r), rng_double(r), c->lat, c->lon, 25.0, &lat, &lon);
+        auth_near_point(rng_double(r), rng_double(r), c->lat, c->lon, 25.0, &lat, &lon);
     auth_rec_place(e, w.city, lat, lon);
     if (rng_chance(r, 0.03)) { /* a new phone or browser, kept for the day */
         uint64_t day = (uint64_t)timefmt_floor_div(t_ms, DAY_MS);
@@ -343,8 +334,8 @@ static void attacker(const struct auth_model *m, const struct auth_incident *in,
     block = (h >> 8) % 10 < 7 ? auth_datacenter_block(h >> 12)
                               : auth_region_block(c->region, h >> 12);
     set_ip(e, f, block | host_bits(h2));
-    near_point((double)(h2 >> 32 & 0xffff) / 65536.0, (double)(h2 >> 48) / 65536.0, c->lat,
-               c->lon, 20.0, lat, lon);
+    auth_near_point((double)(h2 >> 32 & 0xffff) / 65536.0, (double)(h2 >> 48) / 65536.0,
+                    c->lat, c->lon, 20.0, lat, lon);
     new_device(incident_hash(in, 3), incident_hash(in, 4),
                (h2 >> 24) % 10 < 8 ? AUTH_D_DESKTOP : AUTH_D_MOBILE, e);
     f->new_device = true;
@@ -512,7 +503,7 @@ static void location_event(const struct auth_model *m, const struct target *tg, 
     double lat, lon;
 
     auth_rec_user(m, tg->user, e);
-    near_point(rng_double(r), rng_double(r), c->lat, c->lon, 20.0, &lat, &lon);
+    auth_near_point(rng_double(r), rng_double(r), c->lat, c->lon, 20.0, &lat, &lon);
     auth_rec_place(e, tg->attack_city, lat, lon);
     set_ip(e, f,
            (rng_chance(r, 0.7) ? auth_region_block(c->region, rng_next(r))
