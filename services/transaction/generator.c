@@ -12,7 +12,6 @@
 
 #define US_PER_MIN 60000000LL
 #define MS_PER_DAY 86400000LL
-#define HIGH_AMOUNT_CENTS 1000000 /* $10,000 */
 
 static const double type_weights[TXN_T_COUNT] = {
     [TXN_T_PURCHASE] = 70, [TXN_T_TRANSFER] = 12, [TXN_T_WITHDRAWAL] = 10, [TXN_T_DEPOSIT] = 8,
@@ -155,7 +154,7 @@ static int64_t usual_cap(const struct txn_customer *cu)
 {
     int64_t cap = 4 * (int64_t)cu->usual_hi;
 
-    return cap < HIGH_AMOUNT_CENTS ? cap : HIGH_AMOUNT_CENTS;
+    return cap < TXN_HIGH_AMOUNT_CENTS ? cap : TXN_HIGH_AMOUNT_CENTS;
 }
 
 /* From the customer's own profile, scaled; never past usual_cap(). */
@@ -307,7 +306,7 @@ static void high_amount_event(const struct txn_model *m, struct rng *r, int64_t 
     uint64_t kind = rng_below(r, 10);
 
     set_scene(m, c, customer_city(m, c, t_ms), t_ms, e, f);
-    lo = lo > HIGH_AMOUNT_CENTS ? lo : HIGH_AMOUNT_CENTS + 1;
+    lo = lo > TXN_HIGH_AMOUNT_CENTS ? lo : TXN_HIGH_AMOUNT_CENTS + 1;
     e->cents = llround((double)lo * exp(rng_double(r) * log(3.0)));
     e->cents = e->cents < lo ? lo : e->cents;
     if (kind < 5) {
