@@ -10,6 +10,7 @@
 #include "genloop.h"
 #include "json.h"
 #include "parse.h"
+#include "timefmt.h"
 
 #define FAILED_BODY_MAX (1024 * 1024)
 
@@ -59,7 +60,7 @@ static enum bm_rc build_api_event(void *arg, struct db *db, const void *model, s
 {
     struct api_job *job = arg;
     struct auth_history h;
-    int64_t ts_ms = t_us >= 0 ? t_us / 1000 : -((-t_us + 999) / 1000);
+    int64_t ts_ms = timefmt_ms_of_us(t_us);
     enum bm_rc rc =
         auth_store_history(db, job->in.username, job->in.ip, ts_ms, seq, &job->seen, &h);
 

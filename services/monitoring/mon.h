@@ -220,8 +220,6 @@ struct mon_sample {
 enum bm_rc mon_sample_encode(const struct mon_sample *s, struct buf *b) BM_WUR;
 /* 64-bit hash of an incident id, never 0. */
 uint64_t mon_incident_key(const char *id);
-/* Microseconds to milliseconds, rounding down also before 1970. */
-int64_t mon_ms_of_us(int64_t t_us);
 
 /* ---- reports (GET /system/metrics, /system/health, /dashboard) ---- */
 
