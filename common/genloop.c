@@ -37,6 +37,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "shaping.h"
 #include "service.h"
 #include "timefmt.h"
 
@@ -128,49 +129,17 @@ struct genloop {
 /* ------------------------------------------------------------------ */
 /* Shaping                                                              */
 
-static bool is_holiday(int month, int day)
-{
-    static const int holidays[][2] = {
-        { 1, 1 }, { 7, 4 }, { 11, 11 }, { 12, 24 }, { 12, 25 }, { 12, 26 },
-    };
-    for (size_t i = 0; i < sizeof(holidays) / sizeof(holidays[0]); i++)
-        if (holidays[i][0] == month && holidays[i][1] == day)
-            return true;
-    return false;
-}
-
-double genloop_rate_factor(int64_t ms, int tz_offset_min)
-{
-    struct civil c;
-    double f = 1.0, cal = 1.0;
-    bool last_day;
-
-    timefmt_civil(ms, tz_offset_min, &c);
-    if ((c.hour >= 9 && c.hour < 11) || (c.hour >= 14 && c.hour < 16))
-        f = 1.5;
-    else if (c.hour >= 22 || c.hour < 5)
-        f = 0.3;
-    if (c.weekday == 0 || c.weekday == 6)
-        f *= 0.3;
-    last_day = c.day == timefmt_days_in_month(c.year, c.month);
-    if (last_day)
-        cal = 1.3;
-    if (last_day && c.month % 3 == 0)
-        cal = 1.8;
-    if (is_holiday(c.month, c.day) && cal < 1.5)
-        cal = 1.5;
-    return f * cal;
-}
-
+/* The factor is constant within a local hour (shaping.h); keyed by that
+ * hour, not the UTC one, so a half-hour time zone gets its change of
+ * factor on time. */
 static double factor_at(struct genloop *g, int64_t us)
 {
-    int64_t hour = us / 3600000000LL;
+    int64_t ms = timefmt_ms_of_us(us);
+    int64_t hour = shaping_hour(ms, g->params.tz_offset_min);
 
-    if (us < 0)
-        hour--;
     if (hour != g->hour_cached) {
         g->hour_cached = hour;
-        g->hour_factor = genloop_rate_factor(us / 1000, g->params.tz_offset_min);
+        g->hour_factor = shaping_factor(ms, g->params.tz_offset_min);
     }
     return g->hour_factor;
 }

@@ -77,7 +77,5 @@ enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void
 struct cJSON;
 enum bm_rc genloop_submit_config(struct genloop *g, const struct cJSON *change) BM_WUR;
 
-/* Traffic shaping factor at time ms in the bank's time zone (SPEC §5). */
-double genloop_rate_factor(int64_t ms, int tz_offset_min);
 
 #endif
