@@ -319,10 +319,15 @@ static enum bm_rc set_from_text(struct bm_config *c, const struct cfg_key *k, co
     case CFG_TIME: {
         int64_t v;
         rc = timefmt_parse_iso(s, &v);
-        if (rc == BM_OK)
-            *(int64_t *)field(c, k) = v;
-        else
+        if (rc != BM_OK) {
             snprintf(why, whylen, "expected an ISO 8601 time, got \"%s\"", s);
+        } else if (v < 0) {
+            /* the generator's clock and rate window count seconds from 1970 */
+            rc = BM_EINVAL;
+            snprintf(why, whylen, "must be 1970-01-01T00:00:00Z or later, got \"%s\"", s);
+        } else {
+            *(int64_t *)field(c, k) = v;
+        }
         break;
     }
     case CFG_TZ: {

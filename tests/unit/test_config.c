@@ -210,7 +210,7 @@ static void test_config_rejects_bad_flag_values(void **state)
     const char *bad[][2] = {
         { "--port", "70000" }, { "--port", "12a" },     { "--backfill", "366d" },
         { "--backfill", "5w" }, { "--start-time", "2026-13-01" }, { "--log-level", "loud" },
-        { "--seed", "-1" },
+        { "--seed", "-1" }, { "--start-time", "1969-12-31T23:59:59Z" },
     };
     char err[256];
     struct bm_config c;
