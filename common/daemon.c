@@ -163,7 +163,8 @@ void daemon_h_metrics(struct http_req *req)
     m.rss_bytes = metrics_rss_bytes();
     m.backfilling = st.backfilling;
     buf_init(&b, 64 * 1024);
-    if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK) {
+    if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK ||
+        http_server_limits(req, text, m.service, &b) != BM_OK) {
         buf_free(&b);
         http_send_error(req, API_INTERNAL, "", "metrics too large");
         return;
@@ -400,26 +401,6 @@ static const struct route common_routes[] = {
 };
 #define N_COMMON (sizeof(common_routes) / sizeof(common_routes[0]))
 
-/* Raises the open-file limit and returns a connection cap that fits. */
-static unsigned connection_cap(unsigned want, unsigned threads)
-{
-    struct rlimit rl;
-    rlim_t need = (rlim_t)(want + 64) * threads + 64;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 128;
-    if (rl.rlim_cur < need && rl.rlim_max != rl.rlim_cur) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-        (void)getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur >= need)
-        return want;
-    if (rl.rlim_cur < 64 * (rlim_t)threads + 192)
-        return 32;
-    return (unsigned)((rl.rlim_cur - 64) / threads - 64);
-}
-
 static bool is_loopback(const char *addr)
 {
     return strncmp(addr, "127.", 4) == 0;
@@ -505,9 +486,10 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
             .nroutes = N_COMMON + def->nroutes,
             .app = &app,
             .admin_token = cfg.admin_token,
-            .max_conns = connection_cap(512, 2),
+            .max_conns = (unsigned)cfg.max_connections, /* 0: from RLIMIT_NOFILE */
             .threads = 2,
-            .conn_timeout_s = 15,
+            .conn_timeout_s = (unsigned)cfg.idle_timeout_s,
+            .header_timeout_s = (unsigned)cfg.header_timeout_s,
         };
         if (http_server_start(&o, &srv) != BM_OK) {
             fprintf(stderr, "%s: cannot listen on %s:%lld\n", name, cfg.bind,
