@@ -819,7 +819,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 #define DOOR_EVENTS  128
 #define ACCEPT_BATCH 256
 #define LINGER_US    500000 /* reading what a client sends after the door's answer */
-#define LINGER_MAX   1024   /* more lingering than this are closed at once */
+#define LINGER_MAX   128    /* more lingering than this are closed at once (they
+                                 hold descriptors beyond the cap) */
 
 static void dl_push(struct door_list *l, struct door_conn *c)
 {
