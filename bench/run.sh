@@ -48,7 +48,8 @@
 # BENCH_HANG_REQUESTS (requests per endpoint with a service hung, 5),
 # BENCH_HANG_PARALLEL (hung requests kept in flight meanwhile, 4; 0 skips
 # those rows), BENCH_FLOOD (idle connections of the flood rows, 10000; 0 skips
-# them), BENCH_FLOOD_ROUNDS (quiet/flood pairs of wrk rounds, 6), BENCH_ONLY (all, services or gateway: which rows to run, all),
+# them), BENCH_FLOOD_ROUNDS (wrk rounds with the flood and without, 6 each),
+# BENCH_ONLY (all, services or gateway: which rows to run, all),
 # BENCH_KEEP=1 (keep the temporary directory with logs and wrk output),
 # BM_SKIP_DEPS=1, BM_SKIP_BUILD=1, BM_JOBS (2).
 set -euo pipefail
@@ -307,15 +308,20 @@ flood_set() {
     log "warning: flood $want: the service holds $open connections"
 }
 
-# flood_pair NAME PID BASE : FLOOD_ROUNDS rounds of wrk on BASE/health quiet
-# and with bench/flood holding FLOOD_N idle connections, alternating which
-# goes first. Prints the medians "q_rps q_p99 f_rps f_p99 f_err", the
-# medians of the per-round ratios "rps_ratio p99_ratio", the service's RSS
-# with the flood held (MB) and how many connections the flood held.
+# flood_pair NAME PID BASE : wrk on BASE/health, FLOOD_ROUNDS rounds quiet
+# (half before, half after) and FLOOD_ROUNDS with bench/flood holding
+# FLOOD_N idle connections in between: quiet, flood, quiet, so that a drift
+# of the machine's speed weighs on both alike. Not alternated round by
+# round: each flood is FLOOD_N connections through the kernel's connection
+# tracking, whose table (262,144 entries here, shared by whatever else the
+# machine runs) keeps each for two minutes after it closes. Prints the
+# medians "q_rps q_p99 f_rps f_p99 f_err", their ratios "rps_ratio
+# p99_ratio", the service's RSS with the flood held (MB) and how many
+# connections the flood held.
 flood_pair() {
-    local name=$1 pid=$2 base=$3 port fpid held i out rss=- a b c d
+    local name=$1 pid=$2 base=$3 port fpid held i out rss a b c d
     local WARMUP=0
-    local -a qr qp fr fp rr rp
+    local -a qr qp fr fp
     local fe=0
     port=${base##*:}
     start "flood-$name" "$BIN/flood" "$port" "$FLOOD_N"
@@ -326,31 +332,28 @@ flood_pair() {
         sleep 0.1
     done
     [[ -n "$held" ]] || die "bench/flood did not start: $(tail -n 3 "$TMP/flood-$name.log")"
-    log "wrk: $name /health quiet and beside $held idle connections, $FLOOD_ROUNDS rounds"
-    wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP_FLOOD:-2}s" "$base/health" >/dev/null 2>&1 || true
-    for ((i = 1; i <= FLOOD_ROUNDS; i++)); do
-        if ((i % 2)); then
-            out=$(wrk_run "$name-quiet-$i" "$base/health")
+    log "wrk: $name /health quiet and beside $held idle connections, $FLOOD_ROUNDS rounds each"
+    wrk -t"$THREADS" -c"$CONNS" -d2s "$base/health" >/dev/null 2>&1 || true
+    for ((i = 1; i <= FLOOD_ROUNDS * 2; i++)); do
+        if ((i == FLOOD_ROUNDS / 2 + 1)); then
             flood_set "$fpid" "$base" on "$held"
-            out=$out$'\n'$(wrk_run "$name-flood-$i" "$base/health")
-            [[ "$rss" != - ]] || rss=$(rss_mb "$pid")
+        elif ((i == FLOOD_ROUNDS / 2 + FLOOD_ROUNDS + 1)); then
+            rss=$(rss_mb "$pid")
             flood_set "$fpid" "$base" off "$held"
-        else
-            flood_set "$fpid" "$base" on "$held"
-            out=$(wrk_run "$name-flood-$i" "$base/health")
-            flood_set "$fpid" "$base" off "$held"
-            out=$(wrk_run "$name-quiet-$i" "$base/health")$'\n'$out
         fi
-        read -r a b c d <<<"$(head -n 1 <<<"$out")"
-        qr+=("$a") qp+=("$c")
-        read -r a b c d <<<"$(tail -n 1 <<<"$out")"
-        fr+=("$a") fp+=("$c")
-        fe=$((fe + d))
-        rr+=("$(ratio "${fr[-1]}" "${qr[-1]}")") rp+=("$(ratio "${fp[-1]}" "${qp[-1]}")")
+        if ((i > FLOOD_ROUNDS / 2 && i <= FLOOD_ROUNDS / 2 + FLOOD_ROUNDS)); then
+            read -r a b c d <<<"$(wrk_run "$name-flood-$i" "$base/health")"
+            fr+=("$a") fp+=("$c")
+            fe=$((fe + d))
+        else
+            read -r a b c d <<<"$(wrk_run "$name-quiet-$i" "$base/health")"
+            qr+=("$a") qp+=("$c")
+        fi
     done
+    out=$(median "${qr[@]}")
     stop "$fpid"
-    echo "$(median "${qr[@]}") $(median "${qp[@]}") $(median "${fr[@]}") $(median "${fp[@]}")" \
-        "$fe $(median "${rr[@]}") $(median "${rp[@]}") $rss $held"
+    a=$(median "${fr[@]}") b=$(median "${qp[@]}") c=$(median "${fp[@]}")
+    echo "$out $b $a $c $fe $(ratio "$a" "$out") $(ratio "$c" "$b") $rss $held"
 }
 
 # ---- table notes ----------------------------------------------------------
@@ -376,8 +379,11 @@ bench_service() {
 
     port=$(free_port)
     base=http://127.0.0.1:$port
+    # the header timeout past the flood rows: a flood held, not one the
+    # service cuts every 5 s and the client renews (2,000 connections a
+    # second through the connection tracking table)
     start "$name" "$bin" --port "$port" --bind 127.0.0.1 --db "$TMP/$name.db" \
-        --seed "$SEED" --backfill 1h "${CFG[@]}"
+        --seed "$SEED" --backfill 1h --header-timeout-s 120 "${CFG[@]}"
     pid=$started
     wait_http "$base/health" "$pid" 10 ||
         die "$name did not answer /health; log: $(tail -n 5 "$TMP/$name.log")"
