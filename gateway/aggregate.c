@@ -67,7 +67,7 @@ static void count_kept(struct gw_agg *a, enum bm_svc src, struct gw_replica *r,
 {
     struct gw_svc *v = &a->svc[src];
 
-    gw_history_count(&a->hist, now_ms, src, e->anomaly, type);
+    gw_history_count(&a->hist, now_ms, e->ts_ms, src, e->anomaly, type);
     r->events++;
     v->events++;
     if (e->anomaly) {

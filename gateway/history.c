@@ -45,21 +45,35 @@ static void advance(struct gw_history *h, int64_t now_ms)
                 h->by_type[s][t][min_slot(h->min + 1)] = 0;
 }
 
-void gw_history_count(struct gw_history *h, int64_t now_ms, enum bm_svc s, bool anomaly,
-                      int type)
+/* The slot's number for time t in a ring of n whose newest is head: t's
+ * own when inside the ring, the newest when ahead of it, -1 when older. */
+static int64_t place(int64_t t, int64_t head, int n)
 {
-    int i;
+    if (t > head)
+        return head;
+    return t > head - n ? t : -1;
+}
+
+void gw_history_count(struct gw_history *h, int64_t now_ms, int64_t at_ms, enum bm_svc s,
+                      bool anomaly, int type)
+{
+    int64_t sec, min;
 
     if ((int)s < 0 || s >= SVC_NSOURCES || now_ms < 60000)
         return;
     advance(h, now_ms);
-    i = sec_slot(h->sec);
-    h->events[s][i]++;
+    sec = at_ms > 0 ? place(floor_div(at_ms, 1000), h->sec, GW_HIST_SECS) : -1;
+    min = at_ms > 0 ? place(floor_div(at_ms, 60000), h->min, GW_HIST_MINS) : -1;
+    if (sec < 0)
+        sec = h->sec;
+    if (min < 0)
+        min = h->min;
+    h->events[s][sec_slot(sec)]++;
     if (!anomaly)
         return;
-    h->anomalies[s][i]++;
+    h->anomalies[s][sec_slot(sec)]++;
     if (type >= 0 && type < GEN_MAX_TYPES)
-        h->by_type[s][type][min_slot(h->min)]++;
+        h->by_type[s][type][min_slot(min)]++;
 }
 
 /* "[a,b,...]": n counts of ring (size n), oldest first, newest at slot last. */

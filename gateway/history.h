@@ -1,8 +1,11 @@
 /* history.h - what the dashboard charts: events and anomalies the gateway
  * received per second from each service over the last 15 minutes, and
- * anomalies by type per minute over the last hour, by the gateway's wall
- * clock at arrival. No lock of its own: it lives in the aggregate, behind
- * its mutex. */
+ * anomalies by type per minute over the last hour. An event counts at its
+ * own timestamp when that lies in the window (a live service's simulated
+ * clock is the wall clock), else when it arrived: so the backlog a newly
+ * started gateway reads in its first second shows where it was generated,
+ * not as one spike that flattens the chart for 15 minutes. No lock of its
+ * own: it lives in the aggregate, behind its mutex. */
 #ifndef BM_GATEWAY_HISTORY_H
 #define BM_GATEWAY_HISTORY_H
 
@@ -25,11 +28,12 @@ struct gw_history {
     uint32_t by_type[SVC_NSOURCES][GEN_MAX_TYPES][GW_HIST_MINS]; /* slot: minute % 60 */
 };
 
-/* Counts one event of service s received at now_ms (wall clock): an
- * anomaly of type index type (-1: unknown type, counted as an anomaly
- * only). A clock that steps back counts into the newest slot. */
-void gw_history_count(struct gw_history *h, int64_t now_ms, enum bm_svc s, bool anomaly,
-                      int type);
+/* Counts one event of service s with timestamp at_ms (0: none) received
+ * at now_ms (wall clock): an anomaly of type index type (-1: unknown
+ * type, counted as an anomaly only). A timestamp ahead of now, or a clock
+ * that steps back, counts into the newest slot. */
+void gw_history_count(struct gw_history *h, int64_t now_ms, int64_t at_ms, enum bm_svc s,
+                      bool anomaly, int type);
 
 /* Appends the history as seen at now_ms, oldest first:
  * {"now_ms":N,"seconds":900,"minutes":60,
