@@ -108,13 +108,30 @@ static void gw_h_dashboard(struct http_req *req)
     send_built(req, gw_dash_page(&app->agg, &b), GW_CT_HTML, &b);
 }
 
-/* The gateway's root is its dashboard, for a browser and for curl -L. */
+/* The gateway's root: a browser is sent to the dashboard page; any
+ * other client gets an index of the gateway's endpoints. */
 static void gw_h_root(struct http_req *req)
 {
-    static const char body[] = "{\"location\":\"/dashboard\"}";
+    static const char *const allowed[] = { NULL };
+    struct buf b;
 
-    http_add_header(req, "Location", "/dashboard");
-    http_send(req, 302, HTTP_CT_JSON, body, sizeof(body) - 1);
+    if (!http_req_args_check(req, allowed))
+        return;
+    http_add_header(req, "Vary", "Accept");
+    if (gw_dash_wants_html(http_req_header(req, "Accept"))) {
+        http_add_header(req, "Location", "/dashboard");
+        http_send(req, 302, GW_CT_HTML, "", 0);
+        return;
+    }
+    buf_init(&b, 1024);
+    send_built(req,
+               buf_printf(&b,
+                          "{\"service\":\"api-gateway\",\"version\":\"%s\",\"links\":{"
+                          "\"dashboard\":\"/dashboard\",\"events\":\"/events\","
+                          "\"system_health\":\"/system/health\",\"metrics\":\"/metrics\","
+                          "\"health\":\"/health\",\"services\":\"/services/{service}/{path}\"}}",
+                          BM_VERSION),
+               HTTP_CT_JSON, &b);
 }
 
 static void gw_h_system_health(struct http_req *req)

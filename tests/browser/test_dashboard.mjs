@@ -7,7 +7,7 @@
 // a stopped service turns `unreachable` on the page within 3 s; a rate change
 // made with the page's control reaches the service's GET /config (and a
 // missing token shows the API's 401 message); the summary is there with
-// JavaScript off; curl still gets JSON and / redirects. A screenshot is
+// JavaScript off; curl still gets JSON; / redirects a browser. A screenshot is
 // written to BM_BUILD_DIR/test-artifacts/dashboard.png and must not be one
 // colour. A missing chromium is a failure, not a skip. Everything started
 // here is stopped here.
@@ -193,8 +193,12 @@ async function main() {
     (r.headers.get("content-type") || "").startsWith("application/json") && json && json.totals && json.services,
     r.headers.get("content-type"));
   r = await fetch(base + "/", { redirect: "manual", headers: { Accept: "text/html" } });
-  check("GET / redirects (302) to /dashboard", r.status === 302 && r.headers.get("location") === "/dashboard",
-    r.status + " " + r.headers.get("location"));
+  check("GET / with text/html in Accept redirects (302) to /dashboard",
+    r.status === 302 && r.headers.get("location") === "/dashboard", r.status + " " + r.headers.get("location"));
+  r = await fetch(base + "/", { redirect: "manual" });
+  const index = await r.json().catch(() => null);
+  check("GET / without it answers the JSON index", r.status === 200 && index && index.links.dashboard === "/dashboard",
+    r.status);
   r = await fetch(base + "/dashboard", { headers: { Accept: "text/html,application/xhtml+xml" } });
   const html = await r.text();
   check(`the HTML page is self-contained and under 150 KB (${html.length} bytes)`,
