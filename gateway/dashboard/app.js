@@ -312,8 +312,14 @@
     return { max: step * Math.ceil(max / step), step: step };
   }
 
+  /* Charts are drawn at their box's own width, so that text keeps its
+   * size on a phone instead of shrinking with the drawing. */
+  function widthOf(id, fallback) {
+    return Math.max(300, Math.round($(id).clientWidth || fallback));
+  }
+
   function drawRateChart() {
-    const W = 720, H = 240, L = 48, R = 12, T = 10, B = 24;
+    const W = widthOf("rate-chart", 720), H = W < 500 ? 200 : 240, L = 48, R = 12, T = 10, B = 24;
     const now = nowSec();
     /* whole buckets only: the current one is still filling */
     const lastBucket = Math.floor(now / BUCKET_S) - 1;
@@ -341,7 +347,7 @@
       s.append(svg("line", { class: v === 0 ? "axis" : "gridline", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
       s.append(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, fmtRate(v)));
     }
-    for (const m of [15, 10, 5, 0]) {
+    for (const m of W < 500 ? [15, 5, 0] : [15, 10, 5, 0]) {
       const xi = x(n - 1 - (m * 60) / BUCKET_S);
       s.append(svg("line", { class: "gridline", x1: xi, x2: xi, y1: T, y2: H - B }));
       s.append(svg("text", { x: xi, y: H - 6, "text-anchor": m === 15 ? "start" : m === 0 ? "end" : "middle" },
@@ -365,7 +371,7 @@
       .sort((a, b) => SERVICES.indexOf(model.typeService[a]) - SERVICES.indexOf(model.typeService[b]))
       .map((type) => ({ type: type, svc: model.typeService[type],
         n: model.byType[type].sum(min - HOUR_MIN + 1, min) }));
-    const W = 400, ROW = 22, LABEL = 168, COUNT = 44, T = 4;
+    const W = widthOf("type-chart", 400), ROW = 22, LABEL = 168, COUNT = 44, T = 4;
     const H = T + Math.max(rows.length, 1) * ROW;
     const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "anomalies by type, last hour" });
     const max = Math.max(1, ...rows.map((r) => r.n));
@@ -416,7 +422,7 @@
       return el("tr", { class: e.severity ? "sev-" + e.severity : null },
         el("td", { class: "mono" }, t),
         el("td", {}, el("span", { class: "dot", "data-service": e.source }, shortName(e.source || "?"))),
-        el("td", { class: "type" }, e.anomaly_type || "?"),
+        el("td", { class: "type" }, (e.anomaly_type || "?").replace(/_/g, " ")),
         el("td", {}, detailOf(e)),
         el("td", {}, inc));
     }));
@@ -673,6 +679,10 @@
   renderCards();
   drawRateChart();
   drawTypeChart();
+  window.addEventListener("resize", () => {
+    drawRateChart();
+    drawTypeChart();
+  });
   feed.on(onSnapshot);
   feed.start();
   pollAnomalies();
