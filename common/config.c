@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -888,6 +889,14 @@ enum bm_rc cfg_apply_runtime(struct bm_config *c, enum bm_svc svc, const cJSON *
     return BM_OK;
 }
 
+/* num, printed from v, parses back to exactly v. */
+static bool reads_back(const char *num, double v)
+{
+    double back;
+
+    return parse_double(num, -DBL_MAX, DBL_MAX, &back) == BM_OK && back == v;
+}
+
 static enum bm_rc put_value(struct buf *out, const struct bm_config *c, const struct cfg_key *k)
 {
     const char *p = (const char *)c + k->off;
@@ -907,12 +916,12 @@ static enum bm_rc put_value(struct buf *out, const struct bm_config *c, const st
             return buf_put_i64(out, (int64_t)v);
         for (int prec = 1; prec <= 17; prec++) {
             snprintf(num, sizeof(num), fabs(v) >= 1e-4 ? "%.*f" : "%.*g", prec, v);
-            if (strtod(num, NULL) == v)
+            if (reads_back(num, v))
                 break;
         }
         /* 17 decimals of 0.000123... are only 14 significant digits: then
          * the 17 significant ones, which always read back. */
-        if (strtod(num, NULL) != v)
+        if (!reads_back(num, v))
             snprintf(num, sizeof(num), "%.17g", v);
         return buf_puts(out, num);
     }

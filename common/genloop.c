@@ -37,6 +37,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "parse.h"
 #include "shaping.h"
 #include "service.h"
 #include "timefmt.h"
@@ -314,7 +315,10 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
         snprintf(err, errlen, "database has no seed");
         return BM_ESTATE;
     }
-    g->seed = strtoull(text, NULL, 10);
+    if (parse_u64(text, &g->seed) != BM_OK) {
+        snprintf(err, errlen, "database's seed is not a number: \"%.40s\"", text);
+        return BM_ESTATE;
+    }
     if (cfg->seed_set && cfg->seed != g->seed) {
         snprintf(err, errlen,
                  "database %s was created with seed %llu, not %llu; use another --db or the same "
@@ -325,10 +329,14 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
     rc = meta_text(g->db, "stream_id", g->stream_id, sizeof(g->stream_id), &found);
     if (rc == BM_OK)
         rc = meta_text(g->db, "backfill_start_us", text, sizeof(text), &found);
-    g->backfill_start_us = found ? strtoll(text, NULL, 10) : 0;
+    g->backfill_start_us = 0;
+    if (rc == BM_OK && found)
+        rc = parse_i64(text, INT64_MIN, INT64_MAX, &g->backfill_start_us);
     if (rc == BM_OK)
         rc = meta_text(g->db, "backfill_end_us", text, sizeof(text), &found);
-    g->backfill_end_us = found ? strtoll(text, NULL, 10) : 0;
+    g->backfill_end_us = 0;
+    if (rc == BM_OK && found)
+        rc = parse_i64(text, INT64_MIN, INT64_MAX, &g->backfill_end_us);
     if (rc == BM_OK)
         rc = db_bounds(g->db, &head, &oldest);
     if (rc != BM_OK) {
