@@ -566,13 +566,13 @@ static void test_backfill_ground_truth_follows_from_the_data(void **state)
     finish(p);
 }
 
-/* Weights 3 : 0 : 1: a type with no weight never appears, the others
- * share the anomalous events as asked. */
-static void test_anomaly_types_follow_their_weights(void **state)
+/* Rates 0.075, 0 and unset of 0.1: a type at 0 never appears, the one
+ * without a rate gets what is left (0.025). */
+static void test_anomaly_types_follow_their_rates(void **state)
 {
     static const char cfg[] =
         "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":0.1,"
-        "\"brute_force_rate\":3,\"credential_stuffing_rate\":0,\"unusual_location_rate\":1}},"
+        "\"brute_force_rate\":0.075,\"credential_stuffing_rate\":0}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
     const bool small = h_test_scale_small();
     const char *const args[] = { "--seed", "12", "--start-time", "2026-01-06T10:00:00Z",
@@ -601,12 +601,13 @@ static void test_anomaly_types_follow_their_weights(void **state)
     assert_int_equal(count[1], 0);
     assert_true(fabs((double)count[0] / (double)anomalies - 0.75) < 0.05);
     assert_true(fabs((double)count[2] / (double)anomalies - 0.25) < 0.05);
-    /* and the weights are runtime settings */
+    /* and the rates are runtime settings, the unset one shown as in effect */
     {
         cJSON *c = h_get_json(p->port, "/config");
 
-        assert_true(h_jdbl(c, "brute_force_rate") == 3 &&
+        assert_true(h_jdbl(c, "brute_force_rate") == 0.075 &&
                     h_jdbl(c, "credential_stuffing_rate") == 0);
+        assert_true(fabs(h_jdbl(c, "unusual_location_rate") - 0.025) < 1e-9);
         cJSON_Delete(c);
     }
     cJSON_Delete(all);
@@ -1026,7 +1027,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_events_appear_within_seconds_with_every_field_typed),
         T(test_backfill_ground_truth_follows_from_the_data),
-        T(test_anomaly_types_follow_their_weights),
+        T(test_anomaly_types_follow_their_rates),
         T(test_same_seed_and_start_replay_byte_identical_events),
         T(test_posted_logins_are_labelled_by_the_rules_stored_and_listed),
         T(test_bad_input_gets_the_documented_error_and_changes_nothing),
