@@ -582,6 +582,9 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
         return rc;
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, false,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && ev.incident_id[0])
+        rc = db_note_incident(g->db, ev.incident_id, ev.anomaly_type, false, g->ls.next_seq,
+                              ev.ts_ms, ev.incident_open);
     if (rc == BM_OK && g->def->store_event)
         rc = g->def->store_event(g->db, &ev);
     if (rc != BM_OK)
@@ -638,6 +641,9 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     }
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, true,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && ev.incident_id[0])
+        rc = db_note_incident(g->db, ev.incident_id, ev.anomaly_type, true, g->ls.next_seq,
+                              ev.ts_ms, ev.incident_open);
     if (rc == BM_OK && g->def->store_event)
         rc = g->def->store_event(g->db, &ev);
     if (rc == BM_OK) {
