@@ -906,8 +906,12 @@ int cfg_type_rates(const struct bm_config *c, enum bm_svc svc, double *out)
     left = c->anomaly_rate - explicit_rate_sum(c, svc);
     if (!(left > 0.0))
         left = 0.0;
+    /* A share to 15 decimals: (0.015 - 0.008) / 2 shows as 0.0035, not
+     * 0.0034999999999999996, in GET /config. */
+    if (unset)
+        left = round(left / (double)unset * 1e15) / 1e15;
     for (int i = 0; i < n; i++)
-        out[i] = c->weights[i] >= 0.0 ? c->weights[i] : left / (double)unset;
+        out[i] = c->weights[i] >= 0.0 ? c->weights[i] : left;
     return n;
 }
 

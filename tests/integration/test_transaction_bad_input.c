@@ -194,7 +194,7 @@ static const struct row rows[] = {
 
     /* accepted forms that change nothing */
     CFG("empty object", "{}", 200, NULL, NULL),
-    CFG("current value again", "{\"anomaly_rate\":0.02}", 200, NULL, NULL),
+    CFG("current value again", "{\"anomaly_rate\":0.015}", 200, NULL, NULL),
     { "media type case and charset", "POST", "/config", ct_json_mixed, "{}", 200, NULL, NULL,
       NULL, 0 },
 
@@ -768,7 +768,7 @@ static void test_admin_token_guards_every_post_and_leaves_gets_open(void **state
     expect_status(p->port, "GET", "/transactions/events?limit=5", NULL, NULL, 200, NULL, NULL);
 
     /* the right token: accepted (the scheme name is case-insensitive) */
-    expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.02}", good_auth, 200, NULL,
+    expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.015}", good_auth, 200, NULL,
                   NULL);
     expect_status(p->port, "POST", "/config", "{}", good_auth_lc, 200, NULL, NULL);
     expect_status(p->port, "POST", "/transactions", txn, good_auth, 201, NULL, NULL);
