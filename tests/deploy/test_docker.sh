@@ -319,9 +319,13 @@ wait_healthy() {
     done
 }
 
-# get URL : the body of a 200 answer (curl fails otherwise).
+# get URL : the body of a 200 answer (curl fails otherwise). Requests go
+# through the engine's port forwarding, which drops a connection now and
+# then when the kernel's conntrack table is full (other loopback traffic on
+# the machine fills it once dockerd's iptables rules turn conntrack on):
+# timeouts are retried, so a daemon's answer is what is tested.
 get() {
-    curl -fsS --max-time 5 "$1"
+    curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1"
 }
 
 # dump_logs DIR FILE : the end of every container's log, after a failure.
@@ -347,10 +351,12 @@ up() {
 
 # streams : "service stream_id head_sequence" of each service, from its /health.
 streams() {
-    local s
+    local s body
     for s in "${SERVICES[@]}"; do
-        get "http://127.0.0.1:${PORT[$s]}/health" | jq -r --arg s "$s" '"\($s) \(.stream_id) \(.head_sequence)"' ||
-            echo "$s - -"
+        if body=$(get "http://127.0.0.1:${PORT[$s]}/health" 2>&1); then
+            jq -r --arg s "$s" '"\($s) \(.stream_id) \(.head_sequence)"' <<<"$body" && continue
+        fi
+        echo "$s - - $body" | head -n 1
     done
 }
 
@@ -359,14 +365,14 @@ streams() {
 same_streams() {
     local before=$1 after=$2 what=$3 s id0 seq0 id1 seq1
     for s in "${SERVICES[@]}"; do
-        read -r _ id0 seq0 < <(grep "^$s " <<<"$before")
-        read -r _ id1 seq1 < <(grep "^$s " <<<"$after")
+        read -r _ id0 seq0 _ < <(grep "^$s " <<<"$before")
+        read -r _ id1 seq1 _ < <(grep "^$s " <<<"$after")
         if [[ "$id0" != - && "$id0" != null && "$id0" == "$id1" ]] &&
             [[ "$seq0" =~ ^[0-9]+$ && "$seq1" =~ ^[0-9]+$ ]] && ((seq1 >= seq0)); then
             pass "$s: $what: stream_id $id1 kept, head_sequence $seq0 -> $seq1"
         else
             failure "$s: $what: stream_id kept, head_sequence not back" \
-                "before: $id0 $seq0"$'\n'"after: $id1 $seq1"
+                "before: $(grep "^$s " <<<"$before")"$'\n'"after: $(grep "^$s " <<<"$after")"
         fi
     done
 }
@@ -452,10 +458,10 @@ container_checks() {
 # readme_curls : the README's requests, against 127.0.0.1.
 readme_curls() {
     local gw=http://127.0.0.1:8080 body s
-    check "GET /health on the gateway" bash -c 'curl -fsS --max-time 5 "$1/health" | jq -e .status' _ "$gw"
+    check "GET /health on the gateway" bash -c 'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1/health" | jq -e .status' _ "$gw"
     for s in "${SERVICES[@]}"; do
         check "GET /health on $s (${PORT[$s]})" bash -c \
-            'curl -fsS --max-time 5 "$1" | jq -e --arg s "$2" ".service == \$s and (.head_sequence | type == \"number\")"' \
+            'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1" | jq -e --arg s "$2" ".service == \$s and (.head_sequence | type == \"number\")"' \
             _ "http://127.0.0.1:${PORT[$s]}/health" "$s"
     done
     # The gateway polls each second: events from all three come within a few.
@@ -469,17 +475,17 @@ readme_curls() {
         jq -e '[.services[]? | .state] | length == 3 and all(. == "ok")' <<<"$body" ||
         echo "        | $body" | head -c 2000
     check "GET /events?since=0&limit=50: events" bash -c \
-        'curl -fsS --max-time 5 "$1/events?since=0&limit=50" | jq -e ".count > 0 and (.events | length) == .count"' _ "$gw"
-    check "GET /metrics on the gateway" bash -c 'curl -fsS --max-time 5 "$1/metrics" | jq -e "type == \"object\""' _ "$gw"
+        'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1/events?since=0&limit=50" | jq -e ".count > 0 and (.events | length) == .count"' _ "$gw"
+    check "GET /metrics on the gateway" bash -c 'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1/metrics" | jq -e "type == \"object\""' _ "$gw"
     check "GET /system/health: ok" bash -c \
-        'curl -fsS --max-time 5 "$1/system/health" | jq -e "tostring | test(\"unreachable\") | not"' _ "$gw"
+        'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1/system/health" | jq -e "tostring | test(\"unreachable\") | not"' _ "$gw"
     check "GET /services/transaction-service/transactions/events?limit=5 through the gateway" bash -c \
-        'curl -fsS --max-time 5 "$1/services/transaction-service/transactions/events?limit=5" |
+        'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1/services/transaction-service/transactions/events?limit=5" |
          jq -e ".count == 5 and (.events | length) == 5"' _ "$gw"
     check "GET /services/transaction-service/health through the gateway" bash -c \
-        'curl -fsS --max-time 5 "$1/services/transaction-service/health" | jq -e ".service == \"transaction-service\""' _ "$gw"
+        'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1/services/transaction-service/health" | jq -e ".service == \"transaction-service\""' _ "$gw"
     check "POST /config on transaction-service (8081)" bash -c \
-        'curl -fsS --max-time 5 -X POST http://127.0.0.1:8081/config -H "Content-Type: application/json" \
+        'curl -fsS --max-time 5 --retry 2 --retry-delay 1 -X POST http://127.0.0.1:8081/config -H "Content-Type: application/json" \
              -d "{\"anomaly_rate\":0.1,\"events_per_second\":200}" >/dev/null' _
     config_kept "after the POST"
 }
@@ -487,7 +493,7 @@ readme_curls() {
 # config_kept WHAT : transaction-service's /config (through the gateway) holds the POST.
 config_kept() {
     check "GET /services/transaction-service/config: anomaly_rate 0.1, events_per_second 200 ($1)" bash -c \
-        'curl -fsS --max-time 5 "$1/services/transaction-service/config" |
+        'curl -fsS --max-time 5 --retry 2 --retry-delay 1 "$1/services/transaction-service/config" |
          jq -e ".anomaly_rate == 0.1 and .events_per_second == 200"' _ http://127.0.0.1:8080
 }
 
