@@ -61,6 +61,7 @@ fatal() {
 # ---------------------------------------------------------------- the engine
 started_dockerd=
 dockerd_pid=
+firewall_before=unknown
 
 engine_answers() {
     timeout 20 docker info >/dev/null 2>&1
@@ -80,6 +81,12 @@ else
         fatal "a Docker engine" "no engine answers and there is no dockerd to start" \
             "(scripts/deps.sh installs docker.io)"
     ((EUID == 0)) || fatal "a Docker engine" "no engine answers, and starting dockerd needs root"
+    # dockerd's iptables rules turn on the kernel's connection tracking for
+    # the whole machine, loopback included, and stay after it exits: with a
+    # lot of short loopback connections (the other suites) the table fills
+    # and the kernel drops new connections. When the machine had no rules
+    # before, the rules go again when the test stops its dockerd.
+    firewall_before=$(nft list ruleset 2>/dev/null || echo unknown)
     phase "starting dockerd (log: $LOGS/dockerd.log)"
     dockerd >"$LOGS/dockerd.log" 2>&1 &
     dockerd_pid=$!
@@ -139,6 +146,12 @@ cleanup() {
             kill -0 "$dockerd_pid" 2>/dev/null || break
             sleep 0.5
         done
+        if [[ -z "$firewall_before" ]]; then
+            nft flush ruleset && echo "removed the firewall rules dockerd left (there were none before)"
+        else
+            echo "note: dockerd's firewall rules stay (nft missing, or the machine had rules of its own);" \
+                "they keep the kernel's connection tracking on"
+        fi
     fi
     [[ $BASHPID != "$MAIN_PID" ]] || rm -rf "$WORK"
 }
