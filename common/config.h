@@ -12,13 +12,10 @@
 #include "buf.h"
 #include "gen.h"
 #include "rc.h"
-
-enum bm_svc { SVC_TRANSACTION, SVC_AUTH, SVC_MONITORING, SVC_GATEWAY, SVC_COUNT };
-#define SVC_BIT(s)  (1u << (s))
-#define SVC_SERVICES (SVC_BIT(SVC_TRANSACTION) | SVC_BIT(SVC_AUTH) | SVC_BIT(SVC_MONITORING))
-#define SVC_ALL      (SVC_SERVICES | SVC_BIT(SVC_GATEWAY))
+#include "svc.h"
 
 #define CFG_URLS_MAX 1024
+#define CFG_RATE_UNSET (-1.0) /* a <type>_rate not given (below every valid rate) */
 
 struct bm_config {
     /* process */
@@ -38,13 +35,17 @@ struct bm_config {
     bool version;
     int log_level; /* enum log_level */
     char admin_token[256];
+    int64_t header_timeout_s; /* a new connection's first request must be in by then */
+    int64_t idle_timeout_s;   /* kept-alive idle limit */
+    int64_t max_connections;  /* 0: sized from RLIMIT_NOFILE */
     /* runtime (POST /config) */
     double anomaly_rate;
-    double weights[GEN_MAX_TYPES];
+    double weights[GEN_MAX_TYPES]; /* <type>_rate, absolute; CFG_RATE_UNSET if not given */
     double failed_login_rate;
     double events_per_second;
     bool paused;
     int64_t retention_events;
+    bool time_shaping;
     /* static generation settings */
     int64_t batch_size;
     int tz_offset_min;
@@ -89,22 +90,27 @@ enum bm_rc cfg_runtime_json(const struct bm_config *c, enum bm_svc svc, struct b
 enum bm_rc cfg_runtime_diff_json(const struct bm_config *c, const struct bm_config *base,
                                  enum bm_svc svc, struct buf *out) BM_WUR;
 
-/* Generation parameters for a service from its config. */
-void cfg_gen_params(const struct bm_config *c, struct gen_params *p);
+/* Each anomaly type's effective rate (SPEC §3) into out[n types of svc]:
+ * a set <type>_rate as given; the unset ones share anomaly_rate minus the
+ * set ones equally. When every type is set, their sum is the anomaly rate
+ * (what anomaly_rate leaves over goes unused). Returns the number of
+ * types. */
+int cfg_type_rates(const struct bm_config *c, enum bm_svc svc, double *out);
+
+/* Generation parameters for a service from its config: anomaly_rate the
+ * sum of the effective type rates, weights the rates themselves. */
+void cfg_gen_params(const struct bm_config *c, enum bm_svc svc, struct gen_params *p);
 
 /* --help text for this process. */
 void cfg_print_help(enum bm_svc svc, const char *prog);
 
-/* Names of the anomaly types of a service, in weight order; count returned. */
+/* Names of the anomaly types of a service, in weight order; count
+ * returned (svc_info's, kept for callers of config.h). */
 int cfg_anomaly_types(enum bm_svc svc, const char *const **names);
 
-const char *cfg_svc_name(enum bm_svc svc);    /* "transaction-service" */
-const char *cfg_svc_section(enum bm_svc svc); /* "transaction" */
+const char *cfg_svc_name(enum bm_svc svc); /* "transaction-service" (svc_info's) */
 
-/* The live settings, shared between threads. */
-void cfg_current_get(struct bm_config *out);
-void cfg_current_set(const struct bm_config *in);
-/* events_per_second of the live settings, without copying them all. */
-double cfg_current_eps(void);
+/* The live settings (the runtime layer applied) have one owner, the
+ * generator loop: see genloop.c and genloop_config(). */
 
 #endif

@@ -1,513 +1,77 @@
-/* daemon.c - lifecycle of a service and its common endpoints. */
+/* daemon.c - the lifecycle of a service: load the configuration, open the
+ * database and the generator loop, serve the common endpoints
+ * (endpoints.c) and the service's routes, wait for a signal, drain, stop. */
 #include "daemon.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/resource.h>
 
-#include <cjson/cJSON.h>
-
+#include "cli.h"
 #include "db.h"
+#include "endpoints.h"
 #include "genloop.h"
-#include "json.h"
 #include "log.h"
-#include "metrics.h"
-#include "query.h"
+#include "signals.h"
 #include "timefmt.h"
-
-#define LIST_BODY_MAX (32u * 1024 * 1024)
-
-/* SIGINT and SIGTERM are blocked here, before any thread exists, so every
- * thread inherits the mask and only the main thread takes them, with
- * sigwait: no handler runs on a worker and no flag is shared. */
-static sigset_t stop_signals;
-
-void daemon_install_signals(void)
-{
-    struct sigaction sa;
-
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPIPE, &sa, NULL);
-    /* Past RLIMIT_FSIZE a write must fail with EFBIG, which SQLite turns
-     * into an error we answer 503 to, not kill the process. */
-    sigaction(SIGXFSZ, &sa, NULL);
-}
-
-/* ------------------------------------------------------------------ */
-/* Common handlers                                                      */
-
-static void send_unavailable(struct http_req *req, enum bm_rc rc)
-{
-    http_add_header(req, "Retry-After", "1");
-    http_send_error(req, API_UNAVAIL, "", "cannot do that now: %s", bm_rc_str(rc));
-}
-
-static const char *health_status(const struct genloop_status *st)
-{
-    if (!st->db_ok)
-        return "degraded";
-    if (st->backfilling)
-        return "backfilling";
-    if (st->paused)
-        return "paused";
-    return "ok";
-}
-
-/* /health is polled hard (load balancers, the gateway, benchmarks): each
- * worker thread keeps its last body for a few milliseconds instead of
- * taking the status locks and formatting numbers on every request. */
-#define HEALTH_TTL_US 5000
-static _Thread_local char health_body[1024];
-static _Thread_local size_t health_len;
-static _Thread_local int64_t health_built_us;
-
-static enum bm_rc health_render(struct app *app, struct buf *b)
-{
-    struct genloop_status st;
-    double p50, p99, eps;
-    uint64_t total, c4, c5;
-    char sim[TIMEFMT_ISO_LEN + 1];
-
-    genloop_status(app->gl, &st);
-    eps = cfg_current_eps();
-    http_latency(&p50, &p99);
-    http_counts(&total, &c4, &c5);
-    timefmt_iso(st.sim_now_ms, sim);
-    return buf_printf(b,
-                      "{\"status\":\"%s\",\"service\":\"%s\",\"version\":\"%s\","
-                      "\"uptime_s\":%lld,\"head_sequence\":%llu,"
-                      "\"backfill\":{\"done\":%lld,\"total\":%lld},"
-                      "\"events_per_second\":{\"configured\":%g,\"realised\":%.2f},"
-                      "\"error_rate\":%.4f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
-                      "\"simulated_time\":\"%s\",\"stream_id\":\"%s\"}",
-                      health_status(&st), cfg_svc_name(app->def->svc), BM_VERSION,
-                      (long long)((time_mono_us() - app->started_us) / 1000000),
-                      (unsigned long long)st.head_seq, (long long)st.backfill_done_s,
-                      (long long)st.backfill_total_s, eps, st.realised_rate,
-                      total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id);
-}
-
-void daemon_h_health(struct http_req *req)
-{
-    static const char *const allowed[] = { NULL };
-    struct app *app = http_req_app(req);
-    int64_t now = time_mono_us();
-
-    if (!http_req_args_check(req, allowed))
-        return;
-    if (health_len == 0 || now - health_built_us > HEALTH_TTL_US) {
-        struct buf b;
-        buf_init(&b, sizeof(health_body) - 1);
-        if (health_render(app, &b) != BM_OK) {
-            buf_free(&b);
-            http_send_error(req, API_INTERNAL, "", "health too large");
-            return;
-        }
-        memcpy(health_body, b.data, b.len);
-        health_len = b.len;
-        health_built_us = now;
-        buf_free(&b);
-    }
-    http_send(req, 200, HTTP_CT_JSON, health_body, health_len);
-}
-
-void daemon_h_metrics(struct http_req *req)
-{
-    static const char *const allowed[] = { "format", NULL };
-    struct app *app = http_req_app(req);
-    struct genloop_status st;
-    struct bm_config cur;
-    struct metrics_snapshot m;
-    struct buf b;
-    const char *fmt = http_req_arg(req, "format");
-    bool text;
-
-    if (!http_req_args_check(req, allowed))
-        return;
-    if (fmt && strcmp(fmt, "prometheus") != 0 && strcmp(fmt, "text") != 0 &&
-        strcmp(fmt, "json") != 0) {
-        http_send_error(req, API_BAD_PARAM, "format", "format must be json or prometheus");
-        return;
-    }
-    text = fmt ? strcmp(fmt, "json") != 0 : http_req_wants_text(req);
-    genloop_status(app->gl, &st);
-    cfg_current_get(&cur);
-    memset(&m, 0, sizeof(m));
-    m.service = cfg_svc_name(app->def->svc);
-    m.uptime_s = (time_mono_us() - app->started_us) / 1000000;
-    http_counts(&m.requests, &m.requests_4xx, &m.requests_5xx);
-    http_latency(&m.latency_p50_ms, &m.latency_p99_ms);
-    m.generated = st.generated;
-    m.anomalies = st.anomalies;
-    m.api_events = st.api_events;
-    m.head_sequence = st.head_seq;
-    m.rate_configured = cur.events_per_second;
-    m.rate_expected = st.expected_rate;
-    m.rate_realised = st.realised_rate;
-    m.anomaly_rate_configured = cur.anomaly_rate;
-    m.anomaly_rate_realised = st.realised_anomaly_fraction;
-    m.db_bytes = db_file_bytes(app->db_path);
-    m.db_write_errors = st.write_errors;
-    m.db_ok = st.db_ok;
-    m.rss_bytes = metrics_rss_bytes();
-    m.backfilling = st.backfilling;
-    buf_init(&b, 64 * 1024);
-    if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK) {
-        buf_free(&b);
-        http_send_error(req, API_INTERNAL, "", "metrics too large");
-        return;
-    }
-    http_send_buf(req, 200, text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
-    buf_free(&b);
-}
-
-void daemon_h_config_get(struct http_req *req)
-{
-    static const char *const allowed[] = { NULL };
-    struct app *app = http_req_app(req);
-    struct bm_config cur;
-    struct buf b;
-
-    if (!http_req_args_check(req, allowed))
-        return;
-    cfg_current_get(&cur);
-    buf_init(&b, 64 * 1024);
-    if (cfg_runtime_json(&cur, app->def->svc, &b) != BM_OK) {
-        buf_free(&b);
-        http_send_error(req, API_INTERNAL, "", "config too large");
-        return;
-    }
-    http_send_buf(req, 200, HTTP_CT_JSON, &b);
-    buf_free(&b);
-}
-
-cJSON *daemon_body_json(struct http_req *req)
-{
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    cJSON *obj = NULL;
-
-    if (len == 0) {
-        http_send_error(req, API_BAD_JSON, "", "request body is empty; expected JSON");
-        return NULL;
-    }
-    if (json_parse(body, len, &obj) != BM_OK) {
-        http_send_error(req, API_BAD_JSON, "", "request body is not valid JSON");
-        return NULL;
-    }
-    return obj;
-}
-
-void daemon_h_config_set(struct http_req *req)
-{
-    static const char *const allowed[] = { NULL };
-    struct app *app = http_req_app(req);
-    struct bm_config cur, next;
-    struct api_fail f;
-    struct buf b;
-    cJSON *obj;
-    enum bm_rc rc;
-
-    if (!http_req_args_check(req, allowed))
-        return;
-    obj = daemon_body_json(req);
-    if (!obj)
-        return;
-    cfg_current_get(&cur);
-    next = cur;
-    if (!cJSON_IsObject(obj)) {
-        cJSON_Delete(obj);
-        http_send_error(req, API_BAD_TYPE, "", "body must be a JSON object");
-        return;
-    }
-    rc = cfg_apply_runtime(&next, app->def->svc, obj, &f);
-    cJSON_Delete(obj);
-    if (rc != BM_OK) {
-        http_send_fail(req, &f);
-        return;
-    }
-    rc = genloop_submit_config(app->gl, &next);
-    if (rc != BM_OK) {
-        send_unavailable(req, rc);
-        return;
-    }
-    cfg_current_get(&cur);
-    buf_init(&b, 64 * 1024);
-    if (cfg_runtime_json(&cur, app->def->svc, &b) != BM_OK) {
-        buf_free(&b);
-        http_send_error(req, API_INTERNAL, "", "config too large");
-        return;
-    }
-    http_send_buf(req, 200, HTTP_CT_JSON, &b);
-    buf_free(&b);
-}
-
-static bool parse_list_query(struct http_req *req, const struct service_def *def,
-                             struct db_list_query *q)
-{
-    static const char *const allowed[] = { "limit", "since", "anomalies_only", "anomaly_type",
-                                           NULL };
-    struct api_fail f;
-
-    if (!http_req_args_check(req, allowed))
-        return false;
-    if (query_parse_list(def->svc, http_req_arg(req, "limit"), http_req_arg(req, "since"),
-                         http_req_arg(req, "anomalies_only"), http_req_arg(req, "anomaly_type"),
-                         q, &f) != BM_OK) {
-        http_send_fail(req, &f);
-        return false;
-    }
-    return true;
-}
-
-/* The newest-N page (no `since`) is the same for everyone until the next
- * commit, and dashboards poll it hard: each worker thread keeps its last
- * such page with the head sequence it was read at, and serves it again
- * while the committed head has not moved. */
-struct page_cache {
-    int64_t limit;
-    bool anomalies_only;
-    const char *anomaly_type; /* one of the static type names, or NULL */
-    uint64_t head;
-    struct buf body;
-    bool valid;
-};
-/* Each thread's cache is on the heap and listed, so shutdown frees them
- * after the worker threads are gone. */
-#define PAGE_CACHES_MAX 64
-static pthread_mutex_t page_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards page_caches */
-static struct page_cache *page_caches[PAGE_CACHES_MAX];
-static _Thread_local struct page_cache *my_page_cache;
-
-static struct page_cache *page_cache_get(void)
-{
-    struct page_cache *c = my_page_cache;
-
-    if (c)
-        return c;
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    pthread_mutex_lock(&page_caches_lock);
-    for (int i = 0; i < PAGE_CACHES_MAX; i++)
-        if (!page_caches[i]) {
-            page_caches[i] = c;
-            my_page_cache = c;
-            break;
-        }
-    pthread_mutex_unlock(&page_caches_lock);
-    if (!my_page_cache) {
-        free(c);
-        return NULL;
-    }
-    buf_init(&c->body, LIST_BODY_MAX);
-    return c;
-}
-
-static void page_caches_free(void)
-{
-    pthread_mutex_lock(&page_caches_lock);
-    for (int i = 0; i < PAGE_CACHES_MAX; i++)
-        if (page_caches[i]) {
-            buf_free(&page_caches[i]->body);
-            free(page_caches[i]);
-            page_caches[i] = NULL;
-        }
-    pthread_mutex_unlock(&page_caches_lock);
-    my_page_cache = NULL;
-}
-
-static bool page_cache_hit(const struct page_cache *c, const struct db_list_query *q,
-                           uint64_t head)
-{
-    return c && c->valid && !q->has_since && c->head == head && c->limit == q->limit &&
-           c->anomalies_only == q->anomalies_only && c->anomaly_type == q->anomaly_type;
-}
-
-static void page_cache_store(struct page_cache *c, const struct db_list_query *q,
-                             const struct buf *b)
-{
-    if (!c)
-        return;
-    c->valid = false;
-    if (q->has_since)
-        return;
-    buf_reset(&c->body);
-    if (buf_append(&c->body, b->data, b->len) != BM_OK)
-        return;
-    c->limit = q->limit;
-    c->anomalies_only = q->anomalies_only;
-    c->anomaly_type = q->anomaly_type;
-    c->head = q->head;
-    c->valid = true;
-}
-
-void daemon_h_events(struct http_req *req)
-{
-    struct app *app = http_req_app(req);
-    struct db_list_query q;
-    struct page_cache *cache;
-    struct db *db;
-    struct buf b;
-    enum bm_rc rc;
-
-    if (!parse_list_query(req, app->def, &q))
-        return;
-    cache = q.has_since ? NULL : page_cache_get();
-    if (page_cache_hit(cache, &q, genloop_head(app->gl))) {
-        http_send(req, 200, HTTP_CT_JSON, cache->body.data, cache->body.len);
-        return;
-    }
-    rc = db_reader(app->db_path, &db);
-    if (rc != BM_OK) {
-        send_unavailable(req, rc);
-        return;
-    }
-    buf_init(&b, LIST_BODY_MAX);
-    /* One allocation for a typical page instead of a dozen regrowths. */
-    rc = buf_reserve(&b, (size_t)q.limit * 640 + 256);
-    if (rc == BM_OK)
-        rc = db_list_events(db, &q, &b);
-    if (rc != BM_OK) {
-        buf_free(&b);
-        send_unavailable(req, rc);
-        return;
-    }
-    page_cache_store(cache, &q, &b);
-    http_send_buf(req, 200, HTTP_CT_JSON, &b);
-    buf_free(&b);
-}
 
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                            */
-
-static const struct route common_routes[] = {
-    { "GET", "/health", daemon_h_health, 0 },
-    { "GET", "/metrics", daemon_h_metrics, 0 },
-    { "GET", "/config", daemon_h_config_get, 0 },
-    { "POST", "/config", daemon_h_config_set, R_JSON_BODY },
-};
-#define N_COMMON (sizeof(common_routes) / sizeof(common_routes[0]))
-
-/* Raises the open-file limit and returns a connection cap that fits. */
-static unsigned connection_cap(unsigned want, unsigned threads)
-{
-    struct rlimit rl;
-    rlim_t need = (rlim_t)(want + 64) * threads + 64;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 128;
-    if (rl.rlim_cur < need && rl.rlim_max != rl.rlim_cur) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-        (void)getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur >= need)
-        return want;
-    if (rl.rlim_cur < 64 * (rlim_t)threads + 192)
-        return 32;
-    return (unsigned)((rl.rlim_cur - 64) / threads - 64);
-}
 
 static bool is_loopback(const char *addr)
 {
     return strncmp(addr, "127.", 4) == 0;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-void daemon_wait_for_signal(void)
-{
-    int sig;
-
-    while (sigwait(&stop_signals, &sig) != 0)
-        sleep_ms(50);
-}
-
 int daemon_run(const struct service_def *def, int argc, char **argv)
 {
-    struct bm_config cfg, base;
+    struct bm_config cfg;
     struct route *routes = NULL;
     struct http_server *srv = NULL;
     struct db *db = NULL;
     struct app app;
     char err[512] = "";
+    enum bm_rc rc;
     int status = 1;
-    const char *prog = argc > 0 ? argv[0] : cfg_svc_name(def->svc);
     const char *name = cfg_svc_name(def->svc);
 
     memset(&app, 0, sizeof(app));
     app.def = def;
     app.started_us = time_mono_us();
-    log_init(name, LOG_INFO);
-    if (cfg_load(&cfg, def->svc, argc, argv, NULL, err, sizeof(err)) != BM_OK) {
-        fprintf(stderr, "%s: %s\n", name, err);
-        return 2;
-    }
-    if (cfg.help) {
-        cfg_print_help(def->svc, prog);
-        return 0;
-    }
-    if (cfg.version) {
-        printf("%s %s\n", name, BM_VERSION);
-        return 0;
-    }
-    if (cfg.check_config) {
-        printf("%s: configuration ok (%s)\n", name, cfg.config_path);
-        return 0;
-    }
-    log_set_level((enum log_level)cfg.log_level);
-    daemon_install_signals();
-    base = cfg;
+    status = cli_prepare(def->svc, argc, argv, &cfg);
+    if (status >= 0)
+        return status;
+    status = 1;
+    sig_block_stop();
 
-    if (db_open_writer(cfg.db_path, &db) != BM_OK) {
+    if (db_open_writer(cfg.db_path, def->sql, &db) != BM_OK) {
         fprintf(stderr, "%s: cannot open database %s\n", name, cfg.db_path);
         return 1;
     }
     snprintf(app.db_path, sizeof(app.db_path), "%s", cfg.db_path);
     /* the loop owns db from here, also on failure */
-    if (genloop_open(def, db, &cfg, &base, &app.gl, err, sizeof(err)) != BM_OK) {
+    rc = genloop_open(def, db, &cfg, &app.gl, err, sizeof(err));
+    if (rc != BM_OK) {
         fprintf(stderr, "%s: %s\n", name, err);
-        return 2;
+        return rc == BM_ENOMEM ? 1 : 2; /* 2: the database and the flags disagree */
     }
-    app.model = def->model_new(genloop_seed(app.gl), &cfg);
-    if (!app.model) {
-        fprintf(stderr, "%s: out of memory building the population\n", name);
-        goto out;
-    }
-    genloop_set_model(app.gl, app.model);
-
-    routes = calloc(N_COMMON + def->nroutes, sizeof(*routes));
+    routes = calloc(endpoints_ncommon + def->nroutes, sizeof(*routes));
     if (!routes)
         goto out;
-    memcpy(routes, common_routes, sizeof(common_routes));
-    memcpy(routes + N_COMMON, def->routes, def->nroutes * sizeof(*routes));
+    memcpy(routes, endpoints_common, endpoints_ncommon * sizeof(*routes));
+    memcpy(routes + endpoints_ncommon, def->routes, def->nroutes * sizeof(*routes));
     {
         struct http_server_opts o = {
             .bind = cfg.bind,
             .port = (uint16_t)cfg.port,
             .routes = routes,
-            .nroutes = N_COMMON + def->nroutes,
+            .nroutes = endpoints_ncommon + def->nroutes,
             .app = &app,
             .admin_token = cfg.admin_token,
-            .max_conns = connection_cap(512, 2),
+            .max_conns = (unsigned)cfg.max_connections, /* 0: from RLIMIT_NOFILE */
             .threads = 2,
-            .conn_timeout_s = 15,
+            .conn_timeout_s = (unsigned)cfg.idle_timeout_s,
+            .header_timeout_s = (unsigned)cfg.header_timeout_s,
         };
         if (http_server_start(&o, &srv) != BM_OK) {
             fprintf(stderr, "%s: cannot listen on %s:%lld\n", name, cfg.bind,
@@ -528,7 +92,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         log_emit_fields(LOG_INFO, extra, "listening");
     }
 
-    daemon_wait_for_signal();
+    sig_wait_stop();
     log_info("shutting down");
     status = 0;
 out:
@@ -537,9 +101,7 @@ out:
     http_server_stop(srv);
     genloop_stop(app.gl);
     db_readers_close();
-    page_caches_free();
-    if (app.model)
-        def->model_free(app.model);
+    endpoints_free_caches();
     free(routes);
     if (status == 0)
         log_info("stopped");

@@ -1,4 +1,6 @@
-/* db.c - SQLite open, schema, statement cache, reader pool, event list. */
+/* db.c - SQLite open, schema, the statements of each connection (the
+ * common ones, prepared at open, and its service's, prepared at first
+ * use), reader pool, event list. */
 #include "db.h"
 
 #include <errno.h>
@@ -15,13 +17,17 @@
 
 enum db_stmt {
     ST_INSERT,
-    ST_PRUNE,
     ST_BOUNDS,
     ST_META_GET,
     ST_META_SET,
     ST_META_DEL,
     ST_BEGIN_READ,
     ST_END_READ,
+    ST_INC_NOTE,
+    ST_INC_EVENT,
+    ST_PRUNE_EVENTS,
+    ST_INC_PRUNE_EVENTS,
+    ST_INC_PRUNE,
     /* list: [desc|asc] x [all|anomalies|type] */
     ST_DESC_ALL,
     ST_DESC_ANOM,
@@ -34,7 +40,6 @@ enum db_stmt {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO events(seq, ts, anomaly_type, origin, body) VALUES(?1,?2,?3,?4,?5)",
-    [ST_PRUNE] = "DELETE FROM events WHERE seq < ?1",
     [ST_BOUNDS] = "SELECT (SELECT max(seq) FROM events), (SELECT min(seq) FROM events)",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
@@ -42,6 +47,23 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_META_DEL] = "DELETE FROM meta WHERE key = ?1",
     [ST_BEGIN_READ] = "BEGIN",
     [ST_END_READ] = "COMMIT",
+    [ST_INC_NOTE] = "INSERT INTO incidents(incident_id, anomaly_type, origin, first_seq, last_seq,"
+                    " started_ms, ended_ms, event_count, open)"
+                    " VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?5, 1, ?6)"
+                    " ON CONFLICT(incident_id) DO UPDATE SET last_seq = excluded.last_seq,"
+                    " ended_ms = max(ended_ms, excluded.ended_ms),"
+                    " event_count = event_count + 1, open = excluded.open",
+    [ST_INC_EVENT] = "INSERT INTO incident_events(seq, incident_id) VALUES(?1, ?2)",
+    /* Up to ?2 of the oldest events before ?1, but none of an incident
+     * that has events at or after ?1 or more to come (db_prune). */
+    [ST_PRUNE_EVENTS] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ?1"
+                        " AND seq NOT IN (SELECT e.seq FROM incident_events e"
+                        " JOIN incidents i USING(incident_id)"
+                        " WHERE i.last_seq >= ?1 OR i.open) ORDER BY seq LIMIT ?2)",
+    [ST_INC_PRUNE_EVENTS] = "DELETE FROM incident_events WHERE seq < ?1 AND incident_id IN"
+                            " (SELECT incident_id FROM incidents"
+                            " WHERE last_seq < ?1 AND NOT open)",
+    [ST_INC_PRUNE] = "DELETE FROM incidents WHERE last_seq < ?1 AND NOT open",
     [ST_DESC_ALL] = "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?1",
     [ST_DESC_ANOM] = "SELECT seq, body FROM events WHERE anomaly_type IS NOT NULL "
                      "ORDER BY seq DESC LIMIT ?1",
@@ -66,20 +88,36 @@ static const char schema_sql[] =
      * cheap to maintain, and serve anomalies_only / anomaly_type lists. */
     "CREATE INDEX IF NOT EXISTS events_anom ON events(seq) WHERE anomaly_type IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS events_type ON events(anomaly_type, seq) "
-    "  WHERE anomaly_type IS NOT NULL;";
+    "  WHERE anomaly_type IS NOT NULL;"
+    /* One row per multi-event incident whose first event is kept: pruning
+     * never splits one (db_prune), and it is what an incident list reads. */
+    "CREATE TABLE IF NOT EXISTS incidents("
+    "  incident_id TEXT PRIMARY KEY,"
+    "  anomaly_type TEXT NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  first_seq INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  ended_ms INTEGER NOT NULL,"
+    "  event_count INTEGER NOT NULL,"
+    "  open INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seq);"
+    "CREATE TABLE IF NOT EXISTS incident_events("
+    "  seq INTEGER PRIMARY KEY,"
+    "  incident_id TEXT NOT NULL);";
 
+/* A connection and everything prepared on it; used by one thread at a
+ * time (SQLITE_OPEN_NOMUTEX), so nothing here is locked. */
 struct db {
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
+    const struct db_sql *sql; /* the service's SQL, or NULL */
+    sqlite3_stmt **svc;       /* sql->nstmts, prepared on first use */
+    void *conn_state;         /* sql->conn_state_size, made on first use */
+    uint64_t rollbacks;
     bool writer;
-    bool in_tx;
     struct db *next_reader; /* reader pool list */
 };
-
-struct sqlite3 *db_handle(struct db *d)
-{
-    return d->h;
-}
 
 const char *db_errmsg(struct db *d)
 {
@@ -148,7 +186,14 @@ static enum bm_rc check_schema(struct db *d)
     return BM_OK;
 }
 
-static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
+/* Runs on the connection's thread, inside the rollback. */
+static void on_rollback(void *arg)
+{
+    ((struct db *)arg)->rollbacks++;
+}
+
+static enum bm_rc open_conn(const char *path, bool writer, const struct db_sql *sql,
+                            struct db **out)
 {
     struct db *d = calloc(1, sizeof(*d));
     int flags = SQLITE_OPEN_NOMUTEX |
@@ -158,6 +203,14 @@ static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
     if (!d)
         return BM_ENOMEM;
     d->writer = writer;
+    d->sql = sql;
+    if (sql && sql->nstmts > 0) {
+        d->svc = calloc((size_t)sql->nstmts, sizeof(*d->svc));
+        if (!d->svc) {
+            free(d);
+            return BM_ENOMEM;
+        }
+    }
     if (writer)
         mkdir_parent(path);
     if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
@@ -165,6 +218,7 @@ static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
         goto fail;
     }
     sqlite3_busy_timeout(d->h, 2000);
+    sqlite3_rollback_hook(d->h, on_rollback, d);
     /* 1 MiB page cache per connection, no memory-mapped I/O */
     if (exec(d, "PRAGMA cache_size = -1024; PRAGMA mmap_size = 0") != BM_OK)
         goto fail;
@@ -175,7 +229,7 @@ static enum bm_rc open_conn(const char *path, bool writer, struct db **out)
         if (exec(d, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
                     "PRAGMA synchronous = NORMAL;"
                     "PRAGMA temp_store = MEMORY") != BM_OK ||
-            exec(d, schema_sql) != BM_OK)
+            exec(d, schema_sql) != BM_OK || (sql && sql->schema && exec(d, sql->schema) != BM_OK))
             goto fail;
     }
     rc = check_schema(d);
@@ -191,20 +245,49 @@ fail:
     return rc == BM_OK ? BM_EDB : rc;
 }
 
-enum bm_rc db_open_writer(const char *path, struct db **out)
+enum bm_rc db_open_writer(const char *path, const struct db_sql *sql, struct db **out)
 {
-    return open_conn(path, true, out);
+    return open_conn(path, true, sql, out);
 }
 
 void db_close(struct db *d)
 {
     if (!d)
         return;
+    for (int i = 0; d->svc && i < d->sql->nstmts; i++)
+        sqlite3_finalize(d->svc[i]);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(d->st[i]);
     if (d->h)
         sqlite3_close(d->h);
+    free(d->svc);
+    free(d->conn_state);
     free(d);
+}
+
+sqlite3_stmt *db_stmt(struct db *d, int id)
+{
+    if (!d->svc || id < 0 || id >= d->sql->nstmts)
+        return NULL;
+    if (!d->svc[id] && sqlite3_prepare_v3(d->h, d->sql->stmts[id], -1,
+                                          SQLITE_PREPARE_PERSISTENT, &d->svc[id],
+                                          NULL) != SQLITE_OK) {
+        log_error("sqlite prepare: %s", sqlite3_errmsg(d->h));
+        d->svc[id] = NULL;
+    }
+    return d->svc[id];
+}
+
+void *db_conn_state(struct db *d)
+{
+    if (!d->conn_state && d->sql && d->sql->conn_state_size)
+        d->conn_state = calloc(1, d->sql->conn_state_size);
+    return d->conn_state;
+}
+
+uint64_t db_rollbacks(const struct db *d)
+{
+    return d->rollbacks;
 }
 
 /* Reader pool: one connection per thread, listed so they can be closed
@@ -213,15 +296,17 @@ static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER; /* guards reade
 static struct db *readers;
 static _Thread_local struct db *my_reader;
 
-enum bm_rc db_reader(const char *path, struct db **out)
+enum bm_rc db_reader(const char *path, const struct db_sql *sql, struct db **out)
 {
     enum bm_rc rc;
 
     if (my_reader) {
+        if (my_reader->sql != sql)
+            return BM_ESTATE; /* one service per process */
         *out = my_reader;
         return BM_OK;
     }
-    rc = open_conn(path, false, &my_reader);
+    rc = open_conn(path, false, sql, &my_reader);
     if (rc != BM_OK) {
         my_reader = NULL;
         return rc;
@@ -256,10 +341,7 @@ enum bm_rc db_exec(struct db *d, const char *sql)
 
 enum bm_rc db_begin(struct db *d)
 {
-    if (exec(d, "BEGIN IMMEDIATE") != BM_OK)
-        return BM_EDB;
-    d->in_tx = true;
-    return BM_OK;
+    return exec(d, "BEGIN IMMEDIATE");
 }
 
 enum bm_rc db_commit(struct db *d)
@@ -268,7 +350,6 @@ enum bm_rc db_commit(struct db *d)
         db_rollback(d);
         return BM_EDB;
     }
-    d->in_tx = false;
     return BM_OK;
 }
 
@@ -276,12 +357,6 @@ void db_rollback(struct db *d)
 {
     if (sqlite3_get_autocommit(d->h) == 0)
         (void)sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
-    d->in_tx = false;
-}
-
-bool db_in_tx(struct db *d)
-{
-    return d->in_tx;
 }
 
 static enum bm_rc step_done(struct db *d, sqlite3_stmt *s)
@@ -295,6 +370,16 @@ static enum bm_rc step_done(struct db *d, sqlite3_stmt *s)
         return BM_EDB;
     }
     return BM_OK;
+}
+
+enum bm_rc db_read_begin(struct db *d)
+{
+    return step_done(d, d->st[ST_BEGIN_READ]);
+}
+
+enum bm_rc db_read_end(struct db *d)
+{
+    return step_done(d, d->st[ST_END_READ]);
 }
 
 enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
@@ -329,26 +414,73 @@ enum bm_rc db_bounds(struct db *d, uint64_t *head, uint64_t *oldest)
     return rc;
 }
 
+enum bm_rc db_note_incident(struct db *d, const char *incident_id, const char *anomaly_type,
+                            bool api, uint64_t seq, int64_t ts_ms, bool open)
+{
+    sqlite3_stmt *s = d->st[ST_INC_NOTE];
+
+    if (sqlite3_bind_text(s, 1, incident_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(s, 2, anomaly_type ? anomaly_type : "", -1, SQLITE_STATIC) !=
+            SQLITE_OK ||
+        sqlite3_bind_int(s, 3, api ? 1 : 0) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)seq) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 5, ts_ms) != SQLITE_OK ||
+        sqlite3_bind_int(s, 6, open ? 1 : 0) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    if (step_done(d, s) != BM_OK)
+        return BM_EDB;
+    s = d->st[ST_INC_EVENT];
+    if (sqlite3_bind_int64(s, 1, (sqlite3_int64)seq) != SQLITE_OK ||
+        sqlite3_bind_text(s, 2, incident_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    return step_done(d, s);
+}
+
+static enum bm_rc bind_step(struct db *d, int id, int64_t a, int64_t b, int64_t *changes)
+{
+    sqlite3_stmt *s = d->st[id];
+    enum bm_rc rc;
+
+    if (sqlite3_bind_int64(s, 1, a) != SQLITE_OK ||
+        (b >= 0 && sqlite3_bind_int64(s, 2, b) != SQLITE_OK)) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    rc = step_done(d, s);
+    if (rc == BM_OK && changes)
+        *changes = sqlite3_changes(d->h);
+    return rc;
+}
+
 enum bm_rc db_prune(struct db *d, int64_t keep, int64_t max_rows, int64_t *deleted)
 {
     uint64_t head, oldest;
     int64_t cut;
-    sqlite3_stmt *s = d->st[ST_PRUNE];
     enum bm_rc rc;
 
     *deleted = 0;
     rc = db_bounds(d, &head, &oldest);
-    if (rc != BM_OK || head == 0 || (int64_t)(head - oldest + 1) <= keep)
+    if (rc != BM_OK || head == 0 || (int64_t)head - keep + 1 <= (int64_t)oldest)
         return rc;
-    /* delete seq < cut: the oldest beyond `keep`, at most max_rows */
+    /* Delete before cut: the oldest beyond `keep`, at most max_rows; but
+     * an incident with events on both sides of the cut, or still going
+     * on, is kept whole, so every incident kept has all its events. (A
+     * cut moved back to such an incident's start would land inside an
+     * older one: with a few incidents always in flight, back to the
+     * stream's start.) They go once the cut has passed their last. */
     cut = (int64_t)head - keep + 1;
-    if (cut > (int64_t)oldest + max_rows)
-        cut = (int64_t)oldest + max_rows;
-    if (sqlite3_bind_int64(s, 1, cut) != SQLITE_OK)
-        return BM_EDB;
-    rc = step_done(d, s);
+    rc = bind_step(d, ST_PRUNE_EVENTS, cut, max_rows, deleted);
     if (rc == BM_OK)
-        *deleted = sqlite3_changes(d->h);
+        rc = bind_step(d, ST_INC_PRUNE_EVENTS, cut, -1, NULL);
+    if (rc == BM_OK)
+        rc = bind_step(d, ST_INC_PRUNE, cut, -1, NULL);
     return rc;
 }
 
@@ -453,14 +585,14 @@ enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out
     enum bm_rc rc;
 
     /* One read transaction: the page, head and oldest agree. */
-    if (step_done(d, d->st[ST_BEGIN_READ]) != BM_OK)
+    if (db_read_begin(d) != BM_OK)
         return BM_EDB;
     rc = db_bounds(d, &head, &oldest);
     if (rc == BM_OK && buf_puts(out, "{\"events\":[") != BM_OK)
         rc = BM_ETOOBIG;
     if (rc == BM_OK)
         rc = list_rows(d, q, out, &count, &last);
-    if (step_done(d, d->st[ST_END_READ]) != BM_OK && rc == BM_OK)
+    if (db_read_end(d) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     if (rc != BM_OK)
         return rc;

@@ -1,7 +1,9 @@
 /* db.h - the SQLite store shared by the services: one events table, a
- * meta key/value table, WAL, prepared statements, one writer connection
- * (the generator thread's) and one read-only connection per reader
- * thread. Only db.c and the services' store.c include <sqlite3.h>. */
+ * meta key/value table, WAL, prepared statements (the common ones and each
+ * service's, owned by the connection), one writer connection (the
+ * generator thread's) and one read-only connection per reader thread.
+ * Only db.c and the services' store.c include <sqlite3.h>; the raw
+ * connection handle stays in db.c. */
 #ifndef BM_COMMON_DB_H
 #define BM_COMMON_DB_H
 
@@ -15,29 +17,65 @@
 #define DB_SCHEMA_VERSION 1
 
 struct db;
-struct sqlite3;
+struct sqlite3_stmt;
 
-/* Opens (creating if needed) the writer connection: WAL, schema. */
-enum bm_rc db_open_writer(const char *path, struct db **out) BM_WUR;
+/* A service's SQL beside the common tables, from its store.c. The writer
+ * runs the schema when it opens. db_stmt(d, id) hands out stmts[id],
+ * prepared on d at its first use (SQLITE_PREPARE_PERSISTENT) and
+ * finalized by db_close(): a statement lives and dies with its connection,
+ * so it is used by that connection's thread only. */
+struct db_sql {
+    const char *schema;       /* NULL: no tables of its own */
+    const char *const *stmts; /* indexed by the store's statement ids */
+    int nstmts;
+    size_t conn_state_size;   /* bytes of db_conn_state(); 0: none */
+};
+
+/* Opens (creating if needed) the writer connection: WAL, the common
+ * schema, then sql's (sql may be NULL). */
+enum bm_rc db_open_writer(const char *path, const struct db_sql *sql, struct db **out) BM_WUR;
 /* A read-only connection for the calling thread, opened on first use and
- * kept until db_readers_close(). */
-enum bm_rc db_reader(const char *path, struct db **out) BM_WUR;
+ * kept until db_readers_close(). sql is the same on every call. */
+enum bm_rc db_reader(const char *path, const struct db_sql *sql, struct db **out) BM_WUR;
 void db_readers_close(void);
+/* Finalizes the connection's statements, closes it, frees its state. */
 void db_close(struct db *d);
-/* Raw handle, for a service's store.c. */
-struct sqlite3 *db_handle(struct db *d);
 const char *db_errmsg(struct db *d);
+
+/* Statement id of the connection's struct db_sql, ready to bind (reset,
+ * no bindings); NULL (logged) if it cannot be prepared. The caller resets
+ * it and clears its bindings after use. */
+struct sqlite3_stmt *db_stmt(struct db *d, int id);
+/* conn_state_size bytes of the service's own per-connection state,
+ * zeroed at the first call, freed by db_close(); NULL on no memory. */
+void *db_conn_state(struct db *d);
+/* Transactions this connection has rolled back so far, by db_rollback()
+ * or by SQLite itself after an error: state kept beside the connection
+ * that describes uncommitted rows is stale once this moves. */
+uint64_t db_rollbacks(const struct db *d);
 
 /* Runs SQL text without results (schema statements). */
 enum bm_rc db_exec(struct db *d, const char *sql) BM_WUR;
 enum bm_rc db_begin(struct db *d) BM_WUR;   /* BEGIN IMMEDIATE */
 enum bm_rc db_commit(struct db *d) BM_WUR;
 void db_rollback(struct db *d);
-bool db_in_tx(struct db *d);
+/* One read transaction on a reader: what is read between the two is one
+ * snapshot. */
+enum bm_rc db_read_begin(struct db *d) BM_WUR;
+enum bm_rc db_read_end(struct db *d) BM_WUR;
 
 enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
                            bool api, const char *json, size_t len) BM_WUR;
-/* Deletes at most max_rows of the oldest events beyond `keep` newest. */
+/* Records one event of a multi-event incident in the incidents table (in
+ * the same transaction as the event): the first makes its row, later ones
+ * extend it. open: more events of it are to come. */
+enum bm_rc db_note_incident(struct db *d, const char *incident_id, const char *anomaly_type,
+                            bool api, uint64_t seq, int64_t ts_ms, bool open) BM_WUR;
+/* Deletes at most max_rows of the oldest events beyond `keep` newest, but
+ * never part of an incident: an incident with events on both sides of
+ * the cut, or with more to come, stays whole (its older events stay, so
+ * a little more than `keep` may stay and the oldest sequences kept may
+ * have gaps). Incidents whose events all went go too. */
 enum bm_rc db_prune(struct db *d, int64_t keep, int64_t max_rows, int64_t *deleted) BM_WUR;
 /* Newest and oldest sequence (0, 0 when empty). */
 enum bm_rc db_bounds(struct db *d, uint64_t *head, uint64_t *oldest) BM_WUR;

@@ -6,7 +6,20 @@
  * can; live, the simulated clock advances with the monotonic clock from
  * an anchor. Everything the stream depends on (PRNG, clock, the service's
  * incident state) is committed with each batch, so after any stop the
- * stream continues as if nothing happened. */
+ * stream continues as if nothing happened.
+ *
+ * The live settings (g->live: the start-up configuration with the runtime
+ * layer applied) have one owner, this loop, and no other copy exists.
+ * They change only on the loop's thread, in run_config_job(): a change
+ * (the keys a POST /config gave) is applied on top of the live settings
+ * there and made live once committed to the database, so changes take
+ * effect in the order they were persisted, none undoes another's keys,
+ * and a failed write changes nothing. Writes take g->lock; the loop reads
+ * its own settings without it (it is the only writer); every other thread
+ * reads a copy taken under g->lock (genloop_config(), or the two rates in
+ * genloop_status()). The request that submitted a change applies what is
+ * process-wide (the log level) once the change is accepted; the loop
+ * applies what it generates by (cfg_gen_params). */
 #define _DEFAULT_SOURCE /* syscall(SYS_gettid) for the thread's nice value */
 #include "genloop.h"
 
@@ -22,9 +35,11 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-#include "daemon.h"
 #include "json.h"
 #include "log.h"
+#include "parse.h"
+#include "shaping.h"
+#include "service.h"
 #include "timefmt.h"
 
 #define QUEUE_CAP      64
@@ -59,7 +74,8 @@ struct job {
     enum job_kind kind;
     genloop_api_fn fn;
     void *arg;            /* owned copy of the caller's argument */
-    struct bm_config cfg; /* JOB_CONFIG */
+    cJSON *change;        /* JOB_CONFIG: owned copy of the runtime object */
+    struct bm_config cfg; /* JOB_CONFIG: the live settings with change applied */
     struct buf out;       /* JOB_EVENT: stored JSON */
     enum bm_rc rc;
     bool done;
@@ -68,9 +84,10 @@ struct job {
 
 struct genloop {
     const struct service_def *def;
-    const void *model;
+    void *model; /* def->model_new(seed), immutable once open */
     struct db *db;
     struct bm_config base; /* settings below the runtime layer */
+    struct bm_config live; /* the live settings: see the top of the file */
     uint64_t seed;
     char stream_id[RNG_UUID_LEN + 1];
     int64_t backfill_start_us;
@@ -98,7 +115,9 @@ struct genloop {
     pthread_t thread;
     bool started;
 
-    pthread_mutex_t lock; /* guards: queue, q_*, stop, job fields, status */
+    /* guards: queue, q_*, stop, job fields, status; writes of live and
+     * other threads' reads of it */
+    pthread_mutex_t lock;
     pthread_cond_t wake;  /* loop waits on it */
     pthread_cond_t done;  /* submitters wait on it */
     struct job *queue[QUEUE_CAP];
@@ -111,49 +130,20 @@ struct genloop {
 /* ------------------------------------------------------------------ */
 /* Shaping                                                              */
 
-static bool is_holiday(int month, int day)
-{
-    static const int holidays[][2] = {
-        { 1, 1 }, { 7, 4 }, { 11, 11 }, { 12, 24 }, { 12, 25 }, { 12, 26 },
-    };
-    for (size_t i = 0; i < sizeof(holidays) / sizeof(holidays[0]); i++)
-        if (holidays[i][0] == month && holidays[i][1] == day)
-            return true;
-    return false;
-}
-
-double genloop_rate_factor(int64_t ms, int tz_offset_min)
-{
-    struct civil c;
-    double f = 1.0, cal = 1.0;
-    bool last_day;
-
-    timefmt_civil(ms, tz_offset_min, &c);
-    if ((c.hour >= 9 && c.hour < 11) || (c.hour >= 14 && c.hour < 16))
-        f = 1.5;
-    else if (c.hour >= 22 || c.hour < 5)
-        f = 0.3;
-    if (c.weekday == 0 || c.weekday == 6)
-        f *= 0.3;
-    last_day = c.day == timefmt_days_in_month(c.year, c.month);
-    if (last_day)
-        cal = 1.3;
-    if (last_day && c.month % 3 == 0)
-        cal = 1.8;
-    if (is_holiday(c.month, c.day) && cal < 1.5)
-        cal = 1.5;
-    return f * cal;
-}
-
+/* The factor is constant within a local hour (shaping.h); keyed by that
+ * hour, not the UTC one, so a half-hour time zone gets its change of
+ * factor on time. */
 static double factor_at(struct genloop *g, int64_t us)
 {
-    int64_t hour = us / 3600000000LL;
+    int64_t ms = timefmt_ms_of_us(us);
+    int64_t hour = shaping_hour(ms, g->params.tz_offset_min);
 
-    if (us < 0)
-        hour--;
+    if (!g->live.time_shaping)
+        return 1.0; /* flat (load tests): the cache stays valid for later */
+
     if (hour != g->hour_cached) {
         g->hour_cached = hour;
-        g->hour_factor = genloop_rate_factor(us / 1000, g->params.tz_offset_min);
+        g->hour_factor = shaping_factor(ms, g->params.tz_offset_min);
     }
     return g->hour_factor;
 }
@@ -205,12 +195,12 @@ static enum bm_rc tx_begin(struct genloop *g)
     return db_begin(g->db);
 }
 
-static void mark_db(struct genloop *g, bool ok)
+/* A failed write: the database is not ok until the next commit. */
+static void write_failed(struct genloop *g)
 {
     pthread_mutex_lock(&g->lock);
-    if (!ok)
-        g->status.write_errors++;
-    g->status.db_ok = ok;
+    g->status.write_errors++;
+    g->status.db_ok = false;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -225,10 +215,18 @@ static enum bm_rc tx_commit(struct genloop *g)
         log_error("database write failed (%s); retrying", db_errmsg(g->db));
         db_rollback(g->db);
         restore(g);
-        mark_db(g, false);
+        write_failed(g);
         return rc;
     }
-    mark_db(g, true);
+    /* The counts as committed, at once: an acknowledged POST shows in
+     * /metrics and /health without waiting for the loop's next publish(). */
+    pthread_mutex_lock(&g->lock);
+    g->status.db_ok = true;
+    g->status.head_seq = g->ls.next_seq - 1;
+    g->status.generated = g->ls.generated;
+    g->status.anomalies = g->ls.anomalies;
+    g->status.api_events = g->ls.api_events;
+    pthread_mutex_unlock(&g->lock);
     atomic_store_explicit(&g->committed_head, g->ls.next_seq - 1, memory_order_release);
     return BM_OK;
 }
@@ -251,6 +249,19 @@ static enum bm_rc meta_put_text(struct db *db, const char *key, const char *val)
     return db_meta_set(db, key, val, strlen(val));
 }
 
+/* The seed of one of a service's streams (0: generated, 1: API): the
+ * service's name is mixed in, so one --seed (compose passes one to all)
+ * never gives two services the same ids, and the same seed still gives
+ * each service its own same stream. */
+static uint64_t stream_seed(uint64_t seed, const char *svc_name, uint64_t which)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a of the name */
+
+    for (const char *p = svc_name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    return rng_hash(seed, h, which);
+}
+
 /* A new stream: seed, start time, stream id, backfill window. */
 static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
 {
@@ -269,8 +280,8 @@ static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
     memset(&g->ls, 0, sizeof(g->ls));
     g->ls.magic = STATE_MAGIC;
     g->ls.state_size = (uint32_t)g->def->state_size;
-    rng_seed(&g->ls.gen_rng, g->seed);
-    rng_seed(&g->ls.api_rng, g->seed ^ 0x9e3779b97f4a7c15ULL);
+    rng_seed(&g->ls.gen_rng, stream_seed(g->seed, svc_info(g->def->svc)->name, 0));
+    rng_seed(&g->ls.api_rng, stream_seed(g->seed, svc_info(g->def->svc)->name, 1));
     g->ls.next_seq = 1;
     g->def->state_init(g->svc_state, &g->ls.gen_rng);
     g->ls.last_us = g->backfill_start_us;
@@ -320,7 +331,10 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
         snprintf(err, errlen, "database has no seed");
         return BM_ESTATE;
     }
-    g->seed = strtoull(text, NULL, 10);
+    if (parse_u64(text, &g->seed) != BM_OK) {
+        snprintf(err, errlen, "database's seed is not a number: \"%.40s\"", text);
+        return BM_ESTATE;
+    }
     if (cfg->seed_set && cfg->seed != g->seed) {
         snprintf(err, errlen,
                  "database %s was created with seed %llu, not %llu; use another --db or the same "
@@ -331,10 +345,14 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
     rc = meta_text(g->db, "stream_id", g->stream_id, sizeof(g->stream_id), &found);
     if (rc == BM_OK)
         rc = meta_text(g->db, "backfill_start_us", text, sizeof(text), &found);
-    g->backfill_start_us = found ? strtoll(text, NULL, 10) : 0;
+    g->backfill_start_us = 0;
+    if (rc == BM_OK && found)
+        rc = parse_i64(text, INT64_MIN, INT64_MAX, &g->backfill_start_us);
     if (rc == BM_OK)
         rc = meta_text(g->db, "backfill_end_us", text, sizeof(text), &found);
-    g->backfill_end_us = found ? strtoll(text, NULL, 10) : 0;
+    g->backfill_end_us = 0;
+    if (rc == BM_OK && found)
+        rc = parse_i64(text, INT64_MIN, INT64_MAX, &g->backfill_end_us);
     if (rc == BM_OK)
         rc = db_bounds(g->db, &head, &oldest);
     if (rc != BM_OK) {
@@ -393,8 +411,8 @@ static enum bm_rc load_runtime(struct genloop *g, struct bm_config *cfg, char *e
 /* ------------------------------------------------------------------ */
 /* Open / status                                                        */
 
-enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_config *cfg,
-                        const struct bm_config *base, struct genloop **out, char *err,
+enum bm_rc genloop_open(const struct service_def *def, struct db *db,
+                        const struct bm_config *cfg, struct genloop **out, char *err,
                         size_t errlen)
 {
     struct genloop *g = calloc(1, sizeof(*g));
@@ -407,7 +425,8 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
         return BM_ENOMEM;
     g->def = def;
     g->db = db;
-    g->base = *base;
+    g->base = *cfg;
+    g->live = *cfg;
     g->svc_state = calloc(1, def->state_size);
     g->saved_svc_state = calloc(1, def->state_size);
     buf_init(&g->state_blob, 1 << 20);
@@ -425,11 +444,6 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
         goto fail;
     }
 
-    if (def->extra_schema && db_exec(db, def->extra_schema) != BM_OK) {
-        snprintf(err, errlen, "cannot create the service's tables: %s", db_errmsg(db));
-        rc = BM_EDB;
-        goto fail;
-    }
     buf_init(&blob, 1 << 20);
     rc = db_meta_get(db, "gen_state", &blob, &found);
     if (rc != BM_OK)
@@ -441,18 +455,23 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_
     buf_free(&blob);
     if (rc != BM_OK)
         goto fail;
-    rc = load_runtime(g, cfg, err, errlen);
+    rc = load_runtime(g, &g->live, err, errlen);
     if (rc != BM_OK)
         goto fail;
-    cfg->seed = g->seed;
-    cfg->seed_set = true;
-    cfg_current_set(cfg);
-    cfg_gen_params(cfg, &g->params);
+    g->live.seed = g->seed;
+    g->live.seed_set = true;
+    g->model = def->model_new(g->seed, &g->live);
+    if (!g->model) {
+        snprintf(err, errlen, "out of memory building the model");
+        rc = BM_ENOMEM;
+        goto fail;
+    }
+    cfg_gen_params(&g->live, g->def->svc, &g->params);
 
     g->status.db_ok = true;
     /* What /health says before the loop's first publish(). */
     g->status.backfilling = g->ls.next_us < g->backfill_end_us;
-    g->status.paused = cfg->paused;
+    g->status.paused = g->live.paused;
     g->status.sim_now_ms = g->ls.last_us / 1000;
     g->status.head_seq = g->ls.next_seq - 1;
     atomic_init(&g->committed_head, g->ls.next_seq - 1);
@@ -466,9 +485,9 @@ fail:
     return rc;
 }
 
-void genloop_set_model(struct genloop *g, const void *model)
+const void *genloop_model(const struct genloop *g)
 {
-    g->model = model;
+    return g->model;
 }
 
 uint64_t genloop_head(struct genloop *g)
@@ -485,6 +504,15 @@ void genloop_status(struct genloop *g, struct genloop_status *st)
 {
     pthread_mutex_lock(&g->lock);
     *st = g->status;
+    st->configured_rate = g->live.events_per_second;
+    st->configured_anomaly_rate = g->live.anomaly_rate;
+    pthread_mutex_unlock(&g->lock);
+}
+
+void genloop_config(struct genloop *g, struct bm_config *out)
+{
+    pthread_mutex_lock(&g->lock);
+    *out = g->live;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -518,8 +546,6 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
 {
     uint64_t sum = 0;
     int64_t sim = g->ls.last_us;
-    struct bm_config cur;
-
     int64_t span;
 
     for (int i = 0; i < RATE_WINDOW; i++)
@@ -529,7 +555,6 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
     span = g->rate_origin_s < 0 ? 1 : g->rate_second - g->rate_origin_s + 1;
     if (span > RATE_WINDOW)
         span = RATE_WINDOW;
-    cfg_current_get(&cur);
     pthread_mutex_lock(&g->lock);
     g->status.head_seq = g->ls.next_seq - 1;
     g->status.generated = g->ls.generated;
@@ -545,7 +570,7 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
         g->status.backfill_done_s = 0;
     g->status.realised_rate = (double)sum / (double)span;
     g->status.expected_rate =
-        cur.events_per_second * (g->def->constant_rate ? 1.0 : factor_at(g, sim));
+        g->live.events_per_second * (g->def->constant_rate ? 1.0 : factor_at(g, sim));
     g->status.realised_anomaly_fraction =
         g->ls.generated ? (double)g->ls.anomalies / (double)g->ls.generated : 0.0;
     pthread_mutex_unlock(&g->lock);
@@ -565,6 +590,9 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
         return rc;
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, false,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && ev.incident_id[0])
+        rc = db_note_incident(g->db, ev.incident_id, ev.anomaly_type, false, g->ls.next_seq,
+                              ev.ts_ms, ev.incident_open);
     if (rc == BM_OK && g->def->store_event)
         rc = g->def->store_event(g->db, &ev);
     if (rc != BM_OK)
@@ -610,10 +638,10 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     buf_reset(&g->ev_json);
     rc = tx_begin(g);
     if (rc != BM_OK) {
-        mark_db(g, false);
+        write_failed(g);
         return BM_EDB;
     }
-    rc = j->fn(j->arg, g->model, &g->ls.api_rng, t, g->ls.next_seq, &ev);
+    rc = j->fn(j->arg, g->db, g->model, &g->ls.api_rng, t, g->ls.next_seq, &ev);
     if (rc != BM_OK) {
         db_rollback(g->db);
         restore(g);
@@ -621,6 +649,9 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     }
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, true,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && ev.incident_id[0])
+        rc = db_note_incident(g->db, ev.incident_id, ev.anomaly_type, true, g->ls.next_seq,
+                              ev.ts_ms, ev.incident_open);
     if (rc == BM_OK && g->def->store_event)
         rc = g->def->store_event(g->db, &ev);
     if (rc == BM_OK) {
@@ -634,7 +665,7 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     } else {
         db_rollback(g->db);
         restore(g);
-        mark_db(g, false);
+        write_failed(g);
     }
     if (rc == BM_OK && buf_append(&j->out, g->ev_json.data, g->ev_json.len) != BM_OK)
         rc = BM_ENOMEM;
@@ -643,9 +674,18 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
 
 static enum bm_rc run_config_job(struct genloop *g, struct job *j)
 {
+    struct api_fail f;
     struct buf diff;
     enum bm_rc rc;
 
+    /* On top of the live settings as they are now, not as the request
+     * read them: two changes of different keys both hold. The request
+     * validated it; the one check across keys (the type rates' sum
+     * against anomaly_rate) may fail on top of a change committed
+     * meanwhile: BM_EINVAL, answered 422. */
+    j->cfg = g->live;
+    if (cfg_apply_runtime(&j->cfg, g->def->svc, j->change, &f) != BM_OK)
+        return BM_EINVAL;
     buf_init(&diff, 64 * 1024);
     rc = cfg_runtime_diff_json(&j->cfg, &g->base, g->def->svc, &diff);
     if (rc != BM_OK)
@@ -659,12 +699,13 @@ static enum bm_rc run_config_job(struct genloop *g, struct job *j)
         }
         db_rollback(g->db);
     }
-    mark_db(g, false);
+    write_failed(g);
 out:
     if (rc == BM_OK) {
-        cfg_current_set(&j->cfg);
-        cfg_gen_params(&j->cfg, &g->params);
-        log_set_level((enum log_level)j->cfg.log_level);
+        pthread_mutex_lock(&g->lock);
+        g->live = j->cfg;
+        pthread_mutex_unlock(&g->lock);
+        cfg_gen_params(&g->live, g->def->svc, &g->params);
         log_info("runtime settings changed: %s", diff.data);
     }
     buf_free(&diff);
@@ -735,7 +776,7 @@ static int64_t run_batch(struct genloop *g, const struct bm_config *cur, int64_t
     if (g->ls.next_us > target)
         return 0;
     if (tx_begin(g) != BM_OK) {
-        mark_db(g, false);
+        write_failed(g);
         return -1;
     }
     while (g->ls.next_us <= target && n < cur->batch_size) {
@@ -762,14 +803,14 @@ fail:
     log_error("generation failed: %s", db_errmsg(g->db));
     db_rollback(g->db);
     restore(g);
-    mark_db(g, false);
+    write_failed(g);
     return -1;
 }
 
 static void *loop_main(void *arg)
 {
     struct genloop *g = arg;
-    struct bm_config cur;
+    const struct bm_config *cur = &g->live; /* changes only in drain_jobs() */
 
     /* Requests wait on this machine's cores, generation does not: event
      * times come from the simulated clock, so a generator that yields the
@@ -780,8 +821,7 @@ static void *loop_main(void *arg)
 
     g->anchor_sim_us = g->ls.last_us > g->backfill_end_us ? g->ls.last_us : g->backfill_end_us;
     g->anchor_mono_us = time_mono_us();
-    cfg_current_get(&cur);
-    g->was_paused = cur.paused;
+    g->was_paused = cur->paused;
 
     for (;;) {
         bool backfilling = g->ls.next_us < g->backfill_end_us;
@@ -789,8 +829,7 @@ static void *loop_main(void *arg)
 
         if (!drain_jobs(g, backfilling))
             break;
-        cfg_current_get(&cur);
-        if (cur.paused) {
+        if (cur->paused) {
             g->was_paused = true;
             publish(g, backfilling, true);
             wait_for(g, 100000);
@@ -801,10 +840,10 @@ static void *loop_main(void *arg)
             int64_t now = live_target(g);
             g->was_paused = false;
             if (!backfilling && g->ls.next_us < now)
-                g->ls.next_us = now + next_gap_us(g, now, cur.events_per_second);
+                g->ls.next_us = now + next_gap_us(g, now, cur->events_per_second);
         }
         target = backfilling ? g->backfill_end_us - 1 : live_target(g);
-        n = run_batch(g, &cur, target);
+        n = run_batch(g, cur, target);
         publish(g, g->ls.next_us < g->backfill_end_us, false);
         if (backfilling)
             progress_line(g);
@@ -857,6 +896,8 @@ void genloop_stop(struct genloop *g)
         pthread_join(g->thread, NULL);
     }
     db_close(g->db);
+    if (g->model)
+        g->def->model_free(g->model);
     pthread_cond_destroy(&g->wake);
     pthread_cond_destroy(&g->done);
     pthread_mutex_destroy(&g->lock);
@@ -872,6 +913,7 @@ void genloop_stop(struct genloop *g)
 
 static void job_free(struct job *j)
 {
+    cJSON_Delete(j->change);
     buf_free(&j->out);
     free(j->arg);
     free(j);
@@ -931,14 +973,18 @@ enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void
     return submit(g, j, out);
 }
 
-enum bm_rc genloop_submit_config(struct genloop *g, const struct bm_config *newcfg)
+enum bm_rc genloop_submit_config(struct genloop *g, const cJSON *change)
 {
     struct job *j = calloc(1, sizeof(*j));
 
     if (!j)
         return BM_ENOMEM;
     j->kind = JOB_CONFIG;
-    j->cfg = *newcfg;
+    j->change = cJSON_Duplicate(change, true);
+    if (!j->change) {
+        free(j);
+        return BM_ENOMEM;
+    }
     buf_init(&j->out, 16);
     return submit(g, j, NULL);
 }

@@ -32,39 +32,50 @@ struct genloop_status {
     double realised_rate;    /* events per simulated second, last 60 s */
     double expected_rate;    /* events_per_second x shaping factor now */
     double realised_anomaly_fraction; /* cumulative, generated events */
+    double configured_rate;           /* events_per_second of the live settings */
+    double configured_anomaly_rate;   /* anomaly_rate of the live settings */
     char stream_id[RNG_UUID_LEN + 1];
     uint64_t seed;
 };
 
 /* Opens the stream: restores state from the database or starts a new
- * stream. Applies persisted runtime settings to *cfg (unless
- * cfg->reset_config) and publishes it with cfg_current_set(). The loop
- * takes ownership of the writer connection `db`. */
-enum bm_rc genloop_open(const struct service_def *def, struct db *db, struct bm_config *cfg,
-                        const struct bm_config *base, struct genloop **out, char *err,
+ * stream, then builds the service's model from the stream's seed. The
+ * live settings start as *cfg (the start-up load) with the persisted
+ * runtime settings applied (unless cfg->reset_config) and the stream's
+ * seed. The loop takes ownership of the writer connection `db`. */
+enum bm_rc genloop_open(const struct service_def *def, struct db *db,
+                        const struct bm_config *cfg, struct genloop **out, char *err,
                         size_t errlen) BM_WUR;
-/* The model must outlive the loop. */
-void genloop_set_model(struct genloop *g, const void *model);
 uint64_t genloop_seed(const struct genloop *g);
+/* The service's model (def->model_new of the stream's seed), immutable
+ * and shared by all threads until genloop_stop. */
+const void *genloop_model(const struct genloop *g);
 /* Newest committed sequence, without a lock (for response caches). */
 uint64_t genloop_head(struct genloop *g);
 enum bm_rc genloop_start(struct genloop *g) BM_WUR;
-/* Stops the thread, commits, closes the writer, frees. */
+/* Stops the thread, commits, closes the writer, frees the model and the
+ * loop. */
 void genloop_stop(struct genloop *g);
 void genloop_status(struct genloop *g, struct genloop_status *st);
+/* A copy of the live settings as of the last accepted change. */
+void genloop_config(struct genloop *g, struct bm_config *out);
 
-/* Builds one event for an API request, on the writer thread. */
-typedef enum bm_rc (*genloop_api_fn)(void *arg, const void *model, struct rng *r,
+/* Builds one event for an API request, on the writer thread, inside the
+ * write transaction that will insert it: db is the writer connection, for
+ * look-ups that must see every event before this one. */
+typedef enum bm_rc (*genloop_api_fn)(void *arg, struct db *db, const void *model, struct rng *r,
                                      int64_t t_us, uint64_t seq, struct gen_event *ev);
 
 /* Queues an API event and waits for it to be committed; the stored JSON
  * is appended to out. arg (arg_size bytes) is copied. BM_EFULL / BM_ETIMEOUT / BM_EDB: answer 503. */
 enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void *arg,
                                 size_t arg_size, struct buf *out) BM_WUR;
-/* Persists the runtime part of *newcfg and makes it current. */
-enum bm_rc genloop_submit_config(struct genloop *g, const struct bm_config *newcfg) BM_WUR;
+/* Applies change (a flat runtime object the caller has validated with
+ * cfg_apply_runtime) on top of the live settings on the loop's thread,
+ * persists the result and makes it live: changes take effect in the order
+ * they are committed, each on top of the one before. */
+struct cJSON;
+enum bm_rc genloop_submit_config(struct genloop *g, const struct cJSON *change) BM_WUR;
 
-/* Traffic shaping factor at time ms in the bank's time zone (SPEC §5). */
-double genloop_rate_factor(int64_t ms, int tz_offset_min);
 
 #endif

@@ -143,3 +143,96 @@ int64_t inc_gap_us(struct rng *r, int64_t lo, int64_t hi, uint8_t squeeze)
         g = llround((double)g * exp2(-(double)squeeze / 8.0));
     return g > INC_GAP_FLOOR_US ? g : INC_GAP_FLOOR_US;
 }
+
+/* ---- the driver ---- */
+
+bool inc_begin(struct inc_call *c, const struct inc_state *st, void *in, struct rng *r,
+               double rate, const double *w, int n, double *w_out, int64_t t_us)
+{
+    c->r = *r;
+    c->sched = *st->sched;
+    c->dt_seen = *st->dt_seen;
+    c->mean_dt_us = inc_mean_dt(*st->last_us, *st->mean_dt_us, &c->dt_seen, t_us);
+    c->rate = anom_rate(rate, w, n, w_out);
+    c->ts_us = t_us;
+    c->in = in;
+    c->op = INC_NONE;
+    c->anomaly = -1;
+    anom_weights(&c->sched, w_out);
+    return anom_tick(&c->sched, c->rate);
+}
+
+/* Emits the next step of the incident on top of the table. */
+static enum bm_rc step_top(const struct inc_ops *ops, void *svc, const struct inc_state *st,
+                           struct inc_call *c, int64_t t_us)
+{
+    memcpy(c->in, st->slots, ops->slot_size);
+    if (!ops->valid(svc, c->in))
+        return BM_ESTATE;
+    c->ts_us = ops->step_time ? ops->step_time(svc, due_us(st->slots, ops->slot_size, 0), t_us) : t_us;
+    c->op = ops->step(svc, c) ? INC_REPLACE_TOP : INC_POP_TOP;
+    return BM_OK;
+}
+
+/* Starts an anomaly of the type the service picks and emits its first
+ * event. Nothing (INC_NONE, no event) if no type has weight, a
+ * single-event anomaly cannot be placed now, or an incident finds the
+ * table full: the deficit then waits for a later tick, and the same type
+ * is still owed. */
+static void start(const struct inc_ops *ops, void *svc, const struct inc_state *st,
+                  struct inc_call *c)
+{
+    int type = ops->pick(svc, c);
+    double at_least;
+
+    if (type < 0)
+        return;
+    if (!ops->is_multi(type)) {
+        if (ops->single_ready && !ops->single_ready(svc, c, type))
+            return;
+        anom_started(&c->sched, &c->r);
+        ops->single(svc, c, type);
+        return;
+    }
+    if (*st->n_active >= ops->max_active)
+        return;
+    anom_started(&c->sched, &c->r);
+    memset(c->in, 0, ops->slot_size);
+    at_least = ops->init(svc, c, type);
+    ops->set_squeeze(c->in, inc_squeeze(ops->load(&c->sched, c->rate, c->mean_dt_us),
+                                        *st->n_active, ops->max_active, at_least));
+    ops->step(svc, c);
+    c->op = INC_PUSH;
+}
+
+enum bm_rc inc_drive(const struct inc_ops *ops, void *svc, const struct inc_state *st,
+                     struct inc_call *c, bool due, int64_t t_us)
+{
+    enum bm_rc rc = BM_OK;
+    bool full = *st->n_active >= ops->max_active;
+
+    c->op = INC_NONE;
+    c->ts_us = t_us;
+    c->anomaly = -1;
+    if (*st->n_active > 0 && due_us(st->slots, ops->slot_size, 0) <= t_us &&
+        (!(ops->flags & INC_F_WAIT_AHEAD) || anom_step_ok(&c->sched, c->rate)))
+        rc = step_top(ops, svc, st, c, t_us);
+    else if (due)
+        start(ops, svc, st, c);
+    if (rc == BM_OK && (ops->flags & INC_F_FULL_STEPS_EARLY) && due && c->anomaly < 0 && full)
+        rc = step_top(ops, svc, st, c, t_us);
+    if (c->anomaly >= 0)
+        anom_emitted(&c->sched, c->anomaly);
+    return rc;
+}
+
+void inc_commit(const struct inc_ops *ops, const struct inc_state *st,
+                const struct inc_call *c, int64_t t_us, struct rng *r)
+{
+    *r = c->r;
+    *st->sched = c->sched;
+    *st->mean_dt_us = c->mean_dt_us;
+    *st->dt_seen = c->dt_seen;
+    *st->last_us = t_us;
+    inc_apply(st->slots, ops->slot_size, st->n_active, c->op, c->in);
+}

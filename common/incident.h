@@ -30,13 +30,27 @@
  *   most so many arrivals).
  *
  * Gaps never go below INC_GAP_FLOOR_US. An incident keeps the squeeze it
- * started with: those under way keep their schedule. */
+ * started with: those under way keep their schedule.
+ *
+ * Driver: one generator call goes inc_begin() (the arrival average and
+ * the scheduler's tick), inc_drive() (the anomaly this event is, if any:
+ * the due step of the incident on top of the table, else a new incident
+ * or single-event anomaly when the scheduler says so), the service's
+ * normal event if none, and once the event is encoded, inc_commit(). The
+ * call works on a copy (struct inc_call) so a failed encoding leaves the
+ * state as it was. What is the service's own - its incident slot, what an
+ * incident of a type is, how one step looks, how heavily its types load
+ * the table - it gives as hooks (struct inc_ops); where the services'
+ * policies differ, a flag says which (INC_F_*). */
 #ifndef BM_COMMON_INCIDENT_H
 #define BM_COMMON_INCIDENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "anomaly.h"
+#include "rc.h"
 #include "rng.h"
 
 #define INC_LOAD_FIT     0.8     /* the table's fill the load squeeze aims at */
@@ -71,5 +85,88 @@ uint8_t inc_squeeze(double load, uint32_t n_active, uint32_t max_active, double 
 /* A gap uniform in [lo, hi] us, scaled by 2^(-squeeze / 8), at least
  * INC_GAP_FLOOR_US. */
 int64_t inc_gap_us(struct rng *r, int64_t lo, int64_t hi, uint8_t squeeze);
+
+/* ---- the driver ---- */
+
+/* The driver's view of a service's POD state. */
+struct inc_state {
+    struct anom_sched *sched;
+    int64_t *last_us;     /* the previous call's t_us */
+    double *mean_dt_us;   /* inc_mean_dt() */
+    uint32_t *dt_seen;
+    void *slots;          /* the heap of incident slots */
+    uint32_t *n_active;
+};
+
+/* One call's working copy of what it may change. */
+struct inc_call {
+    struct rng r;            /* the call's stream, written back by inc_commit */
+    struct anom_sched sched;
+    double mean_dt_us;
+    uint32_t dt_seen;
+    double rate;             /* anomaly rate in force */
+    int64_t ts_us;           /* the event's timestamp: t_us unless ops->step_time moves it */
+    void *in;                /* the service's slot stepped or started (ops->slot_size bytes) */
+    enum inc_op op;          /* what becomes of *in, applied by inc_commit */
+    int anomaly;             /* the type emitted, -1 none; set by the emitting hooks */
+};
+
+/* Policies where the services differ. */
+enum {
+    /* A due step waits an event or two while the labelled count is
+     * ANOM_AHEAD_MAX ahead of the target (anom_step_ok). */
+    INC_F_WAIT_AHEAD = 1u << 0,
+    /* Should a start find the table full, the incident due next steps
+     * early instead, so the count never falls behind. */
+    INC_F_FULL_STEPS_EARLY = 1u << 1,
+};
+
+/* A service's incidents. svc is the service's context for the call (its
+ * model, state, event); hooks that emit write the event and set
+ * c->anomaly. Optional hooks may be NULL. */
+struct inc_ops {
+    size_t slot_size;     /* sizeof the service's incident, next_us first */
+    uint32_t max_active;  /* slots in the table */
+    unsigned flags;       /* INC_F_* */
+    /* The type of a new anomaly; -1 if none has weight. */
+    int (*pick)(void *svc, struct inc_call *c);
+    /* Whether anomalies of type span several events (an incident). */
+    bool (*is_multi)(int type);
+    /* Optional: whether a single-event anomaly of type can be emitted now
+     * (NULL: always). Called before anom_started(); may draw from c->r. */
+    bool (*single_ready)(void *svc, struct inc_call *c, int type);
+    /* Emits a single-event anomaly of type at c->ts_us. */
+    void (*single)(void *svc, struct inc_call *c, int type);
+    /* Fills the zeroed slot c->in with a new incident of type, all but
+     * its squeeze; returns the service's lower bound on the squeeze
+     * (0: none). */
+    double (*init)(void *svc, struct inc_call *c, int type);
+    /* Incidents that would be in flight at full-length gaps (the load of
+     * inc_squeeze) under the weights of s, at rate and mean spacing. */
+    double (*load)(const struct anom_sched *s, double rate, double mean_dt_us);
+    void (*set_squeeze)(void *slot, uint8_t squeeze);
+    /* Whether a slot read back from the state can be stepped. */
+    bool (*valid)(const void *svc, const void *slot);
+    /* Optional: the timestamp of a step due at next_us, at an arrival at
+     * t_us (NULL: t_us). */
+    int64_t (*step_time)(const void *svc, int64_t next_us, int64_t t_us);
+    /* Emits the next event of c->in at c->ts_us and advances it (its
+     * next_us when steps remain); true if steps remain. */
+    bool (*step)(void *svc, struct inc_call *c);
+};
+
+/* Starts a call at t_us: copies what it may change from st into c (its
+ * slot work space is `in`), updates the arrival average, and ticks the
+ * scheduler with the rate and n weights w; true if an anomaly is due.
+ * w_out[n] receives the cleaned weights. */
+bool inc_begin(struct inc_call *c, const struct inc_state *st, void *in, struct rng *r,
+               double rate, const double *w, int n, double *w_out, int64_t t_us);
+/* The anomaly, if any, of the event at t_us (see the driver above);
+ * BM_ESTATE if a slot read back from the state is not valid. */
+enum bm_rc inc_drive(const struct inc_ops *ops, void *svc, const struct inc_state *st,
+                     struct inc_call *c, bool due, int64_t t_us) BM_WUR;
+/* Writes the call back into st and r, once its event is out. */
+void inc_commit(const struct inc_ops *ops, const struct inc_state *st,
+                const struct inc_call *c, int64_t t_us, struct rng *r);
 
 #endif

@@ -1,6 +1,7 @@
 /* metrics.c - JSON and Prometheus renderings of a metrics snapshot. */
 #include "metrics.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,20 @@ enum bm_rc metrics_from_json(const char *text, size_t len, const char *service,
     m->backfilling = cJSON_IsTrue(json_get(root, "backfilling"));
     m->rss_bytes = i64_at(root, NULL, "rss_bytes");
     cJSON_Delete(root);
+    return BM_OK;
+}
+
+enum bm_rc metrics_format(const char *format, const char *accept, bool *text)
+{
+    static const char plain[] = "text/plain";
+
+    if (format) {
+        *text = strcmp(format, "prometheus") == 0 || strcmp(format, "text") == 0;
+        return *text || strcmp(format, "json") == 0 ? BM_OK : BM_EINVAL;
+    }
+    *text = accept != NULL;
+    for (size_t i = 0; *text && i < sizeof(plain) - 1; i++)
+        *text = tolower((unsigned char)accept[i]) == plain[i];
     return BM_OK;
 }
 

@@ -34,6 +34,11 @@ enum bm_rc metrics_prometheus_n(const struct metrics_snapshot *const *m, size_t 
  * as given, not taken from the text. BM_EINVAL if it is not an object. */
 enum bm_rc metrics_from_json(const char *text, size_t len, const char *service,
                              struct metrics_snapshot *m) BM_WUR;
+/* The text GET /metrics answers in, from its format argument (NULL if
+ * absent) and the request's Accept header (NULL if absent): "json" or
+ * "prometheus" (alias "text"), else Prometheus text if Accept starts with
+ * text/plain. BM_EINVAL for any other format. */
+enum bm_rc metrics_format(const char *format, const char *accept, bool *text) BM_WUR;
 /* Resident set size of this process (from /proc/self/statm), -1 if unknown. */
 int64_t metrics_rss_bytes(void);
 

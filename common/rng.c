@@ -11,13 +11,21 @@
 
 #define RNG_TWO_PI 6.283185307179586476925286766559
 
-static uint64_t splitmix64(uint64_t *x)
+static uint64_t mix64(uint64_t z)
 {
-    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     return z ^ (z >> 31);
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    return mix64(*x += UINT64_C(0x9e3779b97f4a7c15));
+}
+
+uint64_t rng_hash(uint64_t salt, uint64_t a, uint64_t b)
+{
+    return mix64(salt ^ (a * UINT64_C(0x9e3779b97f4a7c15)) ^ (b * UINT64_C(0xc2b2ae3d27d4eb4f)));
 }
 
 static uint64_t rotl(uint64_t x, int k)

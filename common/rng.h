@@ -43,6 +43,10 @@ void rng_uuid4(struct rng *r, char *out);
  * text form; rng_uuid4 = rng_uuid4_bytes + rng_uuid_text. */
 void rng_uuid4_bytes(struct rng *r, uint8_t id[16]);
 void rng_uuid_text(const uint8_t id[16], char *out);
+/* A stateless 64-bit hash of (salt, a, b) (the splitmix64 finaliser over
+ * a mix of the three): pure functions of a seed, such as a customer's
+ * habits or a user's whereabouts on a day, without drawing from a stream. */
+uint64_t rng_hash(uint64_t salt, uint64_t a, uint64_t b);
 /* 64 bits from the OS (getrandom), for seeds and stream ids only. */
 uint64_t rng_os_u64(void);
 

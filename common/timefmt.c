@@ -13,11 +13,23 @@
 #define ISO_MAX_MS (INT64_C(2932897) * MS_PER_DAY - 1)
 #define TZ_MAX_MIN (14 * 60)
 
-static int64_t floor_div(int64_t a, int64_t b)
+int64_t timefmt_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
 
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int64_t timefmt_ms_of_us(int64_t us)
+{
+    return timefmt_floor_div(us, 1000);
+}
+
+int timefmt_local_hour(int64_t ms, int offset_min)
+{
+    int64_t h = timefmt_floor_div(ms + (int64_t)offset_min * 60000, 3600000) % 24;
+
+    return (int)(h < 0 ? h + 24 : h);
 }
 
 static bool is_leap(int64_t y)
@@ -39,7 +51,7 @@ int timefmt_days_in_month(int year, int month)
 int64_t timefmt_days_from_civil(int year, int month, int day)
 {
     int64_t y = (int64_t)year - (month <= 2);
-    int64_t era = floor_div(y, 400);
+    int64_t era = timefmt_floor_div(y, 400);
     int64_t yoe = y - era * 400;                                  /* [0, 399] */
     int64_t mp = (month + 9) % 12;                                /* March = 0 */
     int64_t doy = (153 * mp + 2) / 5 + day - 1;                   /* [0, 365] */
@@ -53,7 +65,7 @@ static void civil_from_days(int64_t z, struct civil *c)
     int64_t era, doe, yoe, doy, mp, y;
 
     z += 719468;
-    era = floor_div(z, 146097);
+    era = timefmt_floor_div(z, 146097);
     doe = z - era * 146097;
     yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -67,7 +79,7 @@ static void civil_from_days(int64_t z, struct civil *c)
 void timefmt_civil(int64_t ms, int offset_min, struct civil *out)
 {
     int64_t t = ms + (int64_t)offset_min * 60000;
-    int64_t days = floor_div(t, MS_PER_DAY);
+    int64_t days = timefmt_floor_div(t, MS_PER_DAY);
     int64_t rem = t - days * MS_PER_DAY;
 
     civil_from_days(days, out);
@@ -76,7 +88,7 @@ void timefmt_civil(int64_t ms, int offset_min, struct civil *out)
     out->second = (int)(rem / 1000 % 60);
     out->ms = (int)(rem % 1000);
     /* 1970-01-01 was a Thursday. */
-    out->weekday = (int)(days - floor_div(days + 4, 7) * 7 + 4);
+    out->weekday = (int)(days - timefmt_floor_div(days + 4, 7) * 7 + 4);
 }
 
 static char *put_digits(char *p, int v, int width)

@@ -21,6 +21,13 @@ struct civil {
     int weekday; /* 0 = Sunday .. 6 = Saturday */
 };
 
+/* a / b rounded towards minus infinity (b != 0). */
+int64_t timefmt_floor_div(int64_t a, int64_t b);
+/* The millisecond a microsecond time falls in (floored: -1 us is -1 ms). */
+int64_t timefmt_ms_of_us(int64_t us);
+/* The hour of the day (0..23) at ms in a zone offset_min minutes east of
+ * UTC; floored, so also right before 1970. */
+int timefmt_local_hour(int64_t ms, int offset_min);
 /* Break ms (UTC) shifted by offset_min minutes into calendar fields. */
 void timefmt_civil(int64_t ms, int offset_min, struct civil *out);
 /* Days since epoch of a calendar date (proleptic Gregorian). */

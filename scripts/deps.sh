@@ -10,7 +10,9 @@
 
 BM_DEPS_BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev
                libcurl4-openssl-dev libsqlite3-dev libcmocka-dev curl jq sqlite3)
-BM_DEPS_TEST=(shellcheck clang docker-compose debootstrap nftables)
+# chromium: tests/browser drives it headless (playwright-core, from
+# scripts/npm_tools.sh, downloads no browser of its own).
+BM_DEPS_TEST=(shellcheck clang docker-compose chromium debootstrap nftables)
 # The Docker stack test: an engine (unless one is installed some other way,
 # e.g. docker-ce, which conflicts with docker.io), compose v1, debootstrap
 # for the base image where no image registry is reachable, and nft to remove

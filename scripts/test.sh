@@ -12,7 +12,8 @@
 # runs compose: as root, ~2-3 min warm, ~5 min with no base image or build
 # cache yet.
 # Environment: BM_SKIP_SANITIZE=1 (same as --quick), BM_SKIP_DOCKER=1 (same
-# as --no-docker), BM_SKIP_DEPS=1 (no apt), BM_JOBS (parallel build and test
+# as --no-docker), BM_SKIP_DEPS=1 (no apt), BM_SKIP_NPM=1 (no npm install of
+# the pinned tools, scripts/npm_tools.sh), BM_JOBS (parallel build and test
 # jobs, default 2).
 # Exits non-zero if any step failed; the summary at the end says which.
 set -euo pipefail
@@ -81,6 +82,8 @@ last_ok() {
 
 install_deps() {
     bm_deps_install "${BM_DEPS_BUILD[@]}" "${BM_DEPS_TEST[@]}"
+    # redocly (tests/contract) and prism, pinned, into .cache/npm-tools
+    scripts/npm_tools.sh
 }
 
 shell_files() {
@@ -174,7 +177,7 @@ fi
 
 suites=()
 if ((run_plain)); then
-    step "check_banned" scripts/check_banned.sh
+    step "checksrc" scripts/checksrc.sh
     step "shellcheck" run_shellcheck
     step "build (plain, -Werror)" build build -DBM_WERROR=ON -DBM_SANITIZE=
     if last_ok; then

@@ -203,6 +203,7 @@ bool auth_impossible_travel(double km, int64_t dt_ms);
 /* ---- store.c: the service's tables beside the common events table ---- */
 
 struct db;
+struct db_sql;
 struct gen_event;
 
 /* Past this, no distance on Earth (20,015 km) is covered faster than
@@ -213,7 +214,7 @@ struct gen_event;
  * failed-attempts view and the brute-force rule; auth_baselines(chunk,
  * ts_max, slots): the non-anomalous logins with a place, 256 sequences a
  * row, for the unusual_location rule (store.c). */
-extern const char auth_store_schema[];
+extern const struct db_sql auth_store_sql;
 
 /* service_def hooks: in the event's write transaction, on the writer. */
 enum bm_rc auth_store_event(struct db *db, const struct gen_event *ev) BM_WUR;
@@ -233,10 +234,10 @@ struct auth_baseline {
 enum bm_rc auth_store_baseline(struct db *db, const char *username, int64_t now_ms,
                                struct auth_baseline *b) BM_WUR;
 
-/* The writer thread, with a read connection of its own, between write
- * transactions: completes *seen (the newer chunks and the chunk being
- * filled, up to sequence seq - 1) and counts the failures for the brute
- * force rule, into *h. */
+/* The writer connection, inside the write transaction of the event with
+ * sequence seq, before its row: completes *seen (the newer chunks and the
+ * chunk being filled, up to sequence seq - 1) and counts the failures for
+ * the brute force rule, into *h. */
 enum bm_rc auth_store_history(struct db *db, const char *username, const char *ip,
                               int64_t ts_ms, uint64_t seq, const struct auth_baseline *seen,
                               struct auth_history *h) BM_WUR;
@@ -251,10 +252,5 @@ struct auth_failed_query {
 };
 enum bm_rc auth_store_failed_attempts(struct db *db, const struct auth_failed_query *q,
                                       struct buf *out) BM_WUR;
-
-/* Finalizes the statements the calling thread prepared and forgets its
- * chunk in progress (done by itself when a thread exits); call before
- * closing a connection the thread used. */
-void auth_store_release_thread(void);
 
 #endif

@@ -1,4 +1,5 @@
-/* auth_internal.h - shared by model.c and generator.c only: places,
+/* auth_internal.h - shared by the pure parts of the service (places.c,
+ * population.c, generator.c, score.c, encode.c, post.c, api.c): places,
  * the population layout, the event record, its scoring and encoding.
  * Not for routes.c or store.c, which see the opaque struct auth_model. */
 #ifndef BM_SERVICES_AUTH_AUTH_INTERNAL_H
@@ -12,6 +13,7 @@
 #include "buf.h"
 #include "rc.h"
 #include "rng.h"
+#include "timefmt.h"
 
 enum auth_region { AUTH_RG_NA, AUTH_RG_EU, AUTH_RG_AS, AUTH_RG_SA, AUTH_RG_AF, AUTH_RG_OC,
                    AUTH_RG_COUNT };
@@ -116,25 +118,30 @@ struct auth_features {
     int local_hour;    /* 0..23 where the login happens */
 };
 
-/* Deterministic mixing of the model salt with small keys. */
-uint64_t auth_hash(uint64_t salt, uint64_t a, uint64_t b);
-int64_t auth_floor_div(int64_t a, int64_t b);
-int auth_local_hour(int64_t t_ms, int offset_min);
-/* Index of the user named `name`, -1 if none. */
-int64_t auth_find_user(const struct auth_model *m, const char *name);
+/* ---- places.c ---- */
+
 /* The city whose centre is nearest (lat, lon), and its distance. */
 int auth_nearest_city(double lat, double lon, double *km);
-
-/* Where user u is at t_ms; the whole travel model (generator.c). */
-void auth_where(const struct auth_model *m, uint32_t u, int64_t t_ms, struct auth_where *w);
-
+/* A point within km of (lat, lon), uniform over the disc, from two
+ * uniform draws u1, u2 in [0, 1). */
+void auth_near_point(double u1, double u2, double lat, double lon, double km, double *olat,
+                     double *olon);
 /* Addresses: an ISP block of a region, and text. */
 uint32_t auth_region_block(int region, uint64_t h);   /* a /16, low bits 0 */
 uint32_t auth_datacenter_block(uint64_t h);           /* a hosting /16 */
 bool auth_is_datacenter(uint32_t ip);
 void auth_ip_fmt(uint32_t ip, char out[16]);
+
+/* ---- population.c ---- */
+
+/* Index of the user named `name`, -1 if none. */
+int64_t auth_find_user(const struct auth_model *m, const char *name);
 /* 32 hex digits from 128 bits. */
 void auth_fp_fmt(uint64_t hi, uint64_t lo, char out[65]);
+/* "CUST_" and the 6-digit number. */
+void auth_fmt_cust(char *out, size_t size, uint32_t num);
+/* The fingerprint of user u's usual device k (0 or 1). */
+void auth_user_device_fp(const struct auth_model *m, uint32_t u, int k, char out[65]);
 /* A user's usual device k (0 or 1) into the record. */
 void auth_rec_user_device(const struct auth_model *m, uint32_t u, int k, struct auth_rec *e);
 /* customer_id and username of population member u. */
@@ -146,10 +153,23 @@ void auth_rec_place(struct auth_rec *e, int c, double lat, double lon);
 void auth_unknown_username(uint64_t k, char *out, size_t size);
 uint64_t auth_unknown_space(void);
 
-/* Incident ids: 16 random bytes in the state, UUID v4 text in events. */
+/* ---- post.c ---- */
+
+/* A dotted quad, each part 0..255 without leading zeros. */
+bool auth_parse_ipv4(const char *s, uint32_t *out);
+
+/* ---- generator.c ---- */
+
+/* Where user u is at t_ms; the whole travel model. */
+void auth_where(const struct auth_model *m, uint32_t u, int64_t t_ms, struct auth_where *w);
+
+/* ---- score.c ---- */
 
 /* Sets risk_milli from the features plus noise. */
 void auth_assess(const struct auth_features *f, struct auth_rec *e, struct rng *r);
+
+/* ---- encode.c ---- */
+
 /* Appends the event's JSON object; on failure b is as it was. */
 enum bm_rc auth_rec_encode(const struct auth_rec *e, struct buf *b) BM_WUR;
 /* The store fields of a record. */

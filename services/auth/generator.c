@@ -22,6 +22,7 @@
 
 #include "auth_internal.h"
 #include "incident.h"
+#include "timefmt.h"
 
 #define US_PER_S       1000000LL
 #define DAY_MS         86400000LL
@@ -79,13 +80,13 @@ static int travel_dest(const struct auth_model *m, int home, uint64_t h)
 static bool trip_in_period(const struct auth_model *m, uint32_t u, int64_t k, struct trip *tr)
 {
     const struct auth_user *us = &m->users[u];
-    uint64_t h = auth_hash(m->salt, u, ((uint64_t)k << 4) | 1u), h2;
+    uint64_t h = rng_hash(m->salt, u, ((uint64_t)k << 4) | 1u), h2;
     int64_t nights, min_nights, first, start_day;
     double fly_h;
 
     if (h % 1000 >= us->trip_pm)
         return false;
-    h2 = auth_hash(m->salt, u, ((uint64_t)k << 4) | 2u);
+    h2 = rng_hash(m->salt, u, ((uint64_t)k << 4) | 2u);
     tr->dest = travel_dest(m, us->city, h2);
     fly_h = ((double)m->dist[us->city][tr->dest] + 100.0) / 700.0 + 1.0;
     fly_h = fly_h < 1.5 ? 1.5 : fly_h;
@@ -111,7 +112,7 @@ void auth_where(const struct auth_model *m, uint32_t u, int64_t t_ms, struct aut
     w->home = true;
     if (!us->trip_pm)
         return;
-    k = auth_floor_div(auth_floor_div(t_ms, DAY_MS) + us->phase, PERIOD_DAYS);
+    k = timefmt_floor_div(timefmt_floor_div(t_ms, DAY_MS) + us->phase, PERIOD_DAYS);
     if (!trip_in_period(m, u, k, &tr) || t_ms < tr.dep || t_ms >= tr.ret + tr.fly)
         return;
     w->home = false;
@@ -129,7 +130,7 @@ static uint32_t draw_user(const struct auth_model *m, struct rng *r)
 
 static bool in_hours(const struct auth_user *us, int city, int64_t t_ms)
 {
-    int h = auth_local_hour(t_ms, auth_cities[city].utc_offset_min);
+    int h = timefmt_local_hour(t_ms, auth_cities[city].utc_offset_min);
 
     return h >= us->hour_lo && h < us->hour_hi;
 }
@@ -171,16 +172,6 @@ static uint32_t pick_user(const struct auth_model *m, struct rng *r, int64_t t_m
 
 /* ---- places, addresses, devices ---- */
 
-/* A point within km of (lat, lon), uniform over the disc. */
-static void near_point(double u1, double u2, double lat, double lon, double km, double *olat,
-                       double *olon)
-{
-    double d = km * sqrt(u1), a = 6.283185307179586 * u2;
-
-    *olat = lat + d * cos(a) / 111.32;
-    *olon = lon + d * sin(a) / (111.32 * cos(lat * 0.017453292519943295));
-}
-
 static uint32_t host_bits(uint64_t h)
 {
     return (uint32_t)(h & 0xff00u) | (uint32_t)((h >> 16) % 254u + 1u);
@@ -210,7 +201,7 @@ static void set_features(const struct auth_model *m, uint32_t u, int city, doubl
 
     f->foreign = strcmp(auth_cities[city].country, auth_cities[us->city].country) != 0;
     f->km_from_home = auth_distance_km(us->home_lat, us->home_lon, lat, lon);
-    f->local_hour = auth_local_hour(t_ms, auth_cities[city].utc_offset_min);
+    f->local_hour = timefmt_local_hour(t_ms, auth_cities[city].utc_offset_min);
 }
 
 /* ---- normal traffic ---- */
@@ -228,9 +219,9 @@ static uint32_t normal_ip(const struct auth_model *m, uint32_t u, const struct a
         return us->carrier | host_bits(rng_next(r));
     if (!w->home) /* hotel or cafe wifi where they are */
         return auth_region_block(auth_cities[w->city].region,
-                                 auth_hash(m->salt, (uint64_t)w->city, rng_below(r, 8))) |
+                                 rng_hash(m->salt, (uint64_t)w->city, rng_below(r, 8))) |
                host_bits(rng_next(r));
-    h = auth_local_hour(t_ms, auth_cities[w->city].utc_offset_min);
+    h = timefmt_local_hour(t_ms, auth_cities[w->city].utc_offset_min);
     if (us->work_ip && h >= 9 && h < 18 && rng_chance(r, 0.6)) {
         *kind = 1;
         return us->work_ip;
@@ -256,7 +247,7 @@ static int normal_reason(int method, struct rng *r)
  * 40-second bucket of t_us already. */
 static bool failed_recently(const struct auth_state *st, uint32_t u, int kind, int64_t t_us)
 {
-    return kind >= 0 && auth_floor_div(t_us, FAIL_BUCKET_US) == st->fail_bucket &&
+    return kind >= 0 && timefmt_floor_div(t_us, FAIL_BUCKET_US) == st->fail_bucket &&
            (st->fail_bits[kind][u / 64] >> (u % 64) & 1u);
 }
 
@@ -272,7 +263,7 @@ static void normal_event(const struct auth_model *m, const struct auth_state *st
                          const struct gen_params *p, struct rng *r, int64_t t_us,
                          struct auth_rec *e, struct auth_features *f, struct side *sd)
 {
-    int64_t t_ms = auth_floor_div(t_us, 1000);
+    int64_t t_ms = timefmt_ms_of_us(t_us);
     struct auth_where w;
     uint32_t u = pick_user(m, r, t_ms, &w);
     const struct auth_user *us = &m->users[u];
@@ -282,14 +273,15 @@ static void normal_event(const struct auth_model *m, const struct auth_state *st
 
     auth_rec_user(m, u, e);
     if (w.home)
-        near_point(rng_double(r), rng_double(r), us->home_lat, us->home_lon, 8.0, &lat, &lon);
+        auth_near_point(rng_double(r), rng_double(r), us->home_lat, us->home_lon, 8.0, &lat,
+                        &lon);
     else
-        near_point(rng_double(r), rng_double(r), c->lat, c->lon, 25.0, &lat, &lon);
+        auth_near_point(rng_double(r), rng_double(r), c->lat, c->lon, 25.0, &lat, &lon);
     auth_rec_place(e, w.city, lat, lon);
     if (rng_chance(r, 0.03)) { /* a new phone or browser, kept for the day */
-        uint64_t day = (uint64_t)auth_floor_div(t_ms, DAY_MS);
+        uint64_t day = (uint64_t)timefmt_floor_div(t_ms, DAY_MS);
 
-        new_device(auth_hash(m->salt, u, day << 8 | 1u), auth_hash(m->salt, u, day << 8 | 2u),
+        new_device(rng_hash(m->salt, u, day << 8 | 1u), rng_hash(m->salt, u, day << 8 | 2u),
                    rng_chance(r, 0.6) ? AUTH_D_MOBILE : AUTH_D_DESKTOP, e);
         f->new_device = true;
     } else {
@@ -324,7 +316,7 @@ static uint64_t incident_hash(const struct auth_incident *in, uint64_t k)
         a = a << 8 | in->id[i];
         b = b << 8 | in->id[8 + i];
     }
-    return auth_hash(a, b, k);
+    return rng_hash(a, b, k);
 }
 
 /* The attacker's address, place and machine: one per incident, from its
@@ -342,8 +334,8 @@ static void attacker(const struct auth_model *m, const struct auth_incident *in,
     block = (h >> 8) % 10 < 7 ? auth_datacenter_block(h >> 12)
                               : auth_region_block(c->region, h >> 12);
     set_ip(e, f, block | host_bits(h2));
-    near_point((double)(h2 >> 32 & 0xffff) / 65536.0, (double)(h2 >> 48) / 65536.0, c->lat,
-               c->lon, 20.0, lat, lon);
+    auth_near_point((double)(h2 >> 32 & 0xffff) / 65536.0, (double)(h2 >> 48) / 65536.0,
+                    c->lat, c->lon, 20.0, lat, lon);
     new_device(incident_hash(in, 3), incident_hash(in, 4),
                (h2 >> 24) % 10 < 8 ? AUTH_D_DESKTOP : AUTH_D_MOBILE, e);
     f->new_device = true;
@@ -424,7 +416,7 @@ static void stuffing_event(const struct auth_model *m, const struct auth_inciden
         e->failure = true;
         f->unknown_user = true;
         f->foreign = strcmp(auth_cities[city].country, "US") != 0;
-        f->local_hour = auth_local_hour(t_ms, auth_cities[city].utc_offset_min);
+        f->local_hour = timefmt_local_hour(t_ms, auth_cities[city].utc_offset_min);
     }
     f->failure = e->failure;
 }
@@ -468,8 +460,8 @@ static bool try_target(const struct auth_model *m, const struct auth_seen *s, in
 
     if (s->t_us == 0 || s->user >= m->n_users || age < 0 || age > TARGET_OLDEST_US)
         return false;
-    auth_where(m, s->user, auth_floor_div(s->t_us, 1000), &then);
-    auth_where(m, s->user, auth_floor_div(t_us, 1000), &now);
+    auth_where(m, s->user, timefmt_ms_of_us(s->t_us), &then);
+    auth_where(m, s->user, timefmt_ms_of_us(t_us), &now);
     if (then.city < 0 || then.city != now.city)
         return false;
     min_km = 1.25 * AUTH_TRAVEL_MAX_KMH * (double)age / 3600e6;
@@ -511,7 +503,7 @@ static void location_event(const struct auth_model *m, const struct target *tg, 
     double lat, lon;
 
     auth_rec_user(m, tg->user, e);
-    near_point(rng_double(r), rng_double(r), c->lat, c->lon, 20.0, &lat, &lon);
+    auth_near_point(rng_double(r), rng_double(r), c->lat, c->lon, 20.0, &lat, &lon);
     auth_rec_place(e, tg->attack_city, lat, lon);
     set_ip(e, f,
            (rng_chance(r, 0.7) ? auth_region_block(c->region, rng_next(r))
@@ -616,7 +608,7 @@ static int64_t gap_us(const struct auth_incident *in, struct rng *r)
 static void incident_step(const struct auth_model *m, struct auth_incident *in, struct rng *r,
                           int64_t ts_us, struct auth_rec *e, struct auth_features *f)
 {
-    int64_t t_ms = auth_floor_div(ts_us, 1000);
+    int64_t t_ms = timefmt_ms_of_us(ts_us);
 
     if (in->type == AUTH_A_BRUTE_FORCE)
         brute_force_event(m, in, t_ms, e, f);
@@ -629,26 +621,11 @@ static void incident_step(const struct auth_model *m, struct auth_incident *in, 
         in->next_us = ts_us + gap_us(in, r);
 }
 
-/* Everything one call may change, worked on as a copy and written back
- * only once the event is encoded: a failed append then leaves the state
- * as it was, without copying the whole table. */
-struct auth_step {
-    struct rng r;
-    struct anom_sched sched;
-    double mean_dt_us;
-    uint32_t dt_seen;
-    double rate;
-    int64_t ts_us;           /* the event's timestamp */
-    struct auth_incident in; /* the incident stepped or started */
-    enum inc_op op;          /* what becomes of it, applied once the event is out */
-    struct side side;
-};
-
 static void remember(struct auth_state *st, const struct side *sd)
 {
     if (sd->fail_user >= 0) {
         uint32_t u = (uint32_t)sd->fail_user;
-        int64_t b = auth_floor_div(st->last_ts_us, FAIL_BUCKET_US);
+        int64_t b = timefmt_floor_div(st->last_ts_us, FAIL_BUCKET_US);
 
         if (b != st->fail_bucket) {
             memset(st->fail_bits, 0, sizeof st->fail_bits);
@@ -660,8 +637,8 @@ static void remember(struct auth_state *st, const struct side *sd)
         const struct auth_seen *newest = &st->seen[(st->seen_next + AUTH_SEEN - 1) % AUTH_SEEN];
 
         /* one a 10-s bucket: the ring reaches back ~10 minutes at any rate */
-        if (newest->t_us == 0 || auth_floor_div(newest->t_us, SEEN_BUCKET_US) !=
-                                     auth_floor_div(st->last_ts_us, SEEN_BUCKET_US)) {
+        if (newest->t_us == 0 || timefmt_floor_div(newest->t_us, SEEN_BUCKET_US) !=
+                                     timefmt_floor_div(st->last_ts_us, SEEN_BUCKET_US)) {
             st->seen[st->seen_next].t_us = st->last_ts_us;
             st->seen[st->seen_next].user = (uint32_t)sd->seen_user;
             st->seen_next = (st->seen_next + 1) % AUTH_SEEN;
@@ -669,33 +646,55 @@ static void remember(struct auth_state *st, const struct side *sd)
     }
 }
 
-static void step_commit(struct auth_state *st, const struct auth_step *s, int64_t t_us,
-                        struct rng *r)
+/* ---- the incident driver's hooks (incident.h) ---- */
+
+/* One call's context for the hooks. */
+struct auth_call {
+    const struct auth_model *m;
+    const struct auth_state *st;
+    struct auth_rec *e;
+    struct auth_features *f;
+    struct target tg; /* an unusual_location's, between ready and emit */
+};
+
+/* The scheduler's pick as if the steps of the incidents in flight were
+ * out already: a long incident just started must not look like a debt of
+ * its type (it would start another). Each pending step will add its
+ * weight to every type's debt and take one off its own. */
+static int hook_pick(void *svc, struct inc_call *c)
 {
-    *r = s->r;
-    st->sched = s->sched;
-    st->mean_dt_us = s->mean_dt_us;
-    st->dt_seen = s->dt_seen;
-    st->last_us = t_us;
-    st->last_ts_us = s->ts_us;
-    remember(st, &s->side);
-    /* Steps still to come, per type: a push adds the new incident's, a
-     * step of the top takes one off. */
-    if (s->op == INC_PUSH)
-        st->pending[s->in.type] += (uint32_t)(s->in.size - s->in.done);
-    else if (s->op != INC_NONE)
-        st->pending[s->in.type] -= st->pending[s->in.type] ? 1u : 0u;
-    inc_apply(st->active, sizeof st->active[0], &st->n_active, s->op, &s->in);
+    const struct auth_state *st = ((struct auth_call *)svc)->st;
+    struct anom_sched proj = c->sched;
+    double all = 0.0;
+
+    for (int t = 0; t < AUTH_A_COUNT; t++)
+        all += st->pending[t];
+    for (int t = 0; t < AUTH_A_COUNT; t++)
+        proj.owed[t] += proj.weights[t] * all - st->pending[t];
+    return anom_pick(&proj, &c->r);
 }
 
-/* Persisted bytes come back from disk: an incident is checked before it
- * is used to index the population. */
-static bool incident_ok(const struct auth_model *m, const struct auth_incident *in)
+static bool hook_is_multi(int type)
 {
-    return (in->type == AUTH_A_BRUTE_FORCE || in->type == AUTH_A_STUFFING) &&
-           in->user < m->n_users && in->size >= 2 && in->size <= AUTH_MAX_INCIDENT &&
-           in->done >= 1 && in->done < in->size &&
-           (in->success_at == NO_SUCCESS || in->success_at < in->size);
+    return type != AUTH_A_LOCATION;
+}
+
+/* An unusual_location needs a recent normal login to follow. */
+static bool hook_single_ready(void *svc, struct inc_call *c, int type)
+{
+    struct auth_call *x = svc;
+
+    (void)type;
+    return location_target(x->m, x->st, &c->r, c->ts_us, &x->tg);
+}
+
+static void hook_single(void *svc, struct inc_call *c, int type)
+{
+    struct auth_call *x = svc;
+
+    location_event(x->m, &x->tg, &c->r, timefmt_ms_of_us(c->ts_us), x->e, x->f);
+    x->e->anomaly = type;
+    c->anomaly = type;
 }
 
 /* The step of a stuffing list that gets in, if any: only a real user, and
@@ -717,107 +716,114 @@ static uint8_t stuffing_success(const struct auth_incident *in, struct rng *r)
     return NO_SUCCESS;
 }
 
-static enum inc_op start_multi(const struct auth_model *m, const struct auth_state *st,
-                               struct auth_step *s, int type, struct auth_rec *e,
-                               struct auth_features *f)
+static double hook_init(void *svc, struct inc_call *c, int type)
 {
-    struct auth_incident *in = &s->in;
+    const struct auth_model *m = ((struct auth_call *)svc)->m;
+    struct auth_incident *in = c->in;
 
-    if (st->n_active >= AUTH_MAX_ACTIVE)
-        return INC_NONE;
-    anom_started(&s->sched, &s->r);
-    memset(in, 0, sizeof *in);
     in->type = (uint8_t)type;
-    rng_uuid4_bytes(&s->r, in->id);
+    rng_uuid4_bytes(&c->r, in->id);
     if (type == AUTH_A_BRUTE_FORCE) {
-        in->user = (uint16_t)rng_below(&s->r, m->n_users);
-        in->size = (uint8_t)rng_range(&s->r, BRUTE_MIN, BRUTE_MAX);
+        in->user = (uint16_t)rng_below(&c->r, m->n_users);
+        in->size = (uint8_t)rng_range(&c->r, BRUTE_MIN, BRUTE_MAX);
         in->success_at = NO_SUCCESS;
-        if (rng_chance(&s->r, 0.3)) { /* the password was guessed */
+        if (rng_chance(&c->r, 0.3)) { /* the password was guessed */
             in->success_at = in->size;
             in->size++;
         }
     } else {
-        in->size = (uint8_t)rng_range(&s->r, STUFF_MIN, STUFF_MAX);
-        in->success_at = stuffing_success(in, &s->r);
+        in->size = (uint8_t)rng_range(&c->r, STUFF_MIN, STUFF_MAX);
+        in->success_at = stuffing_success(in, &c->r);
     }
-    in->squeeze = inc_squeeze(full_length_load(&s->sched, s->rate, s->mean_dt_us), st->n_active,
-                              AUTH_MAX_ACTIVE, span_squeeze(in, s->mean_dt_us));
-    incident_step(m, in, &s->r, s->ts_us, e, f);
-    return INC_PUSH;
+    return span_squeeze(in, c->mean_dt_us);
 }
 
-/* The scheduler's pick as if the steps of the incidents in flight were
- * out already: a long incident just started must not look like a debt of
- * its type (it would start another). Each pending step will add its
- * weight to every type's debt and take one off its own. */
-static int pick_type(const struct auth_state *st, struct auth_step *s)
+static void hook_set_squeeze(void *slot, uint8_t squeeze)
 {
-    struct anom_sched proj = s->sched;
-    double all = 0.0;
-
-    for (int t = 0; t < AUTH_A_COUNT; t++)
-        all += st->pending[t];
-    for (int t = 0; t < AUTH_A_COUNT; t++)
-        proj.owed[t] += proj.weights[t] * all - st->pending[t];
-    return anom_pick(&proj, &s->r);
+    ((struct auth_incident *)slot)->squeeze = squeeze;
 }
 
-/* Starts an incident of the type the scheduler picks and emits its first
- * event. INC_NONE with e untouched if no type has weight, the table is
- * full, or no recent login can be followed: the deficit then waits for a
- * later tick, and the same type is still owed. */
-static enum inc_op start_incident(const struct auth_model *m, const struct auth_state *st,
-                                  struct auth_step *s, struct auth_rec *e,
-                                  struct auth_features *f)
+/* Persisted bytes come back from disk: an incident is checked before it
+ * is used to index the population. */
+static bool hook_valid(const void *svc, const void *slot)
 {
-    int type = pick_type(st, s);
-    struct target tg;
+    const struct auth_model *m = ((const struct auth_call *)svc)->m;
+    const struct auth_incident *in = slot;
 
-    if (type < 0)
-        return INC_NONE;
-    if (type != AUTH_A_LOCATION)
-        return start_multi(m, st, s, type, e, f);
-    if (!location_target(m, st, &s->r, s->ts_us, &tg))
-        return INC_NONE;
-    anom_started(&s->sched, &s->r);
-    location_event(m, &tg, &s->r, auth_floor_div(s->ts_us, 1000), e, f);
-    e->anomaly = AUTH_A_LOCATION;
-    return INC_NONE;
+    return (in->type == AUTH_A_BRUTE_FORCE || in->type == AUTH_A_STUFFING) &&
+           in->user < m->n_users && in->size >= 2 && in->size <= AUTH_MAX_INCIDENT &&
+           in->done >= 1 && in->done < in->size &&
+           (in->success_at == NO_SUCCESS || in->success_at < in->size);
 }
-
-/* ---- the next event ---- */
 
 /* A due step keeps its own schedule when arrivals are sparse (it would
  * otherwise wait for one, and a brute force would spread over hours);
  * otherwise, like everything else, it happens at the arrival. */
-static int64_t step_ts(const struct auth_state *st, int64_t next_us, int64_t t_us)
+static int64_t hook_step_time(const void *svc, int64_t next_us, int64_t t_us)
 {
+    const struct auth_state *st = ((const struct auth_call *)svc)->st;
+
     if (t_us - next_us <= OVERDUE_US)
         return t_us;
     return next_us > st->last_ts_us ? next_us : st->last_ts_us;
 }
 
-static enum bm_rc pick_anomaly(const struct auth_model *m, const struct auth_state *st,
-                               struct auth_step *s, bool due, int64_t t_us, struct auth_rec *e,
-                               struct auth_features *f)
+static bool hook_step(void *svc, struct inc_call *c)
 {
-    s->op = INC_NONE;
-    s->ts_us = t_us;
-    if (st->n_active > 0 && st->active[0].next_us <= t_us) {
-        s->in = st->active[0];
-        if (!incident_ok(m, &s->in))
-            return BM_ESTATE;
-        s->ts_us = step_ts(st, s->in.next_us, t_us);
-        incident_step(m, &s->in, &s->r, s->ts_us, e, f);
-        s->op = s->in.done < s->in.size ? INC_REPLACE_TOP : INC_POP_TOP;
-    } else if (due) {
-        s->op = start_incident(m, st, s, e, f);
-    }
-    if (e->anomaly >= 0)
-        anom_emitted(&s->sched, e->anomaly);
-    return BM_OK;
+    struct auth_call *x = svc;
+    struct auth_incident *in = c->in;
+
+    incident_step(x->m, in, &c->r, c->ts_us, x->e, x->f);
+    c->anomaly = in->type;
+    return in->done < in->size;
 }
+
+/* Unlike the transaction service's, a due step never waits while the
+ * count is ahead, and a full table does not step an incident early: a
+ * start then simply waits for a later tick. Pending steps shape the pick
+ * (hook_pick), and a step overdue at a sparse arrival keeps its own time
+ * (hook_step_time). */
+static const struct inc_ops auth_incidents = {
+    .slot_size = sizeof(struct auth_incident),
+    .max_active = AUTH_MAX_ACTIVE,
+    .flags = 0,
+    .pick = hook_pick,
+    .is_multi = hook_is_multi,
+    .single_ready = hook_single_ready,
+    .single = hook_single,
+    .init = hook_init,
+    .load = full_length_load,
+    .set_squeeze = hook_set_squeeze,
+    .valid = hook_valid,
+    .step_time = hook_step_time,
+    .step = hook_step,
+};
+
+static struct inc_state inc_view(struct auth_state *st)
+{
+    return (struct inc_state){
+        .sched = &st->sched, .last_us = &st->last_us, .mean_dt_us = &st->mean_dt_us,
+        .dt_seen = &st->dt_seen, .slots = st->active, .n_active = &st->n_active,
+    };
+}
+
+/* What the driver does not keep: the event's timestamp, the normal
+ * login remembered, and the steps still to come per type (a push adds
+ * the new incident's, a step of the top takes one off). */
+static void commit(struct auth_state *st, const struct inc_state *view, const struct inc_call *c,
+                   const struct auth_incident *in, const struct side *sd, int64_t t_us,
+                   struct rng *r)
+{
+    st->last_ts_us = c->ts_us;
+    remember(st, sd);
+    if (c->op == INC_PUSH)
+        st->pending[in->type] += (uint32_t)(in->size - in->done);
+    else if (c->op != INC_NONE)
+        st->pending[in->type] -= st->pending[in->type] ? 1u : 0u;
+    inc_commit(&auth_incidents, view, c, t_us, r);
+}
+
+/* ---- the next event ---- */
 
 _Static_assert(sizeof(struct auth_incident) == 32, "struct auth_incident has padding");
 _Static_assert(offsetof(struct auth_incident, next_us) == 0,
@@ -830,9 +836,13 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
                          const struct gen_params *p, struct rng *r, int64_t t_us, uint64_t seq,
                          struct gen_event *ev)
 {
-    struct auth_step s;
+    struct inc_state view = inc_view(st);
+    struct inc_call c;
+    struct auth_incident in;
+    struct side side = { .fail_user = -1, .fail_kind = 0, .seen_user = -1 };
     struct auth_rec e;
     struct auth_features f;
+    struct auth_call x = { .m = m, .st = st, .e = &e, .f = &f };
     double w[AUTH_A_COUNT];
     enum bm_rc rc;
     bool due;
@@ -843,33 +853,28 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     memset(&f, 0, sizeof f);
     e.anomaly = -1;
     e.device_type = -1;
-    s.r = *r;
-    s.sched = st->sched;
-    s.side.fail_user = -1;
-    s.side.fail_kind = 0;
-    s.side.seen_user = -1;
-    s.dt_seen = st->dt_seen;
-    s.mean_dt_us = inc_mean_dt(st->last_us, st->mean_dt_us, &s.dt_seen, t_us);
-    s.rate = anom_rate(p->anomaly_rate, p->weights, AUTH_A_COUNT, w);
-    anom_weights(&s.sched, w);
-    due = anom_tick(&s.sched, s.rate);
-    rng_uuid4(&s.r, e.id);
-    rc = pick_anomaly(m, st, &s, due, t_us, &e, &f);
+    due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, AUTH_A_COUNT, w, t_us);
+    rng_uuid4(&c.r, e.id);
+    rc = inc_drive(&auth_incidents, &x, &view, &c, due, t_us);
     if (rc != BM_OK)
         return rc;
     if (e.anomaly < 0)
-        normal_event(m, st, p, &s.r, t_us, &e, &f, &s.side);
-    e.ts_ms = auth_floor_div(s.ts_us, 1000);
+        normal_event(m, st, p, &c.r, t_us, &e, &f, &side);
+    e.ts_ms = timefmt_ms_of_us(c.ts_us);
     e.seq = seq;
-    auth_assess(&f, &e, &s.r);
+    auth_assess(&f, &e, &c.r);
     rc = auth_rec_encode(&e, ev->json);
     if (rc != BM_OK) /* as if this call never happened */
         return rc;
-    step_commit(st, &s, t_us, r);
+    commit(st, &view, &c, &in, &side, t_us, r);
     auth_rec_detail(&e, &st->out);
     ev->ts_ms = e.ts_ms;
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? auth_anomaly_names[e.anomaly] : NULL;
     ev->detail = &st->out;
+    if (e.anomaly >= 0 && e.incident_id[0]) {
+        memcpy(ev->incident_id, e.incident_id, sizeof ev->incident_id);
+        ev->incident_open = c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
+    }
     return BM_OK;
 }

@@ -5,11 +5,12 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
-#include "daemon.h"
+#include "endpoints.h"
 #include "db.h"
 #include "genloop.h"
 #include "json.h"
 #include "parse.h"
+#include "timefmt.h"
 
 #define FAILED_BODY_MAX (1024 * 1024)
 
@@ -44,28 +45,25 @@ static enum bm_rc generate(const void *model, void *state, const struct gen_para
 
 /* A POST /auth on its way to the writer thread (copied by the queue). */
 struct api_job {
-    char db_path[512];
     struct auth_input in;
     struct auth_baseline seen; /* what the request's thread found */
     struct auth_detail detail; /* ev->detail points here for the store */
 };
 
-/* Runs on the writer thread, between write transactions: every event so
- * far is committed, so this thread's reader sees what the rules speak of,
- * and nothing is written between the look-up and the insert. The long
- * part of the look-up was done by the request's thread (job->seen); this
- * adds what was written since. */
-static enum bm_rc build_api_event(void *arg, const void *model, struct rng *r, int64_t t_us,
-                                  uint64_t seq, struct gen_event *ev)
+/* Runs on the writer thread, on the writer connection, in the write
+ * transaction of this event before its row: every event before it is
+ * there to see, and nothing is written between the look-up and the
+ * insert. The long part of the look-up was done by the request's thread
+ * on its reader (job->seen); this adds what was written since. */
+static enum bm_rc build_api_event(void *arg, struct db *db, const void *model, struct rng *r,
+                                  int64_t t_us, uint64_t seq, struct gen_event *ev)
 {
     struct api_job *job = arg;
     struct auth_history h;
-    struct db *db;
-    int64_t ts_ms = t_us >= 0 ? t_us / 1000 : -((-t_us + 999) / 1000);
-    enum bm_rc rc = db_reader(job->db_path, &db);
+    int64_t ts_ms = timefmt_ms_of_us(t_us);
+    enum bm_rc rc =
+        auth_store_history(db, job->in.username, job->in.ip, ts_ms, seq, &job->seen, &h);
 
-    if (rc == BM_OK)
-        rc = auth_store_history(db, job->in.username, job->in.ip, ts_ms, seq, &job->seen, &h);
     if (rc != BM_OK)
         return rc;
     return auth_from_input(model, &job->in, &h, r, t_us, seq, ev, &job->detail);
@@ -85,7 +83,7 @@ static void h_post_auth(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if ((obj = daemon_body_json(req)) == NULL)
+    if ((obj = endpoints_body_json(req)) == NULL)
         return;
     job = calloc(1, sizeof *job);
     if (!job) {
@@ -96,15 +94,14 @@ static void h_post_auth(struct http_req *req)
     rc = auth_input_from_json(obj, &job->in, &f);
     cJSON_Delete(obj);
     if (rc == BM_OK)
-        rc = auth_input_check(app->model, &job->in, &f);
+        rc = auth_input_check(genloop_model(app->gl), &job->in, &f);
     if (rc != BM_OK) {
         free(job);
         http_send_fail(req, &f);
         return;
     }
-    memcpy(job->db_path, app->db_path, sizeof job->db_path);
     genloop_status(app->gl, &st);
-    rc = db_reader(app->db_path, &db);
+    rc = db_reader(app->db_path, app->def->sql, &db);
     if (rc == BM_OK)
         rc = auth_store_baseline(db, job->in.username, st.sim_now_ms, &job->seen);
     if (rc != BM_OK) {
@@ -163,7 +160,7 @@ static void h_failed_attempts(struct http_req *req)
     genloop_status(app->gl, &st);
     q.to_ms = st.sim_now_ms;
     q.from_ms = st.sim_now_ms - q.window_s * 1000;
-    rc = db_reader(app->db_path, &db);
+    rc = db_reader(app->db_path, app->def->sql, &db);
     if (rc == BM_OK) {
         buf_init(&b, FAILED_BODY_MAX);
         rc = auth_store_failed_attempts(db, &q, &b);
@@ -190,14 +187,13 @@ static enum bm_rc prune_extra(struct db *db, uint64_t oldest_kept)
 }
 
 static const struct route auth_routes[] = {
-    { "GET", "/auth/events", daemon_h_events, 0 },
+    { "GET", "/auth/events", endpoints_h_events, 0 },
     { "POST", "/auth", h_post_auth, R_JSON_BODY },
     { "GET", "/security/failed-attempts", h_failed_attempts, 0 },
 };
 
 const struct service_def auth_service = {
     .svc = SVC_AUTH,
-    .events_path = "/auth/events",
     .routes = auth_routes,
     .nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]),
     .state_size = sizeof(struct auth_state),
@@ -206,7 +202,7 @@ const struct service_def auth_service = {
     .state_init = state_init,
     .state_valid = state_valid,
     .generate = generate,
-    .extra_schema = auth_store_schema,
+    .sql = &auth_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,
 };

@@ -16,13 +16,10 @@
  *   the events table after a start or a rollback, so a crash loses
  *   nothing the events do not.
  *
- * Statements are prepared once per connection and thread (SQLITE_PREPARE_
- * PERSISTENT) and kept in a per-thread cache that a thread-exit destructor
- * finalizes: every thread that uses a connection (the writer thread, the
- * HTTP workers) exits before common/ closes that connection, so nothing is
- * left prepared at sqlite3_close(). */
+ * The statements are the connection's (db_stmt(), owned and finalized by
+ * db.c); the chunk in progress is the writer connection's own state
+ * (db_conn_state()), made stale by any rollback on it (db_rollbacks()). */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +33,7 @@
 
 #define CHUNK 256 /* sequences per auth_baselines row */
 
-const char auth_store_schema[] =
+static const char schema[] =
     "CREATE TABLE IF NOT EXISTS auth_failures("
     "  seq INTEGER PRIMARY KEY,"
     "  ts INTEGER NOT NULL,"
@@ -61,8 +58,6 @@ enum auth_stmt {
     ST_FA_TOTAL,
     ST_FA_USER,
     ST_FA_IP,
-    ST_BEGIN,
-    ST_COMMIT,
     ST_N
 };
 
@@ -88,8 +83,6 @@ static const char *const stmt_sql[ST_N] = {
     [ST_FA_IP] = "SELECT ip, count(*) AS n, count(DISTINCT username), max(ts) "
                  "FROM auth_failures WHERE ts > ?1 AND ts <= ?2 "
                  "GROUP BY ip ORDER BY n DESC, ip LIMIT ?3",
-    [ST_BEGIN] = "BEGIN",
-    [ST_COMMIT] = "COMMIT",
 };
 
 /* One sequence of a chunk: a baseline when key != 0. Stored as bytes. */
@@ -101,119 +94,25 @@ struct slot {
 _Static_assert(sizeof(struct slot) == 24, "struct slot is stored as bytes");
 
 /* The writer's chunk in progress: slots of sequences chunk * CHUNK ..
- * up to the last one stored. */
+ * up to the last one stored. The writer connection's db_conn_state(). */
 struct chunk_fill {
-    sqlite3 *writer; /* whose rollbacks make it stale */
-    bool valid;      /* false: rebuild from the events table first */
+    bool valid;         /* false: rebuild from the events table first */
+    uint64_t rollbacks; /* db_rollbacks() when built: one since makes it stale */
     int64_t chunk;
-    int64_t ts_max;  /* newest event time in the chunk */
+    int64_t ts_max;     /* newest event time in the chunk */
     struct slot slots[CHUNK];
 };
 
-/* ---- per-thread statement cache ---- */
-
-/* A thread uses at most two connections: the writer thread its writer
- * and its own reader (API labelling), a worker its reader. */
-#define CACHE_CONNS 2
-
-struct conn_stmts {
-    sqlite3 *h;
-    sqlite3_stmt *s[ST_N];
+const struct db_sql auth_store_sql = {
+    .schema = schema,
+    .stmts = stmt_sql,
+    .nstmts = ST_N,
+    .conn_state_size = sizeof(struct chunk_fill),
 };
-
-struct stmt_cache {
-    struct conn_stmts c[CACHE_CONNS];
-    struct chunk_fill fill; /* used on the writer thread only */
-};
-
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static pthread_key_t cache_key;
-
-static void conn_release(struct conn_stmts *c)
-{
-    for (int i = 0; i < ST_N; i++)
-        sqlite3_finalize(c->s[i]);
-    memset(c, 0, sizeof *c);
-}
-
-static void cache_release(void *p)
-{
-    struct stmt_cache *t = p;
-
-    if (t->fill.writer) /* the hook's argument is about to go */
-        sqlite3_rollback_hook(t->fill.writer, NULL, NULL);
-    for (int i = 0; i < CACHE_CONNS; i++)
-        conn_release(&t->c[i]);
-    free(t);
-}
-
-static void cache_key_make(void)
-{
-    (void)pthread_key_create(&cache_key, cache_release);
-}
-
-void auth_store_release_thread(void)
-{
-    struct stmt_cache *t;
-
-    pthread_once(&cache_once, cache_key_make);
-    t = pthread_getspecific(cache_key);
-    if (t) {
-        (void)pthread_setspecific(cache_key, NULL);
-        cache_release(t);
-    }
-}
-
-static struct conn_stmts *conn_slot(struct stmt_cache *t, sqlite3 *h)
-{
-    for (int i = 0; i < CACHE_CONNS; i++)
-        if (t->c[i].h == h)
-            return &t->c[i];
-    for (int i = 0; i < CACHE_CONNS; i++)
-        if (!t->c[i].h) {
-            t->c[i].h = h;
-            return &t->c[i];
-        }
-    /* a third connection on one thread (tests): the oldest slot goes */
-    conn_release(&t->c[0]);
-    t->c[0] = t->c[1];
-    memset(&t->c[1], 0, sizeof t->c[1]);
-    t->c[1].h = h;
-    return &t->c[1];
-}
-
-static struct stmt_cache *cache(void)
-{
-    struct stmt_cache *t;
-
-    pthread_once(&cache_once, cache_key_make);
-    t = pthread_getspecific(cache_key);
-    if (!t) {
-        t = calloc(1, sizeof *t);
-        if (!t || pthread_setspecific(cache_key, t) != 0) {
-            free(t);
-            return NULL;
-        }
-    }
-    return t;
-}
 
 static sqlite3_stmt *stmt(struct db *d, enum auth_stmt id)
 {
-    sqlite3 *h = db_handle(d);
-    struct stmt_cache *t = cache();
-    struct conn_stmts *c;
-
-    if (!t)
-        return NULL;
-    c = conn_slot(t, h);
-    if (!c->s[id] &&
-        sqlite3_prepare_v3(h, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->s[id], NULL) !=
-            SQLITE_OK) {
-        log_error("sqlite prepare: %s", sqlite3_errmsg(h));
-        c->s[id] = NULL;
-    }
-    return c->s[id];
+    return db_stmt(d, (int)id);
 }
 
 static void done_with(sqlite3_stmt *s)
@@ -229,17 +128,10 @@ static enum bm_rc run(struct db *d, sqlite3_stmt *s)
 
     done_with(s);
     if (rc != SQLITE_DONE) {
-        log_error("sqlite: %s", sqlite3_errmsg(db_handle(d)));
+        log_error("sqlite: %s", db_errmsg(d));
         return BM_EDB;
     }
     return BM_OK;
-}
-
-static enum bm_rc run_simple(struct db *d, enum auth_stmt id)
-{
-    sqlite3_stmt *s = stmt(d, id);
-
-    return s ? run(d, s) : BM_EDB;
 }
 
 /* ---- the baseline chunks ---- */
@@ -314,12 +206,8 @@ static enum bm_rc fill_rebuild(struct db *db, struct chunk_fill *f, uint64_t nex
     if (rc != SQLITE_DONE)
         return BM_EDB;
     f->valid = true;
+    f->rollbacks = db_rollbacks(db);
     return BM_OK;
-}
-
-static void on_rollback(void *arg)
-{
-    ((struct chunk_fill *)arg)->valid = false;
 }
 
 /* The writer's chunk in progress, current for sequence seq. */
@@ -327,6 +215,8 @@ static enum bm_rc fill_for(struct db *db, struct chunk_fill *f, uint64_t seq)
 {
     int64_t chunk = (int64_t)(seq / CHUNK);
 
+    if (f->rollbacks != db_rollbacks(db))
+        f->valid = false; /* it may hold slots of rows taken back */
     if (f->valid && chunk == f->chunk)
         return BM_OK;
     if (f->valid && chunk == f->chunk + 1 && seq % CHUNK == 0) {
@@ -371,25 +261,17 @@ static enum bm_rc store_failure(struct db *db, const struct gen_event *ev,
 enum bm_rc auth_store_event(struct db *db, const struct gen_event *ev)
 {
     const struct auth_detail *d = ev->detail;
-    struct stmt_cache *t = cache();
     struct chunk_fill *f;
-    sqlite3 *h = db_handle(db);
     struct slot *sl;
     enum bm_rc rc;
 
-    if (!d || !t)
-        return d ? BM_ENOMEM : BM_OK;
+    if (!d)
+        return BM_OK;
+    f = db_conn_state(db);
+    if (!f)
+        return BM_ENOMEM;
     if (d->failure && (rc = store_failure(db, ev, d)) != BM_OK)
         return rc;
-    f = &t->fill;
-    if (f->writer != h) {
-        if (f->writer) {
-            sqlite3_rollback_hook(f->writer, NULL, NULL);
-            f->valid = false;
-        }
-        sqlite3_rollback_hook(h, on_rollback, f);
-        f->writer = h;
-    }
     rc = fill_for(db, f, ev->seq);
     if (rc != BM_OK)
         return rc;
@@ -501,13 +383,13 @@ enum bm_rc auth_store_baseline(struct db *db, const char *username, int64_t now_
 
     memset(b, 0, sizeof *b);
     b->newest_chunk = -1;
-    rc = run_simple(db, ST_BEGIN);
+    rc = db_read_begin(db);
     if (rc != BM_OK)
         return rc;
     s = stmt(db, ST_CHUNKS_DESC);
     rc = s ? scan_chunks(db, s, username, now_ms - AUTH_TRAVEL_SPAN_MS, &b->newest_chunk, b)
            : BM_EDB;
-    if (run_simple(db, ST_COMMIT) != BM_OK && rc == BM_OK)
+    if (db_read_end(db) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     return rc;
 }
@@ -518,19 +400,18 @@ static enum bm_rc newer_baseline(struct db *db, const char *username, int64_t ts
                                  uint64_t seq, const struct auth_baseline *seen,
                                  struct auth_baseline *b)
 {
-    struct stmt_cache *t = cache();
+    struct chunk_fill *f = db_conn_state(db);
     sqlite3_stmt *s;
     int64_t newest = seen->newest_chunk;
     enum bm_rc rc;
 
     memset(b, 0, sizeof *b);
-    if (!t)
+    if (!f)
         return BM_ENOMEM;
-    rc = fill_for(db, &t->fill, seq);
+    rc = fill_for(db, f, seq);
     if (rc != BM_OK)
         return rc;
-    if (find_in(db, t->fill.slots, (int)(seq % CHUNK), t->fill.chunk, username_key(username),
-                username, b))
+    if (find_in(db, f->slots, (int)(seq % CHUNK), f->chunk, username_key(username), username, b))
         return BM_OK;
     s = stmt(db, ST_CHUNKS_NEWER);
     if (!s || sqlite3_bind_int64(s, 1, seen->newest_chunk) != SQLITE_OK) {
@@ -571,14 +452,9 @@ enum bm_rc auth_store_history(struct db *db, const char *username, const char *i
     enum bm_rc rc;
 
     memset(h, 0, sizeof *h);
-    rc = run_simple(db, ST_BEGIN);
-    if (rc != BM_OK)
-        return rc;
     rc = newer_baseline(db, username, ts_ms, seq, seen, &newer);
     if (rc == BM_OK)
         rc = count_failures(db, username, ip, ts_ms, h);
-    if (run_simple(db, ST_COMMIT) != BM_OK && rc == BM_OK)
-        rc = BM_EDB;
     b = newer.found ? &newer : seen;
     if (rc == BM_OK && b->found) {
         h->has_prev = true;
@@ -672,7 +548,7 @@ enum bm_rc auth_store_failed_attempts(struct db *db, const struct auth_failed_qu
                                       struct buf *out)
 {
     size_t start = out->len;
-    enum bm_rc rc = run_simple(db, ST_BEGIN);
+    enum bm_rc rc = db_read_begin(db);
 
     if (rc != BM_OK)
         return rc;
@@ -691,7 +567,7 @@ enum bm_rc auth_store_failed_attempts(struct db *db, const struct auth_failed_qu
         rc = fa_groups(db, q, ST_FA_IP, out);
     if (rc == BM_OK)
         rc = buf_putc(out, '}');
-    if (run_simple(db, ST_COMMIT) != BM_OK && rc == BM_OK)
+    if (db_read_end(db) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     if (rc != BM_OK)
         buf_truncate(out, start);

@@ -27,8 +27,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "genloop.h"
 #include "mon.h"
+#include "shaping.h"
+#include "timefmt.h"
 
 #define US_PER_S     1e6
 #define US_PER_DAY   86400e6
@@ -144,16 +145,15 @@ struct step {
 static void advance_traffic(const struct mon_state *st, const struct gen_params *p,
                             struct step *s, int64_t t_us)
 {
-    int64_t ms = mon_ms_of_us(t_us);
-    int64_t local = ms + (int64_t)p->tz_offset_min * 60000;
-    int64_t hour = local >= 0 ? local / 3600000 : -((-local + 3599999) / 3600000);
+    int64_t ms = timefmt_ms_of_us(t_us);
+    int64_t hour = shaping_hour(ms, p->tz_offset_min);
     int64_t dt = st->last_us && t_us > st->last_us ? t_us - st->last_us : 0;
 
     s->f_hour = st->f_hour;
     s->f_val = st->f_val;
     if (hour != st->f_hour) {
         s->f_hour = hour;
-        s->f_val = genloop_rate_factor(ms, p->tz_offset_min);
+        s->f_val = shaping_factor(ms, p->tz_offset_min);
     }
     s->coef_dt_us = st->coef_dt_us;
     s->load_keep = st->load_keep;
@@ -588,7 +588,7 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
 
     memset(&smp, 0, sizeof smp);
     smp.event_id = event_id;
-    smp.ts_ms = mon_ms_of_us(t_us);
+    smp.ts_ms = timefmt_ms_of_us(t_us);
     smp.seq = seq;
     smp.series = series;
     smp.value = s.value;

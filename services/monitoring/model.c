@@ -311,8 +311,3 @@ uint64_t mon_incident_key(const char *id)
     }
     return h ? h : 1;
 }
-
-int64_t mon_ms_of_us(int64_t t_us)
-{
-    return t_us >= 0 ? t_us / 1000 : -((-t_us + 999) / 1000);
-}

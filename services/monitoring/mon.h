@@ -220,8 +220,6 @@ struct mon_sample {
 enum bm_rc mon_sample_encode(const struct mon_sample *s, struct buf *b) BM_WUR;
 /* 64-bit hash of an incident id, never 0. */
 uint64_t mon_incident_key(const char *id);
-/* Microseconds to milliseconds, rounding down also before 1970. */
-int64_t mon_ms_of_us(int64_t t_us);
 
 /* ---- reports (GET /system/metrics, /system/health, /dashboard) ---- */
 
@@ -258,7 +256,8 @@ enum bm_rc mon_report_dashboard(const struct mon_snapshot *s, const struct mon_c
 /* ---- store (store.c, the service's only SQL) ---- */
 
 struct db;
-extern const char mon_store_schema[];
+struct db_sql;
+extern const struct db_sql mon_store_sql;
 enum bm_rc mon_store_event(struct db *db, const struct gen_event *ev) BM_WUR;
 enum bm_rc mon_store_prune(struct db *db, uint64_t oldest_kept) BM_WUR;
 /* One read transaction: the newest sample per series; with counts != NULL

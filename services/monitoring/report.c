@@ -1,6 +1,7 @@
 /* report.c - monitoring service: the bodies of GET /system/metrics,
  * /system/health and /dashboard, from what the store read in one
  * snapshot. Pure: the same snapshot gives the same bytes. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "mon.h"
@@ -35,6 +36,14 @@ static void put_centi(struct out *o, int32_t v)
 {
     if (o->rc == BM_OK)
         o->rc = buf_put_fixed(o->b, v, 2);
+}
+
+/* An object member's key: `"name":`, after a comma unless it is the first. */
+static void put_key(struct out *o, bool first, const char *name)
+{
+    put(o, first ? "\"" : ",\"");
+    put(o, name);
+    put(o, "\":");
 }
 
 static void put_ts(struct out *o, int64_t ms)
@@ -112,9 +121,7 @@ static void put_summary(struct out *o, const struct health *h)
     put_str(o, mon_health_names[h->overall]);
     put(o, ",\"summary\":{");
     for (int i = 0; i < MON_H_COUNT; i++) {
-        put(o, i ? ",\"" : "\"");
-        put(o, mon_health_names[i]);
-        put(o, "\":");
+        put_key(o, i == 0, mon_health_names[i]);
         put_i64(o, h->count[i]);
     }
     put(o, "}");
@@ -124,25 +131,20 @@ static void put_thresholds(struct out *o)
 {
     put(o, "\"thresholds\":{\"degraded_above\":{");
     for (int m = 0; m < MON_M_COUNT; m++) {
-        put(o, m ? ",\"" : "\"");
-        put(o, mon_metrics[m].name);
-        put(o, "\":");
+        put_key(o, m == 0, mon_metrics[m].name);
         put_centi(o, mon_metrics[m].degraded);
     }
     put(o, "},\"down_above\":{");
     for (int m = 0, n = 0; m < MON_M_COUNT; m++) {
         if (!mon_metrics[m].down)
             continue;
-        put(o, n++ ? ",\"" : "\"");
-        put(o, mon_metrics[m].name);
-        put(o, "\":");
+        put_key(o, n++ == 0, mon_metrics[m].name);
         put_centi(o, mon_metrics[m].down);
     }
     put(o, "},\"severity\":{");
     for (int m = 0; m < MON_M_COUNT; m++) {
-        put(o, m ? ",\"" : "\"");
-        put(o, mon_metrics[m].name);
-        put(o, "\":{\"warning_above\":");
+        put_key(o, m == 0, mon_metrics[m].name);
+        put(o, "{\"warning_above\":");
         put_centi(o, mon_metrics[m].warning);
         put(o, ",\"critical_above\":");
         put_centi(o, mon_metrics[m].critical);
@@ -268,9 +270,7 @@ static void put_severities(struct out *o, const int64_t by[MON_SEV_COUNT])
     int64_t total = 0;
 
     for (int v = 0; v < MON_SEV_COUNT; v++) {
-        put(o, v ? ",\"" : "\"");
-        put(o, mon_severity_names[v]);
-        put(o, "\":");
+        put_key(o, v == 0, mon_severity_names[v]);
         put_i64(o, by[v]);
         total += by[v];
     }

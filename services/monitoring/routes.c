@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "endpoints.h"
 #include "db.h"
 #include "mon.h"
 #include "parse.h"
@@ -56,73 +56,29 @@ static void send_unavailable(struct http_req *req, enum bm_rc rc)
     http_send_error(req, API_UNAVAIL, "", "cannot read the database now: %s", bm_rc_str(rc));
 }
 
-typedef enum bm_rc (*render_fn)(const struct mon_snapshot *s, struct buf *out);
+/* What a report is rendered from: one snapshot, and for the dashboard
+ * the counts and the newest events read with it. */
+struct report_in {
+    const struct mon_snapshot *snap;
+    const struct mon_counts *counts;
+    const struct buf *recent;
+};
 
-/* Reads the newest value of every series in one snapshot and renders it. */
-static void send_report(struct http_req *req, render_fn render)
+typedef enum bm_rc (*render_fn)(const struct report_in *in, struct buf *out);
+
+/* Reads one snapshot (with the counts and the n_recent newest events if
+ * n_recent >= 0) and sends what render makes of it. */
+static void send_report(struct http_req *req, render_fn render, int n_recent)
 {
-    static const char *const allowed[] = { NULL };
     struct app *app = http_req_app(req);
     struct mon_snapshot *snap;
-    struct db *db;
-    struct buf b;
-    enum bm_rc rc;
-
-    if (!http_req_args_check(req, allowed))
-        return;
-    rc = db_reader(app->db_path, &db);
-    if (rc != BM_OK) {
-        send_unavailable(req, rc);
-        return;
-    }
-    snap = malloc(sizeof *snap);
-    if (!snap) {
-        send_unavailable(req, BM_ENOMEM);
-        return;
-    }
-    buf_init(&b, REPORT_MAX);
-    rc = mon_store_read(db, snap, NULL, 0, NULL);
-    if (rc == BM_OK)
-        rc = render(snap, &b);
-    if (rc == BM_OK)
-        http_send_buf(req, 200, HTTP_CT_JSON, &b);
-    else
-        send_unavailable(req, rc);
-    buf_free(&b);
-    free(snap);
-}
-
-static void h_system_metrics(struct http_req *req)
-{
-    send_report(req, mon_report_metrics);
-}
-
-static void h_system_health(struct http_req *req)
-{
-    send_report(req, mon_report_health);
-}
-
-static void h_dashboard(struct http_req *req)
-{
-    static const char *const allowed[] = { "recent", NULL };
-    struct app *app = http_req_app(req);
-    const char *arg;
-    struct mon_snapshot *snap = NULL;
     struct mon_counts counts;
+    struct report_in in;
     struct db *db;
     struct buf recent, b;
-    int64_t n = RECENT_DEF;
-    enum bm_rc rc;
+    bool dash = n_recent >= 0;
+    enum bm_rc rc = db_reader(app->db_path, app->def->sql, &db);
 
-    if (!http_req_args_check(req, allowed))
-        return;
-    arg = http_req_arg(req, "recent");
-    if (arg && parse_i64(arg, 0, RECENT_MAX, &n) != BM_OK) {
-        http_send_error(req, API_BAD_PARAM, "recent", "recent must be an integer 0..%d",
-                        RECENT_MAX);
-        return;
-    }
-    rc = db_reader(app->db_path, &db);
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;
@@ -133,10 +89,12 @@ static void h_dashboard(struct http_req *req)
         return;
     }
     buf_init(&recent, REPORT_MAX);
-    buf_init(&b, 2 * REPORT_MAX);
-    rc = mon_store_read(db, snap, &counts, (int)n, &recent);
+    buf_init(&b, dash ? 2 * REPORT_MAX : REPORT_MAX);
+    rc = mon_store_read(db, snap, dash ? &counts : NULL, dash ? n_recent : 0,
+                        dash ? &recent : NULL);
+    in = (struct report_in){ snap, &counts, &recent };
     if (rc == BM_OK)
-        rc = mon_report_dashboard(snap, &counts, recent.data, recent.len, &b);
+        rc = render(&in, &b);
     if (rc == BM_OK)
         http_send_buf(req, 200, HTTP_CT_JSON, &b);
     else
@@ -146,8 +104,56 @@ static void h_dashboard(struct http_req *req)
     free(snap);
 }
 
+static enum bm_rc render_metrics(const struct report_in *in, struct buf *out)
+{
+    return mon_report_metrics(in->snap, out);
+}
+
+static enum bm_rc render_health(const struct report_in *in, struct buf *out)
+{
+    return mon_report_health(in->snap, out);
+}
+
+static enum bm_rc render_dashboard(const struct report_in *in, struct buf *out)
+{
+    return mon_report_dashboard(in->snap, in->counts, in->recent->data, in->recent->len, out);
+}
+
+static void h_system_metrics(struct http_req *req)
+{
+    static const char *const allowed[] = { NULL };
+
+    if (http_req_args_check(req, allowed))
+        send_report(req, render_metrics, -1);
+}
+
+static void h_system_health(struct http_req *req)
+{
+    static const char *const allowed[] = { NULL };
+
+    if (http_req_args_check(req, allowed))
+        send_report(req, render_health, -1);
+}
+
+static void h_dashboard(struct http_req *req)
+{
+    static const char *const allowed[] = { "recent", NULL };
+    const char *arg;
+    int64_t n = RECENT_DEF;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    arg = http_req_arg(req, "recent");
+    if (arg && parse_i64(arg, 0, RECENT_MAX, &n) != BM_OK) {
+        http_send_error(req, API_BAD_PARAM, "recent", "recent must be an integer 0..%d",
+                        RECENT_MAX);
+        return;
+    }
+    send_report(req, render_dashboard, (int)n);
+}
+
 static const struct route mon_routes[] = {
-    { "GET", "/metrics/events", daemon_h_events, 0 },
+    { "GET", "/metrics/events", endpoints_h_events, 0 },
     { "GET", "/system/health", h_system_health, 0 },
     { "GET", "/system/metrics", h_system_metrics, 0 },
     { "GET", "/dashboard", h_dashboard, 0 },
@@ -155,7 +161,6 @@ static const struct route mon_routes[] = {
 
 const struct service_def mon_service = {
     .svc = SVC_MONITORING,
-    .events_path = "/metrics/events",
     .routes = mon_routes,
     .nroutes = sizeof(mon_routes) / sizeof(mon_routes[0]),
     .state_size = sizeof(struct mon_state),
@@ -165,7 +170,7 @@ const struct service_def mon_service = {
     .state_init = state_init,
     .state_valid = state_valid,
     .generate = generate,
-    .extra_schema = mon_store_schema,
+    .sql = &mon_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,
 };

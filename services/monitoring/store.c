@@ -8,11 +8,8 @@
  * come from mon_alerts; plain normal info events are the rest of the
  * retained range (sequences are dense: this service takes no API events).
  *
- * Statements are prepared once per connection and kept in a small
- * registry. db_close() knows nothing of them, so each connection gets a
- * SQLITE_TRACE_CLOSE callback: sqlite3_close() calls it before it checks
- * for unfinalized statements, and it finalizes ours. */
-#include <pthread.h>
+ * The statements are the connection's (db_stmt(), owned and finalized by
+ * db.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +19,7 @@
 #include "log.h"
 #include "mon.h"
 
-const char mon_store_schema[] =
+static const char schema[] =
     "CREATE TABLE IF NOT EXISTS mon_current("
     "  series INTEGER PRIMARY KEY,"
     "  seq INTEGER NOT NULL,"
@@ -41,9 +38,6 @@ enum stmt_id {
     S_CUR_SET,
     S_ALERT_ADD,
     S_ALERT_PRUNE,
-    S_BEGIN,
-    S_END,
-    S_BOUNDS,
     S_CUR_ALL,
     S_COUNTS,
     S_INCIDENTS,
@@ -58,9 +52,6 @@ static const char *const stmt_sql[S_COUNT] = {
                   "severity = excluded.severity, anomaly = excluded.anomaly",
     [S_ALERT_ADD] = "INSERT INTO mon_alerts(seq, anomaly, severity, incident) VALUES(?1,?2,?3,?4)",
     [S_ALERT_PRUNE] = "DELETE FROM mon_alerts WHERE seq < ?1",
-    [S_BEGIN] = "BEGIN",
-    [S_END] = "COMMIT",
-    [S_BOUNDS] = "SELECT (SELECT max(seq) FROM events), (SELECT min(seq) FROM events)",
     [S_CUR_ALL] = "SELECT series, seq, ts, value, severity, anomaly FROM mon_current",
     [S_COUNTS] = "SELECT anomaly, severity, count(*) FROM mon_alerts GROUP BY anomaly, severity",
     [S_INCIDENTS] = "SELECT anomaly, count(DISTINCT incident) FROM mon_alerts "
@@ -69,77 +60,15 @@ static const char *const stmt_sql[S_COUNT] = {
                  "ORDER BY seq DESC LIMIT ?1",
 };
 
-/* ---- per-connection statements ---- */
-
-#define MAX_CONNS 32
-
-struct conn {
-    sqlite3 *h;
-    sqlite3_stmt *st[S_COUNT];
+const struct db_sql mon_store_sql = {
+    .schema = schema,
+    .stmts = stmt_sql,
+    .nstmts = S_COUNT,
 };
 
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER; /* guards reg */
-static struct conn *reg[MAX_CONNS];
-
-/* Runs inside sqlite3_close(), on the closing thread, before the check for
- * statements still open. */
-static int on_close(unsigned type, void *ctx, void *p, void *x)
+static sqlite3_stmt *stmt(struct db *db, enum stmt_id id)
 {
-    struct conn *c = ctx;
-
-    (void)p;
-    (void)x;
-    if (type != SQLITE_TRACE_CLOSE)
-        return 0;
-    pthread_mutex_lock(&reg_lock);
-    for (int i = 0; i < MAX_CONNS; i++)
-        if (reg[i] == c)
-            reg[i] = NULL;
-    pthread_mutex_unlock(&reg_lock);
-    for (int i = 0; i < S_COUNT; i++)
-        sqlite3_finalize(c->st[i]);
-    free(c);
-    return 0;
-}
-
-/* This connection's statement set, made on first use. A connection is
- * used by one thread at a time, so only the registry needs the lock. */
-static struct conn *conn_of(struct db *db)
-{
-    sqlite3 *h = db_handle(db);
-    struct conn *c = NULL;
-    int free_i = -1;
-
-    pthread_mutex_lock(&reg_lock);
-    for (int i = 0; i < MAX_CONNS && !c; i++) {
-        if (reg[i] && reg[i]->h == h)
-            c = reg[i];
-        else if (!reg[i] && free_i < 0)
-            free_i = i;
-    }
-    if (!c && free_i >= 0 && (c = calloc(1, sizeof *c)) != NULL) {
-        c->h = h;
-        if (sqlite3_trace_v2(h, SQLITE_TRACE_CLOSE, on_close, c) == SQLITE_OK) {
-            reg[free_i] = c;
-        } else {
-            free(c);
-            c = NULL;
-        }
-    }
-    pthread_mutex_unlock(&reg_lock);
-    if (!c)
-        log_error("monitoring store: no statement slot for a connection");
-    return c;
-}
-
-static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
-{
-    if (!c->st[id] && sqlite3_prepare_v3(c->h, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                         &c->st[id], NULL) != SQLITE_OK) {
-        log_error("monitoring store: %s", sqlite3_errmsg(c->h));
-        c->st[id] = NULL;
-    }
-    return c->st[id];
+    return db_stmt(db, (int)id);
 }
 
 static enum bm_rc done(sqlite3_stmt *s)
@@ -156,13 +85,11 @@ static enum bm_rc done(sqlite3_stmt *s)
 enum bm_rc mon_store_event(struct db *db, const struct gen_event *ev)
 {
     const struct mon_detail *d = ev->detail;
-    struct conn *c;
     sqlite3_stmt *s;
 
     if (!d)
         return BM_OK;
-    c = conn_of(db);
-    if (!c || !(s = stmt(c, S_CUR_SET)))
+    if (!(s = stmt(db, S_CUR_SET)))
         return BM_EDB;
     if (sqlite3_bind_int(s, 1, d->series) != SQLITE_OK ||
         sqlite3_bind_int64(s, 2, (sqlite3_int64)ev->seq) != SQLITE_OK ||
@@ -173,7 +100,7 @@ enum bm_rc mon_store_event(struct db *db, const struct gen_event *ev)
         goto fail;
     if (d->anomaly < 0 && d->severity == MON_SEV_INFO)
         return BM_OK;
-    if (!(s = stmt(c, S_ALERT_ADD)))
+    if (!(s = stmt(db, S_ALERT_ADD)))
         return BM_EDB;
     if (sqlite3_bind_int64(s, 1, (sqlite3_int64)ev->seq) != SQLITE_OK ||
         sqlite3_bind_int(s, 2, d->anomaly) != SQLITE_OK ||
@@ -191,10 +118,9 @@ fail:
 
 enum bm_rc mon_store_prune(struct db *db, uint64_t oldest_kept)
 {
-    struct conn *c = conn_of(db);
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = stmt(db, S_ALERT_PRUNE);
 
-    if (!c || !(s = stmt(c, S_ALERT_PRUNE)))
+    if (!s)
         return BM_EDB;
     if (sqlite3_bind_int64(s, 1, (sqlite3_int64)oldest_kept) != SQLITE_OK) {
         sqlite3_clear_bindings(s);
@@ -205,24 +131,9 @@ enum bm_rc mon_store_prune(struct db *db, uint64_t oldest_kept)
 
 /* ---- reads (request threads, each on its own connection) ---- */
 
-static enum bm_rc read_bounds(struct conn *c, struct mon_snapshot *snap)
+static enum bm_rc read_current(struct db *db, struct mon_snapshot *snap)
 {
-    sqlite3_stmt *s = stmt(c, S_BOUNDS);
-    enum bm_rc rc = BM_EDB;
-
-    if (s && sqlite3_step(s) == SQLITE_ROW) {
-        snap->head = (uint64_t)sqlite3_column_int64(s, 0);
-        snap->oldest = (uint64_t)sqlite3_column_int64(s, 1);
-        rc = BM_OK;
-    }
-    if (s)
-        sqlite3_reset(s);
-    return rc;
-}
-
-static enum bm_rc read_current(struct conn *c, struct mon_snapshot *snap)
-{
-    sqlite3_stmt *s = stmt(c, S_CUR_ALL);
+    sqlite3_stmt *s = stmt(db, S_CUR_ALL);
     int step;
 
     if (!s)
@@ -248,10 +159,10 @@ static enum bm_rc read_current(struct conn *c, struct mon_snapshot *snap)
     return step == SQLITE_DONE ? BM_OK : BM_EDB;
 }
 
-static enum bm_rc read_counts(struct conn *c, const struct mon_snapshot *snap,
+static enum bm_rc read_counts(struct db *db, const struct mon_snapshot *snap,
                               struct mon_counts *k)
 {
-    sqlite3_stmt *s = stmt(c, S_COUNTS), *si = stmt(c, S_INCIDENTS);
+    sqlite3_stmt *s = stmt(db, S_COUNTS), *si = stmt(db, S_INCIDENTS);
     int64_t listed = 0;
     int step;
 
@@ -282,9 +193,9 @@ static enum bm_rc read_counts(struct conn *c, const struct mon_snapshot *snap,
     return step == SQLITE_DONE ? BM_OK : BM_EDB;
 }
 
-static enum bm_rc read_recent(struct conn *c, int n, struct buf *out)
+static enum bm_rc read_recent(struct db *db, int n, struct buf *out)
 {
-    sqlite3_stmt *s = stmt(c, S_RECENT);
+    sqlite3_stmt *s = stmt(db, S_RECENT);
     enum bm_rc rc = BM_OK;
     int step, i = 0;
 
@@ -310,24 +221,20 @@ static enum bm_rc read_recent(struct conn *c, int n, struct buf *out)
 enum bm_rc mon_store_read(struct db *db, struct mon_snapshot *snap, struct mon_counts *counts,
                           int n_recent, struct buf *recent)
 {
-    struct conn *c = conn_of(db);
-    sqlite3_stmt *begin, *end;
     enum bm_rc rc;
 
     memset(snap, 0, sizeof *snap);
-    if (!c || !(begin = stmt(c, S_BEGIN)) || !(end = stmt(c, S_END)))
-        return BM_EDB;
     /* One read transaction: bounds, current values and counts agree. */
-    if (done(begin) != BM_OK)
+    if (db_read_begin(db) != BM_OK)
         return BM_EDB;
-    rc = read_bounds(c, snap);
+    rc = db_bounds(db, &snap->head, &snap->oldest);
     if (rc == BM_OK)
-        rc = read_current(c, snap);
+        rc = read_current(db, snap);
     if (rc == BM_OK && counts)
-        rc = read_counts(c, snap, counts);
+        rc = read_counts(db, snap, counts);
     if (rc == BM_OK && counts && n_recent > 0)
-        rc = read_recent(c, n_recent, recent);
-    if (done(end) != BM_OK && rc == BM_OK)
+        rc = read_recent(db, n_recent, recent);
+    if (db_read_end(db) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     return rc;
 }

@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "incident.h"
+#include "timefmt.h"
 #include "txn_internal.h"
 
 #define US_PER_MIN 60000000LL
 #define MS_PER_DAY 86400000LL
-#define HIGH_AMOUNT_CENTS 1000000 /* $10,000 */
 
 static const double type_weights[TXN_T_COUNT] = {
     [TXN_T_PURCHASE] = 70, [TXN_T_TRANSFER] = 12, [TXN_T_WITHDRAWAL] = 10, [TXN_T_DEPOSIT] = 8,
@@ -54,7 +54,7 @@ static uint32_t pick_customer(const struct txn_model *m, struct rng *r, int64_t 
 
         c = draw_customer(m, r);
         cu = &m->cust[c];
-        h = txn_local_hour(t_ms, txn_cities[cu->city].utc_offset_min);
+        h = timefmt_local_hour(t_ms, txn_cities[cu->city].utc_offset_min);
         if ((h >= cu->hour_lo && h < cu->hour_hi) || rng_chance(r, 0.1))
             break;
     }
@@ -78,8 +78,8 @@ static int other_city(int home, uint64_t h, unsigned abroad_in_10)
 static int customer_city(const struct txn_model *m, uint32_t c, int64_t t_ms)
 {
     const struct txn_customer *cu = &m->cust[c];
-    int64_t day = t_ms >= 0 ? t_ms / MS_PER_DAY : -((-t_ms + MS_PER_DAY - 1) / MS_PER_DAY);
-    uint64_t h = txn_hash(m->salt, c, ((uint64_t)day << 8) | 1u);
+    int64_t day = timefmt_floor_div(t_ms, MS_PER_DAY);
+    uint64_t h = rng_hash(m->salt, c, ((uint64_t)day << 8) | 1u);
 
     if (h % 1000 >= cu->travel_pm)
         return cu->city;
@@ -92,7 +92,7 @@ static uint32_t pos_merchant(const struct txn_model *m, uint32_t c, int city, st
 
     /* At home, most purchases go to a handful of usual shops. */
     if (city == m->cust[c].city && rng_chance(r, 0.6))
-        return first + (uint32_t)(txn_hash(m->salt, c, 10 + rng_below(r, 6)) % n);
+        return first + (uint32_t)(rng_hash(m->salt, c, 10 + rng_below(r, 6)) % n);
     return first + (uint32_t)rng_below(r, n);
 }
 
@@ -101,7 +101,7 @@ static uint32_t online_merchant(const struct txn_model *m, uint32_t c, struct rn
     uint32_t n = m->n_merch - m->online_first;
 
     if (rng_chance(r, 0.5))
-        return m->online_first + (uint32_t)(txn_hash(m->salt, c, 20 + rng_below(r, 4)) % n);
+        return m->online_first + (uint32_t)(rng_hash(m->salt, c, 20 + rng_below(r, 4)) % n);
     return m->online_first + (uint32_t)rng_below(r, n);
 }
 
@@ -145,7 +145,7 @@ static void set_scene(const struct txn_model *m, uint32_t c, int city, int64_t t
     f->usual_hi = cu->usual_hi;
     f->away = city != cu->city;
     f->foreign = strcmp(txn_cities[city].country, txn_cities[cu->city].country) != 0;
-    f->local_hour = txn_local_hour(t_ms, txn_cities[city].utc_offset_min);
+    f->local_hour = timefmt_local_hour(t_ms, txn_cities[city].utc_offset_min);
 }
 
 /* ---- normal traffic ---- */
@@ -154,7 +154,7 @@ static int64_t usual_cap(const struct txn_customer *cu)
 {
     int64_t cap = 4 * (int64_t)cu->usual_hi;
 
-    return cap < HIGH_AMOUNT_CENTS ? cap : HIGH_AMOUNT_CENTS;
+    return cap < TXN_HIGH_AMOUNT_CENTS ? cap : TXN_HIGH_AMOUNT_CENTS;
 }
 
 /* From the customer's own profile, scaled; never past usual_cap(). */
@@ -306,7 +306,7 @@ static void high_amount_event(const struct txn_model *m, struct rng *r, int64_t 
     uint64_t kind = rng_below(r, 10);
 
     set_scene(m, c, customer_city(m, c, t_ms), t_ms, e, f);
-    lo = lo > HIGH_AMOUNT_CENTS ? lo : HIGH_AMOUNT_CENTS + 1;
+    lo = lo > TXN_HIGH_AMOUNT_CENTS ? lo : TXN_HIGH_AMOUNT_CENTS + 1;
     e->cents = llround((double)lo * exp(rng_double(r) * log(3.0)));
     e->cents = e->cents < lo ? lo : e->cents;
     if (kind < 5) {
@@ -339,7 +339,7 @@ static void fraud_event(const struct txn_model *m, const struct txn_incident *in
     const struct txn_merchant *mer = &m->merch[in->merchant];
     bool online = in->merchant >= m->online_first;
     int city = online ? other_city(m->cust[in->customer].city,
-                                   txn_hash(m->salt, in->customer, 0x66000000u + in->merchant),
+                                   rng_hash(m->salt, in->customer, 0x66000000u + in->merchant),
                                    5)
                       : mer->city;
 
@@ -366,13 +366,13 @@ static uint64_t id_half(const uint8_t *b)
 static uint32_t laundering_counterparty(const struct txn_model *m,
                                         const struct txn_incident *in, int j)
 {
-    uint64_t seed = txn_hash(id_half(in->id), id_half(in->id + 8), 0x6c61756e64u);
+    uint64_t seed = rng_hash(id_half(in->id), id_half(in->id + 8), 0x6c61756e64u);
     uint32_t c = in->customer, used[TXN_MAX_INCIDENT], payee[TXN_N_PAYEES];
 
     for (int k = 0; k < TXN_N_PAYEES; k++)
         payee[k] = txn_payee(m, c, k);
     for (int i = 0; i <= j; i++) {
-        uint32_t k = (uint32_t)(txn_hash(seed, (uint64_t)i, 0) % m->n_cust);
+        uint32_t k = (uint32_t)(rng_hash(seed, (uint64_t)i, 0) % m->n_cust);
         bool clash;
 
         do { /* terminates: n_cust is far above the accounts ruled out */
@@ -428,7 +428,8 @@ static uint32_t fraud_merchant(const struct txn_model *m, uint32_t c, struct rng
  * a second. Those already under way keep their schedule, except that a
  * due step waits an event or so while the labelled count is already
  * ANOM_AHEAD_MAX ahead of the target (anomaly.h), and that should the
- * table ever be full the incident due next steps early (pick_anomaly). */
+ * table ever be full the incident due next steps early
+ * (INC_F_FULL_STEPS_EARLY). */
 
 /* Mean full-length gap, seconds. */
 static double mean_gap_s(int type)
@@ -463,7 +464,7 @@ static int64_t gap_us(const struct txn_incident *in, struct rng *r)
 static void incident_step(const struct txn_model *m, struct txn_incident *in, struct rng *r,
                           int64_t t_us, struct txn_rec *e, struct txn_features *f)
 {
-    int64_t t_ms = txn_ms_of_us(t_us);
+    int64_t t_ms = timefmt_ms_of_us(t_us);
 
     if (in->type == TXN_A_FRAUD)
         fraud_event(m, in, r, t_ms, e, f);
@@ -476,112 +477,103 @@ static void incident_step(const struct txn_model *m, struct txn_incident *in, st
         in->next_us = t_us + gap_us(in, r);
 }
 
-/* Everything one call may change, worked on as a copy and written back
- * only once the event is encoded: a failed append then leaves the state
- * as it was, without copying the whole table. */
-struct txn_step {
-    struct rng r;
-    struct anom_sched sched;
-    double mean_dt_us;
-    uint32_t dt_seen;
-    double rate;            /* anomaly rate in force */
-    struct txn_incident in; /* the incident stepped or started */
-    enum inc_op op;         /* what becomes of it, applied once the event is out */
+/* ---- the incident driver's hooks (incident.h) ---- */
+
+/* One call's context for the hooks. */
+struct txn_call {
+    const struct txn_model *m;
+    struct txn_rec *e;
+    struct txn_features *f;
 };
 
-static void step_commit(struct txn_state *st, const struct txn_step *s, int64_t t_us,
-                        struct rng *r)
+static int hook_pick(void *svc, struct inc_call *c)
 {
-    *r = s->r;
-    st->sched = s->sched;
-    st->mean_dt_us = s->mean_dt_us;
-    st->dt_seen = s->dt_seen;
-    st->last_us = t_us;
-    inc_apply(st->active, sizeof st->active[0], &st->n_active, s->op, &s->in);
+    (void)svc;
+    return anom_pick(&c->sched, &c->r);
+}
+
+static bool hook_is_multi(int type)
+{
+    return type != TXN_A_HIGH_AMOUNT;
+}
+
+static void hook_single(void *svc, struct inc_call *c, int type)
+{
+    struct txn_call *x = svc;
+
+    high_amount_event(x->m, &c->r, timefmt_ms_of_us(c->ts_us), x->e, x->f);
+    x->e->anomaly = type;
+    c->anomaly = type;
+}
+
+static double hook_init(void *svc, struct inc_call *c, int type)
+{
+    struct txn_call *x = svc;
+    struct txn_incident *in = c->in;
+
+    in->type = (uint8_t)type;
+    in->size = (uint8_t)rng_range(&c->r, 3, TXN_MAX_INCIDENT);
+    in->customer = (uint16_t)draw_customer(x->m, &c->r);
+    if (type == TXN_A_FRAUD)
+        in->merchant = (uint16_t)fraud_merchant(x->m, in->customer, &c->r);
+    rng_uuid4_bytes(&c->r, in->id);
+    return 0.0;
+}
+
+static void hook_set_squeeze(void *slot, uint8_t squeeze)
+{
+    ((struct txn_incident *)slot)->squeeze = squeeze;
 }
 
 /* Persisted bytes come back from disk: an incident is checked before it
  * is used to index the population. */
-static bool incident_ok(const struct txn_model *m, const struct txn_incident *in)
+static bool hook_valid(const void *svc, const void *slot)
 {
+    const struct txn_model *m = ((const struct txn_call *)svc)->m;
+    const struct txn_incident *in = slot;
+
     return (in->type == TXN_A_FRAUD || in->type == TXN_A_LAUNDERING) &&
            in->customer < m->n_cust && in->merchant < m->n_merch && in->size >= 2 &&
            in->size <= TXN_MAX_INCIDENT && in->done >= 1 && in->done < in->size;
 }
 
-/* Starts an incident of the type the scheduler picks and emits its first
- * event. INC_NONE with e untouched if no type has weight or a multi-event
- * incident finds the table full: the deficit then waits for a later tick,
- * and the same type is still owed. */
-static enum inc_op start_incident(const struct txn_model *m, const struct txn_state *st,
-                                  struct txn_step *s, int64_t t_us, struct txn_rec *e,
-                                  struct txn_features *f)
+static bool hook_step(void *svc, struct inc_call *c)
 {
-    struct txn_incident *in = &s->in;
-    int type = anom_pick(&s->sched, &s->r);
+    struct txn_call *x = svc;
+    struct txn_incident *in = c->in;
 
-    if (type < 0)
-        return INC_NONE;
-    if (type == TXN_A_HIGH_AMOUNT) {
-        anom_started(&s->sched, &s->r);
-        high_amount_event(m, &s->r, txn_ms_of_us(t_us), e, f);
-        e->anomaly = TXN_A_HIGH_AMOUNT;
-        return INC_NONE;
-    }
-    if (st->n_active >= TXN_MAX_ACTIVE)
-        return INC_NONE;
-    anom_started(&s->sched, &s->r);
-    memset(in, 0, sizeof *in);
-    in->type = (uint8_t)type;
-    in->size = (uint8_t)rng_range(&s->r, 3, TXN_MAX_INCIDENT);
-    in->customer = (uint16_t)draw_customer(m, &s->r);
-    if (type == TXN_A_FRAUD)
-        in->merchant = (uint16_t)fraud_merchant(m, in->customer, &s->r);
-    in->squeeze = inc_squeeze(full_length_load(&s->sched, s->rate, s->mean_dt_us),
-                              st->n_active, TXN_MAX_ACTIVE, 0.0);
-    rng_uuid4_bytes(&s->r, in->id);
-    incident_step(m, in, &s->r, t_us, e, f);
-    return INC_PUSH;
+    incident_step(x->m, in, &c->r, c->ts_us, x->e, x->f);
+    c->anomaly = in->type;
+    return in->done < in->size;
+}
+
+/* A due step waits while the count is ahead, and should the table ever
+ * be full the incident due next steps early, so the count never falls
+ * behind; with the squeeze above that only happens at the extreme corner
+ * of the settings. */
+static const struct inc_ops txn_incidents = {
+    .slot_size = sizeof(struct txn_incident),
+    .max_active = TXN_MAX_ACTIVE,
+    .flags = INC_F_WAIT_AHEAD | INC_F_FULL_STEPS_EARLY,
+    .pick = hook_pick,
+    .is_multi = hook_is_multi,
+    .single = hook_single,
+    .init = hook_init,
+    .load = full_length_load,
+    .set_squeeze = hook_set_squeeze,
+    .valid = hook_valid,
+    .step = hook_step,
+};
+
+static struct inc_state inc_view(struct txn_state *st)
+{
+    return (struct inc_state){
+        .sched = &st->sched, .last_us = &st->last_us, .mean_dt_us = &st->mean_dt_us,
+        .dt_seen = &st->dt_seen, .slots = st->active, .n_active = &st->n_active,
+    };
 }
 
 /* ---- the next event ---- */
-
-/* Emits the next step of the incident on top of the table. */
-static enum bm_rc step_top(const struct txn_model *m, const struct txn_state *st,
-                           struct txn_step *s, int64_t t_us, struct txn_rec *e,
-                           struct txn_features *f)
-{
-    s->in = st->active[0];
-    if (!incident_ok(m, &s->in))
-        return BM_ESTATE;
-    incident_step(m, &s->in, &s->r, t_us, e, f);
-    s->op = s->in.done < s->in.size ? INC_REPLACE_TOP : INC_POP_TOP;
-    return BM_OK;
-}
-
-/* The anomaly, if any, this call emits: the due step of the incident on
- * top of the table (unless the labelled count is already a few events
- * ahead: then it waits an event or two), else a new incident when the
- * scheduler says so. Should the table be full, the incident due next
- * steps early instead, so the count never falls behind; with the squeeze
- * above that only happens at the extreme corner of the settings. */
-static enum bm_rc pick_anomaly(const struct txn_model *m, const struct txn_state *st,
-                               struct txn_step *s, bool due, int64_t t_us, struct txn_rec *e,
-                               struct txn_features *f)
-{
-    enum bm_rc rc = BM_OK;
-
-    s->op = INC_NONE;
-    if (st->n_active > 0 && st->active[0].next_us <= t_us && anom_step_ok(&s->sched, s->rate))
-        rc = step_top(m, st, s, t_us, e, f);
-    else if (due)
-        s->op = start_incident(m, st, s, t_us, e, f);
-    if (rc == BM_OK && due && e->anomaly < 0 && st->n_active >= TXN_MAX_ACTIVE)
-        rc = step_top(m, st, s, t_us, e, f);
-    if (e->anomaly >= 0)
-        anom_emitted(&s->sched, e->anomaly);
-    return rc;
-}
 
 _Static_assert(sizeof(struct txn_incident) == 32, "struct txn_incident has padding");
 _Static_assert(offsetof(struct txn_incident, next_us) == 0,
@@ -594,11 +586,14 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
                         const struct gen_params *p, struct rng *r,
                         int64_t t_us, uint64_t seq, struct gen_event *ev)
 {
-    struct txn_step s;
+    struct inc_state view = inc_view(st);
+    struct inc_call c;
+    struct txn_incident in;
     struct txn_rec e;
     struct txn_features f;
+    struct txn_call x = { m, &e, &f };
     double w[TXN_A_COUNT];
-    int64_t t_ms = txn_ms_of_us(t_us);
+    int64_t t_ms = timefmt_ms_of_us(t_us);
     enum bm_rc rc;
     bool due;
 
@@ -608,28 +603,26 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     memset(&e, 0, sizeof e);
     memset(&f, 0, sizeof f);
     e.anomaly = -1;
-    s.r = *r;
-    s.sched = st->sched;
-    s.dt_seen = st->dt_seen;
-    s.mean_dt_us = inc_mean_dt(st->last_us, st->mean_dt_us, &s.dt_seen, t_us);
-    s.rate = anom_rate(p->anomaly_rate, p->weights, TXN_A_COUNT, w);
-    anom_weights(&s.sched, w);
-    due = anom_tick(&s.sched, s.rate);
-    rng_uuid4(&s.r, e.id);
-    rc = pick_anomaly(m, st, &s, due, t_us, &e, &f);
+    due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, TXN_A_COUNT, w, t_us);
+    rng_uuid4(&c.r, e.id);
+    rc = inc_drive(&txn_incidents, &x, &view, &c, due, t_us);
     if (rc != BM_OK)
         return rc;
     if (e.anomaly < 0)
-        normal_event(m, &s.r, t_ms, &e, &f);
+        normal_event(m, &c.r, t_ms, &e, &f);
     e.ts_ms = t_ms;
     e.seq = seq;
-    txn_assess(&f, &e, &s.r);
+    txn_assess(&f, &e, &c.r);
     rc = txn_rec_encode(&e, ev->json);
     if (rc != BM_OK) /* as if this call never happened */
         return rc;
-    step_commit(st, &s, t_us, r);
+    inc_commit(&txn_incidents, &view, &c, t_us, r);
     ev->ts_ms = t_ms;
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? txn_anomaly_names[e.anomaly] : NULL;
+    if (e.anomaly >= 0 && e.incident_id[0]) {
+        memcpy(ev->incident_id, e.incident_id, sizeof ev->incident_id);
+        ev->incident_open = c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
+    }
     return BM_OK;
 }

@@ -4,7 +4,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "daemon.h"
+#include "endpoints.h"
 #include "genloop.h"
 #include "json.h"
 #include "txn.h"
@@ -38,9 +38,10 @@ static enum bm_rc generate(const void *model, void *state, const struct gen_para
 }
 
 /* Runs on the writer thread: the input was validated by the handler. */
-static enum bm_rc build_api_event(void *arg, const void *model, struct rng *r, int64_t t_us,
-                                  uint64_t seq, struct gen_event *ev)
+static enum bm_rc build_api_event(void *arg, struct db *db, const void *model, struct rng *r,
+                                  int64_t t_us, uint64_t seq, struct gen_event *ev)
 {
+    (void)db;
     return txn_from_input(model, arg, r, t_us, seq, ev);
 }
 
@@ -56,7 +57,7 @@ static void h_post_transaction(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if ((obj = daemon_body_json(req)) == NULL)
+    if ((obj = endpoints_body_json(req)) == NULL)
         return;
     memset(&in, 0, sizeof(in));
     rc = txn_input_from_json(obj, &in, &f);
@@ -79,13 +80,12 @@ static void h_post_transaction(struct http_req *req)
 }
 
 static const struct route txn_routes[] = {
-    { "GET", "/transactions/events", daemon_h_events, 0 },
+    { "GET", "/transactions/events", endpoints_h_events, 0 },
     { "POST", "/transactions", h_post_transaction, R_JSON_BODY },
 };
 
 const struct service_def txn_service = {
     .svc = SVC_TRANSACTION,
-    .events_path = "/transactions/events",
     .routes = txn_routes,
     .nroutes = sizeof(txn_routes) / sizeof(txn_routes[0]),
     .state_size = sizeof(struct txn_state),

@@ -1,6 +1,7 @@
-/* txn_internal.h - shared by model.c and generator.c only: the population
- * layout, the event record and its scoring and encoding. Not for routes.c
- * or store.c, which see the opaque struct txn_model of txn.h. */
+/* txn_internal.h - shared by the pure parts of the service
+ * (population.c, generator.c, score.c, encode.c, post.c, api.c): the
+ * population layout, the event record and its scoring and encoding. Not
+ * for routes.c, which sees the opaque struct txn_model of txn.h. */
 #ifndef BM_SERVICES_TRANSACTION_TXN_INTERNAL_H
 #define BM_SERVICES_TRANSACTION_TXN_INTERNAL_H
 
@@ -11,10 +12,13 @@
 #include "buf.h"
 #include "rc.h"
 #include "rng.h"
+#include "timefmt.h"
 #include "txn.h"
 
 enum txn_segment { TXN_SEG_RETAIL, TXN_SEG_BUSINESS, TXN_SEG_PREMIUM, TXN_SEG_COUNT };
 extern const char *const txn_segment_names[TXN_SEG_COUNT];
+
+#define TXN_HIGH_AMOUNT_CENTS 1000000 /* $10,000: above it, a suspicious_high_amount */
 
 enum txn_status { TXN_ST_APPROVED, TXN_ST_DECLINED, TXN_ST_PENDING, TXN_ST_COUNT };
 
@@ -127,25 +131,23 @@ struct txn_features {
     double cat_risk;
 };
 
-/* Deterministic mixing of the model salt with small keys. */
-uint64_t txn_hash(uint64_t salt, uint64_t a, uint64_t b);
+/* ---- population.c ---- */
+
 /* Customer index of regular payee k (0 .. TXN_N_PAYEES - 1) of customer c. */
 uint32_t txn_payee(const struct txn_model *m, uint32_t c, int k);
-/* Hour of the day 0..23 at t_ms in a zone offset_min east of UTC. */
-int txn_local_hour(int64_t t_ms, int offset_min);
-/* Microseconds to milliseconds, rounding down also before 1970. */
-int64_t txn_ms_of_us(int64_t t_us);
-
-/* Incident ids: 16 random bytes in the state, UUID v4 text in events.
- * Drawn as rng_uuid4() draws them, so the text is the same kind. */
 /* "CUST_123456", "ACC1234567890", "MER_123456" into out[size]. */
 void txn_fmt_id(char *out, size_t size, const char *prefix, uint64_t num);
 /* Fills customer_id, segment and account from population member c. */
 void txn_rec_customer(const struct txn_model *m, uint32_t c, struct txn_rec *e);
 void txn_rec_city(struct txn_rec *e, int city);
 
+/* ---- score.c ---- */
+
 /* Sets risk_milli, status and proc_ms from the features plus noise. */
 void txn_assess(const struct txn_features *f, struct txn_rec *e, struct rng *r);
+
+/* ---- encode.c ---- */
+
 /* Appends the event's JSON object; on failure b is as it was. */
 enum bm_rc txn_rec_encode(const struct txn_rec *e, struct buf *b) BM_WUR;
 

@@ -1,5 +1,5 @@
-/* fuzz_config_post.c - a POST /config body, taken the way daemon.c's
- * daemon_h_config_set() takes it (json_parse, then cfg_apply_runtime on a
+/* fuzz_config_post.c - a POST /config body, taken the way endpoints.c's
+ * endpoints_h_config_set() takes it (json_parse, then cfg_apply_runtime on a
  * copy of the live settings), for each of the three services.
  *
  * Invariants: a rejected body changes nothing and is a 422 naming a field
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cJSON *obj = NULL;
 
-    /* daemon.c answers 400 itself for an empty or unparseable body */
+    /* endpoints.c answers 400 itself for an empty or unparseable body */
     if (size == 0 || json_parse((const char *)data, size, &obj) != BM_OK)
         return 0;
     for (int s = SVC_TRANSACTION; s <= SVC_MONITORING; s++)

@@ -1,6 +1,6 @@
 /* fuzz_flags.c - command lines and environments, through cfg_load for each
  * of the four processes, and the gateway's replica URL lists through
- * gw_parse_urls as its main.c does.
+ * gw_parse_urls as gateway.c does.
  *
  * Input: arguments separated by NUL bytes if there is any, else by
  * newlines; an argument "env:NAME=value" goes into the environment

@@ -1,7 +1,7 @@
 /* fuzz_gw_health.c - a service's /health body as the gateway's poller
  * reads it (gw_parse_health: stream_id, head_sequence, status), kept in
- * a replica's state the way poller.c keeps it, then shown in the
- * gateway's /system/health and /dashboard.
+ * a replica's state through gw_agg_apply_health as poller.c does, then
+ * shown in the gateway's /system/health and /dashboard.
  *
  * Invariants: an accepted body had a string stream_id and an integer
  * head_sequence >= 0, and what is kept is exactly what was sent (a
@@ -14,7 +14,8 @@
 
 #include "aggregate.h"
 #include "json.h"
-#include "poller.h"
+#include "page.h"
+#include "report.h"
 #include "support.h"
 
 static void check_kept(const struct gw_health *h, const uint8_t *data, size_t size)
@@ -42,13 +43,14 @@ static void check_served(const struct gw_health *h)
     struct buf b;
 
     FUZZ_CHECK(gw_agg_init(&a, 1u << 16, 1000) == BM_OK);
-    for (int s = 0; s < GW_NSRC; s++) {
-        struct gw_replica *r = &a.svc[s].rep[0];
-        FUZZ_CHECK(gw_agg_set_replicas(&a, (enum gw_src)s, urls, 1) == BM_OK);
-        memcpy(r->stream_id, h->stream_id, sizeof(r->stream_id));
-        memcpy(r->health_status, h->status, sizeof(r->health_status));
-        r->head_sequence = h->head_sequence;
-        r->state = GW_OK;
+    for (int s = 0; s < SVC_NSOURCES; s++) {
+        const struct gw_replica *r = &a.svc[s].rep[0];
+        FUZZ_CHECK(gw_agg_set_replicas(&a, (enum bm_svc)s, urls, 1) == BM_OK);
+        FUZZ_CHECK(!gw_agg_apply_health(&a, (enum bm_svc)s, 0, h)); /* the first stream */
+        FUZZ_CHECK(strcmp(r->stream_id, h->stream_id) == 0 &&
+                   strcmp(r->health_status, h->status) == 0 &&
+                   r->head_sequence == h->head_sequence);
+        FUZZ_CHECK(gw_agg_mark_ok(&a, (enum bm_svc)s, 0, 1, 1));
     }
     buf_init(&b, 1u << 20);
     FUZZ_CHECK(gw_agg_system_health(&a, &b) == BM_OK && fuzz_json_ok(b.data, b.len));

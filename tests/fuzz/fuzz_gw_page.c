@@ -19,11 +19,12 @@
 #include <cjson/cJSON.h>
 
 #include "aggregate.h"
+#include "report.h"
 #include "json.h"
 #include "support.h"
 
 #define PAGE_AGG_BYTES 4096 /* small, so that appends evict and the text ring wraps */
-#define PAGE_FEEDS (2 * GW_NSRC)
+#define PAGE_FEEDS (2 * SVC_NSOURCES)
 
 /* The pages fed so far, kept to compare the buffered text with. */
 struct fed {
@@ -69,7 +70,7 @@ static size_t page_events(const uint8_t *data, size_t size)
 }
 
 /* Some event fed so far has this slot's source, id, sequence and text. */
-static bool slot_was_fed(const struct gw_agg *a, const struct gw_slot *s,
+static bool slot_was_fed(const struct gw_buffer *a, const struct gw_slot *s,
                          const struct fed *fed, size_t nfed)
 {
     for (size_t f = 0; f < nfed; f++)
@@ -82,14 +83,14 @@ static bool slot_was_fed(const struct gw_agg *a, const struct gw_slot *s,
     return false;
 }
 
-static void check_agg(const struct gw_agg *a, const struct fed *fed, size_t nfed)
+static void check_buffer(const struct gw_buffer *a, const struct fed *fed, size_t nfed)
 {
     size_t bytes = 0;
 
     FUZZ_CHECK(a->n <= a->cap && a->bytes <= a->max_bytes);
     for (size_t i = 0; i < a->n; i++) {
         const struct gw_slot *s = &a->ring[(a->head + i) % a->cap];
-        FUZZ_CHECK(s->gseq >= 1 && s->gseq <= a->last_gseq && s->src < GW_NSRC);
+        FUZZ_CHECK(s->gseq >= 1 && s->gseq <= a->last_gseq && s->src < SVC_NSOURCES);
         FUZZ_CHECK(s->len >= 1 && (size_t)s->off + s->len <= a->text_cap);
         for (size_t j = 0; j < i; j++) {
             const struct gw_slot *o = &a->ring[(a->head + j) % a->cap];
@@ -104,8 +105,8 @@ static void check_agg(const struct gw_agg *a, const struct fed *fed, size_t nfed
 }
 
 /* Parses the page for src and appends it as replica rep's; the events
- * stay in *f (the aggregate copies them) for check_agg. */
-static void feed(struct gw_agg *a, enum gw_src src, int rep, const uint8_t *data, size_t size,
+ * stay in *f (the aggregate copies them) for check_buffer. */
+static void feed(struct gw_agg *a, enum bm_svc src, int rep, const uint8_t *data, size_t size,
                  struct fed *f)
 {
     static struct gw_event unset;
@@ -179,16 +180,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct gw_agg a;
 
     FUZZ_CHECK(gw_agg_init(&a, PAGE_AGG_BYTES, 1000) == BM_OK);
-    for (int s = 0; s < GW_NSRC; s++)
-        FUZZ_CHECK(gw_agg_set_replicas(&a, (enum gw_src)s, urls, 2) == BM_OK);
-    for (int s = 0; s < GW_NSRC; s++) {
+    for (int s = 0; s < SVC_NSOURCES; s++)
+        FUZZ_CHECK(gw_agg_set_replicas(&a, (enum bm_svc)s, urls, 2) == BM_OK);
+    for (int s = 0; s < SVC_NSOURCES; s++) {
         /* then another replica with the same page: duplicates stay out */
         for (int rep = 0; rep < 2; rep++) {
-            feed(&a, (enum gw_src)s, rep, data, size, &fed[nfed++]);
-            check_agg(&a, fed, nfed);
+            feed(&a, (enum bm_svc)s, rep, data, size, &fed[nfed++]);
+            check_buffer(&a.buf, fed, nfed);
         }
     }
-    if (a.last_gseq > 0)
+    if (a.buf.last_gseq > 0)
         check_bodies(&a); /* an empty aggregate's bodies are always the same */
     gw_agg_free(&a);
     for (size_t f = 0; f < nfed; f++)

@@ -2,7 +2,11 @@
  * database, talk to it over HTTP with libcurl, and check what it answers
  * and what it leaves on disk. The helpers said to "fail the test" end the
  * running cmocka test on a mismatch (call them from a test only); the
- * rest return what they found. */
+ * rest return what they found.
+ *
+ * One header, one section per file (harness_<section>.c). Everything it
+ * exports starts with h_, so no name meets common's (which the tests link
+ * too: common has its own db_close). */
 #ifndef BM_TESTS_INTEGRATION_HARNESS_H
 #define BM_TESTS_INTEGRATION_HARNESS_H
 
@@ -16,10 +20,10 @@ struct sqlite3;
 struct proc {
     pid_t pid;
     int port;
-    char dir[256];      /* temporary directory, removed by proc_cleanup */
+    char dir[256];      /* temporary directory, removed by h_proc_cleanup */
     char db[320];       /* database path inside dir */
     char log[320];      /* the daemon's stdout+stderr */
-    char config[320];   /* config file in dir (written by proc_write_config) */
+    char config[320];   /* config file in dir (written by h_proc_write_config) */
 };
 
 struct resp {
@@ -32,126 +36,131 @@ struct resp {
 };
 
 /* ------------------------------------------------------------------ */
-/* Processes                                                            */
+/* Processes (harness_proc.c) */
 
 /* Makes a temporary directory; db and log paths inside it. */
-void proc_init(struct proc *p, const char *tag);
+void h_proc_init(struct proc *p, const char *tag);
 /* Writes text as p->config. */
-void proc_write_config(struct proc *p, const char *json);
+void h_proc_write_config(struct proc *p, const char *json);
 /* Starts build/bin/<binary> --port 0 --bind 127.0.0.1 --db p->db
  * [--config p->config if written] + args (NULL-terminated). Waits for the
  * "listening" log line (up to 10 s). Returns 0 on success. */
-int proc_start(struct proc *p, const char *binary, const char *const *args);
-/* proc_start again on p's directory, database and config (after
- * proc_stop or proc_kill9), with a fresh log. */
-int proc_restart(struct proc *p, const char *binary, const char *const *args);
+int h_proc_start(struct proc *p, const char *binary, const char *const *args);
+/* h_proc_start again on p's directory, database and config (after
+ * h_proc_stop or h_proc_kill9), with a fresh log. */
+int h_proc_restart(struct proc *p, const char *binary, const char *const *args);
 /* Same for build/bin/api-gateway, which takes no --db. */
-int proc_start_gateway(struct proc *p, const char *const *args);
+int h_proc_start_gateway(struct proc *p, const char *const *args);
 /* A URL where nothing listens: an upstream that refuses connections. */
 #define NO_UPSTREAM_URL "http://127.0.0.1:1"
-/* proc_start_gateway with --transaction-url, --auth-url and
+/* h_proc_start_gateway with --transaction-url, --auth-url and
  * --monitoring-url (NULL: NO_UPSTREAM_URL), and --poll-interval-ms and
  * --upstream-timeout-ms when not NULL (else the defaults). */
-int proc_start_gateway_urls(struct proc *p, const char *txn_url, const char *auth_url,
-                            const char *mon_url, const char *poll_ms, const char *timeout_ms);
+int h_proc_start_gateway_urls(struct proc *p, const char *txn_url, const char *auth_url,
+                              const char *mon_url, const char *poll_ms, const char *timeout_ms);
 /* Runs the binary to completion with args, returns its exit status;
  * output captured into out (may be NULL). */
-int proc_run(const char *binary, const char *const *args, char *out, size_t outlen);
+int h_proc_run(const char *binary, const char *const *args, char *out, size_t outlen);
 /* SIGTERM, wait up to 5 s (15 s at BM_TEST_SCALE=small: sanitizers), then
  * SIGKILL; returns the exit status, or -1 if killed; *ms = time taken. */
-int proc_stop(struct proc *p, long *ms);
-/* proc_stop with sig in place of SIGTERM. */
-int proc_stop_by(struct proc *p, int sig, long *ms);
-void proc_kill9(struct proc *p);
+int h_proc_stop(struct proc *p, long *ms);
+/* h_proc_stop with sig in place of SIGTERM. */
+int h_proc_stop_by(struct proc *p, int sig, long *ms);
+void h_proc_kill9(struct proc *p);
 /* Removes the temporary directory. */
-void proc_cleanup(struct proc *p);
+void h_proc_cleanup(struct proc *p);
 /* How many threads of pid, the main thread aside, leave sig unblocked,
  * by their SigBlk line in /proc; *nthreads says how many of those threads
  * were read. -1 if none could be read. */
-int proc_threads_taking(pid_t pid, int sig, int *nthreads);
+int h_proc_threads_taking(pid_t pid, int sig, int *nthreads);
 
 /* Daemon slots for a test program. They live here, not on a test's
  * stack, so the teardown can stop and remove them when an assertion ends
  * a test early. */
 #define PROCS_MAX 3
-extern struct proc procs[PROCS_MAX];
+extern struct proc h_procs[PROCS_MAX];
 /* cmocka setup: every slot empty (pid -1). */
-int procs_setup(void **state);
+int h_procs_setup(void **state);
 /* cmocka teardown: kills and removes what a test left in a slot. */
-int procs_teardown(void **state);
+int h_procs_teardown(void **state);
 /* Kills p if it still runs, removes its files and frees its slot. */
-void proc_finish(struct proc *p);
+void h_proc_finish(struct proc *p);
 
 /* ------------------------------------------------------------------ */
-/* Time                                                                 */
+/* Time and numbers (harness_proc.c) */
 
 /* Monotonic clock, in ms. */
-long now_ms(void);
-void sleep_ms(long ms);
+long h_now_ms(void);
+void h_sleep_ms(long ms);
 
 /* Scale factor: BM_TEST_SCALE=small shrinks long tests (sanitizers). */
-bool test_scale_small(void);
+bool h_test_scale_small(void);
+
+/* The decimal number at the start of s (leading blanks skipped) into *out;
+ * false if there is none or it is out of range (strtol, checked). */
+bool h_num_at(const char *s, long *out);
 
 /* ------------------------------------------------------------------ */
-/* HTTP                                                                 */
+/* HTTP (harness_http.c) */
 
 /* { "Content-Type: application/json", NULL } */
-extern const char *const json_ct[];
+extern const char *const h_json_ct[];
 
 /* One request; headers is NULL or a NULL-terminated list of "Name: value". */
-int http_req(int port, const char *method, const char *path, const char *body,
-             const char *const *headers, struct resp *r);
-/* http_req with a body of len bytes, which may hold NUL bytes. */
-int http_req_len(int port, const char *method, const char *path, const char *body, size_t len,
-                 const char *const *headers, struct resp *r);
-void resp_free(struct resp *r);
+int h_http_req(int port, const char *method, const char *path, const char *body,
+               const char *const *headers, struct resp *r);
+/* h_http_req with a body of len bytes, which may hold NUL bytes. */
+int h_http_req_len(int port, const char *method, const char *path, const char *body, size_t len,
+                   const char *const *headers, struct resp *r);
+void h_resp_free(struct resp *r);
 /* GET and parse JSON; returns a cJSON tree (caller deletes) or NULL. */
-struct cJSON *http_get_json(int port, const char *path, long *status);
+struct cJSON *h_http_get_json(int port, const char *path, long *status);
 /* GET that must answer 200, application/json and a JSON body (else it
  * fails the test); returns the tree (caller deletes). */
-struct cJSON *get_json(int port, const char *path);
+struct cJSON *h_get_json(int port, const char *path);
 /* GET /config, which must answer 200; returns the body (caller frees). */
-char *get_config(int port);
+char *h_get_config(int port);
 /* Polls GET /health until its status is status, or timeout_ms. */
-bool wait_health_status(int port, const char *status, int timeout_ms);
-/* head_sequence of GET /health (by get_json; fails the test if none). */
-long long health_head(int port);
+bool h_wait_health_status(int port, const char *status, int timeout_ms);
+/* head_sequence of GET /health (by h_get_json; fails the test if none). */
+long long h_health_head(int port);
 /* Polls /health until head_sequence >= min or timeout_ms. */
-bool wait_head(int port, long long min, int timeout_ms);
+bool h_wait_head(int port, long long min, int timeout_ms);
 /* Polls /health until the backfill is over: status "ok" and every
  * simulated second of it written. Fails the test at once if /health has
  * no status or backfill (a broken daemon), or if head_sequence stands
  * still for 15 s before that. (Status alone once said "ok" before the
  * generator's first batch.) */
-bool wait_backfilled(int port, int timeout_ms);
-/* proc_init(p, tag), config as its file (unless NULL), proc_start and
- * wait_backfilled(timeout_ms); fails the test if a step does. */
-void proc_start_backfilled(struct proc *p, const char *tag, const char *binary,
-                           const char *config, const char *const *args, int timeout_ms);
+bool h_wait_backfilled(int port, int timeout_ms);
+/* h_proc_init(p, tag), config as its file (unless NULL), h_proc_start and
+ * h_wait_backfilled(timeout_ms); fails the test if a step does. */
+void h_proc_start_backfilled(struct proc *p, const char *tag, const char *binary,
+                             const char *config, const char *const *args, int timeout_ms);
 /* GETs an event list every 100 ms, 50 times at most, until its events
  * array is not empty; returns the last answer (NULL or without events if
  * none came; caller deletes). */
-struct cJSON *wait_first_events(int port, const char *path);
+struct cJSON *h_wait_first_events(int port, const char *path);
 
 /* ------------------------------------------------------------------ */
-/* JSON members: member k of object o (o may be NULL)                  */
+/* JSON members (harness_http.c): member k of object o (o may be NULL) */
 
 /* A string member, or NULL. */
-const char *jstr(const struct cJSON *o, const char *k);
+const char *h_jstr(const struct cJSON *o, const char *k);
 /* A number member as an integer; fails the test if it is not a number. */
-long long jnum(const struct cJSON *o, const char *k);
+long long h_jnum(const struct cJSON *o, const char *k);
 /* A number member; fails the test if it is not a number. */
-double jdbl(const struct cJSON *o, const char *k);
+double h_jdbl(const struct cJSON *o, const char *k);
 /* Present, and a string or null (a number or null). */
-bool is_str_or_null(const struct cJSON *o, const char *k);
-bool is_num_or_null(const struct cJSON *o, const char *k);
+bool h_is_str_or_null(const struct cJSON *o, const char *k);
+bool h_is_num_or_null(const struct cJSON *o, const char *k);
 /* Lower-case hex 8-4-4-4-12, version 4, RFC 4122 variant. */
-bool is_uuid_v4(const char *s);
+bool h_is_uuid_v4(const char *s);
 /* qsort comparator for an array of C strings. */
-int cmp_str(const void *a, const void *b);
+int h_cmp_str(const void *a, const void *b);
 
 /* ------------------------------------------------------------------ */
-/* Event lists ({"events":[...],"count","next_since","oldest_sequence"}) */
+/* Event lists (harness_list.c): {"events":[...],"count","next_since",
+ * "oldest_sequence"} */
 
 /* The largest page (limit) an event list gives. */
 #define LIST_PAGE 1000
@@ -165,78 +174,85 @@ struct span {
 /* GET a list page: 200, JSON, count = length of events, next_since and
  * oldest_sequence numbers (else it fails the test). The raw body stays
  * in r for byte comparisons (caller frees r and deletes the tree). */
-struct cJSON *get_page(int port, const char *path, struct resp *r);
+struct cJSON *h_get_page(int port, const char *path, struct resp *r);
 /* The events array of a page. */
-struct cJSON *events_of(const struct cJSON *page);
+struct cJSON *h_events_of(const struct cJSON *page);
 /* Splits the raw "events" array of a list body into its elements, so
  * events can be compared byte for byte rather than re-printed by cJSON.
  * Returns the number of events (more than max fails the test). */
-size_t split_events(const char *body, size_t len, struct span *out, size_t max);
-bool span_eq(struct span a, struct span b);
+size_t h_split_events(const char *body, size_t len, struct span *out, size_t max);
+bool h_span_eq(struct span a, struct span b);
 /* Pages list (e.g. "/transactions/events") of two daemons side by side
  * from sequence 1 up to the first event at or after end_ts (where live
  * events begin); fails the test unless they are byte-identical. Returns
  * how many were compared. */
-long long compare_backfill(int pa, int pb, const char *list, const char *end_ts);
+long long h_compare_backfill(int pa, int pb, const char *list, const char *end_ts);
 /* The newest page of list (LIST_PAGE events, which it must hold), as a client
  * sees it: the raw body stays in r, ev gets its events (newest first).
  * Returns next_since, the newest sequence. */
-long long newest_page(int port, const char *list, struct resp *r, struct span ev[LIST_PAGE]);
+long long h_newest_page(int port, const char *list, struct resp *r, struct span ev[LIST_PAGE]);
 /* The LIST_PAGE events up to head, read again (oldest first), are byte for
- * byte those newest_page gave in ev (e.g. across kill -9 and restart). */
-void assert_page_kept(int port, const char *list, long long head, const struct span ev[LIST_PAGE]);
+ * byte those h_newest_page gave in ev (e.g. across kill -9 and restart). */
+void h_assert_page_kept(int port, const char *list, long long head,
+                        const struct span ev[LIST_PAGE]);
 /* Pages list at two daemons from since = from in steps of LIST_PAGE while
  * since < upto: full pages, byte-identical at both (killed_at names the
  * crash in a message). With id_field, no id twice in what pa gave. */
-void assert_same_stream(int pa, int pb, const char *list, long long from, long long upto,
-                        const char *id_field, long long killed_at);
+void h_assert_same_stream(int pa, int pb, const char *list, long long from, long long upto,
+                          const char *id_field, long long killed_at);
 /* The first n events of list at two daemons: n each, and not one of
  * them byte-identical to its counterpart (else it fails the test). */
-void assert_first_events_differ(int pa, int pb, const char *list, int n);
+void h_assert_first_events_differ(int pa, int pb, const char *list, int n);
 
 /* ------------------------------------------------------------------ */
-/* The database of a stopped or killed daemon                           */
+/* The database of a stopped or killed daemon (harness_db.c) */
 
 /* Opens path read-write (busy timeout 5 s); fails the test unless PRAGMA
  * integrity_check says ok. */
-struct sqlite3 *db_open_checked(const char *path);
+struct sqlite3 *h_db_open_checked(const char *path);
 /* The first column of the first row of sql; fails the test on an error
  * or no row. */
-long long db_int(struct sqlite3 *db, const char *sql);
+long long h_db_int(struct sqlite3 *db, const char *sql);
 /* The highest sequence in events; fails the test unless events holds
  * sequences 1..max, each once (nothing lost in what was committed). */
-long long db_dense_max(struct sqlite3 *db);
+long long h_db_dense_max(struct sqlite3 *db);
 /* Closes db; fails the test unless it closes cleanly. */
-void db_close(struct sqlite3 *db);
+void h_db_close(struct sqlite3 *db);
 
 /* ------------------------------------------------------------------ */
-/* Gateway                                                              */
+/* Gateway (harness_gw.c) */
 
 /* A listening socket on 127.0.0.1, a free port (into *port), backlog 64,
  * close-on-exec. The kernel completes handshakes whether or not anyone
  * accepts: unread, it is a hung upstream. Fails the test on an error. */
-int listen_loopback(int *port);
+int h_listen_loopback(int *port);
 /* The entry of svc in a gateway's /system/health answer (borrowed). */
-struct cJSON *gw_service(const struct cJSON *health, const char *svc);
+struct cJSON *h_gw_service(const struct cJSON *health, const char *svc);
 /* svc's state in the gateway's /system/health is state. */
-bool gw_state_is(int port, const char *svc, const char *state);
-/* Polls gw_state_is for up to ms. */
-bool gw_wait_state(int port, const char *svc, const char *state, long ms);
+bool h_gw_state_is(int port, const char *svc, const char *state);
+/* Polls h_gw_state_is for up to ms. */
+bool h_gw_wait_state(int port, const char *svc, const char *state, long ms);
 /* Polls for up to ms until svc is in state with a non-empty last_error;
  * err gets the last last_error seen ("" if none). */
-bool gw_wait_error(int port, const char *svc, const char *state, char *err, size_t errlen,
-                   long ms);
+bool h_gw_wait_error(int port, const char *svc, const char *state, char *err, size_t errlen,
+                     long ms);
 
 /* ------------------------------------------------------------------ */
-/* Raw HTTP on one loopback TCP connection, for what libcurl hides: slow
- * or idle clients, the whole response head.                            */
+/* Raw HTTP (harness_tcp.c) on one loopback TCP connection, for what   */
+/* libcurl hides: slow or idle clients, the whole response head.        */
 
+/* out (len bytes) holds a whole answer: its head and as many body bytes
+ * as its Content-Length says (false without one). */
+bool h_raw_complete(const char *out, size_t len);
+/* The status code of the raw answer in out, 0 if it does not start with
+ * a status line. */
+int h_raw_status(const char *out, size_t len);
 /* Connects to 127.0.0.1:port; returns the socket or -1. */
-int tcp_connect_loopback(int port);
+int h_tcp_connect_loopback(int port);
 /* Sends request (send "Connection: close" in it), reads the answer until
  * the server closes or Content-Length is complete, for at most
  * timeout_ms. out gets the raw answer, NUL-terminated. Returns the status
  * code, 0 if the connection ended without one, -1 on error or timeout. */
-int raw_http(int port, const char *request, char *out, size_t outlen, int timeout_ms);
+int h_raw_http(int port, const char *request, char *out, size_t outlen, int timeout_ms);
 
 #endif

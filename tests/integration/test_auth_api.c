@@ -26,12 +26,13 @@
 #define BIN  "auth-service"
 #define PAGE 1000
 #define DEG  0.017453292519943295
+#define AUTH_USERS_MAX 64 /* usernames of one stuffing list, at most */
 
 /* Stops p, which must exit 0, and removes it. */
 static void finish(struct proc *p)
 {
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -45,7 +46,7 @@ static const cJSON *jget(const cJSON *o, const char *k)
 static int64_t jms(const cJSON *o, const char *k)
 {
     int64_t ms = 0;
-    const char *s = jstr(o, k);
+    const char *s = h_jstr(o, k);
 
     if (!s || timefmt_parse_iso(s, &ms) != BM_OK)
         fail_msg("\"%s\" is not a timestamp", k);
@@ -57,19 +58,19 @@ static cJSON *post_json(int port, const char *path, const char *body, long want)
     struct resp r;
     cJSON *j;
 
-    assert_int_equal(http_req(port, "POST", path, body, json_ct, &r), 0);
+    assert_int_equal(h_http_req(port, "POST", path, body, h_json_ct, &r), 0);
     if (r.status != want)
         fail_msg("POST %s %s: %ld %s", path, body, r.status, r.body);
     j = cJSON_ParseWithLength(r.body, r.len);
     assert_non_null(j);
-    resp_free(&r);
+    h_resp_free(&r);
     return j;
 }
 
 static void pause_generation(int port)
 {
     cJSON_Delete(post_json(port, "/config", "{\"paused\":true}", 200));
-    assert_true(wait_health_status(port, "paused", 5000));
+    assert_true(h_wait_health_status(port, "paused", 5000));
 }
 
 /* Every event with sequence in (since, upto], oldest first, as one array. */
@@ -83,12 +84,12 @@ static cJSON *all_events(int port, long long since, long long upto)
         int n;
 
         snprintf(path, sizeof(path), "/auth/events?since=%lld&limit=%d", since, PAGE);
-        pg = get_json(port, path);
+        pg = h_get_json(port, path);
         ev = cJSON_DetachItemFromObjectCaseSensitive(pg, "events");
         n = cJSON_GetArraySize(ev);
         assert_true(n > 0);
         for (cJSON *e = ev->child, *next; e && since < upto; e = next) {
-            long long seq = jnum(e, "sequence");
+            long long seq = h_jnum(e, "sequence");
 
             next = e->next;
             if (seq != since + 1)
@@ -124,49 +125,49 @@ static bool impossible(double km, int64_t dt_ms)
 static void assert_auth_shape(const cJSON *e)
 {
     const cJSON *loc = jget(e, "location"), *dev = jget(e, "device");
-    const char *result = jstr(e, "result"), *cust = jstr(e, "customer_id");
+    const char *result = h_jstr(e, "result"), *cust = h_jstr(e, "customer_id");
     double risk;
 
-    assert_true(jstr(e, "event_id") && strlen(jstr(e, "event_id")) == 36);
-    assert_true(jstr(e, "timestamp") && strlen(jstr(e, "timestamp")) == 24);
+    assert_true(h_jstr(e, "event_id") && strlen(h_jstr(e, "event_id")) == 36);
+    assert_true(h_jstr(e, "timestamp") && strlen(h_jstr(e, "timestamp")) == 24);
     jms(e, "timestamp");
     assert_true(cJSON_IsNumber(jget(e, "sequence")));
-    assert_true(is_str_or_null(e, "customer_id"));
+    assert_true(h_is_str_or_null(e, "customer_id"));
     if (cust)
         assert_true(strlen(cust) == 11 && strncmp(cust, "CUST_", 5) == 0);
-    assert_true(jstr(e, "username") != NULL);
+    assert_true(h_jstr(e, "username") != NULL);
     assert_true(result && (!strcmp(result, "success") || !strcmp(result, "failure")));
-    assert_true(is_str_or_null(e, "failure_reason"));
-    assert_int_equal(strcmp(result, "failure") == 0, jstr(e, "failure_reason") != NULL);
-    assert_true(jstr(e, "auth_method") != NULL);
-    assert_true(jstr(e, "ip_address") != NULL);
+    assert_true(h_is_str_or_null(e, "failure_reason"));
+    assert_int_equal(strcmp(result, "failure") == 0, h_jstr(e, "failure_reason") != NULL);
+    assert_true(h_jstr(e, "auth_method") != NULL);
+    assert_true(h_jstr(e, "ip_address") != NULL);
     assert_true(cJSON_IsObject(loc));
-    assert_true(is_str_or_null(loc, "country") && is_str_or_null(loc, "city"));
-    if (jstr(loc, "country"))
-        assert_int_equal(strlen(jstr(loc, "country")), 2);
-    assert_true(is_num_or_null(loc, "latitude") && is_num_or_null(loc, "longitude"));
+    assert_true(h_is_str_or_null(loc, "country") && h_is_str_or_null(loc, "city"));
+    if (h_jstr(loc, "country"))
+        assert_int_equal(strlen(h_jstr(loc, "country")), 2);
+    assert_true(h_is_num_or_null(loc, "latitude") && h_is_num_or_null(loc, "longitude"));
     assert_true(cJSON_IsObject(dev));
-    assert_true(is_str_or_null(dev, "fingerprint") && is_str_or_null(dev, "type") &&
-                is_str_or_null(dev, "os"));
-    risk = jdbl(e, "risk_score");
+    assert_true(h_is_str_or_null(dev, "fingerprint") && h_is_str_or_null(dev, "type") &&
+                h_is_str_or_null(dev, "os"));
+    risk = h_jdbl(e, "risk_score");
     assert_true(risk >= 0 && risk <= 1);
     assert_true(cJSON_IsBool(jget(e, "is_anomaly")));
-    assert_true(is_str_or_null(e, "anomaly_type") && is_str_or_null(e, "incident_id"));
-    assert_int_equal(cJSON_IsTrue(jget(e, "is_anomaly")), jstr(e, "anomaly_type") != NULL);
-    assert_true(jstr(e, "origin") != NULL);
+    assert_true(h_is_str_or_null(e, "anomaly_type") && h_is_str_or_null(e, "incident_id"));
+    assert_int_equal(cJSON_IsTrue(jget(e, "is_anomaly")), h_jstr(e, "anomaly_type") != NULL);
+    assert_true(h_jstr(e, "origin") != NULL);
 }
 
 static void test_events_appear_within_seconds_with_every_field_typed(void **state)
 {
     static const char *const args[] = { "--seed", "42", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     cJSON *j, *events, *e;
 
     (void)state;
-    proc_init(p, "authshape");
-    assert_int_equal(proc_start(p, BIN, args), 0);
-    j = wait_first_events(p->port, "/auth/events");
-    events = events_of(j);
+    h_proc_init(p, "authshape");
+    assert_int_equal(h_proc_start(p, BIN, args), 0);
+    j = h_wait_first_events(p->port, "/auth/events");
+    events = h_events_of(j);
     assert_true(cJSON_GetArraySize(events) > 0);
     cJSON_ArrayForEach(e, events)
     {
@@ -174,9 +175,9 @@ static void test_events_appear_within_seconds_with_every_field_typed(void **stat
 
         assert_auth_shape(e);
         /* generated logins always have a place and a device */
-        assert_true(cJSON_IsNumber(jget(loc, "latitude")) && jstr(loc, "city"));
-        assert_true(jstr(dev, "fingerprint") && jstr(dev, "type") && jstr(dev, "os"));
-        assert_string_equal(jstr(e, "origin"), "generated");
+        assert_true(cJSON_IsNumber(jget(loc, "latitude")) && h_jstr(loc, "city"));
+        assert_true(h_jstr(dev, "fingerprint") && h_jstr(dev, "type") && h_jstr(dev, "os"));
+        assert_string_equal(h_jstr(e, "origin"), "generated");
     }
     assert_true(cJSON_IsNumber(jget(j, "count")) && cJSON_IsNumber(jget(j, "next_since")) &&
                 cJSON_IsNumber(jget(j, "oldest_sequence")));
@@ -252,11 +253,11 @@ static struct base *slot_of(struct truth *t, const char *name)
 static void observe(struct truth *t, const cJSON *e, size_t cap)
 {
     const cJSON *loc = jget(e, "location");
-    const char *user = jstr(e, "username"), *ip = jstr(e, "ip_address");
-    int type = type_index(jstr(e, "anomaly_type"));
+    const char *user = h_jstr(e, "username"), *ip = h_jstr(e, "ip_address");
+    int type = type_index(h_jstr(e, "anomaly_type"));
     int64_t ms = jms(e, "timestamp");
-    bool failure = strcmp(jstr(e, "result"), "failure") == 0;
-    double lat = jdbl(loc, "latitude"), lon = jdbl(loc, "longitude");
+    bool failure = strcmp(h_jstr(e, "result"), "failure") == 0;
+    double lat = h_jdbl(loc, "latitude"), lon = h_jdbl(loc, "longitude");
     struct base *b = slot_of(t, user);
 
     if (t->n == 0)
@@ -287,8 +288,8 @@ static void observe(struct truth *t, const cJSON *e, size_t cap)
     }
     if (type == 0 || type == 1) {
         assert_true(t->nsteps < cap);
-        t->steps[t->nsteps++] = (struct step){ jstr(e, "incident_id"), user, ip, type,
-                                               jnum(e, "sequence"), ms, failure };
+        t->steps[t->nsteps++] = (struct step){ h_jstr(e, "incident_id"), user, ip, type,
+                                               h_jnum(e, "sequence"), ms, failure };
         assert_non_null(t->steps[t->nsteps - 1].id);
     } else {
         assert_true(cJSON_IsNull(jget(e, "incident_id")));
@@ -363,7 +364,7 @@ static void check_stuffing(const struct step *v, size_t n)
     }
     if ((double)ok / (double)n >= 0.05)
         fail_msg("stuffing %s: %zu successes in %zu", v[0].id, ok, n);
-    qsort(names, n, sizeof(names[0]), cmp_str);
+    qsort(names, n, sizeof(names[0]), h_cmp_str);
     for (size_t i = 1; i < n; i++)
         distinct += strcmp(names[i - 1], names[i]) != 0;
     assert_int_equal(distinct, n);
@@ -453,10 +454,10 @@ static size_t groups_of(const cJSON *events, int64_t from, int64_t to, bool by_i
     {
         int64_t ms = jms(e, "timestamp");
 
-        if (ms > from && ms <= to && !strcmp(jstr(e, "result"), "failure"))
-            keys[nk++] = jstr(e, by_ip ? "ip_address" : "username");
+        if (ms > from && ms <= to && !strcmp(h_jstr(e, "result"), "failure"))
+            keys[nk++] = h_jstr(e, by_ip ? "ip_address" : "username");
     }
-    qsort(keys, nk, sizeof(*keys), cmp_str);
+    qsort(keys, nk, sizeof(*keys), h_cmp_str);
     for (size_t i = 0; i < nk; i++) {
         if (ng == 0 || strcmp(g[ng - 1].key, keys[i]) != 0)
             g[ng++] = (struct group){ keys[i], 0 };
@@ -480,11 +481,11 @@ static void check_failed_attempts(int port, const cJSON *events, int window_s)
 
     assert_true(gu && gi);
     snprintf(path, sizeof(path), "/security/failed-attempts?window=%d&limit=1000", window_s);
-    fa = get_json(port, path);
+    fa = h_get_json(port, path);
     from = jms(fa, "from");
     to = jms(fa, "to");
     assert_int_equal(to - from, (int64_t)window_s * 1000);
-    assert_int_equal(jnum(fa, "window_s"), window_s);
+    assert_int_equal(h_jnum(fa, "window_s"), window_s);
     nu = groups_of(events, from, to, false, gu, &total);
     ni = groups_of(events, from, to, true, gi, &total_ip);
     for (size_t i = 0; i < nu; i++)
@@ -492,18 +493,18 @@ static void check_failed_attempts(int port, const cJSON *events, int window_s)
     print_message("failed attempts in %d s: %lld by %zu users from %zu addresses\n", window_s,
                   total, nu, ni);
     assert_true(total > 0);
-    assert_int_equal(jnum(fa, "total_failures"), total);
-    assert_int_equal(jnum(fa, "distinct_usernames"), (long long)nu);
-    assert_int_equal(jnum(fa, "distinct_ips"), (long long)ni);
+    assert_int_equal(h_jnum(fa, "total_failures"), total);
+    assert_int_equal(h_jnum(fa, "distinct_usernames"), (long long)nu);
+    assert_int_equal(h_jnum(fa, "distinct_ips"), (long long)ni);
     assert_int_equal(cJSON_GetArraySize(jget(fa, "by_username")), nu < 1000 ? nu : 1000);
     cJSON_ArrayForEach(row, jget(fa, "by_username"))
-        assert_int_equal(jnum(row, "failures"),
-                         count_of(gu, nu, jstr(row, "username")));
+        assert_int_equal(h_jnum(row, "failures"),
+                         count_of(gu, nu, h_jstr(row, "username")));
     cJSON_ArrayForEach(row, jget(fa, "by_ip"))
-        assert_int_equal(jnum(row, "failures"),
-                         count_of(gi, ni, jstr(row, "ip_address")));
+        assert_int_equal(h_jnum(row, "failures"),
+                         count_of(gi, ni, h_jstr(row, "ip_address")));
     /* most first */
-    assert_int_equal(jnum(cJSON_GetArrayItem(jget(fa, "by_username"), 0), "failures"),
+    assert_int_equal(h_jnum(cJSON_GetArrayItem(jget(fa, "by_username"), 0), "failures"),
                      max_user);
     cJSON_Delete(fa);
     free(gu);
@@ -518,11 +519,11 @@ static void test_backfill_ground_truth_follows_from_the_data(void **state)
     static const char cfg[] =
         "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":0.03}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     const char *const args[] = { "--seed", "11", "--start-time", "2026-01-05T12:00:00Z",
                                  "--backfill", small ? "480s" : "1050s", NULL };
     const int64_t end_ms = 1767614400000LL + (small ? 480 : 1050) * 1000LL;
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     cJSON *all, *gen;
     struct truth *t;
     long long head, n = 0, anomalies = 0;
@@ -530,9 +531,9 @@ static void test_backfill_ground_truth_follows_from_the_data(void **state)
     int brute, stuffing;
 
     (void)state;
-    proc_start_backfilled(p, "authtruth", BIN, cfg, args, small ? 240000 : 90000);
+    h_proc_start_backfilled(p, "authtruth", BIN, cfg, args, small ? 240000 : 90000);
     pause_generation(p->port); /* the view's window stays put */
-    head = health_head(p->port);
+    head = h_health_head(p->port);
     all = all_events(p->port, 0, head);
     check_failed_attempts(p->port, all, 300);
     check_failed_attempts(p->port, all, 1);
@@ -544,7 +545,7 @@ static void test_backfill_ground_truth_follows_from_the_data(void **state)
             continue;
         n++;
         anomalies += cJSON_IsTrue(jget(e, "is_anomaly"));
-        assert_string_equal(jstr(e, "origin"), "generated");
+        assert_string_equal(h_jstr(e, "origin"), "generated");
         cJSON_AddItemToArray(gen, cJSON_DetachItemViaPointer(all, e));
     }
     cJSON_Delete(all);
@@ -566,29 +567,29 @@ static void test_backfill_ground_truth_follows_from_the_data(void **state)
     finish(p);
 }
 
-/* Weights 3 : 0 : 1: a type with no weight never appears, the others
- * share the anomalous events as asked. */
-static void test_anomaly_types_follow_their_weights(void **state)
+/* Rates 0.075, 0 and unset of 0.1: a type at 0 never appears, the one
+ * without a rate gets what is left (0.025). */
+static void test_anomaly_types_follow_their_rates(void **state)
 {
     static const char cfg[] =
         "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":0.1,"
-        "\"brute_force_rate\":3,\"credential_stuffing_rate\":0,\"unusual_location_rate\":1}},"
+        "\"brute_force_rate\":0.075,\"credential_stuffing_rate\":0}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     const char *const args[] = { "--seed", "12", "--start-time", "2026-01-06T10:00:00Z",
                                  "--backfill", small ? "150s" : "400s", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     long long head, count[3] = { 0 }, anomalies = 0;
     cJSON *all, *e;
 
     (void)state;
-    proc_start_backfilled(p, "authweights", BIN, cfg, args, small ? 240000 : 90000);
+    h_proc_start_backfilled(p, "authweights", BIN, cfg, args, small ? 240000 : 90000);
     pause_generation(p->port);
-    head = health_head(p->port);
+    head = h_health_head(p->port);
     all = all_events(p->port, 0, head);
     cJSON_ArrayForEach(e, all)
     {
-        int ty = type_index(jstr(e, "anomaly_type"));
+        int ty = type_index(h_jstr(e, "anomaly_type"));
 
         if (ty >= 0) {
             count[ty]++;
@@ -601,15 +602,154 @@ static void test_anomaly_types_follow_their_weights(void **state)
     assert_int_equal(count[1], 0);
     assert_true(fabs((double)count[0] / (double)anomalies - 0.75) < 0.05);
     assert_true(fabs((double)count[2] / (double)anomalies - 0.25) < 0.05);
-    /* and the weights are runtime settings */
+    /* and the rates are runtime settings, the unset one shown as in effect */
     {
-        cJSON *c = get_json(p->port, "/config");
+        cJSON *c = h_get_json(p->port, "/config");
 
-        assert_true(jdbl(c, "brute_force_rate") == 3 && jdbl(c, "credential_stuffing_rate") == 0);
+        assert_true(h_jdbl(c, "brute_force_rate") == 0.075 &&
+                    h_jdbl(c, "credential_stuffing_rate") == 0);
+        assert_true(fabs(h_jdbl(c, "unusual_location_rate") - 0.025) < 1e-9);
         cJSON_Delete(c);
     }
     cJSON_Delete(all);
     finish(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Every complete incident meets its rule                              */
+
+/* Checks every closed incident of the incidents table in the database of
+ * a stopped daemon against its rule (SPEC §5): all its events are there,
+ * brute force is >= 10 failures of one username from one address within
+ * five minutes, stuffing is many usernames (each once) from one address
+ * with under 5 % successes. Returns how many were checked. */
+static int check_db_incidents(const char *path, int *n_brute, int *n_stuff)
+{
+    sqlite3 *db = h_db_open_checked(path);
+    sqlite3_stmt *inc, *ev;
+    int checked = 0;
+
+    *n_brute = *n_stuff = 0;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT incident_id, anomaly_type, event_count,"
+                                        " first_seq FROM incidents WHERE NOT open",
+                                        -1, &inc, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT ev.body, ev.ts FROM incident_events ie"
+                                        " JOIN events ev USING(seq) WHERE ie.incident_id = ?1"
+                                        " ORDER BY ev.seq",
+                                        -1, &ev, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(inc) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(inc, 0);
+        const char *type = (const char *)sqlite3_column_text(inc, 1);
+        bool brute = strcmp(type, "brute_force") == 0;
+        int count = sqlite3_column_int(inc, 2), n = 0, fails = 0, ok = 0;
+        char user[128] = "", ip[64] = "";
+        long long first_ts = 0, last_ts = 0;
+        char *users[AUTH_USERS_MAX];
+
+        sqlite3_bind_text(ev, 1, id, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(ev) == SQLITE_ROW) {
+            cJSON *e = cJSON_Parse((const char *)sqlite3_column_text(ev, 0));
+            const char *u = h_jstr(e, "username"), *a = h_jstr(e, "ip_address");
+
+            assert_non_null(u);
+            assert_non_null(a);
+            assert_string_equal(h_jstr(e, "incident_id"), id);
+            assert_string_equal(h_jstr(e, "anomaly_type"), type);
+            if (n == 0) {
+                snprintf(user, sizeof user, "%s", u);
+                snprintf(ip, sizeof ip, "%s", a);
+                first_ts = sqlite3_column_int64(ev, 1);
+            }
+            last_ts = sqlite3_column_int64(ev, 1);
+            if (strcmp(a, ip) != 0)
+                fail_msg("%s %s: addresses %s and %s", type, id, ip, a);
+            if (brute && strcmp(u, user) != 0)
+                fail_msg("brute force %s: usernames %s and %s", id, user, u);
+            if (!brute && n < AUTH_USERS_MAX)
+                users[n] = strdup(u);
+            fails += strcmp(h_jstr(e, "result"), "failure") == 0;
+            ok += strcmp(h_jstr(e, "result"), "success") == 0;
+            n++;
+            cJSON_Delete(e);
+        }
+        sqlite3_reset(ev);
+        if (n != count)
+            fail_msg("%s %s (from sequence %lld): %d of its %d events kept", type, id,
+                     (long long)sqlite3_column_int64(inc, 3), n, count);
+        if (brute) {
+            if (fails < 10 || last_ts - first_ts > 5 * 60 * 1000)
+                fail_msg("brute force %s: %d failures in %lld ms", id, fails,
+                         last_ts - first_ts);
+            ++*n_brute;
+        } else {
+            assert_true(n >= 20 && n <= AUTH_USERS_MAX);
+            assert_true((double)ok / n < 0.05);
+            qsort(users, (size_t)n, sizeof users[0], h_cmp_str);
+            for (int i = 0; i < n; i++) {
+                if (i > 0 && strcmp(users[i - 1], users[i]) == 0)
+                    fail_msg("stuffing %s tries %s twice", id, users[i]);
+            }
+            for (int i = 0; i < n; i++)
+                free(users[i]);
+            ++*n_stuff;
+        }
+        checked++;
+    }
+    sqlite3_finalize(inc);
+    sqlite3_finalize(ev);
+    h_db_close(db);
+    return checked;
+}
+
+/* Whole and within their rules whatever the load: retention pruning all
+ * along (retention 1000), 5,000 events/s at anomaly_rate 0.5 (the
+ * incident table full), several seeds, and kill -9 amid a backfill. */
+static void test_every_complete_incident_meets_its_rule(void **state)
+{
+    static const struct {
+        const char *seed, *eps, *rate, *backfill;
+        bool kill9;
+    } runs[] = {
+        { "11", "150", "0.02", "900s", false },
+        { "31", "5000", "0.5", "20s", false },
+        { "32", "1000", "0.2", "120s", true },
+    };
+    const bool small = h_test_scale_small();
+    struct proc *p = &h_procs[0];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        const char *const args[] = { "--seed", runs[i].seed, "--start-time",
+                                     "2026-01-06T10:00:00Z", "--backfill", runs[i].backfill,
+                                     NULL };
+        char cfg[512];
+        int brute, stuff, n;
+
+        snprintf(cfg, sizeof cfg,
+                 "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":%s}},"
+                 "\"generation_settings\":{\"events_per_second\":%s,\"retention_events\":%d}}",
+                 runs[i].rate, runs[i].eps, small ? 1000 : 5000);
+        h_proc_init(p, "authinc");
+        h_proc_write_config(p, cfg);
+        assert_int_equal(h_proc_start(p, BIN, args), 0);
+        if (runs[i].kill9) {
+            assert_true(h_wait_head(p->port, 30000, 60000));
+            h_proc_kill9(p);
+            assert_int_equal(h_proc_restart(p, BIN, args), 0);
+        }
+        assert_true(h_wait_backfilled(p->port, small ? 240000 : 120000));
+        assert_int_equal(h_proc_stop(p, NULL), 0);
+        n = check_db_incidents(p->db, &brute, &stuff);
+        print_message("seed %s, %s events/s, rate %s: %d complete incidents (%d brute force, "
+                      "%d stuffing) meet their rules\n",
+                      runs[i].seed, runs[i].eps, runs[i].rate, n, brute, stuff);
+        assert_true(brute > 0 && stuff > 0);
+        h_proc_finish(p);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -622,7 +762,7 @@ static void page_bytes(int port, long long since, char **out, size_t *len)
     struct resp r;
 
     snprintf(path, sizeof(path), "/auth/events?since=%lld&limit=%d", since, PAGE);
-    assert_int_equal(http_req(port, "GET", path, NULL, NULL, &r), 0);
+    assert_int_equal(h_http_req(port, "GET", path, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     /* next_since and oldest_sequence may differ with what each daemon has
      * written live since: compare the events array only */
@@ -641,16 +781,16 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
                                    "--backfill", "60s", NULL };
     const char *const c_args[] = { "--seed", "98", "--start-time", "2026-01-07T09:00:00Z",
                                    "--backfill", "60s", NULL };
-    struct proc *a = &procs[0], *b = &procs[1];
+    struct proc *a = &h_procs[0], *b = &h_procs[1];
     long long compared = 0;
 
     (void)state;
-    proc_init(a, "authreplay1");
-    proc_init(b, "authreplay2");
-    assert_int_equal(proc_start(a, BIN, a_args), 0);
-    assert_int_equal(proc_start(b, BIN, a_args), 0);
-    assert_true(wait_backfilled(a->port, 60000));
-    assert_true(wait_backfilled(b->port, 60000));
+    h_proc_init(a, "authreplay1");
+    h_proc_init(b, "authreplay2");
+    assert_int_equal(h_proc_start(a, BIN, a_args), 0);
+    assert_int_equal(h_proc_start(b, BIN, a_args), 0);
+    assert_true(h_wait_backfilled(a->port, 60000));
+    assert_true(h_wait_backfilled(b->port, 60000));
     pause_generation(a->port);
     pause_generation(b->port);
     for (long long since = 0; since < 5000; since += PAGE) {
@@ -667,7 +807,7 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
     }
     finish(b);
     /* another seed, another stream */
-    proc_start_backfilled(b, "authreplay3", BIN, NULL, c_args, 60000);
+    h_proc_start_backfilled(b, "authreplay3", BIN, NULL, c_args, 60000);
     {
         char *x, *y;
         size_t nx, ny;
@@ -688,7 +828,7 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
 
 static const char *type_of(const cJSON *e)
 {
-    const char *t = jstr(e, "anomaly_type");
+    const char *t = h_jstr(e, "anomaly_type");
     return t ? t : "";
 }
 
@@ -696,7 +836,7 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
 {
     static const char *const args[] = { "--seed", "41", "--start-time", "2026-01-05T15:00:00Z",
                                         "--backfill", "120s", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     cJSON *pg, *e, *far, *near;
     const cJSON *newest = NULL, *loc;
     char user[80], body[512];
@@ -704,17 +844,17 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
     long long head;
 
     (void)state;
-    proc_start_backfilled(p, "authpost", BIN, NULL, args, 60000);
+    h_proc_start_backfilled(p, "authpost", BIN, NULL, args, 60000);
     pause_generation(p->port);
     /* a user who has just logged in, normally */
-    pg = get_json(p->port, "/auth/events?limit=200");
+    pg = h_get_json(p->port, "/auth/events?limit=200");
     cJSON_ArrayForEach(e, jget(pg, "events")) if (!newest && !cJSON_IsTrue(jget(e, "is_anomaly")))
         newest = e;
     assert_non_null(newest);
-    snprintf(user, sizeof(user), "%s", jstr(newest, "username"));
+    snprintf(user, sizeof(user), "%s", h_jstr(newest, "username"));
     loc = jget(newest, "location");
-    lat = jdbl(loc, "latitude");
-    lon = jdbl(loc, "longitude");
+    lat = h_jdbl(loc, "latitude");
+    lon = h_jdbl(loc, "longitude");
     /* from the far side of the world seconds later: unusual_location */
     snprintf(body, sizeof(body),
              "{\"username\":\"%s\",\"result\":\"success\",\"ip_address\":\"203.0.113.9\","
@@ -724,8 +864,8 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
     far = post_json(p->port, "/auth", body, 201);
     assert_string_equal(type_of(far), "unusual_location");
     assert_true(cJSON_IsTrue(jget(far, "is_anomaly")));
-    assert_string_equal(jstr(far, "origin"), "api");
-    assert_string_equal(jstr(far, "customer_id"), jstr(newest, "customer_id"));
+    assert_string_equal(h_jstr(far, "origin"), "api");
+    assert_string_equal(h_jstr(far, "customer_id"), h_jstr(newest, "customer_id"));
     assert_auth_shape(far);
     /* back home: the attack moved no baseline, so this is ordinary */
     snprintf(body, sizeof(body),
@@ -735,7 +875,7 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
              user, lat + 0.05, lon);
     near = post_json(p->port, "/auth", body, 201);
     assert_string_equal(type_of(near), "");
-    assert_true(jdbl(near, "sequence") == jdbl(far, "sequence") + 1);
+    assert_true(h_jdbl(near, "sequence") == h_jdbl(far, "sequence") + 1);
     /* ten failures from one address in five minutes: the tenth is a
      * brute force */
     for (int i = 1; i <= 10; i++) {
@@ -753,27 +893,27 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
     /* stored, listed, counted (the list, not /health: that is published
      * every 100 ms) */
     {
-        cJSON *top = get_json(p->port, "/auth/events?limit=1");
+        cJSON *top = h_get_json(p->port, "/auth/events?limit=1");
 
-        head = jnum(top, "next_since");
+        head = h_jnum(top, "next_since");
         cJSON_Delete(top);
     }
-    assert_true(head == jnum(far, "sequence") + 11);
+    assert_true(head == h_jnum(far, "sequence") + 11);
     {
         char path[96];
         cJSON *ap;
 
-        snprintf(path, sizeof(path), "/auth/events?since=%lld", jnum(far, "sequence") - 1);
-        ap = get_json(p->port, path);
+        snprintf(path, sizeof(path), "/auth/events?since=%lld", h_jnum(far, "sequence") - 1);
+        ap = h_get_json(p->port, path);
         assert_int_equal(cJSON_GetArraySize(jget(ap, "events")), 12);
-        cJSON_ArrayForEach(e, jget(ap, "events")) assert_string_equal(jstr(e, "origin"), "api");
-        assert_string_equal(jstr(cJSON_GetArrayItem(jget(ap, "events"), 0), "event_id"),
-                            jstr(far, "event_id"));
+        cJSON_ArrayForEach(e, jget(ap, "events")) assert_string_equal(h_jstr(e, "origin"), "api");
+        assert_string_equal(h_jstr(cJSON_GetArrayItem(jget(ap, "events"), 0), "event_id"),
+                            h_jstr(far, "event_id"));
         cJSON_Delete(ap);
-        sleep_ms(300); /* /health's simulated now is published every 100 ms */
-        ap = get_json(p->port, "/security/failed-attempts?window=60");
-        cJSON_ArrayForEach(e, jget(ap, "by_ip")) if (!strcmp(jstr(e, "ip_address"), "192.0.2.55"))
-            assert_int_equal(jnum(e, "failures"), 10);
+        h_sleep_ms(300); /* /health's simulated now is published every 100 ms */
+        ap = h_get_json(p->port, "/security/failed-attempts?window=60");
+        cJSON_ArrayForEach(e, jget(ap, "by_ip")) if (!strcmp(h_jstr(e, "ip_address"), "192.0.2.55"))
+            assert_int_equal(h_jnum(e, "failures"), 10);
         cJSON_Delete(ap);
     }
     /* unknown users are stored too, without a customer */
@@ -782,7 +922,7 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
                   "\"ip_address\":\"192.0.2.1\"}",
                   201);
     assert_true(cJSON_IsNull(jget(e, "customer_id")));
-    assert_string_equal(jstr(e, "failure_reason"), "unknown_user");
+    assert_string_equal(h_jstr(e, "failure_reason"), "unknown_user");
     assert_true(cJSON_IsNull(jget(jget(e, "location"), "latitude")));
     cJSON_Delete(e);
     cJSON_Delete(far);
@@ -808,16 +948,16 @@ struct row {
 static const char *const ct_text[] = { "Content-Type: text/plain", NULL };
 static char body_over_cap[64 * 1024 + 2];
 
-#define AUTH(what, body, code, field) { what, "POST", "/auth", json_ct, body, 422, code, field }
+#define AUTH(what, body, code, field) { what, "POST", "/auth", h_json_ct, body, 422, code, field }
 #define OKB "\"username\":\"jsmith\",\"result\":\"success\",\"ip_address\":\"1.2.3.4\""
 
 static const struct row rows[] = {
-    { "not JSON", "POST", "/auth", json_ct, "{\"username\":", 400, "invalid_json", NULL },
-    { "empty body", "POST", "/auth", json_ct, "", 400, "invalid_json", NULL },
+    { "not JSON", "POST", "/auth", h_json_ct, "{\"username\":", 400, "invalid_json", NULL },
+    { "empty body", "POST", "/auth", h_json_ct, "", 400, "invalid_json", NULL },
     { "text body", "POST", "/auth", ct_text, "{" OKB "}", 415, "unsupported_media_type", NULL },
-    { "body over 64 KiB", "POST", "/auth", json_ct, body_over_cap, 413, "payload_too_large",
+    { "body over 64 KiB", "POST", "/auth", h_json_ct, body_over_cap, 413, "payload_too_large",
       NULL },
-    { "query on POST", "POST", "/auth?x=1", json_ct, "{" OKB "}", 400, "invalid_parameter", "x" },
+    { "query on POST", "POST", "/auth?x=1", h_json_ct, "{" OKB "}", 400, "invalid_parameter", "x" },
     AUTH("array", "[]", "invalid_type", NULL),
     AUTH("no username", "{\"result\":\"success\",\"ip_address\":\"1.2.3.4\"}", "invalid_value",
          "username"),
@@ -878,13 +1018,13 @@ static const struct row rows[] = {
       NULL, 400, "invalid_parameter", "anomaly_type" },
     { "limit 1001", "GET", "/auth/events?limit=1001", NULL, NULL, 400, "invalid_parameter",
       "limit" },
-    { "PUT /auth", "PUT", "/auth", json_ct, "{}", 405, "method_not_allowed", NULL },
-    { "POST the view", "POST", "/security/failed-attempts", json_ct, "{}", 405,
+    { "PUT /auth", "PUT", "/auth", h_json_ct, "{}", 405, "method_not_allowed", NULL },
+    { "POST the view", "POST", "/security/failed-attempts", h_json_ct, "{}", 405,
       "method_not_allowed", NULL },
     { "no such path", "GET", "/auth/nothing", NULL, NULL, 404, "not_found", NULL },
-    { "config: not an auth key", "POST", "/config", json_ct, "{\"fraud_pattern_rate\":1}", 422,
+    { "config: not an auth key", "POST", "/config", h_json_ct, "{\"fraud_pattern_rate\":1}", 422,
       "unknown_field", "fraud_pattern_rate" },
-    { "config: failed_login_rate 0.6", "POST", "/config", json_ct,
+    { "config: failed_login_rate 0.6", "POST", "/config", h_json_ct,
       "{\"failed_login_rate\":0.6}", 422, "invalid_value", "failed_login_rate" },
 };
 
@@ -892,7 +1032,7 @@ static void test_bad_input_gets_the_documented_error_and_changes_nothing(void **
 {
     static const char cfg[] = "{\"generation_settings\":{\"paused\":true}}";
     static const char *const args[] = { "--seed", "5", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     long long head;
     cJSON *c0, *c1;
 
@@ -900,34 +1040,34 @@ static void test_bad_input_gets_the_documented_error_and_changes_nothing(void **
     memset(body_over_cap, ' ', sizeof(body_over_cap) - 1);
     body_over_cap[0] = '{';
     body_over_cap[sizeof(body_over_cap) - 2] = '}';
-    proc_init(p, "authbad");
-    proc_write_config(p, cfg);
-    assert_int_equal(proc_start(p, BIN, args), 0);
-    head = health_head(p->port);
-    c0 = get_json(p->port, "/config");
+    h_proc_init(p, "authbad");
+    h_proc_write_config(p, cfg);
+    assert_int_equal(h_proc_start(p, BIN, args), 0);
+    head = h_health_head(p->port);
+    c0 = h_get_json(p->port, "/config");
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const struct row *w = &rows[i];
         struct resp r;
         cJSON *j, *err;
 
-        assert_int_equal(http_req(p->port, w->method, w->path, w->body, w->hdrs, &r), 0);
+        assert_int_equal(h_http_req(p->port, w->method, w->path, w->body, w->hdrs, &r), 0);
         if (r.status != w->status)
             fail_msg("%s: status %ld, want %ld: %s", w->what, r.status, w->status, r.body);
         j = cJSON_ParseWithLength(r.body, r.len);
         err = (cJSON *)jget(j, "error");
-        if (!err || strcmp(jstr(err, "code"), w->code) != 0)
+        if (!err || strcmp(h_jstr(err, "code"), w->code) != 0)
             fail_msg("%s: %s, want code %s", w->what, r.body, w->code);
-        if (w->field && (!jstr(err, "field") || strcmp(jstr(err, "field"), w->field) != 0))
+        if (w->field && (!h_jstr(err, "field") || strcmp(h_jstr(err, "field"), w->field) != 0))
             fail_msg("%s: %s, want field %s", w->what, r.body, w->field);
         if (w->status == 405)
             assert_true(strstr(r.allow, strcmp(w->path, "/auth") ? "GET" : "POST") != NULL);
         assert_true(r.request_id[0] != '\0');
         cJSON_Delete(j);
-        resp_free(&r);
+        h_resp_free(&r);
     }
     /* nothing stored, nothing changed */
-    assert_int_equal(health_head(p->port), head);
-    c1 = get_json(p->port, "/config");
+    assert_int_equal(h_health_head(p->port), head);
+    c1 = h_get_json(p->port, "/config");
     assert_true(cJSON_Compare(c0, c1, 1));
     cJSON_Delete(c0);
     cJSON_Delete(c1);
@@ -941,54 +1081,54 @@ static void test_bad_input_gets_the_documented_error_and_changes_nothing(void **
  * saying what the events say. */
 static void check_db_sound(const char *path, long long *max_seq)
 {
-    sqlite3 *db = db_open_checked(path);
+    sqlite3 *db = h_db_open_checked(path);
     long long fails, fail_rows, chunks;
 
-    *max_seq = db_dense_max(db);
-    fails = db_int(db, "SELECT sum(instr(body, '\"result\":\"failure\"') > 0) FROM events");
-    fail_rows = db_int(db, "SELECT count(*) FROM auth_failures");
-    chunks = db_int(db, "SELECT count(*) FROM auth_baselines");
-    db_close(db);
+    *max_seq = h_db_dense_max(db);
+    fails = h_db_int(db, "SELECT sum(instr(body, '\"result\":\"failure\"') > 0) FROM events");
+    fail_rows = h_db_int(db, "SELECT count(*) FROM auth_failures");
+    chunks = h_db_int(db, "SELECT count(*) FROM auth_baselines");
+    h_db_close(db);
     assert_int_equal(fail_rows, fails);           /* one row per failed login */
     assert_int_equal(chunks, (*max_seq + 1) / 256); /* every complete chunk */
 }
 
 static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **state)
 {
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     static const char cfg[] = "{\"generation_settings\":{\"retention_events\":100000000}}";
     static const char *const args[] = { "--seed", "31", "--start-time", "2025-06-02T08:00:00Z",
                                         "--backfill", "30d", NULL };
     const long long before = small ? 3000 : 20000, after = 3000;
-    struct proc *p = &procs[0], *q = &procs[1];
+    struct proc *p = &h_procs[0], *q = &h_procs[1];
     long long max_seq, h1;
     char *old, *now;
     size_t nold, nnow;
 
     (void)state;
-    proc_init(p, "authkill9");
-    proc_write_config(p, cfg);
-    assert_int_equal(proc_start(p, BIN, args), 0);
-    assert_true(wait_head(p->port, before, 60000));
+    h_proc_init(p, "authkill9");
+    h_proc_write_config(p, cfg);
+    assert_int_equal(h_proc_start(p, BIN, args), 0);
+    assert_true(h_wait_head(p->port, before, 60000));
     page_bytes(p->port, before - PAGE, &old, &nold); /* what a client saw */
-    proc_kill9(p);
+    h_proc_kill9(p);
     check_db_sound(p->db, &max_seq);
     assert_true(max_seq >= before);
 
-    assert_int_equal(proc_restart(p, BIN, args), 0);
+    assert_int_equal(h_proc_restart(p, BIN, args), 0);
     page_bytes(p->port, before - PAGE, &now, &nnow);
     assert_true(nold == nnow && memcmp(old, now, nold) == 0);
     free(old);
     free(now);
-    h1 = health_head(p->port);
+    h1 = h_health_head(p->port);
     assert_true(h1 >= max_seq);
-    assert_true(wait_head(p->port, max_seq + after + PAGE, 60000));
+    assert_true(h_wait_head(p->port, max_seq + after + PAGE, 60000));
 
     /* the same stream as an uninterrupted run, across the crash */
-    proc_init(q, "authkill9ref");
-    proc_write_config(q, cfg);
-    assert_int_equal(proc_start(q, BIN, args), 0);
-    assert_true(wait_head(q->port, max_seq + after + PAGE, 60000));
+    h_proc_init(q, "authkill9ref");
+    h_proc_write_config(q, cfg);
+    assert_int_equal(h_proc_start(q, BIN, args), 0);
+    assert_true(h_wait_head(q->port, max_seq + after + PAGE, 60000));
     for (long long since = max_seq - PAGE; since < max_seq + after; since += PAGE) {
         page_bytes(p->port, since, &old, &nold);
         page_bytes(q->port, since, &now, &nnow);
@@ -1006,26 +1146,27 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
 static void test_sigterm_during_backfill_exits_zero_within_two_seconds(void **state)
 {
     static const char *const args[] = { "--seed", "7", "--backfill", "30d", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     long ms = 0;
 
     (void)state;
-    proc_init(p, "authterm");
-    assert_int_equal(proc_start(p, BIN, args), 0);
-    assert_true(wait_health_status(p->port, "backfilling", 5000));
-    assert_int_equal(proc_stop(p, &ms), 0);
+    h_proc_init(p, "authterm");
+    assert_int_equal(h_proc_start(p, BIN, args), 0);
+    assert_true(h_wait_health_status(p->port, "backfilling", 5000));
+    assert_int_equal(h_proc_stop(p, &ms), 0);
     assert_true(ms < 2000);
-    proc_finish(p);
+    h_proc_finish(p);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, procs_setup, procs_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, h_procs_setup, h_procs_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_events_appear_within_seconds_with_every_field_typed),
         T(test_backfill_ground_truth_follows_from_the_data),
-        T(test_anomaly_types_follow_their_weights),
+        T(test_anomaly_types_follow_their_rates),
+        T(test_every_complete_incident_meets_its_rule),
         T(test_same_seed_and_start_replay_byte_identical_events),
         T(test_posted_logins_are_labelled_by_the_rules_stored_and_listed),
         T(test_bad_input_gets_the_documented_error_and_changes_nothing),

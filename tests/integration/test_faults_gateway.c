@@ -116,7 +116,7 @@ static void send_text(int fd, const char *status, const char *ctype, const char 
 static void send_stream(int fd, bool chunked, long limit, long stall_at)
 {
     char fill[64 * 1024], head[256];
-    long sent = 0, t_end = now_ms() + 10000;
+    long sent = 0, t_end = h_now_ms() + 10000;
 
     memset(fill, ' ', sizeof(fill));
     if (chunked)
@@ -130,12 +130,12 @@ static void send_stream(int fd, bool chunked, long limit, long stall_at)
                  limit);
     if (!send_all(fd, head, strlen(head)))
         return;
-    while (sent < limit && now_ms() < t_end) {
+    while (sent < limit && h_now_ms() < t_end) {
         if (stall_at && sent >= stall_at) {
             struct pollfd pfd = { fd, POLLIN, 0 };
             char sink[256];
-            long until = now_ms() + 5000;
-            while (now_ms() < until && poll(&pfd, 1, 100) >= 0)
+            long until = h_now_ms() + 5000;
+            while (h_now_ms() < until && poll(&pfd, 1, 100) >= 0)
                 if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
                     recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
                     return; /* the peer closed */
@@ -223,10 +223,10 @@ static void answer(struct fake *f, int fd, const char *path)
 static const char *read_request(int fd, char *buf, size_t len)
 {
     size_t n = 0;
-    long t_end = now_ms() + 2000;
+    long t_end = h_now_ms() + 2000;
     char *sp, *sp2;
 
-    while (n + 1 < len && now_ms() < t_end) {
+    while (n + 1 < len && h_now_ms() < t_end) {
         struct pollfd pfd = { fd, POLLIN, 0 };
         ssize_t r;
         if (poll(&pfd, 1, 100) <= 0)
@@ -336,7 +336,7 @@ static void fake_start(struct fake *f, const char *name, const char *events)
     atomic_init(&f->served, 0);
     for (int i = 0; i < FAKE_WORKERS; i++)
         atomic_init(&f->w[i].busy, false);
-    f->fd = listen_loopback(&f->port);
+    f->fd = h_listen_loopback(&f->port);
     assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
     f->started = true;
 }
@@ -372,9 +372,9 @@ static int env_teardown(void **state)
 {
     (void)state;
     if (gw.dir[0])
-        proc_cleanup(&gw);
+        h_proc_cleanup(&gw);
     if (txn.dir[0])
-        proc_cleanup(&txn);
+        h_proc_cleanup(&txn);
     fake_stop(&bad);
     fake_stop(&good);
     memset(&txn, 0, sizeof(txn));
@@ -387,8 +387,8 @@ static void env_start(void)
     static const char *const txn_args[] = { "--seed", "71", NULL };
     char turl[64], aurl[64], murl[64], poll_s[16], timeout_s[16];
 
-    proc_init(&txn, "fltgwtxn");
-    assert_int_equal(proc_start(&txn, "transaction-service", txn_args), 0);
+    h_proc_init(&txn, "fltgwtxn");
+    assert_int_equal(h_proc_start(&txn, "transaction-service", txn_args), 0);
     fake_start(&bad, "auth-service", "/auth/events");
     fake_start(&good, "monitoring-service", "/metrics/events");
     snprintf(turl, sizeof(turl), "http://127.0.0.1:%d", txn.port);
@@ -396,8 +396,8 @@ static void env_start(void)
     snprintf(murl, sizeof(murl), "http://127.0.0.1:%d", good.port);
     snprintf(poll_s, sizeof(poll_s), "%d", POLL_MS);
     snprintf(timeout_s, sizeof(timeout_s), "%d", TIMEOUT_MS);
-    proc_init(&gw, "fltgw");
-    assert_int_equal(proc_start_gateway_urls(&gw, turl, aurl, murl, poll_s, timeout_s), 0);
+    h_proc_init(&gw, "fltgw");
+    assert_int_equal(h_proc_start_gateway_urls(&gw, turl, aurl, murl, poll_s, timeout_s), 0);
 }
 
 /* VmRSS and VmHWM (peak) of a process, in kB. */
@@ -412,10 +412,10 @@ static void rss_kb(pid_t pid, long *rss, long *hwm)
     if (!f)
         fail_msg("the gateway (pid %d) is gone", (int)pid);
     while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            *rss = strtol(line + 6, NULL, 10);
-        else if (strncmp(line, "VmHWM:", 6) == 0)
-            *hwm = strtol(line + 6, NULL, 10);
+        if (strncmp(line, "VmRSS:", 6) == 0 && !h_num_at(line + 6, rss))
+            *rss = -1;
+        else if (strncmp(line, "VmHWM:", 6) == 0 && !h_num_at(line + 6, hwm))
+            *hwm = -1;
     }
     fclose(f);
 }
@@ -429,9 +429,9 @@ static void check_others_served(const char *mode)
                                          "/services/transaction-service/health", NULL };
     for (int i = 0; paths[i]; i++) {
         struct resp r;
-        long t0 = now_ms(), ms;
-        assert_int_equal(http_req(gw.port, "GET", paths[i], NULL, NULL, &r), 0);
-        ms = now_ms() - t0;
+        long t0 = h_now_ms(), ms;
+        assert_int_equal(h_http_req(gw.port, "GET", paths[i], NULL, NULL, &r), 0);
+        ms = h_now_ms() - t0;
         if (r.status != 200)
             fail_msg("%s upstream: gateway %s answered %ld", mode, paths[i], r.status);
         if (ms > TIMEOUT_MS + 50)
@@ -441,12 +441,12 @@ static void check_others_served(const char *mode)
             assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "events")) > 0);
             cJSON_Delete(j);
         }
-        resp_free(&r);
+        h_resp_free(&r);
     }
     {
-        cJSON *j = http_get_json(gw.port, "/system/health", NULL);
-        const char *t = jstr(gw_service(j, "transaction-service"), "state");
-        const char *m = jstr(gw_service(j, "monitoring-service"), "state");
+        cJSON *j = h_http_get_json(gw.port, "/system/health", NULL);
+        const char *t = h_jstr(h_gw_service(j, "transaction-service"), "state");
+        const char *m = h_jstr(h_gw_service(j, "monitoring-service"), "state");
         if (!t || strcmp(t, "ok") != 0 || !m || strcmp(m, "ok") != 0)
             fail_msg("%s auth upstream: transaction-service %s, monitoring-service %s; want ok",
                      mode, t ? t : "?", m ? m : "?");
@@ -463,9 +463,9 @@ static void test_gateway_degrades_only_the_misbehaving_upstream_and_stays_small(
 
     (void)state;
     env_start();
-    if (!gw_wait_state(gw.port, "auth-service", "ok", 5000) ||
-        !gw_wait_state(gw.port, "transaction-service", "ok", 5000) ||
-        !gw_wait_state(gw.port, "monitoring-service", "ok", 5000))
+    if (!h_gw_wait_state(gw.port, "auth-service", "ok", 5000) ||
+        !h_gw_wait_state(gw.port, "transaction-service", "ok", 5000) ||
+        !h_gw_wait_state(gw.port, "monitoring-service", "ok", 5000))
         fail_msg("the gateway never saw all three upstreams ok");
     rss_kb(gw.pid, &rss0, &hwm0);
 
@@ -474,33 +474,33 @@ static void test_gateway_degrades_only_the_misbehaving_upstream_and_stays_small(
         long t_end;
 
         atomic_store(&bad.mode, (int)bad_modes[i]);
-        if (!gw_wait_error(gw.port, "auth-service", "degraded", err, sizeof(err), 5000))
+        if (!h_gw_wait_error(gw.port, "auth-service", "degraded", err, sizeof(err), 5000))
             fail_msg("%s upstream: auth-service not degraded with a last_error after 5 s "
                      "(last_error \"%s\")",
                      name, err);
         printf("  %-12s -> degraded: %s\n", name, err);
         /* a few poll rounds in this state */
-        t_end = now_ms() + 3 * POLL_MS + 400;
-        while (now_ms() < t_end) {
+        t_end = h_now_ms() + 3 * POLL_MS + 400;
+        while (h_now_ms() < t_end) {
             check_others_served(name);
             rss_kb(gw.pid, &rss, &hwm);
             if (rss > peak_rss)
                 peak_rss = rss;
-            sleep_ms(100);
+            h_sleep_ms(100);
         }
         /* the proxy to it: an error status, quickly, not the body */
         {
             struct resp r;
-            long t0 = now_ms(), ms;
-            assert_int_equal(http_req(gw.port, "GET", "/services/auth-service/health", NULL, NULL,
-                                      &r),
+            long t0 = h_now_ms(), ms;
+            assert_int_equal(h_http_req(gw.port, "GET", "/services/auth-service/health", NULL, NULL,
+                                        &r),
                              0);
-            ms = now_ms() - t0;
+            ms = h_now_ms() - t0;
             printf("  %-12s    proxied /health: %ld in %ld ms, %zu bytes\n", name, r.status, ms,
                    r.len);
             if (r.len > 1024 * 1024)
                 fail_msg("%s upstream: the proxy passed on %zu bytes", name, r.len);
-            resp_free(&r);
+            h_resp_free(&r);
             rss_kb(gw.pid, &rss, &hwm);
             if (rss > peak_rss)
                 peak_rss = rss;
@@ -508,7 +508,7 @@ static void test_gateway_degrades_only_the_misbehaving_upstream_and_stays_small(
 
         /* it behaves again: ok again */
         atomic_store(&bad.mode, M_GOOD);
-        if (!gw_wait_state(gw.port, "auth-service", "ok", 5000))
+        if (!h_gw_wait_state(gw.port, "auth-service", "ok", 5000))
             fail_msg("after the %s upstream recovered: auth-service not ok after 5 s", name);
     }
 
@@ -522,13 +522,13 @@ static void test_gateway_degrades_only_the_misbehaving_upstream_and_stays_small(
 
     {
         long ms = 0;
-        assert_int_equal(proc_stop(&gw, &ms), 0);
+        assert_int_equal(h_proc_stop(&gw, &ms), 0);
         assert_true(ms < 2000);
     }
-    proc_cleanup(&gw);
+    h_proc_cleanup(&gw);
     gw.dir[0] = '\0';
-    assert_int_equal(proc_stop(&txn, NULL), 0);
-    proc_cleanup(&txn);
+    assert_int_equal(h_proc_stop(&txn, NULL), 0);
+    h_proc_cleanup(&txn);
     txn.dir[0] = '\0';
 }
 
@@ -550,14 +550,14 @@ static void *proxy_main(void *arg)
 {
     struct proxy_client *c = arg;
     struct resp r;
-    long t0 = now_ms();
+    long t0 = h_now_ms();
 
-    if (http_req(c->port, "GET", "/services/auth-service/health", NULL, NULL, &r) != 0)
+    if (h_http_req(c->port, "GET", "/services/auth-service/health", NULL, NULL, &r) != 0)
         r.status = -1;
-    c->ms = now_ms() - t0;
+    c->ms = h_now_ms() - t0;
     c->status = r.status;
     c->len = r.len;
-    resp_free(&r);
+    h_resp_free(&r);
     return NULL;
 }
 
@@ -570,7 +570,7 @@ static void test_gateway_proxy_of_huge_bodies_stays_small_and_prompt(void **stat
 
     (void)state;
     env_start();
-    if (!gw_wait_state(gw.port, "auth-service", "ok", 5000))
+    if (!h_gw_wait_state(gw.port, "auth-service", "ok", 5000))
         fail_msg("the gateway never saw the fake auth-service ok");
     rss_kb(gw.pid, &rss0, &hwm0);
     atomic_store(&bad.mode, M_HUGE_STALL);
@@ -579,16 +579,16 @@ static void test_gateway_proxy_of_huge_bodies_stays_small_and_prompt(void **stat
         if (pthread_create(&cl[started].thread, NULL, proxy_main, &cl[started]) != 0)
             break;
     }
-    sleep_ms(100);
+    h_sleep_ms(100);
     for (int i = 0; i < 4 && started == PROXY_CLIENTS; i++) {
         struct resp r;
-        long t0 = now_ms(), ms;
+        long t0 = h_now_ms(), ms;
         /* no answer: the client gives up after 10 s, and that is the time */
-        int rc = http_req(gw.port, "GET", "/health", NULL, NULL, &r);
-        ms = now_ms() - t0;
+        int rc = h_http_req(gw.port, "GET", "/health", NULL, NULL, &r);
+        ms = h_now_ms() - t0;
         if (rc == 0 && r.status != 200)
             health_bad = r.status;
-        resp_free(&r);
+        h_resp_free(&r);
         if (ms > health_worst)
             health_worst = ms;
     }
@@ -619,11 +619,11 @@ static void test_gateway_proxy_of_huge_bodies_stays_small_and_prompt(void **stat
                  "(want <= %ld ms)",
                  PROXY_CLIENTS, hwm, RSS_MAX_KB, SANITIZED ? ", not checked here" : "",
                  health_worst, proxy_worst, bound_ms);
-    assert_int_equal(proc_stop(&gw, NULL), 0);
-    proc_cleanup(&gw);
+    assert_int_equal(h_proc_stop(&gw, NULL), 0);
+    h_proc_cleanup(&gw);
     gw.dir[0] = '\0';
-    assert_int_equal(proc_stop(&txn, NULL), 0);
-    proc_cleanup(&txn);
+    assert_int_equal(h_proc_stop(&txn, NULL), 0);
+    h_proc_cleanup(&txn);
     txn.dir[0] = '\0';
 }
 

@@ -31,6 +31,7 @@
 #define PROMPT_MS 500       /* what "promptly" means for a normal client */
 #define SLOW_CONNS 200      /* slowloris connections, well below the cap */
 #define SLOW_TICK_MS 50     /* one byte per connection per tick */
+#define TEST_CAP "256"      /* --max-connections here (the default is sized from RLIMIT_NOFILE) */
 #define CAP_SEARCH_MAX 1100 /* the cap is found by opening up to this many */
 #define OVER_CAP 20         /* connections tried past the cap */
 
@@ -52,7 +53,7 @@ static void close_held(void)
 static int network_setup(void **state)
 {
     n_held = 0;
-    return procs_setup(state);
+    return h_procs_setup(state);
 }
 
 /* A failed test's slow and greedy clients go first, then its daemon. */
@@ -61,7 +62,7 @@ static int network_teardown(void **state)
     if (running_loris)
         loris_stop(running_loris, running_loris_thread);
     close_held();
-    return procs_teardown(state);
+    return h_procs_teardown(state);
 }
 
 /* One normal request through libcurl: its status and how long it took. */
@@ -69,13 +70,13 @@ static long timed_req(int port, const char *method, const char *path, const char
                       long *ms)
 {
     struct resp r;
-    long t0 = now_ms(), st;
+    long t0 = h_now_ms(), st;
 
-    if (http_req(port, method, path, body, body ? json_ct : NULL, &r) != 0)
+    if (h_http_req(port, method, path, body, body ? h_json_ct : NULL, &r) != 0)
         r.status = -1;
-    *ms = now_ms() - t0;
+    *ms = h_now_ms() - t0;
     st = r.status;
-    resp_free(&r);
+    h_resp_free(&r);
     return st;
 }
 
@@ -130,7 +131,7 @@ static void *loris_main(void *arg)
                 atomic_fetch_add(&l->dropped, 1);
             }
         }
-        sleep_ms(SLOW_TICK_MS);
+        h_sleep_ms(SLOW_TICK_MS);
     }
     return NULL;
 }
@@ -147,7 +148,7 @@ static struct loris *loris_start(int port, int n, bool bodies, pthread_t *th)
     atomic_init(&l->dropped, 0);
     atomic_init(&l->bytes, 0);
     for (int i = 0; i < n; i++) {
-        l->fd[i] = tcp_connect_loopback(port);
+        l->fd[i] = h_tcp_connect_loopback(port);
         if (l->fd[i] < 0)
             fail_msg("slow connection %d: connect failed: %s", i, strerror(errno));
     }
@@ -172,20 +173,20 @@ static void test_slowloris_does_not_delay_other_clients(void **state)
 {
     static const char *const args[] = { "--seed", "61", NULL };
     const long hold_ms = 3000;
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct loris *l;
     pthread_t th;
     long t_end, worst = 0, ms, st, stop_ms = 0;
     int n = 0;
 
     (void)state;
-    proc_init(p, "fltloris");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    h_proc_init(p, "fltloris");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
     l = loris_start(p->port, SLOW_CONNS, true, &th);
-    sleep_ms(300); /* every connection is mid-request now */
+    h_sleep_ms(300); /* every connection is mid-request now */
 
-    t_end = now_ms() + hold_ms;
-    while (now_ms() < t_end) {
+    t_end = h_now_ms() + hold_ms;
+    while (h_now_ms() < t_end) {
         static const struct {
             const char *method, *path, *body;
             long want;
@@ -206,17 +207,17 @@ static void test_slowloris_does_not_delay_other_clients(void **state)
                          reqs[i].path, ms, SLOW_CONNS);
             n++;
         }
-        sleep_ms(20);
+        h_sleep_ms(20);
     }
     printf("  %d requests beside %d slow connections (%ld bytes trickled, %d closed by the "
            "server): slowest %ld ms\n",
            n, SLOW_CONNS, atomic_load(&l->bytes), atomic_load(&l->dropped), worst);
 
     /* a stop with the slow requests still open: exit 0 within 2 s */
-    assert_int_equal(proc_stop(p, &stop_ms), 0);
+    assert_int_equal(h_proc_stop(p, &stop_ms), 0);
     assert_true(stop_ms < 2000);
     loris_stop(l, th);
-    proc_finish(p);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -227,14 +228,13 @@ static void test_slowloris_does_not_delay_other_clients(void **state)
  * connection first, -1 on timeout. */
 static int read_answer(int fd, char *out, size_t outlen, int timeout_ms)
 {
-    long deadline = now_ms() + timeout_ms;
+    long deadline = h_now_ms() + timeout_ms;
     size_t len = 0;
 
     out[0] = '\0';
     for (;;) {
         struct pollfd pfd = { fd, POLLIN, 0 };
-        long left = deadline - now_ms();
-        const char *end, *cl;
+        long left = deadline - h_now_ms();
         ssize_t n;
 
         if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
@@ -243,14 +243,11 @@ static int read_answer(int fd, char *out, size_t outlen, int timeout_ms)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return len > 12 ? (int)strtol(out + 9, NULL, 10) : 0;
+            return h_raw_status(out, len);
         len += (size_t)n;
         out[len] = '\0';
-        end = strstr(out, "\r\n\r\n");
-        cl = strstr(out, "Content-Length:");
-        if (end && cl && cl < end &&
-            len >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10))
-            return (int)strtol(out + 9, NULL, 10);
+        if (h_raw_complete(out, len))
+            return h_raw_status(out, len);
         if (len + 1 >= outlen)
             return -1;
     }
@@ -262,8 +259,8 @@ static int read_answer(int fd, char *out, size_t outlen, int timeout_ms)
 static int greedy_client(int port, char *out, size_t outlen, long *ms)
 {
     static const char req[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    long t0 = now_ms();
-    int fd = tcp_connect_loopback(port), st;
+    long t0 = h_now_ms();
+    int fd = h_tcp_connect_loopback(port), st;
 
     if (fd < 0)
         fail_msg("connect failed with %d connections open: %s", n_held, strerror(errno));
@@ -271,7 +268,7 @@ static int greedy_client(int port, char *out, size_t outlen, long *ms)
     if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))
         fail_msg("send failed with %d connections open", n_held);
     st = read_answer(fd, out, outlen, 5000);
-    *ms = now_ms() - t0;
+    *ms = h_now_ms() - t0;
     return st;
 }
 
@@ -299,15 +296,15 @@ static void assert_quick_503(const char *raw, int st, long ms, int open)
 
 static void test_connections_over_the_cap_get_a_quick_503_then_service_resumes(void **state)
 {
-    static const char *const args[] = { "--seed", "62", NULL };
-    struct proc *p = &procs[0];
+    static const char *const args[] = { "--seed", "62", "--max-connections", TEST_CAP, NULL };
+    struct proc *p = &h_procs[0];
     char raw[4096];
     long ms, worst = 0;
     int st, cap = -1;
 
     (void)state;
-    proc_init(p, "fltcap");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    h_proc_init(p, "fltcap");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
 
     /* Open kept-alive connections until one is refused: that is the cap. */
     while (n_held < CAP_SEARCH_MAX) {
@@ -341,12 +338,12 @@ static void test_connections_over_the_cap_get_a_quick_503_then_service_resumes(v
     close_held();
     {
         /* the server sees the closes within a poll of its threads */
-        long deadline = now_ms() + 2000;
+        long deadline = h_now_ms() + 2000;
         for (;;) {
             st = (int)timed_req(p->port, "GET", "/health", NULL, &ms);
-            if (st != 503 || now_ms() > deadline)
+            if (st != 503 || h_now_ms() > deadline)
                 break;
-            sleep_ms(10);
+            h_sleep_ms(10);
         }
     }
     if (st != 200 || ms > PROMPT_MS)
@@ -354,22 +351,23 @@ static void test_connections_over_the_cap_get_a_quick_503_then_service_resumes(v
     st = (int)timed_req(p->port, "POST", "/config", "{\"anomaly_rate\":0.03}", &ms);
     assert_int_equal(st, 200);
 
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
 /* A slowloris over the cap                                             */
 
 /* More slow connections than the cap: while they hold it, others get the
- * quick 503; but a request that has not arrived whole within the
- * per-connection timeout (15 s) is cut however it trickles, so service
+ * quick 503; but a first request that has not arrived whole within the
+ * header timeout (3 s here) is cut however it trickles, so service
  * resumes without the slow client's cooperation. */
-static void test_slowloris_over_the_cap_is_cut_after_the_connection_timeout(void **state)
+static void test_slowloris_over_the_cap_is_cut_after_the_header_timeout(void **state)
 {
-    static const char *const args[] = { "--seed", "63", NULL };
-    const long timeout_ms = 15000, slack_ms = 5000;
-    struct proc *p = &procs[0];
+    static const char *const args[] = { "--seed", "63", "--max-connections", TEST_CAP,
+                                        "--header-timeout-s", "3", NULL };
+    const long timeout_ms = 3000, slack_ms = 3000;
+    struct proc *p = &h_procs[0];
     struct loris *l;
     pthread_t th;
     long t0, ms, served_at = -1;
@@ -377,8 +375,8 @@ static void test_slowloris_over_the_cap_is_cut_after_the_connection_timeout(void
     char raw[4096];
 
     (void)state;
-    proc_init(p, "fltloriscap");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    h_proc_init(p, "fltloriscap");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
     /* the cap, as the server reports it to a kept-alive client */
     while (n_held < CAP_SEARCH_MAX) {
         st = greedy_client(p->port, raw, sizeof(raw), &ms);
@@ -388,27 +386,41 @@ static void test_slowloris_over_the_cap_is_cut_after_the_connection_timeout(void
     }
     n_slow = n_held + OVER_CAP;
     close_held();
+    {
+        /* until the server has seen them close (only this request open) */
+        long deadline = h_now_ms() + 2000;
+        for (;;) {
+            cJSON *m = h_get_json(p->port, "/metrics");
+            long long open = h_jnum(cJSON_GetObjectItemCaseSensitive(m, "connections"), "open");
+            cJSON_Delete(m);
+            if (open <= 1)
+                break;
+            if (h_now_ms() > deadline)
+                fail_msg("%lld connections still open 2 s after the client closed them", open);
+            h_sleep_ms(20);
+        }
+    }
     assert_true(n_slow <= LORIS_MAX);
 
-    t0 = now_ms();
+    t0 = h_now_ms();
     /* heads only: a whole head over the cap is answered 503 and closed */
     l = loris_start(p->port, n_slow, false, &th);
-    sleep_ms(500);
+    h_sleep_ms(500);
     st = (int)timed_req(p->port, "GET", "/health", NULL, &ms);
     if (st != 503 || ms > PROMPT_MS)
         fail_msg("with %d slow connections open: /health %d after %ld ms, want a quick 503",
                  n_slow, st, ms);
-    while (now_ms() - t0 < timeout_ms + slack_ms) {
+    while (h_now_ms() - t0 < timeout_ms + slack_ms) {
         st = (int)timed_req(p->port, "GET", "/health", NULL, &ms);
         if (ms > PROMPT_MS)
             fail_msg("/health took %ld ms beside %d slow connections", ms, n_slow);
         if (st == 200) {
-            served_at = now_ms() - t0;
+            served_at = h_now_ms() - t0;
             break;
         }
         if (st != 503)
             fail_msg("/health beside %d slow connections: %d", n_slow, st);
-        sleep_ms(200);
+        h_sleep_ms(200);
     }
     printf("  %d slow connections (over the cap): /health 200 again after %ld ms, %d of them "
            "cut by the server\n",
@@ -419,8 +431,8 @@ static void test_slowloris_over_the_cap_is_cut_after_the_connection_timeout(void
     /* they were cut for being slow, not for being idle */
     assert_true(served_at >= timeout_ms - 1000);
     loris_stop(l, th);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, network_setup, network_teardown)
@@ -430,7 +442,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_slowloris_does_not_delay_other_clients),
         T(test_connections_over_the_cap_get_a_quick_503_then_service_resumes),
-        T(test_slowloris_over_the_cap_is_cut_after_the_connection_timeout),
+        T(test_slowloris_over_the_cap_is_cut_after_the_header_timeout),
     };
     struct rlimit rl;
     int rc;

@@ -39,7 +39,7 @@ static char fault_flag[PROCS_MAX][400];
 static int storage_setup(void **state)
 {
     memset(fault_flag, 0, sizeof(fault_flag));
-    return procs_setup(state);
+    return h_procs_setup(state);
 }
 
 /* The slots' teardown, after the fault switches it leaves in their
@@ -49,7 +49,7 @@ static int storage_teardown(void **state)
     for (int i = 0; i < PROCS_MAX; i++)
         if (fault_flag[i][0])
             unlink(fault_flag[i]);
-    procs_teardown(state);
+    h_procs_teardown(state);
     unsetenv("LD_PRELOAD");
     return 0;
 }
@@ -87,16 +87,16 @@ static int raw_post(int port, const char *path, const char *body, char *out, siz
                     long *ms)
 {
     char req[2048];
-    long t0 = now_ms();
+    long t0 = h_now_ms();
     int st;
 
     snprintf(req, sizeof(req),
              "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
              path, strlen(body), body);
-    st = raw_http(port, req, out, outlen, 10000);
+    st = h_raw_http(port, req, out, outlen, 10000);
     if (ms)
-        *ms = now_ms() - t0;
+        *ms = h_now_ms() - t0;
     return st;
 }
 
@@ -114,8 +114,8 @@ static void assert_unavailable(const char *what, int status, const char *raw, lo
     assert_non_null(body);
     j = cJSON_Parse(body + 4);
     err = cJSON_GetObjectItemCaseSensitive(j, "error");
-    if (!jstr(err, "code") || strcmp(jstr(err, "code"), "service_unavailable") != 0 ||
-        !jstr(err, "message"))
+    if (!h_jstr(err, "code") || strcmp(h_jstr(err, "code"), "service_unavailable") != 0 ||
+        !h_jstr(err, "message"))
         fail_msg("%s: 503 body is not the documented error: %s", what, body + 4);
     cJSON_Delete(j);
     /* one pass of the write queue, not a hang until some timeout */
@@ -135,17 +135,17 @@ struct db_facts {
 static void check_db(const char *path, const char *id_field, struct db_facts *f)
 {
     char sql[256];
-    sqlite3 *db = db_open_checked(path);
+    sqlite3 *db = h_db_open_checked(path);
 
     memset(f, 0, sizeof(*f));
-    f->max = db_dense_max(db);
+    f->max = h_db_dense_max(db);
     snprintf(sql, sizeof(sql), "SELECT count(DISTINCT json_extract(body, '$.%s')) FROM events",
              id_field);
-    f->distinct_ids = db_int(db, sql);
-    f->api = db_int(db, "SELECT count(*) FROM events WHERE origin = 1");
-    f->backwards = db_int(db, "SELECT count(*) FROM events a JOIN events b ON b.seq = a.seq + 1 "
+    f->distinct_ids = h_db_int(db, sql);
+    f->api = h_db_int(db, "SELECT count(*) FROM events WHERE origin = 1");
+    f->backwards = h_db_int(db, "SELECT count(*) FROM events a JOIN events b ON b.seq = a.seq + 1 "
                               "WHERE b.ts < a.ts");
-    db_close(db);
+    h_db_close(db);
     if (f->distinct_ids != f->max)
         fail_msg("%lld rows but %lld distinct %s: an event was written twice", f->max,
                  f->distinct_ids, id_field);
@@ -159,11 +159,11 @@ static void check_db(const char *path, const char *id_field, struct db_facts *f)
 /* Two full settings that differ in every key they set: after any crash
  * the service must hold all of one of them, never a mix. */
 static const char cfg_a[] = "{\"anomaly_rate\":0.05,\"events_per_second\":800,"
-                            "\"fraud_pattern_rate\":2,\"money_laundering_rate\":3,"
-                            "\"suspicious_high_amount_rate\":4}";
+                            "\"fraud_pattern_rate\":0.002,\"money_laundering_rate\":0.003,"
+                            "\"suspicious_high_amount_rate\":0.004}";
 static const char cfg_b[] = "{\"anomaly_rate\":0.1,\"events_per_second\":1200,"
-                            "\"fraud_pattern_rate\":5,\"money_laundering_rate\":6,"
-                            "\"suspicious_high_amount_rate\":7}";
+                            "\"fraud_pattern_rate\":0.005,\"money_laundering_rate\":0.006,"
+                            "\"suspicious_high_amount_rate\":0.007}";
 
 #define ACK_MAX 4096
 
@@ -189,8 +189,8 @@ static void *storm_main(void *arg)
         const char *body = c->config ? (i++ % 2 ? cfg_b : cfg_a)
                                      : "{\"customer_id\":\"CUST_000042\",\"amount\":12.34,"
                                        "\"transaction_type\":\"purchase\"}";
-        if (http_req(c->port, "POST", c->config ? "/config" : "/transactions", body, json_ct,
-                     &r) == 0 &&
+        if (h_http_req(c->port, "POST", c->config ? "/config" : "/transactions", body, h_json_ct,
+                       &r) == 0 &&
             r.status / 100 == 2) {
             c->ok++;
             if (!c->config && c->n_acked < ACK_MAX) {
@@ -205,7 +205,7 @@ static void *storm_main(void *arg)
                 cJSON_Delete(e);
             }
         }
-        resp_free(&r);
+        h_resp_free(&r);
     }
     return NULL;
 }
@@ -239,7 +239,7 @@ static char *post_config(int port, const char *body)
 {
     struct resp r;
 
-    assert_int_equal(http_req(port, "POST", "/config", body, json_ct, &r), 0);
+    assert_int_equal(h_http_req(port, "POST", "/config", body, h_json_ct, &r), 0);
     if (r.status != 200)
         fail_msg("POST /config %s: %ld %s", body, r.status, r.body);
     return r.body;
@@ -250,9 +250,9 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
     static const char file_cfg[] = "{\"generation_settings\":{\"events_per_second\":1000,"
                                    "\"retention_events\":100000000}}";
     static const char *const args[] = { "--seed", "51", NULL };
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     const int rounds = small ? 8 : 20;
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char (*ids)[40] = calloc(ACK_MAX, 40);
     long long *seqs = calloc(ACK_MAX, sizeof(*seqs));
     char *exp_a, *exp_b;
@@ -265,9 +265,9 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
     assert_non_null(ids);
     assert_non_null(seqs);
     rng_seed(&rng, 0xfa17);
-    proc_init(p, "fltkill");
-    proc_write_config(p, file_cfg);
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    h_proc_init(p, "fltkill");
+    h_proc_write_config(p, file_cfg);
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
     /* Both settings set the same keys, so each one's full answer does not
      * depend on what came before. */
     exp_a = post_config(p->port, cfg_a);
@@ -290,8 +290,8 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
             cl[i].acked_seq = seqs;
             assert_int_equal(pthread_create(&cl[i].thread, NULL, storm_main, &cl[i]), 0);
         }
-        sleep_ms(delay);
-        proc_kill9(p);
+        h_sleep_ms(delay);
+        h_proc_kill9(p);
         atomic_store(&stop, true);
         for (int i = 0; i < 3; i++) {
             pthread_join(cl[i].thread, NULL);
@@ -308,8 +308,8 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
         last_max = f.max;
         check_acked(p->db, &cl[2]);
 
-        assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
-        now = get_config(p->port);
+        assert_int_equal(h_proc_restart(p, TXN_BIN, args), 0);
+        now = h_get_config(p->port);
         if (strcmp(now, exp_a) == 0)
             saw_a++;
         else if (strcmp(now, exp_b) == 0)
@@ -320,9 +320,9 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
                      round, delay, now, exp_a, exp_b);
         free(now);
         /* the stream goes on from what was committed */
-        if (health_head(p->port) < f.max)
+        if (h_health_head(p->port) < f.max)
             fail_msg("round %d: head %lld after restart, %lld in the database", round,
-                     health_head(p->port), f.max);
+                     h_health_head(p->port), f.max);
     }
     printf("  %d rounds: %d config and %d transaction POSTs acknowledged; config A %d, B %d; "
            "%lld events\n",
@@ -330,15 +330,15 @@ static void test_kill9_amid_config_and_event_posts_keeps_config_whole(void **sta
     assert_true(cfg_oks > 0);
     assert_true(txn_oks > 0);
 
-    assert_true(wait_head(p->port, last_max + 50, 20000));
-    assert_int_equal(proc_stop(p, NULL), 0);
+    assert_true(h_wait_head(p->port, last_max + 50, 20000));
+    assert_int_equal(h_proc_stop(p, NULL), 0);
     check_db(p->db, "transaction_id", &f);
     assert_true(f.max >= last_max + 50);
     free(exp_a);
     free(exp_b);
     free(ids);
     free(seqs);
-    proc_finish(p);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -390,7 +390,7 @@ static void start_for(const struct scenario *sc, struct proc *p, int slot, const
     int rc;
 
     if (strcmp(sc->fault, "fsize") == 0) {
-        assert_int_equal(proc_start(p, sc->bin, args), 0);
+        assert_int_equal(h_proc_start(p, sc->bin, args), 0);
         return;
     }
     snprintf(fault_flag[slot], sizeof(fault_flag[slot]), "%s/faultfs.on", p->dir);
@@ -401,7 +401,7 @@ static void start_for(const struct scenario *sc, struct proc *p, int slot, const
     setenv("FAULTFS_MATCH", p->db, 1);
     setenv("FAULTFS_ERRNO", sc->fault, 1);
     setenv("ASAN_OPTIONS", asan, 1);
-    rc = proc_start(p, sc->bin, args);
+    rc = h_proc_start(p, sc->bin, args);
     unsetenv("LD_PRELOAD");
     unsetenv("FAULTFS_CONTROL");
     unsetenv("FAULTFS_MATCH");
@@ -417,7 +417,7 @@ static void start_for(const struct scenario *sc, struct proc *p, int slot, const
 static long long write_errors(int port, bool *ok)
 {
     long st = 0;
-    cJSON *m = http_get_json(port, "/metrics", &st);
+    cJSON *m = h_http_get_json(port, "/metrics", &st);
     const cJSON *db = cJSON_GetObjectItemCaseSensitive(m, "database");
     const cJSON *okj = cJSON_GetObjectItemCaseSensitive(db, "ok");
     long long n;
@@ -426,7 +426,7 @@ static long long write_errors(int port, bool *ok)
     if (!cJSON_IsBool(okj))
         fail_msg("/metrics database.ok is not a bool");
     *ok = cJSON_IsTrue(okj);
-    n = jnum(db, "write_errors");
+    n = h_jnum(db, "write_errors");
     cJSON_Delete(m);
     return n;
 }
@@ -449,25 +449,25 @@ static void assert_reads_work(const struct scenario *sc, int port, long long hea
     cJSON *j;
 
     snprintf(path, sizeof(path), "%s?limit=20", sc->events_path);
-    j = http_get_json(port, path, &st);
+    j = h_http_get_json(port, path, &st);
     if (st != 200)
         fail_msg("GET %s during the fault: %ld", path, st);
-    assert_int_equal(jnum(j, "count"), 20);
+    assert_int_equal(h_jnum(j, "count"), 20);
     cJSON_Delete(j);
     snprintf(path, sizeof(path), "%s?since=%lld&limit=1000", sc->events_path,
              head > 100 ? head - 100 : 0);
-    j = http_get_json(port, path, &st);
+    j = h_http_get_json(port, path, &st);
     if (st != 200)
         fail_msg("GET %s during the fault: %ld", path, st);
-    assert_true(jnum(j, "count") > 0);
+    assert_true(h_jnum(j, "count") > 0);
     cJSON_Delete(j);
     if (sc->extra_read) {
-        j = http_get_json(port, sc->extra_read, &st);
+        j = h_http_get_json(port, sc->extra_read, &st);
         if (st != 200)
             fail_msg("GET %s during the fault: %ld", sc->extra_read, st);
         cJSON_Delete(j);
     }
-    j = http_get_json(port, "/config", &st);
+    j = h_http_get_json(port, "/config", &st);
     assert_int_equal(st, 200);
     cJSON_Delete(j);
 }
@@ -478,31 +478,31 @@ static void run_scenario(const struct scenario *sc)
                                    "\"retention_events\":100000000}}";
     static const char *const args[] = { "--seed", "52", NULL };
     static const char new_cfg[] = "{\"anomaly_rate\":0.07,\"events_per_second\":600}";
-    const bool small = test_scale_small();
-    struct proc *p = &procs[0];
+    const bool small = h_test_scale_small();
+    struct proc *p = &h_procs[0];
     char raw[8192], *cfg_before, *cfg_during;
     long ms, cpu0, cpu1, t0, t1;
     long long head0, head1, head2;
     int st, acked = 0;
     struct db_facts f;
 
-    proc_init(p, sc->tag);
-    proc_write_config(p, file_cfg);
+    h_proc_init(p, sc->tag);
+    h_proc_write_config(p, file_cfg);
     start_for(sc, p, 0, args);
-    assert_true(wait_head(p->port, 100, 20000));
+    assert_true(h_wait_head(p->port, 100, 20000));
     if (sc->post_path) {
         st = raw_post(p->port, sc->post_path, sc->post_body, raw, sizeof(raw), NULL);
         if (st != 201)
             fail_msg("POST %s before the fault: %d\n%s", sc->post_path, st, raw);
         acked++;
     }
-    cfg_before = get_config(p->port);
+    cfg_before = h_get_config(p->port);
 
     fault_on(sc, p, 0);
-    if (!wait_health_status(p->port, "degraded", 5000))
+    if (!h_wait_health_status(p->port, "degraded", 5000))
         fail_msg("/health does not say degraded 5 s into the fault");
     assert_db_ok_metric(p->port, false);
-    head0 = health_head(p->port);
+    head0 = h_health_head(p->port);
 
     /* writes: a quick, documented 503 */
     for (int i = 0; sc->post_path && i < 3; i++) {
@@ -511,7 +511,7 @@ static void run_scenario(const struct scenario *sc)
     }
     st = raw_post(p->port, "/config", new_cfg, raw, sizeof(raw), &ms);
     assert_unavailable("POST /config", st, raw, ms);
-    cfg_during = get_config(p->port);
+    cfg_during = h_get_config(p->port);
     assert_string_equal(cfg_during, cfg_before); /* nothing changed, not even in memory */
     free(cfg_during);
 
@@ -519,24 +519,24 @@ static void run_scenario(const struct scenario *sc)
     assert_reads_work(sc, p->port, head0);
 
     /* the generator waits for the disk instead of spinning */
-    t0 = now_ms();
+    t0 = h_now_ms();
     cpu0 = cpu_ms(p->pid);
-    sleep_ms(2000);
+    h_sleep_ms(2000);
     cpu1 = cpu_ms(p->pid);
-    t1 = now_ms();
+    t1 = h_now_ms();
     printf("  %s: during the fault the daemon used %ld ms of CPU in %ld ms\n", sc->tag,
            cpu1 - cpu0, t1 - t0);
     if (cpu1 - cpu0 > (t1 - t0) / (small ? 2 : 4))
         fail_msg("the daemon used %ld ms of CPU in %ld ms of an unwritable database",
                  cpu1 - cpu0, t1 - t0);
-    assert_true(wait_health_status(p->port, "degraded", 1000));
-    head1 = health_head(p->port);
+    assert_true(h_wait_health_status(p->port, "degraded", 1000));
+    head1 = h_health_head(p->port);
     if (head1 != head0)
         fail_msg("head moved from %lld to %lld while nothing could be written", head0, head1);
 
     /* the fault ends: the service recovers by itself */
     fault_off(sc, p, 0);
-    if (!wait_health_status(p->port, "ok", 5000))
+    if (!h_wait_health_status(p->port, "ok", 5000))
         fail_msg("/health is not ok again 5 s after the fault ended");
     assert_db_ok_metric(p->port, true);
     if (sc->post_path) {
@@ -546,15 +546,15 @@ static void run_scenario(const struct scenario *sc)
             fail_msg("POST %s after the fault: %d\n%s", sc->post_path, st, raw);
         acked++;
         e = cJSON_Parse(strstr(raw, "\r\n\r\n") + 4);
-        assert_true(jnum(e, "sequence") > head1);
+        assert_true(h_jnum(e, "sequence") > head1);
         cJSON_Delete(e);
     }
     free(post_config(p->port, new_cfg));
-    head2 = health_head(p->port);
-    assert_true(wait_head(p->port, head2 + 100, 20000));
+    head2 = h_health_head(p->port);
+    assert_true(h_wait_head(p->port, head2 + 100, 20000));
     free(cfg_before);
 
-    assert_int_equal(proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
     check_db(p->db, sc->id_field, &f);
     printf("  %s: %lld events, dense; head %lld in the fault, %lld after\n", sc->tag, f.max,
            head1, head2);
@@ -562,7 +562,7 @@ static void run_scenario(const struct scenario *sc)
     assert_int_equal(f.api, acked);
     unlink(fault_flag[0]);
     fault_flag[0][0] = '\0';
-    proc_finish(p);
+    h_proc_finish(p);
 }
 
 /* The disk fills up under the transaction service (RLIMIT_FSIZE). */
@@ -627,17 +627,17 @@ static void test_each_failed_write_counts_once(void **state)
     static const char *const args[] = { "--seed", "53", NULL };
     static const char txn[] = "{\"customer_id\":\"CUST_000042\",\"amount\":12.34,"
                               "\"transaction_type\":\"purchase\"}";
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char raw[8192];
     long ms;
     bool ok = false;
     int st;
 
     (void)state;
-    proc_init(p, sc.tag);
-    proc_write_config(p, "{\"generation_settings\":{\"paused\":true}}");
+    h_proc_init(p, sc.tag);
+    h_proc_write_config(p, "{\"generation_settings\":{\"paused\":true}}");
     start_for(&sc, p, 0, args);
-    assert_true(wait_health_status(p->port, "paused", 5000));
+    assert_true(h_wait_health_status(p->port, "paused", 5000));
     assert_int_equal(write_errors(p->port, &ok), 0);
     assert_true(ok);
 
@@ -654,9 +654,9 @@ static void test_each_failed_write_counts_once(void **state)
     free(post_config(p->port, "{\"anomaly_rate\":0.07}"));
     assert_int_equal(write_errors(p->port, &ok), 2);
     assert_true(ok);
-    assert_int_equal(proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
     fault_flag[0][0] = '\0';
-    proc_finish(p);
+    h_proc_finish(p);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, storage_setup, storage_teardown)

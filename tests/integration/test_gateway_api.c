@@ -38,7 +38,7 @@ static bool log_mentions(const char *path, const char *needle)
         }
         if (found)
             return true;
-        sleep_ms(50);
+        h_sleep_ms(50);
     }
     return false;
 }
@@ -73,8 +73,8 @@ static bool bin_exists(const char *name)
 static void start_service(struct proc *p, const char *bin, const char *tag)
 {
     static const char *const args[] = { "--seed", "7", NULL };
-    proc_init(p, tag);
-    assert_int_equal(proc_start(p, bin, args), 0);
+    h_proc_init(p, tag);
+    assert_int_equal(h_proc_start(p, bin, args), 0);
 }
 
 /* Starts the services that exist, then the gateway; with hung_auth the
@@ -94,7 +94,7 @@ static void env_start(struct env *e, bool hung_auth)
     snprintf(aurl, sizeof(aurl), "%s", NO_UPSTREAM_URL);
     snprintf(murl, sizeof(murl), "%s", NO_UPSTREAM_URL);
     if (hung_auth) {
-        e->hung_fd = listen_loopback(&hport);
+        e->hung_fd = h_listen_loopback(&hport);
         snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", hport);
     } else if (e->has_auth) {
         start_service(&e->auth, "auth-service", "gwauth");
@@ -105,15 +105,15 @@ static void env_start(struct env *e, bool hung_auth)
         snprintf(murl, sizeof(murl), "http://127.0.0.1:%d", e->mon.port);
     }
     /* the shipped config file: the harness passes it when none is written */
-    proc_init(&e->gw, "gw");
-    assert_int_equal(proc_start_gateway_urls(&e->gw, turl, aurl, murl, POLL_MS, TIMEOUT_MS), 0);
+    h_proc_init(&e->gw, "gw");
+    assert_int_equal(h_proc_start_gateway_urls(&e->gw, turl, aurl, murl, POLL_MS, TIMEOUT_MS), 0);
 }
 
 static void stop_one(struct proc *p)
 {
     if (p->pid > 0)
-        proc_stop(p, NULL);
-    proc_cleanup(p);
+        h_proc_stop(p, NULL);
+    h_proc_cleanup(p);
 }
 
 static void env_stop(struct env *e)
@@ -121,9 +121,9 @@ static void env_stop(struct env *e)
     long ms = 0;
 
     /* SIGTERM: a clean exit 0 within 2 s (also what a sanitizer would break) */
-    assert_int_equal(proc_stop(&e->gw, &ms), 0);
+    assert_int_equal(h_proc_stop(&e->gw, &ms), 0);
     assert_true(ms < 2000);
-    proc_cleanup(&e->gw);
+    h_proc_cleanup(&e->gw);
     stop_one(&e->txn);
     if (e->has_auth)
         stop_one(&e->auth);
@@ -150,19 +150,19 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
 
     (void)state;
     env_start(&e, false);
-    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     if (e.has_auth)
-        assert_true(gw_wait_state(e.gw.port, "auth-service", "ok", 5000));
+        assert_true(h_gw_wait_state(e.gw.port, "auth-service", "ok", 5000));
     if (e.has_mon)
-        assert_true(gw_wait_state(e.gw.port, "monitoring-service", "ok", 5000));
-    sleep_ms(500);
-    j = http_get_json(e.gw.port, "/events?since=0&limit=1000", NULL);
+        assert_true(h_gw_wait_state(e.gw.port, "monitoring-service", "ok", 5000));
+    h_sleep_ms(500);
+    j = h_http_get_json(e.gw.port, "/events?since=0&limit=1000", NULL);
     ev = cJSON_GetObjectItemCaseSensitive(j, "events");
     assert_true(cJSON_IsArray(ev));
     assert_true(cJSON_GetArraySize(ev) > 0);
     assert_int_equal((int)num_of(j, "count"), cJSON_GetArraySize(ev));
     cJSON_ArrayForEach(it, ev) {
-        const char *src = jstr(it, "source");
+        const char *src = h_jstr(it, "source");
         double g = num_of(it, "gateway_sequence");
         assert_non_null(src);
         assert_true(strcmp(src, "transaction-service") == 0 || strcmp(src, "auth-service") == 0 ||
@@ -185,37 +185,37 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
     /* filters: any service's anomaly types; bad parameters are 400 */
     {
         long st = 0;
-        j = http_get_json(e.gw.port, "/events?anomalies_only=true&limit=1000", &st);
+        j = h_http_get_json(e.gw.port, "/events?anomalies_only=true&limit=1000", &st);
         assert_int_equal(st, 200);
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
             assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "is_anomaly")));
         cJSON_Delete(j);
-        j = http_get_json(e.gw.port, "/events?anomaly_type=money_laundering", &st);
+        j = h_http_get_json(e.gw.port, "/events?anomaly_type=money_laundering", &st);
         assert_int_equal(st, 200);
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
-            assert_string_equal(jstr(it, "anomaly_type"), "money_laundering");
+            assert_string_equal(h_jstr(it, "anomaly_type"), "money_laundering");
         cJSON_Delete(j);
-        j = http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
+        j = h_http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
-        j = http_get_json(e.gw.port, "/events?limit=0", &st);
+        j = h_http_get_json(e.gw.port, "/events?limit=0", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
-        j = http_get_json(e.gw.port, "/events?bogus=1", &st);
+        j = h_http_get_json(e.gw.port, "/events?bogus=1", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
     }
 
     /* /metrics: the gateway's own and each service's last-known figures */
-    j = http_get_json(e.gw.port, "/metrics", NULL);
+    j = h_http_get_json(e.gw.port, "/metrics", NULL);
     assert_non_null(j);
     assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "gateway")));
     assert_true(cJSON_IsObject(
-        cJSON_GetObjectItemCaseSensitive(gw_service(j, "transaction-service"), "metrics")));
+        cJSON_GetObjectItemCaseSensitive(h_gw_service(j, "transaction-service"), "metrics")));
     cJSON_Delete(j);
     {
         struct resp r;
-        assert_int_equal(http_req(e.gw.port, "GET", "/metrics?format=prometheus", NULL, NULL, &r),
+        assert_int_equal(h_http_req(e.gw.port, "GET", "/metrics?format=prometheus", NULL, NULL, &r),
                          0);
         assert_int_equal(r.status, 200);
         assert_non_null(strstr(r.ctype, "text/plain"));
@@ -230,16 +230,16 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
             assert_non_null(t);
             assert_null(strstr(t + 1, "# TYPE bankmock_events_generated_total "));
         }
-        resp_free(&r);
+        h_resp_free(&r);
     }
     /* /dashboard: totals and per-service state */
-    j = http_get_json(e.gw.port, "/dashboard", NULL);
+    j = h_http_get_json(e.gw.port, "/dashboard", NULL);
     assert_true(num_of(cJSON_GetObjectItemCaseSensitive(j, "totals"), "events") > 0);
-    assert_string_equal(jstr(gw_service(j, "transaction-service"), "state"), "ok");
+    assert_string_equal(h_jstr(h_gw_service(j, "transaction-service"), "state"), "ok");
     cJSON_Delete(j);
 
     /* newest first without since, next_since = head */
-    j = http_get_json(e.gw.port, "/events?limit=5", NULL);
+    j = h_http_get_json(e.gw.port, "/events?limit=5", NULL);
     ev = cJSON_GetObjectItemCaseSensitive(j, "events");
     assert_int_equal(cJSON_GetArraySize(ev), 5);
     assert_true(num_of(cJSON_GetArrayItem(ev, 0), "gateway_sequence") >
@@ -260,23 +260,23 @@ static void test_gateway_proxies_get_and_post_to_the_service(void **state)
 
     (void)state;
     env_start(&e, false);
-    j = http_get_json(e.gw.port, "/services/transaction-service/health", &st);
+    j = h_http_get_json(e.gw.port, "/services/transaction-service/health", &st);
     assert_int_equal(st, 200);
-    assert_string_equal(jstr(j, "service"), "transaction-service");
-    assert_non_null(jstr(j, "stream_id"));
+    assert_string_equal(h_jstr(j, "service"), "transaction-service");
+    assert_non_null(h_jstr(j, "stream_id"));
     cJSON_Delete(j);
 
-    assert_int_equal(http_req(e.gw.port, "POST", "/services/transaction-service/transactions",
-                              "{\"customer_id\":\"CUST_123456\",\"amount\":10,"
-                              "\"transaction_type\":\"purchase\"}",
-                              hdrs, &r),
+    assert_int_equal(h_http_req(e.gw.port, "POST", "/services/transaction-service/transactions",
+                                "{\"customer_id\":\"CUST_123456\",\"amount\":10,"
+                                "\"transaction_type\":\"purchase\"}",
+                                hdrs, &r),
                      0);
     assert_true(r.status == 200 || r.status == 201);
     j = cJSON_ParseWithLength(r.body, r.len);
-    assert_string_equal(jstr(j, "origin"), "api");
+    assert_string_equal(h_jstr(j, "origin"), "api");
     assert_string_equal(r.request_id, "gwtest-proxy-42");
     cJSON_Delete(j);
-    resp_free(&r);
+    h_resp_free(&r);
 
     /* the service saw the client's request id: its access log line is
      * written after the response went out, and the log grows with the
@@ -284,19 +284,19 @@ static void test_gateway_proxies_get_and_post_to_the_service(void **state)
     assert_true(log_mentions(e.txn.log, "gwtest-proxy-42"));
 
     /* service errors come back unchanged, query included */
-    assert_int_equal(http_req(e.gw.port, "GET",
-                              "/services/transaction-service/transactions/events?limit=0", NULL,
-                              NULL, &r),
+    assert_int_equal(h_http_req(e.gw.port, "GET",
+                                "/services/transaction-service/transactions/events?limit=0", NULL,
+                                NULL, &r),
                      0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "\"limit\""));
-    resp_free(&r);
+    h_resp_free(&r);
 
-    assert_int_equal(http_req(e.gw.port, "GET", "/services/no-such-service/health", NULL, NULL,
-                              &r),
+    assert_int_equal(h_http_req(e.gw.port, "GET", "/services/no-such-service/health", NULL, NULL,
+                                &r),
                      0);
     assert_int_equal(r.status, 404);
-    resp_free(&r);
+    h_resp_free(&r);
     env_stop(&e);
 }
 
@@ -308,29 +308,29 @@ static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void
 
     (void)state;
     env_start(&e, false);
-    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
-    assert_int_equal(proc_stop(&e.txn, NULL), 0);
-    assert_true(gw_wait_state(e.gw.port, "transaction-service", "unreachable", 3000));
+    assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_int_equal(h_proc_stop(&e.txn, NULL), 0);
+    assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "unreachable", 3000));
     for (int i = 0; paths[i]; i++) {
-        long t0 = now_ms();
-        assert_int_equal(http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
+        long t0 = h_now_ms();
+        assert_int_equal(h_http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
         assert_int_equal(r.status, 200);
-        assert_true(now_ms() - t0 < 100);
-        resp_free(&r);
+        assert_true(h_now_ms() - t0 < 100);
+        h_resp_free(&r);
     }
     /* the proxy to a dead service: 502 with the error body */
-    assert_int_equal(http_req(e.gw.port, "GET", "/services/transaction-service/health", NULL,
-                              NULL, &r),
+    assert_int_equal(h_http_req(e.gw.port, "GET", "/services/transaction-service/health", NULL,
+                                NULL, &r),
                      0);
     assert_int_equal(r.status, 502);
     assert_non_null(strstr(r.body, "bad_gateway"));
-    resp_free(&r);
+    h_resp_free(&r);
     {
-        cJSON *j = http_get_json(e.gw.port, "/system/health", NULL);
-        const cJSON *s = gw_service(j, "transaction-service");
-        assert_non_null(jstr(s, "last_error"));
-        assert_non_null(jstr(s, "last_success"));
-        assert_string_not_equal(jstr(j, "status"), "ok");
+        cJSON *j = h_http_get_json(e.gw.port, "/system/health", NULL);
+        const cJSON *s = h_gw_service(j, "transaction-service");
+        assert_non_null(h_jstr(s, "last_error"));
+        assert_non_null(h_jstr(s, "last_success"));
+        assert_string_not_equal(h_jstr(j, "status"), "ok");
         cJSON_Delete(j);
     }
     env_stop(&e);
@@ -347,28 +347,28 @@ static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **stat
 
     (void)state;
     env_start(&e, true);
-    assert_true(gw_wait_state(e.gw.port, "auth-service", "unreachable", 3000));
+    assert_true(h_gw_wait_state(e.gw.port, "auth-service", "unreachable", 3000));
     for (int round = 0; round < 3; round++) {
         for (int i = 0; paths[i]; i++) {
-            t0 = now_ms();
-            assert_int_equal(http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
-            dt = now_ms() - t0;
+            t0 = h_now_ms();
+            assert_int_equal(h_http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
+            dt = h_now_ms() - t0;
             assert_int_equal(r.status, 200);
             if (dt >= 350)
                 fail_msg("%s took %ld ms", paths[i], dt);
-            resp_free(&r);
+            h_resp_free(&r);
         }
         /* proxied to the hung service: 504 within the timeout */
-        t0 = now_ms();
-        assert_int_equal(http_req(e.gw.port, "GET", "/services/auth-service/health", NULL, NULL,
-                                  &r),
+        t0 = h_now_ms();
+        assert_int_equal(h_http_req(e.gw.port, "GET", "/services/auth-service/health", NULL, NULL,
+                                    &r),
                          0);
-        dt = now_ms() - t0;
+        dt = h_now_ms() - t0;
         assert_int_equal(r.status, 504);
         assert_non_null(strstr(r.body, "gateway_timeout"));
         if (dt >= 350)
             fail_msg("proxy to hung upstream took %ld ms", dt);
-        resp_free(&r);
+        h_resp_free(&r);
     }
     env_stop(&e);
 }
@@ -383,7 +383,7 @@ static cJSON *gateway_events_of(int port, const char *source)
         char path[128];
         cJSON *j, *ev, *it;
         snprintf(path, sizeof(path), "/events?since=%.0f&limit=1000", since);
-        j = http_get_json(port, path, NULL);
+        j = h_http_get_json(port, path, NULL);
         assert_non_null(j);
         ev = cJSON_GetObjectItemCaseSensitive(j, "events");
         if (cJSON_GetArraySize(ev) == 0) {
@@ -391,7 +391,7 @@ static cJSON *gateway_events_of(int port, const char *source)
             return out;
         }
         cJSON_ArrayForEach(it, ev) {
-            if (strcmp(jstr(it, "source"), source) == 0)
+            if (strcmp(h_jstr(it, "source"), source) == 0)
                 cJSON_AddItemToArray(out, cJSON_Duplicate(it, 1));
         }
         since = num_of(j, "next_since");
@@ -414,7 +414,7 @@ static cJSON *service_events(int port, const char *list, double after, double up
         cJSON *j;
         const cJSON *it;
         snprintf(path, sizeof(path), "%s?since=%.0f&limit=1000", list, since);
-        j = http_get_json(port, path, NULL);
+        j = h_http_get_json(port, path, NULL);
         assert_non_null(j);
         if (num_of(j, "count") <= 0) {
             cJSON_Delete(j);
@@ -446,9 +446,9 @@ static void test_gateway_has_no_duplicates_and_no_gaps(void **state)
     svc_proc[0] = &e.txn;
     svc_proc[1] = e.has_auth ? &e.auth : NULL;
     svc_proc[2] = e.has_mon ? &e.mon : NULL;
-    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     /* a minute of polling (a few seconds at the sanitizers' scale) */
-    sleep_ms(test_scale_small() ? 5000 : 60000);
+    h_sleep_ms(h_test_scale_small() ? 5000 : 60000);
     for (int s = 0; s < 3; s++) {
         cJSON *gw, *own;
         double lo, hi;
@@ -467,8 +467,8 @@ static void test_gateway_has_no_duplicates_and_no_gaps(void **state)
         for (int i = 0; i < n; i++) {
             const cJSON *a = cJSON_GetArrayItem(gw, i), *b = cJSON_GetArrayItem(own, i);
             assert_true(num_of(a, "sequence") == num_of(b, "sequence"));
-            assert_string_equal(jstr(a, svcs[s].id), jstr(b, svcs[s].id));
-            assert_string_equal(jstr(a, "timestamp"), jstr(b, "timestamp"));
+            assert_string_equal(h_jstr(a, svcs[s].id), h_jstr(b, svcs[s].id));
+            assert_string_equal(h_jstr(a, "timestamp"), h_jstr(b, "timestamp"));
         }
         cJSON_Delete(gw);
         cJSON_Delete(own);
@@ -488,27 +488,27 @@ static void test_gateway_fails_over_to_a_healthy_replica(void **state)
     start_service(&txn, "transaction-service", "gwrep");
     /* the first replica refuses connections */
     snprintf(urls, sizeof(urls), NO_UPSTREAM_URL ",http://127.0.0.1:%d/", txn.port);
-    proc_init(&gw, "gwrep");
-    assert_int_equal(proc_start_gateway_urls(&gw, urls, NULL, NULL, POLL_MS, TIMEOUT_MS), 0);
-    assert_true(gw_wait_state(gw.port, "transaction-service", "ok", 5000));
-    j = http_get_json(gw.port, "/events?limit=1", &st);
+    h_proc_init(&gw, "gwrep");
+    assert_int_equal(h_proc_start_gateway_urls(&gw, urls, NULL, NULL, POLL_MS, TIMEOUT_MS), 0);
+    assert_true(h_gw_wait_state(gw.port, "transaction-service", "ok", 5000));
+    j = h_http_get_json(gw.port, "/events?limit=1", &st);
     assert_int_equal(st, 200);
     assert_int_equal((int)num_of(j, "count"), 1);
     cJSON_Delete(j);
-    assert_int_equal(http_req(gw.port, "GET", "/services/transaction-service/health", NULL, NULL,
-                              &r),
+    assert_int_equal(h_http_req(gw.port, "GET", "/services/transaction-service/health", NULL, NULL,
+                                &r),
                      0);
     assert_int_equal(r.status, 200);
-    resp_free(&r);
-    assert_int_equal(proc_stop(&gw, &ms), 0);
-    proc_cleanup(&gw);
+    h_resp_free(&r);
+    assert_int_equal(h_proc_stop(&gw, &ms), 0);
+    h_proc_cleanup(&gw);
     stop_one(&txn);
 }
 
 static char *txn_stream_id(int port)
 {
-    cJSON *j = http_get_json(port, "/system/health", NULL);
-    const char *id = jstr(gw_service(j, "transaction-service"), "stream_id");
+    cJSON *j = h_http_get_json(port, "/system/health", NULL);
+    const char *id = h_jstr(h_gw_service(j, "transaction-service"), "stream_id");
     char *out = id ? strdup(id) : NULL;
     cJSON_Delete(j);
     return out;
@@ -527,42 +527,42 @@ static void test_gateway_restarts_cursor_when_stream_id_changes(void **state)
 
     (void)state;
     env_start(&e, false);
-    assert_true(gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
+    assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     old_id = txn_stream_id(e.gw.port);
     assert_non_null(old_id);
-    sleep_ms(600); /* the old stream gets ahead of the new one */
+    h_sleep_ms(600); /* the old stream gets ahead of the new one */
     /* a new database behind the same URL */
     snprintf(port_s, sizeof(port_s), "%d", e.txn.port);
-    assert_int_equal(proc_stop(&e.txn, NULL), 0);
-    proc_init(&fresh, "gwfresh");
-    assert_int_equal(proc_start(&fresh, "transaction-service", args), 0);
+    assert_int_equal(h_proc_stop(&e.txn, NULL), 0);
+    h_proc_init(&fresh, "gwfresh");
+    assert_int_equal(h_proc_start(&fresh, "transaction-service", args), 0);
     assert_int_equal(fresh.port, e.txn.port);
-    end = now_ms() + 5000;
-    while (now_ms() < end) {
+    end = h_now_ms() + 5000;
+    while (h_now_ms() < end) {
         free(new_id);
         new_id = txn_stream_id(e.gw.port);
         if (new_id && strcmp(new_id, old_id) != 0)
             break;
-        sleep_ms(50);
+        h_sleep_ms(50);
     }
     assert_non_null(new_id);
     assert_string_not_equal(new_id, old_id);
-    sleep_ms(600);
+    h_sleep_ms(600);
     /* the new stream's first event reached the gateway */
-    svc = http_get_json(fresh.port, "/transactions/events?since=0&limit=1", NULL);
+    svc = h_http_get_json(fresh.port, "/transactions/events?since=0&limit=1", NULL);
     first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(svc, "events"), 0);
     assert_non_null(first);
     for (double since = 0;;) {
         const cJSON *it;
         snprintf(path, sizeof(path), "/events?since=%.0f&limit=1000", since);
-        gw = http_get_json(e.gw.port, path, NULL);
+        gw = h_http_get_json(e.gw.port, path, NULL);
         if (num_of(gw, "count") <= 0) {
             cJSON_Delete(gw);
             break;
         }
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(gw, "events")) {
-            const char *id = jstr(it, "transaction_id");
-            if (id && strcmp(id, jstr(first, "transaction_id")) == 0)
+            const char *id = h_jstr(it, "transaction_id");
+            if (id && strcmp(id, h_jstr(first, "transaction_id")) == 0)
                 found = true;
         }
         since = num_of(gw, "next_since");
@@ -572,7 +572,7 @@ static void test_gateway_restarts_cursor_when_stream_id_changes(void **state)
     cJSON_Delete(svc);
     free(old_id);
     free(new_id);
-    proc_cleanup(&e.txn);
+    h_proc_cleanup(&e.txn);
     e.txn = fresh; /* env_stop stops the running one */
     env_stop(&e);
 }
@@ -586,17 +586,17 @@ static void test_gateway_rejects_service_only_flags_with_exit_2(void **state)
     static const char *const bad_url[] = { "--transaction-url", ",", NULL };
 
     (void)state;
-    assert_int_equal(proc_run("api-gateway", seed, NULL, 0), 2);
-    assert_int_equal(proc_run("api-gateway", db, NULL, 0), 2);
-    assert_int_equal(proc_run("api-gateway", bad_url, NULL, 0), 2);
-    assert_int_equal(proc_run("api-gateway", check, NULL, 0), 0);
+    assert_int_equal(h_proc_run("api-gateway", seed, NULL, 0), 2);
+    assert_int_equal(h_proc_run("api-gateway", db, NULL, 0), 2);
+    assert_int_equal(h_proc_run("api-gateway", bad_url, NULL, 0), 2);
+    assert_int_equal(h_proc_run("api-gateway", check, NULL, 0), 0);
 }
 
 /* The replicas /system/health lists for a service. */
 static cJSON *replicas_of(int port, const char *svc)
 {
-    cJSON *j = http_get_json(port, "/system/health", NULL);
-    cJSON *reps = cJSON_DetachItemFromObjectCaseSensitive(gw_service(j, svc), "replicas");
+    cJSON *j = h_http_get_json(port, "/system/health", NULL);
+    cJSON *reps = cJSON_DetachItemFromObjectCaseSensitive(h_gw_service(j, svc), "replicas");
     cJSON_Delete(j);
     return reps;
 }
@@ -608,7 +608,7 @@ static bool all_replicas_ok(int port, const char *svc, int want)
     int ok = 0;
 
     cJSON_ArrayForEach(it, reps) {
-        const char *st = jstr(it, "state");
+        const char *st = h_jstr(it, "state");
         ok += st && strcmp(st, "ok") == 0 && num_of(it, "cursor") > 0;
     }
     cJSON_Delete(reps);
@@ -621,7 +621,7 @@ static bool has_txn_id(const cJSON *arr, const char *id)
     const cJSON *it;
 
     cJSON_ArrayForEach(it, arr) {
-        const char *x = jstr(it, "transaction_id");
+        const char *x = h_jstr(it, "transaction_id");
         if (x && strcmp(x, id) == 0)
             return true;
     }
@@ -644,18 +644,18 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
 
     (void)state;
     for (int i = 0; i < 3; i++) {
-        proc_init(&rep[i], "gwrepl");
-        assert_int_equal(proc_start(&rep[i], "transaction-service", i < 2 ? same : other), 0);
+        h_proc_init(&rep[i], "gwrepl");
+        assert_int_equal(h_proc_start(&rep[i], "transaction-service", i < 2 ? same : other), 0);
     }
     snprintf(urls, sizeof(urls), "http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d",
              rep[0].port, rep[1].port, rep[2].port);
-    proc_init(&gw, "gwrepl");
-    assert_int_equal(proc_start_gateway_urls(&gw, urls, NULL, NULL, POLL_MS, TIMEOUT_MS), 0);
-    end = now_ms() + 8000;
-    while (!all_replicas_ok(gw.port, "transaction-service", 3) && now_ms() < end)
-        sleep_ms(50);
+    h_proc_init(&gw, "gwrepl");
+    assert_int_equal(h_proc_start_gateway_urls(&gw, urls, NULL, NULL, POLL_MS, TIMEOUT_MS), 0);
+    end = h_now_ms() + 8000;
+    while (!all_replicas_ok(gw.port, "transaction-service", 3) && h_now_ms() < end)
+        h_sleep_ms(50);
     assert_true(all_replicas_ok(gw.port, "transaction-service", 3));
-    sleep_ms(1000);
+    h_sleep_ms(1000);
 
     /* what each replica had delivered when the merged list was read */
     reps = replicas_of(gw.port, "transaction-service");
@@ -669,8 +669,8 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
     /* no (source, id) twice */
     for (int i = 0; i < n; i++)
         for (int k = i + 1; k < n; k++)
-            assert_string_not_equal(jstr(cJSON_GetArrayItem(merged, i), "transaction_id"),
-                                    jstr(cJSON_GetArrayItem(merged, k), "transaction_id"));
+            assert_string_not_equal(h_jstr(cJSON_GetArrayItem(merged, i), "transaction_id"),
+                                    h_jstr(cJSON_GetArrayItem(merged, k), "transaction_id"));
     /* every event of every replica up to its cursor is there, and
      * nothing else: a and b share theirs, c adds its own */
     for (int i = 0; i < 3; i++) {
@@ -678,14 +678,14 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
         own[i] = service_events(rep[i].port, "/transactions/events", 0, upto[i]);
         assert_true(cJSON_GetArraySize(own[i]) > 0);
         cJSON_ArrayForEach(it, own[i])
-            assert_true(has_txn_id(merged, jstr(it, "transaction_id")));
+            assert_true(has_txn_id(merged, h_jstr(it, "transaction_id")));
     }
     /* the replicas' whole lists, read after the merged one (the gateway
      * may have polled on since the cursors were read) */
     for (int i = 0; i < 3; i++)
         all[i] = service_events(rep[i].port, "/transactions/events", 0, 1e15);
     for (int i = 0; i < n; i++) {
-        const char *id = jstr(cJSON_GetArrayItem(merged, i), "transaction_id");
+        const char *id = h_jstr(cJSON_GetArrayItem(merged, i), "transaction_id");
         assert_true(has_txn_id(all[0], id) || has_txn_id(all[1], id) ||
                     has_txn_id(all[2], id));
         assert_false(has_txn_id(all[2], id) && has_txn_id(all[0], id));
@@ -693,26 +693,26 @@ static void test_gateway_polls_every_replica_and_merges_without_duplicates(void 
     assert_true(n >= cJSON_GetArraySize(own[0]) + cJSON_GetArraySize(own[2]));
 
     /* one replica down: the service is still served, the replica is not */
-    assert_int_equal(proc_stop(&rep[1], NULL), 0);
-    end = now_ms() + 3000;
-    for (bool seen = false; !seen && now_ms() < end; sleep_ms(50)) {
+    assert_int_equal(h_proc_stop(&rep[1], NULL), 0);
+    end = h_now_ms() + 3000;
+    for (bool seen = false; !seen && h_now_ms() < end; h_sleep_ms(50)) {
         reps = replicas_of(gw.port, "transaction-service");
-        seen = strcmp(jstr(cJSON_GetArrayItem(reps, 1), "state"), "unreachable") == 0;
+        seen = strcmp(h_jstr(cJSON_GetArrayItem(reps, 1), "state"), "unreachable") == 0;
         cJSON_Delete(reps);
     }
     reps = replicas_of(gw.port, "transaction-service");
-    assert_string_equal(jstr(cJSON_GetArrayItem(reps, 1), "state"), "unreachable");
-    assert_non_null(jstr(cJSON_GetArrayItem(reps, 1), "last_error"));
+    assert_string_equal(h_jstr(cJSON_GetArrayItem(reps, 1), "state"), "unreachable");
+    assert_non_null(h_jstr(cJSON_GetArrayItem(reps, 1), "last_error"));
     cJSON_Delete(reps);
-    assert_true(gw_state_is(gw.port, "transaction-service", "ok"));
+    assert_true(h_gw_state_is(gw.port, "transaction-service", "ok"));
 
     for (int i = 0; i < 3; i++) {
         cJSON_Delete(own[i]);
         cJSON_Delete(all[i]);
     }
     cJSON_Delete(merged);
-    assert_int_equal(proc_stop(&gw, &ms), 0);
-    proc_cleanup(&gw);
+    assert_int_equal(h_proc_stop(&gw, &ms), 0);
+    h_proc_cleanup(&gw);
     for (int i = 0; i < 3; i++)
         stop_one(&rep[i]);
 }
@@ -730,25 +730,25 @@ static void test_gateway_proxy_passes_headers_both_ways(void **state)
     env_start(&e, false);
     assert_int_equal(unsetenv("ADMIN_TOKEN"), 0);
     /* the service's 405 comes back with its Allow header */
-    assert_int_equal(http_req(e.gw.port, "DELETE", "/services/transaction-service/health", NULL,
-                              NULL, &r),
+    assert_int_equal(h_http_req(e.gw.port, "DELETE", "/services/transaction-service/health", NULL,
+                                NULL, &r),
                      0);
     assert_int_equal(r.status, 405);
     assert_non_null(strstr(r.allow, "GET"));
-    resp_free(&r);
+    h_resp_free(&r);
     /* the client's Authorization reaches the service; without it, 401 */
-    assert_int_equal(http_req(e.gw.port, "POST", "/services/transaction-service/config",
-                              "{\"anomaly_rate\":0.07}", json, &r),
+    assert_int_equal(h_http_req(e.gw.port, "POST", "/services/transaction-service/config",
+                                "{\"anomaly_rate\":0.07}", json, &r),
                      0);
     assert_int_equal(r.status, 401);
-    resp_free(&r);
-    assert_int_equal(http_req(e.gw.port, "POST", "/services/transaction-service/config",
-                              "{\"anomaly_rate\":0.07}", auth, &r),
+    h_resp_free(&r);
+    assert_int_equal(h_http_req(e.gw.port, "POST", "/services/transaction-service/config",
+                                "{\"anomaly_rate\":0.07}", auth, &r),
                      0);
     assert_int_equal(r.status, 200);
-    resp_free(&r);
+    h_resp_free(&r);
     {
-        cJSON *c = http_get_json(e.txn.port, "/config", NULL);
+        cJSON *c = h_http_get_json(e.txn.port, "/config", NULL);
         assert_true(num_of(c, "anomaly_rate") > 0.0699 && num_of(c, "anomaly_rate") < 0.0701);
         cJSON_Delete(c);
     }
@@ -765,7 +765,7 @@ static void *proxy_call(void *arg)
 {
     struct slow_call *c = arg;
 
-    c->rc = http_req(c->port, "GET", "/services/auth-service/health", NULL, NULL, &c->r);
+    c->rc = h_http_req(c->port, "GET", "/services/auth-service/health", NULL, NULL, &c->r);
     return NULL;
 }
 
@@ -776,25 +776,25 @@ static void test_gateway_stops_promptly_with_upstream_requests_in_flight(void **
     pthread_t th;
     char aurl[64];
     long ms = 0;
-    int hport = 0, hfd = listen_loopback(&hport);
+    int hport = 0, hfd = h_listen_loopback(&hport);
 
     (void)state;
     snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%d", hport);
-    proc_init(&gw, "gwstop");
+    h_proc_init(&gw, "gwstop");
     /* a poll and a proxied request hang for a minute */
-    assert_int_equal(proc_start_gateway_urls(&gw, NULL, aurl, NULL, NULL, "60000"), 0);
+    assert_int_equal(h_proc_start_gateway_urls(&gw, NULL, aurl, NULL, NULL, "60000"), 0);
     memset(&call, 0, sizeof(call));
     call.port = gw.port;
     assert_int_equal(pthread_create(&th, NULL, proxy_call, &call), 0);
-    sleep_ms(500);
+    h_sleep_ms(500);
     {
         /* the connection's thread and curl's block the stop signals too:
          * only the main thread's wait takes them */
         int n = 0;
-        assert_int_equal(proc_threads_taking(gw.pid, SIGTERM, &n), 0);
+        assert_int_equal(h_proc_threads_taking(gw.pid, SIGTERM, &n), 0);
         assert_true(n >= 2);
     }
-    assert_int_equal(proc_stop(&gw, &ms), 0);
+    assert_int_equal(h_proc_stop(&gw, &ms), 0);
     if (ms >= 2000)
         fail_msg("the gateway took %ld ms to stop", ms);
     assert_int_equal(pthread_join(th, NULL), 0);
@@ -802,8 +802,8 @@ static void test_gateway_stops_promptly_with_upstream_requests_in_flight(void **
      * down, or its connection closed as the gateway went */
     if (call.rc == 0)
         assert_int_equal(call.r.status, 503);
-    resp_free(&call.r);
-    proc_cleanup(&gw);
+    h_resp_free(&call.r);
+    h_proc_cleanup(&gw);
     close(hfd);
 }
 

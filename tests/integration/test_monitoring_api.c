@@ -66,14 +66,14 @@ static long long pause_and_settle(int port)
     struct resp r;
     long long a, b;
 
-    assert_int_equal(http_req(port, "POST", "/config", "{\"paused\":true}", json_ct, &r), 0);
+    assert_int_equal(h_http_req(port, "POST", "/config", "{\"paused\":true}", h_json_ct, &r), 0);
     assert_int_equal(r.status, 200);
-    resp_free(&r);
-    b = health_head(port);
+    h_resp_free(&r);
+    b = h_health_head(port);
     do {
         a = b;
-        sleep_ms(250);
-        b = health_head(port);
+        h_sleep_ms(250);
+        b = h_health_head(port);
     } while (a != b);
     return b;
 }
@@ -84,7 +84,7 @@ static void start_backfilled(struct proc *p, const char *tag, const char *seed,
     const char *const args[] = { "--seed", seed, "--start-time", "2026-01-05T09:00:00Z",
                                  "--backfill", backfill, NULL };
 
-    proc_start_backfilled(p, tag, MON_BIN, NULL, args, 60000);
+    h_proc_start_backfilled(p, tag, MON_BIN, NULL, args, 60000);
 }
 
 /* ------------------------------------------------------------------ */
@@ -96,11 +96,11 @@ static void assert_event_shape(const cJSON *e)
     const char *metric = need_str(e, "metric_name"), *unit = need_str(e, "unit");
     const cJSON *anom = get(e, "is_anomaly"), *type = get(e, "anomaly_type");
     const cJSON *inc = get(e, "incident_id");
-    double v = jdbl(e, "metric_value");
+    double v = h_jdbl(e, "metric_value");
 
-    assert_true(is_uuid_v4(need_str(e, "event_id")));
+    assert_true(h_is_uuid_v4(need_str(e, "event_id")));
     assert_int_equal(strlen(need_str(e, "timestamp")), 24);
-    assert_true(jnum(e, "sequence") > 0);
+    assert_true(h_jnum(e, "sequence") > 0);
     assert_true(strlen(need_str(e, "service")) > 0);
     assert_true(strlen(need_str(e, "host")) > 0);
     assert_true(ONE_OF(metric, metric_names));
@@ -115,7 +115,7 @@ static void assert_event_shape(const cJSON *e)
     assert_true(cJSON_IsBool(anom));
     if (cJSON_IsTrue(anom)) {
         assert_true(cJSON_IsString(type) && ONE_OF(type->valuestring, type_names));
-        assert_true(cJSON_IsString(inc) && is_uuid_v4(inc->valuestring));
+        assert_true(cJSON_IsString(inc) && h_is_uuid_v4(inc->valuestring));
     } else {
         assert_true(cJSON_IsNull(type));
         assert_true(cJSON_IsNull(inc));
@@ -125,7 +125,7 @@ static void assert_event_shape(const cJSON *e)
 
 static void test_every_endpoint_answers_with_its_fields_typed(void **state)
 {
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct resp r;
     cJSON *j, *e;
     const cJSON *list, *counts;
@@ -136,25 +136,25 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     (void)state;
     start_backfilled(p, "monshape", "42", "120s");
 
-    j = get_json(p->port, "/health");
+    j = h_get_json(p->port, "/health");
     assert_string_equal(need_str(j, "service"), "monitoring-service");
-    head = jnum(j, "head_sequence");
+    head = h_jnum(j, "head_sequence");
     assert_true(head >= 12000);
     cJSON_Delete(j);
 
     /* /metrics is the service's own: JSON and Prometheus, never 405 */
-    j = get_json(p->port, "/metrics");
+    j = h_get_json(p->port, "/metrics");
     assert_true(cJSON_IsObject(j));
     cJSON_Delete(j);
-    assert_int_equal(http_req(p->port, "GET", "/metrics?format=prometheus", NULL, NULL, &r), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/metrics?format=prometheus", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.ctype, "text/plain"));
-    resp_free(&r);
+    h_resp_free(&r);
 
     /* the newest 200 samples: two cycles, every service */
-    j = get_json(p->port, "/metrics/events?limit=200");
-    assert_int_equal(jnum(j, "count"), 200);
-    assert_true(jnum(j, "next_since") >= head);
+    j = h_get_json(p->port, "/metrics/events?limit=200");
+    assert_int_equal(h_jnum(j, "count"), 200);
+    assert_true(h_jnum(j, "next_since") >= head);
     cJSON_ArrayForEach(e, get(j, "events"))
     {
         const char *sv = need_str(e, "service");
@@ -169,32 +169,32 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     assert_true(services >= 6);
     cJSON_Delete(j);
 
-    j = get_json(p->port, "/metrics/events?anomalies_only=true&limit=50");
-    assert_true(jnum(j, "count") > 0);
+    j = h_get_json(p->port, "/metrics/events?anomalies_only=true&limit=50");
+    assert_true(h_jnum(j, "count") > 0);
     cJSON_ArrayForEach(e, get(j, "events")) assert_true(cJSON_IsTrue(get(e, "is_anomaly")));
     cJSON_Delete(j);
-    j = get_json(p->port, "/metrics/events?anomaly_type=network_timeout&limit=20");
-    assert_true(jnum(j, "count") > 0);
+    j = h_get_json(p->port, "/metrics/events?anomaly_type=network_timeout&limit=20");
+    assert_true(h_jnum(j, "count") > 0);
     cJSON_ArrayForEach(e, get(j, "events"))
         assert_string_equal(need_str(e, "anomaly_type"), "network_timeout");
     cJSON_Delete(j);
 
     /* /system/metrics: every metric of every host */
-    j = get_json(p->port, "/system/metrics");
+    j = h_get_json(p->port, "/system/metrics");
     list = get(j, "metrics");
-    assert_int_equal(jnum(j, "count"), cJSON_GetArraySize(list));
+    assert_int_equal(h_jnum(j, "count"), cJSON_GetArraySize(list));
     assert_true(cJSON_GetArraySize(list) >= 6 * N_METRICS);
     assert_int_equal(cJSON_GetArraySize(list) % N_METRICS, 0);
     cJSON_ArrayForEach(e, list)
     {
         assert_true(ONE_OF(need_str(e, "metric_name"), metric_names));
-        jdbl(e, "metric_value");
+        h_jdbl(e, "metric_value");
         need_str(e, "unit");
         need_str(e, "service");
         need_str(e, "host");
         assert_true(ONE_OF(need_str(e, "severity"), severities));
         assert_int_equal(strlen(need_str(e, "timestamp")), 24);
-        jnum(e, "sequence");
+        h_jnum(e, "sequence");
         assert_true(cJSON_IsBool(get(e, "is_anomaly")));
         n++;
     }
@@ -202,7 +202,7 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     cJSON_Delete(j);
 
     /* /system/health: a status per service, with the thresholds */
-    j = get_json(p->port, "/system/health");
+    j = h_get_json(p->port, "/system/health");
     assert_true(ONE_OF(need_str(j, "status"), statuses));
     assert_true(cJSON_GetArraySize(get(j, "services")) >= 6);
     cJSON_ArrayForEach(e, get(j, "services"))
@@ -218,17 +218,17 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
         }
     }
     for (int m = 0; m < N_METRICS; m++)
-        jdbl(get(get(j, "thresholds"), "degraded_above"), metric_names[m]);
+        h_jdbl(get(get(j, "thresholds"), "degraded_above"), metric_names[m]);
     cJSON_Delete(j);
 
     /* /dashboard: counts by type and severity, health, recent anomalies */
-    j = get_json(p->port, "/dashboard");
+    j = h_get_json(p->port, "/dashboard");
     counts = get(j, "events");
-    assert_int_equal(jnum(counts, "total"),
-                     jnum(j, "head_sequence") - jnum(j, "oldest_sequence") + 1);
+    assert_int_equal(h_jnum(counts, "total"),
+                     h_jnum(j, "head_sequence") - h_jnum(j, "oldest_sequence") + 1);
     for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
         for (int s = 0; s < 3; s++)
-            jnum(get(get(counts, "by_type"), type_names[i]), severities[s]);
+            h_jnum(get(get(counts, "by_type"), type_names[i]), severities[s]);
     assert_true(ONE_OF(need_str(get(j, "health"), "status"), statuses));
     assert_true(cJSON_GetArraySize(get(j, "recent_anomalies")) == 10);
     cJSON_ArrayForEach(e, get(j, "recent_anomalies"))
@@ -239,21 +239,21 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     cJSON_Delete(j);
 
     /* /config: the weights of every type, the aliases too */
-    j = get_json(p->port, "/config");
+    j = h_get_json(p->port, "/config");
     for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++) {
         char key[64];
 
         snprintf(key, sizeof key, "%s_rate", type_names[i]);
-        jdbl(j, key);
+        h_jdbl(j, key);
     }
-    jdbl(j, "memory_leak_rate");
-    jdbl(j, "disk_space_rate");
-    jdbl(j, "anomaly_rate");
-    jdbl(j, "events_per_second");
+    h_jdbl(j, "memory_leak_rate");
+    h_jdbl(j, "disk_space_rate");
+    h_jdbl(j, "anomaly_rate");
+    h_jdbl(j, "events_per_second");
     cJSON_Delete(j);
 
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -303,13 +303,13 @@ static void tally(int port, long long head, long long t[7][3], long long inciden
         cJSON *j, *e;
 
         snprintf(path, sizeof path, "/metrics/events?since=%lld&limit=1000", since);
-        j = get_json(port, path);
+        j = h_get_json(port, path);
         cJSON_ArrayForEach(e, get(j, "events"))
         {
             const cJSON *ty = get(e, "anomaly_type");
             int ti = 6, sv = 0;
 
-            since = jnum(e, "sequence");
+            since = h_jnum(e, "sequence");
             for (int k = 0; k < 6 && cJSON_IsString(ty); k++)
                 if (strcmp(ty->valuestring, type_names[k]) == 0)
                     ti = k;
@@ -325,10 +325,10 @@ static void tally(int port, long long head, long long t[7][3], long long inciden
                 ids[n++] = id;
             }
         }
-        assert_true(jnum(j, "count") > 0);
+        assert_true(h_jnum(j, "count") > 0);
         cJSON_Delete(j);
     }
-    qsort(ids, n, sizeof(*ids), cmp_str);
+    qsort(ids, n, sizeof(*ids), h_cmp_str);
     for (size_t i = 0; i < n; i++)
         if (i == 0 || strcmp(ids[i - 1], ids[i]) != 0)
             nid[ids[i][0] - '0']++;
@@ -342,7 +342,7 @@ static void tally(int port, long long head, long long t[7][3], long long inciden
 static void test_reports_agree_with_the_newest_events(void **state)
 {
     static struct newest nv[256];
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     cJSON *ev, *sm, *sh, *db, *e;
     const cJSON *th, *sv;
     long long head, t[7][3], incidents[6];
@@ -353,8 +353,8 @@ static void test_reports_agree_with_the_newest_events(void **state)
     head = pause_and_settle(p->port);
 
     /* the newest sample of each series, from the event list */
-    ev = get_json(p->port, "/metrics/events?limit=1000");
-    assert_int_equal(jnum(ev, "next_since"), head);
+    ev = h_get_json(p->port, "/metrics/events?limit=1000");
+    assert_int_equal(h_jnum(ev, "next_since"), head);
     cJSON_ArrayForEach(e, get(ev, "events"))
     {
         char key[96];
@@ -364,8 +364,8 @@ static void test_reports_agree_with_the_newest_events(void **state)
             continue;
         assert_true(n < 256);
         snprintf(nv[n].key, sizeof nv[n].key, "%s", key);
-        nv[n].value = jdbl(e, "metric_value");
-        nv[n].seq = jnum(e, "sequence");
+        nv[n].value = h_jdbl(e, "metric_value");
+        nv[n].seq = h_jnum(e, "sequence");
         snprintf(nv[n].severity, sizeof nv[n].severity, "%s", need_str(e, "severity"));
         snprintf(nv[n].ts, sizeof nv[n].ts, "%s", need_str(e, "timestamp"));
         snprintf(nv[n].type, sizeof nv[n].type, "%s",
@@ -375,9 +375,9 @@ static void test_reports_agree_with_the_newest_events(void **state)
     cJSON_Delete(ev);
 
     /* /system/metrics is exactly those */
-    sm = get_json(p->port, "/system/metrics");
-    assert_int_equal(jnum(sm, "count"), n);
-    assert_int_equal(jnum(sm, "head_sequence"), head);
+    sm = h_get_json(p->port, "/system/metrics");
+    assert_int_equal(h_jnum(sm, "count"), n);
+    assert_int_equal(h_jnum(sm, "head_sequence"), head);
     cJSON_ArrayForEach(e, get(sm, "metrics"))
     {
         char key[96];
@@ -387,8 +387,8 @@ static void test_reports_agree_with_the_newest_events(void **state)
         i = find_newest(nv, n, key);
         if (i < 0)
             fail_msg("/system/metrics lists %s, which has no event", key);
-        assert_true(jdbl(e, "metric_value") == nv[i].value);
-        assert_int_equal(jnum(e, "sequence"), nv[i].seq);
+        assert_true(h_jdbl(e, "metric_value") == nv[i].value);
+        assert_int_equal(h_jnum(e, "sequence"), nv[i].seq);
         assert_string_equal(need_str(e, "severity"), nv[i].severity);
         assert_string_equal(need_str(e, "timestamp"), nv[i].ts);
         assert_int_equal(cJSON_IsTrue(get(e, "is_anomaly")), nv[i].type[0] != '\0');
@@ -397,7 +397,7 @@ static void test_reports_agree_with_the_newest_events(void **state)
     assert_int_equal(matched, n);
 
     /* /system/health follows from those values and its own thresholds */
-    sh = get_json(p->port, "/system/health");
+    sh = h_get_json(p->port, "/system/health");
     th = get(sh, "thresholds");
     cJSON_ArrayForEach(sv, get(sh, "services"))
     {
@@ -411,7 +411,7 @@ static void test_reports_agree_with_the_newest_events(void **state)
             cJSON_ArrayForEach(e, get(sm, "metrics"))
             {
                 const char *m = need_str(e, "metric_name");
-                double v = jdbl(e, "metric_value");
+                double v = h_jdbl(e, "metric_value");
 
                 if (strcmp(need_str(e, "host"), need_str(h, "host")) != 0)
                     continue;
@@ -432,27 +432,27 @@ static void test_reports_agree_with_the_newest_events(void **state)
 
     /* /dashboard counts are the retained events' */
     tally(p->port, head, t, incidents);
-    db = get_json(p->port, "/dashboard?recent=20");
+    db = h_get_json(p->port, "/dashboard?recent=20");
     for (int k = 0; k < 7; k++) {
         const cJSON *bt = get(get(get(db, "events"), "by_type"), k < 6 ? type_names[k] : "normal");
 
         for (int s = 0; s < 3; s++)
-            if (jnum(bt, severities[s]) != t[k][s])
+            if (h_jnum(bt, severities[s]) != t[k][s])
                 fail_msg("/dashboard: %s %s %lld, the events say %lld",
-                         k < 6 ? type_names[k] : "normal", severities[s], jnum(bt, severities[s]),
+                         k < 6 ? type_names[k] : "normal", severities[s], h_jnum(bt, severities[s]),
                          t[k][s]);
         if (k < 6)
-            assert_int_equal(jnum(bt, "incidents"), incidents[k]);
+            assert_int_equal(h_jnum(bt, "incidents"), incidents[k]);
     }
     /* recent anomalies are the newest anomalous events */
-    ev = get_json(p->port, "/metrics/events?anomalies_only=true&limit=20");
+    ev = h_get_json(p->port, "/metrics/events?anomalies_only=true&limit=20");
     {
         const cJSON *a = get(ev, "events"), *b = get(db, "recent_anomalies");
 
         assert_int_equal(cJSON_GetArraySize(a), cJSON_GetArraySize(b));
         for (int i = 0; i < cJSON_GetArraySize(a); i++)
-            assert_int_equal(jnum(cJSON_GetArrayItem(a, i), "sequence"),
-                             jnum(cJSON_GetArrayItem(b, i), "sequence"));
+            assert_int_equal(h_jnum(cJSON_GetArrayItem(a, i), "sequence"),
+                             h_jnum(cJSON_GetArrayItem(b, i), "sequence"));
     }
     cJSON_Delete(ev);
     cJSON_Delete(db);
@@ -464,23 +464,23 @@ static void test_reports_agree_with_the_newest_events(void **state)
         long deadline;
 
         assert_int_equal(
-            http_req(p->port, "POST", "/config", "{\"paused\":false}", json_ct, &r), 0);
+            h_http_req(p->port, "POST", "/config", "{\"paused\":false}", h_json_ct, &r), 0);
         assert_int_equal(r.status, 200);
-        resp_free(&r);
-        deadline = now_ms() + 30000;
-        while (health_head(p->port) < head + 300 && now_ms() < deadline)
-            sleep_ms(50);
-        sm = get_json(p->port, "/system/metrics");
+        h_resp_free(&r);
+        deadline = h_now_ms() + 30000;
+        while (h_health_head(p->port) < head + 300 && h_now_ms() < deadline)
+            h_sleep_ms(50);
+        sm = h_get_json(p->port, "/system/metrics");
         cJSON_ArrayForEach(e, get(sm, "metrics"))
         {
-            if (jnum(e, "sequence") > newest)
-                newest = jnum(e, "sequence");
+            if (h_jnum(e, "sequence") > newest)
+                newest = h_jnum(e, "sequence");
         }
         assert_true(newest > head + 200);
         cJSON_Delete(sm);
     }
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -493,7 +493,7 @@ static void expect_error(int port, const char *method, const char *path, const c
     cJSON *j;
     const cJSON *err;
 
-    assert_int_equal(http_req(port, method, path, body, body ? json_ct : NULL, &r), 0);
+    assert_int_equal(h_http_req(port, method, path, body, body ? h_json_ct : NULL, &r), 0);
     if (r.status != status)
         fail_msg("%s %s: %ld %s, want %ld", method, path, r.status, r.body, status);
     assert_true(strlen(r.request_id) > 0);
@@ -507,18 +507,18 @@ static void expect_error(int port, const char *method, const char *path, const c
     if (status == 405)
         assert_non_null(strstr(r.allow, "GET"));
     cJSON_Delete(j);
-    resp_free(&r);
+    h_resp_free(&r);
 }
 
 static void test_bad_input_is_answered_as_documented_and_changes_nothing(void **state)
 {
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct resp before, after, r;
     cJSON *j;
 
     (void)state;
     start_backfilled(p, "monbad", "9", "10s");
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &before), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &before), 0);
 
     expect_error(p->port, "GET", "/system/health?verbose=1", NULL, 400, NULL);
     expect_error(p->port, "GET", "/system/metrics?host=db-01", NULL, 400, NULL);
@@ -539,44 +539,44 @@ static void test_bad_input_is_answered_as_documented_and_changes_nothing(void **
     expect_error(p->port, "POST", "/config", "{\"high_cpu_rate\":-1}", 422, "high_cpu_rate");
     expect_error(p->port, "POST", "/config", "{\"cascade_failure_rate\":\"x\"}", 422,
                  "cascade_failure_rate");
-    expect_error(p->port, "POST", "/config", "{\"network_timeout_rate\":1,\"bogus_rate\":1}", 422,
+    expect_error(p->port, "POST", "/config", "{\"network_timeout_rate\":0.001,\"bogus_rate\":1}", 422,
                  "bogus_rate");
     expect_error(p->port, "POST", "/config", "{\"fraud_pattern_rate\":1}", 422,
                  "fraud_pattern_rate");
     expect_error(p->port, "POST", "/config", "{\"anomaly_rate\":0.9}", 422, "anomaly_rate");
     expect_error(p->port, "POST", "/config", "{not json", 400, NULL);
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &after), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &after), 0);
     assert_string_equal(before.body, after.body);
-    resp_free(&after);
+    h_resp_free(&after);
 
     /* GET /metrics is the service's own counters (the original said 405) */
-    assert_int_equal(http_req(p->port, "GET", "/metrics", NULL, NULL, &r), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/metrics", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
-    resp_free(&r);
+    h_resp_free(&r);
     /* recent=0 is no recent anomalies, not an error */
-    j = get_json(p->port, "/dashboard?recent=0");
+    j = h_get_json(p->port, "/dashboard?recent=0");
     assert_int_equal(cJSON_GetArraySize(get(j, "recent_anomalies")), 0);
     cJSON_Delete(j);
 
     /* the aliases set the types they name */
-    assert_int_equal(http_req(p->port, "POST", "/config",
-                              "{\"memory_leak_rate\":3,\"disk_space_rate\":0}", json_ct, &r),
+    assert_int_equal(h_http_req(p->port, "POST", "/config",
+                                "{\"memory_leak_rate\":0.003,\"disk_space_rate\":0}", h_json_ct, &r),
                      0);
     assert_int_equal(r.status, 200);
-    resp_free(&r);
-    j = get_json(p->port, "/config");
-    assert_true(jdbl(j, "high_memory_rate") == 3.0);
-    assert_true(jdbl(j, "memory_leak_rate") == 3.0);
-    assert_true(jdbl(j, "high_disk_rate") == 0.0);
+    h_resp_free(&r);
+    j = h_get_json(p->port, "/config");
+    assert_true(h_jdbl(j, "high_memory_rate") == 0.003);
+    assert_true(h_jdbl(j, "memory_leak_rate") == 0.003);
+    assert_true(h_jdbl(j, "high_disk_rate") == 0.0);
     cJSON_Delete(j);
 
     /* and the daemon is still well */
-    j = get_json(p->port, "/health");
+    j = h_get_json(p->port, "/health");
     assert_string_equal(need_str(j, "status"), "ok");
     cJSON_Delete(j);
-    resp_free(&before);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    h_resp_free(&before);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -594,18 +594,18 @@ static void test_command_line_exit_codes_help_and_version(void **state)
     char out[8192];
 
     (void)state;
-    assert_int_equal(proc_run(MON_BIN, help, out, sizeof out), 0);
+    assert_int_equal(h_proc_run(MON_BIN, help, out, sizeof out), 0);
     assert_non_null(strstr(out, "--backfill"));
     assert_non_null(strstr(out, "monitoring-service"));
-    assert_int_equal(proc_run(MON_BIN, version, out, sizeof out), 0);
+    assert_int_equal(h_proc_run(MON_BIN, version, out, sizeof out), 0);
     assert_non_null(strstr(out, "monitoring-service"));
-    assert_int_equal(proc_run(MON_BIN, check, out, sizeof out), 0);
-    assert_int_equal(proc_run(MON_BIN, bad_flag, out, sizeof out), 2);
-    assert_int_equal(proc_run(MON_BIN, bad_backfill, out, sizeof out), 2);
-    assert_int_equal(proc_run(MON_BIN, gateway_flag, out, sizeof out), 2);
+    assert_int_equal(h_proc_run(MON_BIN, check, out, sizeof out), 0);
+    assert_int_equal(h_proc_run(MON_BIN, bad_flag, out, sizeof out), 2);
+    assert_int_equal(h_proc_run(MON_BIN, bad_backfill, out, sizeof out), 2);
+    assert_int_equal(h_proc_run(MON_BIN, gateway_flag, out, sizeof out), 2);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, h_procs_setup, h_procs_teardown)
 
 int main(void)
 {

@@ -106,7 +106,7 @@ static int find_incident(struct stream *s, const char *id)
 
 static void add_event(struct stream *s, const cJSON *e)
 {
-    const char *type = jstr(e, "anomaly_type"), *inc = jstr(e, "incident_id");
+    const char *type = h_jstr(e, "anomaly_type"), *inc = h_jstr(e, "incident_id");
     struct rec *r;
     int sv;
 
@@ -116,18 +116,18 @@ static void add_event(struct stream *s, const cJSON *e)
         assert_non_null(s->r);
     }
     r = &s->r[s->n++];
-    r->seq = jnum(e, "sequence");
-    r->value = jdbl(e, "metric_value");
-    r->host = name_id(&s->hosts, jstr(e, "host"));
-    r->service = sv = name_id(&s->services, jstr(e, "service"));
+    r->seq = h_jnum(e, "sequence");
+    r->value = h_jdbl(e, "metric_value");
+    r->host = name_id(&s->hosts, h_jstr(e, "host"));
+    r->service = sv = name_id(&s->services, h_jstr(e, "service"));
     assert_true(sv < N_SERVICES_MAX);
-    r->metric = metric_id(s, jstr(e, "metric_name"));
+    r->metric = metric_id(s, h_jstr(e, "metric_name"));
     r->type = index_of(type_names, N_TYPES, type);
     r->inc = -1;
     {
         struct tm tm;
         int ms = 0;
-        const char *ts = jstr(e, "timestamp");
+        const char *ts = h_jstr(e, "timestamp");
 
         memset(&tm, 0, sizeof tm);
         assert_int_equal(sscanf(ts, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
@@ -207,11 +207,11 @@ static void read_stream(int port, struct stream *s, const char *end_ts, const ch
         cJSON *pg, *e;
 
         snprintf(path, sizeof(path), "/metrics/events?since=%lld&limit=%d", since, PAGE);
-        pg = get_page(port, path, &r);
-        cJSON_ArrayForEach(e, events_of(pg))
+        pg = h_get_page(port, path, &r);
+        cJSON_ArrayForEach(e, h_events_of(pg))
         {
-            long long seq = jnum(e, "sequence");
-            const char *ts = jstr(e, "timestamp");
+            long long seq = h_jnum(e, "sequence");
+            const char *ts = h_jstr(e, "timestamp");
 
             if (seq != since + 1)
                 fail_msg("sequence %lld after %lld: not dense", seq, since);
@@ -220,15 +220,15 @@ static void read_stream(int port, struct stream *s, const char *end_ts, const ch
                 done = true;
                 break;
             }
-            assert_string_equal(jstr(e, "origin"), "generated");
+            assert_string_equal(h_jstr(e, "origin"), "generated");
             add_event(s, e);
             if (strcmp(ts, end_ts) < 0)
                 s->analysed = s->n;
         }
-        if (cJSON_GetArraySize(events_of(pg)) < PAGE && !done)
+        if (cJSON_GetArraySize(h_events_of(pg)) < PAGE && !done)
             fail_msg("the stream ended at %lld before %s", since, last_ts);
         cJSON_Delete(pg);
-        resp_free(&r);
+        h_resp_free(&r);
     }
 }
 
@@ -343,16 +343,16 @@ static void test_fraction_and_labels_hold_over_100000_samples(void **state)
     static const char cfg[] =
         "{\"anomaly_settings\":{\"monitoring_service\":{\"anomaly_rate\":0.03}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     const char *const args[] = { "--seed", "5", "--start-time", "2026-01-05T12:00:00Z",
                                  "--backfill", small ? "300s" : "1100s", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct stream s;
     long anomalous = 0, by_type[N_TYPES] = { 0 };
     double frac, tol;
 
     (void)state;
-    proc_start_backfilled(p, "monfrac", MON_BIN, cfg, args, small ? 120000 : 60000);
+    h_proc_start_backfilled(p, "monfrac", MON_BIN, cfg, args, small ? 120000 : 60000);
     read_stream(p->port, &s, small ? "2026-01-05T12:03:20.000Z" : "2026-01-05T12:16:40.000Z",
                 small ? "2026-01-05T12:05:00.000Z" : "2026-01-05T12:18:20.000Z");
     for (long i = 0; i < s.analysed; i++) {
@@ -377,8 +377,8 @@ static void test_fraction_and_labels_hold_over_100000_samples(void **state)
     assert_true(s.hosts.n >= s.services.n);
     assert_int_equal(s.metrics.n, 7);
     stream_free(&s);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* Only cascades and timeouts, 2:1, through the file; then high_cpu alone
@@ -388,11 +388,11 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
     static const char cfg[] =
         "{\"anomaly_settings\":{\"monitoring_service\":{\"anomaly_rate\":0.1,"
         "\"high_cpu_rate\":0,\"high_memory_rate\":0,\"high_disk_rate\":0,"
-        "\"cascade_failure_rate\":2,\"performance_degradation_rate\":0,"
-        "\"network_timeout_rate\":1}},\"generation_settings\":{\"events_per_second\":100}}";
+        "\"cascade_failure_rate\":0.0666667,\"performance_degradation_rate\":0,"
+        "\"network_timeout_rate\":0.0333333}},\"generation_settings\":{\"events_per_second\":100}}";
     const char *const args[] = { "--seed", "6", "--start-time", "2026-01-05T12:00:00Z",
                                  "--backfill", "330s", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct stream s;
     long anomalous = 0, by_type[N_TYPES] = { 0 };
     long long head;
@@ -400,7 +400,7 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
     cJSON *j, *e;
 
     (void)state;
-    proc_start_backfilled(p, "monweights", MON_BIN, cfg, args, 60000);
+    h_proc_start_backfilled(p, "monweights", MON_BIN, cfg, args, 60000);
     read_stream(p->port, &s, "2026-01-05T12:05:00.000Z", "2026-01-05T12:05:30.000Z");
     for (long i = 0; i < s.analysed; i++) {
         if (s.r[i].type >= 0) {
@@ -418,40 +418,40 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
     stream_free(&s);
 
     /* high_cpu alone, faster, from now on; and it is what GET /config says */
-    assert_int_equal(http_req(p->port, "POST", "/config",
-                              "{\"high_cpu_rate\":1,\"cascade_failure_rate\":0,"
-                              "\"network_timeout_rate\":0,\"events_per_second\":2000}",
-                              json_ct, &r),
+    assert_int_equal(h_http_req(p->port, "POST", "/config",
+                                "{\"high_cpu_rate\":0.1,\"cascade_failure_rate\":0,"
+                                "\"network_timeout_rate\":0,\"events_per_second\":2000}",
+                                h_json_ct, &r),
                      0);
     assert_int_equal(r.status, 200);
-    resp_free(&r);
-    head = health_head(p->port);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(proc_restart(p, MON_BIN, args), 0);
-    j = http_get_json(p->port, "/config", NULL);
-    assert_true(jdbl(j, "high_cpu_rate") == 1.0);
-    assert_true(jdbl(j, "cascade_failure_rate") == 0.0);
-    assert_true(jdbl(j, "network_timeout_rate") == 0.0);
-    assert_true(jdbl(j, "events_per_second") == 2000.0);
+    h_resp_free(&r);
+    head = h_health_head(p->port);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_restart(p, MON_BIN, args), 0);
+    j = h_http_get_json(p->port, "/config", NULL);
+    assert_true(h_jdbl(j, "high_cpu_rate") == 0.1);
+    assert_true(h_jdbl(j, "cascade_failure_rate") == 0.0);
+    assert_true(h_jdbl(j, "network_timeout_rate") == 0.0);
+    assert_true(h_jdbl(j, "events_per_second") == 2000.0);
     cJSON_Delete(j);
     /* incidents already under way finish; then only high_cpu */
-    assert_true(wait_head(p->port, head + 8000, 30000));
+    assert_true(h_wait_head(p->port, head + 8000, 30000));
     {
         char path[128];
 
         snprintf(path, sizeof path, "/metrics/events?anomalies_only=true&since=%lld&limit=1000",
                  head + 3000);
-        j = get_page(p->port, path, &r);
-        assert_true(cJSON_GetArraySize(events_of(j)) > 0);
-        cJSON_ArrayForEach(e, events_of(j))
+        j = h_get_page(p->port, path, &r);
+        assert_true(cJSON_GetArraySize(h_events_of(j)) > 0);
+        cJSON_ArrayForEach(e, h_events_of(j))
         {
-            assert_string_equal(jstr(e, "anomaly_type"), "high_cpu");
+            assert_string_equal(h_jstr(e, "anomaly_type"), "high_cpu");
         }
         cJSON_Delete(j);
-        resp_free(&r);
+        h_resp_free(&r);
     }
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -463,30 +463,30 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
                                  "--backfill", "300s", NULL };
     const char *const other[] = { "--seed", "100", "--start-time", "2026-03-02T08:00:00Z",
                                   "--backfill", "300s", NULL };
-    struct proc *a = &procs[0], *b = &procs[1], *c = &procs[2];
+    struct proc *a = &h_procs[0], *b = &h_procs[1], *c = &h_procs[2];
     long long n;
 
     (void)state;
-    proc_init(a, "monreplay-a");
-    proc_init(b, "monreplay-b");
-    proc_init(c, "monreplay-c");
-    assert_int_equal(proc_start(a, MON_BIN, args), 0);
-    assert_int_equal(proc_start(b, MON_BIN, args), 0);
-    assert_int_equal(proc_start(c, MON_BIN, other), 0);
-    assert_true(wait_backfilled(a->port, 60000));
-    assert_true(wait_backfilled(b->port, 60000));
-    assert_true(wait_backfilled(c->port, 60000));
+    h_proc_init(a, "monreplay-a");
+    h_proc_init(b, "monreplay-b");
+    h_proc_init(c, "monreplay-c");
+    assert_int_equal(h_proc_start(a, MON_BIN, args), 0);
+    assert_int_equal(h_proc_start(b, MON_BIN, args), 0);
+    assert_int_equal(h_proc_start(c, MON_BIN, other), 0);
+    assert_true(h_wait_backfilled(a->port, 60000));
+    assert_true(h_wait_backfilled(b->port, 60000));
+    assert_true(h_wait_backfilled(c->port, 60000));
     /* up to the end of the backfill: live from there */
-    n = compare_backfill(a->port, b->port, "/metrics/events", "2026-03-02T08:05:00.000Z");
+    n = h_compare_backfill(a->port, b->port, "/metrics/events", "2026-03-02T08:05:00.000Z");
     printf("  %lld samples identical in both runs\n", n);
     assert_true(n >= 300 * 100 - 1);
-    assert_first_events_differ(a->port, c->port, "/metrics/events", 100);
-    assert_int_equal(proc_stop(a, NULL), 0);
-    assert_int_equal(proc_stop(b, NULL), 0);
-    assert_int_equal(proc_stop(c, NULL), 0);
-    proc_finish(a);
-    proc_finish(b);
-    proc_finish(c);
+    h_assert_first_events_differ(a->port, c->port, "/metrics/events", 100);
+    assert_int_equal(h_proc_stop(a, NULL), 0);
+    assert_int_equal(h_proc_stop(b, NULL), 0);
+    assert_int_equal(h_proc_stop(c, NULL), 0);
+    h_proc_finish(a);
+    h_proc_finish(b);
+    h_proc_finish(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -497,63 +497,63 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
 static void check_db_sound(const char *path, long long *max_seq)
 {
 #define CURRENT_JOIN " FROM mon_current c LEFT JOIN events e ON e.seq = c.seq"
-    sqlite3 *db = db_open_checked(path);
+    sqlite3 *db = h_db_open_checked(path);
 
-    *max_seq = db_dense_max(db);
+    *max_seq = h_db_dense_max(db);
     /* every current value belongs to a stored event, and the newest
      * cycle is all there */
-    assert_int_equal(db_int(db, "SELECT count(*)" CURRENT_JOIN), 98);
-    assert_int_equal(db_int(db, "SELECT min(c.seq)" CURRENT_JOIN), *max_seq - 97);
-    assert_int_equal(db_int(db, "SELECT sum(e.seq IS NULL)" CURRENT_JOIN), 0);
+    assert_int_equal(h_db_int(db, "SELECT count(*)" CURRENT_JOIN), 98);
+    assert_int_equal(h_db_int(db, "SELECT min(c.seq)" CURRENT_JOIN), *max_seq - 97);
+    assert_int_equal(h_db_int(db, "SELECT sum(e.seq IS NULL)" CURRENT_JOIN), 0);
 #undef CURRENT_JOIN
-    db_close(db);
+    h_db_close(db);
 }
 
 static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **state)
 {
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     static const char cfg[] = "{\"generation_settings\":{\"retention_events\":100000000}}";
     static const char *const args[] = { "--seed", "31", "--start-time", "2025-06-02T00:00:00Z",
                                         "--backfill", "30d", NULL };
     static struct span old[PAGE];
     const long long before = small ? 3000 : 20000, after = 2000;
-    struct proc *p = &procs[0], *q = &procs[1];
+    struct proc *p = &h_procs[0], *q = &h_procs[1];
     struct resp r_old;
     long long head_page, max_seq, h1;
 
     (void)state;
-    proc_init(p, "monkill9");
-    proc_write_config(p, cfg);
-    assert_int_equal(proc_start(p, MON_BIN, args), 0);
-    assert_true(wait_head(p->port, before, 60000));
-    head_page = newest_page(p->port, "/metrics/events", &r_old, old);
-    proc_kill9(p);
+    h_proc_init(p, "monkill9");
+    h_proc_write_config(p, cfg);
+    assert_int_equal(h_proc_start(p, MON_BIN, args), 0);
+    assert_true(h_wait_head(p->port, before, 60000));
+    head_page = h_newest_page(p->port, "/metrics/events", &r_old, old);
+    h_proc_kill9(p);
 
     check_db_sound(p->db, &max_seq);
     assert_true(max_seq >= head_page);
 
     /* what a client saw is still there, byte for byte */
-    assert_int_equal(proc_restart(p, MON_BIN, args), 0);
-    assert_page_kept(p->port, "/metrics/events", head_page, old);
-    resp_free(&r_old);
-    h1 = health_head(p->port);
+    assert_int_equal(h_proc_restart(p, MON_BIN, args), 0);
+    h_assert_page_kept(p->port, "/metrics/events", head_page, old);
+    h_resp_free(&r_old);
+    h1 = h_health_head(p->port);
     assert_true(h1 >= max_seq);
-    assert_true(wait_head(p->port, max_seq + after + 1000, 60000));
+    assert_true(h_wait_head(p->port, max_seq + after + 1000, 60000));
 
     /* the same stream an uninterrupted run writes, no event id twice */
-    proc_init(q, "monkill9ref");
-    proc_write_config(q, cfg);
-    assert_int_equal(proc_start(q, MON_BIN, args), 0);
-    assert_true(wait_head(q->port, max_seq + after, 60000));
-    assert_same_stream(p->port, q->port, "/metrics/events", max_seq - PAGE, max_seq + after,
-                       "event_id", max_seq);
-    assert_int_equal(proc_stop(q, NULL), 0);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(q);
-    proc_finish(p);
+    h_proc_init(q, "monkill9ref");
+    h_proc_write_config(q, cfg);
+    assert_int_equal(h_proc_start(q, MON_BIN, args), 0);
+    assert_true(h_wait_head(q->port, max_seq + after, 60000));
+    h_assert_same_stream(p->port, q->port, "/metrics/events", max_seq - PAGE, max_seq + after,
+                         "event_id", max_seq);
+    assert_int_equal(h_proc_stop(q, NULL), 0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(q);
+    h_proc_finish(p);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, h_procs_setup, h_procs_teardown)
 
 int main(void)
 {

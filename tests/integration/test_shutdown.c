@@ -42,7 +42,7 @@ static const struct daemon_kind kinds[] = {
 
 static int iterations(void)
 {
-    return test_scale_small() ? 20 : 200;
+    return h_test_scale_small() ? 20 : 200;
 }
 
 /* ------------------------------------------------------------------ */
@@ -64,7 +64,7 @@ static void *load_run(void *arg)
 
     while (!atomic_load(l->stop)) {
         struct resp r;
-        if (http_req(l->port, "GET", l->path, NULL, NULL, &r) == 0) {
+        if (h_http_req(l->port, "GET", l->path, NULL, NULL, &r) == 0) {
             atomic_fetch_add(&l->answered, 1);
             /* 502/504: the gateway's hung or stopping upstream; 503:
              * "shutting down" */
@@ -73,7 +73,7 @@ static void *load_run(void *arg)
                 atomic_store(&l->bad_status, r.status);
             }
         }
-        resp_free(&r);
+        h_resp_free(&r);
     }
     return NULL;
 }
@@ -102,12 +102,12 @@ static void start(struct proc *p, const struct daemon_kind *k, char *hung_url, s
 {
     static const char *const svc_args[] = { "--seed", "3", NULL };
 
-    proc_init(p, "shutdown");
+    h_proc_init(p, "shutdown");
     if (k->binary) {
-        assert_int_equal(proc_start(p, k->binary, svc_args), 0);
+        assert_int_equal(h_proc_start(p, k->binary, svc_args), 0);
     } else {
-        assert_int_equal(proc_start_gateway_urls(p, hung_url[0] ? hung_url : NULL, NULL, NULL,
-                                                 "100", "800"),
+        assert_int_equal(h_proc_start_gateway_urls(p, hung_url[0] ? hung_url : NULL, NULL, NULL,
+                                                   "100", "800"),
                          0);
     }
     (void)hung_len;
@@ -116,32 +116,32 @@ static void start(struct proc *p, const struct daemon_kind *k, char *hung_url, s
 static void stop_and_check(struct proc *p, int iter, const char *what)
 {
     long ms = 0;
-    int rc = proc_stop(p, &ms);
+    int rc = h_proc_stop(p, &ms);
 
     if (rc != 0 || ms > STOP_BUDGET_MS || !log_has_stopped(p))
         fail_msg("%s, iteration %d: exit %d after %ld ms, \"stopped\" %s", what, iter, rc, ms,
                  log_has_stopped(p) ? "logged" : "not logged");
-    proc_finish(p);
+    h_proc_finish(p);
 }
 
 static void run_quiet(const struct daemon_kind *k, const char *what)
 {
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char hung[64] = "";
     int hung_fd = -1, n = iterations();
 
     if (!k->binary) {
         int port;
-        hung_fd = listen_loopback(&port);
+        hung_fd = h_listen_loopback(&port);
         snprintf(hung, sizeof(hung), "http://127.0.0.1:%d", port);
     }
     for (int i = 0; i < n; i++) {
         struct resp r;
 
         start(p, k, hung, sizeof(hung));
-        assert_int_equal(http_req(p->port, "GET", k->probe, NULL, NULL, &r), 0);
+        assert_int_equal(h_http_req(p->port, "GET", k->probe, NULL, NULL, &r), 0);
         assert_int_equal(r.status, 200);
-        resp_free(&r);
+        h_resp_free(&r);
         stop_and_check(p, i, what);
     }
     if (hung_fd >= 0)
@@ -150,13 +150,13 @@ static void run_quiet(const struct daemon_kind *k, const char *what)
 
 static void run_loaded(const struct daemon_kind *k, const char *what)
 {
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char hung[64] = "";
     int hung_fd = -1, n = iterations();
 
     if (!k->binary) {
         int port;
-        hung_fd = listen_loopback(&port);
+        hung_fd = h_listen_loopback(&port);
         snprintf(hung, sizeof(hung), "http://127.0.0.1:%d", port);
     }
     for (int i = 0; i < n; i++) {
@@ -178,11 +178,11 @@ static void run_loaded(const struct daemon_kind *k, const char *what)
         }
         /* every loader has been answered once: the next ones are in flight
          * (the gateway's proxied one hangs on its upstream) */
-        t0 = now_ms();
+        t0 = h_now_ms();
         for (int j = 0; j < LOADERS; j++)
-            while (atomic_load(&ld[j].answered) == 0 && now_ms() - t0 < 5000 &&
+            while (atomic_load(&ld[j].answered) == 0 && h_now_ms() - t0 < 5000 &&
                    (k->binary || j != 1))
-                sleep_ms(2);
+                h_sleep_ms(2);
         stop_and_check(p, i, what);
         atomic_store(&stop, true);
         for (int j = 0; j < LOADERS; j++) {
@@ -246,7 +246,7 @@ static void test_gateway_stops_cleanly_with_proxied_requests_in_flight(void **st
     run_loaded(&kinds[3], "api-gateway under load");
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, procs_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, h_procs_setup, h_procs_teardown)
 
 int main(void)
 {

@@ -44,9 +44,9 @@ static void assert_transaction_shape(const cJSON *e)
                              "CUST_", 5), 0);
     assert_true(is_str(e, "customer_segment"));
     assert_true(is_str(e, "account_id"));
-    assert_true(is_str_or_null(e, "counterparty_account"));
-    assert_true(is_str_or_null(e, "merchant_id"));
-    assert_true(is_str_or_null(e, "merchant_category"));
+    assert_true(h_is_str_or_null(e, "counterparty_account"));
+    assert_true(h_is_str_or_null(e, "merchant_id"));
+    assert_true(h_is_str_or_null(e, "merchant_category"));
     assert_true(cJSON_IsNumber(amount) && amount->valuedouble > 0);
     assert_true(is_str(e, "currency"));
     assert_true(is_str(e, "transaction_type"));
@@ -59,8 +59,8 @@ static void assert_transaction_shape(const cJSON *e)
     assert_true(is_num(e, "processing_time_ms"));
     assert_true(cJSON_IsNumber(risk) && risk->valuedouble >= 0 && risk->valuedouble <= 1);
     assert_true(cJSON_IsBool(anom));
-    assert_true(is_str_or_null(e, "anomaly_type"));
-    assert_true(is_str_or_null(e, "incident_id"));
+    assert_true(h_is_str_or_null(e, "anomaly_type"));
+    assert_true(h_is_str_or_null(e, "incident_id"));
     assert_true(is_str(e, "origin"));
     assert_int_equal(cJSON_IsTrue(anom),
                      is_str(e, "anomaly_type"));
@@ -72,10 +72,10 @@ static void test_events_appear_within_seconds_with_every_field_typed(void **stat
     cJSON *j, *events;
 
     (void)state;
-    proc_init(&p, "shape");
-    assert_int_equal(proc_start(&p, "transaction-service", live_args), 0);
-    j = wait_first_events(p.port, "/transactions/events");
-    events = events_of(j);
+    h_proc_init(&p, "shape");
+    assert_int_equal(h_proc_start(&p, "transaction-service", live_args), 0);
+    j = h_wait_first_events(p.port, "/transactions/events");
+    events = h_events_of(j);
     assert_true(cJSON_GetArraySize(events) > 0);
     {
         const cJSON *e;
@@ -85,8 +85,8 @@ static void test_events_appear_within_seconds_with_every_field_typed(void **stat
     assert_true(is_num(j, "next_since"));
     assert_true(is_num(j, "oldest_sequence"));
     cJSON_Delete(j);
-    assert_int_equal(proc_stop(&p, NULL), 0);
-    proc_cleanup(&p);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
 }
 
 static void test_sigterm_exits_zero_within_two_seconds(void **state)
@@ -96,13 +96,13 @@ static void test_sigterm_exits_zero_within_two_seconds(void **state)
     const char *const args[] = { "--seed", "7", "--backfill", "30d", NULL };
 
     (void)state;
-    proc_init(&p, "term");
-    assert_int_equal(proc_start(&p, "transaction-service", args), 0);
+    h_proc_init(&p, "term");
+    assert_int_equal(h_proc_start(&p, "transaction-service", args), 0);
     /* in the middle of a long backfill */
-    assert_true(wait_health_status(p.port, "backfilling", 5000));
-    assert_int_equal(proc_stop(&p, &ms), 0);
+    assert_true(h_wait_health_status(p.port, "backfilling", 5000));
+    assert_int_equal(h_proc_stop(&p, &ms), 0);
     assert_true(ms < 2000);
-    proc_cleanup(&p);
+    h_proc_cleanup(&p);
 }
 
 int main(void)

@@ -24,7 +24,7 @@ static const char *const live_args[] = { "--seed", "5", NULL };
  * test_admin_token_guards_every_post_and_leaves_gets_open while it is set. */
 static int badin_teardown(void **state)
 {
-    procs_teardown(state);
+    h_procs_teardown(state);
     unsetenv("ADMIN_TOKEN");
     return 0;
 }
@@ -160,13 +160,19 @@ static const struct row rows[] = {
     CFG("nested within limits", "{\"a\":[[[[[[[[[[]]]]]]]]]]}", 422, "unknown_field", "a"),
 
     /* an alias and its key, or a key twice, must agree */
-    CFG("alias conflict", "{\"suspicious_transaction_rate\":1,\"suspicious_high_amount_rate\":2}",
+    CFG("alias conflict",
+        "{\"suspicious_transaction_rate\":0.001,\"suspicious_high_amount_rate\":0.002}",
         422, "invalid_value", "suspicious_high_amount_rate|suspicious_transaction_rate"),
     CFG("alias conflict reversed",
-        "{\"suspicious_high_amount_rate\":2,\"suspicious_transaction_rate\":3}", 422,
+        "{\"suspicious_high_amount_rate\":0.002,\"suspicious_transaction_rate\":0.003}", 422,
         "invalid_value", "suspicious_high_amount_rate|suspicious_transaction_rate"),
     CFG("key twice, differing", "{\"anomaly_rate\":0.1,\"anomaly_rate\":0.2}", 422,
         "invalid_value", "anomaly_rate"),
+    /* type rates are absolute: their sum may not pass anomaly_rate */
+    CFG("type rates above anomaly_rate", "{\"anomaly_rate\":0.01,\"fraud_pattern_rate\":0.02}",
+        422, "invalid_value", "anomaly_rate"),
+    CFG("type rate above one half", "{\"fraud_pattern_rate\":0.6}", 422, "invalid_value",
+        "fraud_pattern_rate"),
 
     /* body size: the cap is 64 KiB, inclusive */
     CFG("body exactly 64 KiB", body_at_cap, 422, "unknown_field", "pad"),
@@ -188,7 +194,7 @@ static const struct row rows[] = {
 
     /* accepted forms that change nothing */
     CFG("empty object", "{}", 200, NULL, NULL),
-    CFG("current value again", "{\"anomaly_rate\":0.02}", 200, NULL, NULL),
+    CFG("current value again", "{\"anomaly_rate\":0.015}", 200, NULL, NULL),
     { "media type case and charset", "POST", "/config", ct_json_mixed, "{}", 200, NULL, NULL,
       NULL, 0 },
 
@@ -480,7 +486,7 @@ static const char *error_body_problem(const char *body, const char *code, const 
 static long long api_event_count(int port)
 {
     long st = 0;
-    cJSON *m = http_get_json(port, "/metrics", &st);
+    cJSON *m = h_http_get_json(port, "/metrics", &st);
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(m, "events");
     const cJSON *api = cJSON_GetObjectItemCaseSensitive(ev, "api");
     long long n;
@@ -502,9 +508,9 @@ static int check_row(int port, const struct row *w, const char *config0, long lo
     char *config;
     int bad = 0;
 
-    if (http_req(port, w->method, w->path, w->body, w->hdrs, &r) != 0) {
+    if (h_http_req(port, w->method, w->path, w->body, w->hdrs, &r) != 0) {
         printf("  FAIL [%s] %s %s: no answer\n", w->what, w->method, w->path);
-        resp_free(&r);
+        h_resp_free(&r);
         return 1;
     }
 #define ROW_FAIL(...)                                                 \
@@ -529,9 +535,9 @@ static int check_row(int port, const struct row *w, const char *config0, long lo
         ROW_FAIL("answer is not the unchanged config: %.200s", r.body);
     if (w->allow && !allow_ok(r.allow, w->allow))
         ROW_FAIL("Allow \"%s\", want %s (and HEAD)", r.allow, w->allow);
-    resp_free(&r);
+    h_resp_free(&r);
 
-    config = get_config(port);
+    config = h_get_config(port);
     if (strcmp(config, config0) != 0)
         ROW_FAIL("GET /config changed to %s", config);
     free(config);
@@ -546,7 +552,7 @@ static int check_row(int port, const struct row *w, const char *config0, long lo
 
 static void test_bad_input_table_answers_documented_errors_and_changes_nothing(void **state)
 {
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char *config0;
     char prev_rid[96] = "";
     long long api0;
@@ -555,9 +561,9 @@ static void test_bad_input_table_answers_documented_errors_and_changes_nothing(v
 
     (void)state;
     build_bodies();
-    proc_init(p, "badin");
-    assert_int_equal(proc_start(p, "transaction-service", live_args), 0);
-    config0 = get_config(p->port);
+    h_proc_init(p, "badin");
+    assert_int_equal(h_proc_start(p, "transaction-service", live_args), 0);
+    config0 = h_get_config(p->port);
     api0 = api_event_count(p->port);
     for (size_t i = 0; i < n; i++)
         failures += check_row(p->port, &rows[i], config0, api0, prev_rid, sizeof(prev_rid));
@@ -566,12 +572,12 @@ static void test_bad_input_table_answers_documented_errors_and_changes_nothing(v
     /* still serving after all of it */
     {
         long st = 0;
-        cJSON *h = http_get_json(p->port, "/health", &st);
+        cJSON *h = h_http_get_json(p->port, "/health", &st);
         assert_int_equal(st, 200);
         cJSON_Delete(h);
     }
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
     assert_int_equal(failures, 0);
 }
 
@@ -588,22 +594,22 @@ static void test_encoded_nul_in_path_or_query_is_rejected(void **state)
         QRY("NUL in since", "since=5%00junk", "since"),
         QRY("NUL in anomaly_type", "anomaly_type=fraud_pattern%00x", "anomaly_type"),
     };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char *config0;
     char prev_rid[96] = "";
     long long api0;
     int failures = 0;
 
     (void)state;
-    proc_init(p, "nul");
-    assert_int_equal(proc_start(p, "transaction-service", live_args), 0);
-    config0 = get_config(p->port);
+    h_proc_init(p, "nul");
+    assert_int_equal(h_proc_start(p, "transaction-service", live_args), 0);
+    config0 = h_get_config(p->port);
     api0 = api_event_count(p->port);
     for (size_t i = 0; i < sizeof(nul_rows) / sizeof(nul_rows[0]); i++)
         failures += check_row(p->port, &nul_rows[i], config0, api0, prev_rid, sizeof(prev_rid));
     free(config0);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
     assert_int_equal(failures, 0);
 }
 
@@ -636,21 +642,21 @@ static void test_request_id_is_echoed_when_valid_and_replaced_when_not(void **st
         { "GET", "/nope" },             /* error before routing */
         { "GET", "/transactions/events?limit=0" }, /* handler error */
     };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char seen[64][96];
     int nseen = 0;
 
     (void)state;
     assert_int_equal(strlen(id64), 64);
     assert_int_equal(strlen(id65), 65);
-    proc_init(p, "rid");
-    assert_int_equal(proc_start(p, "transaction-service", live_args), 0);
+    h_proc_init(p, "rid");
+    assert_int_equal(h_proc_start(p, "transaction-service", live_args), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++) {
             const char *const hdrs[] = { cases[i].hdr, NULL };
             struct resp r;
 
-            assert_int_equal(http_req(p->port, paths[k][0], paths[k][1], NULL, hdrs, &r), 0);
+            assert_int_equal(h_http_req(p->port, paths[k][0], paths[k][1], NULL, hdrs, &r), 0);
             if (cases[i].given) {
                 if (strcmp(r.request_id, cases[i].given) != 0)
                     fail_msg("%s on %s: X-Request-ID \"%s\", want it echoed", cases[i].hdr,
@@ -669,22 +675,22 @@ static void test_request_id_is_echoed_when_valid_and_replaced_when_not(void **st
                 if (nseen < 64)
                     snprintf(seen[nseen++], sizeof(seen[0]), "%s", r.request_id);
             }
-            resp_free(&r);
+            h_resp_free(&r);
         }
     }
     /* no header at all: a fresh id too */
     {
         struct resp a, b;
-        assert_int_equal(http_req(p->port, "GET", "/health", NULL, NULL, &a), 0);
-        assert_int_equal(http_req(p->port, "GET", "/health", NULL, NULL, &b), 0);
+        assert_int_equal(h_http_req(p->port, "GET", "/health", NULL, NULL, &a), 0);
+        assert_int_equal(h_http_req(p->port, "GET", "/health", NULL, NULL, &b), 0);
         assert_true(rid_ok(a.request_id));
         assert_true(rid_ok(b.request_id));
         assert_string_not_equal(a.request_id, b.request_id);
-        resp_free(&a);
-        resp_free(&b);
+        h_resp_free(&a);
+        h_resp_free(&b);
     }
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 static void expect_status(int port, const char *method, const char *path, const char *body,
@@ -693,7 +699,7 @@ static void expect_status(int port, const char *method, const char *path, const 
 {
     struct resp r;
 
-    assert_int_equal(http_req(port, method, path, body, hdrs, &r), 0);
+    assert_int_equal(h_http_req(port, method, path, body, hdrs, &r), 0);
     if (r.status != status)
         fail_msg("%s %s (%s): status %ld, want %ld: %s", method, path,
                  hdrs && hdrs[1] ? hdrs[1] : "no auth", r.status, status, r.body);
@@ -704,7 +710,7 @@ static void expect_status(int port, const char *method, const char *path, const 
         assert_true(rid_ok(r.request_id));
         assert_true(is_json_ctype(r.ctype));
     }
-    resp_free(&r);
+    h_resp_free(&r);
 }
 
 static void test_admin_token_guards_every_post_and_leaves_gets_open(void **state)
@@ -727,19 +733,19 @@ static void test_admin_token_guards_every_post_and_leaves_gets_open(void **state
                                                 "Authorization: bearer s3cret-Token_42", NULL };
     static const char txn[] = "{\"customer_id\":\"CUST_123456\",\"amount\":10,"
                               "\"transaction_type\":\"purchase\"}";
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char *config0, *config;
     int rc;
 
     (void)state;
-    proc_init(p, "token");
+    h_proc_init(p, "token");
     /* the child inherits the environment; nothing else sees it */
     assert_int_equal(setenv("ADMIN_TOKEN", token, 1), 0);
-    rc = proc_start(p, "transaction-service", live_args);
+    rc = h_proc_start(p, "transaction-service", live_args);
     assert_int_equal(unsetenv("ADMIN_TOKEN"), 0);
     assert_int_equal(rc, 0);
 
-    config0 = get_config(p->port);
+    config0 = h_get_config(p->port);
     expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.4}", no_auth, 401,
                   "unauthorized", NULL);
     expect_status(p->port, "POST", "/transactions", txn, no_auth, 401, "unauthorized", NULL);
@@ -750,7 +756,7 @@ static void test_admin_token_guards_every_post_and_leaves_gets_open(void **state
         expect_status(p->port, "POST", "/transactions", txn, hdrs, 401, "unauthorized", NULL);
     }
     /* refused means unchanged */
-    config = get_config(p->port);
+    config = h_get_config(p->port);
     assert_string_equal(config, config0);
     free(config);
     assert_int_equal(api_event_count(p->port), 0);
@@ -762,27 +768,27 @@ static void test_admin_token_guards_every_post_and_leaves_gets_open(void **state
     expect_status(p->port, "GET", "/transactions/events?limit=5", NULL, NULL, 200, NULL, NULL);
 
     /* the right token: accepted (the scheme name is case-insensitive) */
-    expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.02}", good_auth, 200, NULL,
+    expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.015}", good_auth, 200, NULL,
                   NULL);
     expect_status(p->port, "POST", "/config", "{}", good_auth_lc, 200, NULL, NULL);
     expect_status(p->port, "POST", "/transactions", txn, good_auth, 201, NULL, NULL);
     /* and still validated behind it */
     expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.9}", good_auth, 422,
                   "invalid_value", "anomaly_rate");
-    config = get_config(p->port);
+    config = h_get_config(p->port);
     assert_string_equal(config, config0);
     free(config);
     {
         struct resp r;
-        assert_int_equal(http_req(p->port, "POST", "/config", "{\"anomaly_rate\":0.04}",
-                                  good_auth, &r), 0);
+        assert_int_equal(h_http_req(p->port, "POST", "/config", "{\"anomaly_rate\":0.04}",
+                                    good_auth, &r), 0);
         assert_int_equal(r.status, 200);
         assert_non_null(strstr(r.body, "\"anomaly_rate\":0.04"));
-        resp_free(&r);
+        h_resp_free(&r);
     }
     free(config0);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -857,18 +863,18 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
 {
     static const char seed_body[] =
         "{\"anomaly_rate\":0.02,\"events_per_second\":100,\"paused\":false,"
-        "\"retention_events\":500000,\"fraud_pattern_rate\":1,\"money_laundering_rate\":1}";
+        "\"retention_events\":500000,\"fraud_pattern_rate\":0.005,\"money_laundering_rate\":0.005}";
     static const char *const ct[] = { "Content-Type: application/json", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char *config0;
     char buf[512];
     int counts[3] = { 0, 0, 0 };
 
     (void)state;
     fz_state = 0x9e3779b97f4a7c15ULL;
-    proc_init(p, "fuzz");
-    assert_int_equal(proc_start(p, "transaction-service", live_args), 0);
-    config0 = get_config(p->port);
+    h_proc_init(p, "fuzz");
+    assert_int_equal(h_proc_start(p, "transaction-service", live_args), 0);
+    config0 = h_get_config(p->port);
     for (int i = 0; i < FUZZ_ITERATIONS; i++) {
         struct resp r;
         size_t len;
@@ -877,41 +883,41 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
         memcpy(buf, seed_body, sizeof(seed_body) - 1);
         len = mutate(buf, sizeof(seed_body) - 1, sizeof(buf));
         /* the body may hold NUL bytes */
-        if (http_req_len(p->port, "POST", "/config", buf, len, ct, &r) != 0)
+        if (h_http_req_len(p->port, "POST", "/config", buf, len, ct, &r) != 0)
             fail_msg("iteration %d: no answer to %.*s", i, (int)len, buf);
         if (r.status != 200 && r.status != 400 && r.status != 422)
             fail_msg("iteration %d: status %ld for %.*s: %s", i, r.status, (int)len, buf,
                      r.body);
         counts[r.status == 200 ? 0 : r.status == 400 ? 1 : 2]++;
-        config = get_config(p->port);
+        config = h_get_config(p->port);
         if (r.status == 200) {
             struct resp back;
             /* the answer is the config now in force; then put it back */
             if (strcmp(r.body, config) != 0)
                 fail_msg("iteration %d: POST answered %s but GET says %s", i, r.body, config);
-            assert_int_equal(http_req(p->port, "POST", "/config", config0, ct, &back), 0);
+            assert_int_equal(h_http_req(p->port, "POST", "/config", config0, ct, &back), 0);
             assert_int_equal(back.status, 200);
-            resp_free(&back);
+            h_resp_free(&back);
             free(config);
-            config = get_config(p->port);
+            config = h_get_config(p->port);
         }
         if (strcmp(config, config0) != 0)
             fail_msg("iteration %d: status %ld for %.*s left config %s", i, r.status, (int)len,
                      buf, config);
         free(config);
-        resp_free(&r);
+        h_resp_free(&r);
     }
     printf("  %d mutants: %d accepted, %d unparseable, %d invalid\n", FUZZ_ITERATIONS,
            counts[0], counts[1], counts[2]);
     {
         long st = 0;
-        cJSON *h = http_get_json(p->port, "/health", &st);
+        cJSON *h = h_http_get_json(p->port, "/health", &st);
         assert_int_equal(st, 200);
         cJSON_Delete(h);
     }
     free(config0);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* Request headers live in each connection's memory pool (HTTP_CONN_POOL,
@@ -920,13 +926,13 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
 static void test_large_request_headers_fit_or_get_431(void **state)
 {
     static char req[24 * 1024], out[8192];
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     long st = 0;
     cJSON *h;
 
     (void)state;
-    proc_init(p, "bighdr");
-    assert_int_equal(proc_start(p, "transaction-service", live_args), 0);
+    h_proc_init(p, "bighdr");
+    assert_int_equal(h_proc_start(p, "transaction-service", live_args), 0);
     for (int round = 0; round < 2; round++) {
         size_t kib = round == 0 ? 12 : 20;
         int n = snprintf(req, sizeof(req), "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ");
@@ -935,17 +941,17 @@ static void test_large_request_headers_fit_or_get_431(void **state)
         memset(req + n, 'a', kib * 1024);
         snprintf(req + n + kib * 1024, sizeof(req) - (size_t)n - kib * 1024,
                  "\r\nConnection: close\r\n\r\n");
-        assert_int_equal(raw_http(p->port, req, out, sizeof(out), 5000), round == 0 ? 200 : 431);
+        assert_int_equal(h_raw_http(p->port, req, out, sizeof(out), 5000), round == 0 ? 200 : 431);
     }
-    h = http_get_json(p->port, "/health", &st);
+    h = h_http_get_json(p->port, "/health", &st);
     assert_int_equal(st, 200);
     assert_non_null(h);
     cJSON_Delete(h);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, badin_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, h_procs_setup, badin_teardown)
 
 int main(void)
 {

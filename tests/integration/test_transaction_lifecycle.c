@@ -3,6 +3,7 @@
  * kill -9, replay from a seed, API events, start-up time and the command
  * line (SPEC §2, §3, §5, §6). */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,7 +34,7 @@ static const char rate_config[] =
  * test_command_line_exit_codes_help_and_version while it is set. */
 static int txn_teardown(void **state)
 {
-    procs_teardown(state);
+    h_procs_teardown(state);
     unsetenv("BACKFILL");
     return 0;
 }
@@ -41,29 +42,137 @@ static int txn_teardown(void **state)
 /* ------------------------------------------------------------------ */
 /* Run-time settings                                                    */
 
+/* events_per_second.expected of /health, once it is within 0.01 of want
+ * (the loop publishes it after its next batch); the last value seen. */
+static double wait_expected(int port, double want)
+{
+    double got = -1.0;
+
+    for (int i = 0; i < 50; i++) {
+        cJSON *h = h_get_json(port, "/health");
+        cJSON *eps = cJSON_GetObjectItemCaseSensitive(h, "events_per_second");
+
+        got = h_jdbl(eps, "expected");
+        assert_true(h_jdbl(eps, "configured") == 100.0);
+        assert_true(h_jdbl(eps, "realised") >= 0.0);
+        cJSON_Delete(h);
+        if (fabs(got - want) < 0.01)
+            break;
+        h_sleep_ms(100);
+    }
+    return got;
+}
+
+/* At 23:53 on a Sunday the shaped rate is 100 x 0.3 (quiet hours) x 0.3
+ * (weekend) = 9 events/s: /health says so beside configured and
+ * realised; time_shaping false (a runtime key, kept across a restart)
+ * makes it the flat 100. */
+static void test_health_shows_expected_rate_and_time_shaping_flattens_it(void **state)
+{
+    static const char *const args[] = { "--seed", "3", "--start-time", "2026-01-04T23:53:00Z",
+                                        NULL };
+    struct proc *p = &h_procs[0];
+    struct resp r;
+    cJSON *j;
+
+    (void)state;
+    h_proc_init(p, "shaping");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    assert_true(fabs(wait_expected(p->port, 9.0) - 9.0) < 0.01);
+    assert_int_equal(
+        h_http_req(p->port, "POST", "/config", "{\"time_shaping\":false}", h_json_ct, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"time_shaping\":false"));
+    h_resp_free(&r);
+    assert_true(fabs(wait_expected(p->port, 100.0) - 100.0) < 0.01);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_restart(p, TXN_BIN, args), 0);
+    j = h_get_json(p->port, "/config");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "time_shaping")));
+    cJSON_Delete(j);
+    assert_true(fabs(wait_expected(p->port, 100.0) - 100.0) < 0.01);
+    assert_int_equal(
+        h_http_req(p->port, "POST", "/config", "{\"time_shaping\":\"no\"}", h_json_ct, &r), 0);
+    assert_int_equal(r.status, 422);
+    h_resp_free(&r);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
+}
+
+/* The ids of a page of events under id_field into ids[] (strdup'ed). */
+static size_t page_ids(int port, const char *path, const char *id_field, char **ids, size_t max)
+{
+    struct resp r;
+    cJSON *page = h_get_page(port, path, &r), *e;
+    size_t n = 0;
+
+    cJSON_ArrayForEach(e, h_events_of(page))
+    {
+        const char *id = h_jstr(e, id_field);
+
+        assert_non_null(id);
+        if (n < max)
+            ids[n++] = strdup(id);
+    }
+    cJSON_Delete(page);
+    h_resp_free(&r);
+    return n;
+}
+
+/* Compose passes one SEED to every service: their streams still differ
+ * (the service's name is mixed into its stream seeds), and each one is
+ * still its own replay (test_same_seed_and_start_replay_byte_identical_events). */
+static void test_one_seed_gives_each_service_its_own_ids(void **state)
+{
+    static const char *const args[] = { "--seed", "42", "--start-time", "2026-01-05T10:00:00Z",
+                                        "--backfill", "60s", NULL };
+    struct proc *t = &h_procs[0], *a = &h_procs[1];
+    char *ids[2 * PAGE];
+    size_t nt, na;
+
+    (void)state;
+    h_proc_start_backfilled(t, "seedtxn", TXN_BIN, NULL, args, 60000);
+    h_proc_start_backfilled(a, "seedauth", "auth-service", NULL, args, 60000);
+    nt = page_ids(t->port, "/transactions/events?since=0&limit=1000", "transaction_id", ids,
+                  PAGE);
+    na = page_ids(a->port, "/auth/events?since=0&limit=1000", "event_id", ids + nt, PAGE);
+    assert_true(nt == PAGE && na == PAGE);
+    qsort(ids, nt + na, sizeof ids[0], h_cmp_str);
+    for (size_t i = 1; i < nt + na; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0)
+            fail_msg("transaction-service and auth-service both gave id %s", ids[i]);
+    for (size_t i = 0; i < nt + na; i++)
+        free(ids[i]);
+    assert_int_equal(h_proc_stop(t, NULL), 0);
+    assert_int_equal(h_proc_stop(a, NULL), 0);
+    h_proc_finish(t);
+    h_proc_finish(a);
+}
+
 static void test_posted_config_survives_restart_until_reset_config(void **state)
 {
     static const char *const keys[] = { "anomaly_rate", "events_per_second", "paused",
-                                        "retention_events", "suspicious_high_amount_rate",
+                                        "retention_events", "time_shaping",
+                                        "suspicious_high_amount_rate",
                                         "fraud_pattern_rate", "money_laundering_rate",
                                         "suspicious_transaction_rate" };
     static const char *const args[] = { "--seed", "12", NULL };
     static const char *const reset_args[] = { "--seed", "12", "--reset-config", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct resp r, g;
     cJSON *j;
     char *config0, *posted;
 
     (void)state;
-    proc_init(p, "cfgkeep");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
+    h_proc_init(p, "cfgkeep");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_int_equal(g.status, 200);
     config0 = g.body;
 
     /* curl -X POST -H 'Content-Type: application/json' -d '{"anomaly_rate": 0.03}' */
-    assert_int_equal(http_req(p->port, "POST", "/config", "{\"anomaly_rate\": 0.03}", json_ct, &r),
-                     0);
+    assert_int_equal(
+        h_http_req(p->port, "POST", "/config", "{\"anomaly_rate\": 0.03}", h_json_ct, &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.ctype, "application/json"));
     j = cJSON_Parse(r.body);
@@ -77,36 +186,36 @@ static void test_posted_config_survives_restart_until_reset_config(void **state)
     cJSON_Delete(j);
     posted = r.body;
 
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_string_equal(g.body, posted);
-    resp_free(&g);
+    h_resp_free(&g);
 
     /* restart on the same database: the change is still there */
-    assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_restart(p, TXN_BIN, args), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_string_equal(g.body, posted);
-    resp_free(&g);
+    h_resp_free(&g);
 
     /* --reset-config: back to the file's value, and it stays dropped */
-    assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(proc_restart(p, TXN_BIN, reset_args), 0);
-    j = http_get_json(p->port, "/config", NULL);
-    assert_true(cJSON_GetObjectItemCaseSensitive(j, "anomaly_rate")->valuedouble == 0.02);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_restart(p, TXN_BIN, reset_args), 0);
+    j = h_http_get_json(p->port, "/config", NULL);
+    assert_true(cJSON_GetObjectItemCaseSensitive(j, "anomaly_rate")->valuedouble == 0.015);
     cJSON_Delete(j);
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_string_equal(g.body, config0);
-    resp_free(&g);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
+    h_resp_free(&g);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_restart(p, TXN_BIN, args), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_string_equal(g.body, config0);
-    resp_free(&g);
+    h_resp_free(&g);
 
     free(posted);
     free(config0);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* A digit followed by an exponent marker: "1e+02", "5E3". */
@@ -118,30 +227,120 @@ static bool has_exponent(const char *s)
     return false;
 }
 
+/* One client changing one key again and again; every answer must show
+ * its own newest value, whatever the other client changed meanwhile. */
+struct key_poster {
+    int port;
+    const char *key;
+    int n;
+    double (*value)(int i);
+    int posted;     /* acknowledged changes */
+    int lost;       /* answers that showed another value of our key */
+    char why[160];
+};
+
+/* Above the shipped suspicious_transaction_rate (0.008), which an
+ * anomaly_rate may not go below. */
+static double rate_value(int i)
+{
+    return 0.01 + (i + 1) / 1000.0;
+}
+
+static double retention_value(int i)
+{
+    return 100000.0 + i;
+}
+
+static void *post_key_main(void *arg)
+{
+    struct key_poster *k = arg;
+
+    for (int i = 0; i < k->n; i++) {
+        char body[96];
+        struct resp r;
+        cJSON *j = NULL, *v;
+
+        snprintf(body, sizeof body, "{\"%s\":%.17g}", k->key, k->value(i));
+        if (h_http_req(k->port, "POST", "/config", body, h_json_ct, &r) != 0 || r.status != 200) {
+            snprintf(k->why, sizeof k->why, "POST %s: status %ld", body, r.status);
+            h_resp_free(&r);
+            return NULL;
+        }
+        k->posted++;
+        j = cJSON_Parse(r.body);
+        v = cJSON_GetObjectItemCaseSensitive(j, k->key);
+        if (!cJSON_IsNumber(v) || v->valuedouble != k->value(i)) {
+            if (!k->lost++)
+                snprintf(k->why, sizeof k->why, "posted %s, answer has %.17g", body,
+                         cJSON_IsNumber(v) ? v->valuedouble : -1.0);
+        }
+        cJSON_Delete(j);
+        h_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* Two clients posting different keys at once: each change is applied on
+ * top of the other's, never on a stale copy that would undo it. */
+static void test_concurrent_config_posts_of_different_keys_both_hold(void **state)
+{
+    static const char *const args[] = { "--seed", "13", NULL };
+    struct proc *p = &h_procs[0];
+    int n = h_test_scale_small() ? 40 : 150;
+    struct key_poster k[2] = {
+        { .key = "anomaly_rate", .n = n, .value = rate_value },
+        { .key = "retention_events", .n = n, .value = retention_value },
+    };
+    pthread_t t[2];
+    cJSON *j;
+
+    (void)state;
+    h_proc_init(p, "cfgboth");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    for (int i = 0; i < 2; i++) {
+        k[i].port = p->port;
+        assert_int_equal(pthread_create(&t[i], NULL, post_key_main, &k[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        print_message("  %s: %d changes acknowledged, %d answers lost it%s%s\n", k[i].key,
+                      k[i].posted, k[i].lost, k[i].why[0] ? ": " : "", k[i].why);
+        assert_int_equal(k[i].posted, n);
+        assert_int_equal(k[i].lost, 0);
+    }
+    j = h_http_get_json(p->port, "/config", NULL);
+    assert_non_null(j);
+    assert_true(h_jdbl(j, "anomaly_rate") == rate_value(n - 1));
+    assert_int_equal(h_jnum(j, "retention_events"), (long long)retention_value(n - 1));
+    cJSON_Delete(j);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+}
+
 /* 100 reads back as 100, not 1e+02: the values a user set, as written. */
 static void test_config_numbers_print_without_exponent(void **state)
 {
     static const char *const args[] = { "--seed", "13", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct resp r;
 
     (void)state;
-    proc_init(p, "cfgnum");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-    assert_int_equal(http_req(p->port, "GET", "/config", NULL, NULL, &r), 0);
+    h_proc_init(p, "cfgnum");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &r), 0);
     if (!strstr(r.body, "\"events_per_second\":100,") || has_exponent(r.body))
         fail_msg("GET /config: %s; want \"events_per_second\":100 and no exponents", r.body);
-    resp_free(&r);
-    assert_int_equal(http_req(p->port, "POST", "/config",
-                              "{\"events_per_second\":5000,\"fraud_pattern_rate\":20}", json_ct,
-                              &r), 0);
+    h_resp_free(&r);
+    assert_int_equal(h_http_req(p->port, "POST", "/config",
+                                "{\"events_per_second\":5000,\"fraud_pattern_rate\":0.004}", h_json_ct,
+                                &r), 0);
     assert_int_equal(r.status, 200);
     if (!strstr(r.body, "\"events_per_second\":5000,") ||
-        !strstr(r.body, "\"fraud_pattern_rate\":20,") || has_exponent(r.body))
-        fail_msg("POST /config answered %s; want 5000 and 20 as written", r.body);
-    resp_free(&r);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+        !strstr(r.body, "\"fraud_pattern_rate\":0.004,") || has_exponent(r.body))
+        fail_msg("POST /config answered %s; want 5000 and 0.004 as written", r.body);
+    h_resp_free(&r);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -178,7 +377,7 @@ static void sample_backfill(struct proc *p, const char *tag, const char *config,
 {
     const char *const args[] = { "--seed", "11", "--start-time", "2026-01-05T12:00:00Z",
                                  "--backfill", backfill, NULL };
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     long long since = 0;
     bool done = false;
     char **ids = NULL;
@@ -186,29 +385,29 @@ static void sample_backfill(struct proc *p, const char *tag, const char *config,
 
     memset(t, 0, sizeof(*t));
     t->rate = rate;
-    proc_start_backfilled(p, tag, TXN_BIN, config, args, small ? 120000 : 60000);
+    h_proc_start_backfilled(p, tag, TXN_BIN, config, args, small ? 120000 : 60000);
     while (!done) {
         char path[128];
         struct resp r;
         cJSON *pg, *e;
 
         snprintf(path, sizeof(path), "/transactions/events?since=%lld&limit=%d", since, PAGE);
-        pg = get_page(p->port, path, &r);
-        cJSON_ArrayForEach(e, events_of(pg))
+        pg = h_get_page(p->port, path, &r);
+        cJSON_ArrayForEach(e, h_events_of(pg))
         {
             const cJSON *anom = cJSON_GetObjectItemCaseSensitive(e, "is_anomaly");
-            const char *type = jstr(e, "anomaly_type"), *inc = jstr(e, "incident_id");
-            long long seq = jnum(e, "sequence");
+            const char *type = h_jstr(e, "anomaly_type"), *inc = h_jstr(e, "incident_id");
+            long long seq = h_jnum(e, "sequence");
             int ti;
 
             if (seq != since + 1)
                 fail_msg("sequence %lld after %lld: not dense", seq, since);
             since = seq;
-            if (strcmp(jstr(e, "timestamp"), end_ts) >= 0) {
+            if (strcmp(h_jstr(e, "timestamp"), end_ts) >= 0) {
                 done = true; /* live events from here */
                 break;
             }
-            assert_string_equal(jstr(e, "origin"), "generated");
+            assert_string_equal(h_jstr(e, "origin"), "generated");
             assert_true(cJSON_IsBool(anom));
             assert_int_equal(cJSON_IsTrue(anom), type != NULL);
             t->n++;
@@ -238,13 +437,13 @@ static void sample_backfill(struct proc *p, const char *tag, const char *config,
             memcpy(ids[nids] + 1, inc, strlen(inc) + 1);
             nids++;
         }
-        if (cJSON_GetArraySize(events_of(pg)) < PAGE)
+        if (cJSON_GetArraySize(h_events_of(pg)) < PAGE)
             done = true;
         cJSON_Delete(pg);
-        resp_free(&r);
+        h_resp_free(&r);
     }
     if (nids)
-        qsort(ids, nids, sizeof(*ids), cmp_str);
+        qsort(ids, nids, sizeof(*ids), h_cmp_str);
     for (size_t i = 0; i < nids; i++) {
         if (i == 0 || strcmp(ids[i], ids[i - 1]) != 0)
             t->incidents[ids[i][0] - '0']++;
@@ -259,8 +458,8 @@ static void sample_backfill(struct proc *p, const char *tag, const char *config,
     for (int i = 0; i < N_TYPES; i++)
         printf(" %s %lld/%lld", type_names[i], t->events[i], t->incidents[i]);
     printf("\n");
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* SPEC §5: within 4 sigma over the whole sample, and at every prefix
@@ -282,12 +481,12 @@ static void assert_fraction(const struct tally *t, double rate, long long min_n)
 
 static void test_anomaly_fraction_within_four_sigma_of_rate(void **state)
 {
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     struct tally t;
 
     (void)state;
     /* 100 events/s: 1100 s is ~110,000 events, 220 s ~22,000 */
-    sample_backfill(&procs[0], "frac", rate_config, 0.03, small ? "220s" : "1100s",
+    sample_backfill(&h_procs[0], "frac", rate_config, 0.03, small ? "220s" : "1100s",
                     small ? "2026-01-05T12:03:40.000Z" : "2026-01-05T12:18:20.000Z", &t);
     assert_fraction(&t, 0.03, small ? 20000 : 100000);
 }
@@ -298,30 +497,30 @@ static void test_anomaly_fraction_holds_at_rate_one_half(void **state)
     static const char cfg[] =
         "{\"anomaly_settings\":{\"transaction_service\":{\"anomaly_rate\":0.5}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     struct tally t;
 
     (void)state;
-    sample_backfill(&procs[0], "frachalf", cfg, 0.5, small ? "220s" : "1100s",
+    sample_backfill(&h_procs[0], "frachalf", cfg, 0.5, small ? "220s" : "1100s",
                     small ? "2026-01-05T12:03:40.000Z" : "2026-01-05T12:18:20.000Z", &t);
     assert_fraction(&t, 0.5, small ? 20000 : 100000);
 }
 
-/* Equal weights: no type may starve. Whether weights share out events or
- * incidents, each type then gets well over 5 % of both. */
+/* No type rate set: the types share anomaly_rate equally, and none may
+ * starve. Whether shares count events or incidents, each type then gets
+ * well over 5 % of both. */
 static void test_anomaly_types_follow_equal_weights(void **state)
 {
     static const char cfg[] =
         "{\"anomaly_settings\":{\"transaction_service\":{\"anomaly_rate\":0.1,"
-        "\"suspicious_high_amount_rate\":1,\"suspicious_transaction_rate\":1,"
-        "\"fraud_pattern_rate\":1,\"money_laundering_rate\":1}},"
+        "\"fraud_pattern_rate\":0.0333333}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     long long incidents = 0;
     struct tally t;
 
     (void)state;
-    sample_backfill(&procs[0], "weights", cfg, 0.1, small ? "200s" : "600s",
+    sample_backfill(&h_procs[0], "weights", cfg, 0.1, small ? "200s" : "600s",
                     small ? "2026-01-05T12:03:20.000Z" : "2026-01-05T12:10:00.000Z", &t);
     for (int i = 0; i < N_TYPES; i++)
         incidents += t.incidents[i];
@@ -352,12 +551,12 @@ static size_t dense_walk(int port, long long head, long long *ml, size_t ml_max)
         long long count, next, last = since;
 
         snprintf(path, sizeof(path), "/transactions/events?since=%lld&limit=%d", since, PAGE);
-        pg = get_page(port, path, &r);
-        count = jnum(pg, "count");
-        cJSON_ArrayForEach(e, events_of(pg))
+        pg = h_get_page(port, path, &r);
+        count = h_jnum(pg, "count");
+        cJSON_ArrayForEach(e, h_events_of(pg))
         {
-            long long seq = jnum(e, "sequence");
-            const char *type = jstr(e, "anomaly_type");
+            long long seq = h_jnum(e, "sequence");
+            const char *type = h_jstr(e, "anomaly_type");
             if (seq != last + 1)
                 fail_msg("since=%lld: sequence %lld follows %lld", since, seq, last);
             last = seq;
@@ -366,7 +565,7 @@ static size_t dense_walk(int port, long long head, long long *ml, size_t ml_max)
                 ml[nml++] = seq;
             }
         }
-        next = jnum(pg, "next_since");
+        next = h_jnum(pg, "next_since");
         /* a full page resumes after its last event; a short one has seen
          * everything up to the head */
         if (count == PAGE)
@@ -376,17 +575,17 @@ static size_t dense_walk(int port, long long head, long long *ml, size_t ml_max)
         assert_true(count > 0);
         since = last;
         cJSON_Delete(pg);
-        resp_free(&r);
+        h_resp_free(&r);
     }
     return nml;
 }
 
 static void test_event_lists_follow_the_cursor_rules(void **state)
 {
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     const char *const args[] = { "--seed", "21", "--start-time", "2026-01-05T12:00:00Z",
                                  "--backfill", small ? "120s" : "300s", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     static long long ml[4096];
     size_t nml, nfilt = 0;
     long long head, since, prev;
@@ -394,42 +593,42 @@ static void test_event_lists_follow_the_cursor_rules(void **state)
     cJSON *pg, *e;
 
     (void)state;
-    proc_start_backfilled(p, "paging", TXN_BIN, rate_config, args, small ? 120000 : 30000);
-    head = health_head(p->port);
+    h_proc_start_backfilled(p, "paging", TXN_BIN, rate_config, args, small ? 120000 : 30000);
+    head = h_health_head(p->port);
     assert_true(head > 5000);
 
     /* without since: the newest, newest first; next_since is the head */
-    pg = get_page(p->port, "/transactions/events", &r);
-    assert_int_equal(jnum(pg, "count"), 100);
-    assert_int_equal(jnum(pg, "oldest_sequence"), 1);
-    prev = jnum(pg, "next_since");
+    pg = h_get_page(p->port, "/transactions/events", &r);
+    assert_int_equal(h_jnum(pg, "count"), 100);
+    assert_int_equal(h_jnum(pg, "oldest_sequence"), 1);
+    prev = h_jnum(pg, "next_since");
     assert_true(prev >= head);
-    assert_int_equal(jnum(cJSON_GetArrayItem(events_of(pg), 0), "sequence"), prev);
-    cJSON_ArrayForEach(e, events_of(pg))
+    assert_int_equal(h_jnum(cJSON_GetArrayItem(h_events_of(pg), 0), "sequence"), prev);
+    cJSON_ArrayForEach(e, h_events_of(pg))
     {
-        assert_int_equal(jnum(e, "sequence"), prev);
+        assert_int_equal(h_jnum(e, "sequence"), prev);
         prev--;
     }
     cJSON_Delete(pg);
-    resp_free(&r);
-    pg = get_page(p->port, "/transactions/events?limit=7", &r);
-    assert_int_equal(jnum(pg, "count"), 7);
+    h_resp_free(&r);
+    pg = h_get_page(p->port, "/transactions/events?limit=7", &r);
+    assert_int_equal(h_jnum(pg, "count"), 7);
     cJSON_Delete(pg);
-    resp_free(&r);
+    h_resp_free(&r);
 
     /* with since: above it, oldest first; a full page ends the cursor at
      * its last event */
-    pg = get_page(p->port, "/transactions/events?since=1000&limit=200", &r);
-    assert_int_equal(jnum(pg, "count"), 200);
+    pg = h_get_page(p->port, "/transactions/events?since=1000&limit=200", &r);
+    assert_int_equal(h_jnum(pg, "count"), 200);
     prev = 1000;
-    cJSON_ArrayForEach(e, events_of(pg))
+    cJSON_ArrayForEach(e, h_events_of(pg))
     {
-        assert_int_equal(jnum(e, "sequence"), prev + 1);
+        assert_int_equal(h_jnum(e, "sequence"), prev + 1);
         prev++;
     }
-    assert_int_equal(jnum(pg, "next_since"), 1200);
+    assert_int_equal(h_jnum(pg, "next_since"), 1200);
     cJSON_Delete(pg);
-    resp_free(&r);
+    h_resp_free(&r);
 
     /* every sequence exactly once from 0 to the head */
     nml = dense_walk(p->port, head, ml, sizeof(ml) / sizeof(ml[0]));
@@ -444,14 +643,14 @@ static void test_event_lists_follow_the_cursor_rules(void **state)
 
         snprintf(path, sizeof(path),
                  "/transactions/events?anomaly_type=money_laundering&since=%lld&limit=5", since);
-        pg = get_page(p->port, path, &r);
-        count = jnum(pg, "count");
+        pg = h_get_page(p->port, path, &r);
+        count = h_jnum(pg, "count");
         assert_true(count <= 5);
         prev = since;
-        cJSON_ArrayForEach(e, events_of(pg))
+        cJSON_ArrayForEach(e, h_events_of(pg))
         {
-            long long seq = jnum(e, "sequence");
-            assert_string_equal(jstr(e, "anomaly_type"), "money_laundering");
+            long long seq = h_jnum(e, "sequence");
+            assert_string_equal(h_jstr(e, "anomaly_type"), "money_laundering");
             assert_true(seq > prev);
             prev = seq;
             if (seq <= head) {
@@ -461,12 +660,12 @@ static void test_event_lists_follow_the_cursor_rules(void **state)
                 nfilt++;
             }
         }
-        next = jnum(pg, "next_since");
+        next = h_jnum(pg, "next_since");
         assert_true(next >= prev);
         if (since == 0)
             assert_true(next > 0);
         cJSON_Delete(pg);
-        resp_free(&r);
+        h_resp_free(&r);
         if (count < 5) {
             /* examined everything: the cursor is at the head */
             assert_true(next >= head);
@@ -483,39 +682,39 @@ static void test_event_lists_follow_the_cursor_rules(void **state)
         snprintf(path, sizeof(path),
                  "/transactions/events?anomaly_type=money_laundering&since=%lld&limit=5",
                  ml[nml - 1]);
-        pg = get_page(p->port, path, &r);
-        cJSON_ArrayForEach(e, events_of(pg)) assert_true(jnum(e, "sequence") > head);
-        assert_true(jnum(pg, "next_since") >= head);
+        pg = h_get_page(p->port, path, &r);
+        cJSON_ArrayForEach(e, h_events_of(pg)) assert_true(h_jnum(e, "sequence") > head);
+        assert_true(h_jnum(pg, "next_since") >= head);
         cJSON_Delete(pg);
-        resp_free(&r);
+        h_resp_free(&r);
     }
 
     /* anomalies only, both directions */
-    pg = get_page(p->port, "/transactions/events?anomalies_only=true&since=0&limit=1000", &r);
-    assert_true(jnum(pg, "count") > 0);
+    pg = h_get_page(p->port, "/transactions/events?anomalies_only=true&since=0&limit=1000", &r);
+    assert_true(h_jnum(pg, "count") > 0);
     prev = 0;
-    cJSON_ArrayForEach(e, events_of(pg))
+    cJSON_ArrayForEach(e, h_events_of(pg))
     {
         assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "is_anomaly")));
-        assert_true(jnum(e, "sequence") > prev);
-        prev = jnum(e, "sequence");
+        assert_true(h_jnum(e, "sequence") > prev);
+        prev = h_jnum(e, "sequence");
     }
     cJSON_Delete(pg);
-    resp_free(&r);
-    pg = get_page(p->port, "/transactions/events?anomaly_type=fraud_pattern&limit=10", &r);
-    assert_true(jnum(pg, "next_since") >= head);
-    prev = jnum(pg, "next_since") + 1;
-    cJSON_ArrayForEach(e, events_of(pg))
+    h_resp_free(&r);
+    pg = h_get_page(p->port, "/transactions/events?anomaly_type=fraud_pattern&limit=10", &r);
+    assert_true(h_jnum(pg, "next_since") >= head);
+    prev = h_jnum(pg, "next_since") + 1;
+    cJSON_ArrayForEach(e, h_events_of(pg))
     {
-        assert_string_equal(jstr(e, "anomaly_type"), "fraud_pattern");
-        assert_true(jnum(e, "sequence") < prev);
-        prev = jnum(e, "sequence");
+        assert_string_equal(h_jstr(e, "anomaly_type"), "fraud_pattern");
+        assert_true(h_jnum(e, "sequence") < prev);
+        prev = h_jnum(e, "sequence");
     }
     cJSON_Delete(pg);
-    resp_free(&r);
+    h_resp_free(&r);
 
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -524,50 +723,50 @@ static void test_event_lists_follow_the_cursor_rules(void **state)
 /* Integrity, and no gaps in what was committed. */
 static void check_db_sound(const char *path, long long *max_seq)
 {
-    sqlite3 *db = db_open_checked(path);
+    sqlite3 *db = h_db_open_checked(path);
 
-    *max_seq = db_dense_max(db);
-    db_close(db);
+    *max_seq = h_db_dense_max(db);
+    h_db_close(db);
 }
 
 static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **state)
 {
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     /* nothing is pruned while the test looks at it */
     static const char cfg[] = "{\"generation_settings\":{\"retention_events\":100000000}}";
     static const char *const args[] = { "--seed", "31", "--start-time", "2025-06-02T00:00:00Z",
                                         "--backfill", "30d", NULL };
     static struct span old[PAGE];
     const long long before = small ? 3000 : 20000, after = 2000;
-    struct proc *p = &procs[0], *q = &procs[1];
+    struct proc *p = &h_procs[0], *q = &h_procs[1];
     struct resp r_old, r;
     cJSON *pg;
     long long head_page, first, max_seq, h1, h2;
 
     (void)state;
-    proc_init(p, "kill9");
-    proc_write_config(p, cfg);
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-    assert_true(wait_head(p->port, before, 60000));
+    h_proc_init(p, "kill9");
+    h_proc_write_config(p, cfg);
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    assert_true(h_wait_head(p->port, before, 60000));
 
     /* the newest page, as a client saw it just before the crash */
-    head_page = newest_page(p->port, "/transactions/events", &r_old, old);
+    head_page = h_newest_page(p->port, "/transactions/events", &r_old, old);
     first = head_page - PAGE + 1;
-    proc_kill9(p);
+    h_proc_kill9(p);
 
     check_db_sound(p->db, &max_seq);
     assert_true(max_seq >= head_page);
 
     /* what a client saw is still there, byte for byte */
-    assert_int_equal(proc_restart(p, TXN_BIN, args), 0);
-    assert_page_kept(p->port, "/transactions/events", head_page, old);
-    resp_free(&r_old);
+    assert_int_equal(h_proc_restart(p, TXN_BIN, args), 0);
+    h_assert_page_kept(p->port, "/transactions/events", head_page, old);
+    h_resp_free(&r_old);
 
     /* it goes on from where it was */
-    h1 = health_head(p->port);
+    h1 = h_health_head(p->port);
     assert_true(h1 >= max_seq);
-    assert_true(wait_head(p->port, (h1 > max_seq + after ? h1 : max_seq + after) + 1000, 60000));
-    h2 = health_head(p->port);
+    assert_true(h_wait_head(p->port, (h1 > max_seq + after ? h1 : max_seq + after) + 1000, 60000));
+    h2 = h_health_head(p->port);
     printf("  killed at %lld (page head %lld); after restart %lld, then %lld\n", max_seq,
            head_page, h1, h2);
     assert_true(h2 > h1);
@@ -586,22 +785,22 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
             char path[128];
             cJSON *e;
             snprintf(path, sizeof(path), "/transactions/events?since=%lld&limit=%d", since, PAGE);
-            pg = get_page(p->port, path, &r);
-            resp_free(&r);
+            pg = h_get_page(p->port, path, &r);
+            h_resp_free(&r);
             assert_true(npages < cap / PAGE + 2);
             pages[npages++] = pg;
-            assert_true(cJSON_GetArraySize(events_of(pg)) > 0);
-            cJSON_ArrayForEach(e, events_of(pg))
+            assert_true(cJSON_GetArraySize(h_events_of(pg)) > 0);
+            cJSON_ArrayForEach(e, h_events_of(pg))
             {
-                long long seq = jnum(e, "sequence");
+                long long seq = h_jnum(e, "sequence");
                 if (seq != since + 1)
                     fail_msg("sequence %lld follows %lld across kill -9", seq, since);
                 since = seq;
                 assert_true(nid < cap);
-                ids[nid++] = jstr(e, "transaction_id");
+                ids[nid++] = h_jstr(e, "transaction_id");
             }
         }
-        qsort(ids, nid, sizeof(*ids), cmp_str);
+        qsort(ids, nid, sizeof(*ids), h_cmp_str);
         for (size_t i = 1; i < nid; i++)
             if (strcmp(ids[i - 1], ids[i]) == 0)
                 fail_msg("transaction_id %s appears twice", ids[i]);
@@ -612,16 +811,16 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
     }
 
     /* and it is the same stream an uninterrupted run writes */
-    proc_init(q, "kill9ref");
-    proc_write_config(q, cfg);
-    assert_int_equal(proc_start(q, TXN_BIN, args), 0);
-    assert_true(wait_head(q->port, max_seq + after, 60000));
-    assert_same_stream(p->port, q->port, "/transactions/events", max_seq - PAGE,
-                       max_seq + after, NULL, max_seq);
-    assert_int_equal(proc_stop(q, NULL), 0);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(q);
-    proc_finish(p);
+    h_proc_init(q, "kill9ref");
+    h_proc_write_config(q, cfg);
+    assert_int_equal(h_proc_start(q, TXN_BIN, args), 0);
+    assert_true(h_wait_head(q->port, max_seq + after, 60000));
+    h_assert_same_stream(p->port, q->port, "/transactions/events", max_seq - PAGE,
+                         max_seq + after, NULL, max_seq);
+    assert_int_equal(h_proc_stop(q, NULL), 0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(q);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -629,7 +828,7 @@ static void test_kill9_during_backfill_keeps_database_and_stream_intact(void **s
 
 static void test_same_seed_and_start_replay_byte_identical_events(void **state)
 {
-    const bool small = test_scale_small();
+    const bool small = h_test_scale_small();
     static const char cfg[] = "{\"generation_settings\":{\"events_per_second\":20}}";
     const char *backfill = small ? "15m" : "1h";
     const char *end_ts = small ? "2026-03-02T08:15:00.000Z" : "2026-03-02T09:00:00.000Z";
@@ -637,37 +836,37 @@ static void test_same_seed_and_start_replay_byte_identical_events(void **state)
                                  "--backfill", backfill, NULL };
     const char *const other[] = { "--seed", "100", "--start-time", "2026-03-02T08:00:00Z",
                                   "--backfill", backfill, NULL };
-    struct proc *a = &procs[0], *b = &procs[1], *c = &procs[2];
+    struct proc *a = &h_procs[0], *b = &h_procs[1], *c = &h_procs[2];
     long long n;
 
     (void)state;
-    proc_init(a, "replay-a");
-    proc_init(b, "replay-b");
-    proc_init(c, "replay-c");
-    proc_write_config(a, cfg);
-    proc_write_config(b, cfg);
-    proc_write_config(c, cfg);
-    assert_int_equal(proc_start(a, TXN_BIN, args), 0);
-    assert_int_equal(proc_start(b, TXN_BIN, args), 0);
-    assert_int_equal(proc_start(c, TXN_BIN, other), 0);
-    assert_true(wait_backfilled(a->port, small ? 120000 : 60000));
-    assert_true(wait_backfilled(b->port, small ? 120000 : 60000));
-    assert_true(wait_backfilled(c->port, small ? 120000 : 60000));
+    h_proc_init(a, "replay-a");
+    h_proc_init(b, "replay-b");
+    h_proc_init(c, "replay-c");
+    h_proc_write_config(a, cfg);
+    h_proc_write_config(b, cfg);
+    h_proc_write_config(c, cfg);
+    assert_int_equal(h_proc_start(a, TXN_BIN, args), 0);
+    assert_int_equal(h_proc_start(b, TXN_BIN, args), 0);
+    assert_int_equal(h_proc_start(c, TXN_BIN, other), 0);
+    assert_true(h_wait_backfilled(a->port, small ? 120000 : 60000));
+    assert_true(h_wait_backfilled(b->port, small ? 120000 : 60000));
+    assert_true(h_wait_backfilled(c->port, small ? 120000 : 60000));
 
-    n = compare_backfill(a->port, b->port, "/transactions/events", end_ts);
+    n = h_compare_backfill(a->port, b->port, "/transactions/events", end_ts);
     printf("  %lld events identical in both runs\n", n);
     /* 20/s over the span, Monday 08:00 (factor 1.0) */
     assert_true(n > (small ? 15 * 60 * 20 : 3600 * 20) * 9 / 10);
 
     /* another seed, another stream */
-    assert_first_events_differ(a->port, c->port, "/transactions/events", 100);
+    h_assert_first_events_differ(a->port, c->port, "/transactions/events", 100);
 
-    assert_int_equal(proc_stop(a, NULL), 0);
-    assert_int_equal(proc_stop(b, NULL), 0);
-    assert_int_equal(proc_stop(c, NULL), 0);
-    proc_finish(a);
-    proc_finish(b);
-    proc_finish(c);
+    assert_int_equal(h_proc_stop(a, NULL), 0);
+    assert_int_equal(h_proc_stop(b, NULL), 0);
+    assert_int_equal(h_proc_stop(c, NULL), 0);
+    h_proc_finish(a);
+    h_proc_finish(b);
+    h_proc_finish(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -678,7 +877,7 @@ static cJSON *post_txn(int port, const char *body, struct resp *r)
 {
     cJSON *e;
 
-    assert_int_equal(http_req(port, "POST", "/transactions", body, json_ct, r), 0);
+    assert_int_equal(h_http_req(port, "POST", "/transactions", body, h_json_ct, r), 0);
     if (r->status != 201)
         fail_msg("POST /transactions %s: %ld %s", body, r->status, r->body);
     assert_non_null(strstr(r->ctype, "application/json"));
@@ -693,22 +892,22 @@ static void assert_api_event(const cJSON *e, const char *cust, long long after_s
     const cJSON *risk = cJSON_GetObjectItemCaseSensitive(e, "risk_score");
     const cJSON *loc = cJSON_GetObjectItemCaseSensitive(e, "location");
 
-    assert_string_equal(jstr(e, "origin"), "api");
-    assert_true(is_uuid_v4(jstr(e, "transaction_id")));
-    assert_non_null(jstr(e, "timestamp"));
-    assert_int_equal(strlen(jstr(e, "timestamp")), 24);
-    assert_true(strcmp(jstr(e, "timestamp"), after_ts) >= 0);
-    assert_true(jnum(e, "sequence") > after_seq);
-    assert_string_equal(jstr(e, "customer_id"), cust);
-    assert_string_equal(jstr(e, "customer_segment"), "retail");
-    assert_string_equal(jstr(e, "currency"), "USD");
-    assert_string_equal(jstr(e, "transaction_type"), "purchase");
-    assert_non_null(jstr(e, "channel"));
-    assert_non_null(jstr(e, "status"));
+    assert_string_equal(h_jstr(e, "origin"), "api");
+    assert_true(h_is_uuid_v4(h_jstr(e, "transaction_id")));
+    assert_non_null(h_jstr(e, "timestamp"));
+    assert_int_equal(strlen(h_jstr(e, "timestamp")), 24);
+    assert_true(strcmp(h_jstr(e, "timestamp"), after_ts) >= 0);
+    assert_true(h_jnum(e, "sequence") > after_seq);
+    assert_string_equal(h_jstr(e, "customer_id"), cust);
+    assert_string_equal(h_jstr(e, "customer_segment"), "retail");
+    assert_string_equal(h_jstr(e, "currency"), "USD");
+    assert_string_equal(h_jstr(e, "transaction_type"), "purchase");
+    assert_non_null(h_jstr(e, "channel"));
+    assert_non_null(h_jstr(e, "status"));
     assert_true(cJSON_IsObject(loc));
-    assert_int_equal(strlen(jstr(loc, "country")), 2);
+    assert_int_equal(strlen(h_jstr(loc, "country")), 2);
     assert_true(cJSON_IsNumber(risk) && risk->valuedouble >= 0 && risk->valuedouble <= 1);
-    jnum(e, "processing_time_ms");
+    h_jnum(e, "processing_time_ms");
     /* every field present: null where it does not apply */
     assert_non_null(cJSON_GetObjectItemCaseSensitive(e, "counterparty_account"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(e, "merchant_id"));
@@ -725,40 +924,40 @@ static void assert_listed(int port, const char *query, long long seq, const stru
     cJSON *pg;
 
     snprintf(path, sizeof(path), "/transactions/events?%ssince=%lld&limit=1", query, seq - 1);
-    pg = get_page(port, path, &r);
-    assert_int_equal(jnum(pg, "count"), 1);
-    assert_int_equal(split_events(r.body, r.len, s, 1), 1);
+    pg = h_get_page(port, path, &r);
+    assert_int_equal(h_jnum(pg, "count"), 1);
+    assert_int_equal(h_split_events(r.body, r.len, s, 1), 1);
     if (s[0].n != posted->len || memcmp(s[0].p, posted->body, posted->len) != 0)
         fail_msg("listed %.*s\nposted %s", (int)s[0].n, s[0].p, posted->body);
     cJSON_Delete(pg);
-    resp_free(&r);
+    h_resp_free(&r);
 }
 
 static void test_posted_transaction_is_stored_labelled_and_listed(void **state)
 {
     static const char *const args[] = { "--seed", "41", "--backfill", "60s", NULL };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     struct resp r, small_r, big_r;
     cJSON *pg, *e, *small_e, *big_e;
     char cust[16] = "", newest_ts[32], body[160];
     long long head;
 
     (void)state;
-    proc_start_backfilled(p, "post", TXN_BIN, NULL, args, 30000);
+    h_proc_start_backfilled(p, "post", TXN_BIN, NULL, args, 30000);
 
     /* a known retail customer: usual amounts far below $50,000 */
-    pg = get_page(p->port, "/transactions/events?limit=1000", &r);
-    head = jnum(pg, "next_since");
+    pg = h_get_page(p->port, "/transactions/events?limit=1000", &r);
+    head = h_jnum(pg, "next_since");
     snprintf(newest_ts, sizeof(newest_ts), "%s",
-             jstr(cJSON_GetArrayItem(events_of(pg), 0), "timestamp"));
-    cJSON_ArrayForEach(e, events_of(pg))
+             h_jstr(cJSON_GetArrayItem(h_events_of(pg), 0), "timestamp"));
+    cJSON_ArrayForEach(e, h_events_of(pg))
     {
-        const char *seg = jstr(e, "customer_segment");
+        const char *seg = h_jstr(e, "customer_segment");
         if (seg && strcmp(seg, "retail") == 0 && !cust[0])
-            snprintf(cust, sizeof(cust), "%s", jstr(e, "customer_id"));
+            snprintf(cust, sizeof(cust), "%s", h_jstr(e, "customer_id"));
     }
     cJSON_Delete(pg);
-    resp_free(&r);
+    h_resp_free(&r);
     assert_true(cust[0] != '\0');
 
     snprintf(body, sizeof(body),
@@ -773,32 +972,32 @@ static void test_posted_transaction_is_stored_labelled_and_listed(void **state)
              "{\"customer_id\":\"%s\",\"amount\":50000.00,\"transaction_type\":\"purchase\"}",
              cust);
     big_e = post_txn(p->port, body, &big_r);
-    assert_api_event(big_e, cust, jnum(small_e, "sequence"), jstr(small_e, "timestamp"));
+    assert_api_event(big_e, cust, h_jnum(small_e, "sequence"), h_jstr(small_e, "timestamp"));
     assert_true(cJSON_GetObjectItemCaseSensitive(big_e, "amount")->valuedouble == 50000.0);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(big_e, "is_anomaly")));
-    assert_string_equal(jstr(big_e, "anomaly_type"), "suspicious_high_amount");
-    assert_string_not_equal(jstr(big_e, "transaction_id"), jstr(small_e, "transaction_id"));
+    assert_string_equal(h_jstr(big_e, "anomaly_type"), "suspicious_high_amount");
+    assert_string_not_equal(h_jstr(big_e, "transaction_id"), h_jstr(small_e, "transaction_id"));
 
     /* stored as answered */
-    assert_listed(p->port, "", jnum(small_e, "sequence"), &small_r);
-    assert_listed(p->port, "", jnum(big_e, "sequence"), &big_r);
-    assert_listed(p->port, "anomaly_type=suspicious_high_amount&", jnum(big_e, "sequence"),
+    assert_listed(p->port, "", h_jnum(small_e, "sequence"), &small_r);
+    assert_listed(p->port, "", h_jnum(big_e, "sequence"), &big_r);
+    assert_listed(p->port, "anomaly_type=suspicious_high_amount&", h_jnum(big_e, "sequence"),
                   &big_r);
-    assert_listed(p->port, "anomalies_only=true&", jnum(big_e, "sequence"), &big_r);
+    assert_listed(p->port, "anomalies_only=true&", h_jnum(big_e, "sequence"), &big_r);
     {
         long st = 0;
-        cJSON *m = http_get_json(p->port, "/metrics", &st);
+        cJSON *m = h_http_get_json(p->port, "/metrics", &st);
         assert_int_equal(st, 200);
-        assert_int_equal(jnum(cJSON_GetObjectItemCaseSensitive(m, "events"), "api"), 2);
+        assert_int_equal(h_jnum(cJSON_GetObjectItemCaseSensitive(m, "events"), "api"), 2);
         cJSON_Delete(m);
     }
 
     cJSON_Delete(small_e);
     cJSON_Delete(big_e);
-    resp_free(&small_r);
-    resp_free(&big_r);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    h_resp_free(&small_r);
+    h_resp_free(&big_r);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -807,8 +1006,8 @@ static void test_posted_transaction_is_stored_labelled_and_listed(void **state)
 static void test_health_answers_within_200ms_of_exec(void **state)
 {
     static const char *const args[] = { "--seed", "8", NULL };
-    const long limit = test_scale_small() ? 2000 : 200;
-    struct proc *p = &procs[0];
+    const long limit = h_test_scale_small() ? 2000 : 200;
+    struct proc *p = &h_procs[0];
     long best = 1000000;
 
     (void)state;
@@ -816,26 +1015,26 @@ static void test_health_answers_within_200ms_of_exec(void **state)
     for (int attempt = 0; attempt < 3 && best > limit; attempt++) {
         long t0, took = -1;
 
-        proc_init(p, "startup");
-        t0 = now_ms();
-        assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-        while (now_ms() - t0 < 5000) {
+        h_proc_init(p, "startup");
+        t0 = h_now_ms();
+        assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+        while (h_now_ms() - t0 < 5000) {
             struct resp r;
-            int rc = http_req(p->port, "GET", "/health", NULL, NULL, &r);
+            int rc = h_http_req(p->port, "GET", "/health", NULL, NULL, &r);
             long st = r.status;
-            resp_free(&r);
+            h_resp_free(&r);
             if (rc == 0 && st == 200) {
-                took = now_ms() - t0;
+                took = h_now_ms() - t0;
                 break;
             }
-            sleep_ms(1);
+            h_sleep_ms(1);
         }
         printf("  attempt %d: /health 200 after %ld ms\n", attempt + 1, took);
         assert_true(took >= 0);
         if (took < best)
             best = took;
-        assert_int_equal(proc_stop(p, NULL), 0);
-        proc_finish(p);
+        assert_int_equal(h_proc_stop(p, NULL), 0);
+        h_proc_finish(p);
     }
     if (best > limit)
         fail_msg("/health first answered %ld ms after exec; want <= %ld", best, limit);
@@ -848,34 +1047,34 @@ static void test_health_says_backfilling_from_the_first_answer(void **state)
     static const char *const args[] = { "--seed", "9", "--backfill", "30d", NULL };
     static const char paused_cfg[] = "{\"generation_settings\":{\"paused\":true}}";
     static const char *const live[] = { "--seed", "9", NULL };
-    struct proc *p = &procs[0], *q = &procs[1];
+    struct proc *p = &h_procs[0], *q = &h_procs[1];
 
     (void)state;
-    proc_init(p, "early");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
+    h_proc_init(p, "early");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
     for (int i = 0; i < 3; i++) {
-        cJSON *h = http_get_json(p->port, "/health", NULL);
-        const char *st = jstr(h, "status");
+        cJSON *h = h_http_get_json(p->port, "/health", NULL);
+        const char *st = h_jstr(h, "status");
         if (!st || strcmp(st, "backfilling") != 0)
             fail_msg("answer %d during a 30-day backfill: status \"%s\" (head %lld)", i + 1,
-                     st ? st : "?", jnum(h, "head_sequence"));
+                     st ? st : "?", h_jnum(h, "head_sequence"));
         cJSON_Delete(h);
     }
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 
-    proc_init(q, "early-paused");
-    proc_write_config(q, paused_cfg);
-    assert_int_equal(proc_start(q, TXN_BIN, live), 0);
+    h_proc_init(q, "early-paused");
+    h_proc_write_config(q, paused_cfg);
+    assert_int_equal(h_proc_start(q, TXN_BIN, live), 0);
     for (int i = 0; i < 3; i++) {
-        cJSON *h = http_get_json(q->port, "/health", NULL);
-        const char *st = jstr(h, "status");
+        cJSON *h = h_http_get_json(q->port, "/health", NULL);
+        const char *st = h_jstr(h, "status");
         if (!st || strcmp(st, "paused") != 0)
             fail_msg("answer %d with paused: true: status \"%s\"", i + 1, st ? st : "?");
         cJSON_Delete(h);
     }
-    assert_int_equal(proc_stop(q, NULL), 0);
-    proc_finish(q);
+    assert_int_equal(h_proc_stop(q, NULL), 0);
+    h_proc_finish(q);
 }
 
 static int count_lines(const char *s)
@@ -890,7 +1089,7 @@ static int count_lines(const char *s)
 static void expect_exit2(const char *const *args, const char *names)
 {
     char out[4096];
-    int rc = proc_run(TXN_BIN, args, out, sizeof(out));
+    int rc = h_proc_run(TXN_BIN, args, out, sizeof(out));
 
     if (rc != 2 || count_lines(out) != 1 || out[strlen(out) - 1] != '\n' || !strstr(out, names))
         fail_msg("%s %s: exit %d, output \"%s\"; want exit 2 and one line naming %s", args[0],
@@ -906,19 +1105,19 @@ static void test_command_line_exit_codes_help_and_version(void **state)
     static const char *const envs[] = { "PORT", "BIND_ADDRESS", "DB_PATH", "CONFIG_PATH",
                                         "SEED", "START_TIME",   "BACKFILL", "LOG_LEVEL",
                                         "ADMIN_TOKEN" };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     char out[8192];
 
     (void)state;
-    proc_init(p, "cli");
+    h_proc_init(p, "cli");
     {
         const char *const a[] = { "--config", SHIPPED_CONFIG, "--check-config", NULL };
-        assert_int_equal(proc_run(TXN_BIN, a, out, sizeof(out)), 0);
+        assert_int_equal(h_proc_run(TXN_BIN, a, out, sizeof(out)), 0);
     }
 
     /* a broken file: refused by --check-config and by a real start,
      * which creates nothing */
-    proc_write_config(p, "{\"generation_settings\":{\"events_per_second\":100,"
+    h_proc_write_config(p, "{\"generation_settings\":{\"events_per_second\":100,"
                          "\"bogus_key\":1}}");
     {
         const char *const a[] = { "--config", p->config, "--check-config", NULL };
@@ -938,9 +1137,12 @@ static void test_command_line_exit_codes_help_and_version(void **state)
               "brute_force_rate" },
             { "{\"anomaly_settings\":{\"monitoring_service\":{\"bogus_rate\":1}}}",
               "bogus_rate" },
-            { "{\"anomaly_settings\":{\"transaction_service\":{\"suspicious_transaction_rate\":2,"
-              "\"suspicious_high_amount_rate\":1}}}",
+            { "{\"anomaly_settings\":{\"transaction_service\":{\"suspicious_transaction_rate\":0.002,"
+              "\"suspicious_high_amount_rate\":0.001}}}",
               "suspicious_transaction_rate" },
+            { "{\"anomaly_settings\":{\"transaction_service\":{\"anomaly_rate\":0.01,"
+              "\"suspicious_transaction_rate\":0.008,\"fraud_pattern_rate\":0.004}}}",
+              "anomaly_rate" },
             { "{\"generation_settings\":{\"events_per_second\":\"fast\"}}", "events_per_second" },
             { "{\"generation_settings\":{\"events_per_second\":0}}", "events_per_second" },
             { "{\"gateway\":{\"poll_interval_ms\":1}}", "poll_interval_ms" },
@@ -948,7 +1150,7 @@ static void test_command_line_exit_codes_help_and_version(void **state)
         };
         const char *const a[] = { "--config", p->config, "--check-config", NULL };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-            proc_write_config(p, bad[i].text);
+            h_proc_write_config(p, bad[i].text);
             expect_exit2(a, bad[i].names);
         }
     }
@@ -992,7 +1194,7 @@ static void test_command_line_exit_codes_help_and_version(void **state)
      * broken config file */
     {
         const char *const a[] = { "--config", p->config, "--help", NULL };
-        assert_int_equal(proc_run(TXN_BIN, a, out, sizeof(out)), 0);
+        assert_int_equal(h_proc_run(TXN_BIN, a, out, sizeof(out)), 0);
         for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
             if (!strstr(out, flags[i]))
                 fail_msg("--help does not mention %s:\n%s", flags[i], out);
@@ -1002,11 +1204,11 @@ static void test_command_line_exit_codes_help_and_version(void **state)
     }
     {
         const char *const a[] = { "--version", NULL };
-        assert_int_equal(proc_run(TXN_BIN, a, out, sizeof(out)), 0);
+        assert_int_equal(h_proc_run(TXN_BIN, a, out, sizeof(out)), 0);
         assert_non_null(strstr(out, BM_VERSION));
         assert_non_null(strstr(out, "transaction-service"));
     }
-    proc_finish(p);
+    h_proc_finish(p);
 }
 
 /* Live events are committed in batches, one at most every 50 ms
@@ -1018,25 +1220,25 @@ static void test_live_events_are_committed_in_batches(void **state)
 {
     static const char *const args[] = { "--seed", "12", NULL };
     const long span_ms = 2000;
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
     long long head, last;
     long t0, last_change, max_gap = 0;
     int changes = 0, polls = 0;
 
     (void)state;
-    proc_init(p, "gather");
-    proc_write_config(p, "{\"generation_settings\":{\"events_per_second\":500}}");
-    assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-    assert_true(wait_head(p->port, 1, 5000));
-    last = health_head(p->port);
-    t0 = last_change = now_ms();
-    while (now_ms() - t0 < span_ms) {
-        sleep_ms(3);
-        head = health_head(p->port);
+    h_proc_init(p, "gather");
+    h_proc_write_config(p, "{\"generation_settings\":{\"events_per_second\":500}}");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    assert_true(h_wait_head(p->port, 1, 5000));
+    last = h_health_head(p->port);
+    t0 = last_change = h_now_ms();
+    while (h_now_ms() - t0 < span_ms) {
+        h_sleep_ms(3);
+        head = h_health_head(p->port);
         polls++;
         assert_true(head >= last);
         if (head != last) {
-            long now = now_ms();
+            long now = h_now_ms();
             if (now - last_change > max_gap)
                 max_gap = now - last_change;
             last_change = now;
@@ -1048,8 +1250,8 @@ static void test_live_events_are_committed_in_batches(void **state)
     assert_true(changes <= span_ms / 50 + 8);
     assert_true(changes >= 5);
     assert_true(max_gap <= 1000);
-    assert_int_equal(proc_stop(p, NULL), 0);
-    proc_finish(p);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
 }
 
 /* SIGTERM and SIGINT are for the main thread's wait alone: a handler that
@@ -1060,37 +1262,40 @@ static void test_stop_signals_are_blocked_in_every_thread(void **state)
 {
     static const char *const args[] = { "--seed", "13", NULL };
     static const int sigs[] = { SIGTERM, SIGINT };
-    struct proc *p = &procs[0];
+    struct proc *p = &h_procs[0];
 
     (void)state;
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         struct resp r;
         int n = 0;
 
-        proc_init(p, "sigmask");
-        assert_int_equal(proc_start(p, TXN_BIN, args), 0);
-        assert_true(wait_head(p->port, 1, 5000));
+        h_proc_init(p, "sigmask");
+        assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+        assert_true(h_wait_head(p->port, 1, 5000));
         /* a logged request starts the access-log thread too */
-        assert_int_equal(http_req(p->port, "GET", "/events?limit=1", NULL, NULL, &r), 0);
-        resp_free(&r);
-        assert_int_equal(proc_threads_taking(p->pid, SIGTERM, &n), 0);
-        assert_int_equal(proc_threads_taking(p->pid, SIGINT, &n), 0);
+        assert_int_equal(h_http_req(p->port, "GET", "/events?limit=1", NULL, NULL, &r), 0);
+        h_resp_free(&r);
+        assert_int_equal(h_proc_threads_taking(p->pid, SIGTERM, &n), 0);
+        assert_int_equal(h_proc_threads_taking(p->pid, SIGINT, &n), 0);
         assert_true(n >= 4);    /* two workers, the generator, the log */
-        assert_int_equal(proc_stop_by(p, sigs[i], NULL), 0);
-        proc_finish(p);
+        assert_int_equal(h_proc_stop_by(p, sigs[i], NULL), 0);
+        h_proc_finish(p);
     }
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, procs_setup, txn_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, h_procs_setup, txn_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_posted_config_survives_restart_until_reset_config),
+        T(test_concurrent_config_posts_of_different_keys_both_hold),
         T(test_config_numbers_print_without_exponent),
         T(test_anomaly_fraction_within_four_sigma_of_rate),
         T(test_anomaly_fraction_holds_at_rate_one_half),
         T(test_anomaly_types_follow_equal_weights),
+        T(test_health_shows_expected_rate_and_time_shaping_flattens_it),
+        T(test_one_seed_gives_each_service_its_own_ids),
         T(test_event_lists_follow_the_cursor_rules),
         T(test_kill9_during_backfill_keeps_database_and_stream_intact),
         T(test_same_seed_and_start_replay_byte_identical_events),

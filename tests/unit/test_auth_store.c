@@ -23,7 +23,7 @@
 struct fixture {
     char path[64];
     struct db *w; /* the writer */
-    struct db *r; /* a reader, as on the writer thread */
+    struct db *r; /* a reader, as on a request thread */
     uint64_t next_seq;
 };
 
@@ -40,8 +40,8 @@ static int setup(void **state)
         return -1;
     close(fd);
     unlink(f->path);
-    if (db_open_writer(f->path, &f->w) != BM_OK || db_exec(f->w, auth_store_schema) != BM_OK ||
-        db_reader(f->path, &f->r) != BM_OK)
+    if (db_open_writer(f->path, &auth_store_sql, &f->w) != BM_OK ||
+        db_reader(f->path, &auth_store_sql, &f->r) != BM_OK)
         return -1;
     f->next_seq = 1;
     *state = f;
@@ -53,7 +53,6 @@ static int teardown(void **state)
     struct fixture *f = *state;
     char side[96];
 
-    auth_store_release_thread(); /* before the connections close */
     db_readers_close();
     db_close(f->w);
     unlink(f->path);
@@ -116,7 +115,8 @@ static int64_t filler(struct fixture *f, int n, int64_t t)
     return t;
 }
 
-/* The look-up of POST /auth: a request thread's part, then the writer's. */
+/* The look-up of POST /auth: a request thread's part on its reader, then
+ * the writer's, in the write transaction of the event to come. */
 static struct auth_history lookup(struct fixture *f, const char *user, const char *ip,
                                   int64_t ts_ms)
 {
@@ -124,8 +124,17 @@ static struct auth_history lookup(struct fixture *f, const char *user, const cha
     struct auth_history h;
 
     assert_int_equal(auth_store_baseline(f->r, user, ts_ms, &seen), BM_OK);
-    assert_int_equal(auth_store_history(f->r, user, ip, ts_ms, f->next_seq, &seen, &h), BM_OK);
+    assert_int_equal(db_begin(f->w), BM_OK);
+    assert_int_equal(auth_store_history(f->w, user, ip, ts_ms, f->next_seq, &seen, &h), BM_OK);
+    assert_int_equal(db_commit(f->w), BM_OK);
     return h;
+}
+
+/* A restart of the writer: what it kept of the chunk in progress is gone. */
+static void reopen_writer(struct fixture *f)
+{
+    db_close(f->w);
+    assert_int_equal(db_open_writer(f->path, &auth_store_sql, &f->w), BM_OK);
 }
 
 static void test_store_finds_the_newest_baseline_in_chunks_and_in_progress(void **state)
@@ -175,8 +184,7 @@ static void test_store_rebuilds_the_chunk_in_progress_after_a_restart(void **sta
     put(f, &a, t += 1000);
     t = filler(f, 5, t);
     assert_int_equal(db_commit(f->w), BM_OK);
-    /* the process ends: its memory of the chunk in progress is gone */
-    auth_store_release_thread();
+    reopen_writer(f);
     h = lookup(f, "anna.lee", "9.9.9.9", t + 1000);
     assert_true(h.has_prev);
     assert_true(h.prev_lat == 51.5074 && h.prev_lon == -0.1278);
@@ -184,7 +192,7 @@ static void test_store_rebuilds_the_chunk_in_progress_after_a_restart(void **sta
     assert_int_equal(db_begin(f->w), BM_OK);
     t = filler(f, 400, t);
     assert_int_equal(db_commit(f->w), BM_OK);
-    auth_store_release_thread();
+    reopen_writer(f);
     h = lookup(f, "anna.lee", "9.9.9.9", t + 1000);
     assert_true(h.has_prev);
     assert_int_equal(h.prev_ts_ms, T0_MS + 301 * 1000);

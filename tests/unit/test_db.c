@@ -1,4 +1,5 @@
-/* test_db.c - the SQLite store: inserts, lists and cursors, pruning, meta. */
+/* test_db.c - the SQLite store: inserts, lists and cursors, pruning, meta,
+ * a service's own SQL and state on a connection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "db.h"
 
@@ -35,7 +37,7 @@ static int setup(void **state)
     if (!f || !mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-    if (db_open_writer(f->path, &f->w) != BM_OK)
+    if (db_open_writer(f->path, NULL, &f->w) != BM_OK)
         return -1;
     if (db_begin(f->w) != BM_OK)
         return -1;
@@ -77,7 +79,7 @@ static cJSON *list(struct fixture *f, struct db_list_query q)
     struct buf b;
     cJSON *j;
 
-    assert_int_equal(db_reader(f->path, &r), BM_OK);
+    assert_int_equal(db_reader(f->path, NULL, &r), BM_OK);
     buf_init(&b, 1 << 20);
     assert_int_equal(db_list_events(r, &q, &b), BM_OK);
     j = cJSON_Parse(b.data);
@@ -225,6 +227,86 @@ static void test_db_rejects_duplicate_sequence(void **state)
     assert_int_not_equal(db_insert_event(f->w, 50, 1, NULL, false, "{}", 2), BM_OK);
 }
 
+/* A service's SQL as a store.c gives it. */
+enum { SVC_COUNT_ROWS, SVC_ADD_ROW, SVC_NSTMTS };
+static const char *const svc_stmts[SVC_NSTMTS] = {
+    [SVC_COUNT_ROWS] = "SELECT count(*) FROM svc_rows",
+    [SVC_ADD_ROW] = "INSERT INTO svc_rows(v) VALUES(?1)",
+};
+static const struct db_sql svc_sql = {
+    .schema = "CREATE TABLE IF NOT EXISTS svc_rows(v INTEGER NOT NULL);",
+    .stmts = svc_stmts,
+    .nstmts = SVC_NSTMTS,
+    .conn_state_size = 64,
+};
+
+static int64_t svc_rows(struct db *d)
+{
+    sqlite3_stmt *s = db_stmt(d, SVC_COUNT_ROWS);
+    int64_t n;
+
+    assert_non_null(s);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return n;
+}
+
+static void svc_add(struct db *d, int v)
+{
+    sqlite3_stmt *s = db_stmt(d, SVC_ADD_ROW);
+
+    assert_non_null(s);
+    assert_int_equal(sqlite3_bind_int(s, 1, v), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static void test_db_owns_a_services_schema_statements_and_state(void **state)
+{
+    struct fixture *f = *state;
+    char path[128], p[160];
+    struct db *w;
+    unsigned char *st;
+
+    snprintf(path, sizeof(path), "%s/svc.db", f->dir);
+    assert_int_equal(db_open_writer(path, &svc_sql, &w), BM_OK);
+    /* the writer made the service's table; its statements are prepared
+     * once on this connection and are not the common connection's */
+    assert_int_equal(svc_rows(w), 0);
+    assert_ptr_equal(db_stmt(w, SVC_COUNT_ROWS), db_stmt(w, SVC_COUNT_ROWS));
+    assert_null(db_stmt(w, SVC_NSTMTS));
+    assert_null(db_stmt(w, -1));
+    assert_null(db_stmt(f->w, SVC_COUNT_ROWS));
+    /* per-connection state: zeroed, kept, none where the service asked none */
+    st = db_conn_state(w);
+    assert_non_null(st);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(st[i], 0);
+    st[0] = 7;
+    assert_ptr_equal(db_conn_state(w), st);
+    assert_null(db_conn_state(f->w));
+    /* rollbacks are counted, commits are not */
+    assert_int_equal(db_rollbacks(w), 0);
+    assert_int_equal(db_begin(w), BM_OK);
+    svc_add(w, 1);
+    db_rollback(w);
+    assert_int_equal(db_rollbacks(w), 1);
+    assert_int_equal(db_begin(w), BM_OK);
+    svc_add(w, 2);
+    assert_int_equal(db_commit(w), BM_OK);
+    assert_int_equal(db_rollbacks(w), 1);
+    assert_int_equal(svc_rows(w), 1);
+    /* closing finalizes them: the file closes cleanly (no WAL left) */
+    db_close(w);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    assert_int_not_equal(access(p, F_OK), 0);
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_db_readers_do_not_see_uncommitted_rows, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_db_rejects_duplicate_sequence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_owns_a_services_schema_statements_and_state,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * of them (its gap ranges, its load) is tested with its generator. */
 #include <math.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "anomaly.h"
 #include "incident.h"
 #include "rng.h"
 
@@ -289,6 +291,239 @@ static void test_incident_gaps_replay_from_the_seed(void **state)
                          inc_gap_us(&b, 1000000, 5000000, (uint8_t)(i % 40)));
 }
 
+/* ---- the driver ---- */
+
+/* A toy service: type 0 is an incident of 3 steps 1 ms apart, type 1 a
+ * single event. */
+struct toy {
+    int pick;          /* the type the service picks */
+    bool ready;        /* whether a single event can be placed */
+    double at_least;   /* its lower bound on the squeeze */
+    struct anom_sched sched;
+    int64_t last_us;
+    double mean_dt_us;
+    uint32_t dt_seen;
+    uint32_t n;
+    struct slot slots[CAP];
+    struct inc_state view;
+    struct rng r;
+};
+
+static int toy_pick(void *svc, struct inc_call *c)
+{
+    (void)c;
+    return ((struct toy *)svc)->pick;
+}
+
+static bool toy_is_multi(int type)
+{
+    return type == 0;
+}
+
+static bool toy_ready(void *svc, struct inc_call *c, int type)
+{
+    (void)c;
+    (void)type;
+    return ((struct toy *)svc)->ready;
+}
+
+static void toy_single(void *svc, struct inc_call *c, int type)
+{
+    (void)svc;
+    c->anomaly = type;
+}
+
+static double toy_init(void *svc, struct inc_call *c, int type)
+{
+    struct slot *in = c->in;
+
+    in->type = (uint8_t)type;
+    in->size = 3;
+    return ((struct toy *)svc)->at_least;
+}
+
+static double toy_load(const struct anom_sched *s, double rate, double mean_dt_us)
+{
+    (void)s;
+    (void)rate;
+    (void)mean_dt_us;
+    return 0.0;
+}
+
+static void toy_set_squeeze(void *slot, uint8_t squeeze)
+{
+    ((struct slot *)slot)->squeeze = squeeze;
+}
+
+static bool toy_valid(const void *svc, const void *slot)
+{
+    const struct slot *in = slot;
+
+    (void)svc;
+    return in->type == 0 && in->done >= 1 && in->done < in->size;
+}
+
+static bool toy_step(void *svc, struct inc_call *c)
+{
+    struct slot *in = c->in;
+
+    (void)svc;
+    c->anomaly = in->type;
+    if (++in->done < in->size)
+        in->next_us = c->ts_us + 1000;
+    return in->done < in->size;
+}
+
+static const struct inc_ops toy_ops = {
+    .slot_size = sizeof(struct slot),
+    .max_active = 4,
+    .pick = toy_pick,
+    .is_multi = toy_is_multi,
+    .single_ready = toy_ready,
+    .single = toy_single,
+    .init = toy_init,
+    .load = toy_load,
+    .set_squeeze = toy_set_squeeze,
+    .valid = toy_valid,
+    .step = toy_step,
+};
+
+static void toy_init_state(struct toy *t)
+{
+    memset(t, 0, sizeof *t);
+    rng_seed(&t->r, 5);
+    anom_init(&t->sched, &t->r, 2);
+    t->view = (struct inc_state){ .sched = &t->sched, .last_us = &t->last_us,
+                                  .mean_dt_us = &t->mean_dt_us, .dt_seen = &t->dt_seen,
+                                  .slots = t->slots, .n_active = &t->n };
+}
+
+/* One call at t_us with `due` forced and rate; commits. Returns the call. */
+static struct inc_call toy_call(const struct inc_ops *ops, struct toy *t, double rate, bool due,
+                                int64_t t_us)
+{
+    static const double w[2] = { 1.0, 1.0 };
+    double wo[2];
+    struct slot in;
+    struct inc_call c;
+
+    (void)inc_begin(&c, &t->view, &in, &t->r, rate, w, 2, wo, t_us);
+    assert_int_equal(inc_drive(ops, t, &t->view, &c, due, t_us), BM_OK);
+    inc_commit(ops, &t->view, &c, t_us, &t->r);
+    assert_int_equal(t->last_us, t_us);
+    return c;
+}
+
+static void test_incident_driver_runs_an_incident_from_start_to_end(void **state)
+{
+    static struct toy t;
+    struct inc_call c;
+
+    (void)state;
+    toy_init_state(&t);
+    t.at_least = 16.0;
+    c = toy_call(&toy_ops, &t, 0.0, true, 1000000);
+    assert_int_equal(c.op, INC_PUSH);
+    assert_int_equal(c.anomaly, 0);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(t.slots[0].done, 1);
+    assert_int_equal(t.slots[0].squeeze, 16); /* the service's lower bound */
+    assert_int_equal(t.slots[0].next_us, 1001000);
+    c = toy_call(&toy_ops, &t, 0.0, false, 1000500); /* not due yet */
+    assert_int_equal(c.op, INC_NONE);
+    assert_int_equal(c.anomaly, -1);
+    c = toy_call(&toy_ops, &t, 0.0, false, 1001000);
+    assert_int_equal(c.op, INC_REPLACE_TOP);
+    assert_int_equal(t.slots[0].done, 2);
+    c = toy_call(&toy_ops, &t, 0.0, false, 1002500);
+    assert_int_equal(c.op, INC_POP_TOP);
+    assert_int_equal(c.anomaly, 0);
+    assert_int_equal(t.n, 0);
+    assert_true(t.sched.emitted == 3.0);
+}
+
+static void test_incident_driver_full_table_steps_early_only_when_flagged(void **state)
+{
+    static struct toy t;
+    struct inc_ops early = toy_ops;
+    struct inc_call c;
+
+    (void)state;
+    early.flags = INC_F_FULL_STEPS_EARLY;
+    toy_init_state(&t);
+    for (int i = 0; i < 4; i++)
+        (void)toy_call(&toy_ops, &t, 0.0, true, 1000000 + i);
+    assert_int_equal(t.n, 4);
+    c = toy_call(&toy_ops, &t, 0.0, true, 1000010); /* full: the start waits */
+    assert_int_equal(c.op, INC_NONE);
+    assert_int_equal(c.anomaly, -1);
+    assert_int_equal(t.n, 4);
+    c = toy_call(&early, &t, 0.0, true, 1000020); /* the top, due at 1001000, steps now */
+    assert_int_equal(c.op, INC_REPLACE_TOP);
+    assert_int_equal(c.anomaly, 0);
+    assert_int_equal(c.ts_us, 1000020);
+    assert_int_equal(t.n, 4);
+    c = toy_call(&early, &t, 0.0, false, 1000030); /* only when an anomaly is due */
+    assert_int_equal(c.op, INC_NONE);
+}
+
+static void test_incident_driver_due_step_waits_while_ahead_only_when_flagged(void **state)
+{
+    static struct toy t;
+    struct inc_ops wait = toy_ops;
+    struct inc_call c;
+
+    (void)state;
+    wait.flags = INC_F_WAIT_AHEAD;
+    toy_init_state(&t);
+    (void)toy_call(&toy_ops, &t, 0.0, true, 1000000);
+    t.sched.emitted = t.sched.expected + ANOM_AHEAD_MAX + 1.0; /* ahead of the target */
+    c = toy_call(&wait, &t, 0.5, false, 1001000);
+    assert_int_equal(c.op, INC_NONE);
+    assert_int_equal(c.anomaly, -1);
+    c = toy_call(&toy_ops, &t, 0.5, false, 1001000);
+    assert_int_equal(c.op, INC_REPLACE_TOP);
+}
+
+static void test_incident_driver_single_event_needs_its_service_ready(void **state)
+{
+    static struct toy t;
+    struct inc_call c;
+    double threshold;
+
+    (void)state;
+    toy_init_state(&t);
+    t.pick = 1;
+    threshold = t.sched.threshold;
+    c = toy_call(&toy_ops, &t, 0.0, true, 1000000);
+    assert_int_equal(c.anomaly, -1); /* not ready: nothing, still owed */
+    assert_true(t.sched.threshold == threshold);
+    t.ready = true;
+    c = toy_call(&toy_ops, &t, 0.0, true, 1000001);
+    assert_int_equal(c.anomaly, 1);
+    assert_int_equal(c.op, INC_NONE); /* no slot taken */
+    assert_int_equal(t.n, 0);
+    t.pick = -1; /* no type has weight */
+    c = toy_call(&toy_ops, &t, 0.0, true, 1000002);
+    assert_int_equal(c.anomaly, -1);
+}
+
+static void test_incident_driver_refuses_a_bad_slot_from_the_state(void **state)
+{
+    static struct toy t;
+    static const double w[2] = { 1.0, 1.0 };
+    double wo[2];
+    struct slot in;
+    struct inc_call c;
+
+    (void)state;
+    toy_init_state(&t);
+    (void)toy_call(&toy_ops, &t, 0.0, true, 1000000);
+    t.slots[0].done = t.slots[0].size; /* bytes that cannot be */
+    (void)inc_begin(&c, &t.view, &in, &t.r, 0.0, w, 2, wo, 1001000);
+    assert_int_equal(inc_drive(&toy_ops, &t, &t.view, &c, false, 1001000), BM_ESTATE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +541,11 @@ int main(void)
         cmocka_unit_test(test_incident_gaps_stay_in_range_and_scale_with_the_squeeze),
         cmocka_unit_test(test_incident_gaps_never_go_below_the_floor),
         cmocka_unit_test(test_incident_gaps_replay_from_the_seed),
+        cmocka_unit_test(test_incident_driver_runs_an_incident_from_start_to_end),
+        cmocka_unit_test(test_incident_driver_full_table_steps_early_only_when_flagged),
+        cmocka_unit_test(test_incident_driver_due_step_waits_while_ahead_only_when_flagged),
+        cmocka_unit_test(test_incident_driver_single_event_needs_its_service_ready),
+        cmocka_unit_test(test_incident_driver_refuses_a_bad_slot_from_the_state),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

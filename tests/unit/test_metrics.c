@@ -116,12 +116,39 @@ static void test_metrics_prometheus_declares_each_family_once_for_many_processes
     buf_free(&out);
 }
 
+static void test_metrics_format_takes_the_argument_first_then_accept(void **state)
+{
+    bool text = true;
+
+    (void)state;
+    assert_int_equal(metrics_format("json", "text/plain", &text), BM_OK);
+    assert_false(text);
+    assert_int_equal(metrics_format("prometheus", NULL, &text), BM_OK);
+    assert_true(text);
+    assert_int_equal(metrics_format("text", "application/json", &text), BM_OK);
+    assert_true(text);
+    /* anything else is refused, whatever Accept says */
+    assert_int_equal(metrics_format("xml", "text/plain", &text), BM_EINVAL);
+    assert_int_equal(metrics_format("", NULL, &text), BM_EINVAL);
+    assert_int_equal(metrics_format("JSON", NULL, &text), BM_EINVAL);
+    /* no argument: Accept decides, case-insensitively, as a prefix */
+    assert_int_equal(metrics_format(NULL, "Text/Plain; version=0.0.4", &text), BM_OK);
+    assert_true(text);
+    assert_int_equal(metrics_format(NULL, "text/plai", &text), BM_OK);
+    assert_false(text);
+    assert_int_equal(metrics_format(NULL, "application/json", &text), BM_OK);
+    assert_false(text);
+    assert_int_equal(metrics_format(NULL, NULL, &text), BM_OK);
+    assert_false(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_json_reads_back_to_the_same_snapshot),
         cmocka_unit_test(test_metrics_from_json_rejects_non_objects_and_ignores_bad_members),
         cmocka_unit_test(test_metrics_prometheus_declares_each_family_once_for_many_processes),
+        cmocka_unit_test(test_metrics_format_takes_the_argument_first_then_accept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,7 +83,7 @@ static int setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof(f->path), "%s/m.db", f->dir);
-    if (db_open_writer(f->path, &f->w) != BM_OK || db_exec(f->w, mon_store_schema) != BM_OK)
+    if (db_open_writer(f->path, &mon_store_sql, &f->w) != BM_OK)
         return -1;
     f->m = mon_model_new(5);
     rng_seed(&f->r, 5);
@@ -123,7 +123,7 @@ static struct db *reader(struct fixture *f)
 {
     struct db *r;
 
-    assert_int_equal(db_reader(f->path, &r), BM_OK);
+    assert_int_equal(db_reader(f->path, &mon_store_sql, &r), BM_OK);
     return r;
 }
 
@@ -241,7 +241,7 @@ static void test_connections_close_cleanly_and_reopen(void **state)
     db_close(f->w);
     snprintf(wal, sizeof wal, "%s-wal", f->path);
     assert_int_not_equal(access(wal, F_OK), 0);
-    assert_int_equal(db_open_writer(f->path, &f->w), BM_OK);
+    assert_int_equal(db_open_writer(f->path, &mon_store_sql, &f->w), BM_OK);
     write_events(f, 500);
     assert_int_equal(mon_store_read(reader(f), &s, NULL, 0, NULL), BM_OK);
     assert_int_equal(s.head, 1000);

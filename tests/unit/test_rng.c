@@ -379,6 +379,21 @@ static void test_rng_distinct_is_reproducible_from_seed(void **state)
     assert_memory_equal(&r1, &r2, sizeof r1);
 }
 
+/* Populations are built from it: a change would change every stream. */
+static void test_rng_hash_is_a_fixed_function_of_its_inputs(void **state)
+{
+    struct rng r;
+
+    (void)state;
+    rng_seed(&r, 1);
+    assert_true(rng_hash(1, 2, 3) == UINT64_C(0x4ebfe70c10481412));
+    assert_true(rng_hash(0x1234, 7, 0) == UINT64_C(0x424346f3b30fe21f));
+    assert_true(rng_hash(1, 2, 3) != rng_hash(1, 3, 2));
+    assert_true(rng_hash(1, 2, 3) != rng_hash(2, 2, 3));
+    (void)rng_next(&r); /* draws from no stream */
+    assert_true(rng_hash(1, 2, 3) == UINT64_C(0x4ebfe70c10481412));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_rng_uuid4_has_format_version_and_variant),
         cmocka_unit_test(test_rng_uuid4_is_reproducible_from_seed),
         cmocka_unit_test(test_rng_os_u64_differs_between_calls),
+        cmocka_unit_test(test_rng_hash_is_a_fixed_function_of_its_inputs),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

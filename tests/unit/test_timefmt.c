@@ -22,6 +22,35 @@ static void check_iso(int64_t ms, const char *want)
     assert_int_equal(strlen(out), TIMEFMT_ISO_LEN);
 }
 
+static void test_timefmt_floor_div_rounds_towards_minus_infinity(void **state)
+{
+    (void)state;
+    assert_int_equal(timefmt_floor_div(7, 2), 3);
+    assert_int_equal(timefmt_floor_div(-7, 2), -4);
+    assert_int_equal(timefmt_floor_div(-8, 2), -4);
+    assert_int_equal(timefmt_floor_div(7, -2), -4);
+    assert_int_equal(timefmt_ms_of_us(1999), 1);
+    assert_int_equal(timefmt_ms_of_us(0), 0);
+    assert_int_equal(timefmt_ms_of_us(-1), -1);
+    assert_int_equal(timefmt_ms_of_us(-1000), -1);
+    assert_int_equal(timefmt_ms_of_us(-1001), -2);
+}
+
+static void test_timefmt_local_hour_floors_also_before_1970(void **state)
+{
+    (void)state;
+    assert_int_equal(timefmt_local_hour(0, 0), 0);
+    assert_int_equal(timefmt_local_hour(3600000 - 1, 0), 0);
+    assert_int_equal(timefmt_local_hour(3600000, 0), 1);
+    assert_int_equal(timefmt_local_hour(-1, 0), 23);   /* 1969-12-31T23:59:59.999 */
+    assert_int_equal(timefmt_local_hour(-500, 0), 23); /* not 0: seconds are floored */
+    assert_int_equal(timefmt_local_hour(-3600000, 0), 23);
+    assert_int_equal(timefmt_local_hour(-3600001, 0), 22);
+    assert_int_equal(timefmt_local_hour(0, 330), 5);    /* 05:30 at +05:30 */
+    assert_int_equal(timefmt_local_hour(0, -300), 19);  /* 19:00 the day before */
+    assert_int_equal(timefmt_local_hour(-1, 60), 0);
+}
+
 static void test_timefmt_iso_formats_epoch(void **state)
 {
     (void)state;
@@ -312,6 +341,8 @@ static void test_time_mono_us_advances_across_sleep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timefmt_floor_div_rounds_towards_minus_infinity),
+        cmocka_unit_test(test_timefmt_local_hour_floors_also_before_1970),
         cmocka_unit_test(test_timefmt_iso_formats_epoch),
         cmocka_unit_test(test_timefmt_iso_formats_known_instants),
         cmocka_unit_test(test_timefmt_iso_formats_year_range_ends),

@@ -1,0 +1,55 @@
+/* service.h - the service contract: what a service gives the common
+ * code (struct service_def, one const instance per service, handed by its
+ * main.c to daemon_run) and what its handlers get back (struct app).
+ * Below both daemon.c, which runs a service, and genloop.c, which drives
+ * its generator: it includes neither. */
+#ifndef BM_COMMON_SERVICE_H
+#define BM_COMMON_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "gen.h"
+#include "rc.h"
+#include "rng.h"
+
+struct db;
+struct db_sql;
+struct genloop;
+struct route;
+
+struct service_def {
+    enum bm_svc svc;
+    const struct route *routes;   /* service routes beyond the common ones */
+    size_t nroutes;
+    size_t state_size;            /* generator state, persisted as bytes */
+    bool constant_rate;           /* sample at a constant rate (monitoring) */
+    /* The immutable model the generator and handlers read: built by
+     * genloop_open once the stream's seed is known, freed by genloop_stop. */
+    void *(*model_new)(uint64_t seed, const struct bm_config *c);
+    void (*model_free)(void *model);
+    void (*state_init)(void *state, struct rng *r);
+    /* false if restored bytes are not a state this binary understands */
+    bool (*state_valid)(const void *state);
+    enum bm_rc (*generate)(const void *model, void *state, const struct gen_params *p,
+                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev);
+    /* Optional service tables beside the common events table (store.c):
+     * schema and statements (db.h); a write per event in the same
+     * transaction as its row; pruning to the oldest sequence kept. */
+    const struct db_sql *sql;
+    enum bm_rc (*store_event)(struct db *db, const struct gen_event *ev);
+    enum bm_rc (*prune_extra)(struct db *db, uint64_t oldest_kept);
+};
+
+/* What handlers reach through http_req_app(): set up by daemon_run before
+ * the HTTP server starts, read-only while it runs. */
+struct app {
+    const struct service_def *def;
+    struct genloop *gl; /* also owns the model: genloop_model() */
+    char db_path[512];
+    int64_t started_us; /* monotonic */
+};
+
+#endif

@@ -1,0 +1,45 @@
+/* svc.h - the four processes and the facts about each that more than one
+ * module needs: name, config section, default port, event list path, id
+ * field, anomaly types. One table (svc.c); everything else asks it. */
+#ifndef BM_COMMON_SVC_H
+#define BM_COMMON_SVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The three event services come first, in the order the gateway polls
+ * and reports them; SVC_NSOURCES of them. */
+enum bm_svc { SVC_TRANSACTION, SVC_AUTH, SVC_MONITORING, SVC_GATEWAY, SVC_COUNT };
+#define SVC_NSOURCES SVC_GATEWAY
+
+#define SVC_BIT(s)   (1u << (s))
+#define SVC_SERVICES (SVC_BIT(SVC_TRANSACTION) | SVC_BIT(SVC_AUTH) | SVC_BIT(SVC_MONITORING))
+#define SVC_ALL      (SVC_SERVICES | SVC_BIT(SVC_GATEWAY))
+
+/* Event list paths as constants, for route tables that need one at
+ * compile time; svc.c's table uses the same. */
+#define SVC_TXN_EVENTS_PATH  "/transactions/events"
+#define SVC_AUTH_EVENTS_PATH "/auth/events"
+#define SVC_MON_EVENTS_PATH  "/metrics/events"
+
+struct svc_info {
+    const char *name;        /* "transaction-service": process, log, route name */
+    const char *section;     /* "transaction": its config file section */
+    uint16_t port;           /* default listening port */
+    const char *events_path; /* "/transactions/events"; NULL for the gateway */
+    const char *id_field;    /* "transaction_id": an event's unique id; NULL for the gateway */
+    const char *const *anomaly_types; /* in gen_params.weights order */
+    int nanomaly_types;
+};
+
+/* The entry of svc; s must be below SVC_COUNT. */
+const struct svc_info *svc_info(enum bm_svc s);
+
+/* The service whose name is name[0..len), or SVC_COUNT if none. */
+enum bm_svc svc_by_name(const char *name, size_t len);
+
+/* Index of type among svc's anomaly types, -1 if it is none of them. */
+int svc_anomaly_index(enum bm_svc s, const char *type);
+
+#endif

@@ -1,0 +1,29 @@
+/* routes.h - the gateway's route table and its handlers' shared state. */
+#ifndef BM_GATEWAY_ROUTES_H
+#define BM_GATEWAY_ROUTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregate.h"
+#include "http_client.h"
+#include "http_server.h"
+#include "poller.h"
+
+/* Bytes of proxied answers held at once, all requests together: with
+ * GW_PROXY_MAX per answer, a crowd of huge answers costs at most this
+ * (plus the buffers' growth slack) before the rest get 502. */
+#define GW_PROXY_BUDGET (16u * 1024 * 1024)
+
+/* What handlers reach through http_req_app(). */
+struct gw_app {
+    struct gw_agg agg;
+    long upstream_timeout_ms;
+    struct hc_budget proxy_budget; /* proxied bodies held at once */
+    int64_t started_us; /* monotonic */
+};
+
+extern const struct route gw_routes[];
+extern const size_t gw_nroutes;
+
+#endif
