@@ -12,7 +12,12 @@ BM_DEPS_BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev
                libcurl4-openssl-dev libsqlite3-dev libcmocka-dev curl jq sqlite3)
 # chromium: tests/browser drives it headless (playwright-core, from
 # scripts/npm_tools.sh, downloads no browser of its own).
-BM_DEPS_TEST=(shellcheck clang docker-compose chromium)
+BM_DEPS_TEST=(shellcheck clang docker-compose chromium debootstrap nftables)
+# The Docker stack test: an engine (unless one is installed some other way,
+# e.g. docker-ce, which conflicts with docker.io), compose v1, debootstrap
+# for the base image where no image registry is reachable, and nft to remove
+# the firewall rules its dockerd leaves.
+command -v dockerd >/dev/null 2>&1 || BM_DEPS_TEST+=(docker.io)
 # tests/deploy parses the HCL with npm's @cdktf/hcl2json and verifies the
 # systemd units: node/npm and systemd-analyze come from apt unless present
 # (a NodeSource nodejs carries its own npm, which Debian's npm conflicts with).

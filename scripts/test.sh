@@ -2,13 +2,19 @@
 # shellcheck disable=SC2317 # functions below are called through step()
 # Install missing packages, build, run the whole test suite.
 #
-#   scripts/test.sh              static checks, plain suite, ASan+UBSan suite, TSan suite
+#   scripts/test.sh              static checks, plain suite, Docker stack, ASan+UBSan suite, TSan suite
 #   scripts/test.sh --quick      static checks and plain suite only
 #   scripts/test.sh --sanitize   sanitizer suites only
+#   scripts/test.sh --no-docker  all but the Docker stack
 #
-# Environment: BM_SKIP_SANITIZE=1 (same as --quick), BM_SKIP_DEPS=1 (no apt),
-# BM_SKIP_NPM=1 (no npm install of the pinned tools, scripts/npm_tools.sh),
-# BM_JOBS (parallel build and test jobs, default 2).
+# The Docker stack (tests/deploy/test_docker.sh, `ctest -C docker -L docker`),
+# the last step, starts dockerd if no engine answers, builds the image and
+# runs compose: as root, ~2-3 min warm, ~5 min with no base image or build
+# cache yet.
+# Environment: BM_SKIP_SANITIZE=1 (same as --quick), BM_SKIP_DOCKER=1 (same
+# as --no-docker), BM_SKIP_DEPS=1 (no apt), BM_SKIP_NPM=1 (no npm install of
+# the pinned tools, scripts/npm_tools.sh), BM_JOBS (parallel build and test
+# jobs, default 2).
 # Exits non-zero if any step failed; the summary at the end says which.
 set -euo pipefail
 
@@ -22,9 +28,11 @@ usage() {
 
 run_plain=1
 run_sanitize=1
+run_docker=1
 for arg in "$@"; do
     case "$arg" in
-    --quick) run_sanitize=0 ;;
+    --quick) run_sanitize=0 run_docker=0 ;;
+    --no-docker) run_docker=0 ;;
     --sanitize) run_plain=0 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "test.sh: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
@@ -32,6 +40,10 @@ for arg in "$@"; do
 done
 if [[ "${BM_SKIP_SANITIZE:-0}" == 1 ]]; then
     run_sanitize=0
+    run_docker=0
+fi
+if [[ "${BM_SKIP_DOCKER:-0}" == 1 ]]; then
+    run_docker=0
 fi
 if ((!run_plain && !run_sanitize)); then
     echo "test.sh: --sanitize with --quick/BM_SKIP_SANITIZE=1 leaves nothing to run" >&2
@@ -122,6 +134,12 @@ no_aslr() {
     fi
 }
 
+# The Docker stack: one test, in the CTest configuration "docker" (a plain
+# ctest run leaves it out); -V shows its progress and timings in the log.
+docker_suite() {
+    run_ctest docker build -C docker -L docker -V
+}
+
 tsan_count() {
     ctest --test-dir build-tsan -N -L 'integration|threads' | sed -n 's/^Total Tests: //p'
 }
@@ -167,6 +185,10 @@ if ((run_plain)); then
         suites+=(plain)
     else
         skip "ctest (plain)" "build failed"
+        if ((run_docker)); then
+            skip "ctest (docker)" "build failed"
+            run_docker=0
+        fi
     fi
 fi
 
@@ -189,6 +211,14 @@ if ((run_sanitize)); then
     fi
 fi
 
+# The Docker stack last: dockerd's iptables rules turn on the kernel's
+# connection tracking, which then tracks all loopback traffic too (a suite
+# with many short connections can fill its table and lose connections).
+if ((run_plain && run_docker)); then
+    step "ctest (docker; the stack on a real engine)" docker_suite
+    suites+=(docker)
+fi
+
 failed=0
 echo
 echo "======================== test.sh summary ========================"
@@ -204,7 +234,7 @@ else
     echo "test.sh: all steps passed"
 fi
 # ctest's closing lines last, the full plain suite at the very end.
-for s in asan tsan plain; do
+for s in asan tsan docker plain; do
     if [[ " ${suites[*]} " == *" $s "* ]]; then
         echo "ctest suite '$s':"
         closing_line "$s"

@@ -102,6 +102,12 @@ for s in "${DAEMONS[@]}"; do
     check "$s: runs read-only, without capabilities, no-new-privileges" \
         jq -e '.read_only == true and .cap_drop == ["ALL"]
             and (.security_opt | index("no-new-privileges:true"))' <<<"$svc"
+    check "$s: a stop grace period, /tmp on a tmpfs (the root is read-only)" \
+        jq -e '(.stop_grace_period | test("^[0-9]+s$")) and (.tmpfs | index("/tmp"))' <<<"$svc"
+    if [[ "$s" == api-gateway ]]; then
+        check "$s: no database, /data on a tmpfs (no anonymous volume for the image's VOLUME)" \
+            jq -e '(.tmpfs | index("/data")) and ([.volumes[] | select(test(":/data(:|$)"))] | length == 0)' <<<"$svc"
+    fi
     if [[ "$s" != api-gateway ]]; then
         check "$s: DB_PATH=/data/$s.db on a named volume of its own" \
             jq -e --arg s "$s" '.environment.DB_PATH == "/data/" + $s + ".db"
