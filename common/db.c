@@ -104,7 +104,36 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seq);"
     "CREATE TABLE IF NOT EXISTS incident_events("
     "  seq INTEGER PRIMARY KEY,"
-    "  incident_id TEXT NOT NULL);";
+    "  incident_id TEXT NOT NULL);"
+    /* GET /incidents/{id} and each listed incident's entities read its
+     * events by id. */
+    "CREATE INDEX IF NOT EXISTS incident_events_id ON incident_events(incident_id, seq);";
+
+/* Incident reads (the incidents table db_note_incident writes): their
+ * own statements, kept apart from the event lists'. */
+enum db_inc_stmt {
+    INC_ST_LIST_DESC,
+    INC_ST_LIST_ASC,
+    INC_ST_GET,
+    INC_ST_EVENTS,
+    DB_INC_ST_COUNT
+};
+
+#define INC_COLS "incident_id, anomaly_type, origin, first_seq, last_seq, started_ms, ended_ms," \
+                 " event_count, open"
+/* ?2 type or NULL, ?3 open (1/0) or NULL: one statement for every filter
+ * (the table holds incidents, a few percent of the events). */
+#define INC_FILTER "(?2 IS NULL OR anomaly_type = ?2) AND (?3 IS NULL OR open = ?3)"
+
+static const char *const inc_sql[DB_INC_ST_COUNT] = {
+    [INC_ST_LIST_DESC] = "SELECT " INC_COLS " FROM incidents WHERE " INC_FILTER
+                         " ORDER BY last_seq DESC LIMIT ?1",
+    [INC_ST_LIST_ASC] = "SELECT " INC_COLS " FROM incidents WHERE " INC_FILTER
+                        " AND last_seq > ?4 ORDER BY last_seq LIMIT ?1",
+    [INC_ST_GET] = "SELECT " INC_COLS " FROM incidents WHERE incident_id = ?1",
+    [INC_ST_EVENTS] = "SELECT e.seq, e.body FROM incident_events ie JOIN events e ON e.seq = ie.seq"
+                      " WHERE ie.incident_id = ?1 ORDER BY ie.seq",
+};
 
 /* A connection and everything prepared on it; used by one thread at a
  * time (SQLITE_OPEN_NOMUTEX), so nothing here is locked. */
@@ -117,6 +146,7 @@ struct db {
     uint64_t rollbacks;
     bool writer;
     struct db *next_reader; /* reader pool list */
+    sqlite3_stmt *inc[DB_INC_ST_COUNT]; /* incident reads, prepared on first use */
 };
 
 const char *db_errmsg(struct db *d)
@@ -258,6 +288,8 @@ void db_close(struct db *d)
         sqlite3_finalize(d->svc[i]);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(d->st[i]);
+    for (int i = 0; i < DB_INC_ST_COUNT; i++)
+        sqlite3_finalize(d->inc[i]);
     if (d->h)
         sqlite3_close(d->h);
     free(d->svc);
@@ -417,12 +449,19 @@ enum bm_rc db_bounds(struct db *d, uint64_t *head, uint64_t *oldest)
 enum bm_rc db_note_incident(struct db *d, const char *incident_id, const char *anomaly_type,
                             bool api, uint64_t seq, int64_t ts_ms, bool open)
 {
+    return db_note_incident_as(d, incident_id, anomaly_type, api ? DB_ORIGIN_API : DB_ORIGIN_GENERATED,
+                               seq, ts_ms, open);
+}
+
+enum bm_rc db_note_incident_as(struct db *d, const char *incident_id, const char *anomaly_type,
+                               int origin, uint64_t seq, int64_t ts_ms, bool open)
+{
     sqlite3_stmt *s = d->st[ST_INC_NOTE];
 
     if (sqlite3_bind_text(s, 1, incident_id, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_text(s, 2, anomaly_type ? anomaly_type : "", -1, SQLITE_STATIC) !=
             SQLITE_OK ||
-        sqlite3_bind_int(s, 3, api ? 1 : 0) != SQLITE_OK ||
+        sqlite3_bind_int(s, 3, origin) != SQLITE_OK ||
         sqlite3_bind_int64(s, 4, (sqlite3_int64)seq) != SQLITE_OK ||
         sqlite3_bind_int64(s, 5, ts_ms) != SQLITE_OK ||
         sqlite3_bind_int(s, 6, open ? 1 : 0) != SQLITE_OK) {
@@ -610,6 +649,133 @@ enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out
         buf_put_i64(out, (int64_t)oldest) != BM_OK || buf_putc(out, '}') != BM_OK)
         return BM_ETOOBIG;
     return BM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Incident reads                                                       */
+
+static sqlite3_stmt *inc_stmt(struct db *d, int id)
+{
+    if (!d->inc[id] && sqlite3_prepare_v3(d->h, inc_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                          &d->inc[id], NULL) != SQLITE_OK) {
+        log_error("sqlite prepare: %s", sqlite3_errmsg(d->h));
+        d->inc[id] = NULL;
+    }
+    return d->inc[id];
+}
+
+static void text_col(sqlite3_stmt *s, int col, char *out, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+
+    snprintf(out, size, "%s", t ? (const char *)t : "");
+}
+
+static void incident_row(sqlite3_stmt *s, struct db_incident *in)
+{
+    text_col(s, 0, in->id, sizeof in->id);
+    text_col(s, 1, in->type, sizeof in->type);
+    in->origin = sqlite3_column_int(s, 2);
+    in->first_seq = (uint64_t)sqlite3_column_int64(s, 3);
+    in->last_seq = (uint64_t)sqlite3_column_int64(s, 4);
+    in->started_ms = sqlite3_column_int64(s, 5);
+    in->ended_ms = sqlite3_column_int64(s, 6);
+    in->event_count = sqlite3_column_int64(s, 7);
+    in->open = sqlite3_column_int(s, 8) != 0;
+}
+
+/* Steps s to the end, handing each row to fn; resets s. */
+static enum bm_rc each_incident(struct db *d, sqlite3_stmt *s, db_incident_fn fn, void *ud)
+{
+    struct db_incident in;
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        incident_row(s, &in);
+        rc = fn(ud, &in);
+        if (rc != BM_OK)
+            break;
+    }
+    if (rc == BM_OK && step != SQLITE_DONE) {
+        log_error("sqlite: %s", sqlite3_errmsg(d->h));
+        rc = BM_EDB;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+enum bm_rc db_list_incidents(struct db *d, const struct db_incident_query *q, db_incident_fn fn,
+                             void *ud)
+{
+    sqlite3_stmt *s = inc_stmt(d, q->has_since ? INC_ST_LIST_ASC : INC_ST_LIST_DESC);
+
+    if (!s)
+        return BM_EDB;
+    if (sqlite3_bind_int64(s, 1, q->limit) != SQLITE_OK ||
+        (q->type && sqlite3_bind_text(s, 2, q->type, -1, SQLITE_STATIC) != SQLITE_OK) ||
+        (q->open >= 0 && sqlite3_bind_int(s, 3, q->open) != SQLITE_OK) ||
+        (q->has_since && sqlite3_bind_int64(s, 4, (sqlite3_int64)q->since) != SQLITE_OK)) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    return each_incident(d, s, fn, ud);
+}
+
+struct found_one {
+    struct db_incident *out;
+    bool *found;
+};
+
+static enum bm_rc take_one(void *ud, const struct db_incident *in)
+{
+    struct found_one *f = ud;
+
+    *f->out = *in;
+    *f->found = true;
+    return BM_OK;
+}
+
+enum bm_rc db_get_incident(struct db *d, const char *id, struct db_incident *out, bool *found)
+{
+    sqlite3_stmt *s = inc_stmt(d, INC_ST_GET);
+    struct found_one f = { out, found };
+
+    *found = false;
+    if (!s)
+        return BM_EDB;
+    if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        return BM_EDB;
+    }
+    return each_incident(d, s, take_one, &f);
+}
+
+enum bm_rc db_incident_events(struct db *d, const char *id, db_body_fn fn, void *ud)
+{
+    sqlite3_stmt *s = inc_stmt(d, INC_ST_EVENTS);
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    if (!s)
+        return BM_EDB;
+    if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        return BM_EDB;
+    }
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = fn(ud, (uint64_t)sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+                (size_t)sqlite3_column_bytes(s, 1));
+        if (rc != BM_OK)
+            break;
+    }
+    if (rc == BM_OK && step != SQLITE_DONE)
+        rc = BM_EDB;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
 }
 
 int64_t db_file_bytes(const char *path)

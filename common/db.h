@@ -71,6 +71,11 @@ enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char
  * extend it. open: more events of it are to come. */
 enum bm_rc db_note_incident(struct db *d, const char *incident_id, const char *anomaly_type,
                             bool api, uint64_t seq, int64_t ts_ms, bool open) BM_WUR;
+/* An incident's origin as stored (incidents.origin). */
+enum { DB_ORIGIN_GENERATED = 0, DB_ORIGIN_API = 1, DB_ORIGIN_INJECTED = 2 };
+/* db_note_incident with the origin given (DB_ORIGIN_*). */
+enum bm_rc db_note_incident_as(struct db *d, const char *incident_id, const char *anomaly_type,
+                               int origin, uint64_t seq, int64_t ts_ms, bool open) BM_WUR;
 /* Deletes at most max_rows of the oldest events beyond `keep` newest, but
  * never part of an incident: an incident with events on both sides of
  * the cut, or with more to come, stays whole (its older events stay, so
@@ -96,6 +101,37 @@ struct db_list_query {
 /* Appends {"events":[...],"count":n,"next_since":s,"oldest_sequence":o}
  * read in one snapshot. */
 enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out) BM_WUR;
+
+/* One row of the incidents table. */
+struct db_incident {
+    char id[40];
+    char type[40];
+    int origin; /* DB_ORIGIN_* */
+    uint64_t first_seq, last_seq;
+    int64_t started_ms, ended_ms;
+    int64_t event_count;
+    bool open;
+};
+
+struct db_incident_query {
+    int64_t limit;    /* 1..1000 */
+    bool has_since;   /* incidents with an event after since, oldest change first */
+    uint64_t since;   /* (a sequence); without: newest change first */
+    const char *type; /* NULL = any */
+    int open;         /* 1 open, 0 closed, -1 either */
+};
+
+typedef enum bm_rc (*db_incident_fn)(void *ud, const struct db_incident *in);
+typedef enum bm_rc (*db_body_fn)(void *ud, uint64_t seq, const char *body, size_t len);
+
+/* Hands each incident of q to fn (in the caller's read transaction, if
+ * any); fn may read the incident's events meanwhile. */
+enum bm_rc db_list_incidents(struct db *d, const struct db_incident_query *q, db_incident_fn fn,
+                             void *ud) BM_WUR;
+enum bm_rc db_get_incident(struct db *d, const char *id, struct db_incident *out,
+                           bool *found) BM_WUR;
+/* Hands each event of the incident, in sequence order, to fn. */
+enum bm_rc db_incident_events(struct db *d, const char *id, db_body_fn fn, void *ud) BM_WUR;
 
 /* Size of the database file plus its WAL, in bytes. */
 int64_t db_file_bytes(const char *path);

@@ -604,7 +604,10 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     st->out.severity = smp.severity;
     st->out.anomaly = s.anomaly;
     st->out.incident = smp.incident_id ? mon_incident_key(smp.incident_id) : 0;
+    if (smp.incident_id) /* the incidents table (db.h): before the slot may be freed */
+        memcpy(ev->incident_id, smp.incident_id, sizeof ev->incident_id);
     step_commit(st, &s, series, t_us, r);
+    ev->incident_open = s.slot >= 0 && st->inc[s.slot].type != 0;
     ev->ts_ms = smp.ts_ms;
     ev->seq = seq;
     ev->anomaly_type = s.anomaly >= 0 ? mon_anomaly_names[s.anomaly] : NULL;
