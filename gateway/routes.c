@@ -11,6 +11,7 @@
 #include "dashboard.h"
 #include "report.h"
 #include "http_client.h"
+#include "incidents.h"
 #include "query.h"
 #include "timefmt.h"
 
@@ -353,6 +354,8 @@ const struct route gw_routes[] = {
     { "GET", "/dashboard", gw_h_dashboard, 0 },
     { "GET", "/metrics", gw_h_metrics, 0 },
     { "GET", "/system/health", gw_h_system_health, 0 },
+    { "GET", "/incidents", gw_h_incidents, 0 },
+    { "GET", "/incidents/", gw_h_incident, R_PREFIX },
     { "*", "/services/", gw_h_proxy, R_PREFIX | R_ANY_METHOD },
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);
