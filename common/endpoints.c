@@ -377,7 +377,7 @@ const struct route endpoints_common[] = {
     { "GET", "/metrics", endpoints_h_metrics, 0 },
     { "GET", "/config", endpoints_h_config_get, 0 },
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
-    { "GET", "/incidents", inc_api_h_list, 0 },
-    { "GET", "/incidents/", inc_api_h_get, R_PREFIX },
+    { "GET", "/incidents", incident_api_h_list, 0 },
+    { "GET", "/incidents/", incident_api_h_get, R_PREFIX },
 };
 const size_t endpoints_ncommon = sizeof(endpoints_common) / sizeof(endpoints_common[0]);

@@ -30,7 +30,7 @@ static const char *const entity_keys[SVC_NSOURCES][ENTITY_KEYS + 1] = {
     [SVC_MONITORING] = { "service", "host", NULL },
 };
 
-const char *inc_api_origin_name(int origin)
+const char *incident_api_origin_name(int origin)
 {
     switch (origin) {
     case DB_ORIGIN_API:
@@ -42,7 +42,7 @@ const char *inc_api_origin_name(int origin)
     }
 }
 
-bool inc_api_id_ok(const char *s)
+bool incident_api_id_ok(const char *s)
 {
     size_t n = strlen(s);
 
@@ -55,7 +55,7 @@ bool inc_api_id_ok(const char *s)
 struct entities {
     const char *const *keys;
     int n[ENTITY_KEYS];
-    char v[ENTITY_KEYS][INC_API_ENTITY_MAX][ENTITY_LEN];
+    char v[ENTITY_KEYS][INCIDENT_API_ENTITY_MAX][ENTITY_LEN];
     struct buf *events; /* NULL: entities only */
     int64_t nevents;
 };
@@ -65,7 +65,7 @@ static void add_value(struct entities *e, int k, const char *v)
     for (int i = 0; i < e->n[k]; i++)
         if (strcmp(e->v[k][i], v) == 0)
             return;
-    if (e->n[k] < INC_API_ENTITY_MAX && strlen(v) < ENTITY_LEN)
+    if (e->n[k] < INCIDENT_API_ENTITY_MAX && strlen(v) < ENTITY_LEN)
         snprintf(e->v[k][e->n[k]++], ENTITY_LEN, "%s", v);
 }
 
@@ -108,7 +108,7 @@ static enum bm_rc put_entities(const struct entities *e, struct buf *out)
     return rc == BM_OK ? buf_putc(out, '}') : rc;
 }
 
-enum bm_rc inc_api_put(struct db *d, enum bm_svc svc, const struct db_incident *in, bool events,
+enum bm_rc incident_api_put(struct db *d, enum bm_svc svc, const struct db_incident *in, bool events,
                        struct buf *out)
 {
     static _Thread_local struct entities e; /* ~8 KB: not on the stack */
@@ -140,7 +140,7 @@ enum bm_rc inc_api_put(struct db *d, enum bm_svc svc, const struct db_incident *
                         svc_info(svc)->name, in->open ? "open" : "closed", started,
                         in->open ? "" : "\"", in->open ? "null" : ended, in->open ? "" : "\"",
                         (long long)in->event_count, (unsigned long long)in->first_seq,
-                        (unsigned long long)in->last_seq, inc_api_origin_name(in->origin));
+                        (unsigned long long)in->last_seq, incident_api_origin_name(in->origin));
     if (rc == BM_OK)
         rc = put_entities(&e, out);
     if (rc == BM_OK && events)
@@ -174,11 +174,11 @@ static bool parse_query(struct http_req *req, enum bm_svc svc, struct db_inciden
     if (!http_req_args_check(req, allowed))
         return false;
     memset(q, 0, sizeof *q);
-    q->limit = INC_API_LIMIT_DEF;
+    q->limit = INCIDENT_API_LIMIT_DEF;
     q->open = -1;
-    if (limit && parse_i64(limit, 1, INC_API_LIMIT_MAX, &q->limit) != BM_OK) {
+    if (limit && parse_i64(limit, 1, INCIDENT_API_LIMIT_MAX, &q->limit) != BM_OK) {
         http_send_error(req, API_BAD_PARAM, "limit", "limit must be an integer from 1 to %d",
-                        INC_API_LIMIT_MAX);
+                        INCIDENT_API_LIMIT_MAX);
         return false;
     }
     if (since) {
@@ -223,13 +223,13 @@ static enum bm_rc list_one(void *ud, const struct db_incident *in)
     if (l->count)
         rc = buf_putc(l->out, ',');
     if (rc == BM_OK)
-        rc = inc_api_put(l->d, l->svc, in, false, l->out);
+        rc = incident_api_put(l->d, l->svc, in, false, l->out);
     l->count++;
     l->last = in->last_seq;
     return rc;
 }
 
-void inc_api_h_list(struct http_req *req)
+void incident_api_h_list(struct http_req *req)
 {
     struct app *app = http_req_app(req);
     enum bm_svc svc = app->def->svc;
@@ -283,7 +283,7 @@ void inc_api_h_list(struct http_req *req)
     buf_free(&b);
 }
 
-void inc_api_h_get(struct http_req *req)
+void incident_api_h_get(struct http_req *req)
 {
     static const char *const allowed[] = { NULL };
     struct app *app = http_req_app(req);
@@ -296,7 +296,7 @@ void inc_api_h_get(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if (!inc_api_id_ok(id)) {
+    if (!incident_api_id_ok(id)) {
         http_send_error(req, API_NOT_FOUND, "incident_id", "no incident \"%.40s\"", id);
         return;
     }
@@ -313,7 +313,7 @@ void inc_api_h_get(struct http_req *req)
     }
     rc = db_get_incident(db, id, &in, &found);
     if (rc == BM_OK && found)
-        rc = inc_api_put(db, app->def->svc, &in, true, &b);
+        rc = incident_api_put(db, app->def->svc, &in, true, &b);
     if (db_read_end(db) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     if (rc != BM_OK)

@@ -13,23 +13,23 @@
 #include "rc.h"
 #include "svc.h"
 
-#define INC_API_LIMIT_DEF  100
-#define INC_API_LIMIT_MAX  1000
-#define INC_API_ENTITY_MAX 32 /* distinct values listed per entity key */
+#define INCIDENT_API_LIMIT_DEF  100
+#define INCIDENT_API_LIMIT_MAX  1000
+#define INCIDENT_API_ENTITY_MAX 32 /* distinct values listed per entity key */
 
-void inc_api_h_list(struct http_req *req);
-void inc_api_h_get(struct http_req *req); /* routed as a prefix, /incidents/ */
+void incident_api_h_list(struct http_req *req);
+void incident_api_h_get(struct http_req *req); /* routed as a prefix, /incidents/ */
 
 /* "generated", "api" or "injected". */
-const char *inc_api_origin_name(int origin);
+const char *incident_api_origin_name(int origin);
 
 /* Appends the incident's JSON object; with events, its events too
  * ("events": [...] in sequence order). Reads its events on d (in the
  * caller's read transaction). */
-enum bm_rc inc_api_put(struct db *d, enum bm_svc svc, const struct db_incident *in, bool events,
+enum bm_rc incident_api_put(struct db *d, enum bm_svc svc, const struct db_incident *in, bool events,
                        struct buf *out) BM_WUR;
 
 /* Whether s looks like an incident id (a UUID's characters, 36 at most). */
-bool inc_api_id_ok(const char *s);
+bool incident_api_id_ok(const char *s);
 
 #endif
