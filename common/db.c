@@ -107,7 +107,18 @@ static const char schema_sql[] =
     "  incident_id TEXT NOT NULL);"
     /* GET /incidents/{id} and each listed incident's entities read its
      * events by id. */
-    "CREATE INDEX IF NOT EXISTS incident_events_id ON incident_events(incident_id, seq);";
+    "CREATE INDEX IF NOT EXISTS incident_events_id ON incident_events(incident_id, seq);"
+    /* POST /inject's incidents, written in the writer's transaction: a
+     * scheduled one survives any stop; taken_seq is the event that
+     * started it (NULL: still to come). */
+    "CREATE TABLE IF NOT EXISTS injections("
+    "  incident_id TEXT PRIMARY KEY,"
+    "  id BLOB NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  target INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  at_us INTEGER NOT NULL,"
+    "  taken_seq INTEGER);";
 
 /* Incident reads (the incidents table db_note_incident writes): their
  * own statements, kept apart from the event lists'. */
@@ -116,6 +127,10 @@ enum db_inc_stmt {
     INC_ST_LIST_ASC,
     INC_ST_GET,
     INC_ST_EVENTS,
+    INJ_ST_ADD,
+    INJ_ST_TAKEN,
+    INJ_ST_PENDING,
+    INJ_ST_EVENT_TS,
     DB_INC_ST_COUNT
 };
 
@@ -133,6 +148,12 @@ static const char *const inc_sql[DB_INC_ST_COUNT] = {
     [INC_ST_GET] = "SELECT " INC_COLS " FROM incidents WHERE incident_id = ?1",
     [INC_ST_EVENTS] = "SELECT e.seq, e.body FROM incident_events ie JOIN events e ON e.seq = ie.seq"
                       " WHERE ie.incident_id = ?1 ORDER BY ie.seq",
+    [INJ_ST_ADD] = "INSERT INTO injections(incident_id, id, type, target, size, at_us)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [INJ_ST_TAKEN] = "UPDATE injections SET taken_seq = ?2 WHERE incident_id = ?1",
+    [INJ_ST_PENDING] = "SELECT incident_id, id, type, target, size, at_us FROM injections"
+                       " WHERE taken_seq IS NULL ORDER BY at_us, rowid",
+    [INJ_ST_EVENT_TS] = "SELECT ts FROM events WHERE seq = ?1",
 };
 
 /* A connection and everything prepared on it; used by one thread at a
@@ -776,6 +797,92 @@ enum bm_rc db_incident_events(struct db *d, const char *id, db_body_fn fn, void 
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Injections                                                           */
+
+static enum bm_rc bind_fail(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return BM_EDB;
+}
+
+enum bm_rc db_injection_add(struct db *d, const struct db_injection *in)
+{
+    sqlite3_stmt *s = inc_stmt(d, INJ_ST_ADD);
+
+    if (!s)
+        return BM_EDB;
+    if (sqlite3_bind_text(s, 1, in->incident_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_blob(s, 2, in->inj.id, sizeof in->inj.id, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(s, 3, in->inj.type) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 4, in->inj.target) != SQLITE_OK ||
+        sqlite3_bind_int(s, 5, in->inj.size) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 6, in->at_us) != SQLITE_OK)
+        return bind_fail(s);
+    return step_done(d, s);
+}
+
+enum bm_rc db_injection_taken(struct db *d, const char *incident_id, uint64_t seq)
+{
+    sqlite3_stmt *s = inc_stmt(d, INJ_ST_TAKEN);
+
+    if (!s)
+        return BM_EDB;
+    if (sqlite3_bind_text(s, 1, incident_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)seq) != SQLITE_OK)
+        return bind_fail(s);
+    return step_done(d, s);
+}
+
+enum bm_rc db_injections_pending(struct db *d, db_injection_fn fn, void *ud)
+{
+    sqlite3_stmt *s = inc_stmt(d, INJ_ST_PENDING);
+    struct db_injection in;
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    if (!s)
+        return BM_EDB;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&in, 0, sizeof in);
+        text_col(s, 0, in.incident_id, sizeof in.incident_id);
+        if (sqlite3_column_bytes(s, 1) == (int)sizeof in.inj.id)
+            memcpy(in.inj.id, sqlite3_column_blob(s, 1), sizeof in.inj.id);
+        in.inj.type = sqlite3_column_int(s, 2);
+        in.inj.target = sqlite3_column_int64(s, 3);
+        in.inj.size = sqlite3_column_int(s, 4);
+        in.at_us = sqlite3_column_int64(s, 5);
+        rc = fn(ud, &in);
+        if (rc != BM_OK)
+            break;
+    }
+    if (rc == BM_OK && step != SQLITE_DONE)
+        rc = BM_EDB;
+    sqlite3_reset(s);
+    return rc;
+}
+
+enum bm_rc db_event_ts(struct db *d, uint64_t seq, int64_t *ts_ms, bool *found)
+{
+    sqlite3_stmt *s = inc_stmt(d, INJ_ST_EVENT_TS);
+    int step;
+
+    *found = false;
+    if (!s)
+        return BM_EDB;
+    if (sqlite3_bind_int64(s, 1, (sqlite3_int64)seq) != SQLITE_OK)
+        return bind_fail(s);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *ts_ms = sqlite3_column_int64(s, 0);
+        *found = true;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? BM_OK : BM_EDB;
 }
 
 int64_t db_file_bytes(const char *path)

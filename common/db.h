@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "gen.h"
 #include "rc.h"
 
 #define DB_SCHEMA_VERSION 1
@@ -132,6 +133,23 @@ enum bm_rc db_get_incident(struct db *d, const char *id, struct db_incident *out
                            bool *found) BM_WUR;
 /* Hands each event of the incident, in sequence order, to fn. */
 enum bm_rc db_incident_events(struct db *d, const char *id, db_body_fn fn, void *ud) BM_WUR;
+
+/* A scheduled injection (POST /inject). */
+struct db_injection {
+    char incident_id[40];
+    struct gen_inject inj;
+    int64_t at_us; /* simulated time it is due */
+};
+typedef enum bm_rc (*db_injection_fn)(void *ud, const struct db_injection *in);
+
+/* Writer, in the open transaction. */
+enum bm_rc db_injection_add(struct db *d, const struct db_injection *in) BM_WUR;
+/* The injection was started by the event seq. */
+enum bm_rc db_injection_taken(struct db *d, const char *incident_id, uint64_t seq) BM_WUR;
+/* Hands each injection not yet started to fn, due first. */
+enum bm_rc db_injections_pending(struct db *d, db_injection_fn fn, void *ud) BM_WUR;
+/* The timestamp of event seq; *found false if it is not kept. */
+enum bm_rc db_event_ts(struct db *d, uint64_t seq, int64_t *ts_ms, bool *found) BM_WUR;
 
 /* Size of the database file plus its WAL, in bytes. */
 int64_t db_file_bytes(const char *path);

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "genloop.h"
 #include "incident_api.h"
+#include "inject_api.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -379,5 +380,6 @@ const struct route endpoints_common[] = {
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
     { "GET", "/incidents", incident_api_h_list, 0 },
     { "GET", "/incidents/", incident_api_h_get, R_PREFIX },
+    { "POST", "/inject", inject_api_h_post, R_JSON_BODY },
 };
 const size_t endpoints_ncommon = sizeof(endpoints_common) / sizeof(endpoints_common[0]);

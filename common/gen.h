@@ -11,6 +11,16 @@
 
 #define GEN_MAX_TYPES 8
 
+/* An incident asked for by POST /inject (or a scenario), due now: the
+ * generator starts it with this event if it can (gen_event.inject_taken),
+ * else the loop offers it again with the next event. */
+struct gen_inject {
+    int type;       /* index into the service's anomaly types */
+    int64_t target; /* index into the service's population; -1: the generator draws one */
+    int size;       /* events in all */
+    uint8_t id[16]; /* the incident's id (a single-event anomaly's: its event's id) */
+};
+
 /* Snapshot of the settings the generator needs for one event. */
 struct gen_params {
     double anomaly_rate;               /* 0..0.5 */
@@ -18,6 +28,7 @@ struct gen_params {
     double failed_login_rate;          /* auth only */
     double segments[3];                /* retail, business, premium shares */
     int tz_offset_min;                 /* bank's time zone */
+    const struct gen_inject *inject;   /* NULL, or an injection due at this event */
 };
 
 /* One event produced by a generator (or built from an API request). */
@@ -30,6 +41,9 @@ struct gen_event {
     char incident_id[RNG_UUID_LEN + 1]; /* its incident (a single-event anomaly: its own
                                            id); "" if normal */
     bool incident_open;       /* more events of that incident are to come */
+    bool injected;            /* of an injected incident: origin "injected", not counted
+                                 toward anomaly_rate */
+    bool inject_taken;        /* this event started params.inject */
 };
 
 #endif

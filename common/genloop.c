@@ -53,6 +53,7 @@
 #define EVENT_JSON_MAX (16 * 1024)
 #define STATE_MAGIC    0x424d4731u /* "BMG1" */
 #define RATE_WINDOW    60
+#define INJECT_MAX     64 /* injections scheduled at once */
 
 /* Persisted with every batch (then the service's state bytes). */
 struct loop_state {
@@ -68,7 +69,14 @@ struct loop_state {
     uint64_t api_events;
 };
 
-enum job_kind { JOB_EVENT, JOB_CONFIG };
+enum job_kind { JOB_EVENT, JOB_CONFIG, JOB_INJECT };
+
+/* Injections still to start, due first (then in the order they came);
+ * the loop's own, like its state, and rolled back with it. */
+struct pending {
+    uint32_t n;
+    struct db_injection at[INJECT_MAX];
+};
 
 struct job {
     enum job_kind kind;
@@ -76,6 +84,7 @@ struct job {
     void *arg;            /* owned copy of the caller's argument */
     cJSON *change;        /* JOB_CONFIG: owned copy of the runtime object */
     struct bm_config cfg; /* JOB_CONFIG: the live settings with change applied */
+    struct genloop_injection inj; /* JOB_INJECT: in and out */
     struct buf out;       /* JOB_EVENT: stored JSON */
     enum bm_rc rc;
     bool done;
@@ -98,6 +107,8 @@ struct genloop {
     void *svc_state;
     struct loop_state saved_ls; /* as of the last commit, for rollback */
     void *saved_svc_state;
+    struct pending pending;
+    struct pending saved_pending;
     struct buf state_blob;
     struct buf ev_json;
     int64_t anchor_sim_us;
@@ -181,12 +192,46 @@ static void snapshot(struct genloop *g)
 {
     g->saved_ls = g->ls;
     memcpy(g->saved_svc_state, g->svc_state, g->def->state_size);
+    g->saved_pending = g->pending;
 }
 
 static void restore(struct genloop *g)
 {
     g->ls = g->saved_ls;
     memcpy(g->svc_state, g->saved_svc_state, g->def->state_size);
+    g->pending = g->saved_pending;
+}
+
+/* ---- injections ---- */
+
+/* Files in after those due at the same time or earlier. */
+static void pending_add(struct pending *p, const struct db_injection *in)
+{
+    uint32_t i = p->n;
+
+    while (i > 0 && p->at[i - 1].at_us > in->at_us) {
+        p->at[i] = p->at[i - 1];
+        i--;
+    }
+    p->at[i] = *in;
+    p->n++;
+}
+
+static void pending_pop(struct pending *p)
+{
+    memmove(&p->at[0], &p->at[1], (p->n - 1) * sizeof p->at[0]);
+    p->n--;
+}
+
+static enum bm_rc load_one(void *ud, const struct db_injection *in)
+{
+    struct genloop *g = ud;
+
+    if (g->pending.n == INJECT_MAX || in->inj.type < 0 ||
+        in->inj.type >= svc_info(g->def->svc)->nanomaly_types)
+        return BM_OK; /* not written by this binary: left alone */
+    pending_add(&g->pending, in);
+    return BM_OK;
 }
 
 static enum bm_rc tx_begin(struct genloop *g)
@@ -456,8 +501,12 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
     if (rc != BM_OK)
         goto fail;
     rc = load_runtime(g, &g->live, err, errlen);
+    if (rc == BM_OK && (rc = db_injections_pending(db, load_one, g)) != BM_OK)
+        snprintf(err, errlen, "cannot read database: %s", db_errmsg(db));
     if (rc != BM_OK)
         goto fail;
+    if (g->pending.n)
+        log_info("%u injected incident(s) scheduled", g->pending.n);
     g->live.seed = g->seed;
     g->live.seed_set = true;
     g->model = def->model_new(g->seed, &g->live);
@@ -584,22 +633,33 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
     enum bm_rc rc;
 
     buf_reset(&g->ev_json);
+    g->params.inject = g->pending.n && g->pending.at[0].at_us <= t ? &g->pending.at[0].inj : NULL;
     rc = g->def->generate(g->model, g->svc_state, &g->params, &g->ls.gen_rng, t,
                           g->ls.next_seq, &ev);
+    g->params.inject = NULL;
     if (rc != BM_OK)
         return rc;
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, false,
                          g->ev_json.data, g->ev_json.len);
     if (rc == BM_OK && ev.incident_id[0])
-        rc = db_note_incident(g->db, ev.incident_id, ev.anomaly_type, false, g->ls.next_seq,
-                              ev.ts_ms, ev.incident_open);
+        rc = db_note_incident_as(g->db, ev.incident_id, ev.anomaly_type,
+                                 ev.injected ? DB_ORIGIN_INJECTED : DB_ORIGIN_GENERATED,
+                                 g->ls.next_seq, ev.ts_ms, ev.incident_open);
     if (rc == BM_OK && g->def->store_event)
         rc = g->def->store_event(g->db, &ev);
+    if (rc == BM_OK && ev.inject_taken) {
+        rc = db_injection_taken(g->db, g->pending.at[0].incident_id, g->ls.next_seq);
+        if (rc == BM_OK) {
+            log_info("injected incident %s started at sequence %llu",
+                     g->pending.at[0].incident_id, (unsigned long long)g->ls.next_seq);
+            pending_pop(&g->pending);
+        }
+    }
     if (rc != BM_OK)
         return rc;
     g->ls.next_seq++;
     g->ls.generated++;
-    if (ev.anomaly_type)
+    if (ev.anomaly_type && !ev.injected) /* injections are no part of anomaly_rate */
         g->ls.anomalies++;
     g->ls.last_us = t;
     count_rate(g, t);
@@ -712,6 +772,62 @@ out:
     return rc;
 }
 
+/* Schedules an injection: its id from the API stream (so a replay of the
+ * same requests gives the same ids), its time no earlier than the
+ * simulated now, stored in its own transaction. */
+static enum bm_rc run_inject_job(struct genloop *g, struct job *j, bool backfilling)
+{
+    struct genloop_injection *in = &j->inj;
+    struct db_injection row;
+    int64_t now = sim_now_us(g, backfilling), at = in->at_now ? now : in->at_ms * 1000;
+    uint64_t head, oldest;
+    int64_t oldest_ms = 0;
+    bool found = false;
+    enum bm_rc rc;
+
+    if (g->pending.n == INJECT_MAX)
+        return BM_EFULL;
+    if (!in->at_now && at < now) {
+        /* the past is taken back to now, unless it is before the store */
+        rc = db_bounds(g->db, &head, &oldest);
+        if (rc == BM_OK && oldest)
+            rc = db_event_ts(g->db, oldest, &oldest_ms, &found);
+        if (rc != BM_OK)
+            return BM_EDB;
+        if (!found || in->at_ms < oldest_ms)
+            return BM_ERANGE;
+    }
+    memset(&row, 0, sizeof row);
+    row.inj = in->inj;
+    row.at_us = at > now ? at : now;
+    rc = tx_begin(g);
+    if (rc != BM_OK) {
+        write_failed(g);
+        return BM_EDB;
+    }
+    rng_uuid4_bytes(&g->ls.api_rng, row.inj.id);
+    rng_uuid_text(row.inj.id, row.incident_id);
+    rc = db_injection_add(g->db, &row);
+    if (rc == BM_OK) {
+        pending_add(&g->pending, &row);
+        rc = tx_commit(g); /* rolls back and counts its own failure */
+    } else {
+        db_rollback(g->db);
+        restore(g);
+        write_failed(g);
+    }
+    if (rc != BM_OK)
+        return rc;
+    /* a future time up to the next arrival is that arrival's */
+    memcpy(in->incident_id, row.incident_id, sizeof in->incident_id);
+    in->planned_ms = timefmt_ms_of_us(row.at_us > g->ls.next_us ? row.at_us : g->ls.next_us);
+    memcpy(in->inj.id, row.inj.id, sizeof in->inj.id);
+    log_info("injection %s (%s, %d events) scheduled for %lld ms", row.incident_id,
+             svc_info(g->def->svc)->anomaly_types[row.inj.type], row.inj.size,
+             (long long)in->planned_ms);
+    return BM_OK;
+}
+
 /* Runs queued jobs; returns false when asked to stop. */
 static bool drain_jobs(struct genloop *g, bool backfilling)
 {
@@ -730,7 +846,9 @@ static bool drain_jobs(struct genloop *g, bool backfilling)
         g->q_len--;
         pthread_mutex_unlock(&g->lock);
 
-        rc = j->kind == JOB_EVENT ? run_event_job(g, j, backfilling) : run_config_job(g, j);
+        rc = j->kind == JOB_EVENT    ? run_event_job(g, j, backfilling)
+             : j->kind == JOB_INJECT ? run_inject_job(g, j, backfilling)
+                                     : run_config_job(g, j);
         finish_job(g, j, rc);
     }
 }
@@ -921,7 +1039,8 @@ static void job_free(struct job *j)
 
 /* Queues j and waits. The job is shared with the loop until both sides
  * let go of it (refs), so a submitter that times out leaves safely. */
-static enum bm_rc submit(struct genloop *g, struct job *j, struct buf *out)
+static enum bm_rc submit(struct genloop *g, struct job *j, struct buf *out,
+                         struct genloop_injection *inj)
 {
     struct timespec ts;
     int64_t until = time_mono_us() + SUBMIT_WAIT_MS * 1000;
@@ -947,6 +1066,8 @@ static enum bm_rc submit(struct genloop *g, struct job *j, struct buf *out)
     rc = j->done ? j->rc : BM_ETIMEOUT;
     if (rc == BM_OK && out && buf_append(out, j->out.data, j->out.len) != BM_OK)
         rc = BM_ENOMEM;
+    if (rc == BM_OK && inj)
+        *inj = j->inj;
     free_it = --j->refs == 0;
     pthread_mutex_unlock(&g->lock);
     if (free_it)
@@ -970,7 +1091,7 @@ enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void
     }
     memcpy(j->arg, arg, arg_size);
     buf_init(&j->out, EVENT_JSON_MAX);
-    return submit(g, j, out);
+    return submit(g, j, out, NULL);
 }
 
 enum bm_rc genloop_submit_config(struct genloop *g, const cJSON *change)
@@ -986,5 +1107,17 @@ enum bm_rc genloop_submit_config(struct genloop *g, const cJSON *change)
         return BM_ENOMEM;
     }
     buf_init(&j->out, 16);
-    return submit(g, j, NULL);
+    return submit(g, j, NULL, NULL);
+}
+
+enum bm_rc genloop_submit_inject(struct genloop *g, struct genloop_injection *in)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return BM_ENOMEM;
+    j->kind = JOB_INJECT;
+    j->inj = *in;
+    buf_init(&j->out, 16);
+    return submit(g, j, NULL, in);
 }

@@ -77,5 +77,23 @@ enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void
 struct cJSON;
 enum bm_rc genloop_submit_config(struct genloop *g, const struct cJSON *change) BM_WUR;
 
+/* An injection to schedule (POST /inject): inj's type, target and size
+ * checked by the service (service_def.inject_check). */
+struct genloop_injection {
+    struct gen_inject inj; /* id: out */
+    bool at_now;
+    int64_t at_ms;         /* unless at_now */
+    char incident_id[RNG_UUID_LEN + 1]; /* out */
+    int64_t planned_ms;    /* out: when its first event is due (simulated) */
+};
+
+/* Stores the injection in the writer's transaction and schedules it for
+ * the generator: it starts with the first generated event at or after its
+ * time (a time in the past, down to the oldest event kept, means now).
+ * BM_ERANGE: at_ms is before the oldest event kept; BM_EFULL: as many
+ * injections as are held are scheduled already; else as
+ * genloop_submit_event. */
+enum bm_rc genloop_submit_inject(struct genloop *g, struct genloop_injection *in) BM_WUR;
+
 
 #endif

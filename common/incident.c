@@ -158,6 +158,7 @@ bool inc_begin(struct inc_call *c, const struct inc_state *st, void *in, struct 
     c->in = in;
     c->op = INC_NONE;
     c->anomaly = -1;
+    c->injected = false;
     anom_weights(&c->sched, w_out);
     return anom_tick(&c->sched, c->rate);
 }
@@ -170,6 +171,7 @@ static enum bm_rc step_top(const struct inc_ops *ops, void *svc, const struct in
     if (!ops->valid(svc, c->in))
         return BM_ESTATE;
     c->ts_us = ops->step_time ? ops->step_time(svc, due_us(st->slots, ops->slot_size, 0), t_us) : t_us;
+    c->injected = ops->injected && ops->injected(c->in);
     c->op = ops->step(svc, c) ? INC_REPLACE_TOP : INC_POP_TOP;
     return BM_OK;
 }
@@ -214,6 +216,7 @@ enum bm_rc inc_drive(const struct inc_ops *ops, void *svc, const struct inc_stat
     c->op = INC_NONE;
     c->ts_us = t_us;
     c->anomaly = -1;
+    c->injected = false;
     if (*st->n_active > 0 && due_us(st->slots, ops->slot_size, 0) <= t_us &&
         (!(ops->flags & INC_F_WAIT_AHEAD) || anom_step_ok(&c->sched, c->rate)))
         rc = step_top(ops, svc, st, c, t_us);
@@ -221,9 +224,36 @@ enum bm_rc inc_drive(const struct inc_ops *ops, void *svc, const struct inc_stat
         start(ops, svc, st, c);
     if (rc == BM_OK && (ops->flags & INC_F_FULL_STEPS_EARLY) && due && c->anomaly < 0 && full)
         rc = step_top(ops, svc, st, c, t_us);
-    if (c->anomaly >= 0)
+    if (c->anomaly >= 0 && !c->injected)
         anom_emitted(&c->sched, c->anomaly);
     return rc;
+}
+
+void inc_inject(const struct inc_ops *ops, void *svc, const struct inc_state *st,
+                struct inc_call *c, const struct gen_inject *inj, int64_t t_us, bool *taken)
+{
+    double at_least;
+
+    c->op = INC_NONE;
+    c->ts_us = t_us;
+    c->anomaly = -1;
+    c->injected = true;
+    *taken = false;
+    if (!ops->inject_init || !ops->inject_single)
+        return;
+    if (!ops->is_multi(inj->type)) {
+        *taken = ops->inject_single(svc, c, inj);
+        return;
+    }
+    if (*st->n_active >= ops->max_active)
+        return;
+    memset(c->in, 0, ops->slot_size);
+    at_least = ops->inject_init(svc, c, inj);
+    ops->set_squeeze(c->in, inc_squeeze(ops->load(&c->sched, c->rate, c->mean_dt_us),
+                                        *st->n_active, ops->max_active, at_least));
+    ops->step(svc, c);
+    c->op = INC_PUSH;
+    *taken = true;
 }
 
 void inc_commit(const struct inc_ops *ops, const struct inc_state *st,

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "anomaly.h"
+#include "gen.h"
 #include "rc.h"
 #include "rng.h"
 
@@ -109,6 +110,7 @@ struct inc_call {
     void *in;                /* the service's slot stepped or started (ops->slot_size bytes) */
     enum inc_op op;          /* what becomes of *in, applied by inc_commit */
     int anomaly;             /* the type emitted, -1 none; set by the emitting hooks */
+    bool injected;           /* the event is an injected incident's: not counted */
 };
 
 /* Policies where the services differ. */
@@ -153,6 +155,15 @@ struct inc_ops {
     /* Emits the next event of c->in at c->ts_us and advances it (its
      * next_us when steps remain); true if steps remain. */
     bool (*step)(void *svc, struct inc_call *c);
+    /* Injection (optional; NULL: the service takes none). Whether slot
+     * is an injected incident's. */
+    bool (*injected)(const void *slot);
+    /* Fills the zeroed slot c->in with the injected incident inj (marked
+     * injected), all but its squeeze; returns as init does. */
+    double (*inject_init)(void *svc, struct inc_call *c, const struct gen_inject *inj);
+    /* Emits inj, a single-event type, at c->ts_us; false if it cannot be
+     * placed now (it is offered again with the next event). */
+    bool (*inject_single)(void *svc, struct inc_call *c, const struct gen_inject *inj);
 };
 
 /* Starts a call at t_us: copies what it may change from st into c (its
@@ -165,6 +176,13 @@ bool inc_begin(struct inc_call *c, const struct inc_state *st, void *in, struct 
  * BM_ESTATE if a slot read back from the state is not valid. */
 enum bm_rc inc_drive(const struct inc_ops *ops, void *svc, const struct inc_state *st,
                      struct inc_call *c, bool due, int64_t t_us) BM_WUR;
+/* Instead of inc_drive: starts the injected incident inj with the event
+ * at t_us and emits its first event (c->injected). The scheduler is not
+ * told: an injection is no part of anomaly_rate, and an anomaly due now
+ * stays owed. *taken is false (nothing emitted, INC_NONE) when it cannot
+ * start now: the table is full, or a single event cannot be placed. */
+void inc_inject(const struct inc_ops *ops, void *svc, const struct inc_state *st,
+                struct inc_call *c, const struct gen_inject *inj, int64_t t_us, bool *taken);
 /* Writes the call back into st and r, once its event is out. */
 void inc_commit(const struct inc_ops *ops, const struct inc_state *st,
                 const struct inc_call *c, int64_t t_us, struct rng *r);

@@ -56,12 +56,20 @@ void jw_event_head(struct jw *w, const char *id_key, const char *id, int64_t ts_
 
 void jw_event_tail(struct jw *w, const char *anomaly_type, const char *incident_id, bool api)
 {
+    jw_event_tail_as(w, anomaly_type, incident_id, api ? "api" : "generated");
+}
+
+void jw_event_tail_as(struct jw *w, const char *anomaly_type, const char *incident_id,
+                      const char *origin)
+{
     jw_raw(w, anomaly_type ? ",\"is_anomaly\":true,\"anomaly_type\":"
                            : ",\"is_anomaly\":false,\"anomaly_type\":");
     jw_str(w, anomaly_type);
     jw_raw(w, ",\"incident_id\":");
     jw_str(w, incident_id);
-    jw_raw(w, api ? ",\"origin\":\"api\"}" : ",\"origin\":\"generated\"}");
+    jw_raw(w, ",\"origin\":");
+    jw_str(w, origin);
+    jw_raw(w, "}");
 }
 
 enum bm_rc jw_finish(struct jw *w)

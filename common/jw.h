@@ -33,6 +33,9 @@ void jw_event_head(struct jw *w, const char *id_key, const char *id, int64_t ts_
 /* Closes it: ,"is_anomaly":..,"anomaly_type":..,"incident_id":..,"origin":..}
  * anomaly_type NULL: a normal event; api: made from a client's request. */
 void jw_event_tail(struct jw *w, const char *anomaly_type, const char *incident_id, bool api);
+/* jw_event_tail with the origin named: "generated", "api" or "injected". */
+void jw_event_tail_as(struct jw *w, const char *anomaly_type, const char *incident_id,
+                      const char *origin);
 /* BM_OK, or the first failure with the buffer cut back to where the
  * writer began. */
 enum bm_rc jw_finish(struct jw *w) BM_WUR;

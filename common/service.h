@@ -10,11 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api_errors.h"
 #include "config.h"
 #include "gen.h"
 #include "rc.h"
 #include "rng.h"
 
+struct cJSON;
 struct db;
 struct db_sql;
 struct genloop;
@@ -41,6 +43,13 @@ struct service_def {
     const struct db_sql *sql;
     enum bm_rc (*store_event)(struct db *db, const struct gen_event *ev);
     enum bm_rc (*prune_extra)(struct db *db, uint64_t oldest_kept);
+    /* Optional (NULL: POST /inject answers 422 for every type): checks an
+     * injection's type (one of the service's), target (NULL, or the
+     * request's object) and size (size < 0: the type's usual) against the
+     * model; fills inj's type, target (-1: the generator draws one) and
+     * size, or f (422 naming the field). Pure. */
+    enum bm_rc (*inject_check)(const void *model, const char *type, const struct cJSON *target,
+                               int64_t size, struct gen_inject *inj, struct api_fail *f);
 };
 
 /* What handlers reach through http_req_app(): set up by daemon_run before

@@ -70,8 +70,9 @@ struct auth_incident {
     uint8_t done;       /* events emitted so far, 1 .. size - 1 */
     uint8_t success_at; /* the step that gets in; 0xff: none */
     uint8_t squeeze;    /* gaps scaled by 2^(-squeeze/8): incident.h */
-    uint8_t zero;       /* padding, kept 0 */
+    uint8_t flags;      /* AUTH_INC_INJECTED, else 0 */
 };
+#define AUTH_INC_INJECTED 0x01u /* started by an injection: not counted (incident.h) */
 
 /* A normal login, kept so an unusual_location attack can follow one. */
 struct auth_seen {
@@ -252,5 +253,15 @@ struct auth_failed_query {
 };
 enum bm_rc auth_store_failed_attempts(struct db *db, const struct auth_failed_query *q,
                                       struct buf *out) BM_WUR;
+
+/* ---- inject.c ---- */
+
+/* service_def.inject_check: brute_force (a username target, 10..30
+ * failures, usual 20), credential_stuffing (20..60, usual 40),
+ * unusual_location (1); the last two take no target. */
+struct api_fail;
+struct gen_inject;
+enum bm_rc auth_inject_check(const void *model, const char *type, const struct cJSON *target,
+                             int64_t size, struct gen_inject *inj, struct api_fail *f) BM_WUR;
 
 #endif

@@ -105,6 +105,7 @@ struct auth_rec {
     int anomaly;        /* enum auth_anomaly, -1: normal */
     char incident_id[RNG_UUID_LEN + 1];
     bool api;
+    bool injected; /* origin "injected" */
 };
 
 /* What a risk engine could see in one login, never its label. */

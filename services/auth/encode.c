@@ -70,8 +70,8 @@ enum bm_rc auth_rec_encode(const struct auth_rec *e, struct buf *b)
     encode_device(&w, e);
     jw_raw(&w, ",\"risk_score\":");
     jw_fixed(&w, e->risk_milli, 3);
-    jw_event_tail(&w, e->anomaly >= 0 ? auth_anomaly_names[e->anomaly] : NULL, e->incident_id,
-                  e->api);
+    jw_event_tail_as(&w, e->anomaly >= 0 ? auth_anomaly_names[e->anomaly] : NULL, e->incident_id,
+                     e->injected ? "injected" : e->api ? "api" : "generated");
     return jw_finish(&w);
 }
 

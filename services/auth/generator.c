@@ -615,6 +615,7 @@ static void incident_step(const struct auth_model *m, struct auth_incident *in, 
     else
         stuffing_event(m, in, t_ms, e, f);
     e->anomaly = in->type;
+    e->injected = (in->flags & AUTH_INC_INJECTED) != 0;
     rng_uuid_text(in->id, e->incident_id);
     in->done++;
     if (in->done < in->size)
@@ -752,7 +753,7 @@ static bool hook_valid(const void *svc, const void *slot)
 
     return (in->type == AUTH_A_BRUTE_FORCE || in->type == AUTH_A_STUFFING) &&
            in->user < m->n_users && in->size >= 2 && in->size <= AUTH_MAX_INCIDENT &&
-           in->done >= 1 && in->done < in->size &&
+           in->done >= 1 && in->done < in->size && (in->flags & ~AUTH_INC_INJECTED) == 0 &&
            (in->success_at == NO_SUCCESS || in->success_at < in->size);
 }
 
@@ -778,6 +779,50 @@ static bool hook_step(void *svc, struct inc_call *c)
     return in->done < in->size;
 }
 
+static bool hook_injected(const void *slot)
+{
+    return (((const struct auth_incident *)slot)->flags & AUTH_INC_INJECTED) != 0;
+}
+
+/* As hook_init, with the injection's id, size and user: a brute force
+ * that never gets in (exactly `size` failures); a stuffing list with its
+ * usual chance of one success. */
+static double hook_inject_init(void *svc, struct inc_call *c, const struct gen_inject *inj)
+{
+    const struct auth_model *m = ((struct auth_call *)svc)->m;
+    struct auth_incident *in = c->in;
+
+    in->type = (uint8_t)inj->type;
+    in->flags = AUTH_INC_INJECTED;
+    memcpy(in->id, inj->id, sizeof in->id);
+    in->size = (uint8_t)inj->size;
+    if (inj->type == AUTH_A_BRUTE_FORCE) {
+        in->user = (uint16_t)(inj->target >= 0 && inj->target < (int64_t)m->n_users
+                                  ? (uint32_t)inj->target
+                                  : (uint32_t)rng_below(&c->r, m->n_users));
+        in->success_at = NO_SUCCESS;
+    } else {
+        in->success_at = stuffing_success(in, &c->r);
+    }
+    return span_squeeze(in, c->mean_dt_us);
+}
+
+/* An unusual location follows a recent normal login, as a generated one
+ * does; the event's own id is the incident's. */
+static bool hook_inject_single(void *svc, struct inc_call *c, const struct gen_inject *inj)
+{
+    struct auth_call *x = svc;
+
+    if (!location_target(x->m, x->st, &c->r, c->ts_us, &x->tg))
+        return false;
+    location_event(x->m, &x->tg, &c->r, timefmt_ms_of_us(c->ts_us), x->e, x->f);
+    rng_uuid_text(inj->id, x->e->id);
+    x->e->anomaly = inj->type;
+    x->e->injected = true;
+    c->anomaly = inj->type;
+    return true;
+}
+
 /* Unlike the transaction service's, a due step never waits while the
  * count is ahead, and a full table does not step an incident early: a
  * start then simply waits for a later tick. Pending steps shape the pick
@@ -797,6 +842,9 @@ static const struct inc_ops auth_incidents = {
     .valid = hook_valid,
     .step_time = hook_step_time,
     .step = hook_step,
+    .injected = hook_injected,
+    .inject_init = hook_inject_init,
+    .inject_single = hook_inject_single,
 };
 
 static struct inc_state inc_view(struct auth_state *st)
@@ -816,9 +864,10 @@ static void commit(struct auth_state *st, const struct inc_state *view, const st
 {
     st->last_ts_us = c->ts_us;
     remember(st, sd);
-    if (c->op == INC_PUSH)
+    /* an injected incident is no part of the pick's projection */
+    if (c->op == INC_PUSH && !c->injected)
         st->pending[in->type] += (uint32_t)(in->size - in->done);
-    else if (c->op != INC_NONE)
+    else if (c->op != INC_NONE && !c->injected)
         st->pending[in->type] -= st->pending[in->type] ? 1u : 0u;
     inc_commit(&auth_incidents, view, c, t_us, r);
 }
@@ -845,7 +894,7 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     struct auth_call x = { .m = m, .st = st, .e = &e, .f = &f };
     double w[AUTH_A_COUNT];
     enum bm_rc rc;
-    bool due;
+    bool due, taken = false;
 
     if (!auth_state_valid(st))
         return BM_ESTATE;
@@ -855,9 +904,13 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     e.device_type = -1;
     due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, AUTH_A_COUNT, w, t_us);
     rng_uuid4(&c.r, e.id);
-    rc = inc_drive(&auth_incidents, &x, &view, &c, due, t_us);
-    if (rc != BM_OK)
-        return rc;
+    if (p->inject)
+        inc_inject(&auth_incidents, &x, &view, &c, p->inject, t_us, &taken);
+    if (!taken) {
+        rc = inc_drive(&auth_incidents, &x, &view, &c, due, t_us);
+        if (rc != BM_OK)
+            return rc;
+    }
     if (e.anomaly < 0)
         normal_event(m, st, p, &c.r, t_us, &e, &f, &side);
     e.ts_ms = timefmt_ms_of_us(c.ts_us);
@@ -872,6 +925,8 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? auth_anomaly_names[e.anomaly] : NULL;
     ev->detail = &st->out;
+    ev->injected = e.injected;
+    ev->inject_taken = taken;
     /* A single-event anomaly is an incident of one event, named by the
      * event's own id (its JSON's incident_id stays null). */
     if (e.anomaly >= 0 && e.incident_id[0]) {

@@ -205,4 +205,5 @@ const struct service_def auth_service = {
     .sql = &auth_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,
+    .inject_check = auth_inject_check,
 };

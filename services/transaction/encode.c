@@ -53,7 +53,7 @@ enum bm_rc txn_rec_encode(const struct txn_rec *e, struct buf *b)
     jw_fixed(&w, e->proc_ms, 0);
     jw_raw(&w, ",\"risk_score\":");
     jw_fixed(&w, e->risk_milli, 3);
-    jw_event_tail(&w, e->anomaly >= 0 ? txn_anomaly_names[e->anomaly] : NULL, e->incident_id,
-                  e->api);
+    jw_event_tail_as(&w, e->anomaly >= 0 ? txn_anomaly_names[e->anomaly] : NULL, e->incident_id,
+                     e->injected ? "injected" : e->api ? "api" : "generated");
     return jw_finish(&w);
 }

@@ -297,10 +297,10 @@ static void normal_event(const struct txn_model *m, struct rng *r, int64_t t_ms,
 /* ---- anomaly scenarios ---- */
 
 /* One transaction over $10,000 and at least 10x the customer's usual top. */
-static void high_amount_event(const struct txn_model *m, struct rng *r, int64_t t_ms,
-                              struct txn_rec *e, struct txn_features *f)
+static void high_amount_for(const struct txn_model *m, uint32_t c, struct rng *r, int64_t t_ms,
+                            struct txn_rec *e, struct txn_features *f)
 {
-    uint32_t c = draw_customer(m, r), k;
+    uint32_t k;
     const struct txn_customer *cu = &m->cust[c];
     int64_t lo = 10 * (int64_t)cu->usual_hi;
     uint64_t kind = rng_below(r, 10);
@@ -329,6 +329,12 @@ static void high_amount_event(const struct txn_model *m, struct rng *r, int64_t 
         e->channel = TXN_C_BRANCH;
         e->cents = (e->cents + 99) / 100 * 100; /* cash: whole dollars, rounded up */
     }
+}
+
+static void high_amount_event(const struct txn_model *m, struct rng *r, int64_t t_ms,
+                              struct txn_rec *e, struct txn_features *f)
+{
+    high_amount_for(m, draw_customer(m, r), r, t_ms, e, f);
 }
 
 /* Card testing: small purchases at one merchant, minutes apart, from
@@ -452,9 +458,18 @@ static double full_length_load(const struct anom_sched *s, double rate, double m
     return rate * 1e6 / mean_dt_us * per_s * (mean_size - 1.0) / mean_size;
 }
 
+/* An injected incident keeps its type's shape; the flag only keeps it
+ * out of the scheduler's count (incident.h) and names its origin. */
+#define INJECTED_FLAG 0x80u
+
+static int inc_type(const struct txn_incident *in)
+{
+    return (int)(in->type & (INJECTED_FLAG - 1u));
+}
+
 static int64_t gap_us(const struct txn_incident *in, struct rng *r)
 {
-    if (in->type == TXN_A_FRAUD)
+    if (inc_type(in) == TXN_A_FRAUD)
         return inc_gap_us(r, 1 * US_PER_MIN, 5 * US_PER_MIN, in->squeeze);
     return inc_gap_us(r, 2 * US_PER_MIN, 30 * US_PER_MIN, in->squeeze);
 }
@@ -466,11 +481,12 @@ static void incident_step(const struct txn_model *m, struct txn_incident *in, st
 {
     int64_t t_ms = timefmt_ms_of_us(t_us);
 
-    if (in->type == TXN_A_FRAUD)
+    if (inc_type(in) == TXN_A_FRAUD)
         fraud_event(m, in, r, t_ms, e, f);
     else
         laundering_event(m, in, r, t_ms, e, f);
-    e->anomaly = in->type;
+    e->anomaly = inc_type(in);
+    e->injected = (in->type & INJECTED_FLAG) != 0;
     rng_uuid_text(in->id, e->incident_id);
     in->done++;
     if (in->done < in->size)
@@ -532,7 +548,7 @@ static bool hook_valid(const void *svc, const void *slot)
     const struct txn_model *m = ((const struct txn_call *)svc)->m;
     const struct txn_incident *in = slot;
 
-    return (in->type == TXN_A_FRAUD || in->type == TXN_A_LAUNDERING) &&
+    return (inc_type(in) == TXN_A_FRAUD || inc_type(in) == TXN_A_LAUNDERING) &&
            in->customer < m->n_cust && in->merchant < m->n_merch && in->size >= 2 &&
            in->size <= TXN_MAX_INCIDENT && in->done >= 1 && in->done < in->size;
 }
@@ -543,8 +559,49 @@ static bool hook_step(void *svc, struct inc_call *c)
     struct txn_incident *in = c->in;
 
     incident_step(x->m, in, &c->r, c->ts_us, x->e, x->f);
-    c->anomaly = in->type;
+    c->anomaly = inc_type(in);
     return in->done < in->size;
+}
+
+static bool hook_injected(const void *slot)
+{
+    return (((const struct txn_incident *)slot)->type & INJECTED_FLAG) != 0;
+}
+
+static uint32_t inject_customer(const struct txn_call *x, struct inc_call *c,
+                                const struct gen_inject *inj)
+{
+    if (inj->target >= 0 && inj->target < (int64_t)x->m->n_cust)
+        return (uint32_t)inj->target;
+    return draw_customer(x->m, &c->r);
+}
+
+static double hook_inject_init(void *svc, struct inc_call *c, const struct gen_inject *inj)
+{
+    struct txn_call *x = svc;
+    struct txn_incident *in = c->in;
+
+    in->type = (uint8_t)((unsigned)inj->type | INJECTED_FLAG);
+    in->size = (uint8_t)inj->size;
+    in->customer = (uint16_t)inject_customer(x, c, inj);
+    if (inj->type == TXN_A_FRAUD)
+        in->merchant = (uint16_t)fraud_merchant(x->m, in->customer, &c->r);
+    memcpy(in->id, inj->id, sizeof in->id);
+    return 0.0;
+}
+
+/* A high amount: the event's own id is the incident's. */
+static bool hook_inject_single(void *svc, struct inc_call *c, const struct gen_inject *inj)
+{
+    struct txn_call *x = svc;
+
+    high_amount_for(x->m, inject_customer(x, c, inj), &c->r, timefmt_ms_of_us(c->ts_us), x->e,
+                    x->f);
+    rng_uuid_text(inj->id, x->e->id);
+    x->e->anomaly = inj->type;
+    x->e->injected = true;
+    c->anomaly = inj->type;
+    return true;
 }
 
 /* A due step waits while the count is ahead, and should the table ever
@@ -563,6 +620,9 @@ static const struct inc_ops txn_incidents = {
     .set_squeeze = hook_set_squeeze,
     .valid = hook_valid,
     .step = hook_step,
+    .injected = hook_injected,
+    .inject_init = hook_inject_init,
+    .inject_single = hook_inject_single,
 };
 
 static struct inc_state inc_view(struct txn_state *st)
@@ -595,7 +655,7 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     double w[TXN_A_COUNT];
     int64_t t_ms = timefmt_ms_of_us(t_us);
     enum bm_rc rc;
-    bool due;
+    bool due, taken = false;
 
     if (st->version != TXN_STATE_VERSION || st->n_active > TXN_MAX_ACTIVE ||
         !anom_valid(&st->sched, TXN_A_COUNT))
@@ -605,9 +665,13 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     e.anomaly = -1;
     due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, TXN_A_COUNT, w, t_us);
     rng_uuid4(&c.r, e.id);
-    rc = inc_drive(&txn_incidents, &x, &view, &c, due, t_us);
-    if (rc != BM_OK)
-        return rc;
+    if (p->inject)
+        inc_inject(&txn_incidents, &x, &view, &c, p->inject, t_us, &taken);
+    if (!taken) {
+        rc = inc_drive(&txn_incidents, &x, &view, &c, due, t_us);
+        if (rc != BM_OK)
+            return rc;
+    }
     if (e.anomaly < 0)
         normal_event(m, &c.r, t_ms, &e, &f);
     e.ts_ms = t_ms;
@@ -620,6 +684,8 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     ev->ts_ms = t_ms;
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? txn_anomaly_names[e.anomaly] : NULL;
+    ev->injected = e.injected;
+    ev->inject_taken = taken;
     /* A single-event anomaly is an incident of one event, named by the
      * event's own id (its JSON's incident_id stays null). */
     if (e.anomaly >= 0 && e.incident_id[0]) {

@@ -94,4 +94,5 @@ const struct service_def txn_service = {
     .state_init = state_init,
     .state_valid = state_valid,
     .generate = generate,
+    .inject_check = txn_inject_check,
 };

@@ -114,4 +114,13 @@ enum bm_rc txn_from_input(const struct txn_model *m, const struct txn_input *in,
                           struct rng *r, int64_t t_us, uint64_t seq,
                           struct gen_event *ev) BM_WUR;
 
+/* ---- inject.c ---- */
+
+/* service_def.inject_check: a type, a customer_id target, a size (fraud
+ * and laundering 3..TXN_MAX_INCIDENT, usual 5; a high amount 1). */
+struct api_fail;
+struct gen_inject;
+enum bm_rc txn_inject_check(const void *model, const char *type, const struct cJSON *target,
+                            int64_t size, struct gen_inject *inj, struct api_fail *f) BM_WUR;
+
 #endif

@@ -119,6 +119,7 @@ struct txn_rec {
     int anomaly;        /* enum txn_anomaly, -1: normal */
     char incident_id[RNG_UUID_LEN + 1];
     bool api;
+    bool injected; /* origin "injected" */
 };
 
 /* What a risk engine could see in one event, never its label. */
