@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "auth_internal.h"
-#include "inject_api.h"
+#include "inject_req.h"
 
 /* the generator's sizes */
 #define BRUTE_LO 10 /* AUTH_BRUTE_MIN_FAILURES: the rule's minimum */
@@ -25,8 +25,8 @@ enum bm_rc auth_inject_check(const void *model, const char *type, const struct c
     switch (t) {
     case AUTH_A_BRUTE_FORCE:
         inj->type = t;
-        if (inject_api_size(size, BRUTE_LO, BRUTE_HI, 20, &inj->size, f) != BM_OK ||
-            inject_api_target(target, "username", &user, f) != BM_OK)
+        if (inject_req_size(size, BRUTE_LO, BRUTE_HI, 20, &inj->size, f) != BM_OK ||
+            inject_req_target(target, "username", &user, f) != BM_OK)
             return BM_EINVAL;
         if (user && (inj->target = auth_find_user(m, user)) < 0) {
             api_fail_set(f, API_BAD_VALUE, "target.username", "no user \"%.60s\"", user);
@@ -35,15 +35,15 @@ enum bm_rc auth_inject_check(const void *model, const char *type, const struct c
         return BM_OK;
     case AUTH_A_STUFFING:
         inj->type = t;
-        if (inject_api_size(size, STUFF_LO, STUFF_HI, 40, &inj->size, f) != BM_OK)
+        if (inject_req_size(size, STUFF_LO, STUFF_HI, 40, &inj->size, f) != BM_OK)
             return BM_EINVAL;
-        return inject_api_target(target, NULL, &user, f);
+        return inject_req_target(target, NULL, &user, f);
     case AUTH_A_LOCATION:
         /* it follows a user's recent normal login: the generator picks one */
         inj->type = t;
-        if (inject_api_size(size, 1, 1, 1, &inj->size, f) != BM_OK)
+        if (inject_req_size(size, 1, 1, 1, &inj->size, f) != BM_OK)
             return BM_EINVAL;
-        return inject_api_target(target, NULL, &user, f);
+        return inject_req_target(target, NULL, &user, f);
     default:
         api_fail_set(f, API_BAD_VALUE, "type", "no such anomaly type");
         return BM_EINVAL;

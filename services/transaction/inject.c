@@ -3,7 +3,7 @@
  * the type's rule holds for. */
 #include <string.h>
 
-#include "inject_api.h"
+#include "inject_req.h"
 #include "txn_internal.h"
 
 #define FRAUD_MIN  3 /* the generator's sizes: 3 .. TXN_MAX_INCIDENT */
@@ -43,10 +43,10 @@ enum bm_rc txn_inject_check(const void *model, const char *type, const struct cJ
         return BM_EINVAL;
     }
     inj->type = t;
-    if (inject_api_size(size, t == TXN_A_HIGH_AMOUNT ? 1 : FRAUD_MIN,
+    if (inject_req_size(size, t == TXN_A_HIGH_AMOUNT ? 1 : FRAUD_MIN,
                         t == TXN_A_HIGH_AMOUNT ? 1 : TXN_MAX_INCIDENT,
                         t == TXN_A_HIGH_AMOUNT ? 1 : FRAUD_USUAL, &inj->size, f) != BM_OK ||
-        inject_api_target(target, "customer_id", &cust, f) != BM_OK)
+        inject_req_target(target, "customer_id", &cust, f) != BM_OK)
         return BM_EINVAL;
     inj->target = -1;
     if (cust) {

@@ -374,6 +374,32 @@ static bool toy_step(void *svc, struct inc_call *c)
     return in->done < in->size;
 }
 
+/* Injection: tag 1 marks an injected slot. */
+static bool toy_injected(const void *slot)
+{
+    return ((const struct slot *)slot)->tag == 1;
+}
+
+static double toy_inject_init(void *svc, struct inc_call *c, const struct gen_inject *inj)
+{
+    struct slot *in = c->in;
+
+    (void)svc;
+    in->type = (uint8_t)inj->type;
+    in->size = (uint8_t)inj->size;
+    in->tag = 1;
+    memcpy(in->id, inj->id, sizeof in->id);
+    return 0.0;
+}
+
+static bool toy_inject_single(void *svc, struct inc_call *c, const struct gen_inject *inj)
+{
+    if (!((struct toy *)svc)->ready)
+        return false;
+    c->anomaly = inj->type;
+    return true;
+}
+
 static const struct inc_ops toy_ops = {
     .slot_size = sizeof(struct slot),
     .max_active = 4,
@@ -386,6 +412,9 @@ static const struct inc_ops toy_ops = {
     .set_squeeze = toy_set_squeeze,
     .valid = toy_valid,
     .step = toy_step,
+    .injected = toy_injected,
+    .inject_init = toy_inject_init,
+    .inject_single = toy_inject_single,
 };
 
 static void toy_init_state(struct toy *t)
@@ -524,10 +553,82 @@ static void test_incident_driver_refuses_a_bad_slot_from_the_state(void **state)
     assert_int_equal(inc_drive(&toy_ops, &t, &t.view, &c, false, 1001000), BM_ESTATE);
 }
 
+/* One injection call at t_us; commits; *taken as inc_inject says. */
+static struct inc_call toy_inject(struct toy *t, const struct gen_inject *inj, int64_t t_us,
+                                  bool *taken)
+{
+    static const double w[2] = { 1.0, 1.0 };
+    double wo[2];
+    struct slot in;
+    struct inc_call c;
+
+    (void)inc_begin(&c, &t->view, &in, &t->r, 0.0, w, 2, wo, t_us);
+    inc_inject(&toy_ops, t, &t->view, &c, inj, t_us, taken);
+    inc_commit(&toy_ops, &t->view, &c, t_us, &t->r);
+    return c;
+}
+
+static void test_incident_injected_runs_whole_and_is_not_counted(void **state)
+{
+    static struct toy t;
+    const struct gen_inject inj = { .type = 0, .target = -1, .size = 4, .id = { 7 } };
+    struct inc_call c;
+    bool taken = false;
+
+    (void)state;
+    toy_init_state(&t);
+    c = toy_inject(&t, &inj, 1000000, &taken);
+    assert_true(taken);
+    assert_true(c.injected);
+    assert_int_equal(c.op, INC_PUSH);
+    assert_int_equal(c.anomaly, 0);
+    assert_int_equal(t.slots[0].size, 4);
+    assert_int_equal(t.slots[0].id[0], 7);
+    for (int i = 1; i < 4; i++) { /* its steps come through the driver, still marked */
+        c = toy_call(&toy_ops, &t, 0.0, false, 1000000 + i * 1000);
+        assert_true(c.injected);
+        assert_int_equal(c.anomaly, 0);
+    }
+    assert_int_equal(c.op, INC_POP_TOP);
+    assert_int_equal(t.n, 0);
+    assert_true(t.sched.emitted == 0.0); /* the scheduler never heard of it */
+    c = toy_call(&toy_ops, &t, 0.0, true, 1010000); /* a generated one is counted */
+    assert_false(c.injected);
+    assert_true(t.sched.emitted == 1.0);
+}
+
+static void test_incident_injected_waits_for_room_or_readiness(void **state)
+{
+    static struct toy t;
+    const struct gen_inject multi = { .type = 0, .target = -1, .size = 3 };
+    const struct gen_inject single = { .type = 1, .target = -1, .size = 1 };
+    struct inc_call c;
+    bool taken = true;
+
+    (void)state;
+    toy_init_state(&t);
+    for (int i = 0; i < 4; i++)
+        (void)toy_call(&toy_ops, &t, 0.0, true, 1000000 + i);
+    c = toy_inject(&t, &multi, 1000010, &taken); /* table full */
+    assert_false(taken);
+    assert_int_equal(c.op, INC_NONE);
+    assert_int_equal(c.anomaly, -1);
+    assert_int_equal(t.n, 4);
+    c = toy_inject(&t, &single, 1000020, &taken); /* not ready */
+    assert_false(taken);
+    t.ready = true;
+    c = toy_inject(&t, &single, 1000030, &taken);
+    assert_true(taken);
+    assert_int_equal(c.anomaly, 1);
+    assert_int_equal(c.op, INC_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incident_pop_gives_slots_in_due_order_whole),
+        cmocka_unit_test(test_incident_injected_runs_whole_and_is_not_counted),
+        cmocka_unit_test(test_incident_injected_waits_for_room_or_readiness),
         cmocka_unit_test(test_incident_replace_top_refiles_the_stepped_incident),
         cmocka_unit_test(test_incident_none_and_empty_pop_change_nothing),
         cmocka_unit_test(test_incident_same_calls_give_the_same_bytes),
