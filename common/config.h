@@ -38,6 +38,7 @@ struct bm_config {
     int64_t header_timeout_s; /* a new connection's first request must be in by then */
     int64_t idle_timeout_s;   /* kept-alive idle limit */
     int64_t max_connections;  /* 0: sized from RLIMIT_NOFILE */
+    char scenario[512];       /* a scenario timeline file, "" none (scenario.h) */
     /* runtime (POST /config) */
     double anomaly_rate;
     double weights[GEN_MAX_TYPES]; /* <type>_rate, absolute; CFG_RATE_UNSET if not given */

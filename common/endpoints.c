@@ -15,6 +15,7 @@
 #include "genloop.h"
 #include "incident_api.h"
 #include "inject_api.h"
+#include "scenario_api.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -381,5 +382,7 @@ const struct route endpoints_common[] = {
     { "GET", "/incidents", incident_api_h_list, 0 },
     { "GET", "/incidents/", incident_api_h_get, R_PREFIX },
     { "POST", "/inject", inject_api_h_post, R_JSON_BODY },
+    { "GET", "/scenarios", scenario_api_h_get, 0 },
+    { "POST", "/scenarios", scenario_api_h_post, R_JSON_BODY },
 };
 const size_t endpoints_ncommon = sizeof(endpoints_common) / sizeof(endpoints_common[0]);

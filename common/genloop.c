@@ -38,6 +38,7 @@
 #include "json.h"
 #include "log.h"
 #include "parse.h"
+#include "scenario.h"
 #include "shaping.h"
 #include "service.h"
 #include "timefmt.h"
@@ -69,7 +70,7 @@ struct loop_state {
     uint64_t api_events;
 };
 
-enum job_kind { JOB_EVENT, JOB_CONFIG, JOB_INJECT };
+enum job_kind { JOB_EVENT, JOB_CONFIG, JOB_INJECT, JOB_SCENARIO };
 
 /* Injections still to start, due first (then in the order they came);
  * the loop's own, like its state, and rolled back with it. */
@@ -85,6 +86,8 @@ struct job {
     cJSON *change;        /* JOB_CONFIG: owned copy of the runtime object */
     struct bm_config cfg; /* JOB_CONFIG: the live settings with change applied */
     struct genloop_injection inj; /* JOB_INJECT: in and out */
+    struct scenario *scen;        /* JOB_SCENARIO: owned until installed */
+    char *scen_text;              /* JOB_SCENARIO: its JSON, owned */
     struct buf out;       /* JOB_EVENT: stored JSON */
     enum bm_rc rc;
     bool done;
@@ -109,6 +112,10 @@ struct genloop {
     void *saved_svc_state;
     struct pending pending;
     struct pending saved_pending;
+    struct scenario *scen;     /* the scenario timeline, or NULL */
+    int scen_pos;              /* its steps applied (or skipped) so far */
+    int saved_scen_pos;
+    struct bm_config saved_live; /* scenario steps change live inside a batch */
     struct buf state_blob;
     struct buf ev_json;
     int64_t anchor_sim_us;
@@ -136,6 +143,10 @@ struct genloop {
     bool stop;
     struct genloop_status status;
     _Atomic uint64_t committed_head; /* newest committed sequence */
+    /* guarded by lock: what GET /scenarios shows */
+    char *scen_text;   /* the scenario's JSON as given, NULL none */
+    int scen_total, scen_done, scen_skipped;
+    int64_t scen_next_us; /* simulated time of the next step, INT64_MAX none */
 };
 
 /* ------------------------------------------------------------------ */
@@ -193,13 +204,27 @@ static void snapshot(struct genloop *g)
     g->saved_ls = g->ls;
     memcpy(g->saved_svc_state, g->svc_state, g->def->state_size);
     g->saved_pending = g->pending;
+    g->saved_scen_pos = g->scen_pos;
+    g->saved_live = g->live;
 }
+
+static void scen_publish(struct genloop *g);
+static enum bm_rc scen_open(struct genloop *g, const struct bm_config *cfg, char *err,
+                            size_t errlen);
 
 static void restore(struct genloop *g)
 {
     g->ls = g->saved_ls;
     memcpy(g->svc_state, g->saved_svc_state, g->def->state_size);
     g->pending = g->saved_pending;
+    if (g->scen_pos != g->saved_scen_pos) { /* a step's settings go back too */
+        g->scen_pos = g->saved_scen_pos;
+        pthread_mutex_lock(&g->lock);
+        g->live = g->saved_live;
+        pthread_mutex_unlock(&g->lock);
+        cfg_gen_params(&g->live, g->def->svc, &g->params);
+        scen_publish(g);
+    }
 }
 
 /* ---- injections ---- */
@@ -516,6 +541,10 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
         goto fail;
     }
     cfg_gen_params(&g->live, g->def->svc, &g->params);
+    g->scen_next_us = INT64_MAX;
+    rc = scen_open(g, cfg, err, errlen);
+    if (rc != BM_OK)
+        goto fail;
 
     g->status.db_ok = true;
     /* What /health says before the loop's first publish(). */
@@ -625,6 +654,266 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
     pthread_mutex_unlock(&g->lock);
 }
 
+/* ---- scenario timelines (scenario.h) ---- */
+
+/* What GET /scenarios shows, from the loop's own state. */
+static void scen_publish(struct genloop *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->scen_done = g->scen ? g->scen_pos : 0;
+    g->scen_total = g->scen ? g->scen->n : 0;
+    g->scen_next_us = g->scen && g->scen_pos < g->scen->n
+                          ? g->backfill_start_us + g->scen->steps[g->scen_pos].at_us
+                          : INT64_MAX;
+    pthread_mutex_unlock(&g->lock);
+}
+
+static enum bm_rc scen_save_pos(struct genloop *g)
+{
+    char num[24];
+
+    snprintf(num, sizeof num, "%d", g->scen_pos);
+    return meta_put_text(g->db, "scenario_pos", num);
+}
+
+/* A set step: as a POST /config of its keys, in the open transaction. */
+static enum bm_rc scen_set(struct genloop *g, const struct scenario_step *st)
+{
+    struct bm_config next = g->live;
+    struct api_fail f;
+    struct buf diff;
+    enum bm_rc rc;
+
+    if (cfg_apply_runtime(&next, g->def->svc, st->set, &f) != BM_OK) {
+        /* checked when it was loaded; a POST /config since may clash */
+        log_warn("scenario step at +%llds skipped: %s", (long long)(st->at_us / 1000000), f.msg);
+        return BM_OK;
+    }
+    buf_init(&diff, 64 * 1024);
+    rc = cfg_runtime_diff_json(&next, &g->base, g->def->svc, &diff);
+    if (rc == BM_OK)
+        rc = db_meta_set(g->db, "runtime_config", diff.data, diff.len);
+    buf_free(&diff);
+    if (rc != BM_OK)
+        return rc;
+    pthread_mutex_lock(&g->lock);
+    g->live = next;
+    pthread_mutex_unlock(&g->lock);
+    cfg_gen_params(&g->live, g->def->svc, &g->params);
+    return BM_OK;
+}
+
+/* An inject step: scheduled for its own time, so this event starts it. */
+static enum bm_rc scen_inject(struct genloop *g, const struct scenario_step *st)
+{
+    struct db_injection row;
+    enum bm_rc rc;
+
+    if (g->pending.n == INJECT_MAX) {
+        log_warn("scenario injection at +%llds skipped: %d injections wait already",
+                 (long long)(st->at_us / 1000000), INJECT_MAX);
+        return BM_OK;
+    }
+    memset(&row, 0, sizeof row);
+    row.inj = st->inj;
+    row.at_us = g->backfill_start_us + st->at_us;
+    rng_uuid4_bytes(&g->ls.api_rng, row.inj.id);
+    rng_uuid_text(row.inj.id, row.incident_id);
+    rc = db_injection_add(g->db, &row);
+    if (rc == BM_OK)
+        pending_add(&g->pending, &row);
+    return rc;
+}
+
+/* Applies every step due at or before t, in the open transaction. */
+static enum bm_rc scenario_due(struct genloop *g, int64_t t)
+{
+    enum bm_rc rc = BM_OK;
+    bool any = false;
+
+    while (rc == BM_OK && g->scen_pos < g->scen->n &&
+           g->backfill_start_us + g->scen->steps[g->scen_pos].at_us <= t) {
+        const struct scenario_step *st = &g->scen->steps[g->scen_pos];
+
+        rc = st->kind == SCEN_INJECT ? scen_inject(g, st) : scen_set(g, st);
+        g->scen_pos++;
+        any = true;
+    }
+    if (rc == BM_OK && any)
+        rc = scen_save_pos(g);
+    if (any)
+        scen_publish(g);
+    return rc;
+}
+
+/* Makes sc (owned from here) the timeline, its first pos steps done. */
+static void scen_install(struct genloop *g, struct scenario *sc, char *text, int pos,
+                         int skipped)
+{
+    char *old_text;
+
+    if (g->scen) {
+        scenario_free(g->scen);
+        free(g->scen);
+    }
+    g->scen = sc;
+    g->scen_pos = pos;
+    g->saved_scen_pos = pos;
+    pthread_mutex_lock(&g->lock);
+    old_text = g->scen_text;
+    g->scen_text = text;
+    g->scen_skipped = skipped;
+    pthread_mutex_unlock(&g->lock);
+    free(old_text);
+    scen_publish(g);
+}
+
+/* Steps before `now` are skipped: a timeline is offsets from the
+ * stream's start, and the stream does not go back. */
+static int scen_first_due(const struct genloop *g, const struct scenario *sc, int64_t now)
+{
+    int pos = 0;
+
+    while (pos < sc->n && g->backfill_start_us + sc->steps[pos].at_us < now)
+        pos++;
+    return pos;
+}
+
+/* Stores a new timeline (in its own transaction) and installs it. */
+static enum bm_rc scen_store(struct genloop *g, struct scenario *sc, char *text, int64_t now)
+{
+    int pos = scen_first_due(g, sc, now);
+    char num[24];
+    enum bm_rc rc = tx_begin(g);
+
+    if (rc != BM_OK) {
+        write_failed(g);
+        return BM_EDB;
+    }
+    rc = meta_put_text(g->db, "scenario", text);
+    snprintf(num, sizeof num, "%d", pos);
+    if (rc == BM_OK)
+        rc = meta_put_text(g->db, "scenario_pos", num);
+    if (rc == BM_OK)
+        rc = meta_put_text(g->db, "scenario_skipped", num);
+    if (rc != BM_OK) {
+        db_rollback(g->db);
+        restore(g);
+        write_failed(g);
+        return rc;
+    }
+    rc = tx_commit(g);
+    if (rc != BM_OK)
+        return rc;
+    if (pos)
+        log_warn("scenario \"%s\": %d step(s) before the simulated now skipped", sc->name, pos);
+    log_info("scenario \"%s\": %d step(s) from the stream's start", sc->name, sc->n);
+    scen_install(g, sc, text, pos, pos);
+    return BM_OK;
+}
+
+/* Reads, checks and parses a scenario's JSON text into *out (allocated). */
+static enum bm_rc scen_parse_text(struct genloop *g, const char *text, size_t len,
+                                  struct scenario **out, struct api_fail *f)
+{
+    struct scenario *sc = calloc(1, sizeof *sc);
+    cJSON *root = NULL;
+    enum bm_rc rc;
+
+    if (!sc)
+        return BM_ENOMEM;
+    if (json_parse(text, len, &root) != BM_OK) {
+        api_fail_set(f, API_BAD_JSON, "", "not JSON");
+        free(sc);
+        return BM_EINVAL;
+    }
+    rc = scenario_parse(root, g->def->svc, &g->live, g->def->inject_check, g->model, sc, f);
+    cJSON_Delete(root);
+    if (rc != BM_OK) {
+        free(sc);
+        return rc;
+    }
+    *out = sc;
+    return BM_OK;
+}
+
+static enum bm_rc read_file(const char *path, struct buf *out)
+{
+    char chunk[4096];
+    FILE *fp = fopen(path, "r");
+    enum bm_rc rc = BM_OK;
+    size_t n;
+
+    if (!fp)
+        return BM_EIO;
+    while (rc == BM_OK && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        rc = buf_append(out, chunk, n);
+    if (rc == BM_OK && ferror(fp))
+        rc = BM_EIO;
+    fclose(fp);
+    return rc;
+}
+
+/* At open: the stored timeline, then --scenario FILE if it differs. */
+static enum bm_rc scen_open(struct genloop *g, const struct bm_config *cfg, char *err,
+                            size_t errlen)
+{
+    struct buf stored, file;
+    struct scenario *sc = NULL;
+    struct api_fail f;
+    char num[24];
+    bool found = false;
+    int64_t pos = 0, skipped = 0;
+    enum bm_rc rc;
+
+    buf_init(&stored, SCENARIO_TEXT_MAX);
+    buf_init(&file, SCENARIO_TEXT_MAX);
+    rc = db_meta_get(g->db, "scenario", &stored, &found);
+    if (rc == BM_OK && found && stored.len) {
+        if (scen_parse_text(g, stored.data, stored.len, &sc, &f) != BM_OK) {
+            log_warn("stored scenario no longer valid (%s: %s); dropped", f.field, f.msg);
+        } else {
+            if (meta_text(g->db, "scenario_pos", num, sizeof num, &found) != BM_OK || !found ||
+                parse_i64(num, 0, sc->n, &pos) != BM_OK)
+                pos = 0;
+            if (meta_text(g->db, "scenario_skipped", num, sizeof num, &found) != BM_OK ||
+                !found || parse_i64(num, 0, sc->n, &skipped) != BM_OK)
+                skipped = 0;
+            scen_install(g, sc, strdup(stored.data), (int)pos, (int)skipped);
+            sc = NULL;
+        }
+    }
+    if (rc == BM_OK && cfg->scenario[0]) {
+        rc = read_file(cfg->scenario, &file);
+        if (rc != BM_OK) {
+            snprintf(err, errlen, "cannot read scenario %s", cfg->scenario);
+            rc = BM_EINVAL;
+        } else if (!file.len) {
+            snprintf(err, errlen, "scenario %s is empty", cfg->scenario);
+            rc = BM_EINVAL;
+        } else if (g->scen_text && strcmp(g->scen_text, file.data) == 0) {
+            log_info("scenario %s: continuing it (%d of %d steps done)", cfg->scenario,
+                     g->scen_pos, g->scen->n);
+        } else if (scen_parse_text(g, file.data, file.len, &sc, &f) != BM_OK) {
+            snprintf(err, errlen, "scenario %s: %s: %s", cfg->scenario,
+                     f.field[0] ? f.field : "(body)", f.msg);
+            rc = BM_EINVAL;
+        } else {
+            char *text = strdup(file.data);
+            rc = text ? scen_store(g, sc, text, g->ls.last_us) : BM_ENOMEM;
+            if (rc != BM_OK) {
+                free(text);
+                scenario_free(sc);
+                free(sc);
+                snprintf(err, errlen, "cannot store scenario %s", cfg->scenario);
+            }
+        }
+    }
+    buf_free(&stored);
+    buf_free(&file);
+    return rc;
+}
+
 /* Generates and inserts the event due at ls.next_us. */
 static enum bm_rc generate_one(struct genloop *g, double eps)
 {
@@ -633,6 +922,8 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
     enum bm_rc rc;
 
     buf_reset(&g->ev_json);
+    if (g->scen && g->scen_pos < g->scen->n && (rc = scenario_due(g, t)) != BM_OK)
+        return rc;
     g->params.inject = g->pending.n && g->pending.at[0].at_us <= t ? &g->pending.at[0].inj : NULL;
     rc = g->def->generate(g->model, g->svc_state, &g->params, &g->ls.gen_rng, t,
                           g->ls.next_seq, &ev);
@@ -663,6 +954,8 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
         g->ls.anomalies++;
     g->ls.last_us = t;
     count_rate(g, t);
+    if (g->scen && g->scen->nramps)
+        eps = scenario_eps(g->scen, t - g->backfill_start_us, eps);
     g->ls.next_us = t + next_gap_us(g, t, eps);
     return BM_OK;
 }
@@ -828,6 +1121,17 @@ static enum bm_rc run_inject_job(struct genloop *g, struct job *j, bool backfill
     return BM_OK;
 }
 
+static enum bm_rc run_scenario_job(struct genloop *g, struct job *j, bool backfilling)
+{
+    enum bm_rc rc = scen_store(g, j->scen, j->scen_text, sim_now_us(g, backfilling));
+
+    if (rc == BM_OK) { /* installed: the loop owns them now */
+        j->scen = NULL;
+        j->scen_text = NULL;
+    }
+    return rc;
+}
+
 /* Runs queued jobs; returns false when asked to stop. */
 static bool drain_jobs(struct genloop *g, bool backfilling)
 {
@@ -846,9 +1150,10 @@ static bool drain_jobs(struct genloop *g, bool backfilling)
         g->q_len--;
         pthread_mutex_unlock(&g->lock);
 
-        rc = j->kind == JOB_EVENT    ? run_event_job(g, j, backfilling)
-             : j->kind == JOB_INJECT ? run_inject_job(g, j, backfilling)
-                                     : run_config_job(g, j);
+        rc = j->kind == JOB_EVENT      ? run_event_job(g, j, backfilling)
+             : j->kind == JOB_INJECT   ? run_inject_job(g, j, backfilling)
+             : j->kind == JOB_SCENARIO ? run_scenario_job(g, j, backfilling)
+                                       : run_config_job(g, j);
         finish_job(g, j, rc);
     }
 }
@@ -1021,6 +1326,11 @@ void genloop_stop(struct genloop *g)
     pthread_mutex_destroy(&g->lock);
     buf_free(&g->state_blob);
     buf_free(&g->ev_json);
+    if (g->scen) {
+        scenario_free(g->scen);
+        free(g->scen);
+    }
+    free(g->scen_text);
     free(g->svc_state);
     free(g->saved_svc_state);
     free(g);
@@ -1031,6 +1341,11 @@ void genloop_stop(struct genloop *g)
 
 static void job_free(struct job *j)
 {
+    if (j->scen) {
+        scenario_free(j->scen);
+        free(j->scen);
+    }
+    free(j->scen_text);
     cJSON_Delete(j->change);
     buf_free(&j->out);
     free(j->arg);
@@ -1120,4 +1435,47 @@ enum bm_rc genloop_submit_inject(struct genloop *g, struct genloop_injection *in
     j->inj = *in;
     buf_init(&j->out, 16);
     return submit(g, j, NULL, in);
+}
+
+enum bm_rc genloop_submit_scenario(struct genloop *g, struct scenario *sc, char *text)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j) {
+        scenario_free(sc);
+        free(sc);
+        free(text);
+        return BM_ENOMEM;
+    }
+    j->kind = JOB_SCENARIO;
+    j->scen = sc;
+    j->scen_text = text;
+    buf_init(&j->out, 16);
+    return submit(g, j, NULL, NULL);
+}
+
+enum bm_rc genloop_scenarios(struct genloop *g, struct buf *out)
+{
+    char start[TIMEFMT_ISO_LEN + 1], next[TIMEFMT_ISO_LEN + 1];
+    enum bm_rc rc;
+
+    timefmt_iso(g->backfill_start_us / 1000, start);
+    pthread_mutex_lock(&g->lock);
+    if (!g->scen_text) {
+        pthread_mutex_unlock(&g->lock);
+        return buf_puts(out, "{\"scenarios\":[]}");
+    }
+    if (g->scen_next_us != INT64_MAX)
+        timefmt_iso(g->scen_next_us / 1000, next);
+    rc = buf_printf(out,
+                    "{\"scenarios\":[{\"stream_start\":\"%s\",\"steps_total\":%d,"
+                    "\"steps_done\":%d,\"steps_skipped\":%d,\"next_step_at\":%s%s%s,"
+                    "\"state\":\"%s\",\"scenario\":%s}]}",
+                    start, g->scen_total, g->scen_done, g->scen_skipped,
+                    g->scen_next_us != INT64_MAX ? "\"" : "",
+                    g->scen_next_us != INT64_MAX ? next : "null",
+                    g->scen_next_us != INT64_MAX ? "\"" : "",
+                    g->scen_done < g->scen_total ? "running" : "done", g->scen_text);
+    pthread_mutex_unlock(&g->lock);
+    return rc;
 }

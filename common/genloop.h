@@ -95,5 +95,13 @@ struct genloop_injection {
  * genloop_submit_event. */
 enum bm_rc genloop_submit_inject(struct genloop *g, struct genloop_injection *in) BM_WUR;
 
+/* Makes sc (checked by scenario_parse; text its JSON, compact) the
+ * timeline: stored in the writer's transaction, its steps before the
+ * simulated now skipped. Takes ownership of sc and text either way. */
+struct scenario;
+enum bm_rc genloop_submit_scenario(struct genloop *g, struct scenario *sc, char *text) BM_WUR;
+/* Appends GET /scenarios' body: {"scenarios": [...]} (none or the one). */
+enum bm_rc genloop_scenarios(struct genloop *g, struct buf *out) BM_WUR;
+
 
 #endif
