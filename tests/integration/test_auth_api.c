@@ -632,7 +632,9 @@ static int check_db_incidents(const char *path, int *n_brute, int *n_stuff)
     *n_brute = *n_stuff = 0;
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT incident_id, anomaly_type, event_count,"
-                                        " first_seq FROM incidents WHERE NOT open",
+                                        " first_seq FROM incidents WHERE NOT open AND"
+                                        " anomaly_type IN ('brute_force',"
+                                        " 'credential_stuffing')", /* the multi-event ones */
                                         -1, &inc, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db,
