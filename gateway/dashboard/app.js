@@ -453,9 +453,9 @@
 
   async function pollIncidents() {
     try {
-      const r = await call("/incidents");
+      const r = await call("/incidents?state=open&limit=20");
       const list = r.body && Array.isArray(r.body.incidents) ? r.body.incidents : Array.isArray(r.body) ? r.body : [];
-      const open = list.filter((i) => !i.status || i.status === "open" || i.open === true);
+      const open = list.filter((i) => (i.state || i.status || "open") === "open" || i.open === true);
       $("incidents").replaceChildren(...(open.length ? open.slice(0, 20).map((i) => {
         const id = i.incident_id || i.id || "";
         return el("li", {},
