@@ -55,11 +55,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " event_count = event_count + 1, open = excluded.open",
     [ST_INC_EVENT] = "INSERT INTO incident_events(seq, incident_id) VALUES(?1, ?2)",
     /* Up to ?2 of the oldest events before ?1, but none of an incident
-     * that has events at or after ?1 or more to come (db_prune). */
+     * that has events at or after ?1 or more to come (db_prune); such an
+     * incident has more than one event, so the incidents_multi index
+     * holds it. */
     [ST_PRUNE_EVENTS] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ?1"
-                        " AND seq NOT IN (SELECT e.seq FROM incident_events e"
-                        " JOIN incidents i USING(incident_id)"
-                        " WHERE i.last_seq >= ?1 OR i.open) ORDER BY seq LIMIT ?2)",
+                        " AND seq NOT IN (SELECT e.seq FROM incidents i"
+                        " JOIN incident_events e USING(incident_id)"
+                        " WHERE (i.first_seq < i.last_seq OR i.open)"
+                        " AND (i.last_seq >= ?1 OR i.open)) ORDER BY seq LIMIT ?2)",
     [ST_INC_PRUNE_EVENTS] = "DELETE FROM incident_events WHERE seq < ?1 AND incident_id IN"
                             " (SELECT incident_id FROM incidents"
                             " WHERE last_seq < ?1 AND NOT open)",
@@ -108,6 +111,11 @@ static const char schema_sql[] =
     /* GET /incidents/{id} and each listed incident's entities read its
      * events by id. */
     "CREATE INDEX IF NOT EXISTS incident_events_id ON incident_events(incident_id, seq);"
+    /* Only an incident of several events can straddle the retention cut:
+     * pruning reads these (a few hundred), not every incident kept (single
+     * events are most of them). */
+    "CREATE INDEX IF NOT EXISTS incidents_multi ON incidents(last_seq)"
+    "  WHERE first_seq < last_seq OR open;"
     /* POST /inject's incidents, written in the writer's transaction: a
      * scheduled one survives any stop; taken_seq is the event that
      * started it (NULL: still to come). */
