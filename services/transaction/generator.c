@@ -243,7 +243,7 @@ static bool habitual_transfer(const struct txn_model *m, uint32_t c, struct rng 
         e->cents = (int64_t)cu->rent * 100;
         return true;
     }
-    if (!cu->big || !rng_chance(r, 0.3))
+    if (!cu->big || !rng_chance(r, 0.6))
         return false;
     set_counterparty(m, txn_payee(m, c, (int)rng_below(r, TXN_N_PAYEES)), e);
     /* log-uniform over ($10,000, top]: cents, never round hundreds */
