@@ -43,9 +43,14 @@ static void gw_h_health(struct http_req *req)
                HTTP_CT_JSON, &b);
 }
 
-/* anomaly_type may name any service's type. */
+/* anomaly_type may name any service's type, or a group of them
+ * (resource_exhaustion). */
 static const char *known_type(const char *t)
 {
+    const struct svc_type_group *g = svc_type_group(SVC_COUNT, t);
+
+    if (g)
+        return g->name;
     for (int s = 0; s < SVC_NSOURCES; s++) {
         int i = svc_anomaly_index((enum bm_svc)s, t);
         if (i >= 0)

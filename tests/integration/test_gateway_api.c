@@ -195,6 +195,18 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
             assert_string_equal(h_jstr(it, "anomaly_type"), "money_laundering");
         cJSON_Delete(j);
+        /* the seed's name for high_cpu, high_memory and high_disk */
+        j = h_http_get_json(e.gw.port, "/events?anomaly_type=resource_exhaustion&limit=1000",
+                            &st);
+        assert_int_equal(st, 200);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events")) {
+            const char *t = h_jstr(it, "anomaly_type");
+
+            assert_string_equal(h_jstr(it, "source"), "monitoring-service");
+            assert_true(strcmp(t, "high_cpu") == 0 || strcmp(t, "high_memory") == 0 ||
+                        strcmp(t, "high_disk") == 0);
+        }
+        cJSON_Delete(j);
         j = h_http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
