@@ -8,7 +8,10 @@
 # libmicrohttpd server (bench/bare_server.c) serving a body of the same size,
 # backfill events/s against a bare SQLite insert loop (bench/bare_insert.c),
 # live generation at events_per_second 5000 (events/s realised against the
-# rate the service expects), and RSS after the load.
+# rate the service expects), RSS after the load, and GET /health under wrk
+# while bench/flood.c holds BENCH_FLOOD idle connections against the same
+# without them (req/s within 20%, p99 within 100 ms) with the service's RSS
+# meanwhile.
 #
 # Then the gateway, with the three services generating at their configured
 # rate after 5 minutes of history (more than the gateway's buffer holds):
@@ -44,7 +47,9 @@
 # BENCH_UPSTREAM_TIMEOUT_MS (its --upstream-timeout-ms, 800),
 # BENCH_HANG_REQUESTS (requests per endpoint with a service hung, 5),
 # BENCH_HANG_PARALLEL (hung requests kept in flight meanwhile, 4; 0 skips
-# those rows), BENCH_ONLY (all, services or gateway: which rows to run, all),
+# those rows), BENCH_FLOOD (idle connections of the flood rows, 10000; 0 skips
+# them), BENCH_FLOOD_ROUNDS (wrk rounds with the flood and without, 6 each),
+# BENCH_ONLY (all, services or gateway: which rows to run, all),
 # BENCH_KEEP=1 (keep the temporary directory with logs and wrk output),
 # BM_SKIP_DEPS=1, BM_SKIP_BUILD=1, BM_JOBS (2).
 set -euo pipefail
@@ -90,6 +95,8 @@ POLL_MS=${BENCH_POLL_INTERVAL_MS:-1000}
 UPSTREAM_MS=${BENCH_UPSTREAM_TIMEOUT_MS:-800}
 HANG_N=${BENCH_HANG_REQUESTS:-5}
 HANG_PAR=${BENCH_HANG_PARALLEL:-4}
+FLOOD_N=${BENCH_FLOOD:-10000}
+FLOOD_ROUNDS=${BENCH_FLOOD_ROUNDS:-6}
 ONLY=${BENCH_ONLY:-all}
 case "$ONLY" in all | services | gateway) ;; *) die "BENCH_ONLY: all, services or gateway" ;; esac
 HUNG=auth-service                           # the service bench/hang_server.c plays
@@ -111,6 +118,8 @@ T_GW_RPS=0.50
 T_GW_P99_MS=20
 T_GW_RSS_MB=24
 T_HANG_SLACK_MS=50
+T_FLOOD_RPS=0.80   # issue 21: normal clients within 20% of quiet
+T_FLOOD_P99_MS=100 # issue 21: /health within 100 ms beside 10,000 idle connections
 
 # ---- measurements -----------------------------------------------------------
 
@@ -279,6 +288,74 @@ live_rate() {
 
 hwm_mb() { proc_mb "$1" VmHWM; }
 
+# conns_open BASE : connections.open in BASE's /metrics (0 if none).
+conns_open() {
+    local n
+    n=$(json_field "$1/metrics" .connections.open)
+    echo "${n:-0}"
+}
+
+# flood_set FLOOD_PID BASE on|off N : turn bench/flood on (until the service
+# holds N connections) or off (until it holds few); 20 s at most.
+flood_set() {
+    local fpid=$1 base=$2 want=$3 n=$4 open deadline=$((SECONDS + 20))
+    if [[ "$want" == on ]]; then kill -USR1 "$fpid"; else kill -USR2 "$fpid"; fi
+    while ((SECONDS < deadline)); do
+        open=$(conns_open "$base")
+        if [[ "$want" == on ]]; then ((open >= n)) && return 0; else ((open < 64)) && return 0; fi
+        sleep 0.05
+    done
+    log "warning: flood $want: the service holds $open connections"
+}
+
+# flood_pair NAME PID BASE : wrk on BASE/health, FLOOD_ROUNDS rounds quiet
+# (half before, half after) and FLOOD_ROUNDS with bench/flood holding
+# FLOOD_N idle connections in between: quiet, flood, quiet, so that a drift
+# of the machine's speed weighs on both alike. Not alternated round by
+# round: each flood is FLOOD_N connections through the kernel's connection
+# tracking, whose table (262,144 entries here, shared by whatever else the
+# machine runs) keeps each for two minutes after it closes. Prints the
+# medians "q_rps q_p99 f_rps f_p99 f_err", their ratios "rps_ratio
+# p99_ratio", the service's RSS with the flood held (MB) and how many
+# connections the flood held.
+flood_pair() {
+    local name=$1 pid=$2 base=$3 port fpid held i out rss a b c d
+    local WARMUP=0
+    local -a qr qp fr fp
+    local fe=0
+    port=${base##*:}
+    start "flood-$name" "$BIN/flood" "$port" "$FLOOD_N"
+    fpid=$started
+    for ((i = 0; i < 50; i++)); do
+        held=$(awk '/^flood / { print $2 }' "$TMP/flood-$name.log")
+        [[ -n "$held" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$held" ]] || die "bench/flood did not start: $(tail -n 3 "$TMP/flood-$name.log")"
+    log "wrk: $name /health quiet and beside $held idle connections, $FLOOD_ROUNDS rounds each"
+    wrk -t"$THREADS" -c"$CONNS" -d2s "$base/health" >/dev/null 2>&1 || true
+    for ((i = 1; i <= FLOOD_ROUNDS * 2; i++)); do
+        if ((i == FLOOD_ROUNDS / 2 + 1)); then
+            flood_set "$fpid" "$base" on "$held"
+        elif ((i == FLOOD_ROUNDS / 2 + FLOOD_ROUNDS + 1)); then
+            rss=$(rss_mb "$pid")
+            flood_set "$fpid" "$base" off "$held"
+        fi
+        if ((i > FLOOD_ROUNDS / 2 && i <= FLOOD_ROUNDS / 2 + FLOOD_ROUNDS)); then
+            read -r a b c d <<<"$(wrk_run "$name-flood-$i" "$base/health")"
+            fr+=("$a") fp+=("$c")
+            fe=$((fe + d))
+        else
+            read -r a b c d <<<"$(wrk_run "$name-quiet-$i" "$base/health")"
+            qr+=("$a") qp+=("$c")
+        fi
+    done
+    out=$(median "${qr[@]}")
+    stop "$fpid"
+    a=$(median "${fr[@]}") b=$(median "${qp[@]}") c=$(median "${fp[@]}")
+    echo "$out $b $a $c $fe $(ratio "$a" "$out") $(ratio "$c" "$b") $rss $held"
+}
+
 # ---- table notes ----------------------------------------------------------
 
 # errs SERVICE_ERRORS BARE_ERRORS : a note for the result column.
@@ -294,7 +371,7 @@ bench_service() {
     local name=$1 list=$2 bin=$BIN/$1 short=${1%-service}
     local port pid base hb eb bport bpid b2port b2pid st
     local s_rps s_p50 s_p99 s_err r_rps r_p50 r_p99 r_err q_rps q_p99 v
-    local up rss hwm bf_rate bf_total bf_state ins_rate live_eps live_exp out
+    local up rss hwm bf_rate bf_total bf_state ins_rate live_eps live_exp out q_rps_r q_p99_r
 
     log "== $name"
 
@@ -302,8 +379,11 @@ bench_service() {
 
     port=$(free_port)
     base=http://127.0.0.1:$port
+    # the header timeout past the flood rows: a flood held, not one the
+    # service cuts every 5 s and the client renews (2,000 connections a
+    # second through the connection tracking table)
     start "$name" "$bin" --port "$port" --bind 127.0.0.1 --db "$TMP/$name.db" \
-        --seed "$SEED" --backfill 1h "${CFG[@]}"
+        --seed "$SEED" --backfill 1h --header-timeout-s 120 "${CFG[@]}"
     pid=$started
     wait_http "$base/health" "$pid" 10 ||
         die "$name did not answer /health; log: $(tail -n 5 "$TMP/$name.log")"
@@ -354,6 +434,19 @@ bench_service() {
     hwm=$(hwm_mb "$pid")
     stop "$bpid"
     stop "$b2pid"
+
+    if ((FLOOD_N > 0)); then
+        local q_rps q_p99 f_rps f_p99 f_err f_rss held
+        read -r q_rps q_p99 f_rps f_p99 f_err q_rps_r q_p99_r f_rss held <<<"$(flood_pair \
+            "$short" "$pid" "$base")"
+        v=$(verdict "$q_rps_r >= $T_FLOOD_RPS && $f_err == 0")
+        row "$short /health req/s, $held idle conns" "$f_rps" "$q_rps" "$q_rps_r" \
+            ">= ${T_FLOOD_RPS}x quiet" "$v$(errs "$f_err" 0)"
+        v=$(verdict "$f_p99 <= $T_FLOOD_P99_MS")
+        row "$short /health p99 ms, $held idle conns" "$f_p99" "$q_p99" "$q_p99_r" \
+            "<= $T_FLOOD_P99_MS ms" "$v"
+        row "$short RSS MB with $held idle conns" "$f_rss" "-" "-" "-" "info"
+    fi
     stop "$pid"
 
     log "timing a $BACKFILL backfill from $BACKFILL_START"
@@ -581,7 +674,7 @@ bench_gateway() {
 
 # ---- main ---------------------------------------------------------------------
 
-bench_build bare_server bare_insert
+bench_build bare_server bare_insert flood
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bankmock-bench.XXXXXX")
 log "$(nproc) CPUs; wrk -t$THREADS -c$CONNS -d${SECS}s --latency; temp dir $TMP"
 

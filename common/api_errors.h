@@ -10,12 +10,15 @@
     X(API_UNAUTHORIZED,  401, "unauthorized")           \
     X(API_NOT_FOUND,     404, "not_found")              \
     X(API_BAD_METHOD,    405, "method_not_allowed")     \
+    X(API_REQ_TIMEOUT,   408, "request_timeout")        \
     X(API_TOO_LARGE,     413, "payload_too_large")      \
+    X(API_URI_TOO_LONG,  414, "uri_too_long")           \
     X(API_BAD_MEDIA,     415, "unsupported_media_type") \
     X(API_UNKNOWN_FIELD, 422, "unknown_field")          \
     X(API_BAD_TYPE,      422, "invalid_type")           \
     X(API_BAD_VALUE,     422, "invalid_value")          \
     X(API_READONLY,      422, "read_only_field")        \
+    X(API_HEAD_TOO_LARGE, 431, "request_header_fields_too_large") \
     X(API_INTERNAL,      500, "internal_error")         \
     X(API_BAD_GATEWAY,   502, "bad_gateway")            \
     X(API_UNAVAIL,       503, "service_unavailable")    \

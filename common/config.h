@@ -34,6 +34,9 @@ struct bm_config {
     bool version;
     int log_level; /* enum log_level */
     char admin_token[256];
+    int64_t header_timeout_s; /* a new connection's first request must be in by then */
+    int64_t idle_timeout_s;   /* kept-alive idle limit */
+    int64_t max_connections;  /* 0: sized from RLIMIT_NOFILE */
     /* runtime (POST /config) */
     double anomaly_rate;
     double weights[GEN_MAX_TYPES];

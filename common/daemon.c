@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "cli.h"
 #include "db.h"
@@ -18,26 +17,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                            */
-
-/* Raises the open-file limit and returns a connection cap that fits. */
-static unsigned connection_cap(unsigned want, unsigned threads)
-{
-    struct rlimit rl;
-    rlim_t need = (rlim_t)(want + 64) * threads + 64;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 128;
-    if (rl.rlim_cur < need && rl.rlim_max != rl.rlim_cur) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-        (void)getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur >= need)
-        return want;
-    if (rl.rlim_cur < 64 * (rlim_t)threads + 192)
-        return 32;
-    return (unsigned)((rl.rlim_cur - 64) / threads - 64);
-}
 
 static bool is_loopback(const char *addr)
 {
@@ -89,9 +68,10 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
             .nroutes = endpoints_ncommon + def->nroutes,
             .app = &app,
             .admin_token = cfg.admin_token,
-            .max_conns = connection_cap(512, 2),
+            .max_conns = (unsigned)cfg.max_connections, /* 0: from RLIMIT_NOFILE */
             .threads = 2,
-            .conn_timeout_s = 15,
+            .conn_timeout_s = (unsigned)cfg.idle_timeout_s,
+            .header_timeout_s = (unsigned)cfg.header_timeout_s,
         };
         if (http_server_start(&o, &srv) != BM_OK) {
             fprintf(stderr, "%s: cannot listen on %s:%lld\n", name, cfg.bind,

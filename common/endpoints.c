@@ -132,7 +132,8 @@ void endpoints_h_metrics(struct http_req *req)
     m.rss_bytes = metrics_rss_bytes();
     m.backfilling = st.backfilling;
     buf_init(&b, 64 * 1024);
-    if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK) {
+    if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK ||
+        http_server_limits(req, text, m.service, &b) != BM_OK) {
         buf_free(&b);
         http_send_error(req, API_INTERNAL, "", "metrics too large");
         return;

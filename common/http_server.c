@@ -9,6 +9,8 @@
 #include "http_server.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -17,11 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <microhttpd.h>
 
@@ -34,13 +40,32 @@
 #define MAX_HEADERS 24 /* response headers a handler adds (the proxy forwards a service's) */
 #define RID_MAX     64
 
-/* An open connection, on its socket context. waiting_since_us is when it
- * began owing us a request (opened, or its last answer went out), 0 while
- * a whole request is in and being answered. */
+/* A connection MHD serves, on its socket context. waiting_since_us is
+ * when it began owing us a request (handed to MHD with its first head, or
+ * its last answer went out), 0 while a whole request is in and being
+ * answered; first until its first request is in whole. */
 struct conn_track {
     struct conn_track *prev, *next;
     int fd;
     _Atomic int64_t waiting_since_us;
+    atomic_bool first;
+};
+
+/* A connection the front door holds: accepted, its first request head not
+ * yet in whole (pending), or answered by the door itself and read until
+ * the client closes or the linger time ends (lingering). Each list is in
+ * order of its deadline, oldest first. */
+struct door_conn {
+    struct door_conn *prev, *next;
+    int fd;
+    bool lingering;
+    int64_t since_us; /* accepted, or answered */
+    struct sockaddr_in addr;
+};
+
+struct door_list {
+    struct door_conn *head, *tail;
+    unsigned n;
 };
 
 struct http_server {
@@ -50,14 +75,26 @@ struct http_server {
     void *app;
     char token[256];
     unsigned max_conns;
-    atomic_uint open_conns;
+    atomic_uint open_conns;        /* connections MHD serves */
+    atomic_uint pending_conns;     /* connections the front door holds */
     atomic_uint inflight;          /* requests begun and not yet completed */
     atomic_bool draining;          /* stopping: new requests get 503 */
     uint16_t port;
-    int64_t request_deadline_us;   /* a request must be in whole this long after it is owed */
-    _Atomic int64_t next_sweep_us; /* when late requests are looked for next */
+    int64_t header_deadline_us;    /* a first request must be in whole this long after
+                                      it is owed (accepted; its head handed to MHD) */
+    int64_t idle_deadline_us;      /* the same for a kept-alive connection's next */
+    int64_t next_sweep_us;         /* when late requests are looked for next (door thread) */
     pthread_mutex_t conns_lock;    /* guards conns and its links */
     struct conn_track *conns;
+    /* the front door: listen socket, accept thread */
+    int listen_fd, ep_fd, wake_fd, spare_fd;
+    pthread_t door;
+    bool door_running;
+    struct door_list pending, lingering;
+    atomic_ullong refused;         /* connections answered 503 over the cap */
+    atomic_ullong header_timeouts; /* connections cut for a late first request */
+    atomic_ullong heads_refused;   /* 414 and 431 answered by the door */
+    char peek[HTTP_HEAD_MAX + 1];  /* the door thread's view of a head */
 };
 
 struct http_arg {
@@ -371,24 +408,30 @@ void http_send_buf(struct http_req *req, int status, const char *ctype, struct b
         send_owned(req, status, ctype, data, len);
 }
 
+/* {"error":{"code":..,"message":..,"field":..}} into b. */
+static enum bm_rc error_body(struct buf *b, enum api_err err, const char *field,
+                             const char *msg)
+{
+    if (buf_puts(b, "{\"error\":{\"code\":") != BM_OK ||
+        buf_put_json_str(b, api_error_table[err].code) != BM_OK ||
+        buf_puts(b, ",\"message\":") != BM_OK || buf_put_json_str(b, msg) != BM_OK ||
+        buf_puts(b, ",\"field\":") != BM_OK ||
+        buf_put_json_str_or_null(b, field && *field ? field : NULL) != BM_OK ||
+        buf_puts(b, "}}") != BM_OK)
+        return BM_ETOOBIG;
+    return BM_OK;
+}
+
 static void send_error_v(struct http_req *req, enum api_err err, const char *field,
                          const char *fmt, va_list ap)
 {
     char msg[256];
     struct buf b;
-    const struct api_error_info *e = &api_error_table[err];
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     buf_init(&b, 1024);
-    if (buf_puts(&b, "{\"error\":{\"code\":") != BM_OK || buf_put_json_str(&b, e->code) != BM_OK ||
-        buf_puts(&b, ",\"message\":") != BM_OK || buf_put_json_str(&b, msg) != BM_OK ||
-        buf_puts(&b, ",\"field\":") != BM_OK ||
-        buf_put_json_str_or_null(&b, field && *field ? field : NULL) != BM_OK ||
-        buf_puts(&b, "}}") != BM_OK) {
-        buf_free(&b);
-        return;
-    }
-    http_send_buf(req, e->status, HTTP_CT_JSON, &b);
+    if (error_body(&b, err, field, msg) == BM_OK)
+        http_send_buf(req, api_error_table[err].status, HTTP_CT_JSON, &b);
     buf_free(&b);
 }
 
@@ -477,6 +520,15 @@ static bool rid_valid(const char *s)
 static _Thread_local struct rng rid_rng;
 static _Thread_local bool rid_rng_ready;
 
+static void new_rid(char out[RID_MAX + 1])
+{
+    if (!rid_rng_ready) {
+        rng_seed(&rid_rng, rng_os_u64());
+        rid_rng_ready = true;
+    }
+    rng_uuid4(&rid_rng, out);
+}
+
 static void make_rid(struct http_req *req)
 {
     const char *given = http_req_header(req, "X-Request-ID");
@@ -485,11 +537,7 @@ static void make_rid(struct http_req *req)
         memcpy(req->rid, given, strlen(given) + 1);
         return;
     }
-    if (!rid_rng_ready) {
-        rng_seed(&rid_rng, rng_os_u64());
-        rid_rng_ready = true;
-    }
-    rng_uuid4(&rid_rng, req->rid);
+    new_rid(req->rid);
 }
 
 /* Checks done once the headers are in, before any body is read.
@@ -502,11 +550,6 @@ static bool precheck(struct http_req *req)
 
     if (atomic_load(&s->draining)) {
         http_send_error(req, API_UNAVAIL, "", "shutting down");
-        return false;
-    }
-    if (atomic_load(&req->srv->open_conns) > s->max_conns) {
-        http_add_header(req, "Retry-After", "1");
-        http_send_error(req, API_UNAVAIL, "", "too many connections");
         return false;
     }
     r = route_find(req);
@@ -545,10 +588,12 @@ static bool precheck(struct http_req *req)
 
 /* MHD's connection timeout only ends idle connections: a client that
  * trickles its request a byte at a time (slowloris) keeps its socket for
- * ever, and enough of them hold the connection cap, so that everyone else
- * gets 503. So a request that is not in whole within the timeout of being
- * owed is cut, however it trickles. New connections trigger the sweep (at
- * most once a second): they are what the cap turns away. */
+ * ever. The front door holds a new connection until its first head is in
+ * whole (header timeout); here a connection MHD serves is cut when its
+ * request (a first one's body, or a kept-alive one's next request) is not
+ * in whole within the header or the idle timeout of being owed, however
+ * it trickles. The door thread sweeps twice a second; the list holds only
+ * connections that sent a whole head, not an idle flood. */
 
 static struct conn_track *track_of(struct MHD_Connection *conn)
 {
@@ -562,9 +607,12 @@ static void track_owed(struct MHD_Connection *conn, bool owed)
 {
     struct conn_track *t = track_of(conn);
 
-    if (t)
-        atomic_store_explicit(&t->waiting_since_us, owed ? time_mono_us() : 0,
-                              memory_order_relaxed);
+    if (!t)
+        return;
+    if (!owed)
+        atomic_store_explicit(&t->first, false, memory_order_relaxed);
+    atomic_store_explicit(&t->waiting_since_us, owed ? time_mono_us() : 0,
+                          memory_order_relaxed);
 }
 
 static struct conn_track *track_add(struct http_server *s, struct MHD_Connection *conn)
@@ -577,6 +625,7 @@ static struct conn_track *track_add(struct http_server *s, struct MHD_Connection
         return NULL; /* untracked: only its deadline is lost */
     t->fd = ci->connect_fd;
     atomic_init(&t->waiting_since_us, time_mono_us());
+    atomic_init(&t->first, true);
     pthread_mutex_lock(&s->conns_lock);
     t->next = s->conns;
     if (s->conns)
@@ -601,13 +650,16 @@ static void track_remove(struct http_server *s, struct conn_track *t)
     free(t);
 }
 
-static void sweep_late(struct http_server *s)
+#define SWEEP_EVERY_US 500000
+
+/* Door thread only. */
+static void sweep_late(struct http_server *s, int64_t now)
 {
-    int64_t now = time_mono_us(), due = atomic_load(&s->next_sweep_us);
     unsigned cut = 0;
 
-    if (now < due || !atomic_compare_exchange_strong(&s->next_sweep_us, &due, now + 1000000))
+    if (now < s->next_sweep_us)
         return;
+    s->next_sweep_us = now + SWEEP_EVERY_US;
     /* Under the lock: MHD reports a connection closed before it closes
      * the socket, and that report waits for the lock, so every fd listed
      * here is still the connection's own. shutdown() makes MHD see EOF
@@ -615,7 +667,10 @@ static void sweep_late(struct http_server *s)
     pthread_mutex_lock(&s->conns_lock);
     for (struct conn_track *t = s->conns; t; t = t->next) {
         int64_t since = atomic_load_explicit(&t->waiting_since_us, memory_order_relaxed);
-        if (since && now - since > s->request_deadline_us) {
+        int64_t limit = atomic_load_explicit(&t->first, memory_order_relaxed)
+                            ? s->header_deadline_us
+                            : s->idle_deadline_us;
+        if (since && now - since > limit) {
             atomic_store_explicit(&t->waiting_since_us, 0, memory_order_relaxed);
             (void)shutdown(t->fd, SHUT_RDWR);
             cut++;
@@ -623,8 +678,7 @@ static void sweep_late(struct http_server *s)
     }
     pthread_mutex_unlock(&s->conns_lock);
     if (cut)
-        log_warn("closed %u connections that sent no whole request within %lld s", cut,
-                 (long long)(s->request_deadline_us / 1000000));
+        log_warn("closed %u connections that sent no whole request in time", cut);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -736,12 +790,571 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&s->open_conns, 1);
         *socket_ctx = track_add(s, conn);
-        sweep_late(s);
     } else {
         atomic_fetch_sub(&s->open_conns, 1);
         track_remove(s, *socket_ctx);
         *socket_ctx = NULL;
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* The front door                                                       */
+
+/* Our own listen socket and accept thread, ahead of MHD. MHD on its own
+ * gives a connection its memory pool and a place in a worker's epoll set
+ * as it accepts it, answers a request line longer than that pool with an
+ * HTML page, and at its connection limit stops accepting: new clients
+ * then wait unanswered in the listen backlog (2,000 idle connections
+ * made /health hang for 5 s). The door accepts whatever comes at once.
+ * Over the cap it answers 503 itself. Otherwise it holds the connection
+ * (a few dozen bytes here and an epoll entry) until its first request
+ * head is in whole, peeking without reading, and then hands it to MHD
+ * (MHD_add_connection), which reads it from the start. An overlong
+ * request line or head it answers 414 or 431 in JSON; a head not whole
+ * within the header timeout, 408. After its own answer it reads and drops
+ * what the client still sends for a moment before closing, so that a
+ * client still sending (a 100 KiB query) reads the answer rather than a
+ * reset. */
+
+#define DOOR_EVENTS  128
+#define ACCEPT_BATCH 256
+#define LINGER_US    500000 /* reading what a client sends after the door's answer */
+#define LINGER_MAX   128    /* more lingering than this are closed at once (they
+                                 hold descriptors beyond the cap) */
+
+static void dl_push(struct door_list *l, struct door_conn *c)
+{
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+static void dl_unlink(struct door_list *l, struct door_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+/* Copies the first space-delimited word of the peeked head after skip
+ * words into out (for the access log); "" if none. */
+static void head_word(const char *p, size_t n, int skip, char *out, size_t outlen)
+{
+    size_t i = 0, o = 0;
+
+    for (; skip > 0; skip--) {
+        while (i < n && p[i] != ' ' && p[i] != '\r' && p[i] != '\n')
+            i++;
+        if (i >= n || p[i] != ' ')
+            break;
+        i++;
+    }
+    if (skip == 0)
+        while (i < n && o + 1 < outlen && p[i] != ' ' && p[i] != '\r' && p[i] != '\n')
+            out[o++] = p[i++];
+    out[o] = '\0';
+}
+
+/* Writes a JSON error answer with Connection: close straight to the
+ * socket, before MHD has it. A request (logged and counted like MHD's)
+ * unless it is the 408 of a client that never sent one. */
+static void door_answer(struct http_server *s, int fd, enum api_err err, const char *msg,
+                        size_t peeked)
+{
+    int status = api_error_table[err].status;
+    char head[512], rid[RID_MAX + 1], date[64] = "", method[32], path[128];
+    struct buf b;
+    struct tm tm;
+    time_t now = time(NULL);
+    int64_t t0 = time_mono_us();
+    int n;
+
+    buf_init(&b, 1024);
+    if (error_body(&b, err, NULL, msg) != BM_OK) {
+        buf_free(&b);
+        return;
+    }
+    new_rid(rid);
+    if (gmtime_r(&now, &tm))
+        (void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "X-Request-ID: %s\r\n%sConnection: close\r\n\r\n",
+                 status, reason_phrase(status), date, HTTP_CT_JSON, b.len, rid,
+                 status == 503 ? "Retry-After: 1\r\n" : "");
+    if (n > 0 && (size_t)n < sizeof(head)) {
+        struct iovec iov[2] = { { head, (size_t)n }, { b.data, b.len } };
+        struct msghdr mh;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = 2;
+        (void)sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    buf_free(&b);
+    if (status == 408)
+        return;
+    head_word(s->peek, peeked, 0, method, sizeof(method));
+    head_word(s->peek, peeked, 1, path, sizeof(path));
+    atomic_fetch_add_explicit(&lat_hist[lat_bucket(time_mono_us() - t0)], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&req_total, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(status >= 500 ? &req_5xx : &req_4xx, 1, memory_order_relaxed);
+    if (log_enabled(LOG_INFO))
+        log_request(method[0] ? method : NULL, path[0] ? path : NULL, status,
+                    (double)(time_mono_us() - t0) / 1000.0, rid);
+}
+
+static void door_close(struct door_conn *c)
+{
+    close(c->fd); /* also leaves the epoll set */
+    free(c);
+}
+
+/* After the door's answer: no more from us; read and drop what comes for
+ * LINGER_US. c is in no list; registered: its fd is in the epoll set. */
+static void door_linger(struct http_server *s, struct door_conn *c, bool registered)
+{
+    (void)shutdown(c->fd, SHUT_WR);
+    if (s->lingering.n >= LINGER_MAX) {
+        door_close(c);
+        return;
+    }
+    if (!registered) {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+        if (epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+            door_close(c);
+            return;
+        }
+    }
+    c->lingering = true;
+    c->since_us = time_mono_us();
+    dl_push(&s->lingering, c);
+}
+
+/* A lingering connection is readable: drop what it sent; true once it
+ * has closed its side (or failed). */
+static bool door_drain(struct http_server *s, struct door_conn *c)
+{
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = recv(c->fd, s->peek, sizeof(s->peek), 0);
+        if (n > 0)
+            continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    }
+    return false; /* more than 64 reads' worth: the linger time ends it */
+}
+
+enum door_verdict { DV_WAIT, DV_CLOSE, DV_HANDOFF, DV_LINE_LONG, DV_HEAD_LONG };
+
+/* What a head of len bytes and lines lines costs in MHD's pool: MHD keeps
+ * a record of each header line beside the text (about 62 bytes each,
+ * measured: 191 lines of 3.7 KB and 33 of 13.5 KB both just fit). */
+#define HEAD_LINE_COST 64
+
+/* Looks at what a held connection has sent so far (without reading it). */
+static enum door_verdict door_examine(struct http_server *s, int fd, size_t *peeked)
+{
+    ssize_t n = recv(fd, s->peek, sizeof(s->peek), MSG_PEEK);
+    const char *p = s->peek, *nl, *end;
+    size_t line, lines = 0, len;
+
+    *peeked = 0;
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? DV_WAIT : DV_CLOSE;
+    if (n == 0)
+        return DV_CLOSE; /* closed before a whole head */
+    *peeked = (size_t)n;
+    nl = memchr(p, '\n', (size_t)n);
+    line = nl ? (size_t)(nl - p) : (size_t)n;
+    if (line > HTTP_LINE_MAX)
+        return DV_LINE_LONG;
+    /* the head ends at the first empty line after the request line */
+    end = NULL;
+    for (const char *q = nl; q && !end; q = memchr(q + 1, '\n', (size_t)(p + n - q - 1))) {
+        lines++;
+        if (q + 1 < p + n && q[1] == '\n')
+            end = q + 2;
+        else if (q + 2 < p + n && q[1] == '\r' && q[2] == '\n')
+            end = q + 3;
+    }
+    len = end ? (size_t)(end - p) : (size_t)n;
+    if (len + lines * HEAD_LINE_COST > HTTP_HEAD_MAX)
+        return DV_HEAD_LONG;
+    return end ? DV_HANDOFF : DV_WAIT;
+}
+
+/* Acts on a verdict for c (in no list; registered: in the epoll set).
+ * Returns false if c is still to be held. */
+static bool door_act(struct http_server *s, struct door_conn *c, enum door_verdict v,
+                     size_t peeked, bool registered)
+{
+    char msg[96];
+
+    switch (v) {
+    case DV_WAIT:
+        return false;
+    case DV_CLOSE:
+        door_close(c);
+        return true;
+    case DV_HANDOFF:
+        if (registered)
+            (void)epoll_ctl(s->ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
+        /* MHD closes the socket itself if it cannot take it */
+        if (MHD_add_connection(s->d, c->fd, (const struct sockaddr *)&c->addr,
+                               sizeof(c->addr)) != MHD_YES)
+            log_warn("libmicrohttpd refused a connection: %s", strerror(errno));
+        free(c);
+        return true;
+    case DV_LINE_LONG:
+        snprintf(msg, sizeof(msg), "request line longer than %d bytes", HTTP_LINE_MAX);
+        atomic_fetch_add(&s->heads_refused, 1);
+        door_answer(s, c->fd, API_URI_TOO_LONG, msg, peeked);
+        break;
+    case DV_HEAD_LONG:
+        snprintf(msg, sizeof(msg), "request head longer than %d bytes", HTTP_HEAD_MAX);
+        atomic_fetch_add(&s->heads_refused, 1);
+        door_answer(s, c->fd, API_HEAD_TOO_LARGE, msg, peeked);
+        break;
+    }
+    door_linger(s, c, registered);
+    return true;
+}
+
+static void door_admit(struct http_server *s, int fd, const struct sockaddr_in *addr)
+{
+    struct door_conn *c = calloc(1, sizeof(*c));
+    enum door_verdict v;
+    size_t peeked;
+
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->addr = *addr;
+    c->since_us = time_mono_us();
+    if (atomic_load(&s->open_conns) + s->pending.n >= s->max_conns) {
+        atomic_fetch_add(&s->refused, 1);
+        door_answer(s, fd, API_UNAVAIL, "too many connections", 0);
+        door_linger(s, c, false);
+        return;
+    }
+    /* a client usually sends its request with the handshake: often it is
+     * here already */
+    v = door_examine(s, fd, &peeked);
+    if (door_act(s, c, v, peeked, false))
+        return;
+    {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+        if (epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            door_close(c);
+            return;
+        }
+    }
+    dl_push(&s->pending, c);
+    atomic_store_explicit(&s->pending_conns, s->pending.n, memory_order_relaxed);
+}
+
+static void door_accept(struct http_server *s)
+{
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_in a;
+        socklen_t al = sizeof(a);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&a, &al, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd >= 0) {
+            door_admit(s, fd, &a);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EMFILE && errno != ENFILE)
+            return; /* EAGAIN: all taken */
+        /* Out of descriptors (the reserve used up): give up the spare one
+         * to tell a client so, rather than leave it in the backlog. */
+        if (s->spare_fd < 0) {
+            struct timespec ts = { 0, 10 * 1000000L };
+            (void)nanosleep(&ts, NULL);
+        } else {
+            close(s->spare_fd);
+            fd = accept4(s->listen_fd, (struct sockaddr *)&a, &al, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd >= 0) {
+                atomic_fetch_add(&s->refused, 1);
+                door_answer(s, fd, API_UNAVAIL, "too many connections", 0);
+                close(fd);
+            }
+        }
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (s->spare_fd < 0)
+            return;
+    }
+}
+
+/* An epoll event on a held or lingering connection. */
+static void door_event(struct http_server *s, struct door_conn *c, uint32_t events)
+{
+    enum door_verdict v;
+    size_t peeked;
+
+    if (c->lingering) {
+        if (door_drain(s, c)) {
+            dl_unlink(&s->lingering, c);
+            door_close(c);
+        }
+        return;
+    }
+    v = door_examine(s, c->fd, &peeked);
+    if (v == DV_WAIT && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        v = DV_CLOSE; /* half a head, and no more to come */
+    if (v == DV_WAIT)
+        return;
+    dl_unlink(&s->pending, c);
+    atomic_store_explicit(&s->pending_conns, s->pending.n, memory_order_relaxed);
+    (void)door_act(s, c, v, peeked, true);
+}
+
+/* Ends held connections past the header timeout, and lingering ones
+ * past theirs: each list is oldest first, so only the expired are
+ * visited. */
+static void door_expire(struct http_server *s, int64_t now)
+{
+    struct door_conn *c;
+    char msg[96];
+
+    while ((c = s->pending.head) && now - c->since_us >= s->header_deadline_us) {
+        dl_unlink(&s->pending, c);
+        atomic_fetch_add(&s->header_timeouts, 1);
+        snprintf(msg, sizeof(msg), "no whole request within %lld s",
+                 (long long)(s->header_deadline_us / 1000000));
+        door_answer(s, c->fd, API_REQ_TIMEOUT, msg, 0);
+        door_linger(s, c, true);
+    }
+    atomic_store_explicit(&s->pending_conns, s->pending.n, memory_order_relaxed);
+    while ((c = s->lingering.head) && now - c->since_us >= LINGER_US) {
+        dl_unlink(&s->lingering, c);
+        door_close(c);
+    }
+}
+
+static int64_t door_next_due(const struct http_server *s)
+{
+    int64_t due = s->next_sweep_us;
+
+    if (s->pending.head && s->pending.head->since_us + s->header_deadline_us < due)
+        due = s->pending.head->since_us + s->header_deadline_us;
+    if (s->lingering.head && s->lingering.head->since_us + LINGER_US < due)
+        due = s->lingering.head->since_us + LINGER_US;
+    return due;
+}
+
+static void *door_main(void *arg)
+{
+    struct http_server *s = arg;
+    struct epoll_event ev[DOOR_EVENTS];
+
+    for (;;) {
+        int64_t now = time_mono_us(), due = door_next_due(s);
+        int timeout = due <= now ? 0 : (int)((due - now + 999) / 1000);
+        int n = epoll_wait(s->ep_fd, ev, DOOR_EVENTS, timeout);
+
+        if (n < 0 && errno != EINTR) {
+            log_error("front door: epoll_wait: %s", strerror(errno));
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            void *p = ev[i].data.ptr;
+            if (p == &s->wake_fd)
+                return NULL;
+            if (p == &s->listen_fd)
+                door_accept(s);
+            else
+                door_event(s, p, ev[i].events);
+        }
+        now = time_mono_us();
+        door_expire(s, now);
+        sweep_late(s, now);
+    }
+}
+
+/* Raises RLIMIT_NOFILE's soft limit to the hard one and returns the
+ * connection cap: want (0: as many as fit), within the soft limit less
+ * HTTP_FD_RESERVE. */
+static unsigned conn_cap(unsigned want)
+{
+    struct rlimit rl;
+    rlim_t soft, avail;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want ? want : 256;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    soft = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_cur;
+    avail = soft > HTTP_FD_RESERVE + 32 ? soft - HTTP_FD_RESERVE : 32;
+    if (avail > (rlim_t)1 << 24)
+        avail = (rlim_t)1 << 24;
+    if (want && want <= avail)
+        return want;
+    if (want)
+        log_warn("max_connections %u is more than RLIMIT_NOFILE allows: %llu", want,
+                 (unsigned long long)avail);
+    return (unsigned)avail;
+}
+
+static int listen_on(const struct sockaddr_in *addr, unsigned backlog)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0 ||
+        listen(fd, (int)(backlog < 65535 ? backlog : 65535)) != 0) {
+        log_error("cannot listen: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void door_fds_close(struct http_server *s)
+{
+    int *fds[] = { &s->listen_fd, &s->ep_fd, &s->wake_fd, &s->spare_fd };
+
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+/* The door's descriptors and thread; false (all undone) on failure. */
+static bool door_open(struct http_server *s, const struct sockaddr_in *addr)
+{
+    struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &s->listen_fd };
+    struct epoll_event wev = { .events = EPOLLIN, .data.ptr = &s->wake_fd };
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof(bound);
+
+    s->listen_fd = listen_on(addr, s->max_conns);
+    s->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->listen_fd < 0 || s->ep_fd < 0 || s->wake_fd < 0 ||
+        epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, s->listen_fd, &lev) != 0 ||
+        epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, s->wake_fd, &wev) != 0 ||
+        getsockname(s->listen_fd, (struct sockaddr *)&bound, &blen) != 0)
+        goto fail;
+    s->port = ntohs(bound.sin_port);
+    s->next_sweep_us = time_mono_us() + SWEEP_EVERY_US;
+    if (pthread_create(&s->door, NULL, door_main, s) != 0)
+        goto fail;
+    s->door_running = true;
+    return true;
+fail:
+    door_fds_close(s);
+    return false;
+}
+
+static void door_close_all(struct door_list *l)
+{
+    struct door_conn *c;
+
+    while ((c = l->head)) {
+        dl_unlink(l, c);
+        door_close(c);
+    }
+}
+
+/* Stops the door thread and closes everything it holds. */
+static void door_shut(struct http_server *s)
+{
+    if (!s->door_running)
+        return;
+    {
+        uint64_t one = 1;
+        ssize_t w = write(s->wake_fd, &one, sizeof(one));
+        (void)w;
+    }
+    pthread_join(s->door, NULL);
+    s->door_running = false;
+    door_close_all(&s->pending);
+    door_close_all(&s->lingering);
+    atomic_store(&s->pending_conns, 0);
+    door_fds_close(s);
+}
+
+enum bm_rc http_server_limits(const struct http_req *req, bool text, const char *service,
+                              struct buf *out)
+{
+    const struct http_server *s = req->srv;
+    struct rlimit rl;
+    unsigned long long soft = 0, hard = 0;
+    unsigned long long open = atomic_load(&s->open_conns), pend = atomic_load(&s->pending_conns);
+    unsigned long long refused = atomic_load(&s->refused);
+    unsigned long long cut = atomic_load(&s->header_timeouts);
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        soft = rl.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long long)rl.rlim_cur;
+        hard = rl.rlim_max == RLIM_INFINITY ? 0 : (unsigned long long)rl.rlim_max;
+    }
+    if (!text) {
+        if (out->len == 0 || out->data[out->len - 1] != '}')
+            return BM_EINVAL;
+        out->len--;
+        return buf_printf(out,
+                          ",\"connections\":{\"open\":%llu,\"pending\":%llu,\"cap\":%u,"
+                          "\"nofile_soft\":%llu,\"nofile_hard\":%llu,"
+                          "\"header_timeout_s\":%lld,\"idle_timeout_s\":%lld,"
+                          "\"refused_over_cap\":%llu,\"header_timeouts\":%llu}}",
+                          open + pend, pend, s->max_conns, soft, hard,
+                          (long long)(s->header_deadline_us / 1000000),
+                          (long long)(s->idle_deadline_us / 1000000), refused, cut);
+    }
+    return buf_printf(
+        out,
+        "# HELP bankmock_connections_open Open connections (held for their first head or "
+        "served).\n# TYPE bankmock_connections_open gauge\n"
+        "bankmock_connections_open{service=\"%s\"} %llu\n"
+        "# HELP bankmock_connections_cap Connections served at once; more get 503.\n"
+        "# TYPE bankmock_connections_cap gauge\nbankmock_connections_cap{service=\"%s\"} %u\n"
+        "# HELP bankmock_open_files_limit RLIMIT_NOFILE.\n# TYPE bankmock_open_files_limit gauge\n"
+        "bankmock_open_files_limit{service=\"%s\",kind=\"soft\"} %llu\n"
+        "bankmock_open_files_limit{service=\"%s\",kind=\"hard\"} %llu\n"
+        "# HELP bankmock_connections_refused_total Connections answered 503 over the cap.\n"
+        "# TYPE bankmock_connections_refused_total counter\n"
+        "bankmock_connections_refused_total{service=\"%s\"} %llu\n"
+        "# HELP bankmock_header_timeouts_total Connections cut for no whole first request "
+        "in time.\n# TYPE bankmock_header_timeouts_total counter\n"
+        "bankmock_header_timeouts_total{service=\"%s\"} %llu\n",
+        service, open + pend, service, s->max_conns, service, soft, service, hard, service,
+        refused, service, cut);
 }
 
 static int hex_value(char c)
@@ -813,8 +1426,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
 {
     struct http_server *s = calloc(1, sizeof(*s));
     struct sockaddr_in addr;
-    const union MHD_DaemonInfo *info;
-    unsigned int pool;
+    unsigned int pool, idle_s, header_s;
 
     if (!s)
         return BM_ENOMEM;
@@ -829,47 +1441,58 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->routes = o->routes;
     s->nroutes = o->nroutes;
     s->app = o->app;
-    s->max_conns = o->max_conns ? o->max_conns : 256;
+    s->max_conns = conn_cap(o->max_conns);
     if (o->admin_token)
         snprintf(s->token, sizeof(s->token), "%s", o->admin_token);
     atomic_init(&s->open_conns, 0);
+    atomic_init(&s->pending_conns, 0);
     atomic_init(&s->inflight, 0);
     atomic_init(&s->draining, false);
-    s->request_deadline_us = (int64_t)(o->conn_timeout_s ? o->conn_timeout_s : 15) * 1000000;
-    atomic_init(&s->next_sweep_us, 0);
+    atomic_init(&s->refused, 0);
+    atomic_init(&s->header_timeouts, 0);
+    atomic_init(&s->heads_refused, 0);
+    idle_s = o->conn_timeout_s ? o->conn_timeout_s : 15;
+    header_s = o->header_timeout_s ? o->header_timeout_s : 5;
+    s->idle_deadline_us = (int64_t)idle_s * 1000000;
+    s->header_deadline_us = (int64_t)header_s * 1000000;
+    s->listen_fd = s->ep_fd = s->wake_fd = s->spare_fd = -1;
     pthread_mutex_init(&s->conns_lock, NULL);
 
     /* A pool of epoll workers, each serving many connections; or a thread
-     * per connection where a handler may block (the gateway's proxy). */
+     * per connection where a handler may block (the gateway's proxy). The
+     * front door accepts and hands over whole heads: MHD listens on
+     * nothing. */
     pool = o->thread_per_connection ? 0 : (o->threads ? o->threads : 2);
     MHD_set_panic_func(on_mhd_panic, NULL);
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            MHD_USE_NO_LISTEN_SOCKET |
             (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
                                       : MHD_USE_EPOLL),
         0, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, pool,
-        /* MHD splits this limit between its worker threads; give each
-         * room for the whole cap so our quick 503 fires before MHD starts
-         * closing sockets unanswered. */
+        /* MHD splits this limit between its worker threads and hands an
+         * added connection to one with room: give each room for the whole
+         * cap, so that MHD never refuses what the door let in. */
         MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * (pool ? pool : 1),
         /* handlers keep big buffers on the heap; 0 = the system default */
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(o->thread_per_connection ? 512 * 1024 : 0),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->conn_timeout_s ? o->conn_timeout_s : 15),
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
         MHD_OPTION_END);
-    if (!s->d) {
+    if (!s->d || !door_open(s, &addr)) {
+        if (s->d)
+            MHD_stop_daemon(s->d);
         pthread_mutex_destroy(&s->conns_lock);
         free(s);
         return BM_EIO;
     }
-    info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : o->port;
+    log_debug("connection cap %u, header timeout %u s, idle timeout %u s", s->max_conns,
+              header_s, idle_s);
     *out = s;
     return BM_OK;
 }
@@ -902,6 +1525,7 @@ void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
+    door_shut(s); /* no more hand-overs, then MHD's own */
     if (s->d)
         MHD_stop_daemon(s->d); /* reports every connection closed */
     pthread_mutex_destroy(&s->conns_lock);

@@ -17,8 +17,8 @@
  * headers and the response's header block (a body streams through it).
  * MHD zeroes the whole pool between the requests of a kept-alive
  * connection, so its size is paid on every request: 32 KiB (MHD's
- * default) cost about 1 us of memset per request here. 16 KiB takes
- * about 15 KiB of request headers; more gets a 431. */
+ * default) cost about 1 us of memset per request here. A first request's
+ * head is held to HTTP_HEAD_MAX, which fits. */
 #define HTTP_CONN_POOL (16 * 1024)
 #define HTTP_CT_JSON  "application/json; charset=utf-8"
 #define HTTP_CT_TEXT  "text/plain; version=0.0.4; charset=utf-8"
@@ -48,12 +48,28 @@ struct http_server_opts {
     size_t nroutes;
     void *app;                 /* handed to handlers via http_req_app() */
     const char *admin_token;   /* "" or NULL: POSTs are open */
-    unsigned max_conns;        /* open connections above this get a fast 503 */
+    unsigned max_conns;        /* connections served at once; more get a quick 503.
+                                  0: RLIMIT_NOFILE's soft limit (raised to the hard
+                                  one) less HTTP_FD_RESERVE */
     unsigned threads;          /* worker threads */
     bool thread_per_connection; /* instead of the workers: for handlers that block */
-    unsigned conn_timeout_s;   /* idle connection timeout, and the time a client has to
-                                  send a whole request */
+    unsigned conn_timeout_s;   /* kept-alive connection: idle limit, and the time it has
+                                  to send its next request whole (0: 15) */
+    unsigned header_timeout_s; /* new connection: the time it has to send its first
+                                  request whole (0: 5) */
 };
+
+/* File descriptors kept out of the connection cap: the database and its
+ * readers, the log, epoll and wake-up descriptors, a gateway's upstream
+ * sockets. */
+#define HTTP_FD_RESERVE 256
+/* The longest request line (method, target, version) taken; longer gets a
+ * JSON 414. */
+#define HTTP_LINE_MAX (8 * 1024)
+/* The longest request head (line and headers) taken, each line counted
+ * 64 bytes longer; longer gets a JSON 431. Below HTTP_CONN_POOL, which
+ * also holds MHD's record of each header. */
+#define HTTP_HEAD_MAX (14 * 1024)
 
 enum bm_rc http_server_start(const struct http_server_opts *o, struct http_server **out) BM_WUR;
 uint16_t http_server_port(const struct http_server *s);
@@ -103,6 +119,15 @@ void http_send_buf(struct http_req *req, int status, const char *ctype, struct b
 void http_send_error(struct http_req *req, enum api_err err, const char *field,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void http_send_fail(struct http_req *req, const struct api_fail *f);
+
+/* Appends the server's connection figures to a /metrics answer in out:
+ * with text false, out holds a JSON object and gains a "connections"
+ * member (open, pending, cap, the RLIMIT_NOFILE soft and hard limits, the
+ * timeouts, and counts of connections refused over the cap and cut by the
+ * header timeout); with text true, Prometheus samples labelled with
+ * service. */
+enum bm_rc http_server_limits(const struct http_req *req, bool text, const char *service,
+                              struct buf *out) BM_WUR;
 
 /* Latency of requests served so far, in ms (p50, p99). */
 void http_latency(double *p50, double *p99);
