@@ -1470,6 +1470,9 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
             (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
                                       : MHD_USE_EPOLL),
         0, NULL, NULL, on_request, s,
+        /* first: MHD logs while it reads the options that follow (a thread
+         * pool size of 0 is a warning), and until this one to stderr */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_THREAD_POOL_SIZE, pool,
         /* MHD splits this limit between its worker threads and hands an
          * added connection to one with room: give each room for the whole
@@ -1481,7 +1484,6 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
         MHD_OPTION_END);
     if (!s->d || !door_open(s, &addr)) {
