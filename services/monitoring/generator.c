@@ -435,6 +435,17 @@ static int start_metric(int t)
     return t <= MON_A_HIGH_DISK ? MON_M_CPU + t : MON_M_RESPONSE;
 }
 
+/* Free series of the sampled one's metric from it to the block's end. */
+static uint64_t free_left(const struct mon_state *st, int series)
+{
+    int m = MON_SERIES_METRIC(series);
+    uint64_t n = 0;
+
+    for (int h = MON_SERIES_HOST(series); h < MON_N_HOSTS; h++)
+        n += series_free(st, MON_SERIES(m, h));
+    return n ? n : 1;
+}
+
 /* The sampled series is free: start the reserved type that fits here
  * (metric, and whatever else it needs free) furthest behind its share. */
 static void try_start(const struct mon_state *st, struct step *s, int series)
@@ -456,7 +467,13 @@ static void try_start(const struct mon_state *st, struct step *s, int series)
         t = anom_pick(&cand, &s->r);
         if (t < 0)
             return;
-        if (plan_start(st, s, t, series, slot))
+        /* A one-host type starts here with chance 1 / (free series left
+         * in the metric's block), so its start is uniform over them, not
+         * always the first (db-01) after the reservation, and never passes
+         * the last. A cascade needs dependents after its origin: it takes
+         * the first fitting host. */
+        if ((t == MON_A_CASCADE || rng_below(&s->r, free_left(st, series)) == 0) &&
+            plan_start(st, s, t, series, slot))
             break;
         cand.weights[t] = 0.0;
     }
