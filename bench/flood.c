@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,23 +55,37 @@ static void open_one(void)
     connecting++;
 }
 
+/* argv's decimal number in [min, max]. */
+static bool arg_num(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct rlimit rl;
     struct epoll_event ev, evs[256];
     sigset_t sigs;
     int sfd, want;
-    long n;
+    long n, port;
     int on = 0;
 
-    if (argc != 3 || (n = strtol(argv[2], NULL, 10)) <= 0 || n > 1000000) {
+    if (argc != 3 || !arg_num(argv[2], 1, 1000000, &n) || !arg_num(argv[1], 1, 65535, &port)) {
         fprintf(stderr, "usage: flood PORT N\n");
         return 2;
     }
     want = (int)n;
     memset(&target, 0, sizeof(target));
     target.sin_family = AF_INET;
-    target.sin_port = htons((uint16_t)strtol(argv[1], NULL, 10));
+    target.sin_port = htons((uint16_t)port);
     target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         if (rl.rlim_cur < rl.rlim_max) {

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,14 +59,17 @@ struct cfg_key {
 #define GW     SVC_BIT(SVC_GATEWAY)
 #define W(i)   OFF(weights) + (size_t)(i) * sizeof(double)
 
-/* Weight keys: relative weights of a service's anomaly types. */
+/* Type rate keys: the absolute fraction of a service's generated events
+ * that are anomalies of the type (SPEC §3). Unset is CFG_RATE_UNSET
+ * (cfg_defaults): the type shares what the set ones leave of anomaly_rate. */
 #define WEIGHT(nm, svcbit, sect, i)                                             \
-    { .name = nm, .type = CFG_DOUBLE, .min = 0, .max = 1e6, .def = "1",         \
+    { .name = nm, .type = CFG_DOUBLE, .min = 0, .max = 0.5,                     \
       .json = "anomaly_settings." sect "_service." nm, .svc = svcbit,           \
       .runtime = true, .weight = i, .off = W(i),                                \
-      .help = "relative weight of this anomaly type" }
+      .help = "fraction of generated events that are anomalies of this type "   \
+              "(unset: an equal share of what the set ones leave of anomaly_rate)" }
 #define WALIAS(nm, target, svcbit, sect, i)                                     \
-    { .name = nm, .type = CFG_DOUBLE, .min = 0, .max = 1e6,                     \
+    { .name = nm, .type = CFG_DOUBLE, .min = 0, .max = 0.5,                     \
       .json = "anomaly_settings." sect "_service." nm, .svc = svcbit,           \
       .runtime = true, .alias_of = target, .weight = i, .off = W(i),            \
       .help = "alias of " target }
@@ -143,6 +147,10 @@ static const struct cfg_key keys[] = {
     { .name = "retention_events", .type = CFG_INT, .min = 1000, .max = 1e8, .def = "500000",
       .json = "generation_settings.retention_events", .svc = SVC_SERVICES, .runtime = true,
       .weight = -1, .off = OFF(retention_events), .help = "newest events kept" },
+    { .name = "time_shaping", .type = CFG_BOOL, .def = "true",
+      .json = "generation_settings.time_shaping", .svc = SVC_SERVICES, .runtime = true,
+      .weight = -1, .off = OFF(time_shaping),
+      .help = "shape the rate by hour, weekday and calendar (false: flat, for load tests)" },
 
     WEIGHT("suspicious_high_amount_rate", TXN, "transaction", 0),
     WEIGHT("fraud_pattern_rate", TXN, "transaction", 1),
@@ -205,6 +213,10 @@ static const struct cfg_key keys[] = {
       .help = "monitoring-service base URLs, comma-separated" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Rates are sums of decimal fractions: 0.008 + 0.007 may exceed 0.015
+ * by an ulp. */
+#define CFG_RATE_EPS 1e-9
 
 const char *cfg_svc_name(enum bm_svc svc)
 {
@@ -463,6 +475,8 @@ void cfg_defaults(struct bm_config *c, enum bm_svc svc)
             set_from_text(c, k, k->def, why, sizeof(why)) != BM_OK)
             abort(); /* a bad built-in default is a programming error */
     }
+    for (int i = 0; i < GEN_MAX_TYPES; i++)
+        c->weights[i] = CFG_RATE_UNSET;
     /* defaults do not count as "given" */
     c->config_explicit = false;
     c->seed_set = false;
@@ -580,6 +594,45 @@ static enum bm_rc walk_file(struct bm_config *c, struct bm_config *scratch, enum
     return BM_OK;
 }
 
+/* The explicit <type>_rate values of svc's section may not sum above its
+ * anomaly_rate (the section's, else the global one, else the default):
+ * checked for every service's section, as the segments are. */
+static enum bm_rc check_file_rates(const cJSON *root, char *err, size_t errlen)
+{
+    for (int s = 0; s < SVC_GATEWAY; s++) {
+        char path[160];
+        const cJSON *v;
+        double rate = 0.02, sum = 0.0;
+        bool seen[GEN_MAX_TYPES] = { false };
+
+        snprintf(path, sizeof(path), "anomaly_settings.%s_service.anomaly_rate",
+                 svc_info((enum bm_svc)s)->section);
+        v = json_get_path(root, path);
+        if (!cJSON_IsNumber(v))
+            v = json_get_path(root, "anomaly_settings.global_anomaly_rate");
+        if (cJSON_IsNumber(v))
+            rate = v->valuedouble;
+        for (size_t i = 0; i < NKEYS; i++) {
+            const struct cfg_key *k = &keys[i];
+            if (k->weight < 0 || !key_applies(k, (enum bm_svc)s) || seen[k->weight])
+                continue;
+            v = json_get_path(root, k->json);
+            if (!cJSON_IsNumber(v))
+                continue;
+            seen[k->weight] = true; /* an alias and its key agree (checked above) */
+            sum += v->valuedouble;
+        }
+        if (sum > rate + CFG_RATE_EPS) {
+            snprintf(err, errlen,
+                     "config: anomaly_settings.%s_service: the <type>_rate values sum to %g, "
+                     "above anomaly_rate %g",
+                     svc_info((enum bm_svc)s)->section, sum, rate);
+            return BM_EINVAL;
+        }
+    }
+    return BM_OK;
+}
+
 enum bm_rc cfg_apply_file_text(struct bm_config *c, enum bm_svc svc, const char *text,
                                size_t len, char *err, size_t errlen)
 {
@@ -633,6 +686,8 @@ enum bm_rc cfg_apply_file_text(struct bm_config *c, enum bm_svc svc, const char 
             goto out;
         }
     }
+    if (check_file_rates(root, err, errlen) != BM_OK)
+        goto out;
     {
         /* Every service's segments must add up, not only ours. */
         double sum = work.segments[0] + work.segments[1] + work.segments[2];
@@ -840,6 +895,39 @@ static const struct cfg_key *runtime_key(const char *name, enum bm_svc svc)
     return NULL;
 }
 
+/* The sum of svc's set <type>_rate values. */
+static double explicit_rate_sum(const struct bm_config *c, enum bm_svc svc)
+{
+    int n = svc < SVC_GATEWAY ? svc_info(svc)->nanomaly_types : 0;
+    double sum = 0.0;
+
+    for (int i = 0; i < n && i < GEN_MAX_TYPES; i++)
+        if (c->weights[i] >= 0.0)
+            sum += c->weights[i];
+    return sum;
+}
+
+int cfg_type_rates(const struct bm_config *c, enum bm_svc svc, double *out)
+{
+    int n = svc < SVC_GATEWAY ? svc_info(svc)->nanomaly_types : 0, unset = 0;
+    double left;
+
+    if (n > GEN_MAX_TYPES)
+        n = GEN_MAX_TYPES;
+    for (int i = 0; i < n; i++)
+        unset += !(c->weights[i] >= 0.0);
+    left = c->anomaly_rate - explicit_rate_sum(c, svc);
+    if (!(left > 0.0))
+        left = 0.0;
+    /* A share to 15 decimals: (0.015 - 0.008) / 2 shows as 0.0035, not
+     * 0.0034999999999999996, in GET /config. */
+    if (unset)
+        left = round(left / (double)unset * 1e15) / 1e15;
+    for (int i = 0; i < n; i++)
+        out[i] = c->weights[i] >= 0.0 ? c->weights[i] : left;
+    return n;
+}
+
 enum bm_rc cfg_apply_runtime(struct bm_config *c, enum bm_svc svc, const cJSON *obj,
                              struct api_fail *fail)
 {
@@ -884,8 +972,22 @@ enum bm_rc cfg_apply_runtime(struct bm_config *c, enum bm_svc svc, const cJSON *
         seen[idx] = true;
         seen_as[idx] = k->name;
     }
+    if (explicit_rate_sum(&work, svc) > work.anomaly_rate + CFG_RATE_EPS) {
+        api_fail_set(fail, API_BAD_VALUE, "anomaly_rate",
+                     "the <type>_rate settings sum to %g, above anomaly_rate %g",
+                     explicit_rate_sum(&work, svc), work.anomaly_rate);
+        return BM_EINVAL;
+    }
     *c = work;
     return BM_OK;
+}
+
+/* num, printed from v, parses back to exactly v. */
+static bool reads_back(const char *num, double v)
+{
+    double back;
+
+    return parse_double(num, -DBL_MAX, DBL_MAX, &back) == BM_OK && back == v;
 }
 
 static enum bm_rc put_value(struct buf *out, const struct bm_config *c, const struct cfg_key *k)
@@ -907,12 +1009,12 @@ static enum bm_rc put_value(struct buf *out, const struct bm_config *c, const st
             return buf_put_i64(out, (int64_t)v);
         for (int prec = 1; prec <= 17; prec++) {
             snprintf(num, sizeof(num), fabs(v) >= 1e-4 ? "%.*f" : "%.*g", prec, v);
-            if (strtod(num, NULL) == v)
+            if (reads_back(num, v))
                 break;
         }
         /* 17 decimals of 0.000123... are only 14 significant digits: then
          * the 17 significant ones, which always read back. */
-        if (strtod(num, NULL) != v)
+        if (!reads_back(num, v))
             snprintf(num, sizeof(num), "%.17g", v);
         return buf_puts(out, num);
     }
@@ -924,7 +1026,9 @@ static enum bm_rc put_value(struct buf *out, const struct bm_config *c, const st
 enum bm_rc cfg_runtime_json(const struct bm_config *c, enum bm_svc svc, struct buf *out)
 {
     bool first = true;
+    struct bm_config eff = *c; /* each type's effective rate in place of "unset" */
 
+    cfg_type_rates(c, svc, eff.weights);
     if (buf_putc(out, '{') != BM_OK)
         return BM_ETOOBIG;
     for (size_t i = 0; i < NKEYS; i++) {
@@ -932,7 +1036,7 @@ enum bm_rc cfg_runtime_json(const struct bm_config *c, enum bm_svc svc, struct b
         if (!k->runtime || !key_applies(k, svc))
             continue;
         if ((!first && buf_putc(out, ',') != BM_OK) || buf_put_json_str(out, k->name) != BM_OK ||
-            buf_putc(out, ':') != BM_OK || put_value(out, c, k) != BM_OK)
+            buf_putc(out, ':') != BM_OK || put_value(out, &eff, k) != BM_OK)
             return BM_ETOOBIG;
         first = false;
     }
@@ -961,11 +1065,14 @@ enum bm_rc cfg_runtime_diff_json(const struct bm_config *c, const struct bm_conf
     return buf_putc(out, '}');
 }
 
-void cfg_gen_params(const struct bm_config *c, struct gen_params *p)
+void cfg_gen_params(const struct bm_config *c, enum bm_svc svc, struct gen_params *p)
 {
+    int n;
+
     memset(p, 0, sizeof(*p));
-    p->anomaly_rate = c->anomaly_rate;
-    memcpy(p->weights, c->weights, sizeof(p->weights));
+    n = cfg_type_rates(c, svc, p->weights);
+    for (int i = 0; i < n; i++)
+        p->anomaly_rate += p->weights[i];
     p->failed_login_rate = c->failed_login_rate;
     memcpy(p->segments, c->segments, sizeof(p->segments));
     p->tz_offset_min = c->tz_offset_min;

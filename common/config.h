@@ -15,6 +15,7 @@
 #include "svc.h"
 
 #define CFG_URLS_MAX 1024
+#define CFG_RATE_UNSET (-1.0) /* a <type>_rate not given (below every valid rate) */
 
 struct bm_config {
     /* process */
@@ -39,11 +40,12 @@ struct bm_config {
     int64_t max_connections;  /* 0: sized from RLIMIT_NOFILE */
     /* runtime (POST /config) */
     double anomaly_rate;
-    double weights[GEN_MAX_TYPES];
+    double weights[GEN_MAX_TYPES]; /* <type>_rate, absolute; CFG_RATE_UNSET if not given */
     double failed_login_rate;
     double events_per_second;
     bool paused;
     int64_t retention_events;
+    bool time_shaping;
     /* static generation settings */
     int64_t batch_size;
     int tz_offset_min;
@@ -88,8 +90,16 @@ enum bm_rc cfg_runtime_json(const struct bm_config *c, enum bm_svc svc, struct b
 enum bm_rc cfg_runtime_diff_json(const struct bm_config *c, const struct bm_config *base,
                                  enum bm_svc svc, struct buf *out) BM_WUR;
 
-/* Generation parameters for a service from its config. */
-void cfg_gen_params(const struct bm_config *c, struct gen_params *p);
+/* Each anomaly type's effective rate (SPEC §3) into out[n types of svc]:
+ * a set <type>_rate as given; the unset ones share anomaly_rate minus the
+ * set ones equally. When every type is set, their sum is the anomaly rate
+ * (what anomaly_rate leaves over goes unused). Returns the number of
+ * types. */
+int cfg_type_rates(const struct bm_config *c, enum bm_svc svc, double *out);
+
+/* Generation parameters for a service from its config: anomaly_rate the
+ * sum of the effective type rates, weights the rates themselves. */
+void cfg_gen_params(const struct bm_config *c, enum bm_svc svc, struct gen_params *p);
 
 /* --help text for this process. */
 void cfg_print_help(enum bm_svc svc, const char *prog);

@@ -18,13 +18,17 @@
 
 enum db_stmt {
     ST_INSERT,
-    ST_PRUNE,
     ST_BOUNDS,
     ST_META_GET,
     ST_META_SET,
     ST_META_DEL,
     ST_BEGIN_READ,
     ST_END_READ,
+    ST_INC_NOTE,
+    ST_INC_EVENT,
+    ST_PRUNE_EVENTS,
+    ST_INC_PRUNE_EVENTS,
+    ST_INC_PRUNE,
     /* list: [desc|asc] x [all|anomalies|type] */
     ST_DESC_ALL,
     ST_DESC_ANOM,
@@ -39,7 +43,6 @@ enum db_stmt {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO events(seq, ts, anomaly_type, origin, body) VALUES(?1,?2,?3,?4,?5)",
-    [ST_PRUNE] = "DELETE FROM events WHERE seq < ?1",
     [ST_BOUNDS] = "SELECT (SELECT max(seq) FROM events), (SELECT min(seq) FROM events)",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
@@ -47,6 +50,23 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_META_DEL] = "DELETE FROM meta WHERE key = ?1",
     [ST_BEGIN_READ] = "BEGIN",
     [ST_END_READ] = "COMMIT",
+    [ST_INC_NOTE] = "INSERT INTO incidents(incident_id, anomaly_type, origin, first_seq, last_seq,"
+                    " started_ms, ended_ms, event_count, open)"
+                    " VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?5, 1, ?6)"
+                    " ON CONFLICT(incident_id) DO UPDATE SET last_seq = excluded.last_seq,"
+                    " ended_ms = max(ended_ms, excluded.ended_ms),"
+                    " event_count = event_count + 1, open = excluded.open",
+    [ST_INC_EVENT] = "INSERT INTO incident_events(seq, incident_id) VALUES(?1, ?2)",
+    /* Up to ?2 of the oldest events before ?1, but none of an incident
+     * that has events at or after ?1 or more to come (db_prune). */
+    [ST_PRUNE_EVENTS] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ?1"
+                        " AND seq NOT IN (SELECT e.seq FROM incident_events e"
+                        " JOIN incidents i USING(incident_id)"
+                        " WHERE i.last_seq >= ?1 OR i.open) ORDER BY seq LIMIT ?2)",
+    [ST_INC_PRUNE_EVENTS] = "DELETE FROM incident_events WHERE seq < ?1 AND incident_id IN"
+                            " (SELECT incident_id FROM incidents"
+                            " WHERE last_seq < ?1 AND NOT open)",
+    [ST_INC_PRUNE] = "DELETE FROM incidents WHERE last_seq < ?1 AND NOT open",
     [ST_DESC_ALL] = "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?1",
     [ST_DESC_ANOM] = "SELECT seq, body FROM events WHERE anomaly_type IS NOT NULL "
                      "ORDER BY seq DESC LIMIT ?1",
@@ -77,7 +97,23 @@ static const char schema_sql[] =
      * cheap to maintain, and serve anomalies_only / anomaly_type lists. */
     "CREATE INDEX IF NOT EXISTS events_anom ON events(seq) WHERE anomaly_type IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS events_type ON events(anomaly_type, seq) "
-    "  WHERE anomaly_type IS NOT NULL;";
+    "  WHERE anomaly_type IS NOT NULL;"
+    /* One row per multi-event incident whose first event is kept: pruning
+     * never splits one (db_prune), and it is what an incident list reads. */
+    "CREATE TABLE IF NOT EXISTS incidents("
+    "  incident_id TEXT PRIMARY KEY,"
+    "  anomaly_type TEXT NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  first_seq INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  ended_ms INTEGER NOT NULL,"
+    "  event_count INTEGER NOT NULL,"
+    "  open INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seq);"
+    "CREATE TABLE IF NOT EXISTS incident_events("
+    "  seq INTEGER PRIMARY KEY,"
+    "  incident_id TEXT NOT NULL);";
 
 /* A connection and everything prepared on it; used by one thread at a
  * time (SQLITE_OPEN_NOMUTEX), so nothing here is locked. */
@@ -387,26 +423,73 @@ enum bm_rc db_bounds(struct db *d, uint64_t *head, uint64_t *oldest)
     return rc;
 }
 
+enum bm_rc db_note_incident(struct db *d, const char *incident_id, const char *anomaly_type,
+                            bool api, uint64_t seq, int64_t ts_ms, bool open)
+{
+    sqlite3_stmt *s = d->st[ST_INC_NOTE];
+
+    if (sqlite3_bind_text(s, 1, incident_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(s, 2, anomaly_type ? anomaly_type : "", -1, SQLITE_STATIC) !=
+            SQLITE_OK ||
+        sqlite3_bind_int(s, 3, api ? 1 : 0) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)seq) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 5, ts_ms) != SQLITE_OK ||
+        sqlite3_bind_int(s, 6, open ? 1 : 0) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    if (step_done(d, s) != BM_OK)
+        return BM_EDB;
+    s = d->st[ST_INC_EVENT];
+    if (sqlite3_bind_int64(s, 1, (sqlite3_int64)seq) != SQLITE_OK ||
+        sqlite3_bind_text(s, 2, incident_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    return step_done(d, s);
+}
+
+static enum bm_rc bind_step(struct db *d, int id, int64_t a, int64_t b, int64_t *changes)
+{
+    sqlite3_stmt *s = d->st[id];
+    enum bm_rc rc;
+
+    if (sqlite3_bind_int64(s, 1, a) != SQLITE_OK ||
+        (b >= 0 && sqlite3_bind_int64(s, 2, b) != SQLITE_OK)) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    rc = step_done(d, s);
+    if (rc == BM_OK && changes)
+        *changes = sqlite3_changes(d->h);
+    return rc;
+}
+
 enum bm_rc db_prune(struct db *d, int64_t keep, int64_t max_rows, int64_t *deleted)
 {
     uint64_t head, oldest;
     int64_t cut;
-    sqlite3_stmt *s = d->st[ST_PRUNE];
     enum bm_rc rc;
 
     *deleted = 0;
     rc = db_bounds(d, &head, &oldest);
-    if (rc != BM_OK || head == 0 || (int64_t)(head - oldest + 1) <= keep)
+    if (rc != BM_OK || head == 0 || (int64_t)head - keep + 1 <= (int64_t)oldest)
         return rc;
-    /* delete seq < cut: the oldest beyond `keep`, at most max_rows */
+    /* Delete before cut: the oldest beyond `keep`, at most max_rows; but
+     * an incident with events on both sides of the cut, or still going
+     * on, is kept whole, so every incident kept has all its events. (A
+     * cut moved back to such an incident's start would land inside an
+     * older one: with a few incidents always in flight, back to the
+     * stream's start.) They go once the cut has passed their last. */
     cut = (int64_t)head - keep + 1;
-    if (cut > (int64_t)oldest + max_rows)
-        cut = (int64_t)oldest + max_rows;
-    if (sqlite3_bind_int64(s, 1, cut) != SQLITE_OK)
-        return BM_EDB;
-    rc = step_done(d, s);
+    rc = bind_step(d, ST_PRUNE_EVENTS, cut, max_rows, deleted);
     if (rc == BM_OK)
-        *deleted = sqlite3_changes(d->h);
+        rc = bind_step(d, ST_INC_PRUNE_EVENTS, cut, -1, NULL);
+    if (rc == BM_OK)
+        rc = bind_step(d, ST_INC_PRUNE, cut, -1, NULL);
     return rc;
 }
 

@@ -66,7 +66,16 @@ enum bm_rc db_read_end(struct db *d) BM_WUR;
 
 enum bm_rc db_insert_event(struct db *d, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
                            bool api, const char *json, size_t len) BM_WUR;
-/* Deletes at most max_rows of the oldest events beyond `keep` newest. */
+/* Records one event of a multi-event incident in the incidents table (in
+ * the same transaction as the event): the first makes its row, later ones
+ * extend it. open: more events of it are to come. */
+enum bm_rc db_note_incident(struct db *d, const char *incident_id, const char *anomaly_type,
+                            bool api, uint64_t seq, int64_t ts_ms, bool open) BM_WUR;
+/* Deletes at most max_rows of the oldest events beyond `keep` newest, but
+ * never part of an incident: an incident with events on both sides of
+ * the cut, or with more to come, stays whole (its older events stay, so
+ * a little more than `keep` may stay and the oldest sequences kept may
+ * have gaps). Incidents whose events all went go too. */
 enum bm_rc db_prune(struct db *d, int64_t keep, int64_t max_rows, int64_t *deleted) BM_WUR;
 /* Newest and oldest sequence (0, 0 when empty). */
 enum bm_rc db_bounds(struct db *d, uint64_t *head, uint64_t *oldest) BM_WUR;

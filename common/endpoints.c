@@ -61,14 +61,14 @@ static enum bm_rc health_render(struct app *app, struct buf *b)
                       "{\"status\":\"%s\",\"service\":\"%s\",\"version\":\"%s\","
                       "\"uptime_s\":%lld,\"head_sequence\":%llu,"
                       "\"backfill\":{\"done\":%lld,\"total\":%lld},"
-                      "\"events_per_second\":{\"configured\":%g,\"realised\":%.2f},"
+                      "\"events_per_second\":{\"configured\":%g,\"expected\":%.2f,\"realised\":%.2f},"
                       "\"error_rate\":%.4f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
                       "\"simulated_time\":\"%s\",\"stream_id\":\"%s\"}",
                       health_status(&st), cfg_svc_name(app->def->svc), BM_VERSION,
                       (long long)((time_mono_us() - app->started_us) / 1000000),
                       (unsigned long long)st.head_seq, (long long)st.backfill_done_s,
-                      (long long)st.backfill_total_s, st.configured_rate, st.realised_rate,
-                      total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id);
+                      (long long)st.backfill_total_s, st.configured_rate, st.expected_rate,
+                      st.realised_rate, total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id);
 }
 
 void endpoints_h_health(struct http_req *req)
@@ -216,6 +216,15 @@ void endpoints_h_config_set(struct http_req *req)
     }
     rc = genloop_submit_config(app->gl, obj);
     cJSON_Delete(obj);
+    if (rc == BM_EINVAL) {
+        /* Valid alone, not on top of a change committed meanwhile: the
+         * only check across keys is the type rates' sum. */
+        api_fail_set(&f, API_BAD_VALUE, "anomaly_rate",
+                     "the <type>_rate settings would sum above anomaly_rate with the change "
+                     "committed meanwhile");
+        http_send_fail(req, &f);
+        return;
+    }
     if (rc != BM_OK) {
         send_unavailable(req, rc);
         return;

@@ -27,6 +27,8 @@ struct gen_event {
     const char *anomaly_type; /* static string, NULL when normal */
     struct buf *json;         /* the generator appends the JSON object */
     const void *detail;       /* service-specific fields for store_event, or NULL */
+    char incident_id[RNG_UUID_LEN + 1]; /* its multi-event incident; "" if none */
+    bool incident_open;       /* more events of that incident are to come */
 };
 
 #endif

@@ -37,6 +37,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "parse.h"
 #include "shaping.h"
 #include "service.h"
 #include "timefmt.h"
@@ -136,6 +137,9 @@ static double factor_at(struct genloop *g, int64_t us)
 {
     int64_t ms = timefmt_ms_of_us(us);
     int64_t hour = shaping_hour(ms, g->params.tz_offset_min);
+
+    if (!g->live.time_shaping)
+        return 1.0; /* flat (load tests): the cache stays valid for later */
 
     if (hour != g->hour_cached) {
         g->hour_cached = hour;
@@ -245,6 +249,19 @@ static enum bm_rc meta_put_text(struct db *db, const char *key, const char *val)
     return db_meta_set(db, key, val, strlen(val));
 }
 
+/* The seed of one of a service's streams (0: generated, 1: API): the
+ * service's name is mixed in, so one --seed (compose passes one to all)
+ * never gives two services the same ids, and the same seed still gives
+ * each service its own same stream. */
+static uint64_t stream_seed(uint64_t seed, const char *svc_name, uint64_t which)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a of the name */
+
+    for (const char *p = svc_name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    return rng_hash(seed, h, which);
+}
+
 /* A new stream: seed, start time, stream id, backfill window. */
 static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
 {
@@ -263,8 +280,8 @@ static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
     memset(&g->ls, 0, sizeof(g->ls));
     g->ls.magic = STATE_MAGIC;
     g->ls.state_size = (uint32_t)g->def->state_size;
-    rng_seed(&g->ls.gen_rng, g->seed);
-    rng_seed(&g->ls.api_rng, g->seed ^ 0x9e3779b97f4a7c15ULL);
+    rng_seed(&g->ls.gen_rng, stream_seed(g->seed, svc_info(g->def->svc)->name, 0));
+    rng_seed(&g->ls.api_rng, stream_seed(g->seed, svc_info(g->def->svc)->name, 1));
     g->ls.next_seq = 1;
     g->def->state_init(g->svc_state, &g->ls.gen_rng);
     g->ls.last_us = g->backfill_start_us;
@@ -314,7 +331,10 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
         snprintf(err, errlen, "database has no seed");
         return BM_ESTATE;
     }
-    g->seed = strtoull(text, NULL, 10);
+    if (parse_u64(text, &g->seed) != BM_OK) {
+        snprintf(err, errlen, "database's seed is not a number: \"%.40s\"", text);
+        return BM_ESTATE;
+    }
     if (cfg->seed_set && cfg->seed != g->seed) {
         snprintf(err, errlen,
                  "database %s was created with seed %llu, not %llu; use another --db or the same "
@@ -325,10 +345,14 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
     rc = meta_text(g->db, "stream_id", g->stream_id, sizeof(g->stream_id), &found);
     if (rc == BM_OK)
         rc = meta_text(g->db, "backfill_start_us", text, sizeof(text), &found);
-    g->backfill_start_us = found ? strtoll(text, NULL, 10) : 0;
+    g->backfill_start_us = 0;
+    if (rc == BM_OK && found)
+        rc = parse_i64(text, INT64_MIN, INT64_MAX, &g->backfill_start_us);
     if (rc == BM_OK)
         rc = meta_text(g->db, "backfill_end_us", text, sizeof(text), &found);
-    g->backfill_end_us = found ? strtoll(text, NULL, 10) : 0;
+    g->backfill_end_us = 0;
+    if (rc == BM_OK && found)
+        rc = parse_i64(text, INT64_MIN, INT64_MAX, &g->backfill_end_us);
     if (rc == BM_OK)
         rc = db_bounds(g->db, &head, &oldest);
     if (rc != BM_OK) {
@@ -442,7 +466,7 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
         rc = BM_ENOMEM;
         goto fail;
     }
-    cfg_gen_params(&g->live, &g->params);
+    cfg_gen_params(&g->live, g->def->svc, &g->params);
 
     g->status.db_ok = true;
     /* What /health says before the loop's first publish(). */
@@ -566,6 +590,9 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
         return rc;
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, false,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && ev.incident_id[0])
+        rc = db_note_incident(g->db, ev.incident_id, ev.anomaly_type, false, g->ls.next_seq,
+                              ev.ts_ms, ev.incident_open);
     if (rc == BM_OK && g->def->store_event)
         rc = g->def->store_event(g->db, &ev);
     if (rc != BM_OK)
@@ -622,6 +649,9 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
     }
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, true,
                          g->ev_json.data, g->ev_json.len);
+    if (rc == BM_OK && ev.incident_id[0])
+        rc = db_note_incident(g->db, ev.incident_id, ev.anomaly_type, true, g->ls.next_seq,
+                              ev.ts_ms, ev.incident_open);
     if (rc == BM_OK && g->def->store_event)
         rc = g->def->store_event(g->db, &ev);
     if (rc == BM_OK) {
@@ -650,7 +680,9 @@ static enum bm_rc run_config_job(struct genloop *g, struct job *j)
 
     /* On top of the live settings as they are now, not as the request
      * read them: two changes of different keys both hold. The request
-     * validated it, and no key's check depends on another's. */
+     * validated it; the one check across keys (the type rates' sum
+     * against anomaly_rate) may fail on top of a change committed
+     * meanwhile: BM_EINVAL, answered 422. */
     j->cfg = g->live;
     if (cfg_apply_runtime(&j->cfg, g->def->svc, j->change, &f) != BM_OK)
         return BM_EINVAL;
@@ -673,7 +705,7 @@ out:
         pthread_mutex_lock(&g->lock);
         g->live = j->cfg;
         pthread_mutex_unlock(&g->lock);
-        cfg_gen_params(&g->live, &g->params);
+        cfg_gen_params(&g->live, g->def->svc, &g->params);
         log_info("runtime settings changed: %s", diff.data);
     }
     buf_free(&diff);

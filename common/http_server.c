@@ -32,6 +32,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "parse.h"
 #include "rng.h"
 #include "timefmt.h"
 #include "token.h"
@@ -565,9 +566,8 @@ static bool precheck(struct http_req *req)
     }
     cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
-        char *end;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (end == cl || *end || n > HTTP_BODY_MAX) {
+        int64_t n;
+        if (parse_i64(cl, 0, HTTP_BODY_MAX, &n) != BM_OK) {
             http_send_error(req, API_TOO_LARGE, "", "body larger than %d bytes", HTTP_BODY_MAX);
             return false;
         }

@@ -61,9 +61,13 @@ const char *gw_agg_url(const struct gw_agg *a, enum bm_svc s, int rep)
     return a->svc[s].rep[rep].url;
 }
 
-/* Counts one event the buffer kept from replica r of v. */
-static void count_kept(struct gw_svc *v, struct gw_replica *r, const struct gw_event *e, int type)
+/* Counts one event the buffer kept from replica r of service src. */
+static void count_kept(struct gw_agg *a, enum bm_svc src, struct gw_replica *r,
+                       const struct gw_event *e, int type, int64_t now_ms)
 {
+    struct gw_svc *v = &a->svc[src];
+
+    gw_history_count(&a->hist, now_ms, e->ts_ms, src, e->anomaly, type);
     r->events++;
     v->events++;
     if (e->anomaly) {
@@ -78,6 +82,7 @@ enum bm_rc gw_agg_append(struct gw_agg *a, enum bm_svc src, int rep, struct gw_e
 {
     struct gw_svc *v = &a->svc[src];
     struct gw_replica *r;
+    int64_t now_ms = time_now_ms();
     enum bm_rc rc = BM_OK;
 
     if (rep < 0 || rep >= GW_REPLICAS_MAX)
@@ -103,7 +108,7 @@ enum bm_rc gw_agg_append(struct gw_agg *a, enum bm_svc src, int rep, struct gw_e
         } else if (rc != BM_OK) {
             break;
         } else {
-            count_kept(v, r, e, type);
+            count_kept(a, src, r, e, type, now_ms);
         }
         r->cursor = e->seq;
         r->cursor_set = true;

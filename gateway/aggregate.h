@@ -15,6 +15,7 @@
 #include "buffer.h"
 #include "db.h"
 #include "gen.h"
+#include "history.h"
 #include "page.h"
 #include "rc.h"
 #include "svc.h"
@@ -60,6 +61,7 @@ struct gw_agg {
     uint64_t duplicates;
     int64_t poll_interval_ms;
     struct gw_svc svc[SVC_NSOURCES];
+    struct gw_history hist; /* what the dashboard page charts */
 };
 
 enum bm_rc gw_agg_init(struct gw_agg *a, size_t max_bytes, int64_t poll_interval_ms) BM_WUR;

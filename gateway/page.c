@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "json.h"
+#include "timefmt.h"
 
 void gw_events_free(struct gw_event *ev, size_t n)
 {
@@ -35,6 +36,7 @@ static enum bm_rc parse_one(enum bm_svc src, const cJSON *it, struct gw_event *e
     const cJSON *seq = json_get(it, "sequence");
     const cJSON *anom = json_get(it, "is_anomaly");
     const cJSON *type = json_get(it, "anomaly_type");
+    const cJSON *ts = json_get(it, "timestamp");
     const cJSON *id = json_get(it, svc_info(src)->id_field);
     int64_t s;
     char *text;
@@ -48,6 +50,9 @@ static enum bm_rc parse_one(enum bm_svc src, const cJSON *it, struct gw_event *e
     e->idh = id_hash(src, id);
     if (cJSON_IsString(type))
         snprintf(e->type, sizeof(e->type), "%s", type->valuestring);
+    /* only the dashboard's history reads it: a bad one is no reason to refuse */
+    if (!cJSON_IsString(ts) || timefmt_parse_iso(ts->valuestring, &e->ts_ms) != BM_OK)
+        e->ts_ms = 0;
     text = cJSON_PrintUnformatted(it);
     if (!text)
         return BM_ENOMEM;

@@ -20,6 +20,7 @@ struct gw_event {
     enum bm_svc src;
     uint64_t idh;        /* hash of (source, id), for dropping duplicates */
     bool anomaly;
+    int64_t ts_ms;       /* its "timestamp" (ms since the epoch), 0 if none or bad */
     char type[GW_TYPE_MAX];
     char *json_rest;
     size_t len;

@@ -148,6 +148,45 @@ enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
     return rc == BM_OK ? buf_puts(out, "}}") : rc;
 }
 
+void gw_agg_dash_snapshot(struct gw_agg *a, struct gw_dash_snap *out)
+{
+    int64_t now = time_mono_us();
+
+    memset(out, 0, sizeof(*out));
+    out->now_ms = time_now_ms();
+    pthread_mutex_lock(&a->mu);
+    for (int s = 0; s < SVC_NSOURCES; s++) {
+        const struct gw_svc *v = &a->svc[s];
+        struct gw_dash_svc *d = &out->svc[s];
+        int best;
+        d->state = gw_svc_state(v, now, a->poll_interval_ms, &best);
+        memcpy(d->status, v->rep[best].health_status, sizeof(d->status));
+        memcpy(d->last_error, v->rep[best].last_error, sizeof(d->last_error));
+        d->data_age_ms = age_ms(&v->rep[best], now);
+        d->replicas = v->nrep;
+        for (int r = 0; r < v->nrep; r++)
+            d->replicas_ok += gw_effective_state(&v->rep[r], now, a->poll_interval_ms) == GW_OK;
+        d->events = v->events;
+        d->anomalies = v->anomalies;
+        gw_history_sum(&a->hist, out->now_ms, (enum bm_svc)s, GW_HIST_SECS, &d->events_15m,
+                       &d->anomalies_15m);
+        for (int t = 0; t < GEN_MAX_TYPES; t++)
+            d->types_hour[t] = gw_history_type_hour(&a->hist, out->now_ms, (enum bm_svc)s, t);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+enum bm_rc gw_agg_history_json(struct gw_agg *a, struct buf *out)
+{
+    int64_t now_ms = time_now_ms();
+    enum bm_rc rc;
+
+    pthread_mutex_lock(&a->mu);
+    rc = gw_history_json(&a->hist, now_ms, out);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
 /* The gateway process's own figures: read before taking the aggregate's
  * lock (RSS comes from /proc, the request counters have their own lock). */
 static void process_own(int64_t uptime_s, struct metrics_snapshot *m)

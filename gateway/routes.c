@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "dashboard.h"
 #include "report.h"
 #include "http_client.h"
 #include "query.h"
@@ -97,16 +98,52 @@ static void gw_h_events(struct http_req *req)
     send_built(req, gw_agg_list(&app->agg, &q, &b), HTTP_CT_JSON, &b);
 }
 
+/* JSON, or the page for a browser (Accept: text/html). */
 static void gw_h_dashboard(struct http_req *req)
 {
     static const char *const allowed[] = { NULL };
     struct gw_app *app = http_req_app(req);
+    bool html = gw_dash_wants_html(http_req_header(req, "Accept"));
     struct buf b;
 
     if (!http_req_args_check(req, allowed))
         return;
-    buf_init(&b, 256 * 1024);
-    send_built(req, gw_agg_dashboard(&app->agg, &b), HTTP_CT_JSON, &b);
+    http_add_header(req, "Vary", "Accept");
+    if (!html) {
+        buf_init(&b, 256 * 1024);
+        send_built(req, gw_agg_dashboard(&app->agg, &b), HTTP_CT_JSON, &b);
+        return;
+    }
+    http_add_header(req, "Content-Security-Policy", GW_DASH_CSP);
+    http_add_header(req, "Cache-Control", "no-store");
+    buf_init(&b, 1024 * 1024);
+    send_built(req, gw_dash_page(&app->agg, &b), GW_CT_HTML, &b);
+}
+
+/* The gateway's root: a browser is sent to the dashboard page; any
+ * other client gets an index of the gateway's endpoints. */
+static void gw_h_root(struct http_req *req)
+{
+    static const char *const allowed[] = { NULL };
+    struct buf b;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    http_add_header(req, "Vary", "Accept");
+    if (gw_dash_wants_html(http_req_header(req, "Accept"))) {
+        http_add_header(req, "Location", "/dashboard");
+        http_send(req, 302, GW_CT_HTML, "", 0);
+        return;
+    }
+    buf_init(&b, 1024);
+    send_built(req,
+               buf_printf(&b,
+                          "{\"service\":\"api-gateway\",\"version\":\"%s\",\"links\":{"
+                          "\"dashboard\":\"/dashboard\",\"events\":\"/events\","
+                          "\"system_health\":\"/system/health\",\"metrics\":\"/metrics\","
+                          "\"health\":\"/health\",\"services\":\"/services/{service}/{path}\"}}",
+                          BM_VERSION),
+               HTTP_CT_JSON, &b);
 }
 
 static void gw_h_system_health(struct http_req *req)
@@ -322,6 +359,7 @@ static void gw_h_proxy(struct http_req *req)
 }
 
 const struct route gw_routes[] = {
+    { "GET", "/", gw_h_root, 0 },
     { "GET", "/health", gw_h_health, 0 },
     { "GET", "/events", gw_h_events, 0 },
     { "GET", "/dashboard", gw_h_dashboard, 0 },

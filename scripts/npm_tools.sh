@@ -4,6 +4,7 @@
 #   scripts/npm_tools.sh            install the pinned versions that are missing
 #   scripts/npm_tools.sh --check    exit 0 if all are installed at their pins, 1 if not
 #   scripts/npm_tools.sh --bin NAME print the path of tool NAME (redocly, prism)
+#   scripts/npm_tools.sh --dir      print the prefix (node_modules is under it)
 #
 # The prefix is .cache/npm-tools (git-ignored), or BM_NPM_TOOLS_DIR. A tool
 # already installed at its pinned version is left alone, so once installed
@@ -11,7 +12,8 @@
 # some other way). Needs node and npm (scripts/deps.sh installs them).
 #
 # Pins: @redocly/cli lints openapi.yaml (tests/contract); @stoplight/prism-cli
-# validates responses against it as a proxy.
+# validates responses against it as a proxy; playwright-core drives Debian's
+# chromium in tests/browser (it downloads no browser of its own).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BM_NPM_TOOLS=(
     "@redocly/cli@2.77.0"
     "@stoplight/prism-cli@5.16.0"
+    "playwright-core@1.65.1"
 )
 DIR=${BM_NPM_TOOLS_DIR:-$PWD/.cache/npm-tools}
 
@@ -95,6 +98,9 @@ case "${1:-}" in
         exit 1
     fi
     printf '%s\n' "$bin"
+    ;;
+--dir)
+    printf '%s\n' "$DIR"
     ;;
 -h | --help)
     usage

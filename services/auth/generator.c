@@ -872,5 +872,9 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? auth_anomaly_names[e.anomaly] : NULL;
     ev->detail = &st->out;
+    if (e.anomaly >= 0 && e.incident_id[0]) {
+        memcpy(ev->incident_id, e.incident_id, sizeof ev->incident_id);
+        ev->incident_open = c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
+    }
     return BM_OK;
 }

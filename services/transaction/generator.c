@@ -620,5 +620,9 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     ev->ts_ms = t_ms;
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? txn_anomaly_names[e.anomaly] : NULL;
+    if (e.anomaly >= 0 && e.incident_id[0]) {
+        memcpy(ev->incident_id, e.incident_id, sizeof ev->incident_id);
+        ev->incident_open = c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
+    }
     return BM_OK;
 }

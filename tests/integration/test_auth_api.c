@@ -26,6 +26,7 @@
 #define BIN  "auth-service"
 #define PAGE 1000
 #define DEG  0.017453292519943295
+#define AUTH_USERS_MAX 64 /* usernames of one stuffing list, at most */
 
 /* Stops p, which must exit 0, and removes it. */
 static void finish(struct proc *p)
@@ -566,13 +567,13 @@ static void test_backfill_ground_truth_follows_from_the_data(void **state)
     finish(p);
 }
 
-/* Weights 3 : 0 : 1: a type with no weight never appears, the others
- * share the anomalous events as asked. */
-static void test_anomaly_types_follow_their_weights(void **state)
+/* Rates 0.075, 0 and unset of 0.1: a type at 0 never appears, the one
+ * without a rate gets what is left (0.025). */
+static void test_anomaly_types_follow_their_rates(void **state)
 {
     static const char cfg[] =
         "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":0.1,"
-        "\"brute_force_rate\":3,\"credential_stuffing_rate\":0,\"unusual_location_rate\":1}},"
+        "\"brute_force_rate\":0.075,\"credential_stuffing_rate\":0}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
     const bool small = h_test_scale_small();
     const char *const args[] = { "--seed", "12", "--start-time", "2026-01-06T10:00:00Z",
@@ -601,16 +602,154 @@ static void test_anomaly_types_follow_their_weights(void **state)
     assert_int_equal(count[1], 0);
     assert_true(fabs((double)count[0] / (double)anomalies - 0.75) < 0.05);
     assert_true(fabs((double)count[2] / (double)anomalies - 0.25) < 0.05);
-    /* and the weights are runtime settings */
+    /* and the rates are runtime settings, the unset one shown as in effect */
     {
         cJSON *c = h_get_json(p->port, "/config");
 
-        assert_true(h_jdbl(c, "brute_force_rate") == 3 &&
+        assert_true(h_jdbl(c, "brute_force_rate") == 0.075 &&
                     h_jdbl(c, "credential_stuffing_rate") == 0);
+        assert_true(fabs(h_jdbl(c, "unusual_location_rate") - 0.025) < 1e-9);
         cJSON_Delete(c);
     }
     cJSON_Delete(all);
     finish(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Every complete incident meets its rule                              */
+
+/* Checks every closed incident of the incidents table in the database of
+ * a stopped daemon against its rule (SPEC §5): all its events are there,
+ * brute force is >= 10 failures of one username from one address within
+ * five minutes, stuffing is many usernames (each once) from one address
+ * with under 5 % successes. Returns how many were checked. */
+static int check_db_incidents(const char *path, int *n_brute, int *n_stuff)
+{
+    sqlite3 *db = h_db_open_checked(path);
+    sqlite3_stmt *inc, *ev;
+    int checked = 0;
+
+    *n_brute = *n_stuff = 0;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT incident_id, anomaly_type, event_count,"
+                                        " first_seq FROM incidents WHERE NOT open",
+                                        -1, &inc, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT ev.body, ev.ts FROM incident_events ie"
+                                        " JOIN events ev USING(seq) WHERE ie.incident_id = ?1"
+                                        " ORDER BY ev.seq",
+                                        -1, &ev, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(inc) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(inc, 0);
+        const char *type = (const char *)sqlite3_column_text(inc, 1);
+        bool brute = strcmp(type, "brute_force") == 0;
+        int count = sqlite3_column_int(inc, 2), n = 0, fails = 0, ok = 0;
+        char user[128] = "", ip[64] = "";
+        long long first_ts = 0, last_ts = 0;
+        char *users[AUTH_USERS_MAX];
+
+        sqlite3_bind_text(ev, 1, id, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(ev) == SQLITE_ROW) {
+            cJSON *e = cJSON_Parse((const char *)sqlite3_column_text(ev, 0));
+            const char *u = h_jstr(e, "username"), *a = h_jstr(e, "ip_address");
+
+            assert_non_null(u);
+            assert_non_null(a);
+            assert_string_equal(h_jstr(e, "incident_id"), id);
+            assert_string_equal(h_jstr(e, "anomaly_type"), type);
+            if (n == 0) {
+                snprintf(user, sizeof user, "%s", u);
+                snprintf(ip, sizeof ip, "%s", a);
+                first_ts = sqlite3_column_int64(ev, 1);
+            }
+            last_ts = sqlite3_column_int64(ev, 1);
+            if (strcmp(a, ip) != 0)
+                fail_msg("%s %s: addresses %s and %s", type, id, ip, a);
+            if (brute && strcmp(u, user) != 0)
+                fail_msg("brute force %s: usernames %s and %s", id, user, u);
+            if (!brute && n < AUTH_USERS_MAX)
+                users[n] = strdup(u);
+            fails += strcmp(h_jstr(e, "result"), "failure") == 0;
+            ok += strcmp(h_jstr(e, "result"), "success") == 0;
+            n++;
+            cJSON_Delete(e);
+        }
+        sqlite3_reset(ev);
+        if (n != count)
+            fail_msg("%s %s (from sequence %lld): %d of its %d events kept", type, id,
+                     (long long)sqlite3_column_int64(inc, 3), n, count);
+        if (brute) {
+            if (fails < 10 || last_ts - first_ts > 5 * 60 * 1000)
+                fail_msg("brute force %s: %d failures in %lld ms", id, fails,
+                         last_ts - first_ts);
+            ++*n_brute;
+        } else {
+            assert_true(n >= 20 && n <= AUTH_USERS_MAX);
+            assert_true((double)ok / n < 0.05);
+            qsort(users, (size_t)n, sizeof users[0], h_cmp_str);
+            for (int i = 0; i < n; i++) {
+                if (i > 0 && strcmp(users[i - 1], users[i]) == 0)
+                    fail_msg("stuffing %s tries %s twice", id, users[i]);
+            }
+            for (int i = 0; i < n; i++)
+                free(users[i]);
+            ++*n_stuff;
+        }
+        checked++;
+    }
+    sqlite3_finalize(inc);
+    sqlite3_finalize(ev);
+    h_db_close(db);
+    return checked;
+}
+
+/* Whole and within their rules whatever the load: retention pruning all
+ * along (retention 1000), 5,000 events/s at anomaly_rate 0.5 (the
+ * incident table full), several seeds, and kill -9 amid a backfill. */
+static void test_every_complete_incident_meets_its_rule(void **state)
+{
+    static const struct {
+        const char *seed, *eps, *rate, *backfill;
+        bool kill9;
+    } runs[] = {
+        { "11", "150", "0.02", "900s", false },
+        { "31", "5000", "0.5", "20s", false },
+        { "32", "1000", "0.2", "120s", true },
+    };
+    const bool small = h_test_scale_small();
+    struct proc *p = &h_procs[0];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        const char *const args[] = { "--seed", runs[i].seed, "--start-time",
+                                     "2026-01-06T10:00:00Z", "--backfill", runs[i].backfill,
+                                     NULL };
+        char cfg[512];
+        int brute, stuff, n;
+
+        snprintf(cfg, sizeof cfg,
+                 "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":%s}},"
+                 "\"generation_settings\":{\"events_per_second\":%s,\"retention_events\":%d}}",
+                 runs[i].rate, runs[i].eps, small ? 1000 : 5000);
+        h_proc_init(p, "authinc");
+        h_proc_write_config(p, cfg);
+        assert_int_equal(h_proc_start(p, BIN, args), 0);
+        if (runs[i].kill9) {
+            assert_true(h_wait_head(p->port, 30000, 60000));
+            h_proc_kill9(p);
+            assert_int_equal(h_proc_restart(p, BIN, args), 0);
+        }
+        assert_true(h_wait_backfilled(p->port, small ? 240000 : 120000));
+        assert_int_equal(h_proc_stop(p, NULL), 0);
+        n = check_db_incidents(p->db, &brute, &stuff);
+        print_message("seed %s, %s events/s, rate %s: %d complete incidents (%d brute force, "
+                      "%d stuffing) meet their rules\n",
+                      runs[i].seed, runs[i].eps, runs[i].rate, n, brute, stuff);
+        assert_true(brute > 0 && stuff > 0);
+        h_proc_finish(p);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1026,7 +1165,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_events_appear_within_seconds_with_every_field_typed),
         T(test_backfill_ground_truth_follows_from_the_data),
-        T(test_anomaly_types_follow_their_weights),
+        T(test_anomaly_types_follow_their_rates),
+        T(test_every_complete_incident_meets_its_rule),
         T(test_same_seed_and_start_replay_byte_identical_events),
         T(test_posted_logins_are_labelled_by_the_rules_stored_and_listed),
         T(test_bad_input_gets_the_documented_error_and_changes_nothing),

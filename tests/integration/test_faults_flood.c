@@ -171,8 +171,8 @@ static long rss_kib(pid_t pid)
     if (!f)
         return -1;
     while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
+        if (strncmp(line, "VmRSS:", 6) == 0 && !h_num_at(line + 6, &kib))
+            kib = -1;
     fclose(f);
     return kib;
 }
@@ -319,7 +319,7 @@ static int read_until_closed(int fd, char *out, size_t outlen, int timeout_ms)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return strncmp(out, "HTTP/1.1 ", 9) == 0 ? (int)strtol(out + 9, NULL, 10) : 0;
+            return h_raw_status(out, len);
         len += (size_t)n;
         out[len] = '\0';
         if (len + 1 >= outlen)
@@ -430,7 +430,6 @@ static int keepalive_request(int fd, char *out, size_t outlen)
         return -1;
     for (;;) {
         struct pollfd pfd = { fd, POLLIN, 0 };
-        const char *end, *cl;
         long left = deadline - h_now_ms();
         ssize_t n;
 
@@ -441,10 +440,8 @@ static int keepalive_request(int fd, char *out, size_t outlen)
             return -1;
         len += (size_t)n;
         out[len] = '\0';
-        end = strstr(out, "\r\n\r\n");
-        cl = strstr(out, "Content-Length: ");
-        if (end && cl && len >= (size_t)(end + 4 - out) + strtoul(cl + 16, NULL, 10))
-            return (int)strtol(out + 9, NULL, 10);
+        if (h_raw_complete(out, len))
+            return h_raw_status(out, len);
         if (len + 1 >= outlen)
             return -1;
     }

@@ -159,11 +159,11 @@ static void check_db(const char *path, const char *id_field, struct db_facts *f)
 /* Two full settings that differ in every key they set: after any crash
  * the service must hold all of one of them, never a mix. */
 static const char cfg_a[] = "{\"anomaly_rate\":0.05,\"events_per_second\":800,"
-                            "\"fraud_pattern_rate\":2,\"money_laundering_rate\":3,"
-                            "\"suspicious_high_amount_rate\":4}";
+                            "\"fraud_pattern_rate\":0.002,\"money_laundering_rate\":0.003,"
+                            "\"suspicious_high_amount_rate\":0.004}";
 static const char cfg_b[] = "{\"anomaly_rate\":0.1,\"events_per_second\":1200,"
-                            "\"fraud_pattern_rate\":5,\"money_laundering_rate\":6,"
-                            "\"suspicious_high_amount_rate\":7}";
+                            "\"fraud_pattern_rate\":0.005,\"money_laundering_rate\":0.006,"
+                            "\"suspicious_high_amount_rate\":0.007}";
 
 #define ACK_MAX 4096
 

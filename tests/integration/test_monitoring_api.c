@@ -584,7 +584,7 @@ static void test_bad_input_is_answered_as_documented_and_changes_nothing(void **
     expect_error(p->port, "POST", "/config", "{\"high_cpu_rate\":-1}", 422, "high_cpu_rate");
     expect_error(p->port, "POST", "/config", "{\"cascade_failure_rate\":\"x\"}", 422,
                  "cascade_failure_rate");
-    expect_error(p->port, "POST", "/config", "{\"network_timeout_rate\":1,\"bogus_rate\":1}", 422,
+    expect_error(p->port, "POST", "/config", "{\"network_timeout_rate\":0.001,\"bogus_rate\":1}", 422,
                  "bogus_rate");
     expect_error(p->port, "POST", "/config", "{\"fraud_pattern_rate\":1}", 422,
                  "fraud_pattern_rate");
@@ -605,13 +605,13 @@ static void test_bad_input_is_answered_as_documented_and_changes_nothing(void **
 
     /* the aliases set the types they name */
     assert_int_equal(h_http_req(p->port, "POST", "/config",
-                                "{\"memory_leak_rate\":3,\"disk_space_rate\":0}", h_json_ct, &r),
+                                "{\"memory_leak_rate\":0.003,\"disk_space_rate\":0}", h_json_ct, &r),
                      0);
     assert_int_equal(r.status, 200);
     h_resp_free(&r);
     j = h_get_json(p->port, "/config");
-    assert_true(h_jdbl(j, "high_memory_rate") == 3.0);
-    assert_true(h_jdbl(j, "memory_leak_rate") == 3.0);
+    assert_true(h_jdbl(j, "high_memory_rate") == 0.003);
+    assert_true(h_jdbl(j, "memory_leak_rate") == 0.003);
     assert_true(h_jdbl(j, "high_disk_rate") == 0.0);
     cJSON_Delete(j);
 

@@ -388,8 +388,8 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
     static const char cfg[] =
         "{\"anomaly_settings\":{\"monitoring_service\":{\"anomaly_rate\":0.1,"
         "\"high_cpu_rate\":0,\"high_memory_rate\":0,\"high_disk_rate\":0,"
-        "\"cascade_failure_rate\":2,\"performance_degradation_rate\":0,"
-        "\"network_timeout_rate\":1}},\"generation_settings\":{\"events_per_second\":100}}";
+        "\"cascade_failure_rate\":0.0666667,\"performance_degradation_rate\":0,"
+        "\"network_timeout_rate\":0.0333333}},\"generation_settings\":{\"events_per_second\":100}}";
     const char *const args[] = { "--seed", "6", "--start-time", "2026-01-05T12:00:00Z",
                                  "--backfill", "330s", NULL };
     struct proc *p = &h_procs[0];
@@ -419,7 +419,7 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
 
     /* high_cpu alone, faster, from now on; and it is what GET /config says */
     assert_int_equal(h_http_req(p->port, "POST", "/config",
-                                "{\"high_cpu_rate\":1,\"cascade_failure_rate\":0,"
+                                "{\"high_cpu_rate\":0.1,\"cascade_failure_rate\":0,"
                                 "\"network_timeout_rate\":0,\"events_per_second\":2000}",
                                 h_json_ct, &r),
                      0);
@@ -429,7 +429,7 @@ static void test_per_type_weights_are_honoured_and_persist(void **state)
     assert_int_equal(h_proc_stop(p, NULL), 0);
     assert_int_equal(h_proc_restart(p, MON_BIN, args), 0);
     j = h_http_get_json(p->port, "/config", NULL);
-    assert_true(h_jdbl(j, "high_cpu_rate") == 1.0);
+    assert_true(h_jdbl(j, "high_cpu_rate") == 0.1);
     assert_true(h_jdbl(j, "cascade_failure_rate") == 0.0);
     assert_true(h_jdbl(j, "network_timeout_rate") == 0.0);
     assert_true(h_jdbl(j, "events_per_second") == 2000.0);

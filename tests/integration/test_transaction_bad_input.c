@@ -160,13 +160,19 @@ static const struct row rows[] = {
     CFG("nested within limits", "{\"a\":[[[[[[[[[[]]]]]]]]]]}", 422, "unknown_field", "a"),
 
     /* an alias and its key, or a key twice, must agree */
-    CFG("alias conflict", "{\"suspicious_transaction_rate\":1,\"suspicious_high_amount_rate\":2}",
+    CFG("alias conflict",
+        "{\"suspicious_transaction_rate\":0.001,\"suspicious_high_amount_rate\":0.002}",
         422, "invalid_value", "suspicious_high_amount_rate|suspicious_transaction_rate"),
     CFG("alias conflict reversed",
-        "{\"suspicious_high_amount_rate\":2,\"suspicious_transaction_rate\":3}", 422,
+        "{\"suspicious_high_amount_rate\":0.002,\"suspicious_transaction_rate\":0.003}", 422,
         "invalid_value", "suspicious_high_amount_rate|suspicious_transaction_rate"),
     CFG("key twice, differing", "{\"anomaly_rate\":0.1,\"anomaly_rate\":0.2}", 422,
         "invalid_value", "anomaly_rate"),
+    /* type rates are absolute: their sum may not pass anomaly_rate */
+    CFG("type rates above anomaly_rate", "{\"anomaly_rate\":0.01,\"fraud_pattern_rate\":0.02}",
+        422, "invalid_value", "anomaly_rate"),
+    CFG("type rate above one half", "{\"fraud_pattern_rate\":0.6}", 422, "invalid_value",
+        "fraud_pattern_rate"),
 
     /* body size: the cap is 64 KiB, inclusive */
     CFG("body exactly 64 KiB", body_at_cap, 422, "unknown_field", "pad"),
@@ -188,7 +194,7 @@ static const struct row rows[] = {
 
     /* accepted forms that change nothing */
     CFG("empty object", "{}", 200, NULL, NULL),
-    CFG("current value again", "{\"anomaly_rate\":0.02}", 200, NULL, NULL),
+    CFG("current value again", "{\"anomaly_rate\":0.015}", 200, NULL, NULL),
     { "media type case and charset", "POST", "/config", ct_json_mixed, "{}", 200, NULL, NULL,
       NULL, 0 },
 
@@ -762,7 +768,7 @@ static void test_admin_token_guards_every_post_and_leaves_gets_open(void **state
     expect_status(p->port, "GET", "/transactions/events?limit=5", NULL, NULL, 200, NULL, NULL);
 
     /* the right token: accepted (the scheme name is case-insensitive) */
-    expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.02}", good_auth, 200, NULL,
+    expect_status(p->port, "POST", "/config", "{\"anomaly_rate\":0.015}", good_auth, 200, NULL,
                   NULL);
     expect_status(p->port, "POST", "/config", "{}", good_auth_lc, 200, NULL, NULL);
     expect_status(p->port, "POST", "/transactions", txn, good_auth, 201, NULL, NULL);
@@ -857,7 +863,7 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
 {
     static const char seed_body[] =
         "{\"anomaly_rate\":0.02,\"events_per_second\":100,\"paused\":false,"
-        "\"retention_events\":500000,\"fraud_pattern_rate\":1,\"money_laundering_rate\":1}";
+        "\"retention_events\":500000,\"fraud_pattern_rate\":0.005,\"money_laundering_rate\":0.005}";
     static const char *const ct[] = { "Content-Type: application/json", NULL };
     struct proc *p = &h_procs[0];
     char *config0;

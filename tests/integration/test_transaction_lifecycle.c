@@ -42,10 +42,118 @@ static int txn_teardown(void **state)
 /* ------------------------------------------------------------------ */
 /* Run-time settings                                                    */
 
+/* events_per_second.expected of /health, once it is within 0.01 of want
+ * (the loop publishes it after its next batch); the last value seen. */
+static double wait_expected(int port, double want)
+{
+    double got = -1.0;
+
+    for (int i = 0; i < 50; i++) {
+        cJSON *h = h_get_json(port, "/health");
+        cJSON *eps = cJSON_GetObjectItemCaseSensitive(h, "events_per_second");
+
+        got = h_jdbl(eps, "expected");
+        assert_true(h_jdbl(eps, "configured") == 100.0);
+        assert_true(h_jdbl(eps, "realised") >= 0.0);
+        cJSON_Delete(h);
+        if (fabs(got - want) < 0.01)
+            break;
+        h_sleep_ms(100);
+    }
+    return got;
+}
+
+/* At 23:53 on a Sunday the shaped rate is 100 x 0.3 (quiet hours) x 0.3
+ * (weekend) = 9 events/s: /health says so beside configured and
+ * realised; time_shaping false (a runtime key, kept across a restart)
+ * makes it the flat 100. */
+static void test_health_shows_expected_rate_and_time_shaping_flattens_it(void **state)
+{
+    static const char *const args[] = { "--seed", "3", "--start-time", "2026-01-04T23:53:00Z",
+                                        NULL };
+    struct proc *p = &h_procs[0];
+    struct resp r;
+    cJSON *j;
+
+    (void)state;
+    h_proc_init(p, "shaping");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    assert_true(fabs(wait_expected(p->port, 9.0) - 9.0) < 0.01);
+    assert_int_equal(
+        h_http_req(p->port, "POST", "/config", "{\"time_shaping\":false}", h_json_ct, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"time_shaping\":false"));
+    h_resp_free(&r);
+    assert_true(fabs(wait_expected(p->port, 100.0) - 100.0) < 0.01);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    assert_int_equal(h_proc_restart(p, TXN_BIN, args), 0);
+    j = h_get_json(p->port, "/config");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "time_shaping")));
+    cJSON_Delete(j);
+    assert_true(fabs(wait_expected(p->port, 100.0) - 100.0) < 0.01);
+    assert_int_equal(
+        h_http_req(p->port, "POST", "/config", "{\"time_shaping\":\"no\"}", h_json_ct, &r), 0);
+    assert_int_equal(r.status, 422);
+    h_resp_free(&r);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
+}
+
+/* The ids of a page of events under id_field into ids[] (strdup'ed). */
+static size_t page_ids(int port, const char *path, const char *id_field, char **ids, size_t max)
+{
+    struct resp r;
+    cJSON *page = h_get_page(port, path, &r), *e;
+    size_t n = 0;
+
+    cJSON_ArrayForEach(e, h_events_of(page))
+    {
+        const char *id = h_jstr(e, id_field);
+
+        assert_non_null(id);
+        if (n < max)
+            ids[n++] = strdup(id);
+    }
+    cJSON_Delete(page);
+    h_resp_free(&r);
+    return n;
+}
+
+/* Compose passes one SEED to every service: their streams still differ
+ * (the service's name is mixed into its stream seeds), and each one is
+ * still its own replay (test_same_seed_and_start_replay_byte_identical_events). */
+static void test_one_seed_gives_each_service_its_own_ids(void **state)
+{
+    static const char *const args[] = { "--seed", "42", "--start-time", "2026-01-05T10:00:00Z",
+                                        "--backfill", "60s", NULL };
+    struct proc *t = &h_procs[0], *a = &h_procs[1];
+    char *ids[2 * PAGE];
+    size_t nt, na;
+
+    (void)state;
+    h_proc_start_backfilled(t, "seedtxn", TXN_BIN, NULL, args, 60000);
+    h_proc_start_backfilled(a, "seedauth", "auth-service", NULL, args, 60000);
+    nt = page_ids(t->port, "/transactions/events?since=0&limit=1000", "transaction_id", ids,
+                  PAGE);
+    na = page_ids(a->port, "/auth/events?since=0&limit=1000", "event_id", ids + nt, PAGE);
+    assert_true(nt == PAGE && na == PAGE);
+    qsort(ids, nt + na, sizeof ids[0], h_cmp_str);
+    for (size_t i = 1; i < nt + na; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0)
+            fail_msg("transaction-service and auth-service both gave id %s", ids[i]);
+    for (size_t i = 0; i < nt + na; i++)
+        free(ids[i]);
+    assert_int_equal(h_proc_stop(t, NULL), 0);
+    assert_int_equal(h_proc_stop(a, NULL), 0);
+    h_proc_finish(t);
+    h_proc_finish(a);
+}
+
 static void test_posted_config_survives_restart_until_reset_config(void **state)
 {
     static const char *const keys[] = { "anomaly_rate", "events_per_second", "paused",
-                                        "retention_events", "suspicious_high_amount_rate",
+                                        "retention_events", "time_shaping",
+                                        "suspicious_high_amount_rate",
                                         "fraud_pattern_rate", "money_laundering_rate",
                                         "suspicious_transaction_rate" };
     static const char *const args[] = { "--seed", "12", NULL };
@@ -93,7 +201,7 @@ static void test_posted_config_survives_restart_until_reset_config(void **state)
     assert_int_equal(h_proc_stop(p, NULL), 0);
     assert_int_equal(h_proc_restart(p, TXN_BIN, reset_args), 0);
     j = h_http_get_json(p->port, "/config", NULL);
-    assert_true(cJSON_GetObjectItemCaseSensitive(j, "anomaly_rate")->valuedouble == 0.02);
+    assert_true(cJSON_GetObjectItemCaseSensitive(j, "anomaly_rate")->valuedouble == 0.015);
     cJSON_Delete(j);
     assert_int_equal(h_http_req(p->port, "GET", "/config", NULL, NULL, &g), 0);
     assert_string_equal(g.body, config0);
@@ -131,9 +239,11 @@ struct key_poster {
     char why[160];
 };
 
+/* Above the shipped suspicious_transaction_rate (0.008), which an
+ * anomaly_rate may not go below. */
 static double rate_value(int i)
 {
-    return (i + 1) / 1000.0;
+    return 0.01 + (i + 1) / 1000.0;
 }
 
 static double retention_value(int i)
@@ -222,12 +332,12 @@ static void test_config_numbers_print_without_exponent(void **state)
         fail_msg("GET /config: %s; want \"events_per_second\":100 and no exponents", r.body);
     h_resp_free(&r);
     assert_int_equal(h_http_req(p->port, "POST", "/config",
-                                "{\"events_per_second\":5000,\"fraud_pattern_rate\":20}", h_json_ct,
+                                "{\"events_per_second\":5000,\"fraud_pattern_rate\":0.004}", h_json_ct,
                                 &r), 0);
     assert_int_equal(r.status, 200);
     if (!strstr(r.body, "\"events_per_second\":5000,") ||
-        !strstr(r.body, "\"fraud_pattern_rate\":20,") || has_exponent(r.body))
-        fail_msg("POST /config answered %s; want 5000 and 20 as written", r.body);
+        !strstr(r.body, "\"fraud_pattern_rate\":0.004,") || has_exponent(r.body))
+        fail_msg("POST /config answered %s; want 5000 and 0.004 as written", r.body);
     h_resp_free(&r);
     assert_int_equal(h_proc_stop(p, NULL), 0);
     h_proc_finish(p);
@@ -396,14 +506,14 @@ static void test_anomaly_fraction_holds_at_rate_one_half(void **state)
     assert_fraction(&t, 0.5, small ? 20000 : 100000);
 }
 
-/* Equal weights: no type may starve. Whether weights share out events or
- * incidents, each type then gets well over 5 % of both. */
+/* No type rate set: the types share anomaly_rate equally, and none may
+ * starve. Whether shares count events or incidents, each type then gets
+ * well over 5 % of both. */
 static void test_anomaly_types_follow_equal_weights(void **state)
 {
     static const char cfg[] =
         "{\"anomaly_settings\":{\"transaction_service\":{\"anomaly_rate\":0.1,"
-        "\"suspicious_high_amount_rate\":1,\"suspicious_transaction_rate\":1,"
-        "\"fraud_pattern_rate\":1,\"money_laundering_rate\":1}},"
+        "\"fraud_pattern_rate\":0.0333333}},"
         "\"generation_settings\":{\"events_per_second\":100}}";
     const bool small = h_test_scale_small();
     long long incidents = 0;
@@ -1027,9 +1137,12 @@ static void test_command_line_exit_codes_help_and_version(void **state)
               "brute_force_rate" },
             { "{\"anomaly_settings\":{\"monitoring_service\":{\"bogus_rate\":1}}}",
               "bogus_rate" },
-            { "{\"anomaly_settings\":{\"transaction_service\":{\"suspicious_transaction_rate\":2,"
-              "\"suspicious_high_amount_rate\":1}}}",
+            { "{\"anomaly_settings\":{\"transaction_service\":{\"suspicious_transaction_rate\":0.002,"
+              "\"suspicious_high_amount_rate\":0.001}}}",
               "suspicious_transaction_rate" },
+            { "{\"anomaly_settings\":{\"transaction_service\":{\"anomaly_rate\":0.01,"
+              "\"suspicious_transaction_rate\":0.008,\"fraud_pattern_rate\":0.004}}}",
+              "anomaly_rate" },
             { "{\"generation_settings\":{\"events_per_second\":\"fast\"}}", "events_per_second" },
             { "{\"generation_settings\":{\"events_per_second\":0}}", "events_per_second" },
             { "{\"gateway\":{\"poll_interval_ms\":1}}", "poll_interval_ms" },
@@ -1181,6 +1294,8 @@ int main(void)
         T(test_anomaly_fraction_within_four_sigma_of_rate),
         T(test_anomaly_fraction_holds_at_rate_one_half),
         T(test_anomaly_types_follow_equal_weights),
+        T(test_health_shows_expected_rate_and_time_shaping_flattens_it),
+        T(test_one_seed_gives_each_service_its_own_ids),
         T(test_event_lists_follow_the_cursor_rules),
         T(test_kill9_during_backfill_keeps_database_and_stream_intact),
         T(test_same_seed_and_start_replay_byte_identical_events),

@@ -1,5 +1,6 @@
 /* test_config.c - the configuration table: defaults, file, env, flags,
  * runtime changes. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +44,10 @@ static void test_config_defaults_match_spec(void **state)
     assert_int_equal(c.batch_size, 500);
     assert_false(c.paused);
     assert_true(c.segments[0] == 0.70 && c.segments[1] == 0.25 && c.segments[2] == 0.05);
-    assert_true(c.weights[0] == 1 && c.weights[1] == 1 && c.weights[2] == 1);
+    assert_true(c.time_shaping);
+    /* no <type>_rate set: each type gets an equal share of anomaly_rate */
+    assert_true(c.weights[0] == CFG_RATE_UNSET && c.weights[1] == CFG_RATE_UNSET &&
+                c.weights[2] == CFG_RATE_UNSET);
     cfg_defaults(&c, SVC_GATEWAY);
     assert_int_equal(c.port, 8080);
     assert_int_equal(c.poll_interval_ms, 1000);
@@ -146,16 +150,16 @@ static void test_config_alias_conflict_in_file_is_an_error(void **state)
     (void)state;
     assert_int_not_equal(file_text(&c, SVC_TRANSACTION,
                                    "{\"anomaly_settings\":{\"transaction_service\":"
-                                   "{\"suspicious_high_amount_rate\":1,"
-                                   "\"suspicious_transaction_rate\":2}}}",
+                                   "{\"suspicious_high_amount_rate\":0.001,"
+                                   "\"suspicious_transaction_rate\":0.002}}}",
                                    err),
                          BM_OK);
     assert_int_equal(file_text(&c, SVC_TRANSACTION,
                                "{\"anomaly_settings\":{\"transaction_service\":"
-                               "{\"suspicious_transaction_rate\":3}}}",
+                               "{\"suspicious_transaction_rate\":0.003}}}",
                                err),
                      BM_OK);
-    assert_true(c.weights[0] == 3);
+    assert_true(c.weights[0] == 0.003);
 }
 
 static void test_config_precedence_file_env_flag(void **state)
@@ -285,15 +289,15 @@ static void test_config_runtime_alias_sets_key_and_json_lists_both(void **state)
     (void)state;
     cfg_defaults(&c, SVC_TRANSACTION);
     assert_int_equal(runtime(&c, SVC_TRANSACTION,
-                             "{\"suspicious_transaction_rate\":4,\"paused\":true}", &f),
+                             "{\"suspicious_transaction_rate\":0.004,\"paused\":true}", &f),
                      BM_OK);
-    assert_true(c.weights[0] == 4 && c.paused);
+    assert_true(c.weights[0] == 0.004 && c.paused);
     buf_init(&b, 1 << 16);
     assert_int_equal(cfg_runtime_json(&c, SVC_TRANSACTION, &b), BM_OK);
     o = cJSON_Parse(b.data);
     assert_non_null(o);
-    assert_true(cJSON_GetObjectItem(o, "suspicious_high_amount_rate")->valuedouble == 4);
-    assert_true(cJSON_GetObjectItem(o, "suspicious_transaction_rate")->valuedouble == 4);
+    assert_true(cJSON_GetObjectItem(o, "suspicious_high_amount_rate")->valuedouble == 0.004);
+    assert_true(cJSON_GetObjectItem(o, "suspicious_transaction_rate")->valuedouble == 0.004);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "paused")));
     assert_null(cJSON_GetObjectItem(o, "brute_force_rate"));
     cJSON_Delete(o);
@@ -328,6 +332,112 @@ static void test_config_runtime_diff_round_trips(void **state)
     buf_free(&b);
 }
 
+
+/* The seed's file means 0.8% suspicious high amounts of 1.5% anomalies:
+ * the other two types share the 0.7% left; editing only the alias in
+ * the shipped file works. */
+static void test_config_type_rates_are_absolute_and_share_what_is_left(void **state)
+{
+    const char *argv[] = { "x", "--config", shipped, NULL };
+    const char *env[] = { NULL };
+    char err[256] = "";
+    double r[GEN_MAX_TYPES];
+    struct gen_params p;
+    struct bm_config c;
+
+    (void)state;
+    assert_int_equal(load(&c, SVC_TRANSACTION, 3, argv, env, err), BM_OK);
+    assert_int_equal(cfg_type_rates(&c, SVC_TRANSACTION, r), 3);
+    assert_true(fabs(r[0] - 0.008) < 1e-12);
+    assert_true(fabs(r[1] - 0.0035) < 1e-12 && fabs(r[2] - 0.0035) < 1e-12);
+    cfg_gen_params(&c, SVC_TRANSACTION, &p);
+    assert_true(fabs(p.anomaly_rate - 0.015) < 1e-12);
+    /* the shipped text with only the alias's value edited */
+    assert_int_equal(file_text(&c, SVC_TRANSACTION,
+                               "{\"anomaly_settings\":{\"transaction_service\":"
+                               "{\"anomaly_rate\":0.015,\"suspicious_transaction_rate\":0.01}}}",
+                               err),
+                     BM_OK);
+    cfg_type_rates(&c, SVC_TRANSACTION, r);
+    assert_true(fabs(r[0] - 0.01) < 1e-12 && fabs(r[1] - 0.0025) < 1e-12);
+    /* every type set below anomaly_rate: each keeps its own rate */
+    cfg_defaults(&c, SVC_AUTH);
+    assert_int_equal(file_text(&c, SVC_AUTH,
+                               "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":0.05,"
+                               "\"brute_force_rate\":0.01,\"credential_stuffing_rate\":0,"
+                               "\"unusual_location_rate\":0.002}}}",
+                               err),
+                     BM_OK);
+    cfg_gen_params(&c, SVC_AUTH, &p);
+    assert_true(p.weights[0] == 0.01 && p.weights[1] == 0 && p.weights[2] == 0.002);
+    assert_true(fabs(p.anomaly_rate - 0.012) < 1e-12);
+}
+
+static void test_config_type_rates_above_anomaly_rate_are_refused_naming_it(void **state)
+{
+    char err[256] = "";
+    struct bm_config c;
+    struct api_fail f;
+
+    (void)state;
+    cfg_defaults(&c, SVC_TRANSACTION);
+    assert_int_not_equal(file_text(&c, SVC_TRANSACTION,
+                                   "{\"anomaly_settings\":{\"transaction_service\":"
+                                   "{\"anomaly_rate\":0.01,\"fraud_pattern_rate\":0.006,"
+                                   "\"money_laundering_rate\":0.005}}}",
+                                   err),
+                         BM_OK);
+    assert_non_null(strstr(err, "anomaly_rate"));
+    /* another service's section is checked too */
+    assert_int_not_equal(file_text(&c, SVC_TRANSACTION,
+                                   "{\"anomaly_settings\":{\"global_anomaly_rate\":0.01,"
+                                   "\"auth_service\":{\"brute_force_rate\":0.02}}}",
+                                   err),
+                         BM_OK);
+    assert_non_null(strstr(err, "auth_service"));
+    cfg_defaults(&c, SVC_TRANSACTION);
+    assert_int_not_equal(runtime(&c, SVC_TRANSACTION, "{\"fraud_pattern_rate\":0.03}", &f),
+                         BM_OK);
+    assert_int_equal(f.err, API_BAD_VALUE);
+    assert_string_equal(f.field, "anomaly_rate");
+    assert_int_equal(runtime(&c, SVC_TRANSACTION,
+                             "{\"fraud_pattern_rate\":0.03,\"anomaly_rate\":0.03}", &f),
+                     BM_OK);
+    assert_int_not_equal(runtime(&c, SVC_TRANSACTION, "{\"anomaly_rate\":0.02}", &f), BM_OK);
+    assert_string_equal(f.field, "anomaly_rate");
+    assert_true(c.anomaly_rate == 0.03); /* nothing changed */
+}
+
+static void test_config_json_shows_effective_type_rates_and_time_shaping(void **state)
+{
+    struct bm_config c, base;
+    struct api_fail f;
+    struct buf b;
+    cJSON *o;
+
+    (void)state;
+    cfg_defaults(&c, SVC_AUTH);
+    base = c;
+    assert_int_equal(runtime(&c, SVC_AUTH, "{\"brute_force_rate\":0.01,\"time_shaping\":false}",
+                             &f),
+                     BM_OK);
+    assert_false(c.time_shaping);
+    buf_init(&b, 1 << 16);
+    assert_int_equal(cfg_runtime_json(&c, SVC_AUTH, &b), BM_OK);
+    o = cJSON_Parse(b.data);
+    assert_non_null(o);
+    assert_true(cJSON_GetObjectItem(o, "brute_force_rate")->valuedouble == 0.01);
+    assert_true(fabs(cJSON_GetObjectItem(o, "credential_stuffing_rate")->valuedouble - 0.005) <
+                1e-12);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "time_shaping")));
+    cJSON_Delete(o);
+    /* persisted: only what was set, not the derived shares */
+    buf_reset(&b);
+    assert_int_equal(cfg_runtime_diff_json(&c, &base, SVC_AUTH, &b), BM_OK);
+    assert_string_equal(b.data, "{\"time_shaping\":false,\"brute_force_rate\":0.01}");
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +457,9 @@ int main(void)
         cmocka_unit_test(test_config_runtime_error_kinds),
         cmocka_unit_test(test_config_runtime_alias_sets_key_and_json_lists_both),
         cmocka_unit_test(test_config_runtime_diff_round_trips),
+        cmocka_unit_test(test_config_type_rates_are_absolute_and_share_what_is_left),
+        cmocka_unit_test(test_config_type_rates_above_anomaly_rate_are_refused_naming_it),
+        cmocka_unit_test(test_config_json_shows_effective_type_rates_and_time_shaping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "config.h"
 #include "gen_check.h"
 #include "parse.h"
 #include "txn.h"
@@ -306,6 +307,42 @@ static void test_generator_fraction_and_type_shares_hold_at_every_rate(void **st
             check_rates(100 + 10 * i + k, eps[i], 0.03, ws[k], scaled(100000));
         check_rates(200 + i, eps[i], 0.5, ws[0], scaled(100000)); /* the top of the range */
     }
+}
+
+/* The seed's own file (anomaly_rate 0.015, suspicious_transaction_rate
+ * 0.008) means 0.8% suspicious high amounts and 0.35% of each other type:
+ * each type's fraction of 100k events within four sigma of that. */
+static void test_generator_seed_file_rates_are_each_types_fraction(void **state)
+{
+    const char *argv[] = { "x", "--config", BM_SOURCE_DIR "/config/anomaly_config.json", NULL };
+    char *const env[] = { NULL };
+    const int n = scaled(100000);
+    int count[TXN_A_COUNT] = { 0 };
+    double want[GEN_MAX_TYPES];
+    struct bm_config c;
+    char err[256] = "";
+    struct stream s;
+
+    (void)state;
+    assert_int_equal(cfg_load(&c, SVC_TRANSACTION, 3, (char **)argv, env, err, sizeof err),
+                     BM_OK);
+    assert_int_equal(cfg_type_rates(&c, SVC_TRANSACTION, want), TXN_A_COUNT);
+    assert_true(fabs(want[TXN_A_HIGH_AMOUNT] - 0.008) < 1e-12);
+    stream_init(&s, 15, 0, 0, 0, 0, 10 * 1000);
+    cfg_gen_params(&c, SVC_TRANSACTION, &s.p);
+    for (int j = 0; j < n; j++) {
+        stream_next(&s);
+        for (int t = 0; s.ev.anomaly_type && t < TXN_A_COUNT; t++)
+            count[t] += strcmp(s.ev.anomaly_type, txn_anomaly_names[t]) == 0;
+    }
+    for (int t = 0; t < TXN_A_COUNT; t++) {
+        double got = (double)count[t] / n, tol = 4.0 * sqrt(want[t] * (1.0 - want[t]) / n);
+
+        print_message("%s: %.5f of events (want %.5f +- %.5f)\n", txn_anomaly_names[t], got,
+                      want[t], tol);
+        assert_true(fabs(got - want[t]) <= tol);
+    }
+    stream_free(&s);
 }
 
 static void test_generator_zero_rate_or_zero_weights_give_no_anomalies(void **state)
@@ -797,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_generator_same_seed_gives_identical_bytes),
         cmocka_unit_test(test_generator_events_have_every_field_in_order_with_right_types),
         cmocka_unit_test(test_generator_fraction_and_type_shares_hold_at_every_rate),
+        cmocka_unit_test(test_generator_seed_file_rates_are_each_types_fraction),
         cmocka_unit_test(test_generator_zero_rate_or_zero_weights_give_no_anomalies),
         cmocka_unit_test(test_generator_high_amounts_exceed_10000_and_10x_usual),
         cmocka_unit_test(test_generator_normal_transfers_are_never_round_hundreds),
