@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "svc.h"
 
 enum db_stmt {
     ST_INSERT,
@@ -35,6 +36,8 @@ enum db_stmt {
     ST_ASC_ALL,
     ST_ASC_ANOM,
     ST_ASC_TYPE,
+    ST_DESC_GROUP,
+    ST_ASC_GROUP,
     ST_COUNT
 };
 
@@ -74,6 +77,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "AND seq > ?3 ORDER BY seq LIMIT ?1",
     [ST_ASC_TYPE] = "SELECT seq, body FROM events WHERE anomaly_type = ?2 AND seq > ?3 "
                     "ORDER BY seq LIMIT ?1",
+    /* a group of types (resource_exhaustion): the anomalies in sequence
+     * order, filtered (+ keeps the type index out of it, which would sort) */
+    [ST_DESC_GROUP] = "SELECT seq, body FROM events WHERE anomaly_type IS NOT NULL "
+                      "AND +anomaly_type IN (?2, ?4, ?5) ORDER BY seq DESC LIMIT ?1",
+    [ST_ASC_GROUP] = "SELECT seq, body FROM events WHERE anomaly_type IS NOT NULL "
+                     "AND +anomaly_type IN (?2, ?4, ?5) AND seq > ?3 ORDER BY seq LIMIT ?1",
 };
 
 static const char schema_sql[] =
@@ -537,11 +546,31 @@ static sqlite3_stmt *list_stmt(struct db *d, const struct db_list_query *q)
 {
     int base = q->has_since ? ST_ASC_ALL : ST_DESC_ALL;
 
+    if (q->anomaly_type && q->ntypes > 1)
+        return d->st[q->has_since ? ST_ASC_GROUP : ST_DESC_GROUP];
     if (q->anomaly_type)
         return d->st[base + 2];
     if (q->anomalies_only)
         return d->st[base + 1];
     return d->st[base];
+}
+
+/* ?2 (and ?4, ?5 of a group, the last member repeated if it has fewer) */
+static int bind_types(sqlite3_stmt *s, const struct db_list_query *q)
+{
+    static const int param[SVC_GROUP_MAX] = { 2, 4, 5 };
+    int rc;
+
+    if (q->ntypes <= 1)
+        return sqlite3_bind_text(s, 2, q->anomaly_type, -1, SQLITE_STATIC);
+    for (int i = 0; i < SVC_GROUP_MAX; i++) {
+        const char *t = q->types[i < q->ntypes ? i : q->ntypes - 1];
+
+        rc = sqlite3_bind_text(s, param[i], t, -1, SQLITE_STATIC);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
 }
 
 static enum bm_rc list_rows(struct db *d, const struct db_list_query *q, struct buf *out,
@@ -553,8 +582,7 @@ static enum bm_rc list_rows(struct db *d, const struct db_list_query *q, struct 
 
     *count = 0;
     if (sqlite3_bind_int64(s, 1, q->limit) != SQLITE_OK ||
-        (q->anomaly_type &&
-         sqlite3_bind_text(s, 2, q->anomaly_type, -1, SQLITE_STATIC) != SQLITE_OK) ||
+        (q->anomaly_type && bind_types(s, q) != SQLITE_OK) ||
         (q->has_since && sqlite3_bind_int64(s, 3, (sqlite3_int64)q->since) != SQLITE_OK)) {
         rc = BM_EDB;
         goto out;

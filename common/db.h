@@ -89,7 +89,10 @@ struct db_list_query {
     bool has_since;
     uint64_t since;
     bool anomalies_only;
-    const char *anomaly_type; /* NULL = any */
+    const char *anomaly_type; /* NULL = any; a type, or a group's name (static strings) */
+    /* the types it stands for: one, or a group's members */
+    const char *const *types;
+    int ntypes;
     uint64_t head;            /* out: newest sequence in the snapshot read */
 };
 

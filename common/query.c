@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "svc.h"
 
 enum bm_rc query_parse_list(enum bm_svc svc, const char *limit, const char *since,
                             const char *anomalies_only, const char *anomaly_type,
@@ -32,10 +33,19 @@ enum bm_rc query_parse_list(enum bm_svc svc, const char *limit, const char *sinc
     }
     if (anomaly_type) {
         const char *const *names;
+        const struct svc_type_group *g = svc_type_group(svc, anomaly_type);
         int n = cfg_anomaly_types(svc, &names);
         for (int i = 0; i < n; i++)
-            if (strcmp(names[i], anomaly_type) == 0)
+            if (strcmp(names[i], anomaly_type) == 0) {
                 q->anomaly_type = names[i];
+                q->types = &names[i];
+                q->ntypes = 1;
+            }
+        if (g) {
+            q->anomaly_type = g->name;
+            q->types = g->members;
+            q->ntypes = g->nmembers;
+        }
         if (!q->anomaly_type) {
             api_fail_set(fail, API_BAD_PARAM, "anomaly_type", "unknown anomaly_type \"%.40s\"",
                          anomaly_type);

@@ -43,6 +43,36 @@ enum bm_svc svc_by_name(const char *name, size_t len)
     return SVC_COUNT;
 }
 
+static const struct svc_type_group groups[] = {
+    { "resource_exhaustion", SVC_MONITORING, { "high_cpu", "high_memory", "high_disk" }, 3 },
+};
+
+const struct svc_type_group *svc_type_group(enum bm_svc s, const char *name)
+{
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+        if ((s == SVC_COUNT || groups[i].svc == s) && strcmp(groups[i].name, name) == 0)
+            return &groups[i];
+    return NULL;
+}
+
+bool svc_filter_takes(const char *filter, enum bm_svc s, int type)
+{
+    const struct svc_info *v = &table[s];
+    const char *name;
+    const struct svc_type_group *g;
+
+    if (type < 0 || type >= v->nanomaly_types)
+        return false;
+    name = v->anomaly_types[type];
+    if (strcmp(filter, name) == 0)
+        return true;
+    g = svc_type_group(s, filter);
+    for (int i = 0; g && i < g->nmembers; i++)
+        if (strcmp(g->members[i], name) == 0)
+            return true;
+    return false;
+}
+
 int svc_anomaly_index(enum bm_svc s, const char *type)
 {
     const struct svc_info *v = &table[s];

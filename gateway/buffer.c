@@ -168,14 +168,9 @@ enum bm_rc gw_buffer_add(struct gw_buffer *b, const struct gw_event *e, int type
 
 static bool matches(const struct gw_slot *e, const struct db_list_query *q)
 {
-    const struct svc_info *v = svc_info((enum bm_svc)e->src);
-
     if (q->anomalies_only && !e->anomaly)
         return false;
-    if (!q->anomaly_type)
-        return true;
-    return e->type >= 0 && e->type < v->nanomaly_types &&
-           strcmp(q->anomaly_type, v->anomaly_types[e->type]) == 0;
+    return !q->anomaly_type || svc_filter_takes(q->anomaly_type, (enum bm_svc)e->src, e->type);
 }
 
 static enum bm_rc put_event(struct buf *out, const struct gw_buffer *b, const struct gw_slot *e,

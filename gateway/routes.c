@@ -31,22 +31,34 @@ static void gw_h_health(struct http_req *req)
 {
     static const char *const allowed[] = { NULL };
     struct gw_app *app = http_req_app(req);
+    double p50, p99;
+    uint64_t total, c4, c5;
     struct buf b;
 
     if (!http_req_args_check(req, allowed))
         return;
+    /* the services' shape: 5xx share of the answers and request latency */
+    http_latency(&p50, &p99);
+    http_counts(&total, &c4, &c5);
     buf_init(&b, 1024);
     send_built(req,
                buf_printf(&b,
                           "{\"status\":\"ok\",\"service\":\"api-gateway\",\"version\":\"%s\","
-                          "\"uptime_s\":%lld}",
-                          BM_VERSION, (long long)((time_mono_us() - app->started_us) / 1000000)),
+                          "\"uptime_s\":%lld,\"error_rate\":%.4f,"
+                          "\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f}}",
+                          BM_VERSION, (long long)((time_mono_us() - app->started_us) / 1000000),
+                          total ? (double)c5 / (double)total : 0.0, p50, p99),
                HTTP_CT_JSON, &b);
 }
 
-/* anomaly_type may name any service's type. */
+/* anomaly_type may name any service's type, or a group of them
+ * (resource_exhaustion). */
 static const char *known_type(const char *t)
 {
+    const struct svc_type_group *g = svc_type_group(SVC_COUNT, t);
+
+    if (g)
+        return g->name;
     for (int s = 0; s < SVC_NSOURCES; s++) {
         int i = svc_anomaly_index((enum bm_svc)s, t);
         if (i >= 0)

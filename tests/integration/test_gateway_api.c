@@ -195,6 +195,18 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
             assert_string_equal(h_jstr(it, "anomaly_type"), "money_laundering");
         cJSON_Delete(j);
+        /* the seed's name for high_cpu, high_memory and high_disk */
+        j = h_http_get_json(e.gw.port, "/events?anomaly_type=resource_exhaustion&limit=1000",
+                            &st);
+        assert_int_equal(st, 200);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events")) {
+            const char *t = h_jstr(it, "anomaly_type");
+
+            assert_string_equal(h_jstr(it, "source"), "monitoring-service");
+            assert_true(strcmp(t, "high_cpu") == 0 || strcmp(t, "high_memory") == 0 ||
+                        strcmp(t, "high_disk") == 0);
+        }
+        cJSON_Delete(j);
         j = h_http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
@@ -807,10 +819,55 @@ static void test_gateway_stops_promptly_with_upstream_requests_in_flight(void **
     close(hfd);
 }
 
+/* The gateway's /health has the services' error rate and latency
+ * percentiles, and every line it writes is a JSON object (libmicrohttpd
+ * once printed a plain-text thread pool warning at start). */
+static void test_gateway_health_has_error_rate_and_latency(void **state)
+{
+    struct proc gw;
+    struct resp r;
+    cJSON *j, *lat;
+    FILE *f;
+    char line[4096];
+    int lines = 0;
+
+    (void)state;
+    h_proc_init(&gw, "gwhealth");
+    assert_int_equal(h_proc_start_gateway_urls(&gw, NULL, NULL, NULL, NULL, NULL), 0);
+    /* a 404 first: the error rate counts 5xx only */
+    assert_int_equal(h_http_req(gw.port, "GET", "/nope", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    h_resp_free(&r);
+    j = h_get_json(gw.port, "/health");
+    assert_string_equal(h_jstr(j, "status"), "ok");
+    assert_string_equal(h_jstr(j, "service"), "api-gateway");
+    assert_true(h_jdbl(j, "error_rate") == 0.0);
+    lat = cJSON_GetObjectItemCaseSensitive(j, "latency_ms");
+    assert_true(cJSON_IsObject(lat));
+    assert_true(h_jdbl(lat, "p50") >= 0.0);
+    assert_true(h_jdbl(lat, "p99") >= h_jdbl(lat, "p50"));
+    cJSON_Delete(j);
+    assert_int_equal(h_proc_stop(&gw, NULL), 0);
+    f = fopen(gw.log, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+
+        if (!cJSON_IsObject(o))
+            fail_msg("a gateway log line is not a JSON object: %s", line);
+        cJSON_Delete(o);
+        lines++;
+    }
+    fclose(f);
+    assert_true(lines >= 1);
+    h_proc_cleanup(&gw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_rejects_service_only_flags_with_exit_2),
+        cmocka_unit_test(test_gateway_health_has_error_rate_and_latency),
         cmocka_unit_test(test_gateway_events_carry_source_and_dense_gateway_sequence),
         cmocka_unit_test(test_gateway_proxies_get_and_post_to_the_service),
         cmocka_unit_test(test_gateway_stopped_service_is_unreachable_and_reads_stay_fast),

@@ -74,10 +74,41 @@ static void test_query_rejects_each_bad_value_naming_it(void **state)
     }
 }
 
+/* The seed's name for the three utilisation types, on the monitoring
+ * list only. */
+static void test_query_takes_resource_exhaustion_as_the_utilisation_types(void **state)
+{
+    struct db_list_query q;
+    struct api_fail f;
+
+    (void)state;
+    assert_int_equal(query_parse_list(SVC_MONITORING, NULL, NULL, NULL, "resource_exhaustion",
+                                      &q, &f),
+                     BM_OK);
+    assert_string_equal(q.anomaly_type, "resource_exhaustion");
+    assert_int_equal(q.ntypes, 3);
+    assert_string_equal(q.types[0], "high_cpu");
+    assert_string_equal(q.types[1], "high_memory");
+    assert_string_equal(q.types[2], "high_disk");
+    assert_true(svc_filter_takes("resource_exhaustion", SVC_MONITORING,
+                                 svc_anomaly_index(SVC_MONITORING, "high_disk")));
+    assert_false(svc_filter_takes("resource_exhaustion", SVC_MONITORING,
+                                  svc_anomaly_index(SVC_MONITORING, "network_timeout")));
+    assert_false(svc_filter_takes("resource_exhaustion", SVC_MONITORING, -1));
+    assert_int_equal(query_parse_list(SVC_MONITORING, NULL, NULL, NULL, "high_cpu", &q, &f),
+                     BM_OK);
+    assert_int_equal(q.ntypes, 1);
+    assert_string_equal(q.types[0], "high_cpu");
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(parse(NULL, NULL, NULL, "resource_exhaustion", &q, &f), BM_EINVAL);
+    assert_string_equal(f.field, "anomaly_type");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_defaults_to_newest_hundred),
+        cmocka_unit_test(test_query_takes_resource_exhaustion_as_the_utilisation_types),
         cmocka_unit_test(test_query_accepts_every_parameter),
         cmocka_unit_test(test_query_rejects_each_bad_value_naming_it),
     };
