@@ -378,7 +378,7 @@ const struct route endpoints_common[] = {
     { "GET", "/metrics", endpoints_h_metrics, 0 },
     { "GET", "/config", endpoints_h_config_get, 0 },
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
-    { "POST", "/score", score_h_post, R_JSON_BODY | R_BIG_BODY },
-    { "GET", "/score/", score_h_get, R_PREFIX },
+    { "POST", "/score", score_api_h_post, R_JSON_BODY | R_BIG_BODY },
+    { "GET", "/score/", score_api_h_get, R_PREFIX },
 };
 const size_t endpoints_ncommon = sizeof(endpoints_common) / sizeof(endpoints_common[0]);

@@ -43,9 +43,9 @@
 #define SCORE_TYPE_MAX 40 /* bytes of a type name, NUL included */
 #define SCORE_ID_MAX 64   /* bytes of an id, NUL included */
 #define SCORE_FIRST_MAX 5 /* ids listed of those outside the window */
-/* A `to` later than the newest stored event by more than this is beyond
- * the store. */
-#define SCORE_FUTURE_SLACK_MS 60000
+/* A window starting earlier than the oldest stored event, or ending later
+ * than the newest, by more than this is beyond the store. */
+#define SCORE_SLACK_MS 60000
 
 /* NAB "standard" application profile (Lavin & Ahmad 2015). */
 #define SCORE_NAB_TP 1.0

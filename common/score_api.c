@@ -253,8 +253,7 @@ static enum bm_rc map_dets(struct scan *s)
         struct score_det *first = &r->dets[s->dets.slot[slot]];
         if (d->at_ms >= 0 && (first->at_ms < 0 || d->at_ms < first->at_ms))
             first->at_ms = d->at_ms;
-        d->state = SCORE_DET_DUPLICATE;
-        s->t->duplicates++;
+        d->state = SCORE_DET_DUPLICATE; /* counted once its first is known */
     }
     return BM_OK;
 }
@@ -295,16 +294,17 @@ static bool window_ok(struct http_req *req, const struct scan *s)
     }
     timefmt_iso(s->min_ts, a);
     timefmt_iso(s->max_ts, b);
-    if (s->req->has_from && s->req->from_ms < s->min_ts) {
+    if (s->req->has_from && s->req->from_ms < s->min_ts - SCORE_SLACK_MS) {
         http_send_error(req, API_BAD_VALUE, "from",
-                        "from is before the oldest stored event (%s): the store holds %s to %s",
-                        a, a, b);
+                        "from is more than %d s before the oldest stored event: the store "
+                        "holds %s to %s",
+                        SCORE_SLACK_MS / 1000, a, b);
         return false;
     }
-    if (s->req->has_to && s->req->to_ms > s->max_ts + SCORE_FUTURE_SLACK_MS) {
+    if (s->req->has_to && s->req->to_ms > s->max_ts + SCORE_SLACK_MS) {
         http_send_error(req, API_BAD_VALUE, "to",
                         "to is beyond the newest stored event (%s) by more than %d s", b,
-                        SCORE_FUTURE_SLACK_MS / 1000);
+                        SCORE_SLACK_MS / 1000);
         return false;
     }
     return true;
@@ -316,7 +316,14 @@ static bool unknown_ok(struct http_req *req, struct scan *s)
     size_t at = 0;
 
     for (size_t i = 0; i < s->req->ndets; i++) {
-        const struct score_det *d = &s->req->dets[i];
+        struct score_det *d = &s->req->dets[i];
+        if (d->state == SCORE_DET_DUPLICATE) {
+            size_t slot = idmap_slot(&s->dets, d->id, strlen(d->id));
+            if (s->req->dets[s->dets.slot[slot]].state == SCORE_DET_UNKNOWN)
+                d->state = SCORE_DET_UNKNOWN; /* another service's, or none's */
+            else
+                s->t->duplicates++;
+        }
         if (d->state == SCORE_DET_OUTSIDE)
             score_note_outside(s->t, d->id);
         else if (d->state == SCORE_DET_SCORED)
@@ -447,7 +454,7 @@ static void run(struct http_req *req, struct app *app, struct score_req *r,
     answer(req, app, s);
 }
 
-void score_h_post(struct http_req *req)
+void score_api_h_post(struct http_req *req)
 {
     struct app *app = http_req_app(req);
     struct score_req r;
@@ -473,7 +480,7 @@ void score_h_post(struct http_req *req)
     score_req_free(&r);
 }
 
-void score_h_get(struct http_req *req)
+void score_api_h_get(struct http_req *req)
 {
     struct app *app = http_req_app(req);
     const char *id = http_req_path(req) + strlen("/score/");

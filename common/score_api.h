@@ -12,8 +12,8 @@
 #include "rc.h"
 #include "service.h"
 
-void score_h_post(struct http_req *req);
-void score_h_get(struct http_req *req);
+void score_api_h_post(struct http_req *req);
+void score_api_h_get(struct http_req *req);
 /* Appends the newest kept result's summary to a /metrics answer in out
  * (score_metrics_append). */
 enum bm_rc score_api_metrics(const struct app *app, bool text, struct buf *out) BM_WUR;
