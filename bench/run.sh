@@ -87,6 +87,8 @@ LIVE_START=2024-03-04T12:00:00.000Z
 # so at the default rates.
 GW_HISTORY_START=2024-03-04T11:55:00.000Z
 GW_HISTORY=5m
+SCORE_N=100000                               # detections in the POST /score row
+T_SCORE_MS=2000                              # ... answered within
 BACKFILL_TIMEOUT=${BENCH_BACKFILL_TIMEOUT:-300}
 INSERT_ROWS=${BENCH_INSERT_ROWS:-500000}
 LIVE_SECS=${BENCH_LIVE_SECONDS:-5}
@@ -532,6 +534,32 @@ wait_state() {
     done
 }
 
+# score_row GW_BASE : POST /score with SCORE_N detections (ids of the
+# services' stored events, every one, repeated to make up the count), timed.
+score_row() {
+    local body=$TMP/score-body.json out ms code v
+    python3 - "$body" "$SCORE_N" "$TMP"/gw-{transaction,auth,monitoring}-service.db <<'PY' || { row "gw POST /score ($SCORE_N detections) ms" "-" "-" "-" "<= $T_SCORE_MS ms" "FAIL (no body)"; return; }
+import json, sqlite3, sys
+ids = []
+for db in sys.argv[3:]:
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    ids += [json.loads(b).get("transaction_id") or json.loads(b)["event_id"]
+            for (b,) in con.execute("SELECT body FROM events ORDER BY seq")]
+n = int(sys.argv[2])
+dets = [{"event_id": ids[i % len(ids)]} for i in range(n)]
+with open(sys.argv[1], "w") as f:
+    json.dump({"detections": dets}, f)
+PY
+    out=$(curl -s -o "$TMP/score-answer.json" -w '%{http_code} %{time_total}' --max-time 30 \
+        -H 'Content-Type: application/json' --data-binary "@$body" "$1/score" || true)
+    read -r code ms <<<"$out"
+    ms=$(calc "printf \"%.0f\", ${ms:-0} * 1000")
+    v=$(verdict "$ms <= $T_SCORE_MS")
+    [[ "$code" == 200 ]] || v="FAIL (status ${code:-none})"
+    row "gw POST /score ($SCORE_N detections, $(wc -c <"$body") B) ms" "$ms" "-" "-" \
+        "<= $T_SCORE_MS ms" "$v"
+}
+
 bench_gateway() {
     local s name port gport gpid gbase bport bpid hport hpid lpid pid eb n mix v out up rss hwm
     local ms codes buf
@@ -618,6 +646,7 @@ bench_gateway() {
     row "gw /events p50 ms" "$g_p50" "$r_p50" "$(ratio "$g_p50" "$r_p50")" "-" "info"
     rss=$(rss_mb "$gpid")
     hwm=$(hwm_mb "$gpid")
+    score_row "$gbase"
     stop "$gpid"
     if [[ "$rss" == - ]]; then v=FAIL; else v=$(verdict "$rss < $T_GW_RSS_MB"); fi
     row "gw RSS MB after load (peak $hwm; buffer $buf)" "$rss" "-" "-" "< $T_GW_RSS_MB MB" "$v"

@@ -38,6 +38,11 @@ enum db_stmt {
     ST_ASC_TYPE,
     ST_DESC_GROUP,
     ST_ASC_GROUP,
+    ST_SCAN,
+    ST_SCORE_PUT,
+    ST_SCORE_TRIM,
+    ST_SCORE_GET,
+    ST_SCORE_LAST,
     ST_COUNT
 };
 
@@ -83,6 +88,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "AND +anomaly_type IN (?2, ?4, ?5) ORDER BY seq DESC LIMIT ?1",
     [ST_ASC_GROUP] = "SELECT seq, body FROM events WHERE anomaly_type IS NOT NULL "
                      "AND +anomaly_type IN (?2, ?4, ?5) AND seq > ?3 ORDER BY seq LIMIT ?1",
+    /* Scoring (db_scan_events): an incident id is read from anomalies only. */
+    [ST_SCAN] = "SELECT ts, anomaly_type, CASE WHEN anomaly_type IS NOT NULL THEN"
+                " json_extract(body, '$.incident_id') END, body FROM events ORDER BY seq",
+    [ST_SCORE_PUT] = "INSERT INTO scores(id, created_ms, body) VALUES(?1, ?2, ?3)",
+    [ST_SCORE_TRIM] = "DELETE FROM scores WHERE n <= (SELECT max(n) FROM scores) - ?1",
+    [ST_SCORE_GET] = "SELECT body FROM scores WHERE id = ?1",
+    [ST_SCORE_LAST] = "SELECT body FROM scores ORDER BY n DESC LIMIT 1",
 };
 
 static const char schema_sql[] =
@@ -113,7 +125,13 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seq);"
     "CREATE TABLE IF NOT EXISTS incident_events("
     "  seq INTEGER PRIMARY KEY,"
-    "  incident_id TEXT NOT NULL);";
+    "  incident_id TEXT NOT NULL);"
+    /* POST /score's results, the newest DB_SCORES_KEPT. */
+    "CREATE TABLE IF NOT EXISTS scores("
+    "  n INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL,"
+    "  body TEXT NOT NULL);";
 
 /* A connection and everything prepared on it; used by one thread at a
  * time (SQLITE_OPEN_NOMUTEX), so nothing here is locked. */
@@ -651,4 +669,72 @@ int64_t db_file_bytes(const char *path)
     if (snprintf(wal, sizeof(wal), "%s-wal", path) < (int)sizeof(wal) && stat(wal, &st) == 0)
         total += (int64_t)st.st_size;
     return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scoring                                                              */
+
+enum bm_rc db_scan_events(struct db *d, db_scan_fn fn, void *ud)
+{
+    sqlite3_stmt *s = d->st[ST_SCAN];
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct db_scan_row r = {
+            .ts_ms = sqlite3_column_int64(s, 0),
+            .anomaly_type = (const char *)sqlite3_column_text(s, 1),
+            .incident_id = (const char *)sqlite3_column_text(s, 2),
+            .body = (const char *)sqlite3_column_text(s, 3),
+        };
+        r.len = (size_t)sqlite3_column_bytes(s, 3);
+        if (!r.body)
+            continue;
+        rc = fn(ud, &r);
+        if (rc != BM_OK)
+            break;
+    }
+    if (rc == BM_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = BM_EDB;
+    sqlite3_reset(s);
+    return rc;
+}
+
+enum bm_rc db_score_put(struct db *d, const char *id, int64_t created_ms, const char *json,
+                        size_t len)
+{
+    sqlite3_stmt *s = d->st[ST_SCORE_PUT];
+
+    if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, created_ms) != SQLITE_OK ||
+        sqlite3_bind_text(s, 3, json, (int)len, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    if (step_done(d, s) != BM_OK)
+        return BM_EDB;
+    return bind_step(d, ST_SCORE_TRIM, DB_SCORES_KEPT, -1, NULL);
+}
+
+/* id NULL: the newest. */
+enum bm_rc db_score_get(struct db *d, const char *id, struct buf *out, bool *found)
+{
+    sqlite3_stmt *s = d->st[id ? ST_SCORE_GET : ST_SCORE_LAST];
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    *found = false;
+    if (id && sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return BM_EDB;
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *found = true;
+        rc = buf_append(out, sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+    } else if (step != SQLITE_DONE) {
+        rc = BM_EDB;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
 }

@@ -100,6 +100,28 @@ struct db_list_query {
  * read in one snapshot. */
 enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out) BM_WUR;
 
+/* One stored event as scoring reads it; the pointers live until the
+ * callback returns. incident_id is read for anomalies only. */
+struct db_scan_row {
+    int64_t ts_ms;
+    const char *anomaly_type; /* NULL: a normal event */
+    const char *incident_id;  /* NULL: none (or a normal event) */
+    const char *body;
+    size_t len;
+};
+typedef enum bm_rc (*db_scan_fn)(void *ud, const struct db_scan_row *r);
+/* Calls fn for every stored event, oldest first, until it fails; run it
+ * inside db_read_begin/db_read_end for one snapshot. */
+enum bm_rc db_scan_events(struct db *d, db_scan_fn fn, void *ud) BM_WUR;
+
+/* Scoring results (POST /score): the newest DB_SCORES_KEPT are kept. */
+#define DB_SCORES_KEPT 100
+/* On the writer, in a write transaction. */
+enum bm_rc db_score_put(struct db *d, const char *id, int64_t created_ms, const char *json,
+                        size_t len) BM_WUR;
+/* The stored answer of id (NULL: the newest) appended to out. */
+enum bm_rc db_score_get(struct db *d, const char *id, struct buf *out, bool *found) BM_WUR;
+
 /* Size of the database file plus its WAL, in bytes. */
 int64_t db_file_bytes(const char *path);
 

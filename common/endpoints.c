@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "query.h"
+#include "score_api.h"
 #include "timefmt.h"
 
 #define LIST_BODY_MAX (32u * 1024 * 1024)
@@ -133,7 +134,8 @@ void endpoints_h_metrics(struct http_req *req)
     m.backfilling = st.backfilling;
     buf_init(&b, 64 * 1024);
     if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK ||
-        http_server_limits(req, text, m.service, &b) != BM_OK) {
+        http_server_limits(req, text, m.service, &b) != BM_OK ||
+        score_api_metrics(app, text, &b) != BM_OK) {
         buf_free(&b);
         http_send_error(req, API_INTERNAL, "", "metrics too large");
         return;
@@ -376,5 +378,7 @@ const struct route endpoints_common[] = {
     { "GET", "/metrics", endpoints_h_metrics, 0 },
     { "GET", "/config", endpoints_h_config_get, 0 },
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
+    { "POST", "/score", score_api_h_post, R_JSON_BODY | R_BIG_BODY },
+    { "GET", "/score/", score_api_h_get, R_PREFIX },
 };
 const size_t endpoints_ncommon = sizeof(endpoints_common) / sizeof(endpoints_common[0]);

@@ -68,11 +68,12 @@ struct loop_state {
     uint64_t api_events;
 };
 
-enum job_kind { JOB_EVENT, JOB_CONFIG };
+enum job_kind { JOB_EVENT, JOB_CONFIG, JOB_WRITE };
 
 struct job {
     enum job_kind kind;
     genloop_api_fn fn;
+    genloop_write_fn write_fn; /* JOB_WRITE */
     void *arg;            /* owned copy of the caller's argument */
     cJSON *change;        /* JOB_CONFIG: owned copy of the runtime object */
     struct bm_config cfg; /* JOB_CONFIG: the live settings with change applied */
@@ -712,6 +713,22 @@ out:
     return rc;
 }
 
+/* A write of the API's own (a stored score) in a transaction of its own. */
+static enum bm_rc run_write_job(struct genloop *g, struct job *j)
+{
+    enum bm_rc rc = tx_begin(g);
+
+    if (rc == BM_OK) {
+        rc = j->write_fn(j->arg, g->db);
+        if (rc == BM_OK)
+            return tx_commit(g);
+        db_rollback(g->db);
+        restore(g);
+    }
+    write_failed(g);
+    return rc;
+}
+
 /* Runs queued jobs; returns false when asked to stop. */
 static bool drain_jobs(struct genloop *g, bool backfilling)
 {
@@ -730,7 +747,12 @@ static bool drain_jobs(struct genloop *g, bool backfilling)
         g->q_len--;
         pthread_mutex_unlock(&g->lock);
 
-        rc = j->kind == JOB_EVENT ? run_event_job(g, j, backfilling) : run_config_job(g, j);
+        if (j->kind == JOB_EVENT)
+            rc = run_event_job(g, j, backfilling);
+        else if (j->kind == JOB_WRITE)
+            rc = run_write_job(g, j);
+        else
+            rc = run_config_job(g, j);
         finish_job(g, j, rc);
     }
 }
@@ -985,6 +1007,25 @@ enum bm_rc genloop_submit_config(struct genloop *g, const cJSON *change)
         free(j);
         return BM_ENOMEM;
     }
+    buf_init(&j->out, 16);
+    return submit(g, j, NULL);
+}
+
+enum bm_rc genloop_submit_write(struct genloop *g, genloop_write_fn fn, const void *arg,
+                                size_t arg_size)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return BM_ENOMEM;
+    j->kind = JOB_WRITE;
+    j->write_fn = fn;
+    j->arg = malloc(arg_size ? arg_size : 1);
+    if (!j->arg) {
+        free(j);
+        return BM_ENOMEM;
+    }
+    memcpy(j->arg, arg, arg_size);
     buf_init(&j->out, 16);
     return submit(g, j, NULL);
 }

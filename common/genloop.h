@@ -77,5 +77,12 @@ enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void
 struct cJSON;
 enum bm_rc genloop_submit_config(struct genloop *g, const struct cJSON *change) BM_WUR;
 
+/* A write of the API's own beside the events (a stored score): fn runs on
+ * the writer thread inside a write transaction of its own, committed when
+ * it returns BM_OK. arg (arg_size bytes) is copied. Errors as
+ * genloop_submit_event. */
+typedef enum bm_rc (*genloop_write_fn)(void *arg, struct db *db);
+enum bm_rc genloop_submit_write(struct genloop *g, genloop_write_fn fn, const void *arg,
+                                size_t arg_size) BM_WUR;
 
 #endif

@@ -564,11 +564,13 @@ static bool precheck(struct http_req *req)
         http_send_error(req, API_UNAUTHORIZED, "", "missing or wrong bearer token");
         return false;
     }
+    if (r->flags & R_BIG_BODY)
+        buf_init(&req->body, HTTP_BIG_BODY_MAX); /* nothing read yet */
     cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         int64_t n;
-        if (parse_i64(cl, 0, HTTP_BODY_MAX, &n) != BM_OK) {
-            http_send_error(req, API_TOO_LARGE, "", "body larger than %d bytes", HTTP_BODY_MAX);
+        if (parse_i64(cl, 0, (int64_t)req->body.max, &n) != BM_OK) {
+            http_send_error(req, API_TOO_LARGE, "", "body larger than %zu bytes", req->body.max);
             return false;
         }
     }
@@ -719,7 +721,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->answered)
         return MHD_YES;
     if (req->too_big) {
-        http_send_error(req, API_TOO_LARGE, "", "body larger than %d bytes", HTTP_BODY_MAX);
+        http_send_error(req, API_TOO_LARGE, "", "body larger than %zu bytes", req->body.max);
         return MHD_YES;
     }
     req->route->fn(req);

@@ -13,6 +13,8 @@
 #include "rc.h"
 
 #define HTTP_BODY_MAX (64 * 1024)
+/* The body limit of an R_BIG_BODY route: 100,000 scoring detections. */
+#define HTTP_BIG_BODY_MAX (16 * 1024 * 1024)
 /* Each connection's MHD memory pool: it holds the request line, the
  * headers and the response's header block (a body streams through it).
  * MHD zeroes the whole pool between the requests of a kept-alive
@@ -31,7 +33,8 @@ typedef void (*http_handler)(struct http_req *req);
 enum route_flags {
     R_JSON_BODY = 1u << 0, /* body must be application/json */
     R_PREFIX = 1u << 1,    /* path matches as a prefix ("/services/") */
-    R_ANY_METHOD = 1u << 2 /* method "*" : every method (proxy) */
+    R_ANY_METHOD = 1u << 2, /* method "*" : every method (proxy) */
+    R_BIG_BODY = 1u << 3    /* body up to HTTP_BIG_BODY_MAX (POST /score) */
 };
 
 struct route {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "poller.h"
 #include "routes.h"
+#include "scoring.h"
 #include "signals.h"
 #include "str.h"
 #include "timefmt.h"
@@ -149,6 +150,7 @@ out_curl:
     http_client_global_cleanup();
 out_agg:
     gw_agg_free(&app.agg);
+    gw_score_free();
     if (status == 0)
         log_info("stopped");
     return status;

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "dashboard.h"
 #include "report.h"
+#include "scoring.h"
 #include "http_client.h"
 #include "query.h"
 #include "timefmt.h"
@@ -166,6 +167,7 @@ static void gw_h_metrics(struct http_req *req)
     int64_t up = (time_mono_us() - app->started_us) / 1000000;
     bool text;
     struct buf b;
+    enum bm_rc rc;
 
     if (!http_req_args_check(req, allowed))
         return;
@@ -176,10 +178,11 @@ static void gw_h_metrics(struct http_req *req)
     }
     text = fmt ? strcmp(fmt, "json") != 0 : http_req_wants_text(req);
     buf_init(&b, 2 * 1024 * 1024);
-    send_built(req,
-               text ? gw_agg_metrics_prometheus(&app->agg, up, &b)
-                    : gw_agg_metrics_json(&app->agg, up, &b),
-               text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
+    rc = text ? gw_agg_metrics_prometheus(&app->agg, up, &b)
+              : gw_agg_metrics_json(&app->agg, up, &b);
+    if (rc == BM_OK)
+        rc = gw_score_metrics(text, &b);
+    send_built(req, rc, text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -365,6 +368,8 @@ const struct route gw_routes[] = {
     { "GET", "/dashboard", gw_h_dashboard, 0 },
     { "GET", "/metrics", gw_h_metrics, 0 },
     { "GET", "/system/health", gw_h_system_health, 0 },
+    { "POST", "/score", gw_score_h_post, R_JSON_BODY | R_BIG_BODY },
+    { "GET", "/score/", gw_score_h_get, R_PREFIX },
     { "*", "/services/", gw_h_proxy, R_PREFIX | R_ANY_METHOD },
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);
