@@ -257,6 +257,7 @@ struct score_incident *score_incident_add(struct score_tally *t, const char *id,
     memset(x, 0, sizeof(*x));
     snprintf(x->id, sizeof(x->id), "%s", id);
     x->type = type;
+    x->win_start_ms = -1;
     x->det_ms = -1;
     x->nab_ms = -1;
     return x;
@@ -299,6 +300,7 @@ void score_tally_merge_dups(struct score_tally *t)
         }
         a->start_ms = a->start_ms < b->start_ms ? a->start_ms : b->start_ms;
         a->end_ms = a->end_ms > b->end_ms ? a->end_ms : b->end_ms;
+        a->win_start_ms = min_set(a->win_start_ms, b->win_start_ms);
         a->events += b->events;
         a->flagged += b->flagged;
         a->det_ms = min_set(a->det_ms, b->det_ms);
@@ -342,16 +344,20 @@ struct agg {
     double nab_raw;
 };
 
+/* An incident that began before the scored window is scored on its part
+ * in the window: its earlier events could not be flagged there, so a
+ * detection at its first event in the window is as early as can be. */
 static double nab_of(const struct score_incident *x)
 {
+    int64_t start = x->win_start_ms >= 0 ? x->win_start_ms : x->start_ms;
     double len, y;
 
     if (x->nab_ms < 0)
         return SCORE_NAB_FN;
-    len = (double)(x->end_ms - x->start_ms);
+    len = (double)(x->end_ms - start);
     if (len < SCORE_NAB_WINDOW_MS)
         len = SCORE_NAB_WINDOW_MS;
-    y = ((double)x->nab_ms - ((double)x->start_ms + len)) / len;
+    y = ((double)x->nab_ms - ((double)start + len)) / len;
     if (y < -1.0)
         y = -1.0;
     return SCORE_NAB_TP * score_nab_sigmoid(y);
@@ -500,10 +506,11 @@ static enum bm_rc put_tally(struct buf *b, const struct score_tally *t, const st
         const struct score_incident *x = &t->inc[i];
         if (buf_puts(b, i ? ",{\"id\":" : "{\"id\":") != BM_OK ||
             buf_put_json_str(b, x->id) != BM_OK ||
-            buf_printf(b, ",\"type\":\"%s\",\"start_ms\":%lld,\"end_ms\":%lld,\"events\":%lld,"
+            buf_printf(b, ",\"type\":\"%s\",\"start_ms\":%lld,\"end_ms\":%lld,"
+                          "\"win_start_ms\":%lld,\"events\":%lld,"
                           "\"flagged\":%lld,\"det_ms\":%lld,\"nab_ms\":%lld}",
                        t->types[x->type], (long long)x->start_ms, (long long)x->end_ms,
-                       (long long)x->events, (long long)x->flagged, (long long)x->det_ms,
+                       (long long)x->win_start_ms, (long long)x->events, (long long)x->flagged, (long long)x->det_ms,
                        (long long)x->nab_ms) != BM_OK)
             return BM_ETOOBIG;
     }
@@ -578,6 +585,8 @@ static enum bm_rc add_incidents(struct score_tally *t, const cJSON *arr)
             return BM_ENOMEM;
         x->start_ms = num_of(it, "start_ms");
         x->end_ms = num_of(it, "end_ms");
+        x->win_start_ms = cJSON_IsNumber(json_get(it, "win_start_ms"))
+                              ? num_of(it, "win_start_ms") : -1;
         x->events = num_of(it, "events");
         x->flagged = num_of(it, "flagged");
         x->det_ms = num_of(it, "det_ms");

@@ -92,6 +92,7 @@ struct score_incident {
     char id[SCORE_ID_MAX];
     int type;
     int64_t start_ms, end_ms;  /* its first and last event stored */
+    int64_t win_start_ms;      /* its first event in the window; -1: none */
     int64_t events;            /* of its events, in the window */
     int64_t flagged;           /* of those, flagged */
     int64_t det_ms;            /* first detection for time to detect; -1: none */

@@ -182,8 +182,11 @@ static enum bm_rc on_row(void *ud, const struct db_scan_row *r)
         struct score_incident *x = incident_of(s, key, n, r->anomaly_type, r->ts_ms);
         if (!x)
             return BM_ENOMEM;
-        if (in)
+        if (in) {
             x->events++;
+            if (x->win_start_ms < 0 || r->ts_ms < x->win_start_ms)
+                x->win_start_ms = r->ts_ms;
+        }
         if (d && in)
             flag_anomaly(s, d, x, r->ts_ms);
     } else if (in) {

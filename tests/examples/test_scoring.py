@@ -101,7 +101,8 @@ def test_service(port, events, idf, fr, to):
           "%d perfect detector: TP %d, TN %d, incidents %d" % (port, len(anom), len(normal),
                                                                len(incs)))
     check(st == 200 and a["overall"]["nab"]["score"] > 99.0,
-          "%d perfect detector: NAB score 100" % port)
+          "%d perfect detector: NAB score 100 (got %s)"
+          % (port, a.get("overall", {}).get("nab", {}).get("score")))
     perfect = a
 
     st, a = post(port, {"detections": [], "from": fr, "to": to})
