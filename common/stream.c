@@ -270,27 +270,27 @@ static bool heartbeat_due(const struct stream_client *c)
     return time_mono_us() - atomic_load(&c->last_write_us) >= c->hub->heartbeat_us;
 }
 
-/* Nothing to send: suspend until the hub wakes us, unless something came
- * in meanwhile (then MHD calls again at once). */
-static long park(struct stream_client *c)
+/* Nothing to send: suspend until the hub wakes us. false (and no
+ * suspend) if something came in meanwhile: look again. Never return 0
+ * without suspending: MHD's epoll loop would not call again by itself. */
+static bool park(struct stream_client *c)
 {
     struct stream_hub *h = c->hub;
-    long r = 0;
+    bool parked = false;
 
     pthread_mutex_lock(&h->lock);
-    if (atomic_load(&h->stopping))
-        r = HTTP_STREAM_END;
-    else if (!(atomic_load(&h->polled) > c->cursor || heartbeat_due(c))) {
+    if (!atomic_load(&h->stopping) && atomic_load(&h->polled) <= c->cursor) {
         c->suspended = true;
         http_conn_suspend(c->conn);
+        parked = true;
     }
     pthread_mutex_unlock(&h->lock);
-    return r;
+    return parked;
 }
 
-static long client_read(void *ud, char *out, size_t max)
+/* One look at what the client has to be sent; 0: nothing now. */
+static long client_fill(struct stream_client *c, char *out, size_t max)
 {
-    struct stream_client *c = ud;
     struct stream_hub *h = c->hub;
     size_t n = 0;
     long k;
@@ -319,11 +319,25 @@ static long client_read(void *ud, char *out, size_t max)
     }
     if (n == 0 && heartbeat_due(c))
         n = put(c, out, max, ": heartbeat\n\n", 13);
-    if (n) {
-        atomic_store(&c->last_write_us, time_mono_us());
-        return (long)n;
+    return (long)n;
+}
+
+static long client_read(void *ud, char *out, size_t max)
+{
+    struct stream_client *c = ud;
+
+    for (;;) {
+        long n = client_fill(c, out, max);
+        if (n != 0) {
+            if (n > 0)
+                atomic_store(&c->last_write_us, time_mono_us());
+            return n;
+        }
+        if (atomic_load(&c->hub->stopping))
+            return HTTP_STREAM_END;
+        if (park(c))
+            return 0;
     }
-    return park(c);
 }
 
 static void client_done(void *ud)
