@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include <sys/uio.h>
 
 #include <microhttpd.h>
+#include <zlib.h>
 
 #include "log.h"
 #include "parse.h"
@@ -75,6 +77,7 @@ struct http_server {
     size_t nroutes;
     void *app;
     char token[256];
+    char cors[512];                /* cors_origins: "", "*" or a list */
     unsigned max_conns;
     atomic_uint open_conns;        /* connections MHD serves */
     atomic_uint pending_conns;     /* connections the front door holds */
@@ -361,6 +364,56 @@ void http_add_header(struct http_req *req, const char *name, const char *value)
     req->hdr_val[req->nhdr++] = p + nl + 1;
 }
 
+/* Whether origin is one of the comma-separated list. */
+static bool origin_listed(const char *list, const char *origin)
+{
+    size_t n = strlen(origin);
+
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len == n && strncmp(p, origin, n) == 0)
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Content type, request id, the handler's headers, CORS. */
+static void add_headers(struct http_req *req, struct MHD_Response *r, const char *ctype)
+{
+    const char *cors = req->srv->cors;
+    const char *origin = http_req_header(req, "Origin");
+
+    if (ctype)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, "X-Request-ID", req->rid);
+    for (size_t i = 0; i < req->nhdr; i++)
+        MHD_add_response_header(r, req->hdr_name[i], req->hdr_val[i]);
+    if (!cors[0])
+        return;
+    if (strcmp(cors, "*") != 0)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+    if (!origin)
+        return;
+    if (strcmp(cors, "*") == 0)
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+    else if (origin_listed(cors, origin))
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+    else
+        return;
+    MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                            "X-Request-ID, X-Next-Since, X-Oldest-Sequence, Retry-After");
+}
+
 /* Queues `body` (malloc'ed, ownership taken) as the response. */
 static void send_owned(struct http_req *req, int status, const char *ctype, char *body,
                        size_t len)
@@ -376,10 +429,7 @@ static void send_owned(struct http_req *req, int status, const char *ctype, char
         free(body);
         return;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(r, "X-Request-ID", req->rid);
-    for (size_t i = 0; i < req->nhdr; i++)
-        MHD_add_response_header(r, req->hdr_name[i], req->hdr_val[i]);
+    add_headers(req, r, ctype);
     if (status == 503 || status == 413)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     req->answered = true;
@@ -407,6 +457,233 @@ void http_send_buf(struct http_req *req, int status, const char *ctype, struct b
 
     if (data)
         send_owned(req, status, ctype, data, len);
+}
+
+/* A q-value of zero ("0", "0.0", "0.000") refuses a coding. */
+static bool q_zero(const char *p)
+{
+    while (*p == ' ' || *p == ';')
+        p++;
+    if (strncasecmp(p, "q=", 2) != 0)
+        return false;
+    p += 2;
+    if (*p != '0')
+        return false;
+    p++;
+    if (*p == '.')
+        p += strspn(p + 1, "0") + 1;
+    return *p == '\0' || *p == ',' || *p == ' ';
+}
+
+bool http_req_wants_gzip(const struct http_req *req)
+{
+    const char *ae = http_req_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+
+    for (const char *p = ae; p && *p;) {
+        p += strspn(p, " ,");
+        if (strncasecmp(p, "gzip", 4) == 0 && (p[4] == '\0' || strchr(",; ", p[4])))
+            return !q_zero(p + 4);
+        p = strchr(p, ',');
+    }
+    return false;
+}
+
+/* Below this a gzip header and trailer cost more than they save. */
+#define GZIP_MIN 256
+
+static enum bm_rc gzip_buf(const char *in, size_t len, struct buf *out)
+{
+    z_stream z;
+    enum bm_rc rc = BM_OK;
+    int zr;
+
+    memset(&z, 0, sizeof(z));
+    /* 15 + 16: a gzip wrapper; level 1: lists go out as fast as they read */
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return BM_ENOMEM;
+    if (buf_reserve(out, deflateBound(&z, (uLong)len)) != BM_OK) {
+        deflateEnd(&z);
+        return BM_ETOOBIG;
+    }
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out->data + out->len;
+    z.avail_out = (uInt)(out->cap - out->len);
+    zr = deflate(&z, Z_FINISH);
+    if (zr != Z_STREAM_END)
+        rc = BM_ETOOBIG;
+    else
+        out->len += z.total_out;
+    deflateEnd(&z);
+    return rc;
+}
+
+void http_send_buf_gz(struct http_req *req, int status, const char *ctype, struct buf *b)
+{
+    struct buf z;
+
+    http_add_header(req, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (b->len < GZIP_MIN || !http_req_wants_gzip(req)) {
+        http_send_buf(req, status, ctype, b);
+        return;
+    }
+    buf_init(&z, b->max + 1024);
+    if (gzip_buf(b->data, b->len, &z) != BM_OK) {
+        buf_free(&z);
+        http_send_buf(req, status, ctype, b);
+        return;
+    }
+    http_add_header(req, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    http_send_buf(req, status, ctype, &z);
+    buf_free(&z);
+}
+
+/* ------------------------------------------------------------------ */
+/* Streamed bodies                                                      */
+
+/* A stream's output per call: MHD hands the callback the whole free part
+ * of the connection's 16 KiB pool and sends each chunk from its start, so
+ * writing at most this much keeps most of that pool's pages untouched (a
+ * thousand SSE clients stay a few MB of RSS). */
+#define STREAM_CHUNK (8 * 1024)
+#define GZ_RAW       (8 * 1024)
+
+struct stream_resp {
+    http_stream_fn fn;
+    void (*done)(void *ud);
+    void *ud;
+    bool gzip, eof, zdone;
+    z_stream z;
+    char *raw; /* gzip: fn's output not yet compressed */
+};
+
+static ssize_t stream_plain(struct stream_resp *st, char *buf, size_t max)
+{
+    long n = st->fn(st->ud, buf, max < STREAM_CHUNK ? max : STREAM_CHUNK);
+
+    if (n == HTTP_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static ssize_t stream_gzip(struct stream_resp *st, char *buf, size_t max)
+{
+    size_t cap = max < STREAM_CHUNK ? max : STREAM_CHUNK;
+
+    if (st->zdone)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    st->z.next_out = (Bytef *)buf;
+    st->z.avail_out = (uInt)cap;
+    while (st->z.avail_out > 0) {
+        int zr;
+        if (st->z.avail_in == 0 && !st->eof) {
+            long n = st->fn(st->ud, st->raw, GZ_RAW);
+            if (n == HTTP_STREAM_END)
+                st->eof = true;
+            else if (n < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            st->z.next_in = (Bytef *)st->raw;
+            st->z.avail_in = n > 0 ? (uInt)n : 0;
+        }
+        zr = deflate(&st->z, st->eof ? Z_FINISH : Z_NO_FLUSH);
+        if (zr == Z_STREAM_END) {
+            st->zdone = true;
+            break;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (cap == st->z.avail_out && st->zdone)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)(cap - st->z.avail_out);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_resp *st = cls;
+
+    (void)pos;
+    return st->gzip ? stream_gzip(st, buf, max) : stream_plain(st, buf, max);
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_resp *st = cls;
+
+    if (st->gzip)
+        deflateEnd(&st->z);
+    free(st->raw);
+    st->done(st->ud);
+    free(st);
+}
+
+void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
+                      http_stream_fn fn, void (*done)(void *ud), void *ud)
+{
+    struct stream_resp *st = calloc(1, sizeof(*st));
+    struct MHD_Response *r = NULL;
+
+    if (req->answered || !st)
+        goto fail;
+    st->fn = fn;
+    st->done = done;
+    st->ud = ud;
+    if (gzip) {
+        st->raw = malloc(GZ_RAW);
+        if (!st->raw || deflateInit2(&st->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+                            Z_OK) {
+            free(st->raw);
+            goto fail;
+        }
+        st->gzip = true;
+    }
+    /* block size: advisory; a chunked body is read straight into the
+     * connection's buffer */
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, st, stream_free);
+    if (!r) {
+        if (st->gzip)
+            deflateEnd(&st->z);
+        free(st->raw);
+        goto fail;
+    }
+    if (gzip)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    add_headers(req, r, ctype);
+    req->answered = true;
+    req->status = status;
+    (void)MHD_queue_response(req->conn, (unsigned)status, r);
+    MHD_destroy_response(r); /* stream_free runs when MHD lets go of it */
+    return;
+fail:
+    free(st);
+    done(ud);
+    http_send_error(req, API_INTERNAL, "", "cannot start the stream");
+}
+
+struct http_conn *http_req_conn(const struct http_req *req)
+{
+    return (struct http_conn *)req->conn;
+}
+
+void http_req_sndbuf(const struct http_req *req, int bytes)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    if (ci)
+        (void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+void http_conn_suspend(struct http_conn *c)
+{
+    MHD_suspend_connection((struct MHD_Connection *)c);
+}
+
+void http_conn_resume(struct http_conn *c)
+{
+    MHD_resume_connection((struct MHD_Connection *)c);
 }
 
 /* {"error":{"code":..,"message":..,"field":..}} into b. */
@@ -470,7 +747,25 @@ static bool method_matches(const struct route *r, const char *method)
     return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
 }
 
-/* Finds the route; answers 404/405 itself and returns NULL. */
+/* OPTIONS on a known path: what a browser asks before a cross-origin
+ * request (CORS preflight), answered from the route table. */
+static void preflight(struct http_req *req, const char *allow)
+{
+    char *empty = malloc(1);
+
+    http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+    if (req->srv->cors[0]) {
+        http_add_header(req, "Access-Control-Allow-Methods", allow);
+        http_add_header(req, "Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, Accept, Accept-Encoding, X-Request-ID, "
+                        "Last-Event-ID");
+        http_add_header(req, "Access-Control-Max-Age", "600");
+    }
+    if (empty)
+        send_owned(req, 204, NULL, empty, 0);
+}
+
+/* Finds the route; answers 404/405 (and OPTIONS) itself and returns NULL. */
 static const struct route *route_find(struct http_req *req)
 {
     const struct http_server *s = req->srv;
@@ -495,8 +790,16 @@ static const struct route *route_find(struct http_req *req)
     if (!path_seen) {
         http_send_error(req, API_NOT_FOUND, "", "no such path: %.100s", req->path);
     } else {
-        if (strstr(allow, "GET") && !strstr(allow, "HEAD") && alen + 6 < sizeof(allow))
+        if (strstr(allow, "GET") && !strstr(allow, "HEAD") && alen + 6 < sizeof(allow)) {
             memcpy(allow + alen, ", HEAD", 7);
+            alen += 6;
+        }
+        if (alen + 9 < sizeof(allow))
+            memcpy(allow + alen, ", OPTIONS", 10);
+        if (strcmp(req->method, "OPTIONS") == 0) {
+            preflight(req, allow);
+            return NULL;
+        }
         http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
         http_send_error(req, API_BAD_METHOD, "", "method %.16s not allowed on %.100s; allowed: %s",
                         req->method, req->path, allow);
@@ -1446,6 +1749,8 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->max_conns = conn_cap(o->max_conns);
     if (o->admin_token)
         snprintf(s->token, sizeof(s->token), "%s", o->admin_token);
+    if (o->cors_origins)
+        snprintf(s->cors, sizeof(s->cors), "%s", o->cors_origins);
     atomic_init(&s->open_conns, 0);
     atomic_init(&s->pending_conns, 0);
     atomic_init(&s->inflight, 0);
@@ -1470,7 +1775,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
             MHD_USE_NO_LISTEN_SOCKET |
             (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
-                                      : MHD_USE_EPOLL),
+                                      : MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME),
         0, NULL, NULL, on_request, s,
         /* First: MHD reports on the options as it parses them (a pool
          * size of 0 draws a warning), and only through the logger it

@@ -60,6 +60,8 @@ struct http_server_opts {
                                   to send its next request whole (0: 15) */
     unsigned header_timeout_s; /* new connection: the time it has to send its first
                                   request whole (0: 5) */
+    const char *cors_origins;  /* "", "*" or a comma-separated list of origins that
+                                  may read answers (Access-Control-Allow-Origin) */
 };
 
 /* File descriptors kept out of the connection cap: the database and its
@@ -110,6 +112,9 @@ size_t http_unescape(char *s);
  * Accept: text/plain). */
 bool http_req_wants_text(const struct http_req *req);
 
+/* true if Accept-Encoding names gzip (with a q above 0). */
+bool http_req_wants_gzip(const struct http_req *req);
+
 /* Extra response header for the next send (e.g. Allow, Retry-After). */
 void http_add_header(struct http_req *req, const char *name, const char *value);
 /* Send a body; the bytes are copied. */
@@ -117,6 +122,32 @@ void http_send(struct http_req *req, int status, const char *ctype, const char *
                size_t len);
 /* Send a buffer's content; the buffer is emptied (ownership moves). */
 void http_send_buf(struct http_req *req, int status, const char *ctype, struct buf *b);
+/* http_send_buf, gzip-compressed when the client accepts it (and the body
+ * is worth it); adds Vary: Accept-Encoding either way. */
+void http_send_buf_gz(struct http_req *req, int status, const char *ctype, struct buf *b);
+
+/* A body produced while it is sent (chunked): fn fills out with up to max
+ * bytes and returns how many, HTTP_STREAM_END when done, HTTP_STREAM_ERROR
+ * to cut the connection, or 0 after http_conn_suspend (nothing to send
+ * until someone calls http_conn_resume). fn runs on the connection's
+ * worker thread; done(ud) runs once when the response is finished with,
+ * sent or not. gzip: compress it (fn never returns 0 then). */
+#define HTTP_STREAM_END   (-1)
+#define HTTP_STREAM_ERROR (-2)
+typedef long (*http_stream_fn)(void *ud, char *out, size_t max);
+struct http_conn;
+void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
+                      http_stream_fn fn, void (*done)(void *ud), void *ud);
+/* The request's connection, for suspending and resuming its stream. */
+struct http_conn *http_req_conn(const struct http_req *req);
+/* Caps the kernel's send buffer of the request's connection, so a client
+ * that stops reading holds at most this much there. */
+void http_req_sndbuf(const struct http_req *req, int bytes);
+/* Only from inside an http_stream_fn, which then returns 0. */
+void http_conn_suspend(struct http_conn *c);
+/* Any thread, exactly once per suspend. */
+void http_conn_resume(struct http_conn *c);
+
 /* The only writer of error bodies:
  * {"error":{"code":..,"message":..,"field":..}} */
 void http_send_error(struct http_req *req, enum api_err err, const char *field,

@@ -278,7 +278,7 @@ static enum bm_rc scan_store(struct db *db, struct scan *s)
 
     if (db_read_begin(db) != BM_OK)
         return BM_EDB;
-    rc = db_scan_events(db, on_row, s);
+    rc = db_scan_all(db, on_row, s);
     if (db_read_end(db) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     return rc;

@@ -80,6 +80,7 @@ static enum bm_rc start_server(struct gw_app *app, const struct bm_config *cfg,
         .nroutes = gw_nroutes,
         .app = app,
         .admin_token = cfg->admin_token,
+        .cors_origins = cfg->cors_origins,
         .max_conns = 256,
         /* a proxied request blocks its thread for up to the upstream
          * timeout: with a thread per connection it blocks nothing else */
