@@ -157,6 +157,7 @@ out_srv:
     hc_async_cancel(app.proxy); /* no request is left suspended at the stop */
     http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
+    gw_routes_free_caches();
 out_proxy:
     hc_async_free(app.proxy);
 out_curl:

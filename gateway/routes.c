@@ -2,6 +2,7 @@
  * and the /services/<name>/ proxy. */
 #include "routes.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +71,100 @@ static const char *known_type(const char *t)
     return NULL;
 }
 
+/* The newest-N page (no `since`) is the same for every reader until the
+ * poller adds events, and dashboards and load balancers poll it hard:
+ * each worker thread keeps its last such page with the list version it
+ * was built at and serves it again while the version has not moved, as
+ * the services do theirs (common/endpoints.c). The caches are on the
+ * heap and listed, so gw_routes_free_caches frees them after the workers
+ * are gone. */
+struct page_cache {
+    int64_t limit;
+    bool anomalies_only;
+    const char *anomaly_type; /* one of the static type names, or NULL */
+    uint64_t version;
+    struct buf body;
+    bool valid;
+};
+
+#define PAGE_CACHES_MAX 64
+static pthread_mutex_t page_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards page_caches */
+static struct page_cache *page_caches[PAGE_CACHES_MAX];
+static _Thread_local struct page_cache *my_page_cache;
+
+static struct page_cache *page_cache_get(void)
+{
+    struct page_cache *c = my_page_cache;
+
+    if (c)
+        return c;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    buf_init(&c->body, GW_LIST_MAX);
+    pthread_mutex_lock(&page_caches_lock);
+    for (int i = 0; i < PAGE_CACHES_MAX; i++)
+        if (!page_caches[i]) {
+            page_caches[i] = c;
+            my_page_cache = c;
+            break;
+        }
+    pthread_mutex_unlock(&page_caches_lock);
+    if (!my_page_cache) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gw_routes_free_caches(void)
+{
+    pthread_mutex_lock(&page_caches_lock);
+    for (int i = 0; i < PAGE_CACHES_MAX; i++)
+        if (page_caches[i]) {
+            buf_free(&page_caches[i]->body);
+            free(page_caches[i]);
+            page_caches[i] = NULL;
+        }
+    pthread_mutex_unlock(&page_caches_lock);
+    my_page_cache = NULL;
+}
+
+static bool page_cache_hit(const struct page_cache *c, const struct db_list_query *q,
+                           uint64_t version)
+{
+    return c && c->valid && c->version == version && c->limit == q->limit &&
+           c->anomalies_only == q->anomalies_only && c->anomaly_type == q->anomaly_type;
+}
+
+static void page_cache_store(struct page_cache *c, const struct db_list_query *q,
+                             uint64_t version, const struct buf *b)
+{
+    if (!c)
+        return;
+    c->valid = false;
+    buf_reset(&c->body);
+    if (buf_append(&c->body, b->data, b->len) != BM_OK)
+        return;
+    c->limit = q->limit;
+    c->anomalies_only = q->anomalies_only;
+    c->anomaly_type = q->anomaly_type;
+    c->version = version;
+    c->valid = true;
+}
+
 static void gw_h_events(struct http_req *req)
 {
     static const char *const allowed[] = { "limit", "since", "anomalies_only", "anomaly_type",
                                            NULL };
     struct gw_app *app = http_req_app(req);
     const char *type = NULL;
+    struct page_cache *cache = NULL;
+    uint64_t version = 0;
     struct db_list_query q;
     struct api_fail f;
     struct buf b;
+    enum bm_rc rc;
 
     if (!http_req_args_check(req, allowed))
         return;
@@ -97,8 +183,23 @@ static void gw_h_events(struct http_req *req)
         }
         q.anomaly_type = type;
     }
+    if (!q.has_since) {
+        /* read before the page is built: a page built later is only
+         * ever newer than its version says, and is rebuilt next time */
+        version = gw_agg_list_version(&app->agg);
+        cache = page_cache_get();
+        if (page_cache_hit(cache, &q, version)) {
+            http_send(req, 200, HTTP_CT_JSON, cache->body.data, cache->body.len);
+            return;
+        }
+    }
     buf_init(&b, GW_LIST_MAX);
-    send_built(req, gw_agg_list(&app->agg, &q, &b), HTTP_CT_JSON, &b);
+    rc = buf_reserve(&b, (size_t)q.limit * 800 + 256); /* one allocation for most pages */
+    if (rc == BM_OK)
+        rc = gw_agg_list(&app->agg, &q, &b);
+    if (rc == BM_OK && cache)
+        page_cache_store(cache, &q, version, &b);
+    send_built(req, rc, HTTP_CT_JSON, &b);
 }
 
 /* JSON, or the page for a browser (Accept: text/html). */

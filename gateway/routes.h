@@ -35,4 +35,7 @@ struct gw_app {
 extern const struct route gw_routes[];
 extern const size_t gw_nroutes;
 
+/* Frees the worker threads' page caches: once the server is stopped. */
+void gw_routes_free_caches(void);
+
 #endif
