@@ -1513,17 +1513,16 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->listen_fd = s->ep_fd = s->wake_fd = s->spare_fd = -1;
     pthread_mutex_init(&s->conns_lock, NULL);
 
-    /* A pool of epoll workers, each serving many connections; or a thread
-     * per connection where a handler may block (the gateway's proxy). The
-     * front door accepts and hands over whole heads: MHD listens on
-     * nothing. */
-    pool = o->thread_per_connection ? 0 : (o->threads ? o->threads : 2);
+    /* A pool of epoll workers, each serving many connections; a handler
+     * that would wait (the gateway's proxy) defers its answer instead of
+     * blocking one. The front door accepts and hands over whole heads:
+     * MHD listens on nothing. */
+    pool = o->threads ? o->threads : 2;
     MHD_set_panic_func(on_mhd_panic, NULL);
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_USE_NO_LISTEN_SOCKET | (o->allow_defer ? MHD_ALLOW_SUSPEND_RESUME : 0) |
-            (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
-                                      : MHD_USE_EPOLL),
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL |
+            (o->allow_defer ? MHD_ALLOW_SUSPEND_RESUME : 0),
         0, NULL, NULL, on_request, s,
         /* First: MHD reports on the options as it parses them (a pool
          * size of 0 draws a warning), and only through the logger it
@@ -1533,9 +1532,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         /* MHD splits this limit between its worker threads and hands an
          * added connection to one with room: give each room for the whole
          * cap, so that MHD never refuses what the door let in. */
-        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * (pool ? pool : 1),
-        /* handlers keep big buffers on the heap; 0 = the system default */
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(o->thread_per_connection ? 512 * 1024 : 0),
+        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * pool,
         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

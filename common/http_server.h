@@ -52,8 +52,8 @@ struct http_server_opts {
                                   0: RLIMIT_NOFILE's soft limit (raised to the hard
                                   one) less HTTP_FD_RESERVE */
     unsigned threads;          /* worker threads */
-    bool thread_per_connection; /* instead of the workers: for handlers that block */
-    bool allow_defer;          /* handlers may answer later (http_req_defer) */
+    bool allow_defer;          /* handlers may answer later (http_req_defer), from
+                                  another thread, without blocking a worker */
     unsigned conn_timeout_s;   /* kept-alive connection: idle limit, and the time it has
                                   to send its next request whole (0: 15) */
     unsigned header_timeout_s; /* new connection: the time it has to send its first
