@@ -55,7 +55,8 @@ struct http_server_opts {
                                   0: RLIMIT_NOFILE's soft limit (raised to the hard
                                   one) less HTTP_FD_RESERVE */
     unsigned threads;          /* worker threads */
-    bool thread_per_connection; /* instead of the workers: for handlers that block */
+    bool allow_defer;          /* handlers may answer later (http_req_defer), from
+                                  another thread, without blocking a worker */
     unsigned conn_timeout_s;   /* kept-alive connection: idle limit, and the time it has
                                   to send its next request whole (0: 15) */
     unsigned header_timeout_s; /* new connection: the time it has to send its first
@@ -114,6 +115,19 @@ bool http_req_wants_text(const struct http_req *req);
 
 /* true if Accept-Encoding names gzip (with a q above 0). */
 bool http_req_wants_gzip(const struct http_req *req);
+/* Answering later, without holding a worker thread: a handler (of a
+ * server started with allow_defer) calls http_req_defer and returns
+ * without an answer; the server suspends the connection, then calls
+ * start(req, ctx) on the worker thread. From then on the request belongs
+ * to whoever answers it: from any thread, http_add_header and one
+ * http_send* (the answer is held), then http_req_resume, after which req
+ * must not be touched (the worker sends the held answer and frees req).
+ * The request's accessors (body, headers, arguments) stay valid until
+ * then. A server must not be stopped with a request deferred and not
+ * resumed. */
+typedef void (*http_deferred_fn)(struct http_req *req, void *ctx);
+void http_req_defer(struct http_req *req, http_deferred_fn start, void *ctx);
+void http_req_resume(struct http_req *req);
 
 /* Extra response header for the next send (e.g. Allow, Retry-After). */
 void http_add_header(struct http_req *req, const char *name, const char *value);
