@@ -117,6 +117,9 @@ void endpoints_h_metrics(struct http_req *req)
     m.uptime_s = (time_mono_us() - app->started_us) / 1000000;
     http_counts(&m.requests, &m.requests_4xx, &m.requests_5xx);
     http_latency(&m.latency_p50_ms, &m.latency_p99_ms);
+    m.has_durations = text;
+    if (text)
+        http_durations(&m.durations);
     m.generated = st.generated;
     m.anomalies = st.anomalies;
     m.api_events = st.api_events;

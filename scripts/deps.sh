@@ -11,8 +11,9 @@
 BM_DEPS_BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev
                libcurl4-openssl-dev libsqlite3-dev libcmocka-dev curl jq sqlite3)
 # chromium: tests/browser drives it headless (playwright-core, from
-# scripts/npm_tools.sh, downloads no browser of its own).
-BM_DEPS_TEST=(shellcheck clang docker-compose chromium)
+# scripts/npm_tools.sh, downloads no browser of its own). prometheus: its
+# promtool checks every daemon's /metrics text (tests/contract).
+BM_DEPS_TEST=(shellcheck clang docker-compose chromium prometheus)
 # tests/deploy parses the HCL with npm's @cdktf/hcl2json and verifies the
 # systemd units: node/npm and systemd-analyze come from apt unless present
 # (a NodeSource nodejs carries its own npm, which Debian's npm conflicts with).
