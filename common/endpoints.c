@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "query.h"
 #include "timefmt.h"
 
@@ -368,6 +369,7 @@ void endpoints_h_events(struct http_req *req)
 const struct route endpoints_common[] = {
     { "GET", "/health", endpoints_h_health, 0 },
     { "GET", "/metrics", endpoints_h_metrics, 0 },
+    { "GET", "/openapi.yaml", openapi_h_get, 0 },
     { "GET", "/config", endpoints_h_config_get, 0 },
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
 };

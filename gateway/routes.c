@@ -11,6 +11,7 @@
 #include "dashboard.h"
 #include "report.h"
 #include "http_client.h"
+#include "openapi.h"
 #include "query.h"
 #include "timefmt.h"
 
@@ -352,6 +353,7 @@ const struct route gw_routes[] = {
     { "GET", "/events", gw_h_events, 0 },
     { "GET", "/dashboard", gw_h_dashboard, 0 },
     { "GET", "/metrics", gw_h_metrics, 0 },
+    { "GET", "/openapi.yaml", openapi_h_get, 0 },
     { "GET", "/system/health", gw_h_system_health, 0 },
     { "*", "/services/", gw_h_proxy, R_PREFIX | R_ANY_METHOD },
 };
