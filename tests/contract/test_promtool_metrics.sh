@@ -100,6 +100,14 @@ if ! grep -q 'abbreviated units' "$WORK/bad.check"; then
     echo "FAILED  promtool does not report a metric named in milliseconds"
     failed=1
 fi
+# The sample scrape configuration in the docs is one Prometheus takes.
+if promtool check config "$SRC/docs/prometheus.yml" >"$WORK/config.check" 2>&1; then
+    echo "ok      promtool check config docs/prometheus.yml"
+else
+    echo "FAILED  promtool check config docs/prometheus.yml"
+    sed 's/^/        | /' "$WORK/config.check"
+    failed=1
+fi
 # The gateway's text holds the services' figures as well as its own.
 if ! grep -q '^bankmock_events_generated_total{service="monitoring-service"}' \
     "$WORK/gateway.prom"; then
