@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "parse.h"
+#include "openapi.h"
 #include "query.h"
 #include "score_api.h"
 #include "stream.h"
@@ -122,6 +123,9 @@ void endpoints_h_metrics(struct http_req *req)
     m.uptime_s = (time_mono_us() - app->started_us) / 1000000;
     http_counts(&m.requests, &m.requests_4xx, &m.requests_5xx);
     http_latency(&m.latency_p50_ms, &m.latency_p99_ms);
+    m.has_durations = text;
+    if (text)
+        http_durations(&m.durations);
     m.generated = st.generated;
     m.anomalies = st.anomalies;
     m.api_events = st.api_events;
@@ -664,6 +668,7 @@ void endpoints_stream_source(struct app *app, struct stream_source *out)
 const struct route endpoints_common[] = {
     { "GET", "/health", endpoints_h_health, 0 },
     { "GET", "/metrics", endpoints_h_metrics, 0 },
+    { "GET", "/openapi.yaml", openapi_h_get, 0 },
     { "GET", "/config", endpoints_h_config_get, 0 },
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
     { "POST", "/score", score_api_h_post, R_JSON_BODY | R_BIG_BODY },

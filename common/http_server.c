@@ -138,6 +138,7 @@ struct http_req {
  * 1 us upward, 8 per doubling, so percentiles are within ~9%. */
 #define LAT_BUCKETS 200
 static atomic_ullong lat_hist[LAT_BUCKETS];
+static atomic_ullong lat_sum_us; /* for the Prometheus histogram's _sum */
 static atomic_ullong req_total, req_4xx, req_5xx;
 
 static unsigned lat_bucket(int64_t us)
@@ -160,6 +161,36 @@ static double lat_bucket_us(unsigned b)
     for (unsigned i = 0; i < b / 8; i++)
         base *= 2.0;
     return base * (1.0 + ((double)(b % 8) + 0.5) / 8.0);
+}
+
+static void lat_record(int64_t us)
+{
+    atomic_fetch_add_explicit(&lat_hist[lat_bucket(us)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lat_sum_us, us > 0 ? (unsigned long long)us : 0,
+                              memory_order_relaxed);
+}
+
+double http_duration_bound_s(unsigned k)
+{
+    return (double)(16ull << k) / 1e6;
+}
+
+/* Bound k, 2^(k+4) us, is where internal bucket 8 * (k + 4) begins: the
+ * cumulative counts are exact, not interpolated. */
+void http_durations(struct http_durations *d)
+{
+    unsigned long long acc = 0;
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+        while (k < HTTP_DUR_BOUNDS && i == 8 * (k + 4))
+            d->cum[k++] = acc;
+        acc += atomic_load_explicit(&lat_hist[i], memory_order_relaxed);
+    }
+    while (k < HTTP_DUR_BOUNDS)
+        d->cum[k++] = acc;
+    d->count = acc;
+    d->sum_s = (double)atomic_load_explicit(&lat_sum_us, memory_order_relaxed) / 1e6;
 }
 
 void http_latency(double *p50, double *p99)
@@ -1121,7 +1152,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     dur = time_mono_us() - req->start_us;
-    atomic_fetch_add_explicit(&lat_hist[lat_bucket(dur)], 1, memory_order_relaxed);
+    lat_record(dur);
     atomic_fetch_add_explicit(&req_total, 1, memory_order_relaxed);
     if (req->status >= 500)
         atomic_fetch_add_explicit(&req_5xx, 1, memory_order_relaxed);
@@ -1277,8 +1308,7 @@ static void door_answer(struct http_server *s, int fd, enum api_err err, const c
         return;
     head_word(s->peek, peeked, 0, method, sizeof(method));
     head_word(s->peek, peeked, 1, path, sizeof(path));
-    atomic_fetch_add_explicit(&lat_hist[lat_bucket(time_mono_us() - t0)], 1,
-                              memory_order_relaxed);
+    lat_record(time_mono_us() - t0);
     atomic_fetch_add_explicit(&req_total, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(status >= 500 ? &req_5xx : &req_4xx, 1, memory_order_relaxed);
     if (log_enabled(LOG_INFO))

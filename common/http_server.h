@@ -177,6 +177,19 @@ void http_send_fail(struct http_req *req, const struct api_fail *f);
 enum bm_rc http_server_limits(const struct http_req *req, bool text, const char *service,
                               struct buf *out) BM_WUR;
 
+/* Durations of the requests served so far as a cumulative histogram:
+ * cum[k] counts those shorter than http_duration_bound_s(k), which is
+ * 2^(k+4) us (16 us, 32 us, ... 8.39 s); count is all of them (the +Inf
+ * bucket) and sum_s their total in seconds. */
+#define HTTP_DUR_BOUNDS 20
+struct http_durations {
+    uint64_t cum[HTTP_DUR_BOUNDS];
+    uint64_t count;
+    double sum_s;
+};
+void http_durations(struct http_durations *d);
+double http_duration_bound_s(unsigned k);
+
 /* Latency of requests served so far, in ms (p50, p99). */
 void http_latency(double *p50, double *p99);
 /* Requests served and how many were 5xx / 4xx. */

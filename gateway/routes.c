@@ -13,6 +13,7 @@
 #include "report.h"
 #include "scoring.h"
 #include "http_client.h"
+#include "openapi.h"
 #include "query.h"
 #include "timefmt.h"
 
@@ -542,6 +543,7 @@ const struct route gw_routes[] = {
     { "GET", "/events", gw_h_events, 0 },
     { "GET", "/dashboard", gw_h_dashboard, 0 },
     { "GET", "/metrics", gw_h_metrics, 0 },
+    { "GET", "/openapi.yaml", openapi_h_get, 0 },
     { "GET", "/system/health", gw_h_system_health, 0 },
     { "POST", "/score", gw_score_h_post, R_JSON_BODY | R_BIG_BODY },
     { "GET", "/score/", gw_score_h_get, R_PREFIX },
