@@ -393,6 +393,14 @@ static void test_ndjson_and_csv_lists_hold_the_same_events_as_json(void **state)
     for (char *q = rc.body; (q = strstr(q, "\r\n")) != NULL; q += 2)
         lines++;
     assert_int_equal(lines, 51);
+    h_resp_free(&rc);
+    /* no events: still the header row, from the service's known columns */
+    assert_int_equal(h_http_req(p.port, "GET",
+                                "/transactions/events?customer_id=CUST_NOBODY&format=csv", NULL,
+                                NULL, &rc), 0);
+    assert_int_equal(rc.status, 200);
+    assert_true(strncmp(rc.body, "transaction_id,timestamp,sequence,", 34) == 0);
+    assert_string_equal(strstr(rc.body, ",origin\r\n"), ",origin\r\n"); /* and nothing after */
     cJSON_Delete(j);
     h_resp_free(&r);
     h_resp_free(&rn);
