@@ -51,7 +51,10 @@
 # BENCH_HANG_PARALLEL (hung requests kept in flight meanwhile, 4; 0 skips
 # those rows), BENCH_FLOOD (idle connections of the flood rows, 10000; 0 skips
 # them), BENCH_FLOOD_ROUNDS (wrk rounds with the flood and without, 6 each),
-# BENCH_ONLY (all, services or gateway: which rows to run, all),
+# BENCH_SSE_CLIENTS (streams of the SSE rows, 1000; 0 skips them),
+# BENCH_SSE_EPS (their service's events_per_second, 1000), BENCH_SSE_SECONDS
+# (their measured window, 10),
+# BENCH_ONLY (all, services, gateway or sse: which rows to run, all),
 # BENCH_KEEP=1 (keep the temporary directory with logs and wrk output),
 # BM_SKIP_DEPS=1, BM_SKIP_BUILD=1, BM_JOBS (2).
 set -euo pipefail
@@ -102,7 +105,7 @@ HANG_PAR=${BENCH_HANG_PARALLEL:-4}
 FLOOD_N=${BENCH_FLOOD:-10000}
 FLOOD_ROUNDS=${BENCH_FLOOD_ROUNDS:-6}
 ONLY=${BENCH_ONLY:-all}
-case "$ONLY" in all | services | gateway) ;; *) die "BENCH_ONLY: all, services or gateway" ;; esac
+case "$ONLY" in all | services | gateway | sse) ;; *) die "BENCH_ONLY: all, services, gateway or sse" ;; esac
 HUNG=auth-service                           # the service bench/hang_server.c plays
 CONFIG_FILE=config/anomaly_config.json
 CFG=()
@@ -126,6 +129,11 @@ T_GW_SVC_P99=1.25
 T_HANG_SLACK_MS=50
 T_FLOOD_RPS=0.80   # issue 21: normal clients within 20% of quiet
 T_FLOOD_P99_MS=100 # issue 21: /health within 100 ms beside 10,000 idle connections
+T_SSE_P99_MS=50    # issue 17: SSE delivery p99, from the commit
+T_SSE_RSS_MB=16    # issue 17: RSS with the streams open
+SSE_N=${BENCH_SSE_CLIENTS:-1000}
+SSE_EPS=${BENCH_SSE_EPS:-1000}
+SSE_SECS=${BENCH_SSE_SECONDS:-10}
 
 # ---- measurements -----------------------------------------------------------
 
@@ -492,6 +500,64 @@ bench_service() {
     row "$short start-up ms (exec to /health)" "$up" "-" "-" "<= $T_STARTUP_MS ms" "$v"
 }
 
+# ---- server-sent events ---------------------------------------------------------
+
+# bench_sse NAME STREAM_PATH : SSE_N streams on one service generating live at
+# wall-clock speed (time shaping off, events_per_second SSE_EPS, so an event's
+# timestamp is the wall time it was generated), held by bench/sse_clients for
+# SSE_SECS after a warm-up. Rows: every client got every event (no gap, no
+# overflow), delivery p99 from the commit (the first /health poll, every
+# 5 ms, that shows the head at the event: the row's figure) and from the
+# event's timestamp (adds the writer's live batch gather, up to 50 ms:
+# info), and the service's RSS with the streams open.
+bench_sse() {
+    local name=$1 path=$2 short=${1%-service} port pid base cfg out rss hwm v
+    local clients complete events overflow gaps failed ts_p50 ts_p99 ts_max c_p50 c_p99 c_max
+    ((SSE_N > 0)) || return 0
+    cfg=$TMP/sse-config.json
+    printf '{"generation_settings":{"events_per_second":%s,"time_shaping":false}}\n' \
+        "$SSE_EPS" >"$cfg"
+    port=$(free_port)
+    base=http://127.0.0.1:$port
+    start "sse-$name" "$BIN/$name" --port "$port" --bind 127.0.0.1 --db "$TMP/sse-$name.db" \
+        --seed "$SEED" --backfill 10s --config "$cfg"
+    pid=$started
+    if ! wait_http "$base/health" "$pid" 20; then
+        stop "$pid"
+        row "$short SSE x$SSE_N rows" "-" "-" "-" "-" "FAIL (no /health)"
+        return 0
+    fi
+    sleep 1 # the backfill done, live
+    log "sse: $SSE_N streams on $name $path at $SSE_EPS events/s for ${SSE_SECS}s"
+    out=$("$BIN/sse_clients" "$port" "$path" "$SSE_N" "$SSE_SECS" 5 2>"$TMP/sse-clients.log") ||
+        out=
+    rss=$(rss_mb "$pid")
+    hwm=$(hwm_mb "$pid")
+    stop "$pid"
+    log "sse: ${out:-no result: $(tail -n 2 "$TMP/sse-clients.log")}"
+    if [[ -z "$out" ]]; then
+        row "$short SSE x$SSE_N rows" "-" "-" "-" "-" "FAIL (sse_clients failed)"
+        return 0
+    fi
+    # key=value pairs into the locals of the same name
+    clients=- complete=- events=- overflow=- gaps=- failed=- ts_p50=- ts_p99=- ts_max=-
+    c_p50=- c_p99=- c_max=-
+    eval "$(tr ' ' '\n' <<<"$out" | awk -F= '
+        $1 ~ /^(clients|complete|events|overflow|gaps|failed|ts_p50|ts_p99|ts_max)$/ &&
+            $2 ~ /^-?[0-9.]+$/ { print $1 "=" $2 }
+        $1 ~ /^commit_(p50|p99|max)$/ && $2 ~ /^-?[0-9.]+$/ { sub(/^commit/, "c", $1); print $1 "=" $2 }')"
+    v=$(verdict "$complete == $clients && $overflow == 0 && $events > 0")
+    row "$short SSE x$SSE_N: clients with all $events events" "$complete" "$clients" "-" \
+        "all, no gap/overflow" "$v (overflow $overflow, gaps $gaps, lost $failed)"
+    v=$(verdict "$c_p99 >= 0 && $c_p99 < $T_SSE_P99_MS")
+    row "$short SSE x$SSE_N delivery p99 ms (commit)" "$c_p99" "-" "-" "< $T_SSE_P99_MS ms" \
+        "$v (p50 $c_p50, max $c_max)"
+    row "$short SSE x$SSE_N delivery p99 ms (timestamp)" "$ts_p99" "-" "-" "-" \
+        "info (p50 $ts_p50, max $ts_max; + batch gather)"
+    if [[ "$rss" == - ]]; then v=FAIL; else v=$(verdict "$rss < $T_SSE_RSS_MB"); fi
+    row "$short SSE x$SSE_N RSS MB (peak $hwm)" "$rss" "-" "-" "< $T_SSE_RSS_MB MB" "$v"
+}
+
 # ---- the gateway --------------------------------------------------------------
 
 # gw_start LOGNAME PORT TXN_URL AUTH_URL MON_URL : api-gateway on PORT; pid
@@ -742,11 +808,11 @@ bench_gateway() {
 
 # ---- main ---------------------------------------------------------------------
 
-bench_build bare_server bare_insert flood
+bench_build bare_server bare_insert flood sse_clients
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bankmock-bench.XXXXXX")
 log "$(nproc) CPUs; wrk -t$THREADS -c$CONNS -d${SECS}s --latency; temp dir $TMP"
 
-if [[ "$ONLY" != gateway ]]; then
+if [[ "$ONLY" == all || "$ONLY" == services ]]; then
     ran=0
     for s in "${SERVICES[@]}"; do
         name=${s%%|*}
@@ -757,8 +823,11 @@ if [[ "$ONLY" != gateway ]]; then
     done
     ((ran)) || die "no service binaries in $BIN"
 fi
+if [[ "$ONLY" != gateway && -x "$BIN/transaction-service" ]]; then
+    bench_sse transaction-service /transactions/events/stream
+fi
 
-if [[ "$ONLY" != services ]]; then
+if [[ "$ONLY" == all || "$ONLY" == gateway ]]; then
     unbuilt=
     for b in api-gateway hang_server "${SERVICES[@]%%|*}"; do
         [[ -x "$BIN/$b" ]] || unbuilt+=" $b"

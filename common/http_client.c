@@ -145,6 +145,7 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
 {
     struct hc_resp *r = c->r;
     char *ct = NULL;
+    curl_off_t wire = 0;
 
     c->done = true;
     if (cc == CURLE_OK) {
@@ -152,6 +153,8 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
         if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
             snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+        if (curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &wire) == CURLE_OK && wire > 0)
+            r->wire_len = (size_t)wire;
         r->error[0] = '\0';
         return;
     }
@@ -273,6 +276,11 @@ void hc_multi_get(struct hc_multi *m, const char *const *urls, size_t n, long ti
         if (!easy[i])
             continue;
         easy_setup(easy[i], &ctx[i], urls[i], timeout_ms);
+        /* The poller's pages come gzipped (a 1,000-event page is ~400 KB
+         * plain, ~10x less compressed); libcurl inflates them, so bodies
+         * and caps are the decoded bytes. Not on hc_request: the proxy
+         * forwards the service's own headers and body as they are. */
+        curl_easy_setopt(easy[i], CURLOPT_ACCEPT_ENCODING, "gzip");
         if (curl_multi_add_handle(m->m, easy[i]) != CURLM_OK) {
             curl_easy_cleanup(easy[i]);
             easy[i] = NULL;

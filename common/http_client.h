@@ -30,6 +30,8 @@ struct hc_resp {
     char error[160];  /* curl's message when result != HC_OK */
     struct buf headers; /* with hc_request.want_headers: "Name: value\n" lines
                          * of the final response, status line excluded */
+    size_t wire_len;    /* body bytes as received: less than body.len when the
+                         * server compressed them (hc_multi_get asks for gzip) */
 };
 
 /* Bytes of response bodies held at once by every request that shares it. */
