@@ -144,9 +144,13 @@ tsan_count() {
     ctest --test-dir build-tsan -N -L 'integration|threads' | sed -n 's/^Total Tests: //p'
 }
 
+# ignore_noninstrumented_modules: libmicrohttpd is not built with TSan, so
+# TSan cannot see the locks behind MHD_add_connection and took MHD's close()
+# of a socket our accept thread handed over for a race on the descriptor.
 tsan_suite() {
     CTEST_WRAP=(no_aslr)
-    BM_TEST_SCALE=small TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+    BM_TEST_SCALE=small \
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 ${TSAN_OPTIONS:-}" \
         run_ctest tsan build-tsan -L 'integration|threads'
 }
 
