@@ -375,17 +375,6 @@ static bool ascii_prefix_ci(const char *s, const char *prefix)
     return true;
 }
 
-bool http_req_wants_text(const struct http_req *req)
-{
-    const char *fmt = http_req_arg(req, "format");
-    const char *acc;
-
-    if (fmt)
-        return strcmp(fmt, "prometheus") == 0 || strcmp(fmt, "text") == 0;
-    acc = http_req_header(req, MHD_HTTP_HEADER_ACCEPT);
-    return acc && ascii_prefix_ci(acc, "text/plain");
-}
-
 /* ------------------------------------------------------------------ */
 /* Responses                                                            */
 

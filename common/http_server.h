@@ -109,10 +109,6 @@ enum bm_rc http_req_query(const struct http_req *req, struct buf *out) BM_WUR;
  * query key and value ("%00" stays literal); returns the new length.
  * Public for tests/fuzz. */
 size_t http_unescape(char *s);
-/* true if the client asked for Prometheus text (?format=prometheus or
- * Accept: text/plain). */
-bool http_req_wants_text(const struct http_req *req);
-
 /* true if Accept-Encoding names gzip (with a q above 0). */
 bool http_req_wants_gzip(const struct http_req *req);
 /* Answering later, without holding a worker thread: a handler (of a

@@ -13,6 +13,7 @@
 #include "report.h"
 #include "scoring.h"
 #include "http_client.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "query.h"
 #include "timefmt.h"
@@ -268,7 +269,6 @@ static void gw_h_metrics(struct http_req *req)
 {
     static const char *const allowed[] = { "format", NULL };
     struct gw_app *app = http_req_app(req);
-    const char *fmt = http_req_arg(req, "format");
     int64_t up = (time_mono_us() - app->started_us) / 1000000;
     bool text;
     struct buf b;
@@ -276,17 +276,18 @@ static void gw_h_metrics(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if (fmt && strcmp(fmt, "prometheus") != 0 && strcmp(fmt, "text") != 0 &&
-        strcmp(fmt, "json") != 0) {
+    if (metrics_format(http_req_arg(req, "format"), http_req_header(req, "Accept"), &text) !=
+        BM_OK) {
         http_send_error(req, API_BAD_PARAM, "format", "format must be json or prometheus");
         return;
     }
-    text = fmt ? strcmp(fmt, "json") != 0 : http_req_wants_text(req);
     buf_init(&b, 2 * 1024 * 1024);
     rc = text ? gw_agg_metrics_prometheus(&app->agg, up, &b)
               : gw_agg_metrics_json(&app->agg, up, &b);
     if (rc == BM_OK)
         rc = gw_score_metrics(text, &b);
+    if (rc == BM_OK)
+        rc = http_server_limits(req, text, "api-gateway", &b);
     send_built(req, rc, text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
 }
 
