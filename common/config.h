@@ -39,6 +39,9 @@ struct bm_config {
     int64_t idle_timeout_s;   /* kept-alive idle limit */
     int64_t max_connections;  /* 0: sized from RLIMIT_NOFILE */
     char scenario[512];       /* a scenario timeline file, "" none (scenario.h) */
+    char cors_origins[512];   /* "", "*" or origins, comma-separated */
+    int64_t stream_heartbeat_ms; /* SSE comment after this long without a write */
+    int64_t stream_buffer_bytes; /* SSE ring: how far a client may fall behind */
     /* runtime (POST /config) */
     double anomaly_rate;
     double weights[GEN_MAX_TYPES]; /* <type>_rate, absolute; CFG_RATE_UNSET if not given */

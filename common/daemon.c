@@ -13,6 +13,7 @@
 #include "genloop.h"
 #include "log.h"
 #include "signals.h"
+#include "stream.h"
 #include "timefmt.h"
 
 /* ------------------------------------------------------------------ */
@@ -55,6 +56,13 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", name, err);
         return rc == BM_ENOMEM ? 1 : 2; /* 2: the database and the flags disagree */
     }
+    {
+        struct stream_hub_opts so = { .heartbeat_ms = cfg.stream_heartbeat_ms,
+                                      .ring_bytes = cfg.stream_buffer_bytes };
+        endpoints_stream_source(&app, &so.src);
+        if (stream_hub_start(&so, &app.streams) != BM_OK)
+            goto out;
+    }
     routes = calloc(endpoints_ncommon + def->nroutes, sizeof(*routes));
     if (!routes)
         goto out;
@@ -72,6 +80,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
             .threads = 2,
             .conn_timeout_s = (unsigned)cfg.idle_timeout_s,
             .header_timeout_s = (unsigned)cfg.header_timeout_s,
+            .cors_origins = cfg.cors_origins,
         };
         if (http_server_start(&o, &srv) != BM_OK) {
             fprintf(stderr, "%s: cannot listen on %s:%lld\n", name, cfg.bind,
@@ -96,9 +105,12 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     log_info("shutting down");
     status = 0;
 out:
-    /* Answer no new requests, finish those in flight, then the writer. */
+    /* End the event streams, answer no new requests, finish those in
+     * flight, then the writer. */
+    stream_hub_shutdown(app.streams);
     http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
+    stream_hub_free(app.streams);
     genloop_stop(app.gl);
     db_readers_close();
     endpoints_free_caches();

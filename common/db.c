@@ -14,6 +14,8 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "svc.h"
+#include "query.h"
 
 enum db_stmt {
     ST_INSERT,
@@ -35,6 +37,15 @@ enum db_stmt {
     ST_ASC_ALL,
     ST_ASC_ANOM,
     ST_ASC_TYPE,
+    ST_SCAN,
+    ST_SCORE_PUT,
+    ST_SCORE_TRIM,
+    ST_SCORE_GET,
+    ST_SCORE_LAST,
+    /* any filter: time range, anomalies, type; body fields in C */
+    ST_DESC_GEN,
+    ST_ASC_GEN,
+    ST_AFTER,
     ST_COUNT
 };
 
@@ -77,6 +88,23 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "AND seq > ?3 ORDER BY seq LIMIT ?1",
     [ST_ASC_TYPE] = "SELECT seq, body FROM events WHERE anomaly_type = ?2 AND seq > ?3 "
                     "ORDER BY seq LIMIT ?1",
+    /* Scoring (db_scan_all): an incident id is read from anomalies only. */
+    [ST_SCAN] = "SELECT ts, anomaly_type, CASE WHEN anomaly_type IS NOT NULL THEN"
+                " json_extract(body, '$.incident_id') END, body FROM events ORDER BY seq",
+    [ST_SCORE_PUT] = "INSERT INTO scores(id, created_ms, body) VALUES(?1, ?2, ?3)",
+    [ST_SCORE_TRIM] = "DELETE FROM scores WHERE n <= (SELECT max(n) FROM scores) - ?1",
+    [ST_SCORE_GET] = "SELECT body FROM scores WHERE id = ?1",
+    [ST_SCORE_LAST] = "SELECT body FROM scores ORDER BY n DESC LIMIT 1",
+    /* a type group (resource_exhaustion) is ?2, ?7, ?8, the last member
+     * repeated when it has fewer */
+    [ST_DESC_GEN] = "SELECT seq, body FROM events WHERE ts >= ?4 AND ts < ?5 "
+                    "AND (?2 IS NULL OR anomaly_type IN (?2, ?7, ?8)) "
+                    "AND (?6 = 0 OR anomaly_type IS NOT NULL) ORDER BY seq DESC LIMIT ?1",
+    [ST_ASC_GEN] = "SELECT seq, body FROM events WHERE seq > ?3 AND ts >= ?4 AND ts < ?5 "
+                   "AND (?2 IS NULL OR anomaly_type IN (?2, ?7, ?8)) "
+                   "AND (?6 = 0 OR anomaly_type IS NOT NULL) ORDER BY seq LIMIT ?1",
+    [ST_AFTER] = "SELECT seq, ts, anomaly_type, body FROM events WHERE seq > ?1 "
+                 "ORDER BY seq LIMIT ?2",
 };
 
 static const char schema_sql[] =
@@ -126,7 +154,13 @@ static const char schema_sql[] =
     "  target INTEGER NOT NULL,"
     "  size INTEGER NOT NULL,"
     "  at_us INTEGER NOT NULL,"
-    "  taken_seq INTEGER);";
+    "  taken_seq INTEGER);"
+    /* POST /score's results, the newest DB_SCORES_KEPT. */
+    "CREATE TABLE IF NOT EXISTS scores("
+    "  n INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL,"
+    "  body TEXT NOT NULL);";
 
 /* Incident reads (the incidents table db_note_incident writes): their
  * own statements, kept apart from the event lists'. */
@@ -601,10 +635,31 @@ enum bm_rc db_meta_delete(struct db *d, const char *key)
 /* ------------------------------------------------------------------ */
 /* Event lists                                                          */
 
+static bool needs_general(const struct db_list_query *q)
+{
+    return q->has_from || q->has_to || q->nneedles > 0 || (q->anomaly_type && q->ntypes > 1);
+}
+
+/* The members of a type group beyond the first: ?7 and ?8 of the general
+ * statements (the last member again where the group has fewer). */
+static int bind_group(sqlite3_stmt *s, const struct db_list_query *q)
+{
+    for (int i = 1; i < 3; i++) {
+        const char *t = q->ntypes > 1 ? q->types[i < q->ntypes ? i : q->ntypes - 1]
+                                      : q->anomaly_type;
+        int rc = sqlite3_bind_text(s, 6 + i, t, -1, SQLITE_STATIC);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 static sqlite3_stmt *list_stmt(struct db *d, const struct db_list_query *q)
 {
     int base = q->has_since ? ST_ASC_ALL : ST_DESC_ALL;
 
+    if (needs_general(q))
+        return d->st[q->has_since ? ST_ASC_GEN : ST_DESC_GEN];
     if (q->anomaly_type)
         return d->st[base + 2];
     if (q->anomalies_only)
@@ -612,70 +667,114 @@ static sqlite3_stmt *list_stmt(struct db *d, const struct db_list_query *q)
     return d->st[base];
 }
 
-static enum bm_rc list_rows(struct db *d, const struct db_list_query *q, struct buf *out,
-                            int64_t *count, uint64_t *last)
+static enum bm_rc list_bind(sqlite3_stmt *s, const struct db_list_query *q)
+{
+    bool gen = needs_general(q);
+    /* body filters run here, after SQL: the SQL limit cannot count them */
+    int64_t limit = q->nneedles ? -1 : q->limit;
+
+    if (sqlite3_bind_int64(s, 1, limit) != SQLITE_OK ||
+        (q->anomaly_type &&
+         sqlite3_bind_text(s, 2, q->ntypes > 1 ? q->types[0] : q->anomaly_type, -1,
+                           SQLITE_STATIC) != SQLITE_OK) ||
+        (q->has_since && sqlite3_bind_int64(s, 3, (sqlite3_int64)q->since) != SQLITE_OK))
+        return BM_EDB;
+    if (gen && (sqlite3_bind_int64(s, 4, q->has_from ? q->from_ms : INT64_MIN) != SQLITE_OK ||
+                sqlite3_bind_int64(s, 5, q->has_to ? q->to_ms : INT64_MAX) != SQLITE_OK ||
+                sqlite3_bind_int(s, 6, q->anomalies_only ? 1 : 0) != SQLITE_OK ||
+                (q->anomaly_type && bind_group(s, q) != SQLITE_OK)))
+        return BM_EDB;
+    return BM_OK;
+}
+
+static enum bm_rc list_rows(struct db *d, const struct db_list_query *q, db_row_fn fn,
+                            void *ud, int64_t *count, uint64_t *last)
 {
     sqlite3_stmt *s = list_stmt(d, q);
-    enum bm_rc rc = BM_OK;
-    int step;
+    enum bm_rc rc = list_bind(s, q);
+    int step = SQLITE_DONE;
 
     *count = 0;
-    if (sqlite3_bind_int64(s, 1, q->limit) != SQLITE_OK ||
-        (q->anomaly_type &&
-         sqlite3_bind_text(s, 2, q->anomaly_type, -1, SQLITE_STATIC) != SQLITE_OK) ||
-        (q->has_since && sqlite3_bind_int64(s, 3, (sqlite3_int64)q->since) != SQLITE_OK)) {
-        rc = BM_EDB;
-        goto out;
-    }
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc == BM_OK && *count < q->limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *body = (const char *)sqlite3_column_text(s, 1);
-        int n = sqlite3_column_bytes(s, 1);
-        if ((*count && buf_putc(out, ',') != BM_OK) ||
-            buf_append(out, body, (size_t)n) != BM_OK) {
+        size_t n = (size_t)sqlite3_column_bytes(s, 1);
+        uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
+        if (!query_body_matches(q, body, n))
+            continue;
+        if (!fn(ud, seq, body, n)) {
             rc = BM_ETOOBIG;
-            goto out;
+            break;
         }
-        *last = (uint64_t)sqlite3_column_int64(s, 0);
+        *last = seq;
         (*count)++;
     }
-    if (step != SQLITE_DONE)
+    if (rc == BM_OK && step != SQLITE_DONE && step != SQLITE_ROW)
         rc = BM_EDB;
-out:
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc;
 }
 
-enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out)
+enum bm_rc db_scan_events(struct db *d, struct db_list_query *q, db_row_fn fn, void *ud,
+                          int64_t *count)
 {
-    uint64_t head = 0, oldest = 0, last = 0, next;
-    int64_t count = 0;
+    uint64_t head = 0, oldest = 0, last = 0;
     enum bm_rc rc;
 
+    *count = 0;
     /* One read transaction: the page, head and oldest agree. */
     if (db_read_begin(d) != BM_OK)
         return BM_EDB;
     rc = db_bounds(d, &head, &oldest);
-    if (rc == BM_OK && buf_puts(out, "{\"events\":[") != BM_OK)
-        rc = BM_ETOOBIG;
     if (rc == BM_OK)
-        rc = list_rows(d, q, out, &count, &last);
+        rc = list_rows(d, q, fn, ud, count, &last);
     if (db_read_end(d) != BM_OK && rc == BM_OK)
         rc = BM_EDB;
     if (rc != BM_OK)
         return rc;
     q->head = head;
-
+    q->oldest = oldest;
     if (!q->has_since)
-        next = head;
-    else if (count == q->limit)
-        next = last; /* more may follow: resume after the last one sent */
+        q->next_since = head;
+    else if (*count == q->limit)
+        q->next_since = last; /* more may follow: resume after the last one sent */
     else
-        next = head > q->since ? head : q->since; /* examined everything */
+        q->next_since = head > q->since ? head : q->since; /* examined everything */
+    return BM_OK;
+}
+
+struct json_rows {
+    struct buf *out;
+    bool first;
+};
+
+static bool json_row(void *ud, uint64_t seq, const char *body, size_t len)
+{
+    struct json_rows *j = ud;
+
+    (void)seq;
+    if (!j->first && buf_putc(j->out, ',') != BM_OK)
+        return false;
+    j->first = false;
+    return buf_append(j->out, body, len) == BM_OK;
+}
+
+enum bm_rc db_list_events(struct db *d, struct db_list_query *q, struct buf *out)
+{
+    struct json_rows j = { out, true };
+    int64_t count = 0;
+    enum bm_rc rc;
+
+    if (buf_puts(out, "{\"events\":[") != BM_OK)
+        return BM_ETOOBIG;
+    rc = db_scan_events(d, q, json_row, &j, &count);
+    if (rc != BM_OK)
+        return rc;
     if (buf_puts(out, "],\"count\":") != BM_OK || buf_put_i64(out, count) != BM_OK ||
-        buf_puts(out, ",\"next_since\":") != BM_OK || buf_put_i64(out, (int64_t)next) != BM_OK ||
+        buf_puts(out, ",\"next_since\":") != BM_OK ||
+        buf_put_i64(out, (int64_t)q->next_since) != BM_OK ||
         buf_puts(out, ",\"oldest_sequence\":") != BM_OK ||
-        buf_put_i64(out, (int64_t)oldest) != BM_OK || buf_putc(out, '}') != BM_OK)
+        buf_put_i64(out, (int64_t)q->oldest) != BM_OK || buf_putc(out, '}') != BM_OK)
         return BM_ETOOBIG;
     return BM_OK;
 }
@@ -807,6 +906,28 @@ enum bm_rc db_incident_events(struct db *d, const char *id, db_body_fn fn, void 
     return rc;
 }
 
+enum bm_rc db_read_after(struct db *d, uint64_t after, int64_t max, db_event_fn fn, void *ud)
+{
+    sqlite3_stmt *s = d->st[ST_AFTER];
+    enum bm_rc rc = BM_OK;
+    int step = SQLITE_DONE;
+
+    if (sqlite3_bind_int64(s, 1, (sqlite3_int64)after) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, max) != SQLITE_OK)
+        rc = BM_EDB;
+    while (rc == BM_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!fn(ud, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+                (size_t)sqlite3_column_bytes(s, 3)))
+            break;
+    }
+    if (rc == BM_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = BM_EDB;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Injections                                                           */
 
@@ -904,4 +1025,72 @@ int64_t db_file_bytes(const char *path)
     if (snprintf(wal, sizeof(wal), "%s-wal", path) < (int)sizeof(wal) && stat(wal, &st) == 0)
         total += (int64_t)st.st_size;
     return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scoring                                                              */
+
+enum bm_rc db_scan_all(struct db *d, db_scan_fn fn, void *ud)
+{
+    sqlite3_stmt *s = d->st[ST_SCAN];
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct db_scan_row r = {
+            .ts_ms = sqlite3_column_int64(s, 0),
+            .anomaly_type = (const char *)sqlite3_column_text(s, 1),
+            .incident_id = (const char *)sqlite3_column_text(s, 2),
+            .body = (const char *)sqlite3_column_text(s, 3),
+        };
+        r.len = (size_t)sqlite3_column_bytes(s, 3);
+        if (!r.body)
+            continue;
+        rc = fn(ud, &r);
+        if (rc != BM_OK)
+            break;
+    }
+    if (rc == BM_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = BM_EDB;
+    sqlite3_reset(s);
+    return rc;
+}
+
+enum bm_rc db_score_put(struct db *d, const char *id, int64_t created_ms, const char *json,
+                        size_t len)
+{
+    sqlite3_stmt *s = d->st[ST_SCORE_PUT];
+
+    if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, created_ms) != SQLITE_OK ||
+        sqlite3_bind_text(s, 3, json, (int)len, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return BM_EDB;
+    }
+    if (step_done(d, s) != BM_OK)
+        return BM_EDB;
+    return bind_step(d, ST_SCORE_TRIM, DB_SCORES_KEPT, -1, NULL);
+}
+
+/* id NULL: the newest. */
+enum bm_rc db_score_get(struct db *d, const char *id, struct buf *out, bool *found)
+{
+    sqlite3_stmt *s = d->st[id ? ST_SCORE_GET : ST_SCORE_LAST];
+    enum bm_rc rc = BM_OK;
+    int step;
+
+    *found = false;
+    if (id && sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return BM_EDB;
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *found = true;
+        rc = buf_append(out, sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+    } else if (step != SQLITE_DONE) {
+        rc = BM_EDB;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
 }

@@ -90,13 +90,29 @@ enum bm_rc db_meta_get(struct db *d, const char *key, struct buf *out, bool *fou
 enum bm_rc db_meta_set(struct db *d, const char *key, const void *val, size_t len) BM_WUR;
 enum bm_rc db_meta_delete(struct db *d, const char *key) BM_WUR;
 
+/* Filters on fields inside the event body: a needle is the exact JSON
+ * text `"key":"value"` (value JSON-escaped), which the services' encoders
+ * write for a top-level string field and which cannot occur inside a
+ * string (its quotes would be escaped). */
+#define DB_NEEDLES_MAX 4
+#define DB_NEEDLE_MAX  160
+
 struct db_list_query {
     int64_t limit;           /* 1..1000 */
     bool has_since;
     uint64_t since;
     bool anomalies_only;
-    const char *anomaly_type; /* NULL = any */
+    const char *anomaly_type; /* NULL = any; a type, or a group's name (static strings) */
+    /* the types it stands for: one, or a group's members */
+    const char *const *types;
+    int ntypes;
+    bool has_from, has_to;    /* timestamp range [from, to), ms */
+    int64_t from_ms, to_ms;
+    int nneedles;
+    char needle[DB_NEEDLES_MAX][DB_NEEDLE_MAX];
     uint64_t head;            /* out: newest sequence in the snapshot read */
+    uint64_t oldest;          /* out: oldest sequence in the snapshot read */
+    uint64_t next_since;      /* out: the cursor to continue from (SPEC §6) */
 };
 
 /* Appends {"events":[...],"count":n,"next_since":s,"oldest_sequence":o}
@@ -150,6 +166,40 @@ enum bm_rc db_injection_taken(struct db *d, const char *incident_id, uint64_t se
 enum bm_rc db_injections_pending(struct db *d, db_injection_fn fn, void *ud) BM_WUR;
 /* The timestamp of event seq; *found false if it is not kept. */
 enum bm_rc db_event_ts(struct db *d, uint64_t seq, int64_t *ts_ms, bool *found) BM_WUR;
+/* One stored event as scoring reads it; the pointers live until the
+ * callback returns. incident_id is read for anomalies only. */
+struct db_scan_row {
+    int64_t ts_ms;
+    const char *anomaly_type; /* NULL: a normal event */
+    const char *incident_id;  /* NULL: none (or a normal event) */
+    const char *body;
+    size_t len;
+};
+typedef enum bm_rc (*db_scan_fn)(void *ud, const struct db_scan_row *r);
+/* Calls fn for every stored event, oldest first, until it fails; run it
+ * inside db_read_begin/db_read_end for one snapshot. */
+enum bm_rc db_scan_all(struct db *d, db_scan_fn fn, void *ud) BM_WUR;
+
+/* Scoring results (POST /score): the newest DB_SCORES_KEPT are kept. */
+#define DB_SCORES_KEPT 100
+/* On the writer, in a write transaction. */
+enum bm_rc db_score_put(struct db *d, const char *id, int64_t created_ms, const char *json,
+                        size_t len) BM_WUR;
+/* The stored answer of id (NULL: the newest) appended to out. */
+enum bm_rc db_score_get(struct db *d, const char *id, struct buf *out, bool *found) BM_WUR;
+/* Called for each matching row, in list order; false stops the scan
+ * (that row not counted). */
+typedef bool (*db_row_fn)(void *ud, uint64_t seq, const char *body, size_t len);
+/* The rows db_list_events would list, one call each, in one snapshot:
+ * fills q->head, q->oldest, q->next_since; *count = rows handed over. */
+enum bm_rc db_scan_events(struct db *d, struct db_list_query *q, db_row_fn fn, void *ud,
+                          int64_t *count) BM_WUR;
+/* Events after `after`, oldest first, at most max, unfiltered, with their
+ * columns (the stream hub's feed). */
+typedef bool (*db_event_fn)(void *ud, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
+                            const char *body, size_t len);
+enum bm_rc db_read_after(struct db *d, uint64_t after, int64_t max, db_event_fn fn,
+                         void *ud) BM_WUR;
 
 /* Size of the database file plus its WAL, in bytes. */
 int64_t db_file_bytes(const char *path);

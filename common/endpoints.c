@@ -6,12 +6,14 @@
 #include "endpoints.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "db.h"
+#include "evfmt.h"
 #include "genloop.h"
 #include "incident_api.h"
 #include "inject_api.h"
@@ -19,7 +21,12 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "parse.h"
+#include "openapi.h"
 #include "query.h"
+#include "score_api.h"
+#include "stream.h"
+#include "svc.h"
 #include "timefmt.h"
 
 #define LIST_BODY_MAX (32u * 1024 * 1024)
@@ -120,6 +127,9 @@ void endpoints_h_metrics(struct http_req *req)
     m.uptime_s = (time_mono_us() - app->started_us) / 1000000;
     http_counts(&m.requests, &m.requests_4xx, &m.requests_5xx);
     http_latency(&m.latency_p50_ms, &m.latency_p99_ms);
+    m.has_durations = text;
+    if (text)
+        http_durations(&m.durations);
     m.generated = st.generated;
     m.anomalies = st.anomalies;
     m.api_events = st.api_events;
@@ -136,7 +146,8 @@ void endpoints_h_metrics(struct http_req *req)
     m.backfilling = st.backfilling;
     buf_init(&b, 64 * 1024);
     if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK ||
-        http_server_limits(req, text, m.service, &b) != BM_OK) {
+        http_server_limits(req, text, m.service, &b) != BM_OK ||
+        score_api_metrics(app, text, &b) != BM_OK) {
         buf_free(&b);
         http_send_error(req, API_INTERNAL, "", "metrics too large");
         return;
@@ -238,22 +249,60 @@ void endpoints_h_config_set(struct http_req *req)
     send_config(req, app);
 }
 
-static bool parse_list_query(struct http_req *req, const struct service_def *def,
-                             struct db_list_query *q)
+/* Arguments every event list, export and stream takes, then the
+ * service's body fields. */
+#define ARGS_MAX 20
+static void list_allowed(enum bm_svc svc, const char *const *own, const char **out)
 {
-    static const char *const allowed[] = { "limit", "since", "anomalies_only", "anomaly_type",
-                                           NULL };
+    static const char *const filters[] = { "anomalies_only", "anomaly_type", "from", "to",
+                                           "incident_id", NULL };
+    const char *const *fields = query_fields(svc);
+    size_t n = 0;
+
+    for (size_t i = 0; own[i]; i++)
+        out[n++] = own[i];
+    for (size_t i = 0; filters[i]; i++)
+        out[n++] = filters[i];
+    for (size_t i = 0; fields[i] && n + 1 < ARGS_MAX; i++)
+        out[n++] = fields[i];
+    out[n] = NULL;
+}
+
+/* Parses the filters (and limit, since when asked for); format into *fmt
+ * when fmt is not NULL. Answers a 400 itself. */
+static bool parse_query(struct http_req *req, const struct service_def *def,
+                        const char *const *own, struct db_list_query *q,
+                        enum query_format *fmt)
+{
+    const char *allowed[ARGS_MAX + 1];
+    const char *const *fields = query_fields(def->svc);
+    struct query_filters qf;
     struct api_fail f;
 
+    list_allowed(def->svc, own, allowed);
     if (!http_req_args_check(req, allowed))
         return false;
+    memset(&qf, 0, sizeof(qf));
+    qf.from = http_req_arg(req, "from");
+    qf.to = http_req_arg(req, "to");
+    qf.incident_id = http_req_arg(req, "incident_id");
+    for (int i = 0; fields[i] && i < 4; i++)
+        qf.field[i] = http_req_arg(req, fields[i]);
     if (query_parse_list(def->svc, http_req_arg(req, "limit"), http_req_arg(req, "since"),
                          http_req_arg(req, "anomalies_only"), http_req_arg(req, "anomaly_type"),
-                         q, &f) != BM_OK) {
+                         q, &f) != BM_OK ||
+        query_parse_filters(def->svc, &qf, q, &f) != BM_OK ||
+        (fmt && query_parse_format(http_req_arg(req, "format"), http_req_header(req, "Accept"),
+                                   fmt, &f) != BM_OK)) {
         http_send_fail(req, &f);
         return false;
     }
     return true;
+}
+
+static bool has_extra_filters(const struct db_list_query *q)
+{
+    return q->has_from || q->has_to || q->nneedles > 0;
 }
 
 /* The newest-N page (no `since`) is the same for everyone until the next
@@ -316,7 +365,7 @@ void endpoints_free_caches(void)
 static bool page_cache_hit(const struct page_cache *c, const struct db_list_query *q,
                            uint64_t head)
 {
-    return c && c->valid && !q->has_since && c->head == head && c->limit == q->limit &&
+    return c && c->valid && !q->has_since && !has_extra_filters(q) && c->head == head && c->limit == q->limit &&
            c->anomalies_only == q->anomalies_only && c->anomaly_type == q->anomaly_type;
 }
 
@@ -326,7 +375,7 @@ static void page_cache_store(struct page_cache *c, const struct db_list_query *q
     if (!c)
         return;
     c->valid = false;
-    if (q->has_since)
+    if (q->has_since || has_extra_filters(q))
         return;
     buf_reset(&c->body);
     if (buf_append(&c->body, b->data, b->len) != BM_OK)
@@ -338,45 +387,312 @@ static void page_cache_store(struct page_cache *c, const struct db_list_query *q
     c->valid = true;
 }
 
+/* Rows as NDJSON lines or CSV (a header row first). */
+struct rows_out {
+    enum query_format fmt;
+    struct buf *out;
+    int64_t n;
+    bool header; /* the CSV header row is written */
+};
+
+/* The CSV header from the service's known columns, so an empty result
+ * still has one; a service without a list takes the first event's keys. */
+static enum bm_rc rows_header(struct rows_out *r, enum bm_svc svc)
+{
+    const char *cols = svc_info(svc)->csv_columns;
+
+    if (r->fmt != QF_CSV || r->header || !cols)
+        return BM_OK;
+    r->header = true;
+    if (buf_puts(r->out, cols) != BM_OK)
+        return BM_ETOOBIG;
+    return buf_puts(r->out, "\r\n");
+}
+
+static bool rows_put(void *ud, uint64_t seq, const char *body, size_t len)
+{
+    struct rows_out *r = ud;
+
+    (void)seq;
+    if (r->fmt == QF_JSON) {
+        if (r->n && buf_putc(r->out, ',') != BM_OK)
+            return false;
+        if (buf_append(r->out, body, len) != BM_OK)
+            return false;
+    } else if (r->fmt == QF_NDJSON) {
+        if (buf_append(r->out, body, len) != BM_OK || buf_putc(r->out, '\n') != BM_OK)
+            return false;
+    } else {
+        if (!r->header && evfmt_csv_header(body, len, r->out) != BM_OK)
+            return false;
+        r->header = true;
+        if (evfmt_csv_row(body, len, r->out) != BM_OK)
+            return false;
+    }
+    r->n++;
+    return true;
+}
+
+static void add_cursor_headers(struct http_req *req, const struct db_list_query *q)
+{
+    char v[24];
+
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)q->next_since);
+    http_add_header(req, "X-Next-Since", v);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)q->oldest);
+    http_add_header(req, "X-Oldest-Sequence", v);
+}
+
 void endpoints_h_events(struct http_req *req)
 {
+    static const char *const own[] = { "limit", "since", "format", NULL };
     struct app *app = http_req_app(req);
     struct db_list_query q;
+    enum query_format fmt;
     struct page_cache *cache;
     struct db *db;
     struct buf b;
     enum bm_rc rc;
 
-    if (!parse_list_query(req, app->def, &q))
+    if (!parse_query(req, app->def, own, &q, &fmt))
         return;
-    cache = q.has_since ? NULL : page_cache_get();
+    cache = q.has_since || fmt != QF_JSON ? NULL : page_cache_get();
+    buf_init(&b, LIST_BODY_MAX);
     if (page_cache_hit(cache, &q, genloop_head(app->gl))) {
-        http_send(req, 200, HTTP_CT_JSON, cache->body.data, cache->body.len);
+        if (buf_append(&b, cache->body.data, cache->body.len) == BM_OK)
+            http_send_buf_gz(req, 200, HTTP_CT_JSON, &b);
+        else
+            http_send_error(req, API_INTERNAL, "", "no memory");
+        buf_free(&b);
         return;
     }
     rc = db_reader(app->db_path, app->def->sql, &db);
-    if (rc != BM_OK) {
-        send_unavailable(req, rc);
-        return;
-    }
-    buf_init(&b, LIST_BODY_MAX);
     /* One allocation for a typical page instead of a dozen regrowths. */
-    rc = buf_reserve(&b, (size_t)q.limit * 640 + 256);
     if (rc == BM_OK)
+        rc = buf_reserve(&b, (size_t)q.limit * 640 + 256);
+    if (rc == BM_OK && fmt == QF_JSON) {
         rc = db_list_events(db, &q, &b);
+    } else if (rc == BM_OK) {
+        struct rows_out r = { fmt, &b, 0, false };
+        int64_t count;
+        rc = rows_header(&r, app->def->svc);
+        if (rc == BM_OK)
+            rc = db_scan_events(db, &q, rows_put, &r, &count);
+    }
     if (rc != BM_OK) {
         buf_free(&b);
         send_unavailable(req, rc);
         return;
     }
-    page_cache_store(cache, &q, &b);
-    http_send_buf(req, 200, HTTP_CT_JSON, &b);
+    if (fmt == QF_JSON)
+        page_cache_store(cache, &q, &b);
+    else
+        add_cursor_headers(req, &q);
+    http_send_buf_gz(req, 200, query_format_ctype(fmt), &b);
     buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Export: a time range streamed page by page as it is read             */
+
+#define EXPORT_PAGE 256
+
+struct export {
+    struct app *app;
+    struct db_list_query q; /* since: the cursor */
+    enum query_format fmt;
+    uint64_t end;           /* the head when the export began: its last sequence */
+    struct rows_out rows;
+    struct buf pending;
+    size_t off;
+    bool started, done;
+};
+
+static bool export_row(void *ud, uint64_t seq, const char *body, size_t len)
+{
+    struct export *e = ud;
+
+    if (seq > e->end)
+        return true; /* came in after the export began */
+    return rows_put(&e->rows, seq, body, len);
+}
+
+/* Reads the next page into pending; false on a database error. */
+static bool export_fill(struct export *e)
+{
+    struct db *db;
+    int64_t count = 0;
+
+    buf_reset(&e->pending);
+    e->off = 0;
+    if (!e->started) {
+        e->started = true;
+        if (e->fmt == QF_JSON && buf_putc(&e->pending, '[') != BM_OK)
+            return false;
+        if (rows_header(&e->rows, e->app->def->svc) != BM_OK)
+            return false;
+    }
+    if (e->q.since < e->end) {
+        if (db_reader(e->app->db_path, e->app->def->sql, &db) != BM_OK ||
+            db_scan_events(db, &e->q, export_row, e, &count) != BM_OK)
+            return false;
+        e->q.since = e->q.next_since;
+    }
+    if (count < e->q.limit || e->q.since >= e->end) {
+        e->done = true;
+        if (e->fmt == QF_JSON && buf_puts(&e->pending, "]\n") != BM_OK)
+            return false;
+    }
+    return true;
+}
+
+static long export_read(void *ud, char *out, size_t max)
+{
+    struct export *e = ud;
+    size_t n = 0;
+
+    while (n < max) {
+        size_t left = e->pending.len - e->off, k;
+        if (left == 0) {
+            if (e->done)
+                break;
+            if (!export_fill(e)) {
+                log_error("export: database read failed");
+                return HTTP_STREAM_ERROR;
+            }
+            continue;
+        }
+        k = left < max - n ? left : max - n;
+        memcpy(out + n, e->pending.data + e->off, k);
+        e->off += k;
+        n += k;
+    }
+    return n ? (long)n : HTTP_STREAM_END;
+}
+
+static void export_done(void *ud)
+{
+    struct export *e = ud;
+
+    buf_free(&e->pending);
+    free(e);
+}
+
+void endpoints_h_export(struct http_req *req)
+{
+    static const char *const own[] = { "format", NULL };
+    struct app *app = http_req_app(req);
+    struct export *e = calloc(1, sizeof(*e));
+
+    if (!e) {
+        send_unavailable(req, BM_ENOMEM);
+        return;
+    }
+    if (!parse_query(req, app->def, own, &e->q, &e->fmt)) {
+        free(e);
+        return;
+    }
+    e->app = app;
+    e->q.has_since = true;
+    e->q.since = 0;
+    e->q.limit = EXPORT_PAGE;
+    e->end = genloop_head(app->gl);
+    e->rows.fmt = e->fmt;
+    e->rows.out = &e->pending;
+    buf_init(&e->pending, LIST_BODY_MAX);
+    http_add_header(req, "Vary", "Accept-Encoding");
+    http_send_stream(req, 200, query_format_ctype(e->fmt), http_req_wants_gzip(req),
+                     export_read, export_done, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* Server-sent events                                                   */
+
+void endpoints_h_stream(struct http_req *req)
+{
+    static const char *const own[] = { "since", NULL };
+    struct app *app = http_req_app(req);
+    const char *last = http_req_header(req, "Last-Event-ID");
+    struct db_list_query q;
+    int64_t after = 0;
+
+    if (!parse_query(req, app->def, own, &q, NULL))
+        return;
+    if (last && parse_i64(last, 0, INT64_MAX, &after) != BM_OK) {
+        http_send_error(req, API_BAD_PARAM, "Last-Event-ID",
+                        "Last-Event-ID must be a non-negative integer sequence");
+        return;
+    }
+    if (!last && q.has_since)
+        after = (int64_t)q.since;
+    stream_serve(app->streams, req, &q, !last && !q.has_since, (uint64_t)after);
+}
+
+static uint64_t source_head(void *ctx)
+{
+    return genloop_head(((struct app *)ctx)->gl);
+}
+
+struct source_rows {
+    stream_event_fn emit;
+    void *ud;
+    uint64_t last;
+};
+
+static bool source_row(void *ud, uint64_t seq, const char *body, size_t len)
+{
+    struct source_rows *r = ud;
+
+    r->last = seq;
+    return r->emit(r->ud, seq, 0, NULL, body, len);
+}
+
+static bool source_event(void *ud, uint64_t seq, int64_t ts_ms, const char *atype,
+                         const char *body, size_t len)
+{
+    struct source_rows *r = ud;
+
+    r->last = seq;
+    return r->emit(r->ud, seq, ts_ms, atype, body, len);
+}
+
+static enum bm_rc source_read(void *ctx, const struct db_list_query *q, uint64_t after,
+                              int64_t max, stream_event_fn emit, void *ud, uint64_t *examined)
+{
+    struct app *app = ctx;
+    struct source_rows r = { emit, ud, after };
+    struct db_list_query page;
+    struct db *db;
+    int64_t count;
+    enum bm_rc rc = db_reader(app->db_path, app->def->sql, &db);
+
+    if (rc != BM_OK)
+        return rc;
+    if (!q) {
+        rc = db_read_after(db, after, max, source_event, &r);
+        *examined = r.last;
+        return rc;
+    }
+    page = *q;
+    page.has_since = true;
+    page.since = after;
+    page.limit = max;
+    rc = db_scan_events(db, &page, source_row, &r, &count);
+    *examined = page.next_since;
+    return rc;
+}
+
+void endpoints_stream_source(struct app *app, struct stream_source *out)
+{
+    out->ctx = app;
+    out->head = source_head;
+    out->read = source_read;
 }
 
 const struct route endpoints_common[] = {
     { "GET", "/health", endpoints_h_health, 0 },
     { "GET", "/metrics", endpoints_h_metrics, 0 },
+    { "GET", "/openapi.yaml", openapi_h_get, 0 },
     { "GET", "/config", endpoints_h_config_get, 0 },
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
     { "GET", "/incidents", incident_api_h_list, 0 },
@@ -384,5 +700,7 @@ const struct route endpoints_common[] = {
     { "POST", "/inject", inject_api_h_post, R_JSON_BODY },
     { "GET", "/scenarios", scenario_api_h_get, 0 },
     { "POST", "/scenarios", scenario_api_h_post, R_JSON_BODY },
+    { "POST", "/score", score_api_h_post, R_JSON_BODY | R_BIG_BODY },
+    { "GET", "/score/", score_api_h_get, R_PREFIX },
 };
 const size_t endpoints_ncommon = sizeof(endpoints_common) / sizeof(endpoints_common[0]);

@@ -70,7 +70,7 @@ struct loop_state {
     uint64_t api_events;
 };
 
-enum job_kind { JOB_EVENT, JOB_CONFIG, JOB_INJECT, JOB_SCENARIO };
+enum job_kind { JOB_EVENT, JOB_CONFIG, JOB_WRITE, JOB_INJECT, JOB_SCENARIO };
 
 /* Injections still to start, due first (then in the order they came);
  * the loop's own, like its state, and rolled back with it. */
@@ -82,6 +82,7 @@ struct pending {
 struct job {
     enum job_kind kind;
     genloop_api_fn fn;
+    genloop_write_fn write_fn; /* JOB_WRITE */
     void *arg;            /* owned copy of the caller's argument */
     cJSON *change;        /* JOB_CONFIG: owned copy of the runtime object */
     struct bm_config cfg; /* JOB_CONFIG: the live settings with change applied */
@@ -1132,6 +1133,22 @@ static enum bm_rc run_scenario_job(struct genloop *g, struct job *j, bool backfi
     return rc;
 }
 
+/* A write of the API's own (a stored score) in a transaction of its own. */
+static enum bm_rc run_write_job(struct genloop *g, struct job *j)
+{
+    enum bm_rc rc = tx_begin(g);
+
+    if (rc == BM_OK) {
+        rc = j->write_fn(j->arg, g->db);
+        if (rc == BM_OK)
+            return tx_commit(g);
+        db_rollback(g->db);
+        restore(g);
+    }
+    write_failed(g);
+    return rc;
+}
+
 /* Runs queued jobs; returns false when asked to stop. */
 static bool drain_jobs(struct genloop *g, bool backfilling)
 {
@@ -1150,10 +1167,16 @@ static bool drain_jobs(struct genloop *g, bool backfilling)
         g->q_len--;
         pthread_mutex_unlock(&g->lock);
 
-        rc = j->kind == JOB_EVENT      ? run_event_job(g, j, backfilling)
-             : j->kind == JOB_INJECT   ? run_inject_job(g, j, backfilling)
-             : j->kind == JOB_SCENARIO ? run_scenario_job(g, j, backfilling)
-                                       : run_config_job(g, j);
+        if (j->kind == JOB_EVENT)
+            rc = run_event_job(g, j, backfilling);
+        else if (j->kind == JOB_WRITE)
+            rc = run_write_job(g, j);
+        else if (j->kind == JOB_INJECT)
+            rc = run_inject_job(g, j, backfilling);
+        else if (j->kind == JOB_SCENARIO)
+            rc = run_scenario_job(g, j, backfilling);
+        else
+            rc = run_config_job(g, j);
         finish_job(g, j, rc);
     }
 }
@@ -1478,4 +1501,23 @@ enum bm_rc genloop_scenarios(struct genloop *g, struct buf *out)
                     g->scen_done < g->scen_total ? "running" : "done", g->scen_text);
     pthread_mutex_unlock(&g->lock);
     return rc;
+}
+
+enum bm_rc genloop_submit_write(struct genloop *g, genloop_write_fn fn, const void *arg,
+                                size_t arg_size)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return BM_ENOMEM;
+    j->kind = JOB_WRITE;
+    j->write_fn = fn;
+    j->arg = malloc(arg_size ? arg_size : 1);
+    if (!j->arg) {
+        free(j);
+        return BM_ENOMEM;
+    }
+    memcpy(j->arg, arg, arg_size);
+    buf_init(&j->out, 16);
+    return submit(g, j, NULL, NULL);
 }

@@ -103,5 +103,12 @@ enum bm_rc genloop_submit_scenario(struct genloop *g, struct scenario *sc, char 
 /* Appends GET /scenarios' body: {"scenarios": [...]} (none or the one). */
 enum bm_rc genloop_scenarios(struct genloop *g, struct buf *out) BM_WUR;
 
+/* A write of the API's own beside the events (a stored score): fn runs on
+ * the writer thread inside a write transaction of its own, committed when
+ * it returns BM_OK. arg (arg_size bytes) is copied. Errors as
+ * genloop_submit_event. */
+typedef enum bm_rc (*genloop_write_fn)(void *arg, struct db *db);
+enum bm_rc genloop_submit_write(struct genloop *g, genloop_write_fn fn, const void *arg,
+                                size_t arg_size) BM_WUR;
 
 #endif

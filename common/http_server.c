@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include <sys/uio.h>
 
 #include <microhttpd.h>
+#include <zlib.h>
 
 #include "log.h"
 #include "parse.h"
@@ -75,6 +77,7 @@ struct http_server {
     size_t nroutes;
     void *app;
     char token[256];
+    char cors[512];                /* cors_origins: "", "*" or a list */
     unsigned max_conns;
     atomic_uint open_conns;        /* connections MHD serves */
     atomic_uint pending_conns;     /* connections the front door holds */
@@ -91,6 +94,7 @@ struct http_server {
     int listen_fd, ep_fd, wake_fd, spare_fd;
     pthread_t door;
     bool door_running;
+    bool allow_defer;              /* MHD started with suspend/resume */
     struct door_list pending, lingering;
     atomic_ullong refused;         /* connections answered 503 over the cap */
     atomic_ullong header_timeouts; /* connections cut for a late first request */
@@ -122,12 +126,19 @@ struct http_req {
     char *hdr_name[MAX_HEADERS]; /* one allocation: "name\0value" */
     const char *hdr_val[MAX_HEADERS];
     size_t nhdr;
+    /* deferred answers (http_req_defer) */
+    http_deferred_fn defer_fn;
+    void *defer_ctx;
+    bool suspended;               /* an answer is held in held, not queued */
+    bool resumed;                 /* back from another thread: send what is held */
+    struct MHD_Response *held;
 };
 
 /* Request counters and a latency histogram: log-spaced buckets from
  * 1 us upward, 8 per doubling, so percentiles are within ~9%. */
 #define LAT_BUCKETS 200
 static atomic_ullong lat_hist[LAT_BUCKETS];
+static atomic_ullong lat_sum_us; /* for the Prometheus histogram's _sum */
 static atomic_ullong req_total, req_4xx, req_5xx;
 
 static unsigned lat_bucket(int64_t us)
@@ -150,6 +161,36 @@ static double lat_bucket_us(unsigned b)
     for (unsigned i = 0; i < b / 8; i++)
         base *= 2.0;
     return base * (1.0 + ((double)(b % 8) + 0.5) / 8.0);
+}
+
+static void lat_record(int64_t us)
+{
+    atomic_fetch_add_explicit(&lat_hist[lat_bucket(us)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lat_sum_us, us > 0 ? (unsigned long long)us : 0,
+                              memory_order_relaxed);
+}
+
+double http_duration_bound_s(unsigned k)
+{
+    return (double)(16ull << k) / 1e6;
+}
+
+/* Bound k, 2^(k+4) us, is where internal bucket 8 * (k + 4) begins: the
+ * cumulative counts are exact, not interpolated. */
+void http_durations(struct http_durations *d)
+{
+    unsigned long long acc = 0;
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+        while (k < HTTP_DUR_BOUNDS && i == 8 * (k + 4))
+            d->cum[k++] = acc;
+        acc += atomic_load_explicit(&lat_hist[i], memory_order_relaxed);
+    }
+    while (k < HTTP_DUR_BOUNDS)
+        d->cum[k++] = acc;
+    d->count = acc;
+    d->sum_s = (double)atomic_load_explicit(&lat_sum_us, memory_order_relaxed) / 1e6;
 }
 
 void http_latency(double *p50, double *p99)
@@ -334,17 +375,6 @@ static bool ascii_prefix_ci(const char *s, const char *prefix)
     return true;
 }
 
-bool http_req_wants_text(const struct http_req *req)
-{
-    const char *fmt = http_req_arg(req, "format");
-    const char *acc;
-
-    if (fmt)
-        return strcmp(fmt, "prometheus") == 0 || strcmp(fmt, "text") == 0;
-    acc = http_req_header(req, MHD_HTTP_HEADER_ACCEPT);
-    return acc && ascii_prefix_ci(acc, "text/plain");
-}
-
 /* ------------------------------------------------------------------ */
 /* Responses                                                            */
 
@@ -359,6 +389,56 @@ void http_add_header(struct http_req *req, const char *name, const char *value)
     memcpy(p + nl + 1, value, vl + 1);
     req->hdr_name[req->nhdr] = p;
     req->hdr_val[req->nhdr++] = p + nl + 1;
+}
+
+/* Whether origin is one of the comma-separated list. */
+static bool origin_listed(const char *list, const char *origin)
+{
+    size_t n = strlen(origin);
+
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len == n && strncmp(p, origin, n) == 0)
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Content type, request id, the handler's headers, CORS. */
+static void add_headers(struct http_req *req, struct MHD_Response *r, const char *ctype)
+{
+    const char *cors = req->srv->cors;
+    const char *origin = http_req_header(req, "Origin");
+
+    if (ctype)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, "X-Request-ID", req->rid);
+    for (size_t i = 0; i < req->nhdr; i++)
+        MHD_add_response_header(r, req->hdr_name[i], req->hdr_val[i]);
+    if (!cors[0])
+        return;
+    if (strcmp(cors, "*") != 0)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+    if (!origin)
+        return;
+    if (strcmp(cors, "*") == 0)
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+    else if (origin_listed(cors, origin))
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+    else
+        return;
+    MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                            "X-Request-ID, X-Next-Since, X-Oldest-Sequence, Retry-After");
 }
 
 /* Queues `body` (malloc'ed, ownership taken) as the response. */
@@ -376,16 +456,35 @@ static void send_owned(struct http_req *req, int status, const char *ctype, char
         free(body);
         return;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(r, "X-Request-ID", req->rid);
-    for (size_t i = 0; i < req->nhdr; i++)
-        MHD_add_response_header(r, req->hdr_name[i], req->hdr_val[i]);
+    add_headers(req, r, ctype);
     if (status == 503 || status == 413)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     req->answered = true;
     req->status = status;
+    if (req->suspended) {
+        /* another thread's answer: queued by the worker once resumed */
+        req->held = r;
+        return;
+    }
     (void)MHD_queue_response(req->conn, (unsigned)status, r);
     MHD_destroy_response(r);
+}
+
+void http_req_defer(struct http_req *req, http_deferred_fn start, void *ctx)
+{
+    req->defer_fn = start;
+    req->defer_ctx = ctx;
+}
+
+void http_req_resume(struct http_req *req)
+{
+    struct MHD_Connection *conn = req->conn;
+
+    req->suspended = false;
+    req->resumed = true;
+    /* MHD's lock hands what was written here to the worker thread; req
+     * may be gone as soon as this returns */
+    MHD_resume_connection(conn);
 }
 
 void http_send(struct http_req *req, int status, const char *ctype, const char *body,
@@ -407,6 +506,233 @@ void http_send_buf(struct http_req *req, int status, const char *ctype, struct b
 
     if (data)
         send_owned(req, status, ctype, data, len);
+}
+
+/* A q-value of zero ("0", "0.0", "0.000") refuses a coding. */
+static bool q_zero(const char *p)
+{
+    while (*p == ' ' || *p == ';')
+        p++;
+    if (strncasecmp(p, "q=", 2) != 0)
+        return false;
+    p += 2;
+    if (*p != '0')
+        return false;
+    p++;
+    if (*p == '.')
+        p += strspn(p + 1, "0") + 1;
+    return *p == '\0' || *p == ',' || *p == ' ';
+}
+
+bool http_req_wants_gzip(const struct http_req *req)
+{
+    const char *ae = http_req_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+
+    for (const char *p = ae; p && *p;) {
+        p += strspn(p, " ,");
+        if (strncasecmp(p, "gzip", 4) == 0 && (p[4] == '\0' || strchr(",; ", p[4])))
+            return !q_zero(p + 4);
+        p = strchr(p, ',');
+    }
+    return false;
+}
+
+/* Below this a gzip header and trailer cost more than they save. */
+#define GZIP_MIN 256
+
+static enum bm_rc gzip_buf(const char *in, size_t len, struct buf *out)
+{
+    z_stream z;
+    enum bm_rc rc = BM_OK;
+    int zr;
+
+    memset(&z, 0, sizeof(z));
+    /* 15 + 16: a gzip wrapper; level 1: lists go out as fast as they read */
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return BM_ENOMEM;
+    if (buf_reserve(out, deflateBound(&z, (uLong)len)) != BM_OK) {
+        deflateEnd(&z);
+        return BM_ETOOBIG;
+    }
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out->data + out->len;
+    z.avail_out = (uInt)(out->cap - out->len);
+    zr = deflate(&z, Z_FINISH);
+    if (zr != Z_STREAM_END)
+        rc = BM_ETOOBIG;
+    else
+        out->len += z.total_out;
+    deflateEnd(&z);
+    return rc;
+}
+
+void http_send_buf_gz(struct http_req *req, int status, const char *ctype, struct buf *b)
+{
+    struct buf z;
+
+    http_add_header(req, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (b->len < GZIP_MIN || !http_req_wants_gzip(req)) {
+        http_send_buf(req, status, ctype, b);
+        return;
+    }
+    buf_init(&z, b->max + 1024);
+    if (gzip_buf(b->data, b->len, &z) != BM_OK) {
+        buf_free(&z);
+        http_send_buf(req, status, ctype, b);
+        return;
+    }
+    http_add_header(req, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    http_send_buf(req, status, ctype, &z);
+    buf_free(&z);
+}
+
+/* ------------------------------------------------------------------ */
+/* Streamed bodies                                                      */
+
+/* A stream's output per call: MHD hands the callback the whole free part
+ * of the connection's 16 KiB pool and sends each chunk from its start, so
+ * writing at most this much keeps most of that pool's pages untouched (a
+ * thousand SSE clients stay a few MB of RSS). */
+#define STREAM_CHUNK (8 * 1024)
+#define GZ_RAW       (8 * 1024)
+
+struct stream_resp {
+    http_stream_fn fn;
+    void (*done)(void *ud);
+    void *ud;
+    bool gzip, eof, zdone;
+    z_stream z;
+    char *raw; /* gzip: fn's output not yet compressed */
+};
+
+static ssize_t stream_plain(struct stream_resp *st, char *buf, size_t max)
+{
+    long n = st->fn(st->ud, buf, max < STREAM_CHUNK ? max : STREAM_CHUNK);
+
+    if (n == HTTP_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static ssize_t stream_gzip(struct stream_resp *st, char *buf, size_t max)
+{
+    size_t cap = max < STREAM_CHUNK ? max : STREAM_CHUNK;
+
+    if (st->zdone)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    st->z.next_out = (Bytef *)buf;
+    st->z.avail_out = (uInt)cap;
+    while (st->z.avail_out > 0) {
+        int zr;
+        if (st->z.avail_in == 0 && !st->eof) {
+            long n = st->fn(st->ud, st->raw, GZ_RAW);
+            if (n == HTTP_STREAM_END)
+                st->eof = true;
+            else if (n < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            st->z.next_in = (Bytef *)st->raw;
+            st->z.avail_in = n > 0 ? (uInt)n : 0;
+        }
+        zr = deflate(&st->z, st->eof ? Z_FINISH : Z_NO_FLUSH);
+        if (zr == Z_STREAM_END) {
+            st->zdone = true;
+            break;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (cap == st->z.avail_out && st->zdone)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)(cap - st->z.avail_out);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_resp *st = cls;
+
+    (void)pos;
+    return st->gzip ? stream_gzip(st, buf, max) : stream_plain(st, buf, max);
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_resp *st = cls;
+
+    if (st->gzip)
+        deflateEnd(&st->z);
+    free(st->raw);
+    st->done(st->ud);
+    free(st);
+}
+
+void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
+                      http_stream_fn fn, void (*done)(void *ud), void *ud)
+{
+    struct stream_resp *st = calloc(1, sizeof(*st));
+    struct MHD_Response *r = NULL;
+
+    if (req->answered || !st)
+        goto fail;
+    st->fn = fn;
+    st->done = done;
+    st->ud = ud;
+    if (gzip) {
+        st->raw = malloc(GZ_RAW);
+        if (!st->raw || deflateInit2(&st->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+                            Z_OK) {
+            free(st->raw);
+            goto fail;
+        }
+        st->gzip = true;
+    }
+    /* block size: advisory; a chunked body is read straight into the
+     * connection's buffer */
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, st, stream_free);
+    if (!r) {
+        if (st->gzip)
+            deflateEnd(&st->z);
+        free(st->raw);
+        goto fail;
+    }
+    if (gzip)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    add_headers(req, r, ctype);
+    req->answered = true;
+    req->status = status;
+    (void)MHD_queue_response(req->conn, (unsigned)status, r);
+    MHD_destroy_response(r); /* stream_free runs when MHD lets go of it */
+    return;
+fail:
+    free(st);
+    done(ud);
+    http_send_error(req, API_INTERNAL, "", "cannot start the stream");
+}
+
+struct http_conn *http_req_conn(const struct http_req *req)
+{
+    return (struct http_conn *)req->conn;
+}
+
+void http_req_sndbuf(const struct http_req *req, int bytes)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    if (ci)
+        (void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+void http_conn_suspend(struct http_conn *c)
+{
+    MHD_suspend_connection((struct MHD_Connection *)c);
+}
+
+void http_conn_resume(struct http_conn *c)
+{
+    MHD_resume_connection((struct MHD_Connection *)c);
 }
 
 /* {"error":{"code":..,"message":..,"field":..}} into b. */
@@ -470,7 +796,25 @@ static bool method_matches(const struct route *r, const char *method)
     return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
 }
 
-/* Finds the route; answers 404/405 itself and returns NULL. */
+/* OPTIONS on a known path: what a browser asks before a cross-origin
+ * request (CORS preflight), answered from the route table. */
+static void preflight(struct http_req *req, const char *allow)
+{
+    char *empty = malloc(1);
+
+    http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+    if (req->srv->cors[0]) {
+        http_add_header(req, "Access-Control-Allow-Methods", allow);
+        http_add_header(req, "Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, Accept, Accept-Encoding, X-Request-ID, "
+                        "Last-Event-ID");
+        http_add_header(req, "Access-Control-Max-Age", "600");
+    }
+    if (empty)
+        send_owned(req, 204, NULL, empty, 0);
+}
+
+/* Finds the route; answers 404/405 (and OPTIONS) itself and returns NULL. */
 static const struct route *route_find(struct http_req *req)
 {
     const struct http_server *s = req->srv;
@@ -495,8 +839,16 @@ static const struct route *route_find(struct http_req *req)
     if (!path_seen) {
         http_send_error(req, API_NOT_FOUND, "", "no such path: %.100s", req->path);
     } else {
-        if (strstr(allow, "GET") && !strstr(allow, "HEAD") && alen + 6 < sizeof(allow))
+        if (strstr(allow, "GET") && !strstr(allow, "HEAD") && alen + 6 < sizeof(allow)) {
             memcpy(allow + alen, ", HEAD", 7);
+            alen += 6;
+        }
+        if (alen + 9 < sizeof(allow))
+            memcpy(allow + alen, ", OPTIONS", 10);
+        if (strcmp(req->method, "OPTIONS") == 0) {
+            preflight(req, allow);
+            return NULL;
+        }
         http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
         http_send_error(req, API_BAD_METHOD, "", "method %.16s not allowed on %.100s; allowed: %s",
                         req->method, req->path, allow);
@@ -564,11 +916,13 @@ static bool precheck(struct http_req *req)
         http_send_error(req, API_UNAUTHORIZED, "", "missing or wrong bearer token");
         return false;
     }
+    if (r->flags & R_BIG_BODY)
+        buf_init(&req->body, HTTP_BIG_BODY_MAX); /* nothing read yet */
     cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         int64_t n;
-        if (parse_i64(cl, 0, HTTP_BODY_MAX, &n) != BM_OK) {
-            http_send_error(req, API_TOO_LARGE, "", "body larger than %d bytes", HTTP_BODY_MAX);
+        if (parse_i64(cl, 0, (int64_t)req->body.max, &n) != BM_OK) {
+            http_send_error(req, API_TOO_LARGE, "", "body larger than %zu bytes", req->body.max);
             return false;
         }
     }
@@ -716,13 +1070,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     track_owed(conn, false); /* the whole request is in */
+    if (req->resumed) {
+        /* a deferred request is back: its answer was held for us */
+        struct MHD_Response *r = req->held;
+        req->resumed = false;
+        req->held = NULL;
+        if (!r) {
+            req->answered = false;
+            http_send_error(req, API_INTERNAL, "", "handler produced no response");
+            return MHD_YES;
+        }
+        (void)MHD_queue_response(conn, (unsigned)req->status, r);
+        MHD_destroy_response(r);
+        return MHD_YES;
+    }
     if (req->answered)
         return MHD_YES;
     if (req->too_big) {
-        http_send_error(req, API_TOO_LARGE, "", "body larger than %d bytes", HTTP_BODY_MAX);
+        http_send_error(req, API_TOO_LARGE, "", "body larger than %zu bytes", req->body.max);
         return MHD_YES;
     }
     req->route->fn(req);
+    if (req->defer_fn && !req->answered && req->srv->allow_defer) {
+        http_deferred_fn start = req->defer_fn;
+        req->defer_fn = NULL;
+        req->suspended = true;
+        /* suspended before start hands req on: a resume may come at once */
+        MHD_suspend_connection(conn);
+        start(req, req->defer_ctx);
+        return MHD_YES;
+    }
     if (!req->answered)
         http_send_error(req, API_INTERNAL, "", "handler produced no response");
     return MHD_YES;
@@ -764,7 +1141,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     dur = time_mono_us() - req->start_us;
-    atomic_fetch_add_explicit(&lat_hist[lat_bucket(dur)], 1, memory_order_relaxed);
+    lat_record(dur);
     atomic_fetch_add_explicit(&req_total, 1, memory_order_relaxed);
     if (req->status >= 500)
         atomic_fetch_add_explicit(&req_5xx, 1, memory_order_relaxed);
@@ -774,6 +1151,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         log_request(req->method, req->path, req->status, (double)dur / 1000.0, req->rid);
     for (size_t i = 0; i < req->nhdr; i++)
         free(req->hdr_name[i]);
+    if (req->held)
+        MHD_destroy_response(req->held);
     buf_free(&req->body);
     free(req);
     *con_cls = NULL;
@@ -918,8 +1297,7 @@ static void door_answer(struct http_server *s, int fd, enum api_err err, const c
         return;
     head_word(s->peek, peeked, 0, method, sizeof(method));
     head_word(s->peek, peeked, 1, path, sizeof(path));
-    atomic_fetch_add_explicit(&lat_hist[lat_bucket(time_mono_us() - t0)], 1,
-                              memory_order_relaxed);
+    lat_record(time_mono_us() - t0);
     atomic_fetch_add_explicit(&req_total, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(status >= 500 ? &req_5xx : &req_4xx, 1, memory_order_relaxed);
     if (log_enabled(LOG_INFO))
@@ -1442,8 +1820,11 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->nroutes = o->nroutes;
     s->app = o->app;
     s->max_conns = conn_cap(o->max_conns);
+    s->allow_defer = o->allow_defer;
     if (o->admin_token)
         snprintf(s->token, sizeof(s->token), "%s", o->admin_token);
+    if (o->cors_origins)
+        snprintf(s->cors, sizeof(s->cors), "%s", o->cors_origins);
     atomic_init(&s->open_conns, 0);
     atomic_init(&s->pending_conns, 0);
     atomic_init(&s->inflight, 0);
@@ -1458,17 +1839,17 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->listen_fd = s->ep_fd = s->wake_fd = s->spare_fd = -1;
     pthread_mutex_init(&s->conns_lock, NULL);
 
-    /* A pool of epoll workers, each serving many connections; or a thread
-     * per connection where a handler may block (the gateway's proxy). The
-     * front door accepts and hands over whole heads: MHD listens on
-     * nothing. */
-    pool = o->thread_per_connection ? 0 : (o->threads ? o->threads : 2);
+    /* A pool of epoll workers, each serving many connections; a handler
+     * that would wait (the gateway's proxy) defers its answer instead of
+     * blocking one. The front door accepts and hands over whole heads:
+     * MHD listens on nothing. */
+    pool = o->threads ? o->threads : 2;
     MHD_set_panic_func(on_mhd_panic, NULL);
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_USE_NO_LISTEN_SOCKET |
-            (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
-                                      : MHD_USE_EPOLL),
+            /* suspend/resume: SSE streams wait for events, and the
+             * gateway's proxied requests for their upstream */
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
         0, NULL, NULL, on_request, s,
         /* First: MHD reports on the options as it parses them (a pool
          * size of 0 draws a warning), and only through the logger it
@@ -1478,9 +1859,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         /* MHD splits this limit between its worker threads and hands an
          * added connection to one with room: give each room for the whole
          * cap, so that MHD never refuses what the door let in. */
-        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * (pool ? pool : 1),
-        /* handlers keep big buffers on the heap; 0 = the system default */
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(o->thread_per_connection ? 512 * 1024 : 0),
+        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * pool,
         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

@@ -13,6 +13,8 @@
 #include "rc.h"
 
 #define HTTP_BODY_MAX (64 * 1024)
+/* The body limit of an R_BIG_BODY route: 100,000 scoring detections. */
+#define HTTP_BIG_BODY_MAX (16 * 1024 * 1024)
 /* Each connection's MHD memory pool: it holds the request line, the
  * headers and the response's header block (a body streams through it).
  * MHD zeroes the whole pool between the requests of a kept-alive
@@ -31,7 +33,8 @@ typedef void (*http_handler)(struct http_req *req);
 enum route_flags {
     R_JSON_BODY = 1u << 0, /* body must be application/json */
     R_PREFIX = 1u << 1,    /* path matches as a prefix ("/services/") */
-    R_ANY_METHOD = 1u << 2 /* method "*" : every method (proxy) */
+    R_ANY_METHOD = 1u << 2, /* method "*" : every method (proxy) */
+    R_BIG_BODY = 1u << 3    /* body up to HTTP_BIG_BODY_MAX (POST /score) */
 };
 
 struct route {
@@ -52,11 +55,14 @@ struct http_server_opts {
                                   0: RLIMIT_NOFILE's soft limit (raised to the hard
                                   one) less HTTP_FD_RESERVE */
     unsigned threads;          /* worker threads */
-    bool thread_per_connection; /* instead of the workers: for handlers that block */
+    bool allow_defer;          /* handlers may answer later (http_req_defer), from
+                                  another thread, without blocking a worker */
     unsigned conn_timeout_s;   /* kept-alive connection: idle limit, and the time it has
                                   to send its next request whole (0: 15) */
     unsigned header_timeout_s; /* new connection: the time it has to send its first
                                   request whole (0: 5) */
+    const char *cors_origins;  /* "", "*" or a comma-separated list of origins that
+                                  may read answers (Access-Control-Allow-Origin) */
 };
 
 /* File descriptors kept out of the connection cap: the database and its
@@ -103,9 +109,21 @@ enum bm_rc http_req_query(const struct http_req *req, struct buf *out) BM_WUR;
  * query key and value ("%00" stays literal); returns the new length.
  * Public for tests/fuzz. */
 size_t http_unescape(char *s);
-/* true if the client asked for Prometheus text (?format=prometheus or
- * Accept: text/plain). */
-bool http_req_wants_text(const struct http_req *req);
+/* true if Accept-Encoding names gzip (with a q above 0). */
+bool http_req_wants_gzip(const struct http_req *req);
+/* Answering later, without holding a worker thread: a handler (of a
+ * server started with allow_defer) calls http_req_defer and returns
+ * without an answer; the server suspends the connection, then calls
+ * start(req, ctx) on the worker thread. From then on the request belongs
+ * to whoever answers it: from any thread, http_add_header and one
+ * http_send* (the answer is held), then http_req_resume, after which req
+ * must not be touched (the worker sends the held answer and frees req).
+ * The request's accessors (body, headers, arguments) stay valid until
+ * then. A server must not be stopped with a request deferred and not
+ * resumed. */
+typedef void (*http_deferred_fn)(struct http_req *req, void *ctx);
+void http_req_defer(struct http_req *req, http_deferred_fn start, void *ctx);
+void http_req_resume(struct http_req *req);
 
 /* Extra response header for the next send (e.g. Allow, Retry-After). */
 void http_add_header(struct http_req *req, const char *name, const char *value);
@@ -114,6 +132,32 @@ void http_send(struct http_req *req, int status, const char *ctype, const char *
                size_t len);
 /* Send a buffer's content; the buffer is emptied (ownership moves). */
 void http_send_buf(struct http_req *req, int status, const char *ctype, struct buf *b);
+/* http_send_buf, gzip-compressed when the client accepts it (and the body
+ * is worth it); adds Vary: Accept-Encoding either way. */
+void http_send_buf_gz(struct http_req *req, int status, const char *ctype, struct buf *b);
+
+/* A body produced while it is sent (chunked): fn fills out with up to max
+ * bytes and returns how many, HTTP_STREAM_END when done, HTTP_STREAM_ERROR
+ * to cut the connection, or 0 after http_conn_suspend (nothing to send
+ * until someone calls http_conn_resume). fn runs on the connection's
+ * worker thread; done(ud) runs once when the response is finished with,
+ * sent or not. gzip: compress it (fn never returns 0 then). */
+#define HTTP_STREAM_END   (-1)
+#define HTTP_STREAM_ERROR (-2)
+typedef long (*http_stream_fn)(void *ud, char *out, size_t max);
+struct http_conn;
+void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
+                      http_stream_fn fn, void (*done)(void *ud), void *ud);
+/* The request's connection, for suspending and resuming its stream. */
+struct http_conn *http_req_conn(const struct http_req *req);
+/* Caps the kernel's send buffer of the request's connection, so a client
+ * that stops reading holds at most this much there. */
+void http_req_sndbuf(const struct http_req *req, int bytes);
+/* Only from inside an http_stream_fn, which then returns 0. */
+void http_conn_suspend(struct http_conn *c);
+/* Any thread, exactly once per suspend. */
+void http_conn_resume(struct http_conn *c);
+
 /* The only writer of error bodies:
  * {"error":{"code":..,"message":..,"field":..}} */
 void http_send_error(struct http_req *req, enum api_err err, const char *field,
@@ -128,6 +172,19 @@ void http_send_fail(struct http_req *req, const struct api_fail *f);
  * service. */
 enum bm_rc http_server_limits(const struct http_req *req, bool text, const char *service,
                               struct buf *out) BM_WUR;
+
+/* Durations of the requests served so far as a cumulative histogram:
+ * cum[k] counts those shorter than http_duration_bound_s(k), which is
+ * 2^(k+4) us (16 us, 32 us, ... 8.39 s); count is all of them (the +Inf
+ * bucket) and sum_s their total in seconds. */
+#define HTTP_DUR_BOUNDS 20
+struct http_durations {
+    uint64_t cum[HTTP_DUR_BOUNDS];
+    uint64_t count;
+    double sum_s;
+};
+void http_durations(struct http_durations *d);
+double http_duration_bound_s(unsigned k);
 
 /* Latency of requests served so far, in ms (p50, p99). */
 void http_latency(double *p50, double *p99);

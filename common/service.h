@@ -21,6 +21,7 @@ struct db;
 struct db_sql;
 struct genloop;
 struct route;
+struct stream_hub;
 
 struct service_def {
     enum bm_svc svc;
@@ -59,6 +60,7 @@ struct app {
     struct genloop *gl; /* also owns the model: genloop_model() */
     char db_path[512];
     int64_t started_us; /* monotonic */
+    struct stream_hub *streams; /* server-sent events (stream.h) */
 };
 
 #endif

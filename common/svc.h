@@ -31,6 +31,10 @@ struct svc_info {
     const char *id_field;    /* "transaction_id": an event's unique id; NULL for the gateway */
     const char *const *anomaly_types; /* in gen_params.weights order */
     int nanomaly_types;
+    /* The CSV header row of its events (the encoder's fixed key order,
+     * nested objects as location.city), without CRLF; NULL for the gateway.
+     * test_evfmt checks it against each encoder. */
+    const char *csv_columns;
 };
 
 /* The entry of svc; s must be below SVC_COUNT. */
@@ -41,5 +45,21 @@ enum bm_svc svc_by_name(const char *name, size_t len);
 
 /* Index of type among svc's anomaly types, -1 if it is none of them. */
 int svc_anomaly_index(enum bm_svc s, const char *type);
+
+/* A name the seed's documents use for several of a service's types
+ * (resource_exhaustion: high_cpu, high_memory and high_disk), accepted
+ * as an anomaly_type filter. */
+#define SVC_GROUP_MAX 3
+struct svc_type_group {
+    const char *name;
+    enum bm_svc svc;
+    const char *members[SVC_GROUP_MAX]; /* names from svc's anomaly_types */
+    int nmembers;
+};
+/* The group called name for svc (SVC_COUNT: any service), or NULL. */
+const struct svc_type_group *svc_type_group(enum bm_svc s, const char *name);
+/* Does the filter `filter` (a type or a group name, as the group or type
+ * table spells it) take an event of svc with type index `type`? */
+bool svc_filter_takes(const char *filter, enum bm_svc s, int type);
 
 #endif

@@ -188,6 +188,8 @@ static enum bm_rc prune_extra(struct db *db, uint64_t oldest_kept)
 
 static const struct route auth_routes[] = {
     { "GET", "/auth/events", endpoints_h_events, 0 },
+    { "GET", "/auth/events/stream", endpoints_h_stream, 0 },
+    { "GET", "/auth/export", endpoints_h_export, 0 },
     { "POST", "/auth", h_post_auth, R_JSON_BODY },
     { "GET", "/security/failed-attempts", h_failed_attempts, 0 },
 };

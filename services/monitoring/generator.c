@@ -64,6 +64,7 @@ _Static_assert(1 + 4 * 2 <= MAX_CLAIMS, "a cascade's other series must fit the c
 _Static_assert(24 <= MON_MAX_INCIDENT && MON_MAX_INCIDENT <= UINT8_MAX, "incident sizes");
 _Static_assert(sizeof(struct mon_episode) == 12, "struct mon_episode has padding");
 _Static_assert(sizeof(struct mon_incident) == RNG_UUID_LEN + 4, "struct mon_incident has padding");
+_Static_assert(sizeof(struct mon_near) == 12, "struct mon_near has padding");
 
 void mon_state_init(struct mon_state *st, struct rng *r)
 {
@@ -105,6 +106,9 @@ bool mon_state_valid(const struct mon_state *st)
     for (int i = 0; i < MON_N_SERIES; i++) {
         if (!isfinite(st->noise[i]) || fabs(st->noise[i]) > 1e3 || !episode_ok(st, &st->ep[i]))
             return false;
+        if (!mon_near_valid(&st->near[i]) ||
+            (st->near[i].kind && (st->ep[i].type || st->ep[i].recover)))
+            return false;
         if (st->inc[i].type > MON_A_COUNT || st->inc[i].zero ||
             st->inc[i].id[RNG_UUID_LEN] != '\0' || st->inc[i].left > MON_MAX_INCIDENT)
             return false;
@@ -138,6 +142,10 @@ struct step {
     struct mon_incident new_inc;
     int n_claims;          /* other series the new incident takes */
     struct claim claim[MAX_CLAIMS];
+    struct mon_near near;     /* the sampled series' look-alike after this sample */
+    struct mon_near near_err; /* a partial cascade's, for near_err_series */
+    int near_err_series;
+    int near_kind;            /* of this sample, 0 if not a look-alike's */
 };
 
 /* Shaping factor and smoothed traffic at t_us; AR coefficients for the
@@ -254,11 +262,25 @@ static void recovery_step(struct step *s, int m, int32_t normal)
         memset(&s->ep, 0, sizeof s->ep);
 }
 
+/* A look-alike's sample; after its last one the series rests a sample
+ * (no incident starts on it), so an anomaly never follows a spike
+ * directly and its jump is a jump. */
+static void near_step(struct step *s, int m, int32_t normal)
+{
+    s->near_kind = s->near.kind;
+    s->value = mon_near_step(&s->near, m, normal, &s->r);
+    if (s->near.kind == MON_N_NONE) {
+        memset(&s->ep, 0, sizeof s->ep);
+        s->ep.recover = 1;
+    }
+}
+
 /* ---- starting an incident ---- */
 
 static bool series_free(const struct mon_state *st, int series)
 {
-    return st->ep[series].type == 0 && st->ep[series].recover == 0;
+    return st->ep[series].type == 0 && st->ep[series].recover == 0 &&
+           st->near[series].kind == MON_N_NONE;
 }
 
 static struct mon_episode new_episode(int t, int slot, int32_t param, struct rng *r)
@@ -413,6 +435,17 @@ static int start_metric(int t)
     return t <= MON_A_HIGH_DISK ? MON_M_CPU + t : MON_M_RESPONSE;
 }
 
+/* Free series of the sampled one's metric from it to the block's end. */
+static uint64_t free_left(const struct mon_state *st, int series)
+{
+    int m = MON_SERIES_METRIC(series);
+    uint64_t n = 0;
+
+    for (int h = MON_SERIES_HOST(series); h < MON_N_HOSTS; h++)
+        n += series_free(st, MON_SERIES(m, h));
+    return n ? n : 1;
+}
+
 /* The sampled series is free: start the reserved type that fits here
  * (metric, and whatever else it needs free) furthest behind its share. */
 static void try_start(const struct mon_state *st, struct step *s, int series)
@@ -434,7 +467,13 @@ static void try_start(const struct mon_state *st, struct step *s, int series)
         t = anom_pick(&cand, &s->r);
         if (t < 0)
             return;
-        if (plan_start(st, s, t, series, slot))
+        /* A one-host type starts here with chance 1 / (free series left
+         * in the metric's block), so its start is uniform over them, not
+         * always the first (db-01) after the reservation, and never passes
+         * the last. A cascade needs dependents after its origin: it takes
+         * the first fitting host. */
+        if ((t == MON_A_CASCADE || rng_below(&s->r, free_left(st, series)) == 0) &&
+            plan_start(st, s, t, series, slot))
             break;
         cand.weights[t] = 0.0;
     }
@@ -513,6 +552,19 @@ static void schedule(const struct mon_state *st, struct step *s, const struct ge
     anom_started(&s->sched, &s->r);
 }
 
+/* No incident starts on the free sampled series: perhaps a look-alike. */
+static void near_start(const struct mon_state *st, struct step *s, int series, int64_t t_us,
+                       int m, int32_t normal)
+{
+    int err = MON_SERIES(MON_M_ERROR, MON_SERIES_HOST(series));
+
+    if (!mon_near_begin(series, timefmt_ms_of_us(t_us), series_free(st, err), &s->r, &s->near,
+                        &s->near_err))
+        return;
+    s->near_err_series = err;
+    near_step(s, m, normal);
+}
+
 /* ---- writing back ---- */
 
 static void step_commit(struct mon_state *st, const struct step *s, int series, int64_t t_us,
@@ -530,6 +582,9 @@ static void step_commit(struct mon_state *st, const struct step *s, int series, 
     st->last_us = t_us;
     st->noise[series] = s->z;
     st->ep[series] = s->ep;
+    st->near[series] = s->near;
+    if (s->near_err.kind)
+        st->near[s->near_err_series] = s->near_err;
     if (s->started) {
         st->inc[s->slot] = s->new_inc;
         for (int i = 0; i < s->n_claims; i++)
@@ -570,16 +625,21 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     rng_uuid4(&s.r, event_id);
 
     s.ep = st->ep[series];
+    s.near = st->near[series];
     if (s.ep.type) {
         labelled_step(&s, metric, normal);
     } else if (s.ep.recover) {
         recovery_step(&s, metric, normal);
+    } else if (s.near.kind) {
+        near_step(&s, metric, normal);
     } else {
         s.value = normal;
         try_start(st, &s, series);
         if (s.started) {
             s.slot = s.ep.inc;
             labelled_step(&s, metric, normal);
+        } else {
+            near_start(st, &s, series, t_us, metric, normal);
         }
     }
 
@@ -603,6 +663,8 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     st->out.value = s.value;
     st->out.severity = smp.severity;
     st->out.anomaly = s.anomaly;
+    st->out.near = s.near_kind;
+    st->out.zero = 0;
     st->out.incident = smp.incident_id ? mon_incident_key(smp.incident_id) : 0;
     if (smp.incident_id) /* the incidents table (db.h): before the slot may be freed */
         memcpy(ev->incident_id, smp.incident_id, sizeof ev->incident_id);

@@ -84,9 +84,13 @@ struct mon_metric_info {
 };
 extern const struct mon_metric_info mon_metrics[MON_M_COUNT];
 
-/* Normal values of cpu, memory and disk never exceed this (89.50 %), of
- * error_rate this (4.90 %), of response_time_ms this (4,500 ms): the
- * anomalies sit above 90 %, at 6 % or more, over 5,000 ms. */
+/* A host's baseline (mon_normal_value) keeps cpu, memory and disk at
+ * 89.50 % at most, error_rate at 4.90 %, response_time_ms at 4,500 ms.
+ * Normal look-alikes (nearmiss.c) go further where no rule is met: busy
+ * utilisation up to 89.50 % (never above 90: high_* is "over 90"), single
+ * latency spikes over 5,000 ms with no error jump, single error spikes to
+ * 20 %, network bursts over 900 mbps. Anomalies: utilisation above 90 %,
+ * cascade and timeout errors at 6 % or more, timeouts over 5,000 ms. */
 #define MON_UTIL_NORMAL_MAX  8950
 #define MON_UTIL_ANOMALY_MIN 9001
 #define MON_ERR_NORMAL_MAX   490
@@ -130,6 +134,44 @@ int32_t mon_normal_value(const struct mon_model *m, int series, double days, dou
 /* A value brought back to the normal range of its metric. */
 int32_t mon_clamp_normal(int metric, double value);
 
+/* ---- normal look-alikes (nearmiss.c) ---- */
+
+/* Near misses: normal behaviour that resembles an anomaly type without
+ * meeting its rule, and reaches warning or critical by its value. */
+enum mon_near_kind {
+    MON_N_NONE,
+    MON_N_BUSY,    /* cpu/memory/disk 79-89.5 % for 4-12 samples (high_*) */
+    MON_N_BUMP,    /* latency up 1.3-6x, never rising 4 samples in a row (degradation) */
+    MON_N_SPIKE,   /* one latency sample of 5-12 s, errors flat (network_timeout) */
+    MON_N_ERRSPIKE, /* one error_rate sample of 10-20 %, latency flat (cascade, timeout) */
+    MON_N_PARTIAL, /* latency 2.5-5x under 5 s and errors 3-9.9 % on one host of at
+                    * most 2 services at a time (cascade needs 3; timeout 5 s) */
+    MON_N_BURST,   /* network 850-990 mbps for 2-6 samples (no type: backups) */
+    MON_N_COUNT
+};
+extern const char *const mon_near_names[MON_N_COUNT];
+
+/* A look-alike under way on one series. POD, no padding. */
+struct mon_near {
+    int32_t level;  /* the previous value (centi) */
+    int32_t factor; /* latency multiple, per mille (bump, partial); error level */
+    uint8_t kind;   /* enum mon_near_kind */
+    uint8_t left;   /* samples still to come */
+    uint8_t run;    /* bump: rises in a row so far */
+    uint8_t zero;   /* padding, kept 0 */
+};
+
+/* Does a look-alike start on the sampled series (free of episodes) at
+ * t_ms? If so *n is its state (its first sample still to be taken by
+ * mon_near_step) and, for a partial cascade, *err the one for the host's
+ * error series (when err_free; kind 0 otherwise). Draws from r. */
+bool mon_near_begin(int series, int64_t t_ms, bool err_free, struct rng *r, struct mon_near *n,
+                    struct mon_near *err);
+/* The next value of look-alike n on a series of metric m whose baseline
+ * value is `normal`; counts the sample off n. */
+int32_t mon_near_step(struct mon_near *n, int metric, int32_t normal, struct rng *r);
+bool mon_near_valid(const struct mon_near *n);
+
 /* ---- generator state ---- */
 
 #define MON_MAX_INCIDENT 64 /* largest incident in events */
@@ -163,10 +205,12 @@ struct mon_detail {
     int32_t value;     /* centi */
     int32_t severity;  /* enum mon_severity */
     int32_t anomaly;   /* enum mon_anomaly, -1 normal */
+    int32_t near;      /* enum mon_near_kind of a look-alike's sample, else 0 */
+    int32_t zero;      /* padding, kept 0 */
 };
 
 /* Generator state that must survive a restart. POD: persisted as bytes
- * with every batch; about 6 KB. */
+ * with every batch; about 7 KB. */
 struct mon_state {
     uint32_t version; /* MON_STATE_VERSION */
     uint32_t cursor;  /* the series sampled next */
@@ -187,9 +231,10 @@ struct mon_state {
     /* At most one labelled episode per series and every incident holds
      * one until it ends, so there is always a free slot. */
     struct mon_incident inc[MON_N_SERIES];
+    struct mon_near near[MON_N_SERIES]; /* look-alikes under way */
     struct mon_detail out; /* the last sample's detail (scratch) */
 };
-#define MON_STATE_VERSION 1u
+#define MON_STATE_VERSION 2u
 
 void mon_state_init(struct mon_state *st, struct rng *r);
 bool mon_state_valid(const struct mon_state *st);

@@ -152,7 +152,9 @@ static void put_thresholds(struct out *o)
     }
     put(o, "},\"rules\":\"a host is down when a metric is above its down threshold, degraded "
            "when one is above its degraded threshold; a service is down when all its hosts "
-           "are down, degraded when any host is not healthy\"}");
+           "are down, degraded when any host is not healthy; a sample's severity is "
+           "critical above its metric's critical_above, warning above its warning_above, "
+           "else info, whether or not it is an anomaly\"}");
 }
 
 /* The metrics that put a host where it is. */

@@ -154,6 +154,8 @@ static void h_dashboard(struct http_req *req)
 
 static const struct route mon_routes[] = {
     { "GET", "/metrics/events", endpoints_h_events, 0 },
+    { "GET", "/metrics/events/stream", endpoints_h_stream, 0 },
+    { "GET", "/metrics/export", endpoints_h_export, 0 },
     { "GET", "/system/health", h_system_health, 0 },
     { "GET", "/system/metrics", h_system_metrics, 0 },
     { "GET", "/dashboard", h_dashboard, 0 },

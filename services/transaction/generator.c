@@ -217,13 +217,55 @@ static bool is_payee(const struct txn_model *m, uint32_t c, uint32_t k)
     return false;
 }
 
-static void transfer(const struct txn_model *m, uint32_t c, struct rng *r, struct txn_rec *e,
-                     struct txn_features *f)
+/* Whether t_ms falls on customer cu's rent days (rent_day and the two
+ * after, in the customer's home time zone). */
+static bool rent_due(const struct txn_customer *cu, int64_t t_ms)
+{
+    struct civil d;
+
+    if (!cu->rent)
+        return false;
+    timefmt_civil(t_ms, txn_cities[cu->city].utc_offset_min, &d);
+    return d.day >= cu->rent_day && d.day < cu->rent_day + 3;
+}
+
+/* Near misses of money laundering and of the high-amount rule: rent is a
+ * round amount, but to one regular payee (the landlord, payee 0); payroll
+ * and suppliers are over $10,000, but within the customer's usual top. */
+static bool habitual_transfer(const struct txn_model *m, uint32_t c, struct rng *r,
+                              int64_t t_ms, struct txn_rec *e)
+{
+    const struct txn_customer *cu = &m->cust[c];
+    double top = (double)cu->usual_hi;
+
+    if (rent_due(cu, t_ms) && rng_chance(r, 0.5)) {
+        set_counterparty(m, txn_payee(m, c, 0), e);
+        e->cents = (int64_t)cu->rent * 100;
+        return true;
+    }
+    if (!cu->big || !rng_chance(r, 0.6))
+        return false;
+    set_counterparty(m, txn_payee(m, c, (int)rng_below(r, TXN_N_PAYEES)), e);
+    /* log-uniform over ($10,000, top]: cents, never round hundreds */
+    e->cents = llround(TXN_HIGH_AMOUNT_CENTS *
+                       exp(rng_double(r) * log(top / TXN_HIGH_AMOUNT_CENTS)));
+    e->cents = e->cents <= TXN_HIGH_AMOUNT_CENTS ? TXN_HIGH_AMOUNT_CENTS + 1 : e->cents;
+    if (e->cents % 10000 == 0)
+        e->cents -= rng_range(r, 1, 99);
+    return true;
+}
+
+static void transfer(const struct txn_model *m, uint32_t c, struct rng *r, int64_t t_ms,
+                     struct txn_rec *e, struct txn_features *f)
 {
     const struct txn_customer *cu = &m->cust[c];
     uint32_t k;
 
     e->channel = digital_channel(cu, r, TXN_C_BRANCH, 0.25 - 0.2 * digital(cu));
+    if (cu->account[1] && rng_chance(r, 0.3))
+        txn_fmt_id(e->account, sizeof e->account, "ACC", cu->account[1]);
+    if (habitual_transfer(m, c, r, t_ms, e))
+        return; /* to a regular payee: new_payee stays false */
     if (rng_chance(r, 0.85)) {
         k = txn_payee(m, c, (int)rng_below(r, TXN_N_PAYEES));
     } else {
@@ -232,8 +274,6 @@ static void transfer(const struct txn_model *m, uint32_t c, struct rng *r, struc
     }
     set_counterparty(m, k, e);
     f->new_payee = !is_payee(m, c, k);
-    if (cu->account[1] && rng_chance(r, 0.3))
-        txn_fmt_id(e->account, sizeof e->account, "ACC", cu->account[1]);
     e->cents = draw_cents(r, cu, 3.0, 1.0, 500);
     /* Round hundreds are laundering's signature; everyday transfers are not. */
     if (e->cents % 10000 == 0)
@@ -283,7 +323,7 @@ static void normal_event(const struct txn_model *m, struct rng *r, int64_t t_ms,
         purchase(m, c, city, r, e, f);
         break;
     case TXN_T_TRANSFER:
-        transfer(m, c, r, e, f);
+        transfer(m, c, r, t_ms, e, f);
         break;
     case TXN_T_WITHDRAWAL:
         withdrawal(m, c, r, e);

@@ -152,6 +152,37 @@ static void make_customer(struct rng *r, const double seg[TXN_SEG_COUNT], uint32
                          : 0;
 }
 
+/* Share of each segment (per cent) paying payroll or suppliers over
+ * $10,000, and paying rent. */
+static const unsigned big_pct[TXN_SEG_COUNT] = { 0, 40, 20 };
+static const unsigned rent_pct[TXN_SEG_COUNT] = { 45, 0, 35 };
+
+/* Habits that are functions of the seed's salt and the customer's index,
+ * not draws from the stream, so the rest of the population is as before.
+ * A big customer's usual top is $15,000-$50,000: amounts over $10,000 are
+ * normal for them, and a high-amount anomaly is ten times that. */
+static void add_habits(const struct txn_model *m, uint32_t i, struct txn_customer *cu)
+{
+    uint64_t h = rng_hash(m->salt, i, 0x6269672d72656e74ull); /* "big-rent" */
+    uint64_t lo = 1500000, span = TXN_BIG_TOP_MAX - lo;
+
+    if (h % 100 < big_pct[cu->segment]) {
+        uint32_t top = (uint32_t)(lo + (h >> 8) % span);
+
+        cu->big = 1;
+        cu->usual_hi = cu->usual_hi > top ? cu->usual_hi : top;
+    }
+    h = rng_hash(m->salt, i, 0x72656e74ull); /* "rent" */
+    if (h % 100 < rent_pct[cu->segment]) {
+        /* whole hundreds: retail $900-$3,000, premium $2,500-$6,000 */
+        unsigned steps = cu->segment == TXN_SEG_PREMIUM ? 36 : 22;
+        unsigned base = cu->segment == TXN_SEG_PREMIUM ? 2500 : 900;
+
+        cu->rent = (uint16_t)(base + ((h >> 8) % steps) * 100);
+        cu->rent_day = (uint8_t)(1 + (h >> 24) % 28);
+    }
+}
+
 static enum bm_rc build_customers(struct txn_model *m, struct rng *r, const double seg[3])
 {
     uint32_t *ids = malloc(N_CUSTOMERS * sizeof *ids);
@@ -170,6 +201,7 @@ static enum bm_rc build_customers(struct txn_model *m, struct rng *r, const doub
 
         make_customer(r, seg, i, acc_off, cu);
         cu->num = ids[i];
+        add_habits(m, i, cu);
         /* Activity is heavy-tailed: a few customers make many events. */
         a = rng_lognormal(r, 0.0, 0.9) * profiles[cu->segment].activity * 1000.0;
         sum += a < 1.0 ? 1u : a > 200000.0 ? 200000u : (uint64_t)a;

@@ -81,6 +81,8 @@ static void h_post_transaction(struct http_req *req)
 
 static const struct route txn_routes[] = {
     { "GET", "/transactions/events", endpoints_h_events, 0 },
+    { "GET", "/transactions/events/stream", endpoints_h_stream, 0 },
+    { "GET", "/transactions/export", endpoints_h_export, 0 },
     { "POST", "/transactions", h_post_transaction, R_JSON_BODY },
 };
 

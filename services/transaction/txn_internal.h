@@ -58,7 +58,7 @@ struct txn_category_info {
 };
 extern const struct txn_category_info txn_categories[TXN_CAT_COUNT];
 
-/* Fixed size, no pointers: 10,000 of these are ~400 KB. */
+/* Fixed size, no pointers: 10,000 of these are ~480 KB. */
 struct txn_customer {
     uint64_t account[2]; /* 10-digit numbers; account[1] == 0: only one */
     float mu;            /* log of the median purchase, dollars */
@@ -71,6 +71,9 @@ struct txn_customer {
     uint8_t travel_pm;   /* per mille of days spent travelling */
     uint8_t hour_lo;     /* usual active hours [hour_lo, hour_hi), local */
     uint8_t hour_hi;
+    uint8_t big;         /* pays payroll or suppliers over $10,000 (usual_hi covers it) */
+    uint16_t rent;       /* monthly rent to payee 0, whole dollars; 0: none */
+    uint8_t rent_day;    /* 1..28: rent goes out on this day or the two after */
 };
 
 struct txn_merchant {
@@ -96,6 +99,7 @@ struct txn_model {
  * $10,000 line, so for them the high-amount rule is "over $10,000". */
 #define TXN_NEUTRAL_USUAL_HI 100000
 #define TXN_N_PAYEES 3               /* regular transfer payees per customer */
+#define TXN_BIG_TOP_MAX 5000000      /* $50,000: the top of a big customer's usual */
 
 /* One event before encoding. Strings are "" where the JSON has null. */
 struct txn_rec {

@@ -8,6 +8,7 @@
  * is accepted and changes nothing; the overrides persisted for a restart
  * (cfg_runtime_diff_json), applied to the base settings, give the same
  * settings back. */
+#include <math.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -42,6 +43,7 @@ static void check_static_kept(const struct bm_config *c, const struct bm_config 
     x.events_per_second = base->events_per_second;
     x.paused = base->paused;
     x.retention_events = base->retention_events;
+    x.time_shaping = base->time_shaping;
     FUZZ_CHECK(fuzz_config_same(&x, base));
 }
 
@@ -56,6 +58,17 @@ static void check_get_round_trip(const struct bm_config *c, enum bm_svc svc)
     FUZZ_CHECK(fuzz_json_ok(b.data, b.len));
     memcpy(&again, c, sizeof(again));
     FUZZ_CHECK(apply_text(&again, svc, b.data, b.len) == BM_OK);
+    /* GET shows every type's effective rate, so posting it back sets the
+     * types that shared anomaly_rate explicitly: the same rates in force */
+    {
+        double want[GEN_MAX_TYPES], got[GEN_MAX_TYPES];
+        int n = cfg_type_rates(c, svc, want);
+
+        FUZZ_CHECK(cfg_type_rates(&again, svc, got) == n);
+        for (int i = 0; i < n; i++)
+            FUZZ_CHECK(fabs(got[i] - want[i]) <= 1e-12);
+        memcpy(again.weights, c->weights, sizeof(again.weights));
+    }
     FUZZ_CHECK(fuzz_config_same(&again, c));
     buf_free(&b);
 }

@@ -78,8 +78,9 @@ void fuzz_check_config(const struct bm_config *c)
     FUZZ_CHECK(c->backfill_s >= 0 && c->backfill_s <= 365 * 86400);
     FUZZ_CHECK(c->log_level >= 0 && c->log_level <= 3);
     FUZZ_CHECK(in_range(c->anomaly_rate, 0, 0.5));
+    /* a type's absolute rate, or unset (it shares what anomaly_rate leaves) */
     for (int i = 0; i < GEN_MAX_TYPES; i++)
-        FUZZ_CHECK(in_range(c->weights[i], 0, 1e6));
+        FUZZ_CHECK(c->weights[i] == CFG_RATE_UNSET || in_range(c->weights[i], 0, 0.5));
     FUZZ_CHECK(in_range(c->failed_login_rate, 0, 0.5));
     FUZZ_CHECK(in_range(c->events_per_second, 0.01, 5000));
     FUZZ_CHECK(c->retention_events >= 1000 && c->retention_events <= 100000000);

@@ -2,6 +2,7 @@
  * real gateway on free loopback ports. */
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -195,6 +196,18 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events"))
             assert_string_equal(h_jstr(it, "anomaly_type"), "money_laundering");
         cJSON_Delete(j);
+        /* the seed's name for high_cpu, high_memory and high_disk */
+        j = h_http_get_json(e.gw.port, "/events?anomaly_type=resource_exhaustion&limit=1000",
+                            &st);
+        assert_int_equal(st, 200);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events")) {
+            const char *t = h_jstr(it, "anomaly_type");
+
+            assert_string_equal(h_jstr(it, "source"), "monitoring-service");
+            assert_true(strcmp(t, "high_cpu") == 0 || strcmp(t, "high_memory") == 0 ||
+                        strcmp(t, "high_disk") == 0);
+        }
+        cJSON_Delete(j);
         j = h_http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
@@ -311,6 +324,7 @@ static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void
     assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     assert_int_equal(h_proc_stop(&e.txn, NULL), 0);
     assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "unreachable", 3000));
+    h_prism_bypass(true); /* timed: Prism's own milliseconds are not the gateway's */
     for (int i = 0; paths[i]; i++) {
         long t0 = h_now_ms();
         assert_int_equal(h_http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
@@ -318,6 +332,7 @@ static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void
         assert_true(h_now_ms() - t0 < 100);
         h_resp_free(&r);
     }
+    h_prism_bypass(false);
     /* the proxy to a dead service: 502 with the error body */
     assert_int_equal(h_http_req(e.gw.port, "GET", "/services/transaction-service/health", NULL,
                                 NULL, &r),
@@ -348,6 +363,7 @@ static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **stat
     (void)state;
     env_start(&e, true);
     assert_true(h_gw_wait_state(e.gw.port, "auth-service", "unreachable", 3000));
+    h_prism_bypass(true); /* timed: Prism's own milliseconds are not the gateway's */
     for (int round = 0; round < 3; round++) {
         for (int i = 0; paths[i]; i++) {
             t0 = h_now_ms();
@@ -370,8 +386,120 @@ static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **stat
             fail_msg("proxy to hung upstream took %ld ms", dt);
         h_resp_free(&r);
     }
+    h_prism_bypass(false);
     env_stop(&e);
 }
+
+/* Proxied requests to the hung service, repeated until told to stop: so
+ * that HUNG_CLIENTS of them (more than the gateway's 2 workers) wait on
+ * the upstream at every moment. */
+#define HUNG_CLIENTS 12
+
+struct hung_client {
+    pthread_t thread;
+    int port;
+    atomic_bool *stop;
+    int answered, not_504;
+    long fastest_ms;
+};
+
+static void *hung_client_main(void *arg)
+{
+    struct hung_client *c = arg;
+
+    c->fastest_ms = 1000000;
+    while (!atomic_load(c->stop)) {
+        struct resp r;
+        long t0 = h_now_ms(), ms;
+        int rc = h_http_req(c->port, "GET", "/services/auth-service/health", NULL, NULL, &r);
+        ms = h_now_ms() - t0;
+        if (rc == 0) {
+            c->answered++;
+            c->not_504 += r.status != 504;
+            if (ms < c->fastest_ms)
+                c->fastest_ms = ms;
+        }
+        h_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* One GET that must answer 200; its time in ms. */
+static long timed_get(int port, const char *path)
+{
+    struct resp r;
+    long t0 = h_now_ms(), ms;
+
+    assert_int_equal(h_http_req(port, "GET", path, NULL, NULL, &r), 0);
+    ms = h_now_ms() - t0;
+    if (r.status != 200)
+        fail_msg("%s answered %ld beside the hung proxied requests", path, r.status);
+    h_resp_free(&r);
+    return ms;
+}
+
+static void test_gateway_hung_upstream_delays_only_its_own_proxied_requests(void **state)
+{
+    static const char *const paths[] = { "/events", "/health", "/system/health",
+                                         "/services/transaction-service/health", NULL };
+    /* a worker blocked by a hung request would hold these for the whole
+     * upstream timeout (300 ms); free, they take a few ms (more under a
+     * sanitizer) */
+    const long bound_ms = h_test_scale_small() ? 200 : 100;
+    struct hung_client cl[HUNG_CLIENTS];
+    atomic_bool stop;
+    long worst[4] = { 0, 0, 0, 0 }, t_end;
+    int n = 0, answered = 0, not_504 = 0;
+    long fastest = 1000000;
+
+    struct env e;
+
+    (void)state;
+    env_start(&e, true);
+    assert_true(h_gw_wait_state(e.gw.port, "auth-service", "unreachable", 3000));
+    assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 3000));
+    atomic_init(&stop, false);
+    for (int i = 0; i < HUNG_CLIENTS; i++) {
+        memset(&cl[i], 0, sizeof(cl[i]));
+        cl[i].port = e.gw.port;
+        cl[i].stop = &stop;
+        assert_int_equal(pthread_create(&cl[i].thread, NULL, hung_client_main, &cl[i]), 0);
+    }
+    h_sleep_ms(100); /* all of them in flight */
+    t_end = h_now_ms() + 1500;
+    while (h_now_ms() < t_end) {
+        for (int i = 0; paths[i]; i++) {
+            long ms = timed_get(e.gw.port, paths[i]);
+            if (ms > worst[i])
+                worst[i] = ms;
+        }
+        n++;
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < HUNG_CLIENTS; i++) {
+        pthread_join(cl[i].thread, NULL);
+        answered += cl[i].answered;
+        not_504 += cl[i].not_504;
+        if (cl[i].fastest_ms < fastest)
+            fastest = cl[i].fastest_ms;
+    }
+    printf("  %d hung proxied requests at a time: %d answered, fastest %ld ms; %d rounds of "
+           "reads: slowest /events %ld ms, /health %ld ms, /system/health %ld ms, proxied "
+           "transaction-service /health %ld ms\n",
+           HUNG_CLIENTS, answered, fastest, n, worst[0], worst[1], worst[2], worst[3]);
+    /* the hung ones waited for their timeout, and got their 504 */
+    assert_true(answered >= HUNG_CLIENTS);
+    assert_int_equal(not_504, 0);
+    assert_true(fastest >= 250);
+    for (int i = 0; paths[i]; i++)
+        if (worst[i] > bound_ms)
+            fail_msg("%s took %ld ms with %d proxied requests waiting on a hung upstream; "
+                     "want <= %ld ms",
+                     paths[i], worst[i], HUNG_CLIENTS, bound_ms);
+    assert_true(n >= 10);
+    env_stop(&e);
+}
+
 
 /* Pages the gateway's merged list and keeps one source's events. */
 static cJSON *gateway_events_of(int port, const char *source)
@@ -807,14 +935,60 @@ static void test_gateway_stops_promptly_with_upstream_requests_in_flight(void **
     close(hfd);
 }
 
+/* The gateway's /health has the services' error rate and latency
+ * percentiles, and every line it writes is a JSON object (libmicrohttpd
+ * once printed a plain-text thread pool warning at start). */
+static void test_gateway_health_has_error_rate_and_latency(void **state)
+{
+    struct proc gw;
+    struct resp r;
+    cJSON *j, *lat;
+    FILE *f;
+    char line[4096];
+    int lines = 0;
+
+    (void)state;
+    h_proc_init(&gw, "gwhealth");
+    assert_int_equal(h_proc_start_gateway_urls(&gw, NULL, NULL, NULL, NULL, NULL), 0);
+    /* a 404 first: the error rate counts 5xx only */
+    assert_int_equal(h_http_req(gw.port, "GET", "/nope", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    h_resp_free(&r);
+    j = h_get_json(gw.port, "/health");
+    assert_string_equal(h_jstr(j, "status"), "ok");
+    assert_string_equal(h_jstr(j, "service"), "api-gateway");
+    assert_true(h_jdbl(j, "error_rate") == 0.0);
+    lat = cJSON_GetObjectItemCaseSensitive(j, "latency_ms");
+    assert_true(cJSON_IsObject(lat));
+    assert_true(h_jdbl(lat, "p50") >= 0.0);
+    assert_true(h_jdbl(lat, "p99") >= h_jdbl(lat, "p50"));
+    cJSON_Delete(j);
+    assert_int_equal(h_proc_stop(&gw, NULL), 0);
+    f = fopen(gw.log, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+
+        if (!cJSON_IsObject(o))
+            fail_msg("a gateway log line is not a JSON object: %s", line);
+        cJSON_Delete(o);
+        lines++;
+    }
+    fclose(f);
+    assert_true(lines >= 1);
+    h_proc_cleanup(&gw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_rejects_service_only_flags_with_exit_2),
+        cmocka_unit_test(test_gateway_health_has_error_rate_and_latency),
         cmocka_unit_test(test_gateway_events_carry_source_and_dense_gateway_sequence),
         cmocka_unit_test(test_gateway_proxies_get_and_post_to_the_service),
         cmocka_unit_test(test_gateway_stopped_service_is_unreachable_and_reads_stay_fast),
         cmocka_unit_test(test_gateway_answers_within_timeout_with_a_hung_upstream),
+        cmocka_unit_test(test_gateway_hung_upstream_delays_only_its_own_proxied_requests),
         cmocka_unit_test(test_gateway_has_no_duplicates_and_no_gaps),
         cmocka_unit_test(test_gateway_fails_over_to_a_healthy_replica),
         cmocka_unit_test(test_gateway_restarts_cursor_when_stream_id_changes),

@@ -123,6 +123,50 @@ static void assert_event_shape(const cJSON *e)
     assert_string_equal(need_str(e, "origin"), "generated");
 }
 
+
+static bool is_utilisation_type(const char *t)
+{
+    return t && (strcmp(t, "high_cpu") == 0 || strcmp(t, "high_memory") == 0 ||
+                 strcmp(t, "high_disk") == 0);
+}
+
+/* anomaly_type=resource_exhaustion (the seed's name) lists the high_cpu,
+ * high_memory and high_disk events: those of anomalies_only, no others,
+ * oldest first from since and newest first without. */
+static void check_resource_exhaustion(int port)
+{
+    cJSON *all = h_get_json(port, "/metrics/events?anomalies_only=true&since=0&limit=1000");
+    cJSON *grp = h_get_json(port, "/metrics/events?anomaly_type=resource_exhaustion&since=0"
+                                  "&limit=1000");
+    cJSON *e, *g;
+    long long upto;
+    int matched = 0;
+
+    assert_true(h_jnum(grp, "count") > 0);
+    upto = h_jnum(all, "next_since") < h_jnum(grp, "next_since") ? h_jnum(all, "next_since")
+                                                                  : h_jnum(grp, "next_since");
+    g = get(grp, "events")->child;
+    cJSON_ArrayForEach(e, get(all, "events"))
+    {
+        if (h_jnum(e, "sequence") > upto || !is_utilisation_type(h_jstr(e, "anomaly_type")))
+            continue;
+        assert_non_null(g);
+        assert_int_equal(h_jnum(g, "sequence"), h_jnum(e, "sequence"));
+        g = g->next;
+        matched++;
+    }
+    assert_true(matched > 0);
+    cJSON_ArrayForEach(e, get(grp, "events"))
+        assert_true(is_utilisation_type(h_jstr(e, "anomaly_type")));
+    cJSON_Delete(all);
+    cJSON_Delete(grp);
+    grp = h_get_json(port, "/metrics/events?anomaly_type=resource_exhaustion&limit=50");
+    assert_true(h_jnum(grp, "count") > 0);
+    cJSON_ArrayForEach(e, get(grp, "events"))
+        assert_true(is_utilisation_type(h_jstr(e, "anomaly_type")));
+    cJSON_Delete(grp);
+}
+
 static void test_every_endpoint_answers_with_its_fields_typed(void **state)
 {
     struct proc *p = &h_procs[0];
@@ -178,6 +222,7 @@ static void test_every_endpoint_answers_with_its_fields_typed(void **state)
     cJSON_ArrayForEach(e, get(j, "events"))
         assert_string_equal(need_str(e, "anomaly_type"), "network_timeout");
     cJSON_Delete(j);
+    check_resource_exhaustion(p->port);
 
     /* /system/metrics: every metric of every host */
     j = h_get_json(p->port, "/system/metrics");

@@ -89,6 +89,7 @@ struct rec {
     int16_t series;
     int8_t type;   /* -1 normal */
     int8_t sev;
+    int8_t near;   /* enum mon_near_kind, from the generator's detail */
     int32_t inc;   /* index into the incident table, -1 none */
 };
 
@@ -223,7 +224,9 @@ static void trace_run(struct trace *t, struct stream *s, int n)
         r->type = (int8_t)find_index(mon_anomaly_names, MON_A_COUNT, type);
         r->sev = (int8_t)find_index(mon_severity_names, MON_SEV_COUNT, str_of(ev, "severity"));
         r->inc = -1;
+        r->near = (int8_t)((const struct mon_detail *)s->ev.detail)->near;
         assert_true(r->sev >= 0);
+        assert_true(r->near == MON_N_NONE || r->type < 0); /* look-alikes are normal */
         assert_int_equal(type != NULL, r->type >= 0);
         assert_int_equal(inc != NULL, type != NULL); /* every monitoring anomaly is an incident */
         if (inc) {
@@ -407,7 +410,7 @@ static void test_generator_samples_every_series_in_a_fixed_cycle(void **state)
 /* ---- normal values ---- */
 
 /* Consecutive normal samples of a series move a little at a time: no
- * jumps from nowhere (outside anomalies and their recovery). */
+ * jumps from nowhere (outside anomalies, look-alikes and their recovery). */
 static void test_generator_normal_values_move_smoothly(void **state)
 {
     struct stream s;
@@ -426,7 +429,7 @@ static void test_generator_normal_values_move_smoothly(void **state)
         const struct rec *r = &t.r[i];
         int m = MON_SERIES_METRIC(r->series), p = last[r->series];
 
-        if (r->type >= 0) {
+        if (r->type >= 0 || r->near) {
             since_anomaly[r->series] = 0;
         } else if (++since_anomaly[r->series] > 5 && p >= 0 && t.r[p].type < 0) {
             double a = t.r[p].value / 100.0, b = r->value / 100.0;
@@ -520,8 +523,8 @@ static void test_generator_disks_fill_slowly(void **state)
         int h = MON_SERIES_HOST(r->series);
         double v = r->value / 100.0;
 
-        if (MON_SERIES_METRIC(r->series) != MON_M_DISK)
-            continue;
+        if (MON_SERIES_METRIC(r->series) != MON_M_DISK || r->near)
+            continue; /* a busy disk's look-alike is no level of its fill */
         if (first[h] < 0)
             first[h] = v;
         else if (v < lastv[h] - 5.0)
@@ -705,13 +708,14 @@ static void check_shapes(const struct trace *t)
         if (r->type < 0) {
             if (util && r->value > 9000)
                 fail_msg("normal %s of %.2f at %d", mon_metrics[m].name, r->value / 100.0, i);
-            if (m == MON_M_ERROR)
+            /* the baseline's ranges; look-alikes: test_generator_look_alikes_* */
+            if (m == MON_M_ERROR && !r->near)
                 assert_true(r->value <= MON_ERR_NORMAL_MAX);
-            if (m == MON_M_RESPONSE)
+            if (m == MON_M_RESPONSE && r->near != MON_N_SPIKE)
                 assert_true(r->value <= MON_RT_NORMAL_MAX);
             if (prev >= 0)
                 ended[r->series] = prev;
-            if (m == MON_M_ERROR)
+            if (m == MON_M_ERROR && !r->near)
                 last_normal_err[h] = r->value;
             prev_inc[r->series] = -1;
             continue;
@@ -856,6 +860,105 @@ static void test_generator_severity_does_not_reveal_the_label(void **state)
     stream_free(&s);
 }
 
+/* Onsets of look-alikes (their first sample) per service: latency and
+ * error rate. */
+struct onset {
+    int64_t ts_ms;
+    int sv, metric, kind;
+};
+
+/* No look-alike meets an anomaly type's rule: utilisation stays at 90 or
+ * under, a bump never rises strictly over 4 samples, a latency over 5 s
+ * has no error jump on its service within a minute, and no minute holds
+ * latency and error onsets of 3 services. Every kind occurs, and they
+ * reach warning and critical. */
+static void check_look_alikes(const struct trace *t)
+{
+    int kinds[MON_N_COUNT] = { 0 }, rising[MON_N_SERIES] = { 0 }, n_on = 0;
+    int8_t prev_near[MON_N_SERIES];
+    int32_t prev_value[MON_N_SERIES];
+    long sev[MON_SEV_COUNT] = { 0 };
+    struct onset *on = calloc((size_t)t->n, sizeof *on);
+
+    assert_non_null(on);
+    memset(prev_near, 0, sizeof prev_near);
+    for (int i = 0; i < t->n; i++) {
+        const struct rec *r = &t->r[i];
+        int m = MON_SERIES_METRIC(r->series);
+        int sv = mon_hosts[MON_SERIES_HOST(r->series)].service;
+        bool first = r->near && prev_near[r->series] != r->near;
+
+        if (r->near) {
+            kinds[r->near]++;
+            sev[r->sev]++;
+        }
+        if (r->near == MON_N_BUSY)
+            assert_true(r->value <= MON_UTIL_NORMAL_MAX);
+        if (r->near == MON_N_BUMP) {
+            bool up = !first && r->value > prev_value[r->series];
+
+            rising[r->series] = up ? rising[r->series] + 1 : 1;
+            if (rising[r->series] > 4)
+                fail_msg("a latency bump rises over %d samples at %d", rising[r->series], i);
+        }
+        if (m == MON_M_RESPONSE && r->near && r->near != MON_N_SPIKE)
+            assert_true(r->value < 500000);
+        if (first && (m == MON_M_RESPONSE || m == MON_M_ERROR) && r->near != MON_N_BURST) {
+            on[n_on].ts_ms = r->ts_ms;
+            on[n_on].sv = sv;
+            on[n_on].metric = m;
+            on[n_on++].kind = r->near;
+        }
+        prev_near[r->series] = r->near;
+        prev_value[r->series] = r->value;
+    }
+    for (int a = 0, b = 0; a < n_on; a++) {
+        unsigned lat = 0, err = 0;
+
+        /* the minute from onset a */
+        while (b < n_on && on[b].ts_ms - on[a].ts_ms <= 60000)
+            b++;
+        for (int k = a; k < b; k++) {
+            bool one_spike = (on[k].kind == MON_N_SPIKE) != (on[a].kind == MON_N_SPIKE);
+
+            if (on[k].metric == MON_M_RESPONSE)
+                lat |= 1u << on[k].sv;
+            else
+                err |= 1u << on[k].sv;
+            /* latency over 5 s and an error jump on one service */
+            if (on[k].sv == on[a].sv && one_spike && on[k].metric != on[a].metric)
+                fail_msg("a latency spike and an error jump on %s within a minute",
+                         mon_services[on[a].sv].name);
+        }
+        if (__builtin_popcount(lat & err) >= 3)
+            fail_msg("look-alikes reach %d services within a minute",
+                     __builtin_popcount(lat & err));
+    }
+    for (int k = 1; k < MON_N_COUNT; k++) {
+        print_message("%s: %d samples\n", mon_near_names[k], kinds[k]);
+        assert_true(kinds[k] > 0);
+    }
+    assert_true(sev[MON_SEV_WARNING] > 0 && sev[MON_SEV_CRITICAL] > 0);
+    free(on);
+}
+
+static void test_generator_look_alikes_meet_no_rule(void **state)
+{
+    static const double rates[] = { 100, 20, 1 };
+    struct stream s;
+    struct trace t;
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        stream_init(&s, 14 + (uint64_t)i, 0.02, equal_w, rates[i], MONDAY_US + 9 * HOUR_US);
+        trace_run(&t, &s, scaled(rates[i] < 10 ? 150000 : 100000));
+        check_look_alikes(&t);
+        check_shapes(&t);
+        trace_free(&t);
+        stream_free(&s);
+    }
+}
+
 /* ---- failure and corrupt state ---- */
 
 /* A call that cannot append its event leaves state and rng as they were:
@@ -995,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_generator_anomalies_have_their_shapes_at_100_per_second),
         cmocka_unit_test(test_generator_cascade_onsets_within_a_minute_at_one_per_second),
         cmocka_unit_test(test_generator_severity_does_not_reveal_the_label),
+        cmocka_unit_test(test_generator_look_alikes_meet_no_rule),
         cmocka_unit_test(test_generator_failed_append_changes_nothing),
         cmocka_unit_test(test_generator_rejects_corrupt_state),
         cmocka_unit_test(test_generator_state_is_small),

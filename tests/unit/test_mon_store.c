@@ -17,7 +17,7 @@
 #include "db.h"
 #include "mon.h"
 
-#define N_EVENTS 3000
+#define N_EVENTS 6000
 #define START_US 1709542800000000LL /* Monday 2024-03-04 09:00 */
 
 struct fixture {
@@ -218,8 +218,8 @@ static void test_counts_cover_the_retained_events(void **state)
     write_events(f, N_EVENTS);
     check_counts(f, 1);
     assert_int_equal(db_begin(f->w), BM_OK);
-    assert_int_equal(db_prune(f->w, 1200, 100000, &deleted), BM_OK);
-    assert_int_equal(deleted, N_EVENTS - 1200);
+    assert_int_equal(db_prune(f->w, 2400, 100000, &deleted), BM_OK);
+    assert_int_equal(deleted, N_EVENTS - 2400);
     assert_int_equal(db_bounds(f->w, &head, &oldest), BM_OK);
     assert_int_equal(mon_store_prune(f->w, oldest), BM_OK);
     assert_int_equal(db_commit(f->w), BM_OK);

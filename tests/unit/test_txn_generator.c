@@ -368,7 +368,7 @@ static void test_generator_zero_rate_or_zero_weights_give_no_anomalies(void **st
 static void test_generator_high_amounts_exceed_10000_and_10x_usual(void **state)
 {
     struct stream s;
-    int highs = 0;
+    int highs = 0, normal_big = 0;
 
     (void)state;
     stream_init(&s, 7, 0.05, 1, 1, 1, 10 * 1000);
@@ -382,32 +382,52 @@ static void test_generator_high_amounts_exceed_10000_and_10x_usual(void **state)
             assert_true(cents > 1000000);
             assert_true(cents >= 10 * (int64_t)cu->usual_hi);
         } else if (!s.ev.anomaly_type) {
-            assert_true(cents <= 1000000);
+            /* the near miss: payroll and suppliers of big customers */
+            assert_true(cents <= 1000000 || cu->big);
+            assert_true(cents <= (int64_t)cu->usual_hi || cents <= 1000000);
             assert_true(cents <= 5 * (int64_t)cu->usual_hi);
+            normal_big += cents > 1000000;
         }
         cJSON_Delete(ev);
     }
     assert_true(highs > 100);
+    assert_true(normal_big > scaled(100));
     stream_free(&s);
 }
 
-static void test_generator_normal_transfers_are_never_round_hundreds(void **state)
+/* The counterparty account of customer c's regular payee k. */
+static void payee_account(uint32_t c, int k, char *out, size_t size)
+{
+    txn_fmt_id(out, size, "ACC", model->cust[txn_payee(model, c, k)].account[0]);
+}
+
+/* Round hundreds are laundering's; a normal one is rent, to the landlord. */
+static void test_generator_normal_round_transfers_are_only_rent_to_one_payee(void **state)
 {
     struct stream s;
-    int transfers = 0;
+    int transfers = 0, rents = 0;
 
     (void)state;
-    stream_init(&s, 8, 0.0, 1, 1, 1, SEC_US);
+    /* 30 s apart: 50,000 events span 17 days, every rent day comes */
+    stream_init(&s, 8, 0.0, 1, 1, 1, 30 * SEC_US);
     for (int i = 0; i < scaled(50000); i++) {
         cJSON *ev = cJSON_Parse(stream_next(&s));
+        const struct txn_customer *cu = customer_of(str_of(ev, "customer_id"));
+        char landlord[40];
 
         if (strcmp(str_of(ev, "transaction_type"), "transfer") == 0) {
             transfers++;
-            assert_true(cents_of(ev) % 10000 != 0);
+            if (cents_of(ev) % 10000 == 0) {
+                rents++;
+                assert_int_equal(cents_of(ev), (int64_t)cu->rent * 100);
+                payee_account((uint32_t)(cu - model->cust), 0, landlord, sizeof landlord);
+                assert_string_equal(str_of(ev, "counterparty_account"), landlord);
+            }
         }
         cJSON_Delete(ev);
     }
     assert_true(transfers > scaled(3000));
+    assert_true(rents > scaled(50));
     stream_free(&s);
 }
 
@@ -665,7 +685,7 @@ static void test_generator_running_incidents_keep_their_schedule(void **state)
 static void test_generator_full_incident_table_steps_the_next_incident_early(void **state)
 {
     struct stream s;
-    int anomalies = 0;
+    int anomalies = 0, waiting = 0;
 
     (void)state;
     stream_init(&s, 13, 0.5, 0, 1, 0, SEC_US);
@@ -690,7 +710,13 @@ static void test_generator_full_incident_table_steps_the_next_incident_early(voi
         assert_true(s.st.n_active <= TXN_MAX_ACTIVE);
     }
     assert_in_range(anomalies, 499, 508);
-    assert_true(s.st.active[0].next_us < START_US + 1000 * 3600 * SEC_US);
+    for (uint32_t i = 0; i < s.st.n_active; i++)
+        waiting += s.st.active[i].next_us == START_US + 1000 * 3600 * SEC_US;
+    /* the one stepping early is on top, or has just ended and left its
+     * slot free for the next new incident */
+    assert_true(s.st.n_active < TXN_MAX_ACTIVE ||
+                s.st.active[0].next_us < START_US + 1000 * 3600 * SEC_US);
+    assert_true(waiting < TXN_MAX_ACTIVE);
     stream_free(&s);
 }
 
@@ -837,7 +863,7 @@ int main(void)
         cmocka_unit_test(test_generator_seed_file_rates_are_each_types_fraction),
         cmocka_unit_test(test_generator_zero_rate_or_zero_weights_give_no_anomalies),
         cmocka_unit_test(test_generator_high_amounts_exceed_10000_and_10x_usual),
-        cmocka_unit_test(test_generator_normal_transfers_are_never_round_hundreds),
+        cmocka_unit_test(test_generator_normal_round_transfers_are_only_rent_to_one_payee),
         cmocka_unit_test(test_generator_fraud_incidents_share_customer_and_merchant),
         cmocka_unit_test(test_generator_laundering_is_round_transfers_to_distinct_accounts),
         cmocka_unit_test(test_generator_incident_gaps_are_minutes_at_one_event_per_second),

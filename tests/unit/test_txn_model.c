@@ -143,6 +143,7 @@ static void test_model_rejects_bad_segment_shares(void **state)
 static void test_model_usual_amounts_follow_segment(void **state)
 {
     struct txn_model *m = txn_model_new(4, default_segments);
+    unsigned big[TXN_SEG_COUNT] = { 0 }, seg_n[TXN_SEG_COUNT] = { 0 };
 
     (void)state;
     assert_non_null(m);
@@ -161,8 +162,23 @@ static void test_model_usual_amounts_follow_segment(void **state)
             assert_true(median >= 50 && median <= 3000);
             break;
         }
-        assert_true(cu->usual_hi > 100 * median && cu->usual_hi < 1000000);
+        assert_true(cu->usual_hi > 100 * median);
+        /* payroll and suppliers: the only usual amounts over $10,000 */
+        if (cu->big) {
+            assert_int_not_equal(cu->segment, TXN_SEG_RETAIL);
+            assert_in_range(cu->usual_hi, 1500000, TXN_BIG_TOP_MAX);
+            big[cu->segment]++;
+        } else {
+            assert_true(cu->usual_hi < 1000000);
+        }
+        seg_n[cu->segment]++;
+        if (cu->rent) {
+            assert_in_range(cu->rent, 900, 6000);
+            assert_in_range(cu->rent_day, 1, 28);
+        }
     }
+    assert_in_range(big[TXN_SEG_BUSINESS] * 100 / seg_n[TXN_SEG_BUSINESS], 34, 46);
+    assert_in_range(big[TXN_SEG_PREMIUM] * 100 / seg_n[TXN_SEG_PREMIUM], 14, 26);
     txn_model_free(m);
 }
 

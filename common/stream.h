@@ -1,0 +1,65 @@
+/* stream.h - server-sent events: one hub thread reads each newly committed
+ * event once (per tick, only when the head moved), formats it once into a
+ * ring of messages bounded in bytes, and wakes the clients' suspended
+ * connections; each client's stream is a response callback on its MHD
+ * worker that copies the messages it matches from the ring. No thread
+ * and no buffer per client: a client is a cursor into the ring (and at
+ * most one message in hand), so memory does not grow with slow readers.
+ * A client the ring has overtaken gets a final `event: overflow` naming
+ * the last sequence it was sent, and its stream ends. A client resuming
+ * from before the ring reads the gap from the source first. */
+#ifndef BM_COMMON_STREAM_H
+#define BM_COMMON_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "http_server.h"
+#include "rc.h"
+
+/* One event; false stops the read. ts_ms and anomaly_type are those of
+ * the event when read unfiltered (they serve the clients' filters). */
+typedef bool (*stream_event_fn)(void *ud, uint64_t seq, int64_t ts_ms, const char *anomaly_type,
+                                const char *body, size_t len);
+
+/* Where events come from: a service's database, the gateway's buffer. */
+struct stream_source {
+    void *ctx;
+    /* Newest committed sequence, without I/O. */
+    uint64_t (*head)(void *ctx);
+    /* Events after `after`, oldest first, at most max: all of them when q
+     * is NULL (the hub thread), else those matching q (a client's worker
+     * catching up). *examined: the sequence to continue after (SPEC §6
+     * next_since). Called from several threads. */
+    enum bm_rc (*read)(void *ctx, const struct db_list_query *q, uint64_t after, int64_t max,
+                       stream_event_fn emit, void *ud, uint64_t *examined);
+};
+
+struct stream_hub_opts {
+    struct stream_source src;
+    int64_t heartbeat_ms; /* a comment line after this long without a write */
+    int64_t ring_bytes;   /* formatted messages kept for the clients */
+    int64_t tick_ms;      /* how often the hub looks for new events (0: 10) */
+};
+
+struct stream_hub;
+
+enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub **out) BM_WUR;
+/* Ends every stream and stops the hub thread; new streams get 503. Before
+ * the HTTP server stops (it must not stop with suspended connections). */
+void stream_hub_shutdown(struct stream_hub *h);
+/* After the HTTP server has stopped. */
+void stream_hub_free(struct stream_hub *h);
+
+/* Answers req with a text/event-stream of the events matching q (its
+ * filters; limit and since ignored) after `after`, or from now on when
+ * from_now. */
+void stream_serve(struct stream_hub *h, struct http_req *req, const struct db_list_query *q,
+                  bool from_now, uint64_t after);
+
+/* Streams open now, and those ended by an overflow so far. */
+void stream_counts(struct stream_hub *h, uint64_t *open, uint64_t *overflows);
+
+#endif

@@ -1,0 +1,633 @@
+/* test_streams.c - server-sent events, list formats, gzip, filters,
+ * export and CORS on transaction-service, end to end. */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+#include "harness.h"
+#include "http_client.h"
+
+#define TXN "transaction-service"
+#define STREAM "/transactions/events/stream"
+
+/* A fast flat stream with a backfill to resume into. */
+static const char fast_config[] =
+    "{\"generation_settings\":{\"events_per_second\":2000}}";
+
+static void start_at(struct proc *p, const char *tag, const char *config,
+                     const char *const *extra);
+
+static void start_fast(struct proc *p, const char *tag, const char *const *extra)
+{
+    start_at(p, tag, fast_config, extra);
+}
+
+static void start_at(struct proc *p, const char *tag, const char *config,
+                     const char *const *extra)
+{
+    /* a Tuesday's morning peak: 3000 events/s */
+    const char *args[16] = { "--seed", "11", "--start-time", "2026-01-06T10:00:00Z",
+                             "--backfill", "2m" };
+    int n = 6;
+
+    for (int i = 0; extra && extra[i] && n < 15; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    h_proc_start_backfilled(p, tag, TXN, config, args, 60000);
+}
+
+/* An SSE client on a raw socket: open sends the request; next_event
+ * reads one message (id and data, or a comment / named event). */
+struct sse {
+    int fd;
+    char buf[256 * 1024];
+    size_t len;
+};
+
+static int sse_open(struct sse *s, int port, const char *path, const char *extra_header,
+                    int rcvbuf)
+{
+    char req[1024];
+    int n;
+
+    memset(s, 0, sizeof(*s));
+    s->fd = h_tcp_connect_loopback(port);
+    if (s->fd < 0)
+        return -1;
+    /* after connect: still bounds the window it advertises from now on */
+    if (rcvbuf > 0)
+        (void)setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\nAccept: text/event-stream\r\n%s%s\r\n",
+                 path, extra_header ? extra_header : "", extra_header ? "\r\n" : "");
+    if (write(s->fd, req, (size_t)n) != n)
+        return -1;
+    return 0;
+}
+
+static void sse_close(struct sse *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+/* Reads more bytes within timeout_ms; 0 on EOF, -1 on timeout/error. */
+static int sse_fill(struct sse *s, int timeout_ms)
+{
+    struct pollfd pfd = { s->fd, POLLIN, 0 };
+    ssize_t n;
+
+    if (s->len == sizeof(s->buf))
+        return -1;
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return -1;
+    n = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
+    if (n <= 0)
+        return (int)n;
+    s->len += (size_t)n;
+    return 1;
+}
+
+/* Next message's lines into msg (NUL-terminated); false on EOF/timeout. */
+static bool sse_next(struct sse *s, char *msg, size_t cap, int timeout_ms)
+{
+    long until = h_now_ms() + timeout_ms;
+
+    for (;;) {
+        char *start = s->buf, *end;
+        /* HTTP/1.0: no chunks; skip the response head */
+        for (;;) {
+            char *nl = memchr(start, '\n', s->len - (size_t)(start - s->buf));
+            if (!nl)
+                break;
+            if (strncmp(start, "id: ", 4) == 0 || strncmp(start, "data: ", 6) == 0 ||
+                strncmp(start, "event: ", 7) == 0 || start[0] == ':')
+                break;
+            start = nl + 1;
+        }
+        end = NULL;
+        {
+            size_t left = s->len - (size_t)(start - s->buf);
+            for (size_t i = 0; i + 1 < left; i++)
+                if (start[i] == '\n' && start[i + 1] == '\n') {
+                    end = start + i + 2;
+                    break;
+                }
+        }
+        if (end && (start[0] == 'i' || start[0] == 'd' || start[0] == 'e' || start[0] == ':')) {
+            size_t m = (size_t)(end - start);
+            size_t c = m < cap - 1 ? m : cap - 1;
+            memcpy(msg, start, c);
+            msg[c] = '\0';
+            memmove(s->buf, end, s->len - (size_t)(end - s->buf));
+            s->len -= (size_t)(end - s->buf);
+            return true;
+        }
+        if (start != s->buf) {
+            memmove(s->buf, start, s->len - (size_t)(start - s->buf));
+            s->len -= (size_t)(start - s->buf);
+        }
+        if (h_now_ms() > until || sse_fill(s, (int)(until - h_now_ms()) + 1) <= 0)
+            return false;
+    }
+}
+
+/* Next event's id (and its data's JSON, if wanted); -1 if none in time. */
+static long long sse_next_event(struct sse *s, cJSON **data, int timeout_ms)
+{
+    char msg[8192];
+
+    while (sse_next(s, msg, sizeof(msg), timeout_ms)) {
+        const char *d;
+        if (strncmp(msg, "id: ", 4) != 0)
+            continue;
+        if (data) {
+            d = strstr(msg, "\ndata: ");
+            *data = d ? cJSON_Parse(d + 7) : NULL;
+        }
+        {
+            long id;
+            return h_num_at(msg + 4, &id) ? id : -1;
+        }
+    }
+    return -1;
+}
+
+static void test_sse_resumes_by_last_event_id_and_since_without_gap_or_duplicate(void **state)
+{
+    struct proc p;
+    struct sse s;
+    char path[128], hdr[64];
+    long long head, id, last;
+
+    /* a ring of ~5 s: a loaded test machine does not overflow this reader */
+    const char *const extra[] = { "--stream-buffer-bytes", "16777216", NULL };
+
+    (void)state;
+    start_fast(&p, "sseresume", extra);
+    head = h_health_head(p.port);
+    assert_true(head > 500);
+    snprintf(path, sizeof(path), STREAM "?since=%lld", head - 400);
+    assert_int_equal(sse_open(&s, p.port, path, NULL, 0), 0);
+    last = head - 400;
+    /* from the database (catch-up) into the live ring */
+    for (int i = 0; i < 600; i++) {
+        cJSON *d = NULL;
+        id = sse_next_event(&s, &d, 5000);
+        assert_int_equal(id, last + 1);
+        assert_non_null(d);
+        assert_int_equal(h_jnum(d, "sequence"), id);
+        cJSON_Delete(d);
+        last = id;
+    }
+    sse_close(&s);
+    snprintf(hdr, sizeof(hdr), "Last-Event-ID: %lld", last);
+    /* the header wins over since */
+    assert_int_equal(sse_open(&s, p.port, STREAM "?since=1", hdr, 0), 0);
+    for (int i = 0; i < 300; i++) {
+        id = sse_next_event(&s, NULL, 5000);
+        assert_int_equal(id, last + 1);
+        last = id;
+    }
+    sse_close(&s);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static void test_sse_applies_the_list_filters(void **state)
+{
+    struct proc p;
+    struct sse s;
+    char path[160];
+    const char *cust;
+    cJSON *page, *ev;
+    int seen = 0;
+
+    (void)state;
+    start_fast(&p, "ssefilter", NULL);
+    assert_true(sse_open(&s, p.port, STREAM "?since=0&anomalies_only=true", NULL, 0) == 0);
+    for (int i = 0; i < 20; i++) {
+        cJSON *d = NULL;
+        assert_true(sse_next_event(&s, &d, 5000) > 0);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "is_anomaly")));
+        cJSON_Delete(d);
+    }
+    sse_close(&s);
+    page = h_get_json(p.port, "/transactions/events?limit=1");
+    ev = cJSON_GetArrayItem(h_events_of(page), 0);
+    cust = h_jstr(ev, "customer_id");
+    assert_non_null(cust);
+    snprintf(path, sizeof(path), STREAM "?since=0&customer_id=%s", cust);
+    assert_true(sse_open(&s, p.port, path, NULL, 0) == 0);
+    for (;;) {
+        cJSON *d = NULL;
+        if (sse_next_event(&s, &d, 1500) < 0)
+            break;
+        assert_string_equal(h_jstr(d, "customer_id"), cust);
+        cJSON_Delete(d);
+        seen++;
+    }
+    assert_true(seen >= 1);
+    sse_close(&s);
+    cJSON_Delete(page);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static void test_sse_sends_a_comment_heartbeat_when_idle(void **state)
+{
+    const char *const extra[] = { "--stream-heartbeat-ms", "300", NULL };
+    struct proc p;
+    struct sse s;
+    char msg[512];
+    long t0;
+
+    (void)state;
+    start_fast(&p, "ssehb", extra);
+    assert_true(sse_open(&s, p.port, STREAM "?customer_id=CUST_NOBODY", NULL, 0) == 0);
+    t0 = h_now_ms();
+    assert_true(sse_next(&s, msg, sizeof(msg), 2000));
+    if (msg[0] != ':')
+        fail_msg("not a comment: %.200s", msg);
+    assert_true(h_now_ms() - t0 < 1500);
+    assert_true(sse_next(&s, msg, sizeof(msg), 2000));
+    assert_true(msg[0] == ':');
+    sse_close(&s);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static void test_sse_reader_that_stops_reading_gets_overflow_and_the_stream_ends(void **state)
+{
+    const char *const extra[] = { "--stream-buffer-bytes", "65536", NULL };
+    struct proc p;
+    struct sse s;
+    char msg[8192];
+    long long last = -1;
+    bool overflow = false, ended = false;
+
+    (void)state;
+    /* 300 events/s, ~200 KB/s: the 64 KiB ring holds ~0.3 s of them */
+    start_at(&p, "sseover", "{\"generation_settings\":{\"events_per_second\":200}}", extra);
+    assert_true(sse_open(&s, p.port, STREAM, NULL, 4096) == 0);
+    h_sleep_ms(6000); /* ~1.2 MB: far past the ring and the socket buffers */
+    while (sse_next(&s, msg, sizeof(msg), 3000)) {
+        if (getenv("BM_DEBUG_SSE"))
+            fprintf(stderr, "msg: %.60s\n", msg);
+        if (strncmp(msg, "id: ", 4) == 0) {
+            long id = -1;
+            assert_true(h_num_at(msg + 4, &id));
+            if (last >= 0)
+                assert_int_equal(id, last + 1);
+            last = id;
+        } else if (strncmp(msg, "event: overflow", 15) == 0) {
+            const char *d = strstr(msg, "data: ");
+            cJSON *j;
+            assert_non_null(d);
+            j = cJSON_Parse(d + 6);
+            assert_true(last > 0); /* some came before the reader stalled */
+            assert_int_equal(h_jnum(j, "last_sequence"), last);
+            cJSON_Delete(j);
+            overflow = true;
+            break;
+        }
+    }
+    assert_true(overflow);
+    /* then the server ends the stream (HTTP/1.0: it closes) */
+    for (int i = 0; i < 50 && !ended; i++) {
+        s.len = 0;
+        ended = sse_fill(&s, 200) == 0;
+    }
+    assert_true(ended);
+    sse_close(&s);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static long long rss_of(int port)
+{
+    cJSON *m = h_get_json(port, "/metrics");
+    cJSON *proc = cJSON_GetObjectItemCaseSensitive(m, "process");
+    long long v = h_jnum(proc ? proc : m, "rss_bytes");
+    cJSON_Delete(m);
+    return v;
+}
+
+static void test_sse_rss_stays_flat_with_many_streams(void **state)
+{
+    enum { N = 200 };
+    struct proc p;
+    static struct sse s[N];
+    long long r1 = 0, r2;
+
+    (void)state;
+    start_fast(&p, "sserss", NULL);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(sse_open(&s[i], p.port, STREAM, NULL, 0), 0);
+    for (int round = 0; round < 30; round++) {
+        for (int i = 0; i < N; i++) {
+            s[i].len = 0;
+            (void)sse_fill(&s[i], 0);
+        }
+        h_sleep_ms(50);
+        if (round == 10)
+            r1 = rss_of(p.port);
+    }
+    r2 = rss_of(p.port);
+    /* 20 rounds later (~2000 events to each of 200 streams) */
+    assert_true(r1 > 0);
+    assert_true(r2 - r1 < 2 * 1024 * 1024);
+    for (int i = 0; i < N; i++)
+        sse_close(&s[i]);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_ndjson_and_csv_lists_hold_the_same_events_as_json(void **state)
+{
+    struct proc p;
+    struct resp r, rn, rc;
+    const char *const nd[] = { "Accept: application/x-ndjson", NULL };
+    cJSON *j;
+    size_t lines = 0;
+    char *line, *save = NULL;
+
+    (void)state;
+    start_fast(&p, "formats", NULL);
+    j = h_get_page(p.port, "/transactions/events?since=0&limit=50", &r);
+    assert_int_equal(h_http_req(p.port, "GET", "/transactions/events?since=0&limit=50", NULL, nd,
+                                &rn), 0);
+    assert_int_equal(rn.status, 200);
+    assert_non_null(strstr(rn.ctype, "application/x-ndjson"));
+    for (line = strtok_r(rn.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *e = cJSON_Parse(line);
+        assert_non_null(e);
+        assert_int_equal(h_jnum(e, "sequence"),
+                         h_jnum(cJSON_GetArrayItem(h_events_of(j), (int)lines), "sequence"));
+        cJSON_Delete(e);
+        lines++;
+    }
+    assert_int_equal(lines, 50);
+    assert_int_equal(h_http_req(p.port, "GET", "/transactions/events?since=0&limit=50&format=csv",
+                                NULL, NULL, &rc), 0);
+    assert_int_equal(rc.status, 200);
+    assert_non_null(strstr(rc.ctype, "text/csv"));
+    assert_true(strncmp(rc.body, "transaction_id,timestamp,sequence,", 34) == 0);
+    assert_non_null(strstr(rc.body, ",location.country,location.city,"));
+    lines = 0;
+    for (char *q = rc.body; (q = strstr(q, "\r\n")) != NULL; q += 2)
+        lines++;
+    assert_int_equal(lines, 51);
+    h_resp_free(&rc);
+    /* no events: still the header row, from the service's known columns */
+    assert_int_equal(h_http_req(p.port, "GET",
+                                "/transactions/events?customer_id=CUST_NOBODY&format=csv", NULL,
+                                NULL, &rc), 0);
+    assert_int_equal(rc.status, 200);
+    assert_true(strncmp(rc.body, "transaction_id,timestamp,sequence,", 34) == 0);
+    assert_string_equal(strstr(rc.body, ",origin\r\n"), ",origin\r\n"); /* and nothing after */
+    cJSON_Delete(j);
+    h_resp_free(&r);
+    h_resp_free(&rn);
+    h_resp_free(&rc);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static void test_gzip_decodes_to_the_same_bytes(void **state)
+{
+    struct proc p;
+    struct resp plain, gz;
+    const char *const ae[] = { "Accept-Encoding: gzip", NULL };
+    const char *paths[] = { "/transactions/events?since=0&limit=200",
+                            "/transactions/events?since=0&limit=200&format=csv" };
+
+    (void)state;
+    start_fast(&p, "gzip", NULL);
+    for (size_t k = 0; k < 2; k++) {
+        z_stream z;
+        unsigned char *out = malloc(4 << 20);
+        assert_non_null(out);
+        assert_int_equal(h_http_req(p.port, "GET", paths[k], NULL, NULL, &plain), 0);
+        assert_int_equal(h_http_req(p.port, "GET", paths[k], NULL, ae, &gz), 0);
+        assert_int_equal(gz.status, 200);
+        assert_true(gz.len < plain.len / 2);
+        memset(&z, 0, sizeof(z));
+        assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+        z.next_in = (unsigned char *)gz.body;
+        z.avail_in = (unsigned)gz.len;
+        z.next_out = out;
+        z.avail_out = 4 << 20;
+        assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+        assert_int_equal(z.total_out, plain.len);
+        assert_memory_equal(out, plain.body, plain.len);
+        inflateEnd(&z);
+        free(out);
+        h_resp_free(&plain);
+        h_resp_free(&gz);
+    }
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static void expect_400(int port, const char *path, const char *field)
+{
+    struct resp r;
+    cJSON *j, *err;
+
+    assert_int_equal(h_http_req(port, "GET", path, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 400);
+    j = cJSON_Parse(r.body);
+    err = cJSON_GetObjectItemCaseSensitive(j, "error");
+    assert_string_equal(h_jstr(err, "field"), field);
+    cJSON_Delete(j);
+    h_resp_free(&r);
+}
+
+static void test_filters_narrow_the_list_and_bad_input_is_400(void **state)
+{
+    struct proc p;
+    cJSON *all, *some, *e;
+    char path[256], from[32], to[32];
+    int n;
+
+    (void)state;
+    start_fast(&p, "filters", NULL);
+    expect_400(p.port, "/transactions/events?from=yesterday", "from");
+    expect_400(p.port, "/transactions/events?to=2026-13-01T00:00:00Z", "to");
+    expect_400(p.port, "/transactions/events?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+               "from");
+    expect_400(p.port, "/transactions/events?format=xml", "format");
+    expect_400(p.port, "/transactions/events?username=bob", "username");
+    expect_400(p.port, STREAM "?from=x", "from");
+    expect_400(p.port, "/transactions/export?format=yaml", "format");
+
+    all = h_get_json(p.port, "/transactions/events?since=0&limit=1000");
+    n = cJSON_GetArraySize(h_events_of(all));
+    assert_true(n > 300);
+    snprintf(from, sizeof(from), "%s", h_jstr(cJSON_GetArrayItem(h_events_of(all), 100), "timestamp"));
+    snprintf(to, sizeof(to), "%s", h_jstr(cJSON_GetArrayItem(h_events_of(all), 200), "timestamp"));
+    snprintf(path, sizeof(path), "/transactions/events?since=0&limit=1000&from=%s&to=%s", from, to);
+    some = h_get_json(p.port, path);
+    cJSON_ArrayForEach(e, h_events_of(some)) {
+        assert_true(strcmp(h_jstr(e, "timestamp"), from) >= 0);
+        assert_true(strcmp(h_jstr(e, "timestamp"), to) < 0);
+    }
+    assert_true(cJSON_GetArraySize(h_events_of(some)) >= 90);
+    cJSON_Delete(some);
+    snprintf(path, sizeof(path), "/transactions/events?customer_id=%s",
+             h_jstr(cJSON_GetArrayItem(h_events_of(all), 0), "customer_id"));
+    some = h_get_json(p.port, path);
+    assert_true(cJSON_GetArraySize(h_events_of(some)) >= 1);
+    cJSON_ArrayForEach(e, h_events_of(some))
+        assert_string_equal(h_jstr(e, "customer_id"),
+                            h_jstr(cJSON_GetArrayItem(h_events_of(all), 0), "customer_id"));
+    cJSON_Delete(some);
+    cJSON_Delete(all);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static void test_export_of_a_time_range_equals_the_list_of_that_range(void **state)
+{
+    struct proc p;
+    cJSON *all, *list, *exp;
+    struct resp r;
+    char path[256], from[32], to[32];
+
+    (void)state;
+    start_fast(&p, "export", NULL);
+    all = h_get_json(p.port, "/transactions/events?since=0&limit=1000");
+    snprintf(from, sizeof(from), "%s", h_jstr(cJSON_GetArrayItem(h_events_of(all), 10), "timestamp"));
+    snprintf(to, sizeof(to), "%s", h_jstr(cJSON_GetArrayItem(h_events_of(all), 900), "timestamp"));
+    snprintf(path, sizeof(path), "/transactions/events?since=0&limit=1000&from=%s&to=%s", from, to);
+    list = h_get_json(p.port, path);
+    snprintf(path, sizeof(path), "/transactions/export?from=%s&to=%s", from, to);
+    assert_int_equal(h_http_req(p.port, "GET", path, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    exp = cJSON_Parse(r.body);
+    assert_true(cJSON_IsArray(exp));
+    assert_int_equal(cJSON_GetArraySize(exp), cJSON_GetArraySize(h_events_of(list)));
+    for (int i = 0; i < cJSON_GetArraySize(exp); i++)
+        assert_int_equal(h_jnum(cJSON_GetArrayItem(exp, i), "sequence"),
+                         h_jnum(cJSON_GetArrayItem(h_events_of(list), i), "sequence"));
+    cJSON_Delete(exp);
+    cJSON_Delete(list);
+    cJSON_Delete(all);
+    h_resp_free(&r);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+static void test_cors_preflight_and_headers(void **state)
+{
+    const char *const extra[] = { "--cors-origins", "http://a.example, http://b.example", NULL };
+    struct proc p;
+    char out[8192];
+
+    (void)state;
+    start_fast(&p, "cors", extra);
+    assert_int_equal(h_raw_http(p.port,
+                                "OPTIONS /transactions HTTP/1.1\r\nHost: x\r\n"
+                                "Origin: http://b.example\r\n"
+                                "Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
+                                out, sizeof(out), 3000),
+                     204);
+    assert_non_null(strstr(out, "Access-Control-Allow-Origin: http://b.example\r\n"));
+    assert_non_null(strstr(out, "Access-Control-Allow-Methods: POST, OPTIONS\r\n"));
+    assert_non_null(strstr(out, "Access-Control-Allow-Headers: "));
+    assert_non_null(strstr(out, "Vary: Origin\r\n"));
+    assert_int_equal(h_raw_http(p.port,
+                                "GET /health HTTP/1.1\r\nHost: x\r\nOrigin: http://a.example\r\n"
+                                "Connection: close\r\n\r\n",
+                                out, sizeof(out), 3000),
+                     200);
+    assert_non_null(strstr(out, "Access-Control-Allow-Origin: http://a.example\r\n"));
+    assert_int_equal(h_raw_http(p.port,
+                                "GET /health HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n"
+                                "Connection: close\r\n\r\n",
+                                out, sizeof(out), 3000),
+                     200);
+    assert_null(strstr(out, "Access-Control-Allow-Origin"));
+    assert_int_equal(h_raw_http(p.port,
+                                "OPTIONS /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                out, sizeof(out), 3000),
+                     404);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+}
+
+/* The gateway poller's parallel GETs ask for gzip (hc_multi_get): the
+ * page arrives compressed and decodes to exactly what a plain request
+ * gets, so the merged events are unchanged. */
+static void test_poller_gets_take_gzip_and_decode_to_the_same_page(void **state)
+{
+    struct proc p;
+    struct resp plain;
+    struct hc_multi *m;
+    struct hc_resp r[2];
+    char url[2][128];
+    const char *urls[2] = { url[0], url[1] };
+
+    (void)state;
+    assert_int_equal(http_client_global_init(), BM_OK);
+    start_fast(&p, "pollgz", NULL);
+    snprintf(url[0], sizeof(url[0]), "http://127.0.0.1:%d/transactions/events?since=0&limit=1000",
+             p.port);
+    snprintf(url[1], sizeof(url[1]), "http://127.0.0.1:%d/health", p.port);
+    assert_int_equal(hc_multi_new(&m), BM_OK);
+    hc_multi_get(m, urls, 2, 10000, 4 << 20, r);
+    assert_int_equal(h_http_req(p.port, "GET", "/transactions/events?since=0&limit=1000", NULL,
+                                NULL, &plain), 0);
+    assert_int_equal(plain.status, 200);
+    assert_int_equal(r[0].result, HC_OK);
+    assert_int_equal(r[0].status, 200);
+    assert_int_equal(r[0].body.len, plain.len);
+    assert_memory_equal(r[0].body.data, plain.body, plain.len);
+    assert_true(r[0].wire_len > 0 && r[0].wire_len < plain.len / 4);
+    print_message("poller page: %zu bytes decoded from %zu on the wire\n", r[0].body.len,
+                  r[0].wire_len);
+    assert_int_equal(r[1].result, HC_OK);
+    assert_int_equal(r[1].status, 200);
+    for (int i = 0; i < 2; i++)
+        hc_resp_free(&r[i]);
+    hc_multi_free(m);
+    h_resp_free(&plain);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+    http_client_global_cleanup();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sse_resumes_by_last_event_id_and_since_without_gap_or_duplicate),
+        cmocka_unit_test(test_sse_applies_the_list_filters),
+        cmocka_unit_test(test_sse_sends_a_comment_heartbeat_when_idle),
+        cmocka_unit_test(test_sse_reader_that_stops_reading_gets_overflow_and_the_stream_ends),
+        cmocka_unit_test(test_sse_rss_stays_flat_with_many_streams),
+        cmocka_unit_test(test_ndjson_and_csv_lists_hold_the_same_events_as_json),
+        cmocka_unit_test(test_gzip_decodes_to_the_same_bytes),
+        cmocka_unit_test(test_poller_gets_take_gzip_and_decode_to_the_same_page),
+        cmocka_unit_test(test_filters_narrow_the_list_and_bad_input_is_400),
+        cmocka_unit_test(test_export_of_a_time_range_equals_the_list_of_that_range),
+        cmocka_unit_test(test_cors_preflight_and_headers),
+    };
+    return cmocka_run_group_tests(tests, h_procs_setup, h_procs_teardown);
+}
