@@ -165,16 +165,12 @@ void dataset_free(struct dataset *d)
     free(d);
 }
 
-static enum bm_rc put_line(struct dataset *d, struct buf *out)
+/* CSV: the event's JSON (in ev_json) as a row, the header row first. */
+static enum bm_rc put_csv(struct dataset *d, struct buf *out)
 {
     const char *json = d->ev_json.data;
     size_t len = d->ev_json.len;
 
-    if (d->format == DATASET_NDJSON) {
-        if (buf_append(out, json, len) != BM_OK || buf_putc(out, '\n') != BM_OK)
-            return BM_ENOMEM;
-        return BM_OK;
-    }
     if (d->next_seq == 1 && evfmt_csv_header(json, len, out) != BM_OK)
         return BM_ENOMEM;
     return evfmt_csv_row(json, len, out);
@@ -182,8 +178,12 @@ static enum bm_rc put_line(struct dataset *d, struct buf *out)
 
 enum bm_rc dataset_next(struct dataset *d, struct buf *out, bool *done)
 {
-    struct gen_event ev = { .json = &d->ev_json };
+    /* NDJSON: the generator appends the event to out itself (the JSON
+     * writer starts where the buffer ends), saving a copy per event. */
+    bool ndjson = d->format == DATASET_NDJSON;
+    struct gen_event ev = { .json = ndjson ? out : &d->ev_json };
     int64_t t = d->next_us;
+    size_t mark = out->len;
     enum bm_rc rc;
 
     *done = t >= d->end_us;
@@ -192,9 +192,11 @@ enum bm_rc dataset_next(struct dataset *d, struct buf *out, bool *done)
     buf_reset(&d->ev_json);
     rc = d->def->generate(d->model, d->state, &d->params, &d->rng, t, d->next_seq, &ev);
     if (rc == BM_OK)
-        rc = put_line(d, out);
-    if (rc != BM_OK)
+        rc = ndjson ? buf_putc(out, '\n') : put_csv(d, out);
+    if (rc != BM_OK) {
+        buf_truncate(out, mark); /* never half a line */
         return rc;
+    }
     d->next_seq++;
     if (ev.anomaly_type)
         d->anomalies++;
