@@ -251,8 +251,8 @@ static void draw_bar(const struct dataset *d, int64_t began_us)
             (int)(p.fraction * 100.0), ts, count, secs > 0 ? (double)p.events / secs / 1e6 : 0.0);
 }
 
-static void summary(const struct opts *o, const struct dataset *d, int64_t began_us,
-                    int stop_sig, bool tty)
+static void summary(const struct opts *o, const struct dataset *d, const char *settings,
+                    int64_t began_us, int stop_sig, bool tty)
 {
     struct dataset_progress p;
     char start[TIMEFMT_ISO_LEN + 1], events[32], anomalies[32];
@@ -263,17 +263,17 @@ static void summary(const struct opts *o, const struct dataset *d, int64_t began
     put_count(events, sizeof(events), p.events);
     put_count(anomalies, sizeof(anomalies), p.anomalies);
     fprintf(stderr, "%s%s: %s: %s events (%s anomalies) from %s for %s to %s in %.2f s (%.0f "
-                    "events/s)%s%s\n",
+                    "events/s; %s)%s%s\n",
             tty ? "\r\033[K" : "", PROG, svc_info(o->spec.svc)->name, events, anomalies, start,
             o->duration_text, o->out_path ? o->out_path : "stdout", secs,
-            secs > 0 ? (double)p.events / secs : 0.0,
+            secs > 0 ? (double)p.events / secs : 0.0, settings,
             stop_sig ? "; stopped by " : "", stop_sig == SIGINT ? "SIGINT"
                                              : stop_sig        ? "SIGTERM"
                                                                : "");
 }
 
 /* Generates the window into w; returns the exit status. */
-static int run(const struct opts *o, struct dataset *d, struct out *w)
+static int run(const struct opts *o, struct dataset *d, const char *settings, struct out *w)
 {
     bool tty = isatty(STDERR_FILENO) == 1, done = false;
     int64_t began = time_mono_us(), last_bar = 0;
@@ -299,7 +299,7 @@ static int run(const struct opts *o, struct dataset *d, struct out *w)
         goto write_error;
     if (stop_sig)
         status = 128 + stop_sig;
-    summary(o, d, began, stop_sig, tty);
+    summary(o, d, settings, began, stop_sig, tty);
     return status;
 write_error:
     if (tty)
@@ -315,10 +315,13 @@ int main(int argc, char **argv)
     struct bm_config cfg;
     struct dataset *d = NULL;
     struct out w = { .fd = STDOUT_FILENO };
+    char settings[600];
     int status;
 
     sig_block_stop(); /* SIGPIPE ignored too: a closed reader is a write error */
-    log_init(PROG, LOG_WARN);
+    /* not the daemon's warning for a missing default config file: the
+     * summary names the settings used */
+    log_init(PROG, LOG_ERROR);
     log_set_fd(STDERR_FILENO); /* standard output carries the dataset */
     status = parse_args(argc, argv, &o);
     if (status)
@@ -347,7 +350,12 @@ int main(int argc, char **argv)
         }
     }
     buf_init(&w.b, OUT_MAX);
-    status = run(&o, d, &w);
+    /* cfg_load read the file if it was there (a named one must be) */
+    if (cfg.config_explicit || access(cfg.config_path, R_OK) == 0)
+        snprintf(settings, sizeof(settings), "settings of %s", cfg.config_path);
+    else
+        snprintf(settings, sizeof(settings), "built-in settings");
+    status = run(&o, d, settings, &w);
     buf_free(&w.b);
     if (o.out_path && close(w.fd) != 0 && status == 0) {
         fprintf(stderr, "%s: cannot write %s: %s\n", PROG, o.out_path, strerror(errno));
