@@ -35,7 +35,7 @@ serve() {
         --start-time "$START" --backfill "$DUR" "${CFG[@]}" >"$log" 2>&1 &
     pid=$!
     for ((i = 0; i < 600; i++)); do
-        port=$(sed -n 's/.*"msg":"listening","port":\([0-9]*\).*/\1/p' "$log" | head -n 1)
+        port=$(sed -n 's/.*"msg":"listening","port":\([0-9]*\).*/\1/p' "$log" 2>/dev/null | head -n 1)
         [[ -n "$port" ]] && break
         sleep 0.1
     done
