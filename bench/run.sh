@@ -7,8 +7,8 @@
 # GET /health and the newest-100 event page under wrk against a bare
 # libmicrohttpd server (bench/bare_server.c) serving a body of the same size,
 # backfill events/s against a bare SQLite insert loop (bench/bare_insert.c),
-# bankmock-generate's events/s for the same seed and start to /dev/null on one
-# core against that backfill rate (issue 17: transaction >= 1,000,000/s and
+# bankmock-generate's events/s for the same seed and start to /dev/null (one
+# thread) against that backfill rate (issue 17: transaction >= 1,000,000/s and
 # >= 5x its backfill),
 # live generation at events_per_second 5000 (events/s realised against the
 # rate the service expects), RSS after the load, and GET /health under wrk
@@ -44,7 +44,8 @@
 # Environment: BENCH_SECONDS (wrk duration, 1), BENCH_ROUNDS (40), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED (42),
 # BENCH_BACKFILL (backfill timed for events/s, 6h), BENCH_DATASET (the window
-# bankmock-generate writes to /dev/null for its events/s, 1d), BENCH_INSERT_ROWS (500000),
+# bankmock-generate writes to /dev/null for its events/s, 1d), BENCH_DATASET_RUNS
+# (runs of it, the median shown, 3), BENCH_INSERT_ROWS (500000),
 # BENCH_LIVE_SECONDS (live generation timed, 5), BENCH_GATEWAY_WAIT (seconds
 # to wait for a full /events page, a full buffer and the history read, 60),
 # BENCH_POLL_INTERVAL_MS (the gateway's --poll-interval-ms, 1000),
@@ -83,6 +84,7 @@ THREADS=${BENCH_THREADS:-2}
 SEED=${BENCH_SEED:-42}
 BACKFILL=${BENCH_BACKFILL:-6h}
 DATASET=${BENCH_DATASET:-1d}
+DATASET_RUNS=${BENCH_DATASET_RUNS:-3}
 BACKFILL_START=2024-03-04T08:00:00.000Z   # a Monday: a fixed, ordinary workload
 # Live runs start here: a Monday noon, shaping factor 1.0, so the expected
 # rate is the configured one whatever the wall clock says.
@@ -260,18 +262,21 @@ backfill_rate() {
 }
 
 # dataset_rate SERVICE ARGS... : "events/s events" of bankmock-generate writing
-# DATASET of SERVICE to /dev/null, pinned to one core when taskset is there;
-# the rate from exec to exit (the model's build included).
+# DATASET of SERVICE to /dev/null (one thread: one core), the median of
+# DATASET_RUNS runs, each timed from exec to exit (the model's build included).
 dataset_rate() {
-    local svc=$1 t0 t1 n pin=()
+    local svc=$1 t0 t1 n i
+    local -a rates
     shift
-    command -v taskset >/dev/null && pin=(taskset -c 0)
-    t0=$EPOCHREALTIME
-    n=$("${pin[@]}" "$BIN/bankmock-generate" --service "$svc" --duration "$DATASET" "$@" \
-        2>&1 >/dev/null | sed -n 's/.*: \([0-9,]*\) events (.*/\1/p' | tr -d ,) || n=
-    t1=$EPOCHREALTIME
-    [[ -n "$n" ]] || { echo "- 0"; return 0; }
-    awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.0f %d\n", n / (b - a), n }'
+    for ((i = 0; i < DATASET_RUNS; i++)); do
+        t0=$EPOCHREALTIME
+        n=$("$BIN/bankmock-generate" --service "$svc" --duration "$DATASET" "$@" 2>&1 >/dev/null |
+            sed -n 's/.*: \([0-9,]*\) events (.*/\1/p' | tr -d ,) || n=
+        t1=$EPOCHREALTIME
+        [[ -n "$n" ]] || { echo "- 0"; return 0; }
+        rates+=("$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.0f", n / (b - a) }')")
+    done
+    echo "$(median "${rates[@]}") $n"
 }
 
 # head_at URL : "EPOCHREALTIME head_sequence" from URL's /health.
