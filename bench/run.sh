@@ -20,8 +20,10 @@
 # rate after 5 minutes of history (more than the gateway's buffer holds):
 # start-up time; once the default 100-event page and the buffer are full,
 # GET /events under wrk against bare_server serving a body of that size
-# (the median of a few pages), req/s and an absolute p99; RSS after the
-# load. Then a second gateway whose auth-service URL is bench/hang_server.c
+# (the median of a few pages), req/s and an absolute p99; the same beside
+# the transaction service's own newest-100 page (req/s at least 0.8x, p99
+# at most 1.25x); RSS after the load; /health beside BENCH_FLOOD idle
+# connections and the RSS meanwhile (< 24 MB). Then a second gateway whose auth-service URL is bench/hang_server.c
 # (accepts, never answers): the slowest of several requests to each
 # endpoint must stay within upstream_timeout_ms + 50 ms
 # (/services/auth-service/health must be a 504), first one request at a
@@ -54,7 +56,10 @@
 # BENCH_HANG_PARALLEL (hung requests kept in flight meanwhile, 4; 0 skips
 # those rows), BENCH_FLOOD (idle connections of the flood rows, 10000; 0 skips
 # them), BENCH_FLOOD_ROUNDS (wrk rounds with the flood and without, 6 each),
-# BENCH_ONLY (all, services or gateway: which rows to run, all),
+# BENCH_SSE_CLIENTS (streams of the SSE rows, 1000; 0 skips them),
+# BENCH_SSE_EPS (their service's events_per_second, 1000), BENCH_SSE_SECONDS
+# (their measured window, 10),
+# BENCH_ONLY (all, services, gateway or sse: which rows to run, all),
 # BENCH_KEEP=1 (keep the temporary directory with logs and wrk output),
 # BM_SKIP_DEPS=1, BM_SKIP_BUILD=1, BM_JOBS (2).
 set -euo pipefail
@@ -107,7 +112,7 @@ HANG_PAR=${BENCH_HANG_PARALLEL:-4}
 FLOOD_N=${BENCH_FLOOD:-10000}
 FLOOD_ROUNDS=${BENCH_FLOOD_ROUNDS:-6}
 ONLY=${BENCH_ONLY:-all}
-case "$ONLY" in all | services | gateway) ;; *) die "BENCH_ONLY: all, services or gateway" ;; esac
+case "$ONLY" in all | services | gateway | sse) ;; *) die "BENCH_ONLY: all, services, gateway or sse" ;; esac
 HUNG=auth-service                           # the service bench/hang_server.c plays
 CONFIG_FILE=config/anomaly_config.json
 CFG=()
@@ -128,9 +133,16 @@ T_STARTUP_MS=200
 T_GW_RPS=0.50
 T_GW_P99_MS=20
 T_GW_RSS_MB=24
+T_GW_SVC_RPS=0.80  # issue 21: gateway /events beside the service's own newest-100 page
+T_GW_SVC_P99=1.25
 T_HANG_SLACK_MS=50
 T_FLOOD_RPS=0.80   # issue 21: normal clients within 20% of quiet
 T_FLOOD_P99_MS=100 # issue 21: /health within 100 ms beside 10,000 idle connections
+T_SSE_P99_MS=50    # issue 17: SSE delivery p99, from the commit
+T_SSE_RSS_MB=16    # issue 17: RSS with the streams open
+SSE_N=${BENCH_SSE_CLIENTS:-1000}
+SSE_EPS=${BENCH_SSE_EPS:-1000}
+SSE_SECS=${BENCH_SSE_SECONDS:-10}
 
 # ---- measurements -----------------------------------------------------------
 
@@ -317,20 +329,25 @@ live_rate() {
 
 hwm_mb() { proc_mb "$1" VmHWM; }
 
-# conns_open BASE : connections.open in BASE's /metrics (0 if none).
+# conns_open BASE [PID] : connections.open in BASE's /metrics; without
+# it, PID's open descriptors (0 if neither).
 conns_open() {
     local n
     n=$(json_field "$1/metrics" .connections.open)
+    if [[ -z "$n" && -n "${2:-}" ]]; then
+        n=$(find "/proc/$2/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+    fi
     echo "${n:-0}"
 }
 
-# flood_set FLOOD_PID BASE on|off N : turn bench/flood on (until the service
-# holds N connections) or off (until it holds few); 20 s at most.
+# flood_set FLOOD_PID BASE on|off N [PID] : turn bench/flood on (until the
+# service, PID, holds N connections) or off (until it holds few); 20 s at
+# most.
 flood_set() {
     local fpid=$1 base=$2 want=$3 n=$4 open deadline=$((SECONDS + 20))
     if [[ "$want" == on ]]; then kill -USR1 "$fpid"; else kill -USR2 "$fpid"; fi
     while ((SECONDS < deadline)); do
-        open=$(conns_open "$base")
+        open=$(conns_open "$base" "${5:-}")
         if [[ "$want" == on ]]; then ((open >= n)) && return 0; else ((open < 64)) && return 0; fi
         sleep 0.05
     done
@@ -365,10 +382,10 @@ flood_pair() {
     wrk -t"$THREADS" -c"$CONNS" -d2s "$base/health" >/dev/null 2>&1 || true
     for ((i = 1; i <= FLOOD_ROUNDS * 2; i++)); do
         if ((i == FLOOD_ROUNDS / 2 + 1)); then
-            flood_set "$fpid" "$base" on "$held"
+            flood_set "$fpid" "$base" on "$held" "$pid"
         elif ((i == FLOOD_ROUNDS / 2 + FLOOD_ROUNDS + 1)); then
             rss=$(rss_mb "$pid")
-            flood_set "$fpid" "$base" off "$held"
+            flood_set "$fpid" "$base" off "$held" "$pid"
         fi
         if ((i > FLOOD_ROUNDS / 2 && i <= FLOOD_ROUNDS / 2 + FLOOD_ROUNDS)); then
             read -r a b c d <<<"$(wrk_run "$name-flood-$i" "$base/health")"
@@ -526,13 +543,73 @@ bench_service() {
     row "$short start-up ms (exec to /health)" "$up" "-" "-" "<= $T_STARTUP_MS ms" "$v"
 }
 
+# ---- server-sent events ---------------------------------------------------------
+
+# bench_sse NAME STREAM_PATH : SSE_N streams on one service generating live at
+# wall-clock speed (time shaping off, events_per_second SSE_EPS, so an event's
+# timestamp is the wall time it was generated), held by bench/sse_clients for
+# SSE_SECS after a warm-up. Rows: every client got every event (no gap, no
+# overflow), delivery p99 from the commit (the first /health poll, every
+# 5 ms, that shows the head at the event: the row's figure) and from the
+# event's timestamp (adds the writer's live batch gather, up to 50 ms:
+# info), and the service's RSS with the streams open.
+bench_sse() {
+    local name=$1 path=$2 short=${1%-service} port pid base cfg out rss hwm v
+    local clients complete events overflow gaps failed ts_p50 ts_p99 ts_max c_p50 c_p99 c_max
+    ((SSE_N > 0)) || return 0
+    cfg=$TMP/sse-config.json
+    printf '{"generation_settings":{"events_per_second":%s,"time_shaping":false}}\n' \
+        "$SSE_EPS" >"$cfg"
+    port=$(free_port)
+    base=http://127.0.0.1:$port
+    start "sse-$name" "$BIN/$name" --port "$port" --bind 127.0.0.1 --db "$TMP/sse-$name.db" \
+        --seed "$SEED" --backfill 10s --config "$cfg"
+    pid=$started
+    if ! wait_http "$base/health" "$pid" 20; then
+        stop "$pid"
+        row "$short SSE x$SSE_N rows" "-" "-" "-" "-" "FAIL (no /health)"
+        return 0
+    fi
+    sleep 1 # the backfill done, live
+    log "sse: $SSE_N streams on $name $path at $SSE_EPS events/s for ${SSE_SECS}s"
+    out=$("$BIN/sse_clients" "$port" "$path" "$SSE_N" "$SSE_SECS" 5 2>"$TMP/sse-clients.log") ||
+        out=
+    rss=$(rss_mb "$pid")
+    hwm=$(hwm_mb "$pid")
+    stop "$pid"
+    log "sse: ${out:-no result: $(tail -n 2 "$TMP/sse-clients.log")}"
+    if [[ -z "$out" ]]; then
+        row "$short SSE x$SSE_N rows" "-" "-" "-" "-" "FAIL (sse_clients failed)"
+        return 0
+    fi
+    # key=value pairs into the locals of the same name
+    clients=- complete=- events=- overflow=- gaps=- failed=- ts_p50=- ts_p99=- ts_max=-
+    c_p50=- c_p99=- c_max=-
+    eval "$(tr ' ' '\n' <<<"$out" | awk -F= '
+        $1 ~ /^(clients|complete|events|overflow|gaps|failed|ts_p50|ts_p99|ts_max)$/ &&
+            $2 ~ /^-?[0-9.]+$/ { print $1 "=" $2 }
+        $1 ~ /^commit_(p50|p99|max)$/ && $2 ~ /^-?[0-9.]+$/ { sub(/^commit/, "c", $1); print $1 "=" $2 }')"
+    v=$(verdict "$complete == $clients && $overflow == 0 && $events > 0")
+    row "$short SSE x$SSE_N: clients with all $events events" "$complete" "$clients" "-" \
+        "all, no gap/overflow" "$v (overflow $overflow, gaps $gaps, lost $failed)"
+    v=$(verdict "$c_p99 >= 0 && $c_p99 < $T_SSE_P99_MS")
+    row "$short SSE x$SSE_N delivery p99 ms (commit)" "$c_p99" "-" "-" "< $T_SSE_P99_MS ms" \
+        "$v (p50 $c_p50, max $c_max)"
+    row "$short SSE x$SSE_N delivery p99 ms (timestamp)" "$ts_p99" "-" "-" "-" \
+        "info (p50 $ts_p50, max $ts_max; + batch gather)"
+    if [[ "$rss" == - ]]; then v=FAIL; else v=$(verdict "$rss < $T_SSE_RSS_MB"); fi
+    row "$short SSE x$SSE_N RSS MB (peak $hwm)" "$rss" "-" "-" "< $T_SSE_RSS_MB MB" "$v"
+}
+
 # ---- the gateway --------------------------------------------------------------
 
-# gw_start LOGNAME PORT TXN_URL AUTH_URL MON_URL : api-gateway on PORT; pid in $started.
+# gw_start LOGNAME PORT TXN_URL AUTH_URL MON_URL : api-gateway on PORT; pid
+# in $started. The header timeout past the flood rows, as for the services.
 gw_start() {
     start "$1" "$BIN/api-gateway" --port "$2" --bind 127.0.0.1 \
         --transaction-url "$3" --auth-url "$4" --monitoring-url "$5" \
-        --poll-interval-ms "$POLL_MS" --upstream-timeout-ms "$UPSTREAM_MS" "${CFG[@]}"
+        --poll-interval-ms "$POLL_MS" --upstream-timeout-ms "$UPSTREAM_MS" \
+        --header-timeout-s 120 "${CFG[@]}"
 }
 
 # hang_probe BASE PATH N : N requests one at a time; prints "max_ms codes"
@@ -687,12 +764,40 @@ bench_gateway() {
     row "gw /events p99 ms" "$g_p99" "$r_p99" "$q_p99" \
         "< $T_GW_P99_MS ms" "$(verdict "$g_p99 < $T_GW_P99_MS")"
     row "gw /events p50 ms" "$g_p50" "$r_p50" "$(ratio "$g_p50" "$r_p50")" "-" "info"
+
+    # Beside the transaction service's own newest-100 page, polled by this
+    # gateway meanwhile: the gateway's page should cost what a service's
+    # cached page costs.
+    out=$(ab_pair txn-page "${url[transaction-service]}/transactions/events?limit=100" \
+        gw-events-vs-txn "$gbase/events")
+    read -r r_rps r_p50 r_p99 r_err g_rps g_p50 g_p99 g_err q_rps q_p99 q_rr q_pr <<<"$out"
+    v=$(verdict "$q_rps >= $T_GW_SVC_RPS && $g_err == 0")
+    row "gw /events req/s vs transaction page" "$g_rps" "$r_rps" "$q_rps" \
+        ">= ${T_GW_SVC_RPS}x service" "$v$(errs "$g_err" "$r_err")$(rounds "$q_rr")"
+    v=$(verdict "$q_p99 <= $T_GW_SVC_P99")
+    row "gw /events p99 ms vs transaction page" "$g_p99" "$r_p99" "$q_p99" \
+        "<= ${T_GW_SVC_P99}x service" "$v$(rounds "$q_pr")"
     rss=$(rss_mb "$gpid")
     hwm=$(hwm_mb "$gpid")
+    if ((FLOOD_N > 0)); then
+        local f_rps f_p99 f_err q_rps_r q_p99_r f_rss held
+        read -r q_rps q_p99 f_rps f_p99 f_err q_rps_r q_p99_r f_rss held <<<"$(flood_pair \
+            gw "$gpid" "$gbase")"
+    fi
     score_row "$gbase"
     stop "$gpid"
     if [[ "$rss" == - ]]; then v=FAIL; else v=$(verdict "$rss < $T_GW_RSS_MB"); fi
     row "gw RSS MB after load (peak $hwm; buffer $buf)" "$rss" "-" "-" "< $T_GW_RSS_MB MB" "$v"
+    if ((FLOOD_N > 0)); then
+        v=$(verdict "$q_rps_r >= $T_FLOOD_RPS && $f_err == 0")
+        row "gw /health req/s, $held idle conns" "$f_rps" "$q_rps" "$q_rps_r" \
+            ">= ${T_FLOOD_RPS}x quiet" "$v$(errs "$f_err" 0)"
+        v=$(verdict "$f_p99 <= $T_FLOOD_P99_MS")
+        row "gw /health p99 ms, $held idle conns" "$f_p99" "$q_p99" "$q_p99_r" \
+            "<= $T_FLOOD_P99_MS ms" "$v"
+        if [[ "$f_rss" == - ]]; then v=FAIL; else v=$(verdict "$f_rss < $T_GW_RSS_MB"); fi
+        row "gw RSS MB with $held idle conns" "$f_rss" "-" "-" "< $T_GW_RSS_MB MB" "$v"
+    fi
     if [[ "$up" == - ]]; then v="FAIL (no /health in 10 s)"; else v=$(verdict "$up <= $T_STARTUP_MS"); fi
     row "gw start-up ms (exec to /health)" "$up" "-" "-" "<= $T_STARTUP_MS ms" "$v"
 
@@ -746,11 +851,11 @@ bench_gateway() {
 
 # ---- main ---------------------------------------------------------------------
 
-bench_build bare_server bare_insert flood
+bench_build bare_server bare_insert flood sse_clients
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bankmock-bench.XXXXXX")
 log "$(nproc) CPUs; wrk -t$THREADS -c$CONNS -d${SECS}s --latency; temp dir $TMP"
 
-if [[ "$ONLY" != gateway ]]; then
+if [[ "$ONLY" == all || "$ONLY" == services ]]; then
     ran=0
     for s in "${SERVICES[@]}"; do
         name=${s%%|*}
@@ -761,8 +866,11 @@ if [[ "$ONLY" != gateway ]]; then
     done
     ((ran)) || die "no service binaries in $BIN"
 fi
+if [[ "$ONLY" != gateway && -x "$BIN/transaction-service" ]]; then
+    bench_sse transaction-service /transactions/events/stream
+fi
 
-if [[ "$ONLY" != services ]]; then
+if [[ "$ONLY" == all || "$ONLY" == gateway ]]; then
     unbuilt=
     for b in api-gateway hang_server "${SERVICES[@]%%|*}"; do
         [[ -x "$BIN/$b" ]] || unbuilt+=" $b"

@@ -19,9 +19,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "parse.h"
+#include "openapi.h"
 #include "query.h"
 #include "score_api.h"
 #include "stream.h"
+#include "svc.h"
 #include "timefmt.h"
 
 #define LIST_BODY_MAX (32u * 1024 * 1024)
@@ -122,6 +124,9 @@ void endpoints_h_metrics(struct http_req *req)
     m.uptime_s = (time_mono_us() - app->started_us) / 1000000;
     http_counts(&m.requests, &m.requests_4xx, &m.requests_5xx);
     http_latency(&m.latency_p50_ms, &m.latency_p99_ms);
+    m.has_durations = text;
+    if (text)
+        http_durations(&m.durations);
     m.generated = st.generated;
     m.anomalies = st.anomalies;
     m.api_events = st.api_events;
@@ -384,7 +389,22 @@ struct rows_out {
     enum query_format fmt;
     struct buf *out;
     int64_t n;
+    bool header; /* the CSV header row is written */
 };
+
+/* The CSV header from the service's known columns, so an empty result
+ * still has one; a service without a list takes the first event's keys. */
+static enum bm_rc rows_header(struct rows_out *r, enum bm_svc svc)
+{
+    const char *cols = svc_info(svc)->csv_columns;
+
+    if (r->fmt != QF_CSV || r->header || !cols)
+        return BM_OK;
+    r->header = true;
+    if (buf_puts(r->out, cols) != BM_OK)
+        return BM_ETOOBIG;
+    return buf_puts(r->out, "\r\n");
+}
 
 static bool rows_put(void *ud, uint64_t seq, const char *body, size_t len)
 {
@@ -400,8 +420,9 @@ static bool rows_put(void *ud, uint64_t seq, const char *body, size_t len)
         if (buf_append(r->out, body, len) != BM_OK || buf_putc(r->out, '\n') != BM_OK)
             return false;
     } else {
-        if (r->n == 0 && evfmt_csv_header(body, len, r->out) != BM_OK)
+        if (!r->header && evfmt_csv_header(body, len, r->out) != BM_OK)
             return false;
+        r->header = true;
         if (evfmt_csv_row(body, len, r->out) != BM_OK)
             return false;
     }
@@ -449,9 +470,11 @@ void endpoints_h_events(struct http_req *req)
     if (rc == BM_OK && fmt == QF_JSON) {
         rc = db_list_events(db, &q, &b);
     } else if (rc == BM_OK) {
-        struct rows_out r = { fmt, &b, 0 };
+        struct rows_out r = { fmt, &b, 0, false };
         int64_t count;
-        rc = db_scan_events(db, &q, rows_put, &r, &count);
+        rc = rows_header(&r, app->def->svc);
+        if (rc == BM_OK)
+            rc = db_scan_events(db, &q, rows_put, &r, &count);
     }
     if (rc != BM_OK) {
         buf_free(&b);
@@ -502,6 +525,8 @@ static bool export_fill(struct export *e)
     if (!e->started) {
         e->started = true;
         if (e->fmt == QF_JSON && buf_putc(&e->pending, '[') != BM_OK)
+            return false;
+        if (rows_header(&e->rows, e->app->def->svc) != BM_OK)
             return false;
     }
     if (e->q.since < e->end) {
@@ -664,6 +689,7 @@ void endpoints_stream_source(struct app *app, struct stream_source *out)
 const struct route endpoints_common[] = {
     { "GET", "/health", endpoints_h_health, 0 },
     { "GET", "/metrics", endpoints_h_metrics, 0 },
+    { "GET", "/openapi.yaml", openapi_h_get, 0 },
     { "GET", "/config", endpoints_h_config_get, 0 },
     { "POST", "/config", endpoints_h_config_set, R_JSON_BODY },
     { "POST", "/score", score_api_h_post, R_JSON_BODY | R_BIG_BODY },

@@ -1,6 +1,7 @@
 /* http_client.c - libcurl wrapper (the only file that includes curl). */
 #include "http_client.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,7 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
 {
     struct hc_resp *r = c->r;
     char *ct = NULL;
+    curl_off_t wire = 0;
 
     c->done = true;
     if (cc == CURLE_OK) {
@@ -151,6 +153,8 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
         if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
             snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+        if (curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &wire) == CURLE_OK && wire > 0)
+            r->wire_len = (size_t)wire;
         r->error[0] = '\0';
         return;
     }
@@ -177,37 +181,28 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
         snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(cc));
 }
 
-void hc_request(const struct hc_request *rq, struct hc_resp *r)
+/* Everything of rq but the URL's transfer: method, headers, body. */
+static void easy_request_setup(CURL *e, struct easy_ctx *c, const struct hc_request *rq)
 {
-    struct easy_ctx c = { .r = r };
-    CURL *e;
-    CURLcode cc;
-
-    hc_resp_init(r, rq->max_body);
-    e = curl_easy_init();
-    if (!e) {
-        snprintf(r->error, sizeof(r->error), "out of memory");
-        return;
-    }
-    c.budget = rq->budget;
-    easy_setup(e, &c, rq->url, rq->timeout_ms);
+    c->budget = rq->budget;
+    easy_setup(e, c, rq->url, rq->timeout_ms);
     if (rq->want_headers) {
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, &c);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     }
     for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
-        struct curl_slist *n = curl_slist_append(c.hdrs, rq->headers[i]);
+        struct curl_slist *n = curl_slist_append(c->hdrs, rq->headers[i]);
         if (n)
-            c.hdrs = n;
+            c->hdrs = n;
     }
     /* curl adds "Expect: 100-continue" to larger POSTs; services answer
      * at once, so skip the round trip. */
     {
-        struct curl_slist *n = curl_slist_append(c.hdrs, "Expect:");
+        struct curl_slist *n = curl_slist_append(c->hdrs, "Expect:");
         if (n)
-            c.hdrs = n;
+            c->hdrs = n;
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c.hdrs);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
     if (strcmp(rq->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(rq->method, "HEAD") == 0) {
@@ -220,6 +215,21 @@ void hc_request(const struct hc_request *rq, struct hc_resp *r)
                              (curl_off_t)(rq->body ? rq->body_len : 0));
         }
     }
+}
+
+void hc_request(const struct hc_request *rq, struct hc_resp *r)
+{
+    struct easy_ctx c = { .r = r };
+    CURL *e;
+    CURLcode cc;
+
+    hc_resp_init(r, rq->max_body);
+    e = curl_easy_init();
+    if (!e) {
+        snprintf(r->error, sizeof(r->error), "out of memory");
+        return;
+    }
+    easy_request_setup(e, &c, rq);
     cc = curl_easy_perform(e);
     easy_finish(e, &c, cc);
     curl_slist_free_all(c.hdrs);
@@ -266,6 +276,11 @@ void hc_multi_get(struct hc_multi *m, const char *const *urls, size_t n, long ti
         if (!easy[i])
             continue;
         easy_setup(easy[i], &ctx[i], urls[i], timeout_ms);
+        /* The poller's pages come gzipped (a 1,000-event page is ~400 KB
+         * plain, ~10x less compressed); libcurl inflates them, so bodies
+         * and caps are the decoded bytes. Not on hc_request: the proxy
+         * forwards the service's own headers and body as they are. */
+        curl_easy_setopt(easy[i], CURLOPT_ACCEPT_ENCODING, "gzip");
         if (curl_multi_add_handle(m->m, easy[i]) != CURLM_OK) {
             curl_easy_cleanup(easy[i]);
             easy[i] = NULL;
@@ -302,4 +317,243 @@ out:
     }
     free(easy);
     free(ctx);
+}
+
+/* ------------------------------------------------------------------ */
+/* The asynchronous engine                                              */
+
+/* One request handed to the engine. */
+struct hc_job {
+    struct hc_job *next;
+    struct easy_ctx c;
+    struct hc_resp r;
+    CURL *e;
+    hc_done_fn done;
+    void *ud;
+};
+
+struct hc_async {
+    CURLM *m;
+    pthread_t thread;
+    bool running;          /* the thread was started and not yet joined */
+    pthread_mutex_t mu;    /* guards queue, stopped, stopping */
+    struct hc_job *queue;  /* submitted, not yet on the multi handle */
+    bool stopping;         /* hc_async_cancel asked the thread to end */
+    bool stopped;          /* the thread took its last job: submit ends jobs itself */
+    atomic_uint pending;   /* queued or running */
+    struct hc_job *active; /* on the multi handle (the thread's own list) */
+};
+
+static void job_free(struct hc_job *j)
+{
+    if (j->e)
+        curl_easy_cleanup(j->e);
+    curl_slist_free_all(j->c.hdrs);
+    hc_resp_free(&j->r);
+    free(j);
+}
+
+/* Calls the job's done and frees it. */
+static void job_end(struct hc_async *a, struct hc_job *j)
+{
+    j->done(j->ud, &j->r);
+    job_free(j);
+    atomic_fetch_sub(&a->pending, 1);
+}
+
+static void job_cancel(struct hc_async *a, struct hc_job *j)
+{
+    j->r.result = HC_CANCELLED;
+    snprintf(j->r.error, sizeof(j->r.error), "cancelled: shutting down");
+    job_end(a, j);
+}
+
+static void active_unlink(struct hc_async *a, struct hc_job *j)
+{
+    for (struct hc_job **p = &a->active; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            j->next = NULL;
+            return;
+        }
+}
+
+/* Moves the queued jobs onto the multi handle. Engine thread only. */
+static void take_queue(struct hc_async *a)
+{
+    struct hc_job *q;
+
+    pthread_mutex_lock(&a->mu);
+    q = a->queue;
+    a->queue = NULL;
+    pthread_mutex_unlock(&a->mu);
+    while (q) {
+        struct hc_job *j = q;
+        q = q->next;
+        if (curl_multi_add_handle(a->m, j->e) != CURLM_OK) {
+            snprintf(j->r.error, sizeof(j->r.error), "cannot start the transfer");
+            j->r.result = HC_ERROR;
+            job_end(a, j);
+            continue;
+        }
+        j->next = a->active;
+        a->active = j;
+    }
+}
+
+/* Ends the transfers curl reports done. Engine thread only. */
+static void reap(struct hc_async *a)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(a->m, &left)) != NULL) {
+        struct hc_job *j = NULL;
+        CURL *e = msg->easy_handle;
+        CURLcode cc = msg->data.result;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
+        curl_multi_remove_handle(a->m, e);
+        if (!j)
+            continue;
+        active_unlink(a, j);
+        easy_finish(e, &j->c, cc);
+        job_end(a, j);
+    }
+}
+
+static bool stop_asked(struct hc_async *a)
+{
+    bool stop;
+
+    pthread_mutex_lock(&a->mu);
+    stop = a->stopping;
+    pthread_mutex_unlock(&a->mu);
+    return stop;
+}
+
+static void *async_main(void *arg)
+{
+    struct hc_async *a = arg;
+    struct hc_job *q;
+
+    while (!stop_asked(a)) {
+        int running = 0;
+        take_queue(a);
+        if (curl_multi_perform(a->m, &running) != CURLM_OK)
+            break;
+        reap(a);
+        /* wakes at the first transfer's timeout at the latest, and at
+         * hc_async_submit's or hc_async_cancel's curl_multi_wakeup */
+        if (curl_multi_poll(a->m, NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->stopped = true;
+    q = a->queue;
+    a->queue = NULL;
+    pthread_mutex_unlock(&a->mu);
+    while (a->active) {
+        struct hc_job *j = a->active;
+        a->active = j->next;
+        curl_multi_remove_handle(a->m, j->e);
+        job_cancel(a, j);
+    }
+    while (q) {
+        struct hc_job *j = q;
+        q = q->next;
+        job_cancel(a, j);
+    }
+    return NULL;
+}
+
+enum bm_rc hc_async_start(struct hc_async **out)
+{
+    struct hc_async *a = calloc(1, sizeof(*a));
+
+    if (!a)
+        return BM_ENOMEM;
+    atomic_init(&a->pending, 0);
+    pthread_mutex_init(&a->mu, NULL);
+    a->m = curl_multi_init();
+    if (!a->m)
+        goto fail;
+    if (pthread_create(&a->thread, NULL, async_main, a) != 0)
+        goto fail;
+    a->running = true;
+    *out = a;
+    return BM_OK;
+fail:
+    if (a->m)
+        curl_multi_cleanup(a->m);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+    return BM_ENOMEM;
+}
+
+void hc_async_submit(struct hc_async *a, const struct hc_request *rq, hc_done_fn done, void *ud)
+{
+    struct hc_job *j = calloc(1, sizeof(*j));
+    bool stopped;
+
+    if (!j) {
+        struct hc_resp r;
+        hc_resp_init(&r, 0);
+        snprintf(r.error, sizeof(r.error), "out of memory");
+        done(ud, &r);
+        hc_resp_free(&r);
+        return;
+    }
+    atomic_fetch_add(&a->pending, 1);
+    j->done = done;
+    j->ud = ud;
+    j->c.r = &j->r;
+    hc_resp_init(&j->r, rq->max_body);
+    j->e = curl_easy_init();
+    if (!j->e) {
+        snprintf(j->r.error, sizeof(j->r.error), "out of memory");
+        job_end(a, j);
+        return;
+    }
+    easy_request_setup(j->e, &j->c, rq);
+    curl_easy_setopt(j->e, CURLOPT_PRIVATE, j); /* the job, not its easy_ctx */
+    pthread_mutex_lock(&a->mu);
+    stopped = a->stopped;
+    if (!stopped) {
+        j->next = a->queue;
+        a->queue = j;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (stopped)
+        job_cancel(a, j);
+    else
+        (void)curl_multi_wakeup(a->m);
+}
+
+void hc_async_cancel(struct hc_async *a)
+{
+    if (!a || !a->running)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stopping = true;
+    pthread_mutex_unlock(&a->mu);
+    (void)curl_multi_wakeup(a->m);
+    pthread_join(a->thread, NULL);
+    a->running = false;
+}
+
+unsigned hc_async_pending(struct hc_async *a)
+{
+    return a ? atomic_load(&a->pending) : 0;
+}
+
+void hc_async_free(struct hc_async *a)
+{
+    if (!a)
+        return;
+    hc_async_cancel(a);
+    curl_multi_cleanup(a->m);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
 }

@@ -1,6 +1,8 @@
-/* http_client.h - the libcurl wrapper: a blocking request for the proxy
- * and a batch of parallel GETs on one multi handle for the poller. Only
- * http_client.c includes <curl/curl.h>. */
+/* http_client.h - the libcurl wrapper: a blocking request, a batch of
+ * parallel GETs on one multi handle for the poller, and an engine (a
+ * thread with its own multi handle) that runs requests handed to it and
+ * calls back when each ends, for the proxy. Only http_client.c includes
+ * <curl/curl.h>. */
 #ifndef BM_COMMON_HTTP_CLIENT_H
 #define BM_COMMON_HTTP_CLIENT_H
 
@@ -28,6 +30,8 @@ struct hc_resp {
     char error[160];  /* curl's message when result != HC_OK */
     struct buf headers; /* with hc_request.want_headers: "Name: value\n" lines
                          * of the final response, status line excluded */
+    size_t wire_len;    /* body bytes as received: less than body.len when the
+                         * server compressed them (hc_multi_get asks for gzip) */
 };
 
 /* Bytes of response bodies held at once by every request that shares it. */
@@ -73,5 +77,30 @@ void hc_multi_free(struct hc_multi *m);
  * bounded by its own timeout). Responses are initialised here. */
 void hc_multi_get(struct hc_multi *m, const char *const *urls, size_t n, long timeout_ms,
                   size_t max_body, struct hc_resp *resps);
+
+/* The asynchronous engine: one thread drives every request handed to it
+ * on one multi handle, so a request that waits for its upstream holds no
+ * thread. */
+struct hc_async;
+/* Called on the engine's thread (or, once the engine is cancelled, on the
+ * submitting one) when the request ended: r is filled, and freed by the
+ * engine once this returns (the callee may buf_take its body). */
+typedef void (*hc_done_fn)(void *ud, struct hc_resp *r);
+
+enum bm_rc hc_async_start(struct hc_async **out) BM_WUR;
+/* Hands rq to the engine; its strings and header lines are copied, its
+ * body is not: it must stay valid until done is called. done is called
+ * exactly once, with HC_CANCELLED if the engine was cancelled. Safe from
+ * any thread, the engine's own (from a done callback) included. */
+void hc_async_submit(struct hc_async *a, const struct hc_request *rq, hc_done_fn done,
+                     void *ud);
+/* Ends every request in progress and queued with HC_CANCELLED (each done
+ * called before this returns) and stops the thread; later submissions
+ * end at once the same way. */
+void hc_async_cancel(struct hc_async *a);
+/* Requests running or queued. */
+unsigned hc_async_pending(struct hc_async *a);
+/* After hc_async_cancel. NULL is a no-op. */
+void hc_async_free(struct hc_async *a);
 
 #endif

@@ -94,6 +94,7 @@ struct http_server {
     int listen_fd, ep_fd, wake_fd, spare_fd;
     pthread_t door;
     bool door_running;
+    bool allow_defer;              /* MHD started with suspend/resume */
     struct door_list pending, lingering;
     atomic_ullong refused;         /* connections answered 503 over the cap */
     atomic_ullong header_timeouts; /* connections cut for a late first request */
@@ -125,12 +126,19 @@ struct http_req {
     char *hdr_name[MAX_HEADERS]; /* one allocation: "name\0value" */
     const char *hdr_val[MAX_HEADERS];
     size_t nhdr;
+    /* deferred answers (http_req_defer) */
+    http_deferred_fn defer_fn;
+    void *defer_ctx;
+    bool suspended;               /* an answer is held in held, not queued */
+    bool resumed;                 /* back from another thread: send what is held */
+    struct MHD_Response *held;
 };
 
 /* Request counters and a latency histogram: log-spaced buckets from
  * 1 us upward, 8 per doubling, so percentiles are within ~9%. */
 #define LAT_BUCKETS 200
 static atomic_ullong lat_hist[LAT_BUCKETS];
+static atomic_ullong lat_sum_us; /* for the Prometheus histogram's _sum */
 static atomic_ullong req_total, req_4xx, req_5xx;
 
 static unsigned lat_bucket(int64_t us)
@@ -153,6 +161,36 @@ static double lat_bucket_us(unsigned b)
     for (unsigned i = 0; i < b / 8; i++)
         base *= 2.0;
     return base * (1.0 + ((double)(b % 8) + 0.5) / 8.0);
+}
+
+static void lat_record(int64_t us)
+{
+    atomic_fetch_add_explicit(&lat_hist[lat_bucket(us)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lat_sum_us, us > 0 ? (unsigned long long)us : 0,
+                              memory_order_relaxed);
+}
+
+double http_duration_bound_s(unsigned k)
+{
+    return (double)(16ull << k) / 1e6;
+}
+
+/* Bound k, 2^(k+4) us, is where internal bucket 8 * (k + 4) begins: the
+ * cumulative counts are exact, not interpolated. */
+void http_durations(struct http_durations *d)
+{
+    unsigned long long acc = 0;
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+        while (k < HTTP_DUR_BOUNDS && i == 8 * (k + 4))
+            d->cum[k++] = acc;
+        acc += atomic_load_explicit(&lat_hist[i], memory_order_relaxed);
+    }
+    while (k < HTTP_DUR_BOUNDS)
+        d->cum[k++] = acc;
+    d->count = acc;
+    d->sum_s = (double)atomic_load_explicit(&lat_sum_us, memory_order_relaxed) / 1e6;
 }
 
 void http_latency(double *p50, double *p99)
@@ -337,17 +375,6 @@ static bool ascii_prefix_ci(const char *s, const char *prefix)
     return true;
 }
 
-bool http_req_wants_text(const struct http_req *req)
-{
-    const char *fmt = http_req_arg(req, "format");
-    const char *acc;
-
-    if (fmt)
-        return strcmp(fmt, "prometheus") == 0 || strcmp(fmt, "text") == 0;
-    acc = http_req_header(req, MHD_HTTP_HEADER_ACCEPT);
-    return acc && ascii_prefix_ci(acc, "text/plain");
-}
-
 /* ------------------------------------------------------------------ */
 /* Responses                                                            */
 
@@ -434,8 +461,30 @@ static void send_owned(struct http_req *req, int status, const char *ctype, char
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     req->answered = true;
     req->status = status;
+    if (req->suspended) {
+        /* another thread's answer: queued by the worker once resumed */
+        req->held = r;
+        return;
+    }
     (void)MHD_queue_response(req->conn, (unsigned)status, r);
     MHD_destroy_response(r);
+}
+
+void http_req_defer(struct http_req *req, http_deferred_fn start, void *ctx)
+{
+    req->defer_fn = start;
+    req->defer_ctx = ctx;
+}
+
+void http_req_resume(struct http_req *req)
+{
+    struct MHD_Connection *conn = req->conn;
+
+    req->suspended = false;
+    req->resumed = true;
+    /* MHD's lock hands what was written here to the worker thread; req
+     * may be gone as soon as this returns */
+    MHD_resume_connection(conn);
 }
 
 void http_send(struct http_req *req, int status, const char *ctype, const char *body,
@@ -1021,6 +1070,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     track_owed(conn, false); /* the whole request is in */
+    if (req->resumed) {
+        /* a deferred request is back: its answer was held for us */
+        struct MHD_Response *r = req->held;
+        req->resumed = false;
+        req->held = NULL;
+        if (!r) {
+            req->answered = false;
+            http_send_error(req, API_INTERNAL, "", "handler produced no response");
+            return MHD_YES;
+        }
+        (void)MHD_queue_response(conn, (unsigned)req->status, r);
+        MHD_destroy_response(r);
+        return MHD_YES;
+    }
     if (req->answered)
         return MHD_YES;
     if (req->too_big) {
@@ -1028,6 +1091,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     req->route->fn(req);
+    if (req->defer_fn && !req->answered && req->srv->allow_defer) {
+        http_deferred_fn start = req->defer_fn;
+        req->defer_fn = NULL;
+        req->suspended = true;
+        /* suspended before start hands req on: a resume may come at once */
+        MHD_suspend_connection(conn);
+        start(req, req->defer_ctx);
+        return MHD_YES;
+    }
     if (!req->answered)
         http_send_error(req, API_INTERNAL, "", "handler produced no response");
     return MHD_YES;
@@ -1069,7 +1141,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     dur = time_mono_us() - req->start_us;
-    atomic_fetch_add_explicit(&lat_hist[lat_bucket(dur)], 1, memory_order_relaxed);
+    lat_record(dur);
     atomic_fetch_add_explicit(&req_total, 1, memory_order_relaxed);
     if (req->status >= 500)
         atomic_fetch_add_explicit(&req_5xx, 1, memory_order_relaxed);
@@ -1079,6 +1151,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         log_request(req->method, req->path, req->status, (double)dur / 1000.0, req->rid);
     for (size_t i = 0; i < req->nhdr; i++)
         free(req->hdr_name[i]);
+    if (req->held)
+        MHD_destroy_response(req->held);
     buf_free(&req->body);
     free(req);
     *con_cls = NULL;
@@ -1223,8 +1297,7 @@ static void door_answer(struct http_server *s, int fd, enum api_err err, const c
         return;
     head_word(s->peek, peeked, 0, method, sizeof(method));
     head_word(s->peek, peeked, 1, path, sizeof(path));
-    atomic_fetch_add_explicit(&lat_hist[lat_bucket(time_mono_us() - t0)], 1,
-                              memory_order_relaxed);
+    lat_record(time_mono_us() - t0);
     atomic_fetch_add_explicit(&req_total, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(status >= 500 ? &req_5xx : &req_4xx, 1, memory_order_relaxed);
     if (log_enabled(LOG_INFO))
@@ -1747,6 +1820,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->nroutes = o->nroutes;
     s->app = o->app;
     s->max_conns = conn_cap(o->max_conns);
+    s->allow_defer = o->allow_defer;
     if (o->admin_token)
         snprintf(s->token, sizeof(s->token), "%s", o->admin_token);
     if (o->cors_origins)
@@ -1765,17 +1839,17 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->listen_fd = s->ep_fd = s->wake_fd = s->spare_fd = -1;
     pthread_mutex_init(&s->conns_lock, NULL);
 
-    /* A pool of epoll workers, each serving many connections; or a thread
-     * per connection where a handler may block (the gateway's proxy). The
-     * front door accepts and hands over whole heads: MHD listens on
-     * nothing. */
-    pool = o->thread_per_connection ? 0 : (o->threads ? o->threads : 2);
+    /* A pool of epoll workers, each serving many connections; a handler
+     * that would wait (the gateway's proxy) defers its answer instead of
+     * blocking one. The front door accepts and hands over whole heads:
+     * MHD listens on nothing. */
+    pool = o->threads ? o->threads : 2;
     MHD_set_panic_func(on_mhd_panic, NULL);
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_USE_NO_LISTEN_SOCKET |
-            (o->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
-                                      : MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME),
+            /* suspend/resume: SSE streams wait for events, and the
+             * gateway's proxied requests for their upstream */
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
         0, NULL, NULL, on_request, s,
         /* First: MHD reports on the options as it parses them (a pool
          * size of 0 draws a warning), and only through the logger it
@@ -1785,9 +1859,7 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
         /* MHD splits this limit between its worker threads and hands an
          * added connection to one with room: give each room for the whole
          * cap, so that MHD never refuses what the door let in. */
-        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * (pool ? pool : 1),
-        /* handlers keep big buffers on the heap; 0 = the system default */
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(o->thread_per_connection ? 512 * 1024 : 0),
+        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * pool,
         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

@@ -55,7 +55,8 @@ struct http_server_opts {
                                   0: RLIMIT_NOFILE's soft limit (raised to the hard
                                   one) less HTTP_FD_RESERVE */
     unsigned threads;          /* worker threads */
-    bool thread_per_connection; /* instead of the workers: for handlers that block */
+    bool allow_defer;          /* handlers may answer later (http_req_defer), from
+                                  another thread, without blocking a worker */
     unsigned conn_timeout_s;   /* kept-alive connection: idle limit, and the time it has
                                   to send its next request whole (0: 15) */
     unsigned header_timeout_s; /* new connection: the time it has to send its first
@@ -108,12 +109,21 @@ enum bm_rc http_req_query(const struct http_req *req, struct buf *out) BM_WUR;
  * query key and value ("%00" stays literal); returns the new length.
  * Public for tests/fuzz. */
 size_t http_unescape(char *s);
-/* true if the client asked for Prometheus text (?format=prometheus or
- * Accept: text/plain). */
-bool http_req_wants_text(const struct http_req *req);
-
 /* true if Accept-Encoding names gzip (with a q above 0). */
 bool http_req_wants_gzip(const struct http_req *req);
+/* Answering later, without holding a worker thread: a handler (of a
+ * server started with allow_defer) calls http_req_defer and returns
+ * without an answer; the server suspends the connection, then calls
+ * start(req, ctx) on the worker thread. From then on the request belongs
+ * to whoever answers it: from any thread, http_add_header and one
+ * http_send* (the answer is held), then http_req_resume, after which req
+ * must not be touched (the worker sends the held answer and frees req).
+ * The request's accessors (body, headers, arguments) stay valid until
+ * then. A server must not be stopped with a request deferred and not
+ * resumed. */
+typedef void (*http_deferred_fn)(struct http_req *req, void *ctx);
+void http_req_defer(struct http_req *req, http_deferred_fn start, void *ctx);
+void http_req_resume(struct http_req *req);
 
 /* Extra response header for the next send (e.g. Allow, Retry-After). */
 void http_add_header(struct http_req *req, const char *name, const char *value);
@@ -162,6 +172,19 @@ void http_send_fail(struct http_req *req, const struct api_fail *f);
  * service. */
 enum bm_rc http_server_limits(const struct http_req *req, bool text, const char *service,
                               struct buf *out) BM_WUR;
+
+/* Durations of the requests served so far as a cumulative histogram:
+ * cum[k] counts those shorter than http_duration_bound_s(k), which is
+ * 2^(k+4) us (16 us, 32 us, ... 8.39 s); count is all of them (the +Inf
+ * bucket) and sum_s their total in seconds. */
+#define HTTP_DUR_BOUNDS 20
+struct http_durations {
+    uint64_t cum[HTTP_DUR_BOUNDS];
+    uint64_t count;
+    double sum_s;
+};
+void http_durations(struct http_durations *d);
+double http_duration_bound_s(unsigned k);
 
 /* Latency of requests served so far, in ms (p50, p99). */
 void http_latency(double *p50, double *p99);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "http_server.h"
 #include "rc.h"
 
 struct metrics_snapshot {
@@ -22,6 +23,10 @@ struct metrics_snapshot {
     bool db_ok;
     bool backfilling;
     int64_t rss_bytes;
+    /* This process's request durations, in the Prometheus text only (the
+     * gateway has no histogram of the services it polls). */
+    bool has_durations;
+    struct http_durations durations;
 };
 
 enum bm_rc metrics_json(const struct metrics_snapshot *m, struct buf *out) BM_WUR;

@@ -686,8 +686,11 @@ enum bm_rc score_metrics_append(const char *answer, size_t len, bool text, const
         bool ok;
         double v = dbl_at(root, keys[i], &ok);
         if (text)
-            rc = ok ? buf_printf(out, "bankmock_last_score_%s{service=\"%s\"} %.6f\n", names[i],
-                                 service, v)
+            rc = ok ? buf_printf(out,
+                                 "# HELP bankmock_last_score_%s The newest POST /score "
+                                 "result's %s.\n# TYPE bankmock_last_score_%s gauge\n"
+                                 "bankmock_last_score_%s{service=\"%s\"} %.6f\n",
+                                 names[i], keys[i], names[i], names[i], service, v)
                     : BM_OK;
         else
             rc = ok ? buf_printf(out, ",\"%s\":%.6f", names[i], v)

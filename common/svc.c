@@ -20,14 +20,27 @@ static const char *const mon_types[] = {
 /* a service's weights and the gateway's per-type counters hold GEN_MAX_TYPES */
 _Static_assert(NTYPES(mon_types) <= GEN_MAX_TYPES, "more anomaly types than GEN_MAX_TYPES");
 
+#define EVENT_TAIL_COLUMNS "is_anomaly,anomaly_type,incident_id,origin"
+
 static const struct svc_info table[SVC_COUNT] = {
     [SVC_TRANSACTION] = { "transaction-service", "transaction", 8081, SVC_TXN_EVENTS_PATH,
-                          "transaction_id", txn_types, NTYPES(txn_types) },
+                          "transaction_id", txn_types, NTYPES(txn_types),
+                          "transaction_id,timestamp,sequence,customer_id,customer_segment,"
+                          "account_id,counterparty_account,merchant_id,merchant_category,"
+                          "amount,currency,transaction_type,channel,location.country,"
+                          "location.city,status,processing_time_ms,risk_score,"
+                          EVENT_TAIL_COLUMNS },
     [SVC_AUTH] = { "auth-service", "auth", 8082, SVC_AUTH_EVENTS_PATH, "event_id", auth_types,
-                   NTYPES(auth_types) },
+                   NTYPES(auth_types),
+                   "event_id,timestamp,sequence,customer_id,username,result,failure_reason,"
+                   "auth_method,ip_address,location.country,location.city,location.latitude,"
+                   "location.longitude,device.fingerprint,device.type,device.os,risk_score,"
+                   EVENT_TAIL_COLUMNS },
     [SVC_MONITORING] = { "monitoring-service", "monitoring", 8083, SVC_MON_EVENTS_PATH,
-                         "event_id", mon_types, NTYPES(mon_types) },
-    [SVC_GATEWAY] = { "api-gateway", "gateway", 8080, NULL, NULL, NULL, 0 },
+                         "event_id", mon_types, NTYPES(mon_types),
+                         "event_id,timestamp,sequence,service,host,metric_name,metric_value,"
+                         "unit,severity," EVENT_TAIL_COLUMNS },
+    [SVC_GATEWAY] = { "api-gateway", "gateway", 8080, NULL, NULL, NULL, 0, NULL },
 };
 
 const struct svc_info *svc_info(enum bm_svc s)

@@ -31,6 +31,10 @@ struct svc_info {
     const char *id_field;    /* "transaction_id": an event's unique id; NULL for the gateway */
     const char *const *anomaly_types; /* in gen_params.weights order */
     int nanomaly_types;
+    /* The CSV header row of its events (the encoder's fixed key order,
+     * nested objects as location.city), without CRLF; NULL for the gateway.
+     * test_evfmt checks it against each encoder. */
+    const char *csv_columns;
 };
 
 /* The entry of svc; s must be below SVC_COUNT. */

@@ -127,6 +127,16 @@ enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct b
     return rc;
 }
 
+uint64_t gw_agg_list_version(struct gw_agg *a)
+{
+    uint64_t v;
+
+    pthread_mutex_lock(&a->mu);
+    v = a->buf.last_gseq;
+    pthread_mutex_unlock(&a->mu);
+    return v;
+}
+
 uint64_t gw_agg_cursor(struct gw_agg *a, enum bm_svc s, int rep)
 {
     uint64_t c;

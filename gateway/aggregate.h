@@ -87,6 +87,10 @@ enum bm_rc gw_agg_append(struct gw_agg *a, enum bm_svc src, int rep, struct gw_e
 
 /* The merged list, same rules as the services' lists, over gseq. */
 enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct buf *out) BM_WUR;
+/* The newest gateway_sequence given: every list answer, its
+ * oldest_sequence included, stays the same while this does (events are
+ * only ever added, and evicted only when one is). */
+uint64_t gw_agg_list_version(struct gw_agg *a);
 
 /* What the poller learns of a replica. Each returns whether the change
  * is one to log (the caller logs, after the lock is released). */

@@ -177,10 +177,14 @@ static enum bm_rc put_event(struct buf *out, const struct gw_buffer *b, const st
                             bool first)
 {
     const char *text = b->text + e->off;
-    enum bm_rc rc = buf_printf(out, "%s{\"gateway_sequence\":%llu,\"source\":\"%s\"%s",
-                               first ? "" : ",", (unsigned long long)e->gseq,
-                               svc_info((enum bm_svc)e->src)->name, text[0] == '}' ? "" : ",");
-    return rc != BM_OK ? rc : buf_append(out, text, e->len);
+
+    /* no printf: this runs for every event of every page */
+    if (buf_puts(out, first ? "{\"gateway_sequence\":" : ",{\"gateway_sequence\":") != BM_OK ||
+        buf_put_i64(out, (int64_t)e->gseq) != BM_OK || buf_puts(out, ",\"source\":\"") != BM_OK ||
+        buf_puts(out, svc_info((enum bm_svc)e->src)->name) != BM_OK ||
+        buf_puts(out, text[0] == '}' ? "\"" : "\",") != BM_OK)
+        return BM_ETOOBIG;
+    return buf_append(out, text, e->len);
 }
 
 enum bm_rc gw_buffer_list(const struct gw_buffer *b, const struct db_list_query *q,

@@ -1,5 +1,5 @@
 /* dashboard_assets.h - the dashboard page's sources (gateway/dashboard/),
- * embedded at build time by gateway/dashboard/embed.cmake. Each array
+ * embedded at build time by cmake/embed.cmake. Each array
  * ends with a NUL not counted in its _len. */
 #ifndef BM_GATEWAY_DASHBOARD_ASSETS_H
 #define BM_GATEWAY_DASHBOARD_ASSETS_H

@@ -81,11 +81,13 @@ static enum bm_rc start_server(struct gw_app *app, const struct bm_config *cfg,
         .app = app,
         .admin_token = cfg->admin_token,
         .cors_origins = cfg->cors_origins,
-        .max_conns = 256,
-        /* a proxied request blocks its thread for up to the upstream
-         * timeout: with a thread per connection it blocks nothing else */
-        .thread_per_connection = true,
-        .conn_timeout_s = 15,
+        .max_conns = (unsigned)cfg->max_connections, /* 0: from RLIMIT_NOFILE */
+        /* event-driven like the services: a proxied request waits for its
+         * upstream suspended, on the proxy engine's thread, not a worker */
+        .threads = 2,
+        .allow_defer = true,
+        .conn_timeout_s = (unsigned)cfg->idle_timeout_s,
+        .header_timeout_s = (unsigned)cfg->header_timeout_s,
     };
 
     return http_server_start(&o, srv);
@@ -100,8 +102,9 @@ int gw_run(int argc, char **argv)
     int status;
 
 #ifdef __GLIBC__
-    /* a thread per connection would otherwise spread its short-lived
-     * buffers over up to 8 arenas per core, each keeping some resident */
+    /* the workers, the poller and the proxy engine would otherwise
+     * spread their short-lived buffers over up to 8 arenas per core, each
+     * keeping some resident */
     mallopt(M_ARENA_MAX, 2);
 #endif
     status = cli_prepare_checked(SVC_GATEWAY, argc, argv, &cfg, gw_check_config);
@@ -112,6 +115,7 @@ int gw_run(int argc, char **argv)
     app.started_us = time_mono_us();
     app.upstream_timeout_ms = (long)cfg.upstream_timeout_ms;
     atomic_init(&app.proxy_budget.used, 0);
+    atomic_init(&app.proxy_calls, 0);
     app.proxy_budget.max = GW_PROXY_BUDGET;
     if (gw_agg_init(&app.agg, (size_t)cfg.buffer_bytes, cfg.poll_interval_ms) != BM_OK)
         return 1;
@@ -123,10 +127,14 @@ int gw_run(int argc, char **argv)
         fprintf(stderr, "api-gateway: cannot initialise libcurl\n");
         goto out_agg;
     }
+    if (hc_async_start(&app.proxy) != BM_OK) {
+        fprintf(stderr, "api-gateway: cannot start the proxy\n");
+        goto out_curl;
+    }
     if (start_server(&app, &cfg, &srv) != BM_OK) {
         fprintf(stderr, "api-gateway: cannot listen on %s:%lld\n", cfg.bind,
                 (long long)cfg.port);
-        goto out_curl;
+        goto out_proxy;
     }
     if (gw_poller_start(&app.agg, &cfg, &poller) != BM_OK) {
         fprintf(stderr, "api-gateway: cannot start the poller\n");
@@ -141,12 +149,19 @@ int gw_run(int argc, char **argv)
     sig_wait_stop();
     log_info("shutting down");
     status = 0;
-    /* in-flight upstream requests end now, not at their timeout */
+    /* in-flight upstream requests end now, not at their timeout: the
+     * proxied ones are answered 503 and resumed before the drain waits
+     * for them, and any later one is answered so at once */
     hc_cancel_all();
+    hc_async_cancel(app.proxy);
     gw_poller_stop(poller);
 out_srv:
+    hc_async_cancel(app.proxy); /* no request is left suspended at the stop */
     http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
+    gw_routes_free_caches();
+out_proxy:
+    hc_async_free(app.proxy);
 out_curl:
     http_client_global_cleanup();
 out_agg:

@@ -196,6 +196,8 @@ static void process_own(int64_t uptime_s, struct metrics_snapshot *m)
     m->uptime_s = uptime_s;
     http_counts(&m->requests, &m->requests_4xx, &m->requests_5xx);
     http_latency(&m->latency_p50_ms, &m->latency_p99_ms);
+    m->has_durations = true;
+    http_durations(&m->durations);
     m->rss_bytes = metrics_rss_bytes();
     m->db_ok = true;
 }
@@ -292,24 +294,34 @@ enum bm_rc gw_agg_metrics_prometheus(struct gw_agg *a, int64_t uptime_s, struct 
     }
     rc = metrics_prometheus_n(all, n, out);
     if (rc == BM_OK)
-        rc = buf_printf(out, "# TYPE bankmock_gateway_buffer_events gauge\n"
+        rc = buf_printf(out, "# HELP bankmock_gateway_buffer_events Events held for /events.\n"
+                             "# TYPE bankmock_gateway_buffer_events gauge\n"
                              "bankmock_gateway_buffer_events %zu\n"
+                             "# HELP bankmock_gateway_buffer_bytes Bytes of the events held.\n"
                              "# TYPE bankmock_gateway_buffer_bytes gauge\n"
                              "bankmock_gateway_buffer_bytes %zu\n"
+                             "# HELP bankmock_gateway_duplicates_dropped_total Events received "
+                             "again (seen before, or another replica's copy) and dropped.\n"
                              "# TYPE bankmock_gateway_duplicates_dropped_total counter\n"
                              "bankmock_gateway_duplicates_dropped_total %llu\n"
+                             "# HELP bankmock_gateway_upstream_up 1 while the "
+                             "service is ok (polled in time, not degraded), else 0.\n"
                              "# TYPE bankmock_gateway_upstream_up gauge\n",
                         a->buf.n, a->buf.bytes, (unsigned long long)a->duplicates);
     for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++)
         rc = buf_printf(out, "bankmock_gateway_upstream_up{service=\"%s\"} %d\n", src_name(s),
                         gw_svc_state(&a->svc[s], now, a->poll_interval_ms, NULL) == GW_OK);
     if (rc == BM_OK)
-        rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_events_total counter\n");
+        rc = buf_puts(out, "# HELP bankmock_gateway_upstream_events_total Events received "
+                           "from each service.\n"
+                           "# TYPE bankmock_gateway_upstream_events_total counter\n");
     for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++)
         rc = buf_printf(out, "bankmock_gateway_upstream_events_total{service=\"%s\"} %llu\n",
                         src_name(s), (unsigned long long)a->svc[s].events);
     if (rc == BM_OK)
-        rc = buf_puts(out, "# TYPE bankmock_gateway_upstream_head_sequence gauge\n");
+        rc = buf_puts(out, "# HELP bankmock_gateway_upstream_head_sequence Newest sequence "
+                           "each replica reported.\n"
+                           "# TYPE bankmock_gateway_upstream_head_sequence gauge\n");
     for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++) {
         const struct gw_svc *v = &a->svc[s];
         for (int r = 0; r < v->nrep && rc == BM_OK; r++)

@@ -2,6 +2,7 @@
  * and the /services/<name>/ proxy. */
 #include "routes.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,17 @@
 #include "report.h"
 #include "scoring.h"
 #include "http_client.h"
+#include "metrics.h"
+#include "openapi.h"
 #include "query.h"
 #include "timefmt.h"
 
 #define GW_LIST_MAX (32u * 1024 * 1024)
 /* one proxied answer (an event page of 1000 is under 1 MB) */
 #define GW_PROXY_MAX (8u * 1024 * 1024)
+/* a proxied URL: a base URL (gw_upstream's) and the path and query */
+#define GW_BASE_URL_MAX 256
+#define GW_URL_MAX 8192
 
 static void send_built(struct http_req *req, enum bm_rc rc, const char *ctype, struct buf *b)
 {
@@ -68,15 +74,100 @@ static const char *known_type(const char *t)
     return NULL;
 }
 
+/* The newest-N page (no `since`) is the same for every reader until the
+ * poller adds events, and dashboards and load balancers poll it hard:
+ * each worker thread keeps its last such page with the list version it
+ * was built at and serves it again while the version has not moved, as
+ * the services do theirs (common/endpoints.c). The caches are on the
+ * heap and listed, so gw_routes_free_caches frees them after the workers
+ * are gone. */
+struct page_cache {
+    int64_t limit;
+    bool anomalies_only;
+    const char *anomaly_type; /* one of the static type names, or NULL */
+    uint64_t version;
+    struct buf body;
+    bool valid;
+};
+
+#define PAGE_CACHES_MAX 64
+static pthread_mutex_t page_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards page_caches */
+static struct page_cache *page_caches[PAGE_CACHES_MAX];
+static _Thread_local struct page_cache *my_page_cache;
+
+static struct page_cache *page_cache_get(void)
+{
+    struct page_cache *c = my_page_cache;
+
+    if (c)
+        return c;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    buf_init(&c->body, GW_LIST_MAX);
+    pthread_mutex_lock(&page_caches_lock);
+    for (int i = 0; i < PAGE_CACHES_MAX; i++)
+        if (!page_caches[i]) {
+            page_caches[i] = c;
+            my_page_cache = c;
+            break;
+        }
+    pthread_mutex_unlock(&page_caches_lock);
+    if (!my_page_cache) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gw_routes_free_caches(void)
+{
+    pthread_mutex_lock(&page_caches_lock);
+    for (int i = 0; i < PAGE_CACHES_MAX; i++)
+        if (page_caches[i]) {
+            buf_free(&page_caches[i]->body);
+            free(page_caches[i]);
+            page_caches[i] = NULL;
+        }
+    pthread_mutex_unlock(&page_caches_lock);
+    my_page_cache = NULL;
+}
+
+static bool page_cache_hit(const struct page_cache *c, const struct db_list_query *q,
+                           uint64_t version)
+{
+    return c && c->valid && c->version == version && c->limit == q->limit &&
+           c->anomalies_only == q->anomalies_only && c->anomaly_type == q->anomaly_type;
+}
+
+static void page_cache_store(struct page_cache *c, const struct db_list_query *q,
+                             uint64_t version, const struct buf *b)
+{
+    if (!c)
+        return;
+    c->valid = false;
+    buf_reset(&c->body);
+    if (buf_append(&c->body, b->data, b->len) != BM_OK)
+        return;
+    c->limit = q->limit;
+    c->anomalies_only = q->anomalies_only;
+    c->anomaly_type = q->anomaly_type;
+    c->version = version;
+    c->valid = true;
+}
+
 static void gw_h_events(struct http_req *req)
 {
     static const char *const allowed[] = { "limit", "since", "anomalies_only", "anomaly_type",
                                            NULL };
     struct gw_app *app = http_req_app(req);
     const char *type = NULL;
+    struct page_cache *cache = NULL;
+    uint64_t version = 0;
     struct db_list_query q;
     struct api_fail f;
     struct buf b;
+    enum bm_rc rc;
 
     if (!http_req_args_check(req, allowed))
         return;
@@ -95,8 +186,23 @@ static void gw_h_events(struct http_req *req)
         }
         q.anomaly_type = type;
     }
+    if (!q.has_since) {
+        /* read before the page is built: a page built later is only
+         * ever newer than its version says, and is rebuilt next time */
+        version = gw_agg_list_version(&app->agg);
+        cache = page_cache_get();
+        if (page_cache_hit(cache, &q, version)) {
+            http_send(req, 200, HTTP_CT_JSON, cache->body.data, cache->body.len);
+            return;
+        }
+    }
     buf_init(&b, GW_LIST_MAX);
-    send_built(req, gw_agg_list(&app->agg, &q, &b), HTTP_CT_JSON, &b);
+    rc = buf_reserve(&b, (size_t)q.limit * 800 + 256); /* one allocation for most pages */
+    if (rc == BM_OK)
+        rc = gw_agg_list(&app->agg, &q, &b);
+    if (rc == BM_OK && cache)
+        page_cache_store(cache, &q, version, &b);
+    send_built(req, rc, HTTP_CT_JSON, &b);
 }
 
 /* JSON, or the page for a browser (Accept: text/html). */
@@ -163,7 +269,6 @@ static void gw_h_metrics(struct http_req *req)
 {
     static const char *const allowed[] = { "format", NULL };
     struct gw_app *app = http_req_app(req);
-    const char *fmt = http_req_arg(req, "format");
     int64_t up = (time_mono_us() - app->started_us) / 1000000;
     bool text;
     struct buf b;
@@ -171,17 +276,18 @@ static void gw_h_metrics(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    if (fmt && strcmp(fmt, "prometheus") != 0 && strcmp(fmt, "text") != 0 &&
-        strcmp(fmt, "json") != 0) {
+    if (metrics_format(http_req_arg(req, "format"), http_req_header(req, "Accept"), &text) !=
+        BM_OK) {
         http_send_error(req, API_BAD_PARAM, "format", "format must be json or prometheus");
         return;
     }
-    text = fmt ? strcmp(fmt, "json") != 0 : http_req_wants_text(req);
     buf_init(&b, 2 * 1024 * 1024);
     rc = text ? gw_agg_metrics_prometheus(&app->agg, up, &b)
               : gw_agg_metrics_json(&app->agg, up, &b);
     if (rc == BM_OK)
         rc = gw_score_metrics(text, &b);
+    if (rc == BM_OK)
+        rc = http_server_limits(req, text, "api-gateway", &b);
     send_built(req, rc, text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
 }
 
@@ -266,36 +372,37 @@ static void copy_response_headers(struct http_req *req, const struct buf *hdrs)
     }
 }
 
-/* One attempt at a replica; true if the answer (or failure) is final. */
-static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url,
-                       const struct fwd_headers *h, bool last)
-{
-    size_t blen = 0;
-    const char *body = http_req_body(req, &blen);
-    struct hc_request rq = {
-        .method = http_req_method(req),
-        .url = url,
-        .body = blen ? body : NULL,
-        .body_len = blen,
-        .headers = h->list,
-        .timeout_ms = app->upstream_timeout_ms,
-        .max_body = GW_PROXY_MAX,
-        .want_headers = true,
-        .budget = &app->proxy_budget,
-    };
-    struct hc_resp r;
+/* A proxied request while it waits for its upstream: the connection is
+ * suspended, the request is on the engine (app->proxy), and no thread
+ * waits for it. Its replicas are tried in order while they refuse the
+ * connection. */
+struct proxy_call {
+    struct http_req *req;
+    struct gw_app *app;
+    enum bm_svc svc;
+    int order[GW_REPLICAS_MAX], n, at;
+    struct fwd_headers h;
+    char *suffix; /* path and query after the base URL */
+};
 
-    hc_request(&rq, &r);
-    if (r.result == HC_CONNECT && !last) {
-        hc_budget_release(&app->proxy_budget, r.body.len);
-        hc_resp_free(&r);
-        return false;
-    }
-    switch (r.result) {
+static void proxy_call_free(struct proxy_call *c)
+{
+    fwd_free(&c->h);
+    free(c->suffix);
+    free(c);
+}
+
+/* Answers as the upstream did, or with the reason it did not. */
+static void proxy_answer(struct http_req *req, struct gw_app *app, struct hc_resp *r)
+{
+    switch (r->result) {
     case HC_OK:
-        copy_response_headers(req, &r.headers);
-        http_send(req, (int)r.status, r.ctype[0] ? r.ctype : HTTP_CT_JSON,
-                  r.body.data ? r.body.data : "", r.body.len);
+        copy_response_headers(req, &r->headers);
+        if (r->body.len)
+            http_send_buf(req, (int)r->status, r->ctype[0] ? r->ctype : HTTP_CT_JSON,
+                          &r->body);
+        else
+            http_send(req, (int)r->status, r->ctype[0] ? r->ctype : HTTP_CT_JSON, "", 0);
         break;
     case HC_TIMEOUT:
         http_send_error(req, API_GW_TIMEOUT, "", "upstream timed out after %ld ms",
@@ -311,12 +418,63 @@ static bool proxy_once(struct http_req *req, struct gw_app *app, const char *url
     case HC_CONNECT:
     case HC_ERROR:
     default:
-        http_send_error(req, API_BAD_GATEWAY, "", "upstream unreachable: %.120s", r.error);
+        http_send_error(req, API_BAD_GATEWAY, "", "upstream unreachable: %.120s", r->error);
         break;
     }
-    hc_budget_release(&app->proxy_budget, r.body.len);
-    hc_resp_free(&r);
-    return true;
+}
+
+static void proxy_submit(struct proxy_call *c);
+
+/* The engine's call when an attempt ended (its thread, or the caller's
+ * once the engine is cancelled). */
+static void proxy_done(void *ud, struct hc_resp *r)
+{
+    struct proxy_call *c = ud;
+    struct gw_app *app = c->app;
+    struct http_req *req = c->req;
+    size_t held = r->body.len;
+
+    if (r->result == HC_CONNECT && c->at + 1 < c->n) {
+        hc_budget_release(&app->proxy_budget, held);
+        c->at++;
+        proxy_submit(c);
+        return;
+    }
+    proxy_answer(req, app, r);
+    hc_budget_release(&app->proxy_budget, held);
+    proxy_call_free(c);
+    atomic_fetch_sub(&app->proxy_calls, 1);
+    http_req_resume(req); /* req is the worker's again */
+}
+
+static void proxy_submit(struct proxy_call *c)
+{
+    char url[GW_URL_MAX];
+    size_t blen = 0;
+    const char *body = http_req_body(c->req, &blen);
+    struct hc_request rq = {
+        .method = http_req_method(c->req),
+        .url = url,
+        .body = blen ? body : NULL,
+        .body_len = blen,
+        .headers = c->h.list,
+        .timeout_ms = c->app->upstream_timeout_ms,
+        .max_body = GW_PROXY_MAX,
+        .want_headers = true,
+        .budget = &c->app->proxy_budget,
+    };
+
+    /* fits: the suffix was checked against what is left beside a base */
+    snprintf(url, sizeof(url), "%s%s", gw_agg_url(&c->app->agg, c->svc, c->order[c->at]),
+             c->suffix);
+    hc_async_submit(c->app->proxy, &rq, proxy_done, c);
+}
+
+/* Runs on the worker once the connection is suspended. */
+static void proxy_start(struct http_req *req, void *ctx)
+{
+    (void)req;
+    proxy_submit(ctx);
 }
 
 static void gw_h_proxy(struct http_req *req)
@@ -326,8 +484,7 @@ static void gw_h_proxy(struct http_req *req)
     const char *slash = strchr(path, '/');
     size_t nlen = slash ? (size_t)(slash - path) : strlen(path);
     enum bm_svc s = svc_by_name(path, nlen);
-    int order[GW_REPLICAS_MAX], n;
-    struct fwd_headers h = { .n = 0 };
+    struct proxy_call *c = NULL;
     struct buf q;
 
     if (s >= SVC_NSOURCES) { /* none, or the gateway itself */
@@ -341,24 +498,44 @@ static void gw_h_proxy(struct http_req *req)
         http_send_error(req, API_BAD_REQUEST, "", "query string too long");
         return;
     }
-    h.list[0] = NULL;
-    http_req_headers_each(req, fwd_request_header, &h);
-    fwd_add(&h, "X-Request-ID", http_req_id(req));
-    n = gw_route_order(&app->agg, s, order);
-    for (int i = 0; i < n; i++) {
-        char url[8192];
-        const char *base = gw_agg_url(&app->agg, s, order[i]);
-        int w = snprintf(url, sizeof(url), "%s%s%s%s", base, slash ? slash : "/",
-                         q.len ? "?" : "", q.len ? q.data : "");
-        if (w < 0 || (size_t)w >= sizeof(url)) {
-            http_send_error(req, API_BAD_REQUEST, "", "request URL too long");
-            break;
-        }
-        if (proxy_once(req, app, url, &h, i == n - 1))
-            break;
+    if (strlen(slash ? slash : "/") + q.len + 2 > GW_URL_MAX - GW_BASE_URL_MAX) {
+        buf_free(&q);
+        http_send_error(req, API_BAD_REQUEST, "", "request URL too long");
+        return;
     }
-    fwd_free(&h);
+    /* each waiting request holds a socket to its upstream: a bound below
+     * the descriptors kept out of the connection cap */
+    if (atomic_fetch_add(&app->proxy_calls, 1) >= GW_PROXY_CALLS_MAX) {
+        atomic_fetch_sub(&app->proxy_calls, 1);
+        buf_free(&q);
+        http_add_header(req, "Retry-After", "1");
+        http_send_error(req, API_UNAVAIL, "", "more than %u proxied requests in flight",
+                        GW_PROXY_CALLS_MAX);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c) {
+        size_t len = strlen(slash ? slash : "/") + q.len + 2;
+        c->suffix = malloc(len);
+        if (c->suffix)
+            snprintf(c->suffix, len, "%s%s%s", slash ? slash : "/", q.len ? "?" : "",
+                     q.len ? q.data : "");
+    }
     buf_free(&q);
+    if (!c || !c->suffix) {
+        free(c);
+        atomic_fetch_sub(&app->proxy_calls, 1);
+        http_send_error(req, API_INTERNAL, "", "out of memory");
+        return;
+    }
+    c->req = req;
+    c->app = app;
+    c->svc = s;
+    c->h.list[0] = NULL;
+    http_req_headers_each(req, fwd_request_header, &c->h);
+    fwd_add(&c->h, "X-Request-ID", http_req_id(req));
+    c->n = gw_route_order(&app->agg, s, c->order);
+    http_req_defer(req, proxy_start, c);
 }
 
 const struct route gw_routes[] = {
@@ -367,6 +544,7 @@ const struct route gw_routes[] = {
     { "GET", "/events", gw_h_events, 0 },
     { "GET", "/dashboard", gw_h_dashboard, 0 },
     { "GET", "/metrics", gw_h_metrics, 0 },
+    { "GET", "/openapi.yaml", openapi_h_get, 0 },
     { "GET", "/system/health", gw_h_system_health, 0 },
     { "POST", "/score", gw_score_h_post, R_JSON_BODY | R_BIG_BODY },
     { "GET", "/score/", gw_score_h_get, R_PREFIX },

@@ -11,8 +11,9 @@
 BM_DEPS_BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev
                libcurl4-openssl-dev libsqlite3-dev libcmocka-dev zlib1g-dev curl jq sqlite3)
 # chromium: tests/browser drives it headless (playwright-core, from
-# scripts/npm_tools.sh, downloads no browser of its own).
-BM_DEPS_TEST=(shellcheck clang docker-compose chromium debootstrap nftables)
+# scripts/npm_tools.sh, downloads no browser of its own). prometheus: its
+# promtool checks every daemon's /metrics text (tests/contract).
+BM_DEPS_TEST=(shellcheck clang docker-compose chromium prometheus debootstrap nftables)
 # The Docker stack test: an engine (unless one is installed some other way,
 # e.g. docker-ce, which conflicts with docker.io), compose v1, debootstrap
 # for the base image where no image registry is reachable, and nft to remove

@@ -238,6 +238,30 @@ bool h_gw_wait_error(int port, const char *svc, const char *state, char *err, si
                      long ms);
 
 /* ------------------------------------------------------------------ */
+/* Contract checks through Prism (harness_prism.c)                      */
+
+/* BM_PRISM=1: every daemon h_proc_start* starts gets a Prism proxy
+ * (`prism proxy build/openapi/<daemon>.yaml`, the daemon's part of
+ * openapi.yaml; BM_PRISM_BIN, else scripts/npm_tools.sh --bin prism), which h_http_req* send through (HEAD and non-JSON bodies
+ * aside: Prism 5.16 cannot take them), and a response that Prism finds off
+ * openapi.yaml fails the test. Raw TCP (h_raw_http) stays direct. */
+bool h_prism_enabled(void);
+/* Starts the proxy for daemon_port (log in dir/prism.log) and waits for
+ * it to listen; 0 at once when BM_PRISM is not 1, -1 if it cannot start. */
+int h_prism_attach(const char *dir, const char *daemon, int daemon_port);
+/* Stops daemon_port's proxy, if any. */
+void h_prism_detach(int daemon_port);
+/* While on, requests go straight to the daemons: for a test that times
+ * them (Prism adds its own milliseconds). Reset by h_procs_setup. */
+void h_prism_bypass(bool on);
+bool h_prism_bypassed(void);
+/* The proxy port in front of daemon_port, 0 if none. */
+int h_prism_port(int daemon_port);
+/* true if the sl-violations header value names a violation located in the
+ * response; out gets them ("location: message; ..."). */
+bool h_prism_response_violations(const char *header, char *out, size_t len);
+
+/* ------------------------------------------------------------------ */
 /* Raw HTTP (harness_tcp.c) on one loopback TCP connection, for what   */
 /* libcurl hides: slow or idle clients, the whole response head.        */
 

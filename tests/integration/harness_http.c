@@ -48,14 +48,29 @@ static void copy_header(char *dst, size_t len, const char *line, size_t n, const
     }
 }
 
+/* What the header callback fills: the response, and Prism's
+ * sl-violations header when the request went through it. */
+struct hdr_ctx {
+    struct resp *r;
+    char *violations; /* malloc'ed, NUL-terminated, or NULL */
+};
+
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    struct resp *r = ud;
+    struct hdr_ctx *h = ud;
+    struct resp *r = h->r;
     size_t n = size * nmemb;
+    static const char viol[] = "sl-violations:";
 
     copy_header(r->ctype, sizeof(r->ctype), ptr, n, "Content-Type:");
     copy_header(r->request_id, sizeof(r->request_id), ptr, n, "X-Request-ID:");
     copy_header(r->allow, sizeof(r->allow), ptr, n, "Allow:");
+    if (n > sizeof(viol) - 1 && strncasecmp(ptr, viol, sizeof(viol) - 1) == 0 &&
+        !h->violations) {
+        h->violations = malloc(n + 1);
+        if (h->violations)
+            copy_header(h->violations, n + 1, ptr, n, viol);
+    }
     return n;
 }
 
@@ -65,17 +80,97 @@ int h_http_req(int port, const char *method, const char *path, const char *body,
     return h_http_req_len(port, method, path, body, body ? strlen(body) : 0, headers, r);
 }
 
+/* Well-formed UTF-8 without NUL bytes (no overlongs, no surrogates). */
+static bool utf8_clean(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = s[i], n, cp;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 0;
+        if (n == 0 || c > 0xf4 || len - i <= n)
+            return false;
+        cp = c & (0x3fu >> n);
+        for (unsigned k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* No object in j, at any depth, holds a member name twice. */
+static bool no_duplicate_members(const cJSON *j)
+{
+    const cJSON *a, *b;
+
+    cJSON_ArrayForEach(a, j)
+    {
+        if (cJSON_IsObject(j))
+            for (b = a->next; b; b = b->next)
+                if (strcmp(a->string, b->string) == 0)
+                    return false;
+        if (!no_duplicate_members(a))
+            return false;
+    }
+    return true;
+}
+
+/* Prism 5.16 answers every HEAD with 500, hangs on a body that is not
+ * JSON or not UTF-8, and passes a JSON body on re-encoded (a body over 64 KiB padded
+ * with blanks arrives shorter; duplicate members, one): those requests go
+ * straight to the daemon, so it sees the bytes the test sent. A body goes
+ * through only if it is an object or array, with no member twice, already
+ * compact as cJSON prints it (a bare string or null arrives changed). */
+static bool prism_can_take(const char *method, const char *body, size_t len)
+{
+    cJSON *j;
+    char *again;
+    bool same;
+
+    if (strcmp(method, "HEAD") == 0)
+        return false;
+    if (!body || len == 0)
+        return true;
+    if (!utf8_clean((const unsigned char *)body, len))
+        return false;
+    j = cJSON_ParseWithLength(body, len);
+    again = j ? cJSON_PrintUnformatted(j) : NULL;
+    same = again && strlen(again) == len && memcmp(again, body, len) == 0 &&
+           (cJSON_IsObject(j) || cJSON_IsArray(j)) && no_duplicate_members(j);
+    cJSON_free(again);
+    cJSON_Delete(j);
+    return same;
+}
+
 int h_http_req_len(int port, const char *method, const char *path, const char *body, size_t len,
                    const char *const *headers, struct resp *r)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *hl = NULL;
-    char url[2048];
+    struct hdr_ctx h = { r, NULL };
+    int proxy = h_prism_port(port);
+    char url[2048], bad[2048];
     CURLcode rc;
 
     memset(r, 0, sizeof(*r));
     if (!c)
         return -1;
+    if (proxy > 0 && !h_prism_bypassed() && prism_can_take(method, body, len))
+        port = proxy;
+    else
+        proxy = 0;
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -84,7 +179,7 @@ int h_http_req_len(int port, const char *method, const char *path, const char *b
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     if (body) {
@@ -102,6 +197,18 @@ int h_http_req_len(int port, const char *method, const char *path, const char *b
     curl_easy_cleanup(c);
     if (!r->body) {
         r->body = calloc(1, 1);
+    }
+    if (h.violations) {
+        bool off = h_prism_response_violations(h.violations, bad, sizeof(bad));
+        free(h.violations);
+        if (off) {
+            h_resp_free(r);
+            fail_msg("%s %s: the %ld response is off openapi.yaml: %s", method, path, r->status,
+                     bad);
+        }
+    } else if (proxy && rc == CURLE_OK && r->status >= 500 &&
+               strstr(r->body, "prism/errors")) {
+        fail_msg("%s %s: Prism failed: %.300s", method, path, r->body);
     }
     return rc == CURLE_OK ? 0 : -1;
 }

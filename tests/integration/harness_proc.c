@@ -220,8 +220,12 @@ static int spawn(struct proc *p, const char *binary, bool with_db, const char *c
     while (h_now_ms() < deadline) {
         int st;
         p->port = read_port(p->log);
-        if (p->port > 0)
-            return 0;
+        if (p->port > 0) {
+            if (h_prism_attach(p->dir, binary, p->port) == 0)
+                return 0;
+            h_proc_kill9(p);
+            return -1;
+        }
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
             p->pid = -1;
             return -1;
@@ -298,6 +302,7 @@ int h_proc_stop_by(struct proc *p, int sig, long *ms)
 
     if (p->pid <= 0)
         return -1;
+    h_prism_detach(p->port);
     kill(p->pid, sig);
     while (h_now_ms() - start < grace) {
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
@@ -327,6 +332,7 @@ void h_proc_kill9(struct proc *p)
 
     if (p->pid <= 0)
         return;
+    h_prism_detach(p->port);
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
     untrack_pid(p->pid);
@@ -433,6 +439,7 @@ struct proc h_procs[PROCS_MAX];
 int h_procs_setup(void **state)
 {
     (void)state;
+    h_prism_bypass(false);
     memset(h_procs, 0, sizeof(h_procs));
     for (int i = 0; i < PROCS_MAX; i++)
         h_procs[i].pid = -1;

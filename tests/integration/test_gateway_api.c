@@ -2,6 +2,7 @@
  * real gateway on free loopback ports. */
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -323,6 +324,7 @@ static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void
     assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 5000));
     assert_int_equal(h_proc_stop(&e.txn, NULL), 0);
     assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "unreachable", 3000));
+    h_prism_bypass(true); /* timed: Prism's own milliseconds are not the gateway's */
     for (int i = 0; paths[i]; i++) {
         long t0 = h_now_ms();
         assert_int_equal(h_http_req(e.gw.port, "GET", paths[i], NULL, NULL, &r), 0);
@@ -330,6 +332,7 @@ static void test_gateway_stopped_service_is_unreachable_and_reads_stay_fast(void
         assert_true(h_now_ms() - t0 < 100);
         h_resp_free(&r);
     }
+    h_prism_bypass(false);
     /* the proxy to a dead service: 502 with the error body */
     assert_int_equal(h_http_req(e.gw.port, "GET", "/services/transaction-service/health", NULL,
                                 NULL, &r),
@@ -360,6 +363,7 @@ static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **stat
     (void)state;
     env_start(&e, true);
     assert_true(h_gw_wait_state(e.gw.port, "auth-service", "unreachable", 3000));
+    h_prism_bypass(true); /* timed: Prism's own milliseconds are not the gateway's */
     for (int round = 0; round < 3; round++) {
         for (int i = 0; paths[i]; i++) {
             t0 = h_now_ms();
@@ -382,8 +386,120 @@ static void test_gateway_answers_within_timeout_with_a_hung_upstream(void **stat
             fail_msg("proxy to hung upstream took %ld ms", dt);
         h_resp_free(&r);
     }
+    h_prism_bypass(false);
     env_stop(&e);
 }
+
+/* Proxied requests to the hung service, repeated until told to stop: so
+ * that HUNG_CLIENTS of them (more than the gateway's 2 workers) wait on
+ * the upstream at every moment. */
+#define HUNG_CLIENTS 12
+
+struct hung_client {
+    pthread_t thread;
+    int port;
+    atomic_bool *stop;
+    int answered, not_504;
+    long fastest_ms;
+};
+
+static void *hung_client_main(void *arg)
+{
+    struct hung_client *c = arg;
+
+    c->fastest_ms = 1000000;
+    while (!atomic_load(c->stop)) {
+        struct resp r;
+        long t0 = h_now_ms(), ms;
+        int rc = h_http_req(c->port, "GET", "/services/auth-service/health", NULL, NULL, &r);
+        ms = h_now_ms() - t0;
+        if (rc == 0) {
+            c->answered++;
+            c->not_504 += r.status != 504;
+            if (ms < c->fastest_ms)
+                c->fastest_ms = ms;
+        }
+        h_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* One GET that must answer 200; its time in ms. */
+static long timed_get(int port, const char *path)
+{
+    struct resp r;
+    long t0 = h_now_ms(), ms;
+
+    assert_int_equal(h_http_req(port, "GET", path, NULL, NULL, &r), 0);
+    ms = h_now_ms() - t0;
+    if (r.status != 200)
+        fail_msg("%s answered %ld beside the hung proxied requests", path, r.status);
+    h_resp_free(&r);
+    return ms;
+}
+
+static void test_gateway_hung_upstream_delays_only_its_own_proxied_requests(void **state)
+{
+    static const char *const paths[] = { "/events", "/health", "/system/health",
+                                         "/services/transaction-service/health", NULL };
+    /* a worker blocked by a hung request would hold these for the whole
+     * upstream timeout (300 ms); free, they take a few ms (more under a
+     * sanitizer) */
+    const long bound_ms = h_test_scale_small() ? 200 : 100;
+    struct hung_client cl[HUNG_CLIENTS];
+    atomic_bool stop;
+    long worst[4] = { 0, 0, 0, 0 }, t_end;
+    int n = 0, answered = 0, not_504 = 0;
+    long fastest = 1000000;
+
+    struct env e;
+
+    (void)state;
+    env_start(&e, true);
+    assert_true(h_gw_wait_state(e.gw.port, "auth-service", "unreachable", 3000));
+    assert_true(h_gw_wait_state(e.gw.port, "transaction-service", "ok", 3000));
+    atomic_init(&stop, false);
+    for (int i = 0; i < HUNG_CLIENTS; i++) {
+        memset(&cl[i], 0, sizeof(cl[i]));
+        cl[i].port = e.gw.port;
+        cl[i].stop = &stop;
+        assert_int_equal(pthread_create(&cl[i].thread, NULL, hung_client_main, &cl[i]), 0);
+    }
+    h_sleep_ms(100); /* all of them in flight */
+    t_end = h_now_ms() + 1500;
+    while (h_now_ms() < t_end) {
+        for (int i = 0; paths[i]; i++) {
+            long ms = timed_get(e.gw.port, paths[i]);
+            if (ms > worst[i])
+                worst[i] = ms;
+        }
+        n++;
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < HUNG_CLIENTS; i++) {
+        pthread_join(cl[i].thread, NULL);
+        answered += cl[i].answered;
+        not_504 += cl[i].not_504;
+        if (cl[i].fastest_ms < fastest)
+            fastest = cl[i].fastest_ms;
+    }
+    printf("  %d hung proxied requests at a time: %d answered, fastest %ld ms; %d rounds of "
+           "reads: slowest /events %ld ms, /health %ld ms, /system/health %ld ms, proxied "
+           "transaction-service /health %ld ms\n",
+           HUNG_CLIENTS, answered, fastest, n, worst[0], worst[1], worst[2], worst[3]);
+    /* the hung ones waited for their timeout, and got their 504 */
+    assert_true(answered >= HUNG_CLIENTS);
+    assert_int_equal(not_504, 0);
+    assert_true(fastest >= 250);
+    for (int i = 0; paths[i]; i++)
+        if (worst[i] > bound_ms)
+            fail_msg("%s took %ld ms with %d proxied requests waiting on a hung upstream; "
+                     "want <= %ld ms",
+                     paths[i], worst[i], HUNG_CLIENTS, bound_ms);
+    assert_true(n >= 10);
+    env_stop(&e);
+}
+
 
 /* Pages the gateway's merged list and keeps one source's events. */
 static cJSON *gateway_events_of(int port, const char *source)
@@ -872,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_gateway_proxies_get_and_post_to_the_service),
         cmocka_unit_test(test_gateway_stopped_service_is_unreachable_and_reads_stay_fast),
         cmocka_unit_test(test_gateway_answers_within_timeout_with_a_hung_upstream),
+        cmocka_unit_test(test_gateway_hung_upstream_delays_only_its_own_proxied_requests),
         cmocka_unit_test(test_gateway_has_no_duplicates_and_no_gaps),
         cmocka_unit_test(test_gateway_fails_over_to_a_healthy_replica),
         cmocka_unit_test(test_gateway_restarts_cursor_when_stream_id_changes),

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "harness.h"
+#include "http_client.h"
 
 #define TXN "transaction-service"
 #define STREAM "/transactions/events/stream"
@@ -393,6 +394,14 @@ static void test_ndjson_and_csv_lists_hold_the_same_events_as_json(void **state)
     for (char *q = rc.body; (q = strstr(q, "\r\n")) != NULL; q += 2)
         lines++;
     assert_int_equal(lines, 51);
+    h_resp_free(&rc);
+    /* no events: still the header row, from the service's known columns */
+    assert_int_equal(h_http_req(p.port, "GET",
+                                "/transactions/events?customer_id=CUST_NOBODY&format=csv", NULL,
+                                NULL, &rc), 0);
+    assert_int_equal(rc.status, 200);
+    assert_true(strncmp(rc.body, "transaction_id,timestamp,sequence,", 34) == 0);
+    assert_string_equal(strstr(rc.body, ",origin\r\n"), ",origin\r\n"); /* and nothing after */
     cJSON_Delete(j);
     h_resp_free(&r);
     h_resp_free(&rn);
@@ -564,6 +573,47 @@ static void test_cors_preflight_and_headers(void **state)
     h_proc_cleanup(&p);
 }
 
+/* The gateway poller's parallel GETs ask for gzip (hc_multi_get): the
+ * page arrives compressed and decodes to exactly what a plain request
+ * gets, so the merged events are unchanged. */
+static void test_poller_gets_take_gzip_and_decode_to_the_same_page(void **state)
+{
+    struct proc p;
+    struct resp plain;
+    struct hc_multi *m;
+    struct hc_resp r[2];
+    char url[2][128];
+    const char *urls[2] = { url[0], url[1] };
+
+    (void)state;
+    assert_int_equal(http_client_global_init(), BM_OK);
+    start_fast(&p, "pollgz", NULL);
+    snprintf(url[0], sizeof(url[0]), "http://127.0.0.1:%d/transactions/events?since=0&limit=1000",
+             p.port);
+    snprintf(url[1], sizeof(url[1]), "http://127.0.0.1:%d/health", p.port);
+    assert_int_equal(hc_multi_new(&m), BM_OK);
+    hc_multi_get(m, urls, 2, 10000, 4 << 20, r);
+    assert_int_equal(h_http_req(p.port, "GET", "/transactions/events?since=0&limit=1000", NULL,
+                                NULL, &plain), 0);
+    assert_int_equal(plain.status, 200);
+    assert_int_equal(r[0].result, HC_OK);
+    assert_int_equal(r[0].status, 200);
+    assert_int_equal(r[0].body.len, plain.len);
+    assert_memory_equal(r[0].body.data, plain.body, plain.len);
+    assert_true(r[0].wire_len > 0 && r[0].wire_len < plain.len / 4);
+    print_message("poller page: %zu bytes decoded from %zu on the wire\n", r[0].body.len,
+                  r[0].wire_len);
+    assert_int_equal(r[1].result, HC_OK);
+    assert_int_equal(r[1].status, 200);
+    for (int i = 0; i < 2; i++)
+        hc_resp_free(&r[i]);
+    hc_multi_free(m);
+    h_resp_free(&plain);
+    assert_int_equal(h_proc_stop(&p, NULL), 0);
+    h_proc_cleanup(&p);
+    http_client_global_cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_sse_rss_stays_flat_with_many_streams),
         cmocka_unit_test(test_ndjson_and_csv_lists_hold_the_same_events_as_json),
         cmocka_unit_test(test_gzip_decodes_to_the_same_bytes),
+        cmocka_unit_test(test_poller_gets_take_gzip_and_decode_to_the_same_page),
         cmocka_unit_test(test_filters_narrow_the_list_and_bad_input_is_400),
         cmocka_unit_test(test_export_of_a_time_range_equals_the_list_of_that_range),
         cmocka_unit_test(test_cors_preflight_and_headers),

@@ -208,6 +208,29 @@ static void test_config_rejects_service_flag_on_gateway(void **state)
     assert_true(c.seed_set && c.seed == 5);
 }
 
+/* The server keys (the front door's timeouts and cap) are every
+ * daemon's, the gateway's included. */
+static void test_config_server_keys_apply_to_the_gateway(void **state)
+{
+    const char *argv[] = { "x", "--header-timeout-s", "3", "--idle-timeout-s", "7",
+                           "--max-connections", "500", NULL };
+    const char *env[] = { "CONFIG_PATH=" BM_SOURCE_DIR "/config/anomaly_config.json", NULL };
+    char err[256] = "";
+    struct bm_config c;
+
+    (void)state;
+    assert_int_equal(load(&c, SVC_GATEWAY, 7, argv, env, err), BM_OK);
+    assert_int_equal(c.header_timeout_s, 3);
+    assert_int_equal(c.idle_timeout_s, 7);
+    assert_int_equal(c.max_connections, 500);
+    assert_int_equal(file_text(&c, SVC_GATEWAY,
+                               "{\"server\":{\"header_timeout_s\":4,\"max_connections\":9}}",
+                               err),
+                     BM_OK);
+    assert_int_equal(c.header_timeout_s, 4);
+    assert_int_equal(c.max_connections, 9);
+}
+
 static void test_config_rejects_bad_flag_values(void **state)
 {
     const char *env[] = { "CONFIG_PATH=" BM_SOURCE_DIR "/config/anomaly_config.json", NULL };
@@ -452,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_config_precedence_file_env_flag),
         cmocka_unit_test(test_config_missing_explicit_file_fails),
         cmocka_unit_test(test_config_rejects_service_flag_on_gateway),
+        cmocka_unit_test(test_config_server_keys_apply_to_the_gateway),
         cmocka_unit_test(test_config_rejects_bad_flag_values),
         cmocka_unit_test(test_config_runtime_is_all_or_nothing),
         cmocka_unit_test(test_config_runtime_error_kinds),

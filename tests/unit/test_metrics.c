@@ -111,8 +111,38 @@ static void test_metrics_prometheus_declares_each_family_once_for_many_processes
                                      "class=\"all\"} 123456789012\n"));
     assert_non_null(strstr(out.data, "bankmock_anomaly_rate{service=\"api-gateway\","
                                      "kind=\"realised\"} 0.030125\n"));
-    assert_non_null(strstr(out.data, "bankmock_request_latency_ms{service=\"api-gateway\","
-                                     "quantile=\"0.99\"} 2.5\n"));
+    /* no latency gauge with a quantile label: durations are a histogram */
+    assert_null(strstr(out.data, "quantile"));
+    assert_null(strstr(out.data, "_ms"));
+    buf_free(&out);
+}
+
+static void test_metrics_prometheus_durations_are_a_cumulative_histogram(void **state)
+{
+    struct metrics_snapshot a = sample("api-gateway"), b = sample("transaction-service");
+    const struct metrics_snapshot *all[] = { &a, &b };
+    struct buf out;
+
+    (void)state;
+    a.has_durations = true;
+    for (unsigned i = 0; i < HTTP_DUR_BOUNDS; i++)
+        a.durations.cum[i] = i < 3 ? 0 : 10 + i;
+    a.durations.count = 40;
+    a.durations.sum_s = 0.25;
+    buf_init(&out, 1 << 16);
+    assert_int_equal(metrics_prometheus_n(all, 2, &out), BM_OK);
+    assert_int_equal(buf_putc(&out, '\0'), BM_OK);
+    assert_int_equal(count_of(out.data, "# TYPE bankmock_http_request_duration_seconds "
+                                        "histogram\n"), 1);
+    /* only the snapshot that has durations: the first bound is 16 us */
+    assert_int_equal(count_of(out.data, "_bucket{"), HTTP_DUR_BOUNDS + 1);
+    assert_int_equal(count_of(out.data, "duration_seconds_bucket{service=\"transaction"), 0);
+    assert_non_null(strstr(out.data, "bankmock_http_request_duration_seconds_bucket{service=\""
+                                     "api-gateway\",le=\"0.000016\"} 0\n"));
+    assert_non_null(strstr(out.data, "_bucket{service=\"api-gateway\",le=\"0.000128\"} 13\n"));
+    assert_non_null(strstr(out.data, "_bucket{service=\"api-gateway\",le=\"+Inf\"} 40\n"));
+    assert_non_null(strstr(out.data, "_sum{service=\"api-gateway\"} 0.250000\n"));
+    assert_non_null(strstr(out.data, "_count{service=\"api-gateway\"} 40\n"));
     buf_free(&out);
 }
 
@@ -148,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_metrics_json_reads_back_to_the_same_snapshot),
         cmocka_unit_test(test_metrics_from_json_rejects_non_objects_and_ignores_bad_members),
         cmocka_unit_test(test_metrics_prometheus_declares_each_family_once_for_many_processes),
+        cmocka_unit_test(test_metrics_prometheus_durations_are_a_cumulative_histogram),
         cmocka_unit_test(test_metrics_format_takes_the_argument_first_then_accept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
