@@ -109,6 +109,7 @@ struct dataset {
     int64_t next_us;
     uint64_t next_seq;
     uint64_t anomalies;
+    bool csv_header; /* written */
     struct buf ev_json;
 };
 
@@ -165,15 +166,31 @@ void dataset_free(struct dataset *d)
     free(d);
 }
 
+/* CSV: the header row as the service writes it (its known columns), so an
+ * empty window has one too; from the first event only for a service
+ * without them. */
+static enum bm_rc put_csv_header(struct dataset *d, struct buf *out, bool have_event)
+{
+    const char *cols = svc_info(d->def->svc)->csv_columns;
+
+    if (cols) {
+        d->csv_header = true;
+        if (buf_puts(out, cols) != BM_OK || buf_puts(out, "\r\n") != BM_OK)
+            return BM_ENOMEM;
+        return BM_OK;
+    }
+    if (!have_event)
+        return BM_OK;
+    d->csv_header = true;
+    return evfmt_csv_header(d->ev_json.data, d->ev_json.len, out);
+}
+
 /* CSV: the event's JSON (in ev_json) as a row, the header row first. */
 static enum bm_rc put_csv(struct dataset *d, struct buf *out)
 {
-    const char *json = d->ev_json.data;
-    size_t len = d->ev_json.len;
-
-    if (d->next_seq == 1 && evfmt_csv_header(json, len, out) != BM_OK)
+    if (!d->csv_header && put_csv_header(d, out, true) != BM_OK)
         return BM_ENOMEM;
-    return evfmt_csv_row(json, len, out);
+    return evfmt_csv_row(d->ev_json.data, d->ev_json.len, out);
 }
 
 enum bm_rc dataset_next(struct dataset *d, struct buf *out, bool *done)
@@ -188,7 +205,8 @@ enum bm_rc dataset_next(struct dataset *d, struct buf *out, bool *done)
 
     *done = t >= d->end_us;
     if (*done)
-        return BM_OK;
+        return d->format == DATASET_CSV && !d->csv_header ? put_csv_header(d, out, false)
+                                                          : BM_OK;
     buf_reset(&d->ev_json);
     rc = d->def->generate(d->model, d->state, &d->params, &d->rng, t, d->next_seq, &ev);
     if (rc == BM_OK)

@@ -34,7 +34,8 @@ enum bm_rc dataset_open(const struct dataset_spec *spec, const struct bm_config 
 void dataset_free(struct dataset *d);
 
 /* Appends the next event to out as one line (CSV: the header row before
- * the first); *done (and nothing appended) once the window is over. */
+ * the first); *done once the window is over, with nothing appended (CSV:
+ * the header row if there was no event: an empty window has one). */
 enum bm_rc dataset_next(struct dataset *d, struct buf *out, bool *done) BM_WUR;
 
 struct dataset_progress {

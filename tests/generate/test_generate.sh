@@ -60,6 +60,7 @@ for svc in transaction auth monitoring; do
     q="from=$START&to=$END"
     curl -fsS "$base${PATHS[$svc]}/export?$q&format=ndjson" -o "$svc.served.ndjson"
     curl -fsS "$base${PATHS[$svc]}/export?$q&format=csv" -o "$svc.served.csv"
+    curl -fsS "$base${PATHS[$svc]}/export?from=$START&to=$START&format=csv" -o "$svc.empty.csv"
     kill "$pid"
     wait "$pid" 2>/dev/null
     "$GEN" --service "$svc" --seed "$SEED" --start "$START" --duration "$DUR" "${CFG[@]}" \
@@ -72,6 +73,10 @@ for svc in transaction auth monitoring; do
     "$GEN" --service "$svc" --seed "$SEED" --start "$START" --duration "$DUR" "${CFG[@]}" \
         --format csv --out "$svc.csv" 2>/dev/null
     check "$svc: CSV equals the service's CSV export" cmp "$svc.served.csv" "$svc.csv"
+    "$GEN" --service "$svc" --seed "$SEED" --start "$START" --duration 0s --format csv \
+        2>/dev/null >"$svc.empty.gen.csv"
+    check "$svc: an empty window's CSV is the service's header row" \
+        cmp "$svc.empty.csv" "$svc.empty.gen.csv"
 done
 
 # CSV shape: a header row, one row per event, CRLF, dotted nested columns.

@@ -1,7 +1,8 @@
 /* test_dataset.c - generate/dataset.c, the offline stream: the same seed
  * gives the same bytes and another seed others; events are numbered from 1
  * with times inside [start, start + duration), nondecreasing; the window's
- * end stops it; CSV is a header row then one CRLF row per event; progress
+ * end stops it; an empty window is empty (CSV: the service's header row);
+ * CSV is a header row then one CRLF row per event; progress
  * counts what was written. (Its equality with a service's stored stream
  * is tests/generate/test_generate.sh's.) */
 #include <stdarg.h>
@@ -101,15 +102,23 @@ static void test_dataset_numbers_events_from_one_inside_the_window(void **state)
     buf_free(&a);
 }
 
-static void test_dataset_empty_window_writes_nothing(void **state)
+static void test_dataset_empty_window_is_empty_or_a_csv_header(void **state)
 {
     struct buf a;
     uint64_t n;
 
     (void)state;
-    run(SVC_TRANSACTION, 7, 0, DATASET_CSV, &a, &n);
+    run(SVC_TRANSACTION, 7, 0, DATASET_NDJSON, &a, &n);
     assert_int_equal(n, 0);
     assert_int_equal(a.len, 0);
+    buf_free(&a);
+    run(SVC_TRANSACTION, 7, 0, DATASET_CSV, &a, &n);
+    assert_int_equal(n, 0);
+    assert_string_equal(a.data, "transaction_id,timestamp,sequence,customer_id,customer_segment,"
+                                "account_id,counterparty_account,merchant_id,merchant_category,"
+                                "amount,currency,transaction_type,channel,location.country,"
+                                "location.city,status,processing_time_ms,risk_score,is_anomaly,"
+                                "anomaly_type,incident_id,origin\r\n");
     buf_free(&a);
 }
 
@@ -132,7 +141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dataset_same_seed_same_bytes_other_seed_others),
         cmocka_unit_test(test_dataset_numbers_events_from_one_inside_the_window),
-        cmocka_unit_test(test_dataset_empty_window_writes_nothing),
+        cmocka_unit_test(test_dataset_empty_window_is_empty_or_a_csv_header),
         cmocka_unit_test(test_dataset_csv_is_a_header_then_a_crlf_row_per_event),
     };
 
