@@ -48,7 +48,8 @@ static const char usage[] =
     "\n"
     "Progress goes to standard error: a bar on a terminal, else one summary\n"
     "line. Exit status: 0 done, 1 an I/O error, 2 a bad flag, 130 stopped\n"
-    "by SIGINT (143 by SIGTERM) after the last whole line.\n";
+    "by SIGINT (143 by SIGTERM) after the last whole line, 141 when the\n"
+    "reader closed the pipe.\n";
 
 struct opts {
     struct dataset_spec spec;
@@ -302,6 +303,8 @@ static int run(const struct opts *o, struct dataset *d, const char *settings, st
     summary(o, d, settings, began, stop_sig, tty);
     return status;
 write_error:
+    if (errno == EPIPE)
+        return 128 + SIGPIPE; /* the reader had enough (| head): as if killed, quietly */
     if (tty)
         fputc('\n', stderr);
     fprintf(stderr, "%s: cannot write %s: %s\n", PROG, o->out_path ? o->out_path : "stdout",

@@ -5,8 +5,9 @@
 # the same seed, start and configuration (and its CSV the service's CSV);
 # --out writes what standard output gets; flags: --help, --version, one-line
 # errors with exit 2 for bad or unknown flags and for --shard (not built);
-# SIGINT leaves a whole last line and exit 130; a one-line summary on a
-# stderr that is not a terminal; the binary links no SQLite.
+# SIGINT leaves a whole last line and exit 130, a closed pipe 141 quietly; a
+# one-line summary on a stderr that is not a terminal; the binary links no
+# SQLite.
 # BM_TEST_SCALE=small: shorter windows.
 # shellcheck source-path=SCRIPTDIR source=../deploy/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../deploy/lib.sh"
@@ -147,6 +148,11 @@ for line in lines:
     json.loads(line)
 print(len(lines), "lines")'
 contains "SIGINT: the summary says so" "$(cat int.err)" "stopped by SIGINT"
+
+# A reader that stops early (| head): exit 141, nothing on stderr.
+"$GEN" --service auth --seed 1 --start "$START" --duration 30d 2>pipe.err | head -c 1000 >/dev/null
+rc=${PIPESTATUS[0]}
+check "a closed pipe: exit 141 and no message" bash -c "[[ $rc == 141 && ! -s pipe.err ]]"
 
 # No database: libsqlite3 is no dependency, no sqlite3/genloop/db symbol.
 if command -v ldd >/dev/null && command -v nm >/dev/null; then
