@@ -7,6 +7,9 @@
 # GET /health and the newest-100 event page under wrk against a bare
 # libmicrohttpd server (bench/bare_server.c) serving a body of the same size,
 # backfill events/s against a bare SQLite insert loop (bench/bare_insert.c),
+# bankmock-generate's events/s for the same seed and start to /dev/null (one
+# thread) against that backfill rate (issue 17: transaction >= 1,000,000/s and
+# >= 5x its backfill),
 # live generation at events_per_second 5000 (events/s realised against the
 # rate the service expects), RSS after the load, and GET /health under wrk
 # while bench/flood.c holds BENCH_FLOOD idle connections against the same
@@ -42,7 +45,9 @@
 #
 # Environment: BENCH_SECONDS (wrk duration, 1), BENCH_ROUNDS (40), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED (42),
-# BENCH_BACKFILL (backfill timed for events/s, 6h), BENCH_INSERT_ROWS (500000),
+# BENCH_BACKFILL (backfill timed for events/s, 6h), BENCH_DATASET (the window
+# bankmock-generate writes to /dev/null for its events/s, 1d), BENCH_DATASET_RUNS
+# (runs of it, the median shown, 3), BENCH_INSERT_ROWS (500000),
 # BENCH_LIVE_SECONDS (live generation timed, 5), BENCH_GATEWAY_WAIT (seconds
 # to wait for a full /events page, a full buffer and the history read, 60),
 # BENCH_POLL_INTERVAL_MS (the gateway's --poll-interval-ms, 1000),
@@ -83,6 +88,8 @@ CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 SEED=${BENCH_SEED:-42}
 BACKFILL=${BENCH_BACKFILL:-6h}
+DATASET=${BENCH_DATASET:-1d}
+DATASET_RUNS=${BENCH_DATASET_RUNS:-3}
 BACKFILL_START=2024-03-04T08:00:00.000Z   # a Monday: a fixed, ordinary workload
 # Live runs start here: a Monday noon, shaping factor 1.0, so the expected
 # rate is the configured one whatever the wall clock says.
@@ -117,6 +124,8 @@ T_HEALTH_P99=1.25
 T_PAGE_RPS=0.75
 T_BACKFILL_ABS=100000
 T_BACKFILL_REL=0.50
+T_DATASET_ABS=1000000 # issue 17: bankmock-generate, transaction, one core
+T_DATASET_REL=5       # ... and that many times the service's backfill rate
 T_LIVE_EPS=5000
 T_LIVE_TOL=0.10   # "honours": realised within 10% of expected
 T_RSS_MB=16
@@ -264,6 +273,24 @@ backfill_rate() {
                  printf "%.0f %d %s\n", (h1 - h0) / dt, h1, st }'
 }
 
+# dataset_rate SERVICE ARGS... : "events/s events" of bankmock-generate writing
+# DATASET of SERVICE to /dev/null (one thread: one core), the median of
+# DATASET_RUNS runs, each timed from exec to exit (the model's build included).
+dataset_rate() {
+    local svc=$1 t0 t1 n i
+    local -a rates
+    shift
+    for ((i = 0; i < DATASET_RUNS; i++)); do
+        t0=$EPOCHREALTIME
+        n=$("$BIN/bankmock-generate" --service "$svc" --duration "$DATASET" "$@" 2>&1 >/dev/null |
+            sed -n 's/.*: \([0-9,]*\) events (.*/\1/p' | tr -d ,) || n=
+        t1=$EPOCHREALTIME
+        [[ -n "$n" ]] || { echo "- 0"; return 0; }
+        rates+=("$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.0f", n / (b - a) }')")
+    done
+    echo "$(median "${rates[@]}") $n"
+}
+
 # head_at URL : "EPOCHREALTIME head_sequence" from URL's /health.
 head_at() {
     local h
@@ -391,6 +418,7 @@ bench_service() {
     local port pid base hb eb bport bpid b2port b2pid st
     local s_rps s_p50 s_p99 s_err r_rps r_p50 r_p99 r_err q_rps q_p99 v
     local up rss hwm bf_rate bf_total bf_state ins_rate live_eps live_exp out q_rps_r q_p99_r
+    local ds_rate ds_total
 
     log "== $name"
 
@@ -473,6 +501,13 @@ bench_service() {
         --seed "$SEED" --start-time "$BACKFILL_START" --backfill "$BACKFILL" "${CFG[@]}")
     read -r bf_rate bf_total bf_state <<<"$out"
     rm -f "$TMP/$name-backfill.db"*
+    if [[ -x "$BIN/bankmock-generate" ]]; then
+        log "bankmock-generate: $DATASET of $short from $BACKFILL_START to /dev/null"
+        read -r ds_rate ds_total <<<"$(dataset_rate "$short" --seed "$SEED" \
+            --start "$BACKFILL_START" "${CFG[@]}")"
+    else
+        ds_rate=- ds_total=0
+    fi
     log "bare_insert: $INSERT_ROWS rows"
     ins_rate=$("$BIN/bare_insert" "$TMP/bare-insert.db" "$INSERT_ROWS" |
         awk '/^rows_per_s/ { print $2 }') || ins_rate=-
@@ -491,6 +526,14 @@ bench_service() {
     fi
     row "$short backfill events/s ($bf_total ev)" "$bf_rate" "${ins_rate:--}" \
         "$(ratio "$bf_rate" "${ins_rate:--}")" ">= 100k/s, >= ${T_BACKFILL_REL}x" "$v"
+    if [[ "$short" == transaction ]]; then
+        v=$(verdict "$ds_rate >= $T_DATASET_ABS && $ds_rate / $bf_rate >= $T_DATASET_REL")
+        row "$short generate events/s ($DATASET, $ds_total ev)" "$ds_rate" "$bf_rate" \
+            "$(ratio "$ds_rate" "$bf_rate")" ">= 1M/s, >= ${T_DATASET_REL}x backfill" "$v"
+    else
+        row "$short generate events/s ($DATASET, $ds_total ev)" "$ds_rate" "$bf_rate" \
+            "$(ratio "$ds_rate" "$bf_rate")" "-" "info"
+    fi
     v=$(within "$(ratio "$live_eps" "$live_exp")" "$T_LIVE_TOL")
     row "$short live events/s (set to $T_LIVE_EPS)" "$live_eps" "$live_exp" \
         "$(ratio "$live_eps" "$live_exp")" "expected +-$(calc "print $T_LIVE_TOL * 100")%" "$v"

@@ -95,9 +95,12 @@ enum bm_rc buf_append(struct buf *b, const void *p, size_t n)
 
     if (n && !p)
         return BM_EINVAL;
-    rc = buf_reserve(b, n);
-    if (rc != BM_OK)
-        return rc;
+    /* Room already there (the usual case): buf_reserve's checks, inline. */
+    if (!b->data || n > b->max || b->len > b->max - n || b->len + n + 1 > b->cap) {
+        rc = buf_reserve(b, n);
+        if (rc != BM_OK)
+            return rc;
+    }
     if (n)
         memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -114,6 +117,11 @@ enum bm_rc buf_puts(struct buf *b, const char *s)
 
 enum bm_rc buf_putc(struct buf *b, char c)
 {
+    if (b->data && b->len < b->max && b->len + 2 <= b->cap) {
+        b->data[b->len++] = c; /* room there: buf_append's result, inline */
+        b->data[b->len] = '\0';
+        return BM_OK;
+    }
     return buf_append(b, &c, 1);
 }
 
@@ -308,6 +316,8 @@ enum bm_rc buf_put_json_str(struct buf *b, const char *s)
         unsigned char c = (unsigned char)*s;
         const char *esc;
 
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+            continue; /* plain ASCII, the usual byte: part of the run */
         if (c >= 0x80) {
             size_t n = buf_utf8_len(s, 4);
             if (n > 0) {

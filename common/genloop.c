@@ -35,11 +35,11 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
+#include "arrival.h"
 #include "json.h"
 #include "log.h"
 #include "parse.h"
 #include "scenario.h"
-#include "shaping.h"
 #include "service.h"
 #include "timefmt.h"
 
@@ -127,8 +127,7 @@ struct genloop {
     uint64_t rate_counts[RATE_WINDOW]; /* events per simulated second */
     int64_t rate_second;               /* newest second in the ring */
     int64_t rate_origin_s;             /* first second counted, -1 = none yet */
-    int64_t hour_cached;               /* shaping factor cache key */
-    double hour_factor;
+    struct arrival_cache shaping;      /* the shaping factor of the hour */
     struct gen_params params;
 
     pthread_t thread;
@@ -153,39 +152,31 @@ struct genloop {
 /* ------------------------------------------------------------------ */
 /* Shaping                                                              */
 
-/* The factor is constant within a local hour (shaping.h); keyed by that
- * hour, not the UTC one, so a half-hour time zone gets its change of
- * factor on time. */
+/* What the arrival process depends on, from the live settings. */
+static struct arrival_rate rate_of(const struct genloop *g, double eps)
+{
+    struct arrival_rate r = {
+        .events_per_second = eps,
+        .constant_rate = g->def->constant_rate,
+        .time_shaping = g->live.time_shaping,
+        .tz_offset_min = g->params.tz_offset_min,
+    };
+    return r;
+}
+
 static double factor_at(struct genloop *g, int64_t us)
 {
-    int64_t ms = timefmt_ms_of_us(us);
-    int64_t hour = shaping_hour(ms, g->params.tz_offset_min);
+    struct arrival_rate r = rate_of(g, g->live.events_per_second);
 
-    if (!g->live.time_shaping)
-        return 1.0; /* flat (load tests): the cache stays valid for later */
-
-    if (hour != g->hour_cached) {
-        g->hour_cached = hour;
-        g->hour_factor = shaping_factor(ms, g->params.tz_offset_min);
-    }
-    return g->hour_factor;
+    return arrival_factor(&g->shaping, &r, us);
 }
 
 /* Gap to the next arrival from time t. */
 static int64_t next_gap_us(struct genloop *g, int64_t t_us, double eps)
 {
-    double rate = g->def->constant_rate ? eps : eps * factor_at(g, t_us);
-    double gap;
+    struct arrival_rate r = rate_of(g, eps);
 
-    if (g->def->constant_rate)
-        gap = 1e6 / rate;
-    else
-        gap = rng_exp(&g->ls.gen_rng, 1e6 / rate);
-    if (gap < 1.0)
-        gap = 1.0; /* distinct microseconds keep the clock strictly ordered */
-    if (gap > 3.6e9)
-        gap = 3.6e9;
-    return (int64_t)gap;
+    return arrival_gap_us(&g->shaping, &r, &g->ls.gen_rng, t_us);
 }
 
 /* ------------------------------------------------------------------ */
@@ -320,19 +311,6 @@ static enum bm_rc meta_put_text(struct db *db, const char *key, const char *val)
     return db_meta_set(db, key, val, strlen(val));
 }
 
-/* The seed of one of a service's streams (0: generated, 1: API): the
- * service's name is mixed in, so one --seed (compose passes one to all)
- * never gives two services the same ids, and the same seed still gives
- * each service its own same stream. */
-static uint64_t stream_seed(uint64_t seed, const char *svc_name, uint64_t which)
-{
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a of the name */
-
-    for (const char *p = svc_name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    return rng_hash(seed, h, which);
-}
-
 /* A new stream: seed, start time, stream id, backfill window. */
 static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
 {
@@ -351,8 +329,10 @@ static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
     memset(&g->ls, 0, sizeof(g->ls));
     g->ls.magic = STATE_MAGIC;
     g->ls.state_size = (uint32_t)g->def->state_size;
-    rng_seed(&g->ls.gen_rng, stream_seed(g->seed, svc_info(g->def->svc)->name, 0));
-    rng_seed(&g->ls.api_rng, stream_seed(g->seed, svc_info(g->def->svc)->name, 1));
+    rng_seed(&g->ls.gen_rng,
+             arrival_stream_seed(g->seed, svc_info(g->def->svc)->name, ARRIVAL_GENERATED));
+    rng_seed(&g->ls.api_rng,
+             arrival_stream_seed(g->seed, svc_info(g->def->svc)->name, ARRIVAL_API));
     g->ls.next_seq = 1;
     g->def->state_init(g->svc_state, &g->ls.gen_rng);
     g->ls.last_us = g->backfill_start_us;
@@ -502,7 +482,7 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
     g->saved_svc_state = calloc(1, def->state_size);
     buf_init(&g->state_blob, 1 << 20);
     buf_init(&g->ev_json, EVENT_JSON_MAX);
-    g->hour_cached = INT64_MIN;
+    arrival_cache_init(&g->shaping);
     g->rate_origin_s = -1;
     pthread_mutex_init(&g->lock, NULL);
     pthread_condattr_init(&ca);

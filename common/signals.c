@@ -34,3 +34,11 @@ void sig_wait_stop(void)
     while (sigwait(&stop_signals, &sig) != 0)
         nanosleep(&pause, NULL);
 }
+
+int sig_poll_stop(void)
+{
+    struct timespec now = { 0, 0 };
+    int sig = sigtimedwait(&stop_signals, NULL, &now);
+
+    return sig > 0 ? sig : 0;
+}

@@ -12,4 +12,9 @@ void sig_block_stop(void);
  * sig_block_stop). */
 void sig_wait_stop(void);
 
+/* The stop signal pending now (SIGINT or SIGTERM), taken; 0 if none.
+ * Never waits: for a single-threaded loop that checks between units of
+ * work (bankmock-generate between events), after sig_block_stop. */
+int sig_poll_stop(void);
+
 #endif

@@ -8,7 +8,8 @@
 #
 # Steps: install the build packages (scripts/deps.sh), build with
 # scripts/build.sh, create the system user "bankmock", install the daemons
-# that were built to /opt/bankmock/bin, the config to
+# that were built (and bankmock-generate, the offline dataset tool, if built)
+# to /opt/bankmock/bin, the config to
 # /etc/bankmock/anomaly_config.json (config/environments/ENV.json with
 # --environment, else config/anomaly_config.json), the units from
 # deploy/systemd/ to /etc/systemd/system, then enable and (re)start them and
@@ -31,6 +32,7 @@ log() { printf 'install: %s\n' "$*"; }
 die() { printf 'install: %s\n' "$*" >&2; exit 1; }
 
 DAEMONS=(transaction-service auth-service monitoring-service api-gateway)
+TOOLS=(bankmock-generate) # command-line tools: installed beside the daemons, no unit
 env_name=${BANKMOCK_ENV:-}
 skip_deps=0
 skip_build=0
@@ -116,7 +118,8 @@ install -d -m 0750 "$state"
 [[ -n "$root" ]] || chown bankmock:bankmock "$state"
 
 # Replace by rename, so a running binary is never written to.
-for d in "${built[@]}"; do
+for d in "${built[@]}" "${TOOLS[@]}"; do
+    [[ -x "build/bin/$d" ]] || continue
     install -m 0755 "build/bin/$d" "$bin/.$d.new"
     mv -f "$bin/.$d.new" "$bin/$d"
 done

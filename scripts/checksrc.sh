@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the C sources (STYLE.md §2); the suite runs it first.
 #
-#   scripts/checksrc.sh            # scan common/ services/ gateway/ tests/ bench/
+#   scripts/checksrc.sh            # scan common/ services/ gateway/ generate/ tests/ bench/
 #   scripts/checksrc.sh PATH...    # scan these files or directories (paths from the root)
 #
 # Function definitions are found in the project's layout: the signature from
@@ -46,7 +46,7 @@ if (($# > 0)); then
     roots=("$@")
 else
     roots=()
-    for d in common services gateway tests bench; do
+    for d in common services gateway generate tests bench; do
         [[ -d "$d" ]] && roots+=("$d")
     done
 fi
@@ -85,13 +85,14 @@ function prefixes(path,    base) {
     if (path ~ /^services\/auth\//) return "auth_"
     if (path ~ /^services\/monitoring\//) return "mon_"
     if (path ~ /^(services\/)?gateway\//) return "gw_"
+    if (path ~ /^generate\//) return base "_"
     if (path ~ /^tests\/integration\/harness[^\/]*\.c$/) return "h_"
     if (path == "tests/integration/faultfs.c") return "*"  # interposes libc names
     if (path == "tests/fuzz/support.c") return "fuzz_"
     return ""
 }
 
-function daemon_tree(path) { return path ~ /^(common|services|gateway)\// }
+function daemon_tree(path) { return path ~ /^(common|services|gateway|generate)\// }
 
 function may_print_stderr(path) {
     return path ~ /\/main\.c$/ || path == "common/cli.c" || path == "common/daemon.c" ||

@@ -29,17 +29,20 @@ void txn_state_init(struct txn_state *st, struct rng *r)
 static uint32_t draw_customer(const struct txn_model *m, struct rng *r)
 {
     uint32_t u = (uint32_t)rng_below(r, m->act_cum[m->n_cust - 1]);
-    uint32_t lo = 0, hi = m->n_cust - 1;
+    const uint32_t *base = m->act_cum;
+    uint32_t n = m->n_cust;
 
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
+    /* The first customer whose cumulative weight exceeds u, by a binary
+     * search without branches on the data (a conditional move per step,
+     * no mispredictions: this was an eighth of an event's time). */
+    while (n > 1) {
+        uint32_t half = n / 2;
+        uint32_t take = 0u - (uint32_t)(base[half - 1] <= u); /* all ones or 0 */
 
-        if (m->act_cum[mid] > u)
-            hi = mid;
-        else
-            lo = mid + 1;
+        base += half & take;
+        n -= half;
     }
-    return lo;
+    return (uint32_t)(base - m->act_cum); /* n == 1: *base > u */
 }
 
 /* Customers keep their hours: outside them they are seldom the one who

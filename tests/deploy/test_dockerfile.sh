@@ -38,7 +38,7 @@ else
 fi
 check "the build stage installs BM_DEPS_BUILD with scripts/deps.sh" \
     grep -qF 'bm_deps_install "${BM_DEPS_BUILD[@]}"' <<<"$build_stage"
-for d in "${DAEMONS[@]}"; do
+for d in "${DAEMONS[@]}" bankmock-generate; do
     check "the image takes $d when it is built" grep -q "$d" <<<"$build_stage"
 done
 

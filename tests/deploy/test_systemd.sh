@@ -94,6 +94,11 @@ else
         check "install: its unit in /etc/systemd/system" \
             cmp -s "deploy/systemd/bankmock-$d.service" "$root/etc/systemd/system/bankmock-$d.service"
     done
+    if [[ -x "$BIN/bankmock-generate" ]]; then
+        check "install: /opt/bankmock/bin/bankmock-generate (a tool: no unit)" \
+            bash -c '[[ -x "$1/opt/bankmock/bin/bankmock-generate" &&
+                       ! -e "$1/etc/systemd/system/bankmock-bankmock-generate.service" ]]' _ "$root"
+    fi
     check "install: --environment prod puts prod.json in /etc/bankmock/anomaly_config.json" \
         cmp -s config/environments/prod.json "$root/etc/bankmock/anomaly_config.json"
     check "install: ADMIN_TOKEN in /etc/bankmock/bankmock.env" grep -qx 'ADMIN_TOKEN=t0ken' "$root/etc/bankmock/bankmock.env"

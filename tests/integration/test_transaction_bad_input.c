@@ -441,7 +441,9 @@ static bool allow_ok(const char *header, const char *want)
         while (*p == ',' || *p == ' ')
             p++;
         len = strcspn(p, ", ");
-        if (len && !(len == 4 && strncmp(p, "HEAD", 4) == 0) && !word_in(want, p, len))
+        /* HEAD goes with GET; OPTIONS (the CORS preflight) with every path */
+        if (len && !(len == 4 && strncmp(p, "HEAD", 4) == 0) &&
+            !(len == 7 && strncmp(p, "OPTIONS", 7) == 0) && !word_in(want, p, len))
             return false;
         p += len;
     }
@@ -534,7 +536,7 @@ static int check_row(int port, const struct row *w, const char *config0, long lo
     if (!w->code && strcmp(r.body, config0) != 0)
         ROW_FAIL("answer is not the unchanged config: %.200s", r.body);
     if (w->allow && !allow_ok(r.allow, w->allow))
-        ROW_FAIL("Allow \"%s\", want %s (and HEAD)", r.allow, w->allow);
+        ROW_FAIL("Allow \"%s\", want %s (and HEAD, OPTIONS)", r.allow, w->allow);
     h_resp_free(&r);
 
     config = h_get_config(port);
@@ -875,6 +877,9 @@ static void test_mutated_config_bodies_never_crash_or_change_state_partially(voi
     h_proc_init(p, "fuzz");
     assert_int_equal(h_proc_start(p, "transaction-service", live_args), 0);
     config0 = h_get_config(p->port);
+    /* mutants hold NUL bytes and broken UTF-8, on which Prism 5.16 hangs
+     * instead of forwarding: they go straight to the daemon */
+    h_prism_bypass(true);
     for (int i = 0; i < FUZZ_ITERATIONS; i++) {
         struct resp r;
         size_t len;
