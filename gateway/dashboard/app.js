@@ -580,10 +580,11 @@
     msg.className = "msg";
     msg.textContent = "injecting " + type + "…";
     try {
-      const r = await call("/inject", {
+      /* through the gateway's proxy to the service that owns the type */
+      const r = await call("/services/" + svc + "/inject", {
         method: "POST",
         headers: Object.assign({ "Content-Type": "application/json" }, authHeaders()),
-        body: JSON.stringify({ service: svc, anomaly_type: type }),
+        body: JSON.stringify({ type: type }),
       });
       msg.className = r.status < 300 ? "msg ok" : "msg error";
       msg.textContent = r.status < 300 ? "injected " + type : apiMessage(r);
@@ -594,11 +595,12 @@
   }
 
   /* Endpoints that come with later versions: present unless 404. A GET
-   * on /inject answers 405 where only POST exists. */
+   * on a service's /inject (through the proxy) answers 405 where only
+   * POST exists. */
   async function probeFeatures() {
     const [inc, inj] = await Promise.all([
       call("/incidents").catch(() => null),
-      call("/inject").catch(() => null),
+      call("/services/" + SERVICES[0] + "/inject").catch(() => null),
     ]);
     model.features.incidents = !!inc && inc.status === 200;
     model.features.inject = !!inj && inj.status !== 404;
