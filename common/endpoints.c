@@ -21,6 +21,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "pagecache.h"
 #include "parse.h"
 #include "openapi.h"
 #include "query.h"
@@ -305,86 +306,25 @@ static bool has_extra_filters(const struct db_list_query *q)
     return q->has_from || q->has_to || q->nneedles > 0;
 }
 
-/* The newest-N page (no `since`) is the same for everyone until the next
- * commit, and dashboards poll it hard: each worker thread keeps its last
- * such page with the head sequence it was read at, and serves it again
- * while the committed head has not moved. */
-struct page_cache {
-    int64_t limit;
-    bool anomalies_only;
-    const char *anomaly_type; /* one of the static type names, or NULL */
-    uint64_t head;
-    struct buf body;
-    bool valid;
-};
-/* Each thread's cache is on the heap and listed, so shutdown frees them
- * after the worker threads are gone. */
-#define PAGE_CACHES_MAX 64
-static pthread_mutex_t page_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards page_caches */
-static struct page_cache *page_caches[PAGE_CACHES_MAX];
-static _Thread_local struct page_cache *my_page_cache;
-
-static struct page_cache *page_cache_get(void)
+/* The newest-N JSON page is kept per worker thread (pagecache.h), at the
+ * committed head it was read at; a query with a cursor or a filter the
+ * key does not hold is never cached. */
+static bool page_cacheable(const struct db_list_query *q, enum query_format fmt)
 {
-    struct page_cache *c = my_page_cache;
+    return !q->has_since && !has_extra_filters(q) && fmt == QF_JSON;
+}
 
-    if (c)
-        return c;
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    pthread_mutex_lock(&page_caches_lock);
-    for (int i = 0; i < PAGE_CACHES_MAX; i++)
-        if (!page_caches[i]) {
-            page_caches[i] = c;
-            my_page_cache = c;
-            break;
-        }
-    pthread_mutex_unlock(&page_caches_lock);
-    if (!my_page_cache) {
-        free(c);
-        return NULL;
-    }
-    buf_init(&c->body, LIST_BODY_MAX);
-    return c;
+static void page_key(const struct db_list_query *q, uint64_t head, struct pagecache_key *k)
+{
+    k->limit = q->limit;
+    k->anomalies_only = q->anomalies_only;
+    k->anomaly_type = q->anomaly_type;
+    k->version = head;
 }
 
 void endpoints_free_caches(void)
 {
-    pthread_mutex_lock(&page_caches_lock);
-    for (int i = 0; i < PAGE_CACHES_MAX; i++)
-        if (page_caches[i]) {
-            buf_free(&page_caches[i]->body);
-            free(page_caches[i]);
-            page_caches[i] = NULL;
-        }
-    pthread_mutex_unlock(&page_caches_lock);
-    my_page_cache = NULL;
-}
-
-static bool page_cache_hit(const struct page_cache *c, const struct db_list_query *q,
-                           uint64_t head)
-{
-    return c && c->valid && !q->has_since && !has_extra_filters(q) && c->head == head && c->limit == q->limit &&
-           c->anomalies_only == q->anomalies_only && c->anomaly_type == q->anomaly_type;
-}
-
-static void page_cache_store(struct page_cache *c, const struct db_list_query *q,
-                             const struct buf *b)
-{
-    if (!c)
-        return;
-    c->valid = false;
-    if (q->has_since || has_extra_filters(q))
-        return;
-    buf_reset(&c->body);
-    if (buf_append(&c->body, b->data, b->len) != BM_OK)
-        return;
-    c->limit = q->limit;
-    c->anomalies_only = q->anomalies_only;
-    c->anomaly_type = q->anomaly_type;
-    c->head = q->head;
-    c->valid = true;
+    pagecache_free_all();
 }
 
 /* Rows as NDJSON lines or CSV (a header row first). */
@@ -449,17 +389,22 @@ void endpoints_h_events(struct http_req *req)
     struct app *app = http_req_app(req);
     struct db_list_query q;
     enum query_format fmt;
-    struct page_cache *cache;
+    struct pagecache_key key;
+    const struct buf *hit = NULL;
+    bool cacheable;
     struct db *db;
     struct buf b;
     enum bm_rc rc;
 
     if (!parse_query(req, app->def, own, &q, &fmt))
         return;
-    cache = q.has_since || fmt != QF_JSON ? NULL : page_cache_get();
+    cacheable = page_cacheable(&q, fmt);
+    page_key(&q, genloop_head(app->gl), &key);
     buf_init(&b, LIST_BODY_MAX);
-    if (page_cache_hit(cache, &q, genloop_head(app->gl))) {
-        if (buf_append(&b, cache->body.data, cache->body.len) == BM_OK)
+    if (cacheable)
+        hit = pagecache_get(&key);
+    if (hit) {
+        if (buf_append(&b, hit->data, hit->len) == BM_OK)
             http_send_buf_gz(req, 200, HTTP_CT_JSON, &b);
         else
             http_send_error(req, API_INTERNAL, "", "no memory");
@@ -484,10 +429,12 @@ void endpoints_h_events(struct http_req *req)
         send_unavailable(req, rc);
         return;
     }
-    if (fmt == QF_JSON)
-        page_cache_store(cache, &q, &b);
-    else
+    if (cacheable) {
+        page_key(&q, q.head, &key); /* the head the page was read at */
+        pagecache_put(&key, &b, LIST_BODY_MAX);
+    } else if (fmt != QF_JSON) {
         add_cursor_headers(req, &q);
+    }
     http_send_buf_gz(req, 200, query_format_ctype(fmt), &b);
     buf_free(&b);
 }

@@ -16,6 +16,7 @@
 #include "incidents.h"
 #include "metrics.h"
 #include "openapi.h"
+#include "pagecache.h"
 #include "query.h"
 #include "timefmt.h"
 
@@ -75,86 +76,11 @@ static const char *known_type(const char *t)
     return NULL;
 }
 
-/* The newest-N page (no `since`) is the same for every reader until the
- * poller adds events, and dashboards and load balancers poll it hard:
- * each worker thread keeps its last such page with the list version it
- * was built at and serves it again while the version has not moved, as
- * the services do theirs (common/endpoints.c). The caches are on the
- * heap and listed, so gw_routes_free_caches frees them after the workers
- * are gone. */
-struct page_cache {
-    int64_t limit;
-    bool anomalies_only;
-    const char *anomaly_type; /* one of the static type names, or NULL */
-    uint64_t version;
-    struct buf body;
-    bool valid;
-};
-
-#define PAGE_CACHES_MAX 64
-static pthread_mutex_t page_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards page_caches */
-static struct page_cache *page_caches[PAGE_CACHES_MAX];
-static _Thread_local struct page_cache *my_page_cache;
-
-static struct page_cache *page_cache_get(void)
-{
-    struct page_cache *c = my_page_cache;
-
-    if (c)
-        return c;
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    buf_init(&c->body, GW_LIST_MAX);
-    pthread_mutex_lock(&page_caches_lock);
-    for (int i = 0; i < PAGE_CACHES_MAX; i++)
-        if (!page_caches[i]) {
-            page_caches[i] = c;
-            my_page_cache = c;
-            break;
-        }
-    pthread_mutex_unlock(&page_caches_lock);
-    if (!my_page_cache) {
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
+/* The newest-N page is kept per worker thread (common/pagecache.h) at
+ * the list version it was built at, as the services keep theirs. */
 void gw_routes_free_caches(void)
 {
-    pthread_mutex_lock(&page_caches_lock);
-    for (int i = 0; i < PAGE_CACHES_MAX; i++)
-        if (page_caches[i]) {
-            buf_free(&page_caches[i]->body);
-            free(page_caches[i]);
-            page_caches[i] = NULL;
-        }
-    pthread_mutex_unlock(&page_caches_lock);
-    my_page_cache = NULL;
-}
-
-static bool page_cache_hit(const struct page_cache *c, const struct db_list_query *q,
-                           uint64_t version)
-{
-    return c && c->valid && c->version == version && c->limit == q->limit &&
-           c->anomalies_only == q->anomalies_only && c->anomaly_type == q->anomaly_type;
-}
-
-static void page_cache_store(struct page_cache *c, const struct db_list_query *q,
-                             uint64_t version, const struct buf *b)
-{
-    if (!c)
-        return;
-    c->valid = false;
-    buf_reset(&c->body);
-    if (buf_append(&c->body, b->data, b->len) != BM_OK)
-        return;
-    c->limit = q->limit;
-    c->anomalies_only = q->anomalies_only;
-    c->anomaly_type = q->anomaly_type;
-    c->version = version;
-    c->valid = true;
+    pagecache_free_all();
 }
 
 static void gw_h_events(struct http_req *req)
@@ -163,8 +89,9 @@ static void gw_h_events(struct http_req *req)
                                            NULL };
     struct gw_app *app = http_req_app(req);
     const char *type = NULL;
-    struct page_cache *cache = NULL;
-    uint64_t version = 0;
+    struct pagecache_key key = { 0, false, NULL, 0 };
+    const struct buf *hit;
+    bool cacheable = false;
     struct db_list_query q;
     struct api_fail f;
     struct buf b;
@@ -190,10 +117,14 @@ static void gw_h_events(struct http_req *req)
     if (!q.has_since) {
         /* read before the page is built: a page built later is only
          * ever newer than its version says, and is rebuilt next time */
-        version = gw_agg_list_version(&app->agg);
-        cache = page_cache_get();
-        if (page_cache_hit(cache, &q, version)) {
-            http_send(req, 200, HTTP_CT_JSON, cache->body.data, cache->body.len);
+        key.limit = q.limit;
+        key.anomalies_only = q.anomalies_only;
+        key.anomaly_type = q.anomaly_type;
+        key.version = gw_agg_list_version(&app->agg);
+        cacheable = true;
+        hit = pagecache_get(&key);
+        if (hit) {
+            http_send(req, 200, HTTP_CT_JSON, hit->data, hit->len);
             return;
         }
     }
@@ -201,8 +132,8 @@ static void gw_h_events(struct http_req *req)
     rc = buf_reserve(&b, (size_t)q.limit * 800 + 256); /* one allocation for most pages */
     if (rc == BM_OK)
         rc = gw_agg_list(&app->agg, &q, &b);
-    if (rc == BM_OK && cache)
-        page_cache_store(cache, &q, version, &b);
+    if (rc == BM_OK && cacheable)
+        pagecache_put(&key, &b, GW_LIST_MAX);
     send_built(req, rc, HTTP_CT_JSON, &b);
 }
 

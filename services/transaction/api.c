@@ -5,24 +5,6 @@
 #include "str.h"
 #include "txn_internal.h"
 
-/* Index of the customer with this "CUST_nnnnnn" id, -1 if none. */
-static int64_t find_customer(const struct txn_model *m, const char *id)
-{
-    uint32_t num = 0, lo = 0, hi = m->n_cust;
-
-    for (int i = 5; i < 11; i++)
-        num = num * 10 + (uint32_t)(id[i] - '0');
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-
-        if (m->cust[mid].num < num)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < m->n_cust && m->cust[lo].num == num ? (int64_t)lo : -1;
-}
-
 static int city_index(const char *country, const char *city)
 {
     for (int i = 0; i < TXN_N_CITIES; i++)
@@ -100,7 +82,7 @@ enum bm_rc txn_from_input(const struct txn_model *m, const struct txn_input *in,
     struct rng saved = *r;
     struct txn_rec e;
     struct txn_features f;
-    int64_t c = find_customer(m, in->customer_id);
+    int64_t c = txn_customer_index(m, in->customer_id);
     enum bm_rc rc;
 
     if (in->type < 0 || in->type >= TXN_T_COUNT || in->channel < 0 ||

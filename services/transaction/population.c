@@ -5,6 +5,7 @@
  * built. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "str.h"
 #include "txn_internal.h"
@@ -319,4 +320,26 @@ void txn_model_free(struct txn_model *m)
 size_t txn_model_customers(const struct txn_model *m)
 {
     return m ? m->n_cust : 0;
+}
+
+/* Index of the customer with this "CUST_nnnnnn" id, -1 if none (or not
+ * such an id). */
+int64_t txn_customer_index(const struct txn_model *m, const char *id)
+{
+    uint32_t num = 0, lo = 0, hi = m->n_cust;
+
+    if (strlen(id) != 11 || strncmp(id, "CUST_", 5) != 0 ||
+        strspn(id + 5, "0123456789") != 6)
+        return -1;
+    for (int i = 5; i < 11; i++)
+        num = num * 10 + (uint32_t)(id[i] - '0');
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (m->cust[mid].num < num)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->n_cust && m->cust[lo].num == num ? (int64_t)lo : -1;
 }

@@ -145,6 +145,8 @@ void txn_fmt_id(char *out, size_t size, const char *prefix, uint64_t num);
 /* Fills customer_id, segment and account from population member c. */
 void txn_rec_customer(const struct txn_model *m, uint32_t c, struct txn_rec *e);
 void txn_rec_city(struct txn_rec *e, int city);
+/* Index of the customer with this "CUST_nnnnnn" id, -1 if none. */
+int64_t txn_customer_index(const struct txn_model *m, const char *id);
 
 /* ---- score.c ---- */
 
