@@ -734,7 +734,7 @@ static void test_every_complete_incident_meets_its_rule(void **state)
         snprintf(cfg, sizeof cfg,
                  "{\"anomaly_settings\":{\"auth_service\":{\"anomaly_rate\":%s}},"
                  "\"generation_settings\":{\"events_per_second\":%s,\"retention_events\":%d}}",
-                 runs[i].rate, runs[i].eps, small ? 1000 : 5000);
+                 runs[i].rate, runs[i].eps, 5000);
         h_proc_init(p, "authinc");
         h_proc_write_config(p, cfg);
         assert_int_equal(h_proc_start(p, BIN, args), 0);

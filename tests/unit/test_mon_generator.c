@@ -951,7 +951,9 @@ static void test_generator_look_alikes_meet_no_rule(void **state)
     (void)state;
     for (int i = 0; i < 3; i++) {
         stream_init(&s, 14 + (uint64_t)i, 0.02, equal_w, rates[i], MONDAY_US + 9 * HOUR_US);
-        trace_run(&t, &s, scaled(rates[i] < 10 ? 150000 : 100000));
+        /* not scaled: at a fifth, a low rate may not reach every kind of
+         * look-alike (they take turns by simulated time) */
+        trace_run(&t, &s, rates[i] < 10 ? 150000 : 100000);
         check_look_alikes(&t);
         check_shapes(&t);
         trace_free(&t);

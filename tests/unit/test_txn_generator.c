@@ -599,8 +599,10 @@ static void test_generator_incident_gaps_are_minutes_at_one_event_per_second(voi
         stream_init(&s, 20 + (uint64_t)type, 0.05, 0, type == TXN_A_FRAUD,
                     type == TXN_A_LAUNDERING, SEC_US);
         gaps[type].n = 0;
-        run_incidents(type, &all, &s, scaled(60000), 60 * SEC_MS, 31 * 60 * SEC_MS);
-        assert_true(gaps[type].n > scaled(300));
+        /* not scaled: the 99th percentile of a fifth of the gaps is too
+         * few samples to hold the bound */
+        run_incidents(type, &all, &s, 60000, 60 * SEC_MS, 31 * 60 * SEC_MS);
+        assert_true(gaps[type].n > 300);
         if (type == TXN_A_FRAUD) {
             assert_in_range(median_gap(type), 150 * SEC_MS, 210 * SEC_MS);
             assert_true(gap_quantile(type, 990) <= 5 * 60 * SEC_MS + 10 * SEC_MS);
