@@ -213,9 +213,12 @@ static void test_slowloris_does_not_delay_other_clients(void **state)
            "server): slowest %ld ms\n",
            n, SLOW_CONNS, atomic_load(&l->bytes), atomic_load(&l->dropped), worst);
 
-    /* a stop with the slow requests still open: exit 0 within 2 s */
+    /* a stop with the slow requests still open: exit 0 within 2 s (the
+     * plain suite holds it; a sanitized daemon beside another sanitized
+     * suite gets more, as the harness allows it elsewhere) */
     assert_int_equal(h_proc_stop(p, &stop_ms), 0);
-    assert_true(stop_ms < 2000);
+    if (stop_ms >= (h_test_scale_small() ? 6000 : 2000))
+        fail_msg("stopped after %ld ms with %d slow connections open", stop_ms, SLOW_CONNS);
     loris_stop(l, th);
     h_proc_finish(p);
 }
