@@ -49,6 +49,7 @@
  * answered; first until its first request is in whole. */
 struct conn_track {
     struct conn_track *prev, *next;
+    struct http_worker *w; /* the worker whose daemon serves it */
     int fd;
     _Atomic int64_t waiting_since_us;
     atomic_bool first;
@@ -71,8 +72,22 @@ struct door_list {
     unsigned n;
 };
 
-struct http_server {
+/* One thread and its own MHD daemon (see "Workers" below). */
+struct http_worker {
+    struct http_server *s;
     struct MHD_Daemon *d;
+    pthread_t th;
+    bool running;
+    int ep_fd, wake_fd;            /* MHD's epoll descriptor and wake_fd, in ours */
+    atomic_bool stop;
+    pthread_mutex_t lock;          /* guards the queue */
+    struct door_conn *q_head, *q_tail; /* handed over by the door, not yet added */
+};
+
+struct http_server {
+    struct http_worker *workers;
+    unsigned nworkers;
+    unsigned next_worker;          /* door thread: where the next hand-over goes */
     const struct route *routes;
     size_t nroutes;
     void *app;
@@ -101,6 +116,11 @@ struct http_server {
     atomic_ullong heads_refused;   /* 414 and 431 answered by the door */
     char peek[HTTP_HEAD_MAX + 1];  /* the door thread's view of a head */
 };
+
+/* The worker running on this thread (NULL elsewhere). */
+static _Thread_local struct http_worker *cur_worker;
+
+static void conn_resume(struct MHD_Connection *conn);
 
 struct http_arg {
     const char *key;
@@ -484,7 +504,7 @@ void http_req_resume(struct http_req *req)
     req->resumed = true;
     /* MHD's lock hands what was written here to the worker thread; req
      * may be gone as soon as this returns */
-    MHD_resume_connection(conn);
+    conn_resume(conn);
 }
 
 void http_send(struct http_req *req, int status, const char *ctype, const char *body,
@@ -732,7 +752,7 @@ void http_conn_suspend(struct http_conn *c)
 
 void http_conn_resume(struct http_conn *c)
 {
-    MHD_resume_connection((struct MHD_Connection *)c);
+    conn_resume((struct MHD_Connection *)c);
 }
 
 /* {"error":{"code":..,"message":..,"field":..}} into b. */
@@ -957,6 +977,27 @@ static struct conn_track *track_of(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
+static void worker_wake(struct http_worker *w)
+{
+    uint64_t one = 1;
+
+    if (w && write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("waking an HTTP worker: %s", strerror(errno));
+}
+
+/* MHD_resume_connection signals MHD's own channel, but a worker's MHD_run
+ * may clear that signal before it looks for resumed connections, so the
+ * worker is woken on ours as well. The worker is read first: a resumed
+ * connection may be answered and gone at once; a suspended one stays. */
+static void conn_resume(struct MHD_Connection *conn)
+{
+    struct conn_track *t = track_of(conn);
+    struct http_worker *w = t ? t->w : NULL;
+
+    MHD_resume_connection(conn);
+    worker_wake(w);
+}
+
 static void track_owed(struct MHD_Connection *conn, bool owed)
 {
     struct conn_track *t = track_of(conn);
@@ -978,6 +1019,7 @@ static struct conn_track *track_add(struct http_server *s, struct MHD_Connection
     if (!ci || !(t = calloc(1, sizeof(*t))))
         return NULL; /* untracked: only its deadline is lost */
     t->fd = ci->connect_fd;
+    t->w = cur_worker;
     atomic_init(&t->waiting_since_us, time_mono_us());
     atomic_init(&t->first, true);
     pthread_mutex_lock(&s->conns_lock);
@@ -1174,6 +1216,181 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         track_remove(s, *socket_ctx);
         *socket_ctx = NULL;
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers                                                              */
+
+/* Each worker is a thread of ours with an MHD daemon of its own, whose
+ * event loop it runs (MHD_run) and whose waiting it does itself: on MHD's
+ * epoll descriptor and its own wake_fd, no longer than MHD_get_timeout
+ * says. Not MHD's thread pool: in libmicrohttpd 0.9.75 a pool thread
+ * that gets exactly 128 events (its batch) from one epoll_wait calls
+ * epoll_wait again with its full timeout before it serves them, so 128
+ * ready connections can wait for an unrelated event, up to the idle
+ * timeout (seen: of 256 connections a client closed, 128 were still
+ * open 2 s later). MHD_run never waits. MHD_add_connection is safe only on
+ * the thread that runs the daemon, so the door queues a connection for a
+ * worker and wakes it. */
+
+#define WORKER_MAX_WAIT_MS 1000 /* a bound on the wait, whatever MHD says */
+
+static void worker_give(struct http_server *s, struct door_conn *c)
+{
+    struct http_worker *w = &s->workers[s->next_worker++ % s->nworkers];
+
+    c->next = NULL;
+    pthread_mutex_lock(&w->lock);
+    if (w->q_tail)
+        w->q_tail->next = c;
+    else
+        w->q_head = c;
+    w->q_tail = c;
+    pthread_mutex_unlock(&w->lock);
+    worker_wake(w);
+}
+
+/* The queue, taken whole (all of it when add is false: closed). */
+static void worker_take(struct http_worker *w, bool add)
+{
+    struct door_conn *c, *next;
+
+    pthread_mutex_lock(&w->lock);
+    c = w->q_head;
+    w->q_head = w->q_tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    for (; c; c = next) {
+        next = c->next;
+        /* MHD closes the socket itself if it cannot take it */
+        if (!add)
+            close(c->fd);
+        else if (MHD_add_connection(w->d, c->fd, (const struct sockaddr *)&c->addr,
+                                    sizeof(c->addr)) != MHD_YES)
+            log_warn("libmicrohttpd refused a connection: %s", strerror(errno));
+        free(c);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_worker *w = arg;
+    struct epoll_event ev[2];
+
+    cur_worker = w;
+    while (!atomic_load(&w->stop)) {
+        MHD_UNSIGNED_LONG_LONG to;
+        int ms = WORKER_MAX_WAIT_MS, n;
+
+        worker_take(w, true);
+        (void)MHD_run(w->d);
+        if (MHD_get_timeout(w->d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms)
+            ms = (int)to;
+        n = epoll_wait(w->ep_fd, ev, 2, ms);
+        for (int i = 0; i < n; i++) {
+            uint64_t v;
+
+            if (ev[i].data.ptr == w && read(w->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                log_warn("reading an HTTP worker's wake descriptor: %s", strerror(errno));
+        }
+    }
+    return NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap);
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s);
+
+static struct MHD_Daemon *worker_daemon(struct http_server *s, unsigned idle_s)
+{
+    return MHD_start_daemon(
+        MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            /* suspend/resume: SSE streams wait for events, and the
+             * gateway's proxied requests for their upstream */
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL, on_request, s,
+        /* First: MHD reports on the options as it parses them, and only
+         * through the logger it already has; later, its default writes
+         * plain text to stderr. */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        /* the door keeps the cap; MHD never refuses what it let in */
+        MHD_OPTION_CONNECTION_LIMIT, s->max_conns + 64,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+        MHD_OPTION_END);
+}
+
+/* Stops and frees every worker that started (all of them if a start failed
+ * half way): threads first, then the daemons, which report every
+ * connection closed on this thread. */
+static void workers_stop(struct http_server *s)
+{
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct http_worker *w = &s->workers[i];
+
+        atomic_store(&w->stop, true);
+        worker_wake(w);
+        if (w->running)
+            pthread_join(w->th, NULL);
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct http_worker *w = &s->workers[i];
+
+        worker_take(w, false);
+        if (w->d)
+            MHD_stop_daemon(w->d);
+        if (w->ep_fd >= 0)
+            close(w->ep_fd);
+        if (w->wake_fd >= 0)
+            close(w->wake_fd);
+        pthread_mutex_destroy(&w->lock);
+    }
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
+}
+
+static bool workers_start(struct http_server *s, unsigned n, unsigned idle_s)
+{
+    s->workers = calloc(n, sizeof(*s->workers));
+    if (!s->workers)
+        return false;
+    s->nworkers = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct http_worker *w = &s->workers[i];
+
+        w->s = s;
+        w->ep_fd = w->wake_fd = -1;
+        atomic_init(&w->stop, false);
+        pthread_mutex_init(&w->lock, NULL);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct http_worker *w = &s->workers[i];
+        const union MHD_DaemonInfo *di;
+        struct epoll_event mev = { .events = EPOLLIN }, wev = { .events = EPOLLIN };
+
+        w->d = worker_daemon(s, idle_s);
+        di = w->d ? MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+        w->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+        w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        mev.data.ptr = NULL;
+        wev.data.ptr = w;
+        if (!di || w->ep_fd < 0 || w->wake_fd < 0 ||
+            epoll_ctl(w->ep_fd, EPOLL_CTL_ADD, di->epoll_fd, &mev) != 0 ||
+            epoll_ctl(w->ep_fd, EPOLL_CTL_ADD, w->wake_fd, &wev) != 0) {
+            log_error("starting HTTP worker %u: %s", i, strerror(errno));
+            workers_stop(s);
+            return false;
+        }
+        if (pthread_create(&w->th, NULL, worker_main, w) != 0) {
+            log_error("starting HTTP worker %u: thread", i);
+            workers_stop(s);
+            return false;
+        }
+        w->running = true;
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1400,11 +1617,7 @@ static bool door_act(struct http_server *s, struct door_conn *c, enum door_verdi
     case DV_HANDOFF:
         if (registered)
             (void)epoll_ctl(s->ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
-        /* MHD closes the socket itself if it cannot take it */
-        if (MHD_add_connection(s->d, c->fd, (const struct sockaddr *)&c->addr,
-                               sizeof(c->addr)) != MHD_YES)
-            log_warn("libmicrohttpd refused a connection: %s", strerror(errno));
-        free(c);
+        worker_give(s, c);
         return true;
     case DV_LINE_LONG:
         snprintf(msg, sizeof(msg), "request line longer than %d bytes", HTTP_LINE_MAX);
@@ -1839,36 +2052,14 @@ enum bm_rc http_server_start(const struct http_server_opts *o, struct http_serve
     s->listen_fd = s->ep_fd = s->wake_fd = s->spare_fd = -1;
     pthread_mutex_init(&s->conns_lock, NULL);
 
-    /* A pool of epoll workers, each serving many connections; a handler
-     * that would wait (the gateway's proxy) defers its answer instead of
+    /* A few epoll workers, each serving many connections; a handler that
+     * would wait (the gateway's proxy) defers its answer instead of
      * blocking one. The front door accepts and hands over whole heads:
      * MHD listens on nothing. */
     pool = o->threads ? o->threads : 2;
     MHD_set_panic_func(on_mhd_panic, NULL);
-    s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            /* suspend/resume: SSE streams wait for events, and the
-             * gateway's proxied requests for their upstream */
-            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
-        0, NULL, NULL, on_request, s,
-        /* First: MHD reports on the options as it parses them (a pool
-         * size of 0 draws a warning), and only through the logger it
-         * already has; later, its default writes plain text to stderr. */
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_THREAD_POOL_SIZE, pool,
-        /* MHD splits this limit between its worker threads and hands an
-         * added connection to one with room: give each room for the whole
-         * cap, so that MHD never refuses what the door let in. */
-        MHD_OPTION_CONNECTION_LIMIT, (s->max_conns + 64) * pool,
-        MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
-        MHD_OPTION_END);
-    if (!s->d || !door_open(s, &addr)) {
-        if (s->d)
-            MHD_stop_daemon(s->d);
+    if (!workers_start(s, pool, idle_s) || !door_open(s, &addr)) {
+        workers_stop(s);
         pthread_mutex_destroy(&s->conns_lock);
         free(s);
         return BM_EIO;
@@ -1907,9 +2098,8 @@ void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
-    door_shut(s); /* no more hand-overs, then MHD's own */
-    if (s->d)
-        MHD_stop_daemon(s->d); /* reports every connection closed */
+    door_shut(s);    /* no more hand-overs, */
+    workers_stop(s); /* then MHD's own */
     pthread_mutex_destroy(&s->conns_lock);
     free(s);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -438,6 +439,54 @@ static void test_slowloris_over_the_cap_is_cut_after_the_header_timeout(void **s
     h_proc_finish(p);
 }
 
+/* ------------------------------------------------------------------ */
+/* A burst of closes                                                    */
+
+/* Many connections closed at once are all seen at once. A worker that
+ * takes a full batch of events from one epoll_wait must serve them before
+ * it waits again (libmicrohttpd 0.9.75's own thread pool waited first, up
+ * to the idle timeout, for an unrelated event). The daemon is stopped
+ * while the client closes them, so that every close is ready at once:
+ * BURST_CONNS is a multiple of 128 (MHD's batch) per worker. */
+#define BURST_CONNS 512
+
+static void test_a_burst_of_closes_is_seen_at_once(void **state)
+{
+    static const char *const args[] = { "--seed", "64", "--max-connections", "1024", NULL };
+    struct proc *p = &h_procs[0];
+    long t0, ms;
+    long long open = -1;
+    char raw[4096];
+
+    (void)state;
+    h_proc_init(p, "fltburst");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    while (n_held < BURST_CONNS)
+        assert_int_equal(greedy_client(p->port, raw, sizeof(raw), &ms), 200);
+    assert_int_equal(kill(p->pid, SIGSTOP), 0);
+    close_held();
+    h_sleep_ms(200); /* every close is in before the daemon runs again */
+    assert_int_equal(kill(p->pid, SIGCONT), 0);
+    t0 = h_now_ms();
+    for (;;) {
+        cJSON *m = h_get_json(p->port, "/metrics");
+
+        open = h_jnum(cJSON_GetObjectItemCaseSensitive(m, "connections"), "open");
+        cJSON_Delete(m);
+        if (open <= 1 || h_now_ms() - t0 > 3000)
+            break;
+        h_sleep_ms(10);
+    }
+    printf("  %d connections closed at once: %lld open after %ld ms\n", BURST_CONNS, open,
+           h_now_ms() - t0);
+    if (open > 1)
+        fail_msg("%lld connections still open 3 s after the client closed them", open);
+    if (h_now_ms() - t0 > PROMPT_MS)
+        fail_msg("the closes took %ld ms to be seen", h_now_ms() - t0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, network_setup, network_teardown)
 
 int main(void)
@@ -446,6 +495,7 @@ int main(void)
         T(test_slowloris_does_not_delay_other_clients),
         T(test_connections_over_the_cap_get_a_quick_503_then_service_resumes),
         T(test_slowloris_over_the_cap_is_cut_after_the_header_timeout),
+        T(test_a_burst_of_closes_is_seen_at_once),
     };
     struct rlimit rl;
     int rc;
