@@ -97,7 +97,7 @@ struct job {
 
 struct genloop {
     const struct service_def *def;
-    void *model; /* def->model_new(seed), immutable once open */
+    void *model; /* def->gen->model_new(seed), immutable once open */
     struct db *db;
     struct bm_config base; /* settings below the runtime layer */
     struct bm_config live; /* the live settings: see the top of the file */
@@ -157,7 +157,7 @@ static struct arrival_rate rate_of(const struct genloop *g, double eps)
 {
     struct arrival_rate r = {
         .events_per_second = eps,
-        .constant_rate = g->def->constant_rate,
+        .constant_rate = g->def->gen->constant_rate,
         .time_shaping = g->live.time_shaping,
         .tz_offset_min = g->params.tz_offset_min,
     };
@@ -186,7 +186,7 @@ static enum bm_rc save_state(struct genloop *g)
 {
     buf_reset(&g->state_blob);
     if (buf_append(&g->state_blob, &g->ls, sizeof(g->ls)) != BM_OK ||
-        buf_append(&g->state_blob, g->svc_state, g->def->state_size) != BM_OK)
+        buf_append(&g->state_blob, g->svc_state, g->def->gen->state_size) != BM_OK)
         return BM_ENOMEM;
     return db_meta_set(g->db, "gen_state", g->state_blob.data, g->state_blob.len);
 }
@@ -194,7 +194,7 @@ static enum bm_rc save_state(struct genloop *g)
 static void snapshot(struct genloop *g)
 {
     g->saved_ls = g->ls;
-    memcpy(g->saved_svc_state, g->svc_state, g->def->state_size);
+    memcpy(g->saved_svc_state, g->svc_state, g->def->gen->state_size);
     g->saved_pending = g->pending;
     g->saved_scen_pos = g->scen_pos;
     g->saved_live = g->live;
@@ -207,7 +207,7 @@ static enum bm_rc scen_open(struct genloop *g, const struct bm_config *cfg, char
 static void restore(struct genloop *g)
 {
     g->ls = g->saved_ls;
-    memcpy(g->svc_state, g->saved_svc_state, g->def->state_size);
+    memcpy(g->svc_state, g->saved_svc_state, g->def->gen->state_size);
     g->pending = g->saved_pending;
     if (g->scen_pos != g->saved_scen_pos) { /* a step's settings go back too */
         g->scen_pos = g->saved_scen_pos;
@@ -328,13 +328,13 @@ static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
 
     memset(&g->ls, 0, sizeof(g->ls));
     g->ls.magic = STATE_MAGIC;
-    g->ls.state_size = (uint32_t)g->def->state_size;
+    g->ls.state_size = (uint32_t)g->def->gen->state_size;
     rng_seed(&g->ls.gen_rng,
              arrival_stream_seed(g->seed, svc_info(g->def->svc)->name, ARRIVAL_GENERATED));
     rng_seed(&g->ls.api_rng,
              arrival_stream_seed(g->seed, svc_info(g->def->svc)->name, ARRIVAL_API));
     g->ls.next_seq = 1;
-    g->def->state_init(g->svc_state, &g->ls.gen_rng);
+    g->def->gen->state_init(g->svc_state, &g->ls.gen_rng);
     g->ls.last_us = g->backfill_start_us;
     g->ls.next_us = g->backfill_start_us; /* the first event opens the stream */
 
@@ -366,14 +366,14 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
     uint64_t head, oldest;
     enum bm_rc rc;
 
-    if (blob->len != sizeof(g->ls) + g->def->state_size) {
+    if (blob->len != sizeof(g->ls) + g->def->gen->state_size) {
         snprintf(err, errlen, "database generator state has an unknown layout");
         return BM_ESTATE;
     }
     memcpy(&g->ls, blob->data, sizeof(g->ls));
-    memcpy(g->svc_state, blob->data + sizeof(g->ls), g->def->state_size);
-    if (g->ls.magic != STATE_MAGIC || g->ls.state_size != g->def->state_size ||
-        (g->def->state_valid && !g->def->state_valid(g->svc_state))) {
+    memcpy(g->svc_state, blob->data + sizeof(g->ls), g->def->gen->state_size);
+    if (g->ls.magic != STATE_MAGIC || g->ls.state_size != g->def->gen->state_size ||
+        (g->def->gen->state_valid && !g->def->gen->state_valid(g->svc_state))) {
         snprintf(err, errlen, "database generator state has an unknown layout");
         return BM_ESTATE;
     }
@@ -478,8 +478,8 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
     g->db = db;
     g->base = *cfg;
     g->live = *cfg;
-    g->svc_state = calloc(1, def->state_size);
-    g->saved_svc_state = calloc(1, def->state_size);
+    g->svc_state = calloc(1, def->gen->state_size);
+    g->saved_svc_state = calloc(1, def->gen->state_size);
     buf_init(&g->state_blob, 1 << 20);
     buf_init(&g->ev_json, EVENT_JSON_MAX);
     arrival_cache_init(&g->shaping);
@@ -515,7 +515,7 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
         log_info("%u injected incident(s) scheduled", g->pending.n);
     g->live.seed = g->seed;
     g->live.seed_set = true;
-    g->model = def->model_new(g->seed, &g->live);
+    g->model = def->gen->model_new(g->seed, &g->live);
     if (!g->model) {
         snprintf(err, errlen, "out of memory building the model");
         rc = BM_ENOMEM;
@@ -629,7 +629,7 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
         g->status.backfill_done_s = 0;
     g->status.realised_rate = (double)sum / (double)span;
     g->status.expected_rate =
-        g->live.events_per_second * (g->def->constant_rate ? 1.0 : factor_at(g, sim));
+        g->live.events_per_second * (g->def->gen->constant_rate ? 1.0 : factor_at(g, sim));
     g->status.realised_anomaly_fraction =
         g->ls.generated ? (double)g->ls.anomalies / (double)g->ls.generated : 0.0;
     pthread_mutex_unlock(&g->lock);
@@ -906,7 +906,7 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
     if (g->scen && g->scen_pos < g->scen->n && (rc = scenario_due(g, t)) != BM_OK)
         return rc;
     g->params.inject = g->pending.n && g->pending.at[0].at_us <= t ? &g->pending.at[0].inj : NULL;
-    rc = g->def->generate(g->model, g->svc_state, &g->params, &g->ls.gen_rng, t,
+    rc = g->def->gen->generate(g->model, g->svc_state, &g->params, &g->ls.gen_rng, t,
                           g->ls.next_seq, &ev);
     g->params.inject = NULL;
     if (rc != BM_OK)
@@ -1323,7 +1323,7 @@ void genloop_stop(struct genloop *g)
     }
     db_close(g->db);
     if (g->model)
-        g->def->model_free(g->model);
+        g->def->gen->model_free(g->model);
     pthread_cond_destroy(&g->wake);
     pthread_cond_destroy(&g->done);
     pthread_mutex_destroy(&g->lock);
@@ -1353,6 +1353,27 @@ static void job_free(struct job *j)
     buf_free(&j->out);
     free(j->arg);
     free(j);
+}
+
+/* A job of kind with a copy of arg (none when arg_size is 0) and an
+ * answer buffer of out_cap; NULL when memory runs out. */
+static struct job *job_new(enum job_kind kind, size_t out_cap, const void *arg, size_t arg_size)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->kind = kind;
+    if (arg_size) {
+        j->arg = malloc(arg_size);
+        if (!j->arg) {
+            free(j);
+            return NULL;
+        }
+        memcpy(j->arg, arg, arg_size);
+    }
+    buf_init(&j->out, out_cap);
+    return j;
 }
 
 /* Queues j and waits. The job is shared with the loop until both sides
@@ -1396,53 +1417,41 @@ static enum bm_rc submit(struct genloop *g, struct job *j, struct buf *out,
 enum bm_rc genloop_submit_event(struct genloop *g, genloop_api_fn fn, const void *arg,
                                 size_t arg_size, struct buf *out)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j = job_new(JOB_EVENT, EVENT_JSON_MAX, arg, arg_size);
 
     if (!j)
         return BM_ENOMEM;
-    j->kind = JOB_EVENT;
     j->fn = fn;
-    j->arg = malloc(arg_size ? arg_size : 1);
-    if (!j->arg) {
-        free(j);
-        return BM_ENOMEM;
-    }
-    memcpy(j->arg, arg, arg_size);
-    buf_init(&j->out, EVENT_JSON_MAX);
     return submit(g, j, out, NULL);
 }
 
 enum bm_rc genloop_submit_config(struct genloop *g, const cJSON *change)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j = job_new(JOB_CONFIG, 16, NULL, 0);
 
     if (!j)
         return BM_ENOMEM;
-    j->kind = JOB_CONFIG;
     j->change = cJSON_Duplicate(change, true);
     if (!j->change) {
-        free(j);
+        job_free(j);
         return BM_ENOMEM;
     }
-    buf_init(&j->out, 16);
     return submit(g, j, NULL, NULL);
 }
 
 enum bm_rc genloop_submit_inject(struct genloop *g, struct genloop_injection *in)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j = job_new(JOB_INJECT, 16, NULL, 0);
 
     if (!j)
         return BM_ENOMEM;
-    j->kind = JOB_INJECT;
     j->inj = *in;
-    buf_init(&j->out, 16);
     return submit(g, j, NULL, in);
 }
 
 enum bm_rc genloop_submit_scenario(struct genloop *g, struct scenario *sc, char *text)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j = job_new(JOB_SCENARIO, 16, NULL, 0);
 
     if (!j) {
         scenario_free(sc);
@@ -1450,10 +1459,8 @@ enum bm_rc genloop_submit_scenario(struct genloop *g, struct scenario *sc, char 
         free(text);
         return BM_ENOMEM;
     }
-    j->kind = JOB_SCENARIO;
     j->scen = sc;
     j->scen_text = text;
-    buf_init(&j->out, 16);
     return submit(g, j, NULL, NULL);
 }
 
@@ -1486,18 +1493,10 @@ enum bm_rc genloop_scenarios(struct genloop *g, struct buf *out)
 enum bm_rc genloop_submit_write(struct genloop *g, genloop_write_fn fn, const void *arg,
                                 size_t arg_size)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j = job_new(JOB_WRITE, 16, arg, arg_size);
 
     if (!j)
         return BM_ENOMEM;
-    j->kind = JOB_WRITE;
     j->write_fn = fn;
-    j->arg = malloc(arg_size ? arg_size : 1);
-    if (!j->arg) {
-        free(j);
-        return BM_ENOMEM;
-    }
-    memcpy(j->arg, arg, arg_size);
-    buf_init(&j->out, 16);
     return submit(g, j, NULL, NULL);
 }
