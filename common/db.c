@@ -635,9 +635,10 @@ enum bm_rc db_meta_delete(struct db *d, const char *key)
 /* ------------------------------------------------------------------ */
 /* Event lists                                                          */
 
+/* A range, a body filter or a type group: the general statements. */
 static bool needs_general(const struct db_list_query *q)
 {
-    return q->has_from || q->has_to || q->nneedles > 0 || (q->anomaly_type && q->ntypes > 1);
+    return query_narrowed(q) || (q->anomaly_type && q->ntypes > 1);
 }
 
 /* The members of a type group beyond the first: ?7 and ?8 of the general

@@ -301,17 +301,12 @@ static bool parse_query(struct http_req *req, const struct service_def *def,
     return true;
 }
 
-static bool has_extra_filters(const struct db_list_query *q)
-{
-    return q->has_from || q->has_to || q->nneedles > 0;
-}
-
 /* The newest-N JSON page is kept per worker thread (pagecache.h), at the
  * committed head it was read at; a query with a cursor or a filter the
  * key does not hold is never cached. */
 static bool page_cacheable(const struct db_list_query *q, enum query_format fmt)
 {
-    return !q->has_since && !has_extra_filters(q) && fmt == QF_JSON;
+    return !q->has_since && !query_narrowed(q) && fmt == QF_JSON;
 }
 
 static void page_key(const struct db_list_query *q, uint64_t head, struct pagecache_key *k)

@@ -186,6 +186,11 @@ const char *query_format_ctype(enum query_format f)
     }
 }
 
+bool query_narrowed(const struct db_list_query *q)
+{
+    return q->has_from || q->has_to || q->nneedles > 0;
+}
+
 bool query_body_matches(const struct db_list_query *q, const char *body, size_t len)
 {
     for (int i = 0; i < q->nneedles; i++)

@@ -34,6 +34,9 @@ enum bm_rc query_parse_filters(enum bm_svc svc, const struct query_filters *in,
  * limit aside), for events read elsewhere than through a list query. */
 bool query_matches(const struct db_list_query *q, int64_t ts_ms, const char *anomaly_type,
                    const char *body, size_t len);
+/* A time range or a filter on the body's fields: what the newest-page
+ * cache's key and the plain list statements do not hold. */
+bool query_narrowed(const struct db_list_query *q);
 /* Only the filters on the body's fields. */
 bool query_body_matches(const struct db_list_query *q, const char *body, size_t len);
 
