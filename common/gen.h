@@ -4,9 +4,11 @@
 #define BM_COMMON_GEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
+#include "rc.h"
 #include "rng.h"
 
 #define GEN_MAX_TYPES 8
@@ -44,6 +46,25 @@ struct gen_event {
     bool injected;            /* of an injected incident: origin "injected", not counted
                                  toward anomaly_rate */
     bool inject_taken;        /* this event started params.inject */
+};
+
+struct bm_config;
+
+/* A service's generator, as its generator library gives it (the
+ * service's generator.c): all that steps a stream, in a daemon
+ * (genloop.c) or without one (bankmock-generate). */
+struct service_gen {
+    size_t state_size;  /* generator state, persisted as bytes */
+    bool constant_rate; /* sample at a constant rate (monitoring) */
+    /* The immutable model the generator and handlers read, built once
+     * the stream's seed is known. */
+    void *(*model_new)(uint64_t seed, const struct bm_config *c);
+    void (*model_free)(void *model);
+    void (*state_init)(void *state, struct rng *r);
+    /* false if restored bytes are not a state this binary understands */
+    bool (*state_valid)(const void *state);
+    enum bm_rc (*generate)(const void *model, void *state, const struct gen_params *p,
+                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev);
 };
 
 #endif

@@ -27,17 +27,9 @@ struct service_def {
     enum bm_svc svc;
     const struct route *routes;   /* service routes beyond the common ones */
     size_t nroutes;
-    size_t state_size;            /* generator state, persisted as bytes */
-    bool constant_rate;           /* sample at a constant rate (monitoring) */
-    /* The immutable model the generator and handlers read: built by
-     * genloop_open once the stream's seed is known, freed by genloop_stop. */
-    void *(*model_new)(uint64_t seed, const struct bm_config *c);
-    void (*model_free)(void *model);
-    void (*state_init)(void *state, struct rng *r);
-    /* false if restored bytes are not a state this binary understands */
-    bool (*state_valid)(const void *state);
-    enum bm_rc (*generate)(const void *model, void *state, const struct gen_params *p,
-                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev);
+    /* the generator (gen.h): its model is built by genloop_open once the
+     * stream's seed is known and freed by genloop_stop */
+    const struct service_gen *gen;
     /* Optional service tables beside the common events table (store.c):
      * schema and statements (db.h); a write per event in the same
      * transaction as its row; pruning to the oldest sequence kept. */

@@ -12,92 +12,20 @@
 #include "auth.h"
 #include "evfmt.h"
 #include "mon.h"
-#include "service.h"
+#include "svc.h"
 #include "txn.h"
 
 #define EVENT_JSON_MAX (16 * 1024) /* as genloop.c */
 
-/* The generator hooks of each service, as its routes.c gives them to
- * genloop.c (a service_def without routes or tables). */
-static void *txn_new(uint64_t seed, const struct bm_config *c)
-{
-    return txn_model_new(seed, c->segments);
-}
-
-static void txn_free(void *m)
-{
-    txn_model_free(m);
-}
-
-static void txn_init(void *st, struct rng *r)
-{
-    txn_state_init(st, r);
-}
-
-static enum bm_rc txn_gen(const void *model, void *state, const struct gen_params *p,
-                          struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
-{
-    return txn_generate(model, state, p, r, t_us, seq, ev);
-}
-
-static void *auth_new(uint64_t seed, const struct bm_config *c)
-{
-    (void)c;
-    return auth_model_new(seed);
-}
-
-static void auth_free(void *m)
-{
-    auth_model_free(m);
-}
-
-static void auth_init(void *st, struct rng *r)
-{
-    auth_state_init(st, r);
-}
-
-static enum bm_rc auth_gen(const void *model, void *state, const struct gen_params *p,
-                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
-{
-    return auth_generate(model, state, p, r, t_us, seq, ev);
-}
-
-static void *mon_new(uint64_t seed, const struct bm_config *c)
-{
-    (void)c;
-    return mon_model_new(seed);
-}
-
-static void mon_free(void *m)
-{
-    mon_model_free(m);
-}
-
-static void mon_init(void *st, struct rng *r)
-{
-    mon_state_init(st, r);
-}
-
-static enum bm_rc mon_gen(const void *model, void *state, const struct gen_params *p,
-                          struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
-{
-    return mon_generate(model, state, p, r, t_us, seq, ev);
-}
-
-static const struct service_def gen_defs[SVC_NSOURCES] = {
-    [SVC_TRANSACTION] = { .svc = SVC_TRANSACTION, .state_size = sizeof(struct txn_state),
-                          .model_new = txn_new, .model_free = txn_free,
-                          .state_init = txn_init, .generate = txn_gen },
-    [SVC_AUTH] = { .svc = SVC_AUTH, .state_size = sizeof(struct auth_state),
-                   .model_new = auth_new, .model_free = auth_free, .state_init = auth_init,
-                   .generate = auth_gen },
-    [SVC_MONITORING] = { .svc = SVC_MONITORING, .state_size = sizeof(struct mon_state),
-                         .constant_rate = true, .model_new = mon_new, .model_free = mon_free,
-                         .state_init = mon_init, .generate = mon_gen },
+static const struct service_gen *const gen_of[SVC_NSOURCES] = {
+    [SVC_TRANSACTION] = &txn_gen_hooks,
+    [SVC_AUTH] = &auth_gen_hooks,
+    [SVC_MONITORING] = &mon_gen_hooks,
 };
 
 struct dataset {
-    const struct service_def *def;
+    enum bm_svc svc;
+    const struct service_gen *gen;
     enum dataset_format format;
     void *model;
     void *state;
@@ -124,29 +52,30 @@ enum bm_rc dataset_open(const struct dataset_spec *spec, const struct bm_config 
     d = calloc(1, sizeof(*d));
     if (!d)
         return BM_ENOMEM;
-    d->def = &gen_defs[spec->svc];
+    d->svc = spec->svc;
+    d->gen = gen_of[spec->svc];
     d->format = spec->format;
-    d->state = calloc(1, d->def->state_size);
+    d->state = calloc(1, d->gen->state_size);
     buf_init(&d->ev_json, EVENT_JSON_MAX);
     /* The model is built from the live settings with the stream's seed,
      * as genloop_open builds it. */
     c.seed = spec->seed;
     c.seed_set = true;
-    d->model = d->state ? d->def->model_new(spec->seed, &c) : NULL;
+    d->model = d->state ? d->gen->model_new(spec->seed, &c) : NULL;
     if (!d->model) {
         dataset_free(d);
         return BM_ENOMEM;
     }
-    cfg_gen_params(&c, d->def->svc, &d->params);
+    cfg_gen_params(&c, d->svc, &d->params);
     d->rate.events_per_second = c.events_per_second;
-    d->rate.constant_rate = d->def->constant_rate;
+    d->rate.constant_rate = d->gen->constant_rate;
     d->rate.time_shaping = c.time_shaping;
     d->rate.tz_offset_min = d->params.tz_offset_min;
     arrival_cache_init(&d->shaping);
 
     rng_seed(&d->rng,
-             arrival_stream_seed(spec->seed, svc_info(d->def->svc)->name, ARRIVAL_GENERATED));
-    d->def->state_init(d->state, &d->rng);
+             arrival_stream_seed(spec->seed, svc_info(d->svc)->name, ARRIVAL_GENERATED));
+    d->gen->state_init(d->state, &d->rng);
     d->start_us = spec->start_ms * 1000;
     d->end_us = d->start_us + spec->duration_s * 1000000;
     d->next_us = d->start_us; /* the first event opens the stream */
@@ -160,7 +89,7 @@ void dataset_free(struct dataset *d)
     if (!d)
         return;
     if (d->model)
-        d->def->model_free(d->model);
+        d->gen->model_free(d->model);
     free(d->state);
     buf_free(&d->ev_json);
     free(d);
@@ -171,7 +100,7 @@ void dataset_free(struct dataset *d)
  * without them. */
 static enum bm_rc put_csv_header(struct dataset *d, struct buf *out, bool have_event)
 {
-    const char *cols = svc_info(d->def->svc)->csv_columns;
+    const char *cols = svc_info(d->svc)->csv_columns;
 
     if (cols) {
         d->csv_header = true;
@@ -208,7 +137,7 @@ enum bm_rc dataset_next(struct dataset *d, struct buf *out, bool *done)
         return d->format == DATASET_CSV && !d->csv_header ? put_csv_header(d, out, false)
                                                           : BM_OK;
     buf_reset(&d->ev_json);
-    rc = d->def->generate(d->model, d->state, &d->params, &d->rng, t, d->next_seq, &ev);
+    rc = d->gen->generate(d->model, d->state, &d->params, &d->rng, t, d->next_seq, &ev);
     if (rc == BM_OK)
         rc = ndjson ? buf_putc(out, '\n') : put_csv(d, out);
     if (rc != BM_OK) {

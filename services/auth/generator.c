@@ -937,3 +937,43 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     }
     return BM_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* The generator's hooks (gen.h)                                        */
+
+static void *hook_model_new(uint64_t seed, const struct bm_config *c)
+{
+    (void)c;
+    return auth_model_new(seed);
+}
+
+static void hook_model_free(void *m)
+{
+    auth_model_free(m);
+}
+
+static void hook_state_init(void *st, struct rng *r)
+{
+    auth_state_init(st, r);
+}
+
+static bool hook_state_valid(const void *st)
+{
+    return auth_state_valid(st);
+}
+
+static enum bm_rc hook_generate(const void *model, void *state, const struct gen_params *p,
+                                struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
+{
+    return auth_generate(model, state, p, r, t_us, seq, ev);
+}
+
+const struct service_gen auth_gen_hooks = {
+    .state_size = sizeof(struct auth_state),
+    .constant_rate = false,
+    .model_new = hook_model_new,
+    .model_free = hook_model_free,
+    .state_init = hook_state_init,
+    .state_valid = hook_state_valid,
+    .generate = hook_generate,
+};

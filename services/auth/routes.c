@@ -16,33 +16,6 @@
 
 const struct service_def auth_service;
 
-static void *model_new(uint64_t seed, const struct bm_config *c)
-{
-    (void)c;
-    return auth_model_new(seed);
-}
-
-static void model_free(void *m)
-{
-    auth_model_free(m);
-}
-
-static void state_init(void *st, struct rng *r)
-{
-    auth_state_init(st, r);
-}
-
-static bool state_valid(const void *st)
-{
-    return auth_state_valid(st);
-}
-
-static enum bm_rc generate(const void *model, void *state, const struct gen_params *p,
-                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
-{
-    return auth_generate(model, state, p, r, t_us, seq, ev);
-}
-
 /* A POST /auth on its way to the writer thread (copied by the queue). */
 struct api_job {
     struct auth_input in;
@@ -198,12 +171,7 @@ const struct service_def auth_service = {
     .svc = SVC_AUTH,
     .routes = auth_routes,
     .nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]),
-    .state_size = sizeof(struct auth_state),
-    .model_new = model_new,
-    .model_free = model_free,
-    .state_init = state_init,
-    .state_valid = state_valid,
-    .generate = generate,
+    .gen = &auth_gen_hooks,
     .sql = &auth_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,

@@ -676,3 +676,43 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     ev->detail = &st->out;
     return BM_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* The generator's hooks (gen.h)                                        */
+
+static void *hook_model_new(uint64_t seed, const struct bm_config *c)
+{
+    (void)c;
+    return mon_model_new(seed);
+}
+
+static void hook_model_free(void *m)
+{
+    mon_model_free(m);
+}
+
+static void hook_state_init(void *st, struct rng *r)
+{
+    mon_state_init(st, r);
+}
+
+static bool hook_state_valid(const void *st)
+{
+    return mon_state_valid(st);
+}
+
+static enum bm_rc hook_generate(const void *model, void *state, const struct gen_params *p,
+                                struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
+{
+    return mon_generate(model, state, p, r, t_us, seq, ev);
+}
+
+const struct service_gen mon_gen_hooks = {
+    .state_size = sizeof(struct mon_state),
+    .constant_rate = true,
+    .model_new = hook_model_new,
+    .model_free = hook_model_free,
+    .state_init = hook_state_init,
+    .state_valid = hook_state_valid,
+    .generate = hook_generate,
+};

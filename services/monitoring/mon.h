@@ -311,4 +311,8 @@ enum bm_rc mon_store_prune(struct db *db, uint64_t oldest_kept) BM_WUR;
 enum bm_rc mon_store_read(struct db *db, struct mon_snapshot *s, struct mon_counts *counts,
                           int n_recent, struct buf *recent) BM_WUR;
 
+
+/* The generator's hooks, for genloop.c and bankmock-generate. */
+extern const struct service_gen mon_gen_hooks;
+
 #endif

@@ -13,33 +13,6 @@
 
 const struct service_def mon_service;
 
-static void *model_new(uint64_t seed, const struct bm_config *c)
-{
-    (void)c;
-    return mon_model_new(seed);
-}
-
-static void model_free(void *m)
-{
-    mon_model_free(m);
-}
-
-static void state_init(void *st, struct rng *r)
-{
-    mon_state_init(st, r);
-}
-
-static bool state_valid(const void *st)
-{
-    return mon_state_valid(st);
-}
-
-static enum bm_rc generate(const void *model, void *state, const struct gen_params *p,
-                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
-{
-    return mon_generate(model, state, p, r, t_us, seq, ev);
-}
-
 static enum bm_rc store_event(struct db *db, const struct gen_event *ev)
 {
     return mon_store_event(db, ev);
@@ -165,13 +138,7 @@ const struct service_def mon_service = {
     .svc = SVC_MONITORING,
     .routes = mon_routes,
     .nroutes = sizeof(mon_routes) / sizeof(mon_routes[0]),
-    .state_size = sizeof(struct mon_state),
-    .constant_rate = true,
-    .model_new = model_new,
-    .model_free = model_free,
-    .state_init = state_init,
-    .state_valid = state_valid,
-    .generate = generate,
+    .gen = &mon_gen_hooks,
     .sql = &mon_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,

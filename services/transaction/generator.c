@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "config.h"
 #include "incident.h"
 #include "timefmt.h"
 #include "txn_internal.h"
@@ -739,3 +740,42 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     }
     return BM_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* The generator's hooks (gen.h)                                        */
+
+static void *hook_model_new(uint64_t seed, const struct bm_config *c)
+{
+    return txn_model_new(seed, c->segments);
+}
+
+static void hook_model_free(void *m)
+{
+    txn_model_free(m);
+}
+
+static void hook_state_init(void *st, struct rng *r)
+{
+    txn_state_init(st, r);
+}
+
+static bool hook_state_valid(const void *st)
+{
+    return ((const struct txn_state *)st)->version == TXN_STATE_VERSION;
+}
+
+static enum bm_rc hook_generate(const void *model, void *state, const struct gen_params *p,
+                                struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
+{
+    return txn_generate(model, state, p, r, t_us, seq, ev);
+}
+
+const struct service_gen txn_gen_hooks = {
+    .state_size = sizeof(struct txn_state),
+    .constant_rate = false,
+    .model_new = hook_model_new,
+    .model_free = hook_model_free,
+    .state_init = hook_state_init,
+    .state_valid = hook_state_valid,
+    .generate = hook_generate,
+};

@@ -11,32 +11,6 @@
 
 const struct service_def txn_service;
 
-static void *model_new(uint64_t seed, const struct bm_config *c)
-{
-    return txn_model_new(seed, c->segments);
-}
-
-static void model_free(void *m)
-{
-    txn_model_free(m);
-}
-
-static void state_init(void *st, struct rng *r)
-{
-    txn_state_init(st, r);
-}
-
-static bool state_valid(const void *st)
-{
-    return ((const struct txn_state *)st)->version == TXN_STATE_VERSION;
-}
-
-static enum bm_rc generate(const void *model, void *state, const struct gen_params *p,
-                           struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev)
-{
-    return txn_generate(model, state, p, r, t_us, seq, ev);
-}
-
 /* Runs on the writer thread: the input was validated by the handler. */
 static enum bm_rc build_api_event(void *arg, struct db *db, const void *model, struct rng *r,
                                   int64_t t_us, uint64_t seq, struct gen_event *ev)
@@ -90,11 +64,6 @@ const struct service_def txn_service = {
     .svc = SVC_TRANSACTION,
     .routes = txn_routes,
     .nroutes = sizeof(txn_routes) / sizeof(txn_routes[0]),
-    .state_size = sizeof(struct txn_state),
-    .model_new = model_new,
-    .model_free = model_free,
-    .state_init = state_init,
-    .state_valid = state_valid,
-    .generate = generate,
+    .gen = &txn_gen_hooks,
     .inject_check = txn_inject_check,
 };

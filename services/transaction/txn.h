@@ -123,4 +123,8 @@ struct gen_inject;
 enum bm_rc txn_inject_check(const void *model, const char *type, const struct cJSON *target,
                             int64_t size, struct gen_inject *inj, struct api_fail *f) BM_WUR;
 
+
+/* The generator's hooks, for genloop.c and bankmock-generate. */
+extern const struct service_gen txn_gen_hooks;
+
 #endif
