@@ -273,6 +273,11 @@ bool h_raw_complete(const char *out, size_t len);
 int h_raw_status(const char *out, size_t len);
 /* Connects to 127.0.0.1:port; returns the socket or -1. */
 int h_tcp_connect_loopback(int port);
+/* Reads an answer from fd for at most timeout_ms: until the server closes
+ * (until_close), or until a whole answer is in. out gets it, NUL-terminated.
+ * Returns its status code (judging what out holds if it fills), 0 if the
+ * connection ended without one, -1 on timeout. */
+int h_raw_read(int fd, char *out, size_t outlen, int timeout_ms, bool until_close);
 /* Sends request (send "Connection: close" in it), reads the answer until
  * the server closes or Content-Length is complete, for at most
  * timeout_ms. out gets the raw answer, NUL-terminated. Returns the status

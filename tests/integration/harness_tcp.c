@@ -60,10 +60,37 @@ int h_raw_status(const char *out, size_t len)
     return 0;
 }
 
-int h_raw_http(int port, const char *request, char *out, size_t outlen, int timeout_ms)
+int h_raw_read(int fd, char *out, size_t outlen, int timeout_ms, bool until_close)
 {
     long deadline = h_now_ms() + timeout_ms;
-    size_t len = 0, sent = 0, total = strlen(request);
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (;;) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        long left = deadline - h_now_ms();
+        ssize_t n;
+
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1; /* timed out */
+        if (len + 1 >= outlen)
+            break; /* out is full: judge what it holds */
+        n = recv(fd, out + len, outlen - 1 - len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        out[len] = '\0';
+        if (!until_close && h_raw_complete(out, len))
+            break;
+    }
+    return h_raw_status(out, len);
+}
+
+int h_raw_http(int port, const char *request, char *out, size_t outlen, int timeout_ms)
+{
+    size_t sent = 0, total = strlen(request);
     int fd = h_tcp_connect_loopback(port), status = -1;
 
     out[0] = '\0';
@@ -75,25 +102,7 @@ int h_raw_http(int port, const char *request, char *out, size_t outlen, int time
             goto out;
         sent += (size_t)n;
     }
-    for (;;) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        long left = deadline - h_now_ms();
-        ssize_t n;
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-            goto out; /* timed out */
-        if (len + 1 >= outlen)
-            break; /* out is full: judge what it holds */
-        n = recv(fd, out + len, outlen - 1 - len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        out[len] = '\0';
-        if (h_raw_complete(out, len))
-            break;
-    }
-    status = h_raw_status(out, len);
+    status = h_raw_read(fd, out, outlen, timeout_ms, false);
 out:
     close(fd);
     return status;

@@ -299,34 +299,6 @@ static void test_slowloris_does_not_delay_health(void **state)
     h_proc_finish(p);
 }
 
-/* Reads from fd until the server closes it or timeout_ms; out gets what
- * came. Returns the status of an answer in it, 0 if none came before the
- * close (or a reset), -1 on timeout. */
-static int read_until_closed(int fd, char *out, size_t outlen, int timeout_ms)
-{
-    long deadline = h_now_ms() + timeout_ms;
-    size_t len = 0;
-
-    out[0] = '\0';
-    for (;;) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        long left = deadline - h_now_ms();
-        ssize_t n;
-
-        if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
-            return -1;
-        n = recv(fd, out + len, outlen - 1 - len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return h_raw_status(out, len);
-        len += (size_t)n;
-        out[len] = '\0';
-        if (len + 1 >= outlen)
-            return -1;
-    }
-}
-
 /* The JSON error code of a raw answer's body ("" if none). */
 static void raw_error_code(const char *raw, char *code, size_t len)
 {
@@ -370,7 +342,7 @@ static void test_over_the_cap_a_quick_503_or_refusal(void **state)
             refused++;
             continue;
         }
-        st = read_until_closed(fd, raw, sizeof(raw), 2000);
+        st = h_raw_read(fd, raw, sizeof(raw), 2000, true);
         ms = h_now_ms() - t0;
         close(fd);
         if (st < 0)
@@ -472,7 +444,7 @@ static void test_header_timeout_apart_from_the_idle_timeout(void **state)
     t0 = h_now_ms();
     assert_int_equal(keepalive_request(kept, raw, sizeof(raw)), 200);
 
-    st = read_until_closed(silent, raw, sizeof(raw), 5000);
+    st = h_raw_read(silent, raw, sizeof(raw), 5000, true);
     t_silent = h_now_ms() - t0;
     if (st < 0)
         fail_msg("a silent connection still open after 5 s with --header-timeout-s 1");
@@ -487,7 +459,7 @@ static void test_header_timeout_apart_from_the_idle_timeout(void **state)
     h_sleep_ms(500);
     assert_int_equal(keepalive_request(kept, raw, sizeof(raw)), 200);
     t0 = h_now_ms();
-    st = read_until_closed(kept, raw, sizeof(raw), 8000);
+    st = h_raw_read(kept, raw, sizeof(raw), 8000, true);
     t_kept = h_now_ms() - t0;
     if (st < 0)
         fail_msg("a kept-alive connection still open %ld ms after its answer, idle timeout 4 s",

@@ -227,36 +227,6 @@ static void test_slowloris_does_not_delay_other_clients(void **state)
 /* ------------------------------------------------------------------ */
 /* Over the connection cap                                              */
 
-/* Reads one answer (head and Content-Length body) from fd within
- * timeout_ms into out; returns its status, 0 if the server closed the
- * connection first, -1 on timeout. */
-static int read_answer(int fd, char *out, size_t outlen, int timeout_ms)
-{
-    long deadline = h_now_ms() + timeout_ms;
-    size_t len = 0;
-
-    out[0] = '\0';
-    for (;;) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        long left = deadline - h_now_ms();
-        ssize_t n;
-
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-            return -1;
-        n = recv(fd, out + len, outlen - 1 - len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return h_raw_status(out, len);
-        len += (size_t)n;
-        out[len] = '\0';
-        if (h_raw_complete(out, len))
-            return h_raw_status(out, len);
-        if (len + 1 >= outlen)
-            return -1;
-    }
-}
-
 /* A client that asks for /health on a new connection and keeps it
  * (keep-alive) once answered. Returns the status; the socket goes to
  * held[] either way, so the teardown closes it. */
@@ -271,7 +241,7 @@ static int greedy_client(int port, char *out, size_t outlen, long *ms)
     held[n_held++] = fd;
     if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))
         fail_msg("send failed with %d connections open", n_held);
-    st = read_answer(fd, out, outlen, 5000);
+    st = h_raw_read(fd, out, outlen, 5000, false);
     *ms = h_now_ms() - t0;
     return st;
 }

@@ -98,7 +98,22 @@ static bool log_has_stopped(const struct proc *p)
     return strstr(buf, "\"msg\":\"stopped\"") != NULL;
 }
 
-static void start(struct proc *p, const struct daemon_kind *k, char *hung_url, size_t hung_len)
+/* For the gateway: a listener that never answers, as its auth-service
+ * upstream (url gets its address); -1 and "" for a service. */
+static int hung_upstream(const struct daemon_kind *k, char *url, size_t len)
+{
+    int port, fd;
+
+    url[0] = '\0';
+    if (k->binary)
+        return -1;
+    fd = h_listen_loopback(&port);
+    assert_true(fd >= 0);
+    snprintf(url, len, "http://127.0.0.1:%d", port);
+    return fd;
+}
+
+static void start(struct proc *p, const struct daemon_kind *k, const char *hung_url)
 {
     static const char *const svc_args[] = { "--seed", "3", NULL };
 
@@ -110,7 +125,6 @@ static void start(struct proc *p, const struct daemon_kind *k, char *hung_url, s
                                                    "100", "800"),
                          0);
     }
-    (void)hung_len;
 }
 
 static void stop_and_check(struct proc *p, int iter, const char *what)
@@ -128,17 +142,12 @@ static void run_quiet(const struct daemon_kind *k, const char *what)
 {
     struct proc *p = &h_procs[0];
     char hung[64] = "";
-    int hung_fd = -1, n = iterations();
+    int hung_fd = hung_upstream(k, hung, sizeof(hung)), n = iterations();
 
-    if (!k->binary) {
-        int port;
-        hung_fd = h_listen_loopback(&port);
-        snprintf(hung, sizeof(hung), "http://127.0.0.1:%d", port);
-    }
     for (int i = 0; i < n; i++) {
         struct resp r;
 
-        start(p, k, hung, sizeof(hung));
+        start(p, k, hung);
         assert_int_equal(h_http_req(p->port, "GET", k->probe, NULL, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         h_resp_free(&r);
@@ -152,19 +161,14 @@ static void run_loaded(const struct daemon_kind *k, const char *what)
 {
     struct proc *p = &h_procs[0];
     char hung[64] = "";
-    int hung_fd = -1, n = iterations();
+    int hung_fd = hung_upstream(k, hung, sizeof(hung)), n = iterations();
 
-    if (!k->binary) {
-        int port;
-        hung_fd = h_listen_loopback(&port);
-        snprintf(hung, sizeof(hung), "http://127.0.0.1:%d", port);
-    }
     for (int i = 0; i < n; i++) {
         struct loader ld[LOADERS];
         atomic_bool stop;
         long t0;
 
-        start(p, k, hung, sizeof(hung));
+        start(p, k, hung);
         atomic_init(&stop, false);
         for (int j = 0; j < LOADERS; j++) {
             memset(&ld[j], 0, sizeof(ld[j]));

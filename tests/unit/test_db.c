@@ -13,12 +13,10 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include "db.h"
+#include "db_fixture.h"
 
 struct fixture {
-    char dir[64];
-    char path[96];
-    struct db *w;
+    struct db_fixture db;
 };
 
 static const char *type_of(uint64_t seq)
@@ -33,23 +31,18 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/bmdb-XXXXXX");
-    if (!f || !mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-    if (db_open_writer(f->path, NULL, &f->w) != BM_OK)
-        return -1;
-    if (db_begin(f->w) != BM_OK)
+    if (!f || db_fixture_open(&f->db, "bmdb", NULL) != 0 ||
+        db_begin(f->db.w) != BM_OK)
         return -1;
     for (uint64_t s = 1; s <= 100; s++) {
         char body[128];
         const char *t = type_of(s);
         int n = snprintf(body, sizeof(body), "{\"sequence\":%llu,\"anomaly_type\":%s%s%s}",
                          (unsigned long long)s, t ? "\"" : "", t ? t : "null", t ? "\"" : "");
-        if (db_insert_event(f->w, s, (int64_t)s * 1000, t, false, body, (size_t)n) != BM_OK)
+        if (db_insert_event(f->db.w, s, (int64_t)s * 1000, t, false, body, (size_t)n) != BM_OK)
             return -1;
     }
-    if (db_commit(f->w) != BM_OK)
+    if (db_commit(f->db.w) != BM_OK)
         return -1;
     *state = f;
     return 0;
@@ -58,16 +51,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[128];
 
-    db_readers_close();
-    db_close(f->w);
-    unlink(f->path);
-    snprintf(p, sizeof(p), "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", f->path);
-    unlink(p);
-    rmdir(f->dir);
+    db_fixture_close(&f->db);
     free(f);
     return 0;
 }
@@ -79,7 +64,7 @@ static cJSON *list(struct fixture *f, struct db_list_query q)
     struct buf b;
     cJSON *j;
 
-    assert_int_equal(db_reader(f->path, NULL, &r), BM_OK);
+    assert_int_equal(db_reader(f->db.path, NULL, &r), BM_OK);
     buf_init(&b, 1 << 20);
     assert_int_equal(db_list_events(r, &q, &b), BM_OK);
     j = cJSON_Parse(b.data);
@@ -171,15 +156,15 @@ static void test_db_prune_keeps_newest_in_bounded_batches(void **state)
     int64_t deleted;
 
     (void)state;
-    assert_int_equal(db_begin(f->w), BM_OK);
-    assert_int_equal(db_prune(f->w, 30, 25, &deleted), BM_OK);
+    assert_int_equal(db_begin(f->db.w), BM_OK);
+    assert_int_equal(db_prune(f->db.w, 30, 25, &deleted), BM_OK);
     assert_int_equal(deleted, 25); /* at most max_rows at a time */
-    assert_int_equal(db_prune(f->w, 30, 1000, &deleted), BM_OK);
+    assert_int_equal(db_prune(f->db.w, 30, 1000, &deleted), BM_OK);
     assert_int_equal(deleted, 45);
-    assert_int_equal(db_prune(f->w, 30, 1000, &deleted), BM_OK);
+    assert_int_equal(db_prune(f->db.w, 30, 1000, &deleted), BM_OK);
     assert_int_equal(deleted, 0);
-    assert_int_equal(db_commit(f->w), BM_OK);
-    assert_int_equal(db_bounds(f->w, &head, &oldest), BM_OK);
+    assert_int_equal(db_commit(f->db.w), BM_OK);
+    assert_int_equal(db_bounds(f->db.w, &head, &oldest), BM_OK);
     assert_int_equal(head, 100);
     assert_int_equal(oldest, 71);
 }
@@ -191,17 +176,17 @@ static void test_db_meta_round_trips_and_overwrites(void **state)
     bool found;
 
     buf_init(&b, 1024);
-    assert_int_equal(db_meta_get(f->w, "k", &b, &found), BM_OK);
+    assert_int_equal(db_meta_get(f->db.w, "k", &b, &found), BM_OK);
     assert_false(found);
-    assert_int_equal(db_meta_set(f->w, "k", "one", 3), BM_OK);
-    assert_int_equal(db_meta_set(f->w, "k", "two!", 4), BM_OK);
-    assert_int_equal(db_meta_get(f->w, "k", &b, &found), BM_OK);
+    assert_int_equal(db_meta_set(f->db.w, "k", "one", 3), BM_OK);
+    assert_int_equal(db_meta_set(f->db.w, "k", "two!", 4), BM_OK);
+    assert_int_equal(db_meta_get(f->db.w, "k", &b, &found), BM_OK);
     assert_true(found);
     assert_int_equal(b.len, 4);
     assert_memory_equal(b.data, "two!", 4);
-    assert_int_equal(db_meta_delete(f->w, "k"), BM_OK);
+    assert_int_equal(db_meta_delete(f->db.w, "k"), BM_OK);
     buf_reset(&b);
-    assert_int_equal(db_meta_get(f->w, "k", &b, &found), BM_OK);
+    assert_int_equal(db_meta_get(f->db.w, "k", &b, &found), BM_OK);
     assert_false(found);
     buf_free(&b);
 }
@@ -211,20 +196,20 @@ static void test_db_readers_do_not_see_uncommitted_rows(void **state)
     struct fixture *f = *state;
     cJSON *j;
 
-    assert_int_equal(db_begin(f->w), BM_OK);
-    assert_int_equal(db_insert_event(f->w, 101, 101000, NULL, false, "{\"sequence\":101}", 16),
+    assert_int_equal(db_begin(f->db.w), BM_OK);
+    assert_int_equal(db_insert_event(f->db.w, 101, 101000, NULL, false, "{\"sequence\":101}", 16),
                      BM_OK);
     j = list(f, (struct db_list_query){ .limit = 1 });
     assert_int_equal(seq_at(j, 0), 100);
     cJSON_Delete(j);
-    db_rollback(f->w);
+    db_rollback(f->db.w);
 }
 
 static void test_db_rejects_duplicate_sequence(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_not_equal(db_insert_event(f->w, 50, 1, NULL, false, "{}", 2), BM_OK);
+    assert_int_not_equal(db_insert_event(f->db.w, 50, 1, NULL, false, "{}", 2), BM_OK);
 }
 
 /* A service's SQL as a store.c gives it. */
@@ -270,7 +255,7 @@ static void test_db_owns_a_services_schema_statements_and_state(void **state)
     struct db *w;
     unsigned char *st;
 
-    snprintf(path, sizeof(path), "%s/svc.db", f->dir);
+    snprintf(path, sizeof(path), "%s/svc.db", f->db.dir);
     assert_int_equal(db_open_writer(path, &svc_sql, &w), BM_OK);
     /* the writer made the service's table; its statements are prepared
      * once on this connection and are not the common connection's */
@@ -278,7 +263,7 @@ static void test_db_owns_a_services_schema_statements_and_state(void **state)
     assert_ptr_equal(db_stmt(w, SVC_COUNT_ROWS), db_stmt(w, SVC_COUNT_ROWS));
     assert_null(db_stmt(w, SVC_NSTMTS));
     assert_null(db_stmt(w, -1));
-    assert_null(db_stmt(f->w, SVC_COUNT_ROWS));
+    assert_null(db_stmt(f->db.w, SVC_COUNT_ROWS));
     /* per-connection state: zeroed, kept, none where the service asked none */
     st = db_conn_state(w);
     assert_non_null(st);
@@ -286,7 +271,7 @@ static void test_db_owns_a_services_schema_statements_and_state(void **state)
         assert_int_equal(st[i], 0);
     st[0] = 7;
     assert_ptr_equal(db_conn_state(w), st);
-    assert_null(db_conn_state(f->w));
+    assert_null(db_conn_state(f->db.w));
     /* rollbacks are counted, commits are not */
     assert_int_equal(db_rollbacks(w), 0);
     assert_int_equal(db_begin(w), BM_OK);

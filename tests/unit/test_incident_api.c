@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "db.h"
+#include "db_fixture.h"
 #include "incident_api.h"
 
 #define ID_A "aaaaaaaa-0000-4000-8000-000000000001" /* fraud, 3 events, closed */
@@ -21,9 +21,7 @@
 #define ID_C "cccccccc-0000-4000-8000-000000000003" /* high amount, 1 event, injected */
 
 struct fixture {
-    char dir[64];
-    char path[96];
-    struct db *w;
+    struct db_fixture db;
 };
 
 static enum bm_rc put(struct db *w, uint64_t seq, const char *type, const char *id,
@@ -47,24 +45,19 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     bool ok;
 
-    if (!f)
+    if (!f || db_fixture_open(&f->db, "bminc", NULL) != 0 ||
+        db_begin(f->db.w) != BM_OK)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/bminc-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-    if (db_open_writer(f->path, NULL, &f->w) != BM_OK || db_begin(f->w) != BM_OK)
-        return -1;
-    ok = put(f->w, 1, NULL, NULL, "CUST_100001", "ACC1", 0, false) == BM_OK &&
-         put(f->w, 2, "fraud_pattern", ID_A, "CUST_100002", "ACC2", 0, true) == BM_OK &&
-         put(f->w, 3, "money_laundering", ID_B, "CUST_100003", "ACC3", 0, true) == BM_OK &&
-         put(f->w, 4, "fraud_pattern", ID_A, "CUST_100002", "ACC2", 0, true) == BM_OK &&
-         put(f->w, 5, NULL, NULL, "CUST_100001", "ACC1", 0, false) == BM_OK &&
-         put(f->w, 6, "fraud_pattern", ID_A, "CUST_100002", "ACC9", 0, false) == BM_OK &&
-         put(f->w, 7, "suspicious_high_amount", ID_C, "CUST_100004", "ACC4",
+    ok = put(f->db.w, 1, NULL, NULL, "CUST_100001", "ACC1", 0, false) == BM_OK &&
+         put(f->db.w, 2, "fraud_pattern", ID_A, "CUST_100002", "ACC2", 0, true) == BM_OK &&
+         put(f->db.w, 3, "money_laundering", ID_B, "CUST_100003", "ACC3", 0, true) == BM_OK &&
+         put(f->db.w, 4, "fraud_pattern", ID_A, "CUST_100002", "ACC2", 0, true) == BM_OK &&
+         put(f->db.w, 5, NULL, NULL, "CUST_100001", "ACC1", 0, false) == BM_OK &&
+         put(f->db.w, 6, "fraud_pattern", ID_A, "CUST_100002", "ACC9", 0, false) == BM_OK &&
+         put(f->db.w, 7, "suspicious_high_amount", ID_C, "CUST_100004", "ACC4",
              DB_ORIGIN_INJECTED, false) == BM_OK &&
-         put(f->w, 8, "money_laundering", ID_B, "CUST_100003", "ACC3", 0, true) == BM_OK;
-    if (!ok || db_commit(f->w) != BM_OK)
+         put(f->db.w, 8, "money_laundering", ID_B, "CUST_100003", "ACC3", 0, true) == BM_OK;
+    if (!ok || db_commit(f->db.w) != BM_OK)
         return -1;
     *state = f;
     return 0;
@@ -73,16 +66,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[128];
 
-    db_readers_close();
-    db_close(f->w);
-    unlink(f->path);
-    snprintf(p, sizeof(p), "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", f->path);
-    unlink(p);
-    rmdir(f->dir);
+    db_fixture_close(&f->db);
     free(f);
     return 0;
 }
@@ -108,7 +93,7 @@ static struct ids list(struct fixture *f, struct db_incident_query q)
 {
     struct ids x = { .n = 0 };
 
-    assert_int_equal(db_list_incidents(f->w, &q, collect, &x), BM_OK);
+    assert_int_equal(db_list_incidents(f->db.w, &q, collect, &x), BM_OK);
     return x;
 }
 
@@ -156,10 +141,10 @@ static cJSON *put_json(struct fixture *f, const char *id, bool events)
     struct buf b;
     cJSON *j;
 
-    assert_int_equal(db_get_incident(f->w, id, &in, &found), BM_OK);
+    assert_int_equal(db_get_incident(f->db.w, id, &in, &found), BM_OK);
     assert_true(found);
     buf_init(&b, 1 << 20);
-    assert_int_equal(incident_api_put(f->w, SVC_TRANSACTION, &in, events, &b), BM_OK);
+    assert_int_equal(incident_api_put(f->db.w, SVC_TRANSACTION, &in, events, &b), BM_OK);
     j = cJSON_ParseWithLength(b.data, b.len);
     assert_non_null(j);
     buf_free(&b);
@@ -237,7 +222,7 @@ static void test_incident_unknown_id_is_not_found(void **state)
     struct db_incident in;
     bool found = true;
 
-    assert_int_equal(db_get_incident(f->w, "dddddddd-0000-4000-8000-000000000004", &in, &found),
+    assert_int_equal(db_get_incident(f->db.w, "dddddddd-0000-4000-8000-000000000004", &in, &found),
                      BM_OK);
     assert_false(found);
 }

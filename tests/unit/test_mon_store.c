@@ -14,16 +14,14 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "db.h"
+#include "db_fixture.h"
 #include "mon.h"
 
 #define N_EVENTS 6000
 #define START_US 1709542800000000LL /* Monday 2024-03-04 09:00 */
 
 struct fixture {
-    char dir[64];
-    char path[96];
-    struct db *w;
+    struct db_fixture db;
     struct mon_model *m;
     struct mon_state st;
     struct rng r;
@@ -42,7 +40,7 @@ static void write_events(struct fixture *f, int n)
     struct buf b;
 
     buf_init(&b, 64 * 1024);
-    assert_int_equal(db_begin(f->w), BM_OK);
+    assert_int_equal(db_begin(f->db.w), BM_OK);
     for (int i = 0; i < n; i++) {
         struct gen_event ev = { .json = &b };
         const struct mon_detail *d;
@@ -54,10 +52,10 @@ static void write_events(struct fixture *f, int n)
         assert_int_equal(mon_generate(f->m, &f->st, &f->p, &f->r,
                                       START_US + (int64_t)seq * 10000, seq, &ev),
                          BM_OK);
-        assert_int_equal(db_insert_event(f->w, seq, ev.ts_ms, ev.anomaly_type, false, b.data,
+        assert_int_equal(db_insert_event(f->db.w, seq, ev.ts_ms, ev.anomaly_type, false, b.data,
                                          b.len),
                          BM_OK);
-        assert_int_equal(mon_store_event(f->w, &ev), BM_OK);
+        assert_int_equal(mon_store_event(f->db.w, &ev), BM_OK);
         d = ev.detail;
         f->value[seq] = d->value;
         f->series[seq] = (int16_t)d->series;
@@ -69,7 +67,7 @@ static void write_events(struct fixture *f, int n)
                  cJSON_IsString(inc) ? inc->valuestring : "");
         cJSON_Delete(j);
     }
-    assert_int_equal(db_commit(f->w), BM_OK);
+    assert_int_equal(db_commit(f->db.w), BM_OK);
     buf_free(&b);
 }
 
@@ -79,11 +77,7 @@ static int setup(void **state)
 
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/bmmon-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof(f->path), "%s/m.db", f->dir);
-    if (db_open_writer(f->path, &mon_store_sql, &f->w) != BM_OK)
+    if (db_fixture_open(&f->db, "bmmon", &mon_store_sql) != 0)
         return -1;
     f->m = mon_model_new(5);
     rng_seed(&f->r, 5);
@@ -95,26 +89,12 @@ static int setup(void **state)
     return 0;
 }
 
-static void remove_files(const char *path, const char *dir)
-{
-    char p[128];
-
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
-    rmdir(dir);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
 
-    db_readers_close();
-    db_close(f->w);
+    db_fixture_close(&f->db);
     mon_model_free(f->m);
-    remove_files(f->path, f->dir);
     free(f);
     return 0;
 }
@@ -123,7 +103,7 @@ static struct db *reader(struct fixture *f)
 {
     struct db *r;
 
-    assert_int_equal(db_reader(f->path, &mon_store_sql, &r), BM_OK);
+    assert_int_equal(db_reader(f->db.path, &mon_store_sql, &r), BM_OK);
     return r;
 }
 
@@ -217,12 +197,12 @@ static void test_counts_cover_the_retained_events(void **state)
 
     write_events(f, N_EVENTS);
     check_counts(f, 1);
-    assert_int_equal(db_begin(f->w), BM_OK);
-    assert_int_equal(db_prune(f->w, 2400, 100000, &deleted), BM_OK);
+    assert_int_equal(db_begin(f->db.w), BM_OK);
+    assert_int_equal(db_prune(f->db.w, 2400, 100000, &deleted), BM_OK);
     assert_int_equal(deleted, N_EVENTS - 2400);
-    assert_int_equal(db_bounds(f->w, &head, &oldest), BM_OK);
-    assert_int_equal(mon_store_prune(f->w, oldest), BM_OK);
-    assert_int_equal(db_commit(f->w), BM_OK);
+    assert_int_equal(db_bounds(f->db.w, &head, &oldest), BM_OK);
+    assert_int_equal(mon_store_prune(f->db.w, oldest), BM_OK);
+    assert_int_equal(db_commit(f->db.w), BM_OK);
     check_counts(f, oldest);
 }
 
@@ -238,10 +218,10 @@ static void test_connections_close_cleanly_and_reopen(void **state)
     write_events(f, 500);
     assert_int_equal(mon_store_read(reader(f), &s, NULL, 0, NULL), BM_OK);
     db_readers_close();
-    db_close(f->w);
-    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    db_close(f->db.w);
+    snprintf(wal, sizeof wal, "%s-wal", f->db.path);
     assert_int_not_equal(access(wal, F_OK), 0);
-    assert_int_equal(db_open_writer(f->path, &mon_store_sql, &f->w), BM_OK);
+    assert_int_equal(db_open_writer(f->db.path, &mon_store_sql, &f->db.w), BM_OK);
     write_events(f, 500);
     assert_int_equal(mon_store_read(reader(f), &s, NULL, 0, NULL), BM_OK);
     assert_int_equal(s.head, 1000);
@@ -258,18 +238,18 @@ static void test_rolled_back_batch_leaves_the_tables_as_they_were(void **state)
     write_events(f, 400);
     assert_int_equal(mon_store_read(reader(f), &before, NULL, 0, NULL), BM_OK);
     buf_init(&b, 64 * 1024);
-    assert_int_equal(db_begin(f->w), BM_OK);
+    assert_int_equal(db_begin(f->db.w), BM_OK);
     for (int i = 0; i < 200; i++) {
         buf_reset(&b);
         assert_int_equal(mon_generate(f->m, &f->st, &f->p, &f->r, START_US + 5000000000LL + i,
                                       1000 + (uint64_t)i, &ev),
                          BM_OK);
-        assert_int_equal(db_insert_event(f->w, 1000 + (uint64_t)i, ev.ts_ms, ev.anomaly_type,
+        assert_int_equal(db_insert_event(f->db.w, 1000 + (uint64_t)i, ev.ts_ms, ev.anomaly_type,
                                          false, b.data, b.len),
                          BM_OK);
-        assert_int_equal(mon_store_event(f->w, &ev), BM_OK);
+        assert_int_equal(mon_store_event(f->db.w, &ev), BM_OK);
     }
-    db_rollback(f->w);
+    db_rollback(f->db.w);
     buf_free(&b);
     assert_int_equal(mon_store_read(reader(f), &after, NULL, 0, NULL), BM_OK);
     assert_memory_equal(&before, &after, sizeof before);
