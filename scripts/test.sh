@@ -145,8 +145,9 @@ tsan_count() {
 }
 
 # ignore_noninstrumented_modules: libmicrohttpd is not built with TSan, so
-# TSan cannot see the locks behind MHD_add_connection and took MHD's close()
-# of a socket our accept thread handed over for a race on the descriptor.
+# TSan cannot see its own locks (MHD_resume_connection from a stream or
+# proxy thread, say) and took MHD's close() of a socket our accept thread
+# had accepted for a race on the descriptor.
 tsan_suite() {
     CTEST_WRAP=(no_aslr)
     BM_TEST_SCALE=small \
