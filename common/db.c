@@ -178,9 +178,10 @@ enum db_inc_stmt {
 
 #define INC_COLS "incident_id, anomaly_type, origin, first_seq, last_seq, started_ms, ended_ms," \
                  " event_count, open"
-/* ?2 type or NULL, ?3 open (1/0) or NULL: one statement for every filter
- * (the table holds incidents, a few percent of the events). */
-#define INC_FILTER "(?2 IS NULL OR anomaly_type = ?2) AND (?3 IS NULL OR open = ?3)"
+/* ?2 type or NULL (a type group: ?2, ?5, ?6, the last member repeated
+ * where it has fewer), ?3 open (1/0) or NULL: one statement for every
+ * filter (the table holds incidents, a few percent of the events). */
+#define INC_FILTER "(?2 IS NULL OR anomaly_type IN (?2, ?5, ?6)) AND (?3 IS NULL OR open = ?3)"
 
 static const char *const inc_sql[DB_INC_ST_COUNT] = {
     [INC_ST_LIST_DESC] = "SELECT " INC_COLS " FROM incidents WHERE " INC_FILTER
@@ -835,6 +836,22 @@ static enum bm_rc each_incident(struct db *d, sqlite3_stmt *s, db_incident_fn fn
     return rc;
 }
 
+/* ?2, ?5, ?6: the type, or a group's members (the last one repeated). */
+static int bind_inc_types(sqlite3_stmt *s, const struct db_incident_query *q)
+{
+    static const int param[3] = { 2, 5, 6 };
+
+    for (int i = 0; i < 3; i++) {
+        const char *t = q->types && q->ntypes > 0
+                            ? q->types[i < q->ntypes ? i : q->ntypes - 1]
+                            : q->type;
+        int rc = sqlite3_bind_text(s, param[i], t, -1, SQLITE_STATIC);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 enum bm_rc db_list_incidents(struct db *d, const struct db_incident_query *q, db_incident_fn fn,
                              void *ud)
 {
@@ -843,7 +860,7 @@ enum bm_rc db_list_incidents(struct db *d, const struct db_incident_query *q, db
     if (!s)
         return BM_EDB;
     if (sqlite3_bind_int64(s, 1, q->limit) != SQLITE_OK ||
-        (q->type && sqlite3_bind_text(s, 2, q->type, -1, SQLITE_STATIC) != SQLITE_OK) ||
+        (q->type && bind_inc_types(s, q) != SQLITE_OK) ||
         (q->open >= 0 && sqlite3_bind_int(s, 3, q->open) != SQLITE_OK) ||
         (q->has_since && sqlite3_bind_int64(s, 4, (sqlite3_int64)q->since) != SQLITE_OK)) {
         sqlite3_reset(s);

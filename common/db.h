@@ -134,7 +134,10 @@ struct db_incident_query {
     int64_t limit;    /* 1..1000 */
     bool has_since;   /* incidents with an event after since, oldest change first */
     uint64_t since;   /* (a sequence); without: newest change first */
-    const char *type; /* NULL = any */
+    const char *type; /* NULL = any; a type, or a group's name */
+    /* the types it stands for (NULL: type itself); a group's members */
+    const char *const *types;
+    int ntypes;
     int open;         /* 1 open, 0 closed, -1 either */
 };
 

@@ -189,13 +189,19 @@ static bool parse_query(struct http_req *req, enum bm_svc svc, struct db_inciden
         q->has_since = true;
     }
     if (type) {
+        const struct svc_type_group *g = svc_type_group(svc, type);
         i = svc_anomaly_index(svc, type);
-        if (i < 0) {
+        if (g) {
+            q->type = g->name;
+            q->types = g->members;
+            q->ntypes = g->nmembers;
+        } else if (i < 0) {
             http_send_error(req, API_BAD_PARAM, "type", "\"%.60s\" is no anomaly type of %s",
                             type, svc_info(svc)->name);
             return false;
+        } else {
+            q->type = svc_info(svc)->anomaly_types[i];
         }
-        q->type = svc_info(svc)->anomaly_types[i];
     }
     if (state) {
         if (strcmp(state, "open") != 0 && strcmp(state, "closed") != 0) {

@@ -86,6 +86,11 @@ bool svc_filter_takes(const char *filter, enum bm_svc s, int type)
     return false;
 }
 
+bool svc_type_or_group(enum bm_svc s, const char *name)
+{
+    return svc_anomaly_index(s, name) >= 0 || svc_type_group(s, name) != NULL;
+}
+
 int svc_anomaly_index(enum bm_svc s, const char *type)
 {
     const struct svc_info *v = &table[s];

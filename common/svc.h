@@ -61,5 +61,7 @@ const struct svc_type_group *svc_type_group(enum bm_svc s, const char *name);
 /* Does the filter `filter` (a type or a group name, as the group or type
  * table spells it) take an event of svc with type index `type`? */
 bool svc_filter_takes(const char *filter, enum bm_svc s, int type);
+/* Is name one of svc's anomaly types or the name of one of its groups? */
+bool svc_type_or_group(enum bm_svc s, const char *name);
 
 #endif

@@ -157,7 +157,7 @@ static bool parse_list(struct http_req *req, struct list_req *q)
     if (q->type) {
         bool known = false;
         for (int s = 0; s < SVC_NSOURCES && !known; s++)
-            known = svc_anomaly_index((enum bm_svc)s, q->type) >= 0;
+            known = svc_type_or_group((enum bm_svc)s, q->type);
         if (!known) {
             http_send_error(req, API_BAD_PARAM, "type", "\"%.60s\" is no service's anomaly type",
                             q->type);
@@ -174,7 +174,7 @@ static bool list_url(struct gw_app *app, const struct list_req *q, enum bm_svc s
     char since[32] = "";
     int w;
 
-    if (!base || (q->type && svc_anomaly_index(s, q->type) < 0))
+    if (!base || (q->type && !svc_type_or_group(s, q->type)))
         return false; /* no replica; or the type is another service's */
     if (q->has_since)
         snprintf(since, sizeof since, "&since=%llu", (unsigned long long)q->since.seq[s]);

@@ -109,7 +109,7 @@ bool mon_state_valid(const struct mon_state *st)
         if (!mon_near_valid(&st->near[i]) ||
             (st->near[i].kind && (st->ep[i].type || st->ep[i].recover)))
             return false;
-        if (st->inc[i].type > MON_A_COUNT || st->inc[i].zero ||
+        if (st->inc[i].type > MON_A_COUNT || (st->inc[i].flags & ~MON_INC_INJECTED) ||
             st->inc[i].id[RNG_UUID_LEN] != '\0' || st->inc[i].left > MON_MAX_INCIDENT)
             return false;
     }
@@ -543,13 +543,146 @@ static void schedule(const struct mon_state *st, struct step *s, const struct ge
             cand.weights[k] = 0.0;
     }
     for (int i = 0; i < MON_N_SERIES; i++)
-        if (st->inc[i].type)
+        if (st->inc[i].type && !(st->inc[i].flags & MON_INC_INJECTED))
             cand.owed[st->inc[i].type - 1] -= st->inc[i].left;
     t = anom_pick(&cand, &s->r);
     if (t < 0)
         return;
     s->reserved[t]++;
     anom_started(&s->sched, &s->r);
+}
+
+/* ---- injection ---- */
+
+const struct mon_inject_size mon_inject_sizes[MON_A_COUNT] = {
+    [MON_A_HIGH_CPU] = { 5, 24, 10 },    [MON_A_HIGH_MEMORY] = { 5, 24, 10 },
+    [MON_A_HIGH_DISK] = { 5, 24, 10 },   [MON_A_CASCADE] = { 15, 50, 26 },
+    [MON_A_DEGRADATION] = { 8, 24, 16 }, [MON_A_TIMEOUT] = { 5, 11, 7 },
+};
+
+_Static_assert(50 <= MON_MAX_INCIDENT, "an injected cascade must fit an incident");
+
+int mon_split_latency(int events)
+{
+    return (events - 1) / 2;
+}
+
+/* 5 to 10 events a host (2-4 latency samples, errors one or two more),
+ * as few hosts as that allows, at least the origin and two dependents. */
+int mon_cascade_hosts(int size)
+{
+    int h = (size + 9) / 10;
+
+    return h < 3 ? 3 : h;
+}
+
+/* Does the sampled series suit injection inj's target? */
+static bool inject_target_ok(const struct gen_inject *inj, int h)
+{
+    if (inj->target < 0)
+        return true;
+    if (inj->target >= MON_TARGET_SERVICE)
+        return mon_hosts[h].service == inj->target - MON_TARGET_SERVICE;
+    return inj->target == h;
+}
+
+/* An injected cascade of `size` events from host h: it and as few
+ * dependent services' hosts as the size allows, the events spread evenly. */
+static bool plan_inject_cascade(const struct mon_state *st, struct step *s, int h, int slot,
+                                int size)
+{
+    int hosts[MON_N_SERVICES], n, want = mon_cascade_hosts(size) - 1;
+
+    n = free_dependents(st, h, &s->r, hosts);
+    if (n < want)
+        return false;
+    for (int i = 0; i < want; i++) { /* a random subset: partial shuffle */
+        int j = i + (int)rng_below(&s->r, (uint64_t)(n - i)), tmp = hosts[i];
+
+        hosts[i] = hosts[j];
+        hosts[j] = tmp;
+    }
+    for (int i = 0; i <= want; i++) {
+        int host = i ? hosts[i - 1] : h;
+        int ev = size / (want + 1) + (i < size % (want + 1));
+        struct mon_episode rt =
+            new_episode(MON_A_CASCADE, slot, (int32_t)rng_range(&s->r, 300, 1000), &s->r);
+
+        rt.left = (uint8_t)mon_split_latency(ev);
+        if (i == 0)
+            s->ep = rt;
+        else
+            add_claim(s, MON_SERIES(MON_M_RESPONSE, host), rt);
+        add_errors(s, host, rt.left, i ? 600 : 800, slot);
+        s->claim[s->n_claims - 1].ep.left = (uint8_t)(ev - rt.left);
+    }
+    return true;
+}
+
+/* Starts injection inj on the sampled (free) series if it fits there: the
+ * type's metric, its target, whatever else it needs free. Without a host
+ * a one-host type starts here with chance 1 / (free series left in the
+ * block), as the generator's own do; a cascade at the first origin that
+ * fits. */
+static void try_inject(const struct mon_state *st, struct step *s, int series,
+                       const struct gen_inject *asked)
+{
+    struct gen_inject in = *asked, *inj = &in;
+    int t = inj->type, m = MON_SERIES_METRIC(series), h = MON_SERIES_HOST(series);
+    int err = MON_SERIES(MON_M_ERROR, h), slot = free_slot(st), total;
+
+    if (t < 0 || t >= MON_A_COUNT)
+        return;
+    /* as mon_inject_check took it; a row it did not write is made so */
+    if (in.size < mon_inject_sizes[t].lo || in.size > mon_inject_sizes[t].hi)
+        in.size = mon_inject_sizes[t].usual;
+    if (in.target >= MON_N_HOSTS &&
+        (in.target < MON_TARGET_SERVICE || in.target >= MON_TARGET_SERVICE + MON_N_SERVICES))
+        in.target = -1;
+    if (m != start_metric(t) || slot < 0 || !inject_target_ok(inj, h))
+        return;
+    if (t != MON_A_CASCADE && (inj->target < 0 || inj->target >= MON_TARGET_SERVICE) &&
+        rng_below(&s->r, free_left(st, series)) != 0)
+        return;
+    s->n_claims = 0;
+    switch (t) {
+    case MON_A_HIGH_CPU:
+    case MON_A_HIGH_MEMORY:
+    case MON_A_HIGH_DISK:
+        s->ep = new_episode(t, slot, 0, &s->r);
+        s->ep.left = (uint8_t)inj->size;
+        break;
+    case MON_A_DEGRADATION:
+        s->ep = new_episode(t, slot, 0, &s->r);
+        s->ep.left = (uint8_t)inj->size;
+        s->ep.param =
+            (int32_t)llround(1e6 * pow(2.5 + 3.5 * rng_double(&s->r), 1.0 / (inj->size - 1)));
+        break;
+    case MON_A_TIMEOUT: {
+        static const int32_t timeouts_ms[] = { 6000, 10000, 15000, 30000 };
+
+        if (!series_free(st, err))
+            return;
+        s->ep = new_episode(t, slot, 100 * timeouts_ms[rng_below(&s->r, 4)], &s->r);
+        s->ep.left = (uint8_t)mon_split_latency(inj->size);
+        add_claim(s, err, new_episode(t, slot, (int32_t)rng_range(&s->r, 1500, 6000), &s->r));
+        s->claim[0].ep.left = (uint8_t)(inj->size - s->ep.left);
+        break;
+    }
+    default:
+        if (!series_free(st, err) || !plan_inject_cascade(st, s, h, slot, inj->size))
+            return;
+        break;
+    }
+    total = s->ep.left;
+    for (int i = 0; i < s->n_claims; i++)
+        total += s->claim[i].ep.left;
+    memset(&s->new_inc, 0, sizeof s->new_inc);
+    rng_uuid_text(inj->id, s->new_inc.id);
+    s->new_inc.type = (uint8_t)(t + 1);
+    s->new_inc.left = (uint8_t)total;
+    s->new_inc.flags = MON_INC_INJECTED;
+    s->started = true;
 }
 
 /* No incident starts on the free sampled series: perhaps a look-alike. */
@@ -605,6 +738,7 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     int series = (int)st->cursor, metric = MON_SERIES_METRIC(series);
     int32_t normal;
     enum bm_rc rc;
+    bool injected = false, taken = false;
 
     if (st->version != MON_STATE_VERSION || st->cursor >= MON_N_SERIES || !sched_ok(st) ||
         !episode_ok(st, &st->ep[series]))
@@ -634,7 +768,12 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
         near_step(&s, metric, normal);
     } else {
         s.value = normal;
-        try_start(st, &s, series);
+        if (p->inject)
+            try_inject(st, &s, series, p->inject);
+        if (!s.started)
+            try_start(st, &s, series);
+        else
+            taken = true;
         if (s.started) {
             s.slot = s.ep.inc;
             labelled_step(&s, metric, normal);
@@ -643,7 +782,9 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
         }
     }
 
-    if (s.anomaly >= 0)
+    if (s.slot >= 0)
+        injected = ((s.started ? s.new_inc.flags : st->inc[s.slot].flags) & MON_INC_INJECTED) != 0;
+    if (s.anomaly >= 0 && !injected) /* an injection is no part of anomaly_rate */
         anom_emitted(&s.sched, s.anomaly);
 
     memset(&smp, 0, sizeof smp);
@@ -655,6 +796,7 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     smp.severity = mon_severity_of(metric, s.value);
     smp.anomaly = s.anomaly;
     smp.incident_id = s.slot < 0 ? NULL : s.started ? s.new_inc.id : st->inc[s.slot].id;
+    smp.injected = injected;
     rc = mon_sample_encode(&smp, ev->json);
     if (rc != BM_OK) /* as if this call never happened */
         return rc;
@@ -674,6 +816,8 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     ev->seq = seq;
     ev->anomaly_type = s.anomaly >= 0 ? mon_anomaly_names[s.anomaly] : NULL;
     ev->detail = &st->out;
+    ev->injected = injected;
+    ev->inject_taken = taken;
     return BM_OK;
 }
 

@@ -295,7 +295,7 @@ enum bm_rc mon_sample_encode(const struct mon_sample *s, struct buf *b)
     jw_str(&w, s->anomaly >= 0 ? mon_anomaly_names[s->anomaly] : NULL);
     jw_raw(&w, ",\"incident_id\":");
     jw_str(&w, s->incident_id);
-    jw_raw(&w, ",\"origin\":\"generated\"}");
+    jw_raw(&w, s->injected ? ",\"origin\":\"injected\"}" : ",\"origin\":\"generated\"}");
     if (!w.ok)
         return BM_ETOOBIG;
     return buf_append(b, tmp, (size_t)(w.p - tmp));

@@ -193,10 +193,11 @@ struct mon_episode {
  * come; free when type == 0. POD, no padding. */
 struct mon_incident {
     char id[RNG_UUID_LEN + 1];
-    uint8_t type; /* enum mon_anomaly + 1; 0: free */
+    uint8_t type;  /* enum mon_anomaly + 1; 0: free */
     uint8_t left;
-    uint8_t zero; /* padding, kept 0 */
+    uint8_t flags; /* MON_INC_*; the other bits kept 0 */
 };
+#define MON_INC_INJECTED 0x01u /* started by an injection: origin "injected", not counted */
 
 /* What store_event needs of one sample (gen_event.detail). */
 struct mon_detail {
@@ -248,6 +249,31 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
                         const struct gen_params *p, struct rng *r, int64_t t_us, uint64_t seq,
                         struct gen_event *ev) BM_WUR;
 
+/* ---- injection (POST /inject) ---- */
+
+/* gen_inject.target of a monitoring injection: -1 any host, a host index
+ * (0 .. MON_N_HOSTS - 1), or MON_TARGET_SERVICE + a service index (any
+ * host of that service). */
+#define MON_TARGET_SERVICE 100
+/* Sizes (events in all) an injection of each type takes, and its usual. */
+struct mon_inject_size {
+    int lo, hi, usual;
+};
+extern const struct mon_inject_size mon_inject_sizes[MON_A_COUNT];
+/* Labelled latency samples of a network_timeout or of one host of a
+ * cascade that has `events` events on that host (latency and errors):
+ * the errors are the rest, one or two samples more. */
+int mon_split_latency(int events);
+/* Hosts (the origin and its dependents) a cascade of size events spans. */
+int mon_cascade_hosts(int size);
+/* service_def.inject_check (inject.c): a type, a target {"service",
+ * "host"} (each optional; a cascade's is its origin, a service with two
+ * dependent services or more), a size in mon_inject_sizes. */
+struct api_fail;
+struct cJSON;
+enum bm_rc mon_inject_check(const void *model, const char *type, const struct cJSON *target,
+                            int64_t size, struct gen_inject *inj, struct api_fail *f) BM_WUR;
+
 /* ---- encoding ---- */
 
 struct mon_sample {
@@ -259,6 +285,7 @@ struct mon_sample {
     int severity;
     int anomaly;             /* -1 normal */
     const char *incident_id; /* NULL if none */
+    bool injected;           /* origin "injected" (else "generated") */
 };
 
 /* Appends the event object; on failure b is as it was. */

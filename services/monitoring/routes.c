@@ -142,4 +142,5 @@ const struct service_def mon_service = {
     .sql = &mon_store_sql,
     .store_event = store_event,
     .prune_extra = prune_extra,
+    .inject_check = mon_inject_check,
 };

@@ -254,6 +254,7 @@ static void test_incident_queries_are_checked(void **state)
     expect_400(p->port, "/incidents?since=-1", "since");
     expect_400(p->port, "/incidents?state=done", "state");
     expect_400(p->port, "/incidents?type=brute_force", "type"); /* auth's, not this one's */
+    expect_400(p->port, "/incidents?type=resource_exhaustion", "type"); /* monitoring's group */
     expect_400(p->port, "/incidents?color=red", "color");
     j = h_http_get_json(p->port, "/incidents/00000000-0000-4000-8000-000000000000", &status);
     assert_int_equal(status, 404);
@@ -270,6 +271,36 @@ static void test_incident_queries_are_checked(void **state)
             assert_string_equal(h_jstr(it, "state"), open ? "open" : "closed");
         cJSON_Delete(j);
     }
+}
+
+/* resource_exhaustion names high_cpu, high_memory and high_disk, on
+ * /incidents as on /metrics/events: every member incident and no other. */
+static void test_incidents_take_a_type_group(void **state)
+{
+    struct proc *p = start(&cases[2], 0);
+    cJSON *grp, *all, *it;
+    long long members = 0;
+
+    (void)state;
+    grp = h_get_json(p->port, "/incidents?type=resource_exhaustion&limit=1000");
+    all = h_get_json(p->port, "/incidents?limit=1000");
+    assert_true(h_jnum(all, "count") < 1000); /* all of them, to count by hand */
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(all, "incidents")) {
+        const char *t = h_jstr(it, "type");
+        members += strcmp(t, "high_cpu") == 0 || strcmp(t, "high_memory") == 0 ||
+                   strcmp(t, "high_disk") == 0;
+    }
+    assert_true(members > 0);
+    assert_int_equal(h_jnum(grp, "count"), members);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(grp, "incidents")) {
+        const char *t = h_jstr(it, "type");
+        assert_true(strcmp(t, "high_cpu") == 0 || strcmp(t, "high_memory") == 0 ||
+                    strcmp(t, "high_disk") == 0);
+    }
+    print_message("resource_exhaustion: %lld of %lld incidents\n", members,
+                  h_jnum(all, "count"));
+    cJSON_Delete(grp);
+    cJSON_Delete(all);
 }
 
 static void test_gateway_merges_incidents_and_finds_each(void **state)
@@ -329,6 +360,21 @@ static void test_gateway_merges_incidents_and_finds_each(void **state)
     cJSON_Delete(page);
     expect_400(gw.port, "/incidents?since=1,2", "since");
 
+    /* a type group (monitoring's resource_exhaustion): its members, from
+     * monitoring only, the same incidents monitoring lists for it */
+    page = h_get_json(gw.port, "/incidents?type=resource_exhaustion&limit=50");
+    one = h_get_json(ps[2]->port, "/incidents?type=resource_exhaustion&limit=50");
+    assert_true(h_jnum(page, "count") > 0);
+    assert_int_equal(h_jnum(page, "count"), h_jnum(one, "count"));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(page, "incidents")) {
+        const char *t = h_jstr(it, "type");
+        assert_string_equal(h_jstr(it, "source"), "monitoring-service");
+        assert_true(strcmp(t, "high_cpu") == 0 || strcmp(t, "high_memory") == 0 ||
+                    strcmp(t, "high_disk") == 0);
+    }
+    cJSON_Delete(one);
+    cJSON_Delete(page);
+
     /* one service gone: the others still answer, it is named */
     h_proc_finish(ps[2]);
     page = h_get_json(gw.port, "/incidents?limit=10");
@@ -350,6 +396,7 @@ int main(void)
         T(test_incidents_cover_every_monitoring_anomaly),
         T(test_incident_by_id_has_its_events_and_entities),
         T(test_incident_queries_are_checked),
+        T(test_incidents_take_a_type_group),
         T(test_gateway_merges_incidents_and_finds_each),
     };
 #undef T

@@ -87,8 +87,9 @@ static long long ms_of(const char *iso)
 }
 
 /* The incident is closed with n events, all origin injected, labelled
- * type, from AT on. */
-static cJSON *check_injected(int port, const char *id, const char *type, int n)
+ * type, begun from AT on, within late_ms. */
+static cJSON *check_injected_within(int port, const char *id, const char *type, int n,
+                                    long long late_ms)
 {
     cJSON *inc = incident(port, id), *evs = cJSON_GetObjectItemCaseSensitive(inc, "events"), *e;
 
@@ -98,7 +99,7 @@ static cJSON *check_injected(int port, const char *id, const char *type, int n)
     assert_int_equal(h_jnum(inc, "event_count"), n);
     assert_int_equal(cJSON_GetArraySize(evs), n);
     assert_true(ms_of(h_jstr(inc, "started_at")) >= ms_of("2026-01-05T09:20:00.000Z"));
-    assert_true(ms_of(h_jstr(inc, "started_at")) < ms_of("2026-01-05T09:20:01.000Z"));
+    assert_true(ms_of(h_jstr(inc, "started_at")) < ms_of("2026-01-05T09:20:00.000Z") + late_ms);
     cJSON_ArrayForEach(e, evs) {
         assert_string_equal(h_jstr(e, "origin"), "injected");
         assert_string_equal(h_jstr(e, "anomaly_type"), type);
@@ -107,9 +108,23 @@ static cJSON *check_injected(int port, const char *id, const char *type, int n)
     return inc;
 }
 
+/* ... within a second (the next events: transactions, logins, and a
+ * monitoring injection due first, whose series comes within a cycle). */
+static cJSON *check_injected(int port, const char *id, const char *type, int n)
+{
+    return check_injected_within(port, id, type, n, 98 * 1000 / 20 + 1000);
+}
+
+/* A monitoring injection queued behind others: they take a few cycles
+ * (5 s at 20 samples a second) each. */
+static cJSON *check_injected_from(int port, const char *id, const char *type, int n)
+{
+    return check_injected_within(port, id, type, n, 10 * 60 * 1000);
+}
+
 /* The service's count of anomalies (what anomaly_rate is held to) is
- * every labelled event but the n injected ones. */
-static void check_not_counted(struct proc *p, long long n)
+ * every labelled event but the n injected ones (of ninj injections). */
+static void check_not_counted_of(struct proc *p, long long n, int ninj)
 {
     struct resp r;
     struct sqlite3 *db;
@@ -128,8 +143,161 @@ static void check_not_counted(struct proc *p, long long n)
     assert_int_equal(h_db_int(db, "SELECT count(*) FROM events WHERE anomaly_type IS NOT NULL"),
                      counted + n);
     assert_int_equal(h_db_int(db, "SELECT count(*) FROM injections WHERE taken_seq IS NOT NULL"),
-                     1);
+                     ninj);
+    assert_int_equal(h_db_int(db, "SELECT count(*) FROM events WHERE body LIKE "
+                                  "'%\"origin\":\"injected\"%'"),
+                     n);
     h_db_close(db);
+}
+
+static void check_not_counted(struct proc *p, long long n)
+{
+    check_not_counted_of(p, n, 1);
+}
+
+/* ---- monitoring ---- */
+
+static bool is_metric(const cJSON *e, const char *name)
+{
+    return strcmp(h_jstr(e, "metric_name"), name) == 0;
+}
+
+static void check_high_cpu(const cJSON *inc)
+{
+    const cJSON *e;
+    long long prev = -1;
+
+    /* over 90 % for several samples in a row of one host's cpu */
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inc, "events")) {
+        long long t = ms_of(h_jstr(e, "timestamp"));
+        assert_string_equal(h_jstr(e, "host"), "db-02");
+        assert_string_equal(h_jstr(e, "service"), "core-database");
+        assert_true(is_metric(e, "cpu_utilization"));
+        assert_true(h_jdbl(e, "metric_value") > 90.0);
+        if (prev >= 0) /* consecutive samples of the series: one cycle apart */
+            assert_true(t - prev <= 98 * 1000 / 20 + 50);
+        prev = t;
+    }
+}
+
+static void check_timeout(const cJSON *inc, int n)
+{
+    const cJSON *e;
+    const char *host = NULL;
+    int slow = 0, errs = 0;
+
+    /* latency over 5,000 ms with an error-rate jump, one host */
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inc, "events")) {
+        if (!host)
+            host = h_jstr(e, "host");
+        assert_string_equal(h_jstr(e, "host"), host);
+        if (is_metric(e, "response_time_ms")) {
+            assert_true(h_jdbl(e, "metric_value") > 5000.0);
+            slow++;
+        } else {
+            assert_true(is_metric(e, "error_rate"));
+            assert_true(h_jdbl(e, "metric_value") >= 10.0);
+            errs++;
+        }
+    }
+    assert_int_equal(slow, (n - 1) / 2);
+    assert_int_equal(errs, n - (n - 1) / 2);
+}
+
+static void check_cascade(const cJSON *inc, const char *origin)
+{
+    const cJSON *e;
+    const char *svc[8];
+    unsigned metrics[8] = { 0 };
+    int nsvc = 0, both = 0;
+    long long t0 = -1;
+
+    /* error rate and latency of three dependent services or more, every
+     * onset within a minute of the first event */
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inc, "events")) {
+        const char *sv = h_jstr(e, "service");
+        long long t = ms_of(h_jstr(e, "timestamp"));
+        int i;
+        if (t0 < 0) {
+            t0 = t;
+            assert_string_equal(sv, origin);
+        }
+        for (i = 0; i < nsvc && strcmp(svc[i], sv) != 0; i++)
+            ;
+        if (i == nsvc) {
+            assert_true(nsvc < 8);
+            svc[nsvc++] = sv;
+        }
+        if (is_metric(e, "error_rate")) {
+            assert_true(h_jdbl(e, "metric_value") >= 6.0);
+            if (!(metrics[i] & 2u))
+                assert_true(t - t0 <= 60000);
+            metrics[i] |= 2u;
+        } else {
+            assert_true(is_metric(e, "response_time_ms"));
+            if (!(metrics[i] & 1u))
+                assert_true(t - t0 <= 60000);
+            metrics[i] |= 1u;
+        }
+    }
+    for (int i = 0; i < nsvc; i++)
+        both += metrics[i] == 3u;
+    assert_true(both >= 3);
+}
+
+static void check_degradation(const cJSON *inc)
+{
+    const cJSON *e;
+    double prev = -1.0;
+
+    /* one host's latency rising strictly, never over 5,000 ms */
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inc, "events")) {
+        assert_true(is_metric(e, "response_time_ms"));
+        assert_true(h_jdbl(e, "metric_value") > prev);
+        assert_true(h_jdbl(e, "metric_value") < 5000.0);
+        prev = h_jdbl(e, "metric_value");
+    }
+}
+
+static void test_inject_monitoring_in_backfill_meets_its_rules(void **state)
+{
+    struct proc *p = &h_procs[0];
+    char id[4][40];
+    cJSON *j, *inc;
+
+    (void)state;
+    start_paused(p, "injmon", "monitoring-service");
+    j = inject(p->port,
+               "{\"type\":\"high_cpu\",\"target\":{\"host\":\"db-02\"},\"at\":\"" AT
+               "\",\"size\":8}",
+               id[0]);
+    assert_int_equal(h_jnum(j, "planned_event_count"), 8);
+    cJSON_Delete(j);
+    cJSON_Delete(inject(p->port, "{\"type\":\"network_timeout\",\"at\":\"" AT "\"}", id[1]));
+    j = inject(p->port,
+               "{\"type\":\"cascade_failure\",\"target\":{\"service\":\"core-database\"},"
+               "\"at\":\"" AT "\",\"size\":20}",
+               id[2]);
+    assert_int_equal(h_jnum(j, "planned_event_count"), 20);
+    cJSON_Delete(j);
+    cJSON_Delete(inject(p->port,
+                        "{\"type\":\"performance_degradation\",\"at\":\"" AT "\",\"size\":10}",
+                        id[3]));
+    unpause_and_backfill(p);
+
+    inc = check_injected(p->port, id[0], "high_cpu", 8);
+    check_high_cpu(inc);
+    cJSON_Delete(inc);
+    inc = check_injected(p->port, id[1], "network_timeout", 7); /* the usual size */
+    check_timeout(inc, 7);
+    cJSON_Delete(inc);
+    inc = check_injected_from(p->port, id[2], "cascade_failure", 20);
+    check_cascade(inc, "core-database");
+    cJSON_Delete(inc);
+    inc = check_injected_from(p->port, id[3], "performance_degradation", 10);
+    check_degradation(inc);
+    cJSON_Delete(inc);
+    check_not_counted_of(p, 8 + 7 + 20 + 10, 4);
 }
 
 static void test_inject_fraud_in_backfill_meets_its_rule(void **state)
@@ -257,6 +425,29 @@ static void test_inject_live_first_event_within_a_second(void **state)
     cJSON_Delete(page);
 }
 
+/* Monitoring: an injection on one host starts at that series' next
+ * sample, up to a cycle away (98 samples: 0.98 s at the default 100 a
+ * second, 0.49 s here, so the commit's own latency has room). */
+static void test_inject_monitoring_live_first_event_within_a_second(void **state)
+{
+    struct proc *m = &h_procs[0];
+    const char *const args[] = { "--seed", "22", "--backfill", "2m", NULL };
+    char id[40];
+    cJSON *page, *e;
+
+    (void)state;
+    h_proc_start_backfilled(m, "injlivem", "monitoring-service",
+                            "{\"generation_settings\":{\"events_per_second\":200}}", args, 60000);
+    cJSON_Delete(inject(m->port, "{\"type\":\"high_memory\",\"target\":{\"host\":\"cache-02\"}}",
+                        id));
+    e = first_event_within_1s(m->port, "/metrics/events", id, &page);
+    assert_string_equal(h_jstr(e, "origin"), "injected");
+    assert_string_equal(h_jstr(e, "host"), "cache-02");
+    assert_string_equal(h_jstr(e, "metric_name"), "memory_utilization");
+    assert_true(h_jdbl(e, "metric_value") > 90.0);
+    cJSON_Delete(page);
+}
+
 static void test_inject_single_event_is_named_by_its_event(void **state)
 {
     struct proc *t = &h_procs[0];
@@ -288,6 +479,35 @@ static void test_inject_single_event_is_named_by_its_event(void **state)
         assert_true(h_jdbl(e, "amount") > 10000.0);
     }
     cJSON_Delete(inc);
+}
+
+/* ... on monitoring too (its generator keeps the flag in its incident
+ * table, which is stored with its state). */
+static void test_inject_monitoring_scheduled_survives_kill9(void **state)
+{
+    struct proc *p = &h_procs[0];
+    char id[40];
+    cJSON *inc;
+
+    (void)state;
+    start_paused(p, "injkillm", "monitoring-service");
+    cJSON_Delete(inject(p->port,
+                        "{\"type\":\"high_disk\",\"target\":{\"service\":\"kafka\"},\"at\":\"" AT
+                        "\",\"size\":6}",
+                        id));
+    h_proc_kill9(p);
+    assert_int_equal(h_proc_restart(p, "monitoring-service", backfill_args), 0);
+    unpause_and_backfill(p);
+    inc = check_injected(p->port, id, "high_disk", 6);
+    {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inc, "events")) {
+            assert_string_equal(h_jstr(e, "service"), "kafka");
+            assert_true(h_jdbl(e, "metric_value") > 90.0);
+        }
+    }
+    cJSON_Delete(inc);
+    check_not_counted(p, 6);
 }
 
 /* A scheduled injection survives SIGTERM and kill -9 before its time. */
@@ -333,6 +553,26 @@ static void test_inject_replays_byte_for_byte(void **state)
     n = h_compare_backfill(a->port, b->port, "/auth/events", END_TS);
     print_message("%lld events identical in both runs\n", n);
     cJSON_Delete(check_injected(a->port, ida, "credential_stuffing", 40));
+}
+
+static void test_inject_monitoring_replays_byte_for_byte(void **state)
+{
+    struct proc *a = &h_procs[0], *b = &h_procs[1];
+    const char *body = "{\"type\":\"cascade_failure\",\"at\":\"" AT "\"}";
+    char ida[40], idb[40];
+    long long n;
+
+    (void)state;
+    start_paused(a, "injrepma", "monitoring-service");
+    start_paused(b, "injrepmb", "monitoring-service");
+    cJSON_Delete(inject(a->port, body, ida));
+    cJSON_Delete(inject(b->port, body, idb));
+    assert_string_equal(ida, idb);
+    unpause_and_backfill(a);
+    unpause_and_backfill(b);
+    n = h_compare_backfill(a->port, b->port, "/metrics/events", END_TS);
+    print_message("%lld events identical in both runs\n", n);
+    cJSON_Delete(check_injected(a->port, ida, "cascade_failure", 26));
 }
 
 static void expect_422(int port, const char *body, const char *field)
@@ -381,9 +621,35 @@ static void test_inject_bad_input_is_422_naming_the_field_and_stores_nothing(voi
     expect_422(a->port, "{\"type\":\"credential_stuffing\",\"target\":{\"username\":\"a\"}}",
                "target.username");
     expect_422(a->port, "{\"type\":\"unusual_location\",\"size\":2}", "size");
-    expect_422(m->port, "{\"type\":\"high_cpu\"}", "type");
-    for (int i = 0; i < 2; i++) {
-        struct proc *p = i ? a : t;
+    expect_422(m->port, "{\"type\":\"fraud_pattern\"}", "type");
+    expect_422(m->port, "{\"type\":\"resource_exhaustion\"}", "type");
+    expect_422(m->port, "{\"type\":\"high_cpu\",\"size\":4}", "size");
+    expect_422(m->port, "{\"type\":\"high_cpu\",\"size\":25}", "size");
+    expect_422(m->port, "{\"type\":\"network_timeout\",\"size\":12}", "size");
+    expect_422(m->port, "{\"type\":\"cascade_failure\",\"size\":14}", "size");
+    expect_422(m->port, "{\"type\":\"cascade_failure\",\"size\":51}", "size");
+    expect_422(m->port, "{\"type\":\"high_cpu\",\"target\":{\"host\":\"db-99\"}}",
+               "target.host");
+    expect_422(m->port, "{\"type\":\"high_cpu\",\"target\":{\"service\":\"mainframe\"}}",
+               "target.service");
+    expect_422(m->port,
+               "{\"type\":\"high_cpu\",\"target\":{\"service\":\"kafka\",\"host\":\"db-01\"}}",
+               "target.host");
+    expect_422(m->port, "{\"type\":\"high_cpu\",\"target\":{\"customer_id\":\"x\"}}",
+               "target.customer_id");
+    expect_422(m->port, "{\"type\":\"high_cpu\",\"target\":{\"host\":7}}", "target.host");
+    /* a cascade starts at a backend with enough dependent services */
+    expect_422(m->port, "{\"type\":\"cascade_failure\",\"target\":{\"service\":\"api-gateway\"}}",
+               "target.service");
+    expect_422(m->port, "{\"type\":\"cascade_failure\",\"target\":{\"host\":\"auth-01\"}}",
+               "target.host");
+    expect_422(m->port,
+               "{\"type\":\"cascade_failure\",\"target\":{\"service\":\"core-database\"},"
+               "\"size\":45}",
+               "target.service");
+    expect_422(m->port, "{\"type\":\"high_cpu\",\"at\":\"2026-01-05T08:00:00Z\"}", "at");
+    for (int i = 0; i < 3; i++) {
+        struct proc *p = i == 2 ? m : i ? a : t;
         assert_int_equal(h_proc_stop(p, NULL), 0);
         db = h_db_open_checked(p->db);
         assert_int_equal(h_db_int(db, "SELECT count(*) FROM injections"), 0);
@@ -463,9 +729,13 @@ int main(void)
         T(test_inject_fraud_in_backfill_meets_its_rule),
         T(test_inject_brute_force_in_backfill_meets_its_rule),
         T(test_inject_live_first_event_within_a_second),
+        T(test_inject_monitoring_in_backfill_meets_its_rules),
+        T(test_inject_monitoring_live_first_event_within_a_second),
+        T(test_inject_monitoring_scheduled_survives_kill9),
         T(test_inject_single_event_is_named_by_its_event),
         T(test_inject_scheduled_survives_restart_and_kill9),
         T(test_inject_replays_byte_for_byte),
+        T(test_inject_monitoring_replays_byte_for_byte),
         T(test_inject_bad_input_is_422_naming_the_field_and_stores_nothing),
         T(test_inject_needs_the_admin_token_when_set),
         T(test_inject_through_the_gateway),

@@ -624,6 +624,63 @@ static void test_bad_input_is_answered_as_documented_and_changes_nothing(void **
     h_proc_finish(p);
 }
 
+/* POST /inject and the incidents it makes, as documented (with Prism:
+ * each answer checked against openapi.yaml). */
+static void test_inject_and_incidents_are_answered_as_documented(void **state)
+{
+    struct proc *p = &h_procs[0];
+    struct resp r;
+    cJSON *j = NULL, *e;
+    char id[40], path[96];
+    long t0;
+
+    (void)state;
+    start_backfilled(p, "moninj", "13", "30s");
+    assert_int_equal(h_http_req(p->port, "POST", "/inject",
+                                "{\"type\":\"high_cpu\",\"target\":{\"service\":\"kafka\","
+                                "\"host\":\"mq-02\"},\"size\":6}",
+                                h_json_ct, &r),
+                     0);
+    assert_int_equal(r.status, 201);
+    j = cJSON_Parse(r.body);
+    h_resp_free(&r);
+    assert_string_equal(need_str(j, "type"), "high_cpu");
+    assert_string_equal(need_str(j, "service"), "monitoring-service");
+    assert_int_equal(h_jnum(j, "planned_event_count"), 6);
+    assert_string_equal(need_str(get(j, "target"), "host"), "mq-02");
+    snprintf(id, sizeof id, "%s", need_str(j, "incident_id"));
+    cJSON_Delete(j);
+    expect_error(p->port, "POST", "/inject", "{\"type\":\"high_cpu\",\"target\":{\"host\":\"mq-9\"}}",
+                 422, "target.host");
+    expect_error(p->port, "POST", "/inject", "{\"type\":\"high_disk\",\"size\":100}", 422,
+                 "size");
+
+    /* its six samples, one a cycle (98 samples, about 1 s at 100 a second) */
+    snprintf(path, sizeof path, "/incidents/%s", id);
+    for (t0 = h_now_ms(); h_now_ms() - t0 < 15000; h_sleep_ms(200)) {
+        long status = 0;
+        j = h_http_get_json(p->port, path, &status);
+        if (status == 200 && strcmp(need_str(j, "state"), "closed") == 0)
+            break;
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    assert_non_null(j);
+    assert_string_equal(need_str(j, "origin"), "injected");
+    assert_int_equal(h_jnum(j, "event_count"), 6);
+    cJSON_ArrayForEach(e, get(j, "events")) {
+        assert_string_equal(need_str(e, "host"), "mq-02");
+        assert_string_equal(need_str(e, "origin"), "injected");
+        assert_true(h_jdbl(e, "metric_value") > 90.0);
+    }
+    cJSON_Delete(j);
+    j = h_get_json(p->port, "/incidents?type=resource_exhaustion&limit=20");
+    assert_true(h_jnum(j, "count") >= 1);
+    cJSON_ArrayForEach(e, get(j, "incidents"))
+        assert_true(strncmp(need_str(e, "type"), "high_", 5) == 0);
+    cJSON_Delete(j);
+}
+
 /* ------------------------------------------------------------------ */
 /* Command line                                                         */
 
@@ -658,6 +715,7 @@ int main(void)
         T(test_every_endpoint_answers_with_its_fields_typed),
         T(test_reports_agree_with_the_newest_events),
         T(test_bad_input_is_answered_as_documented_and_changes_nothing),
+        T(test_inject_and_incidents_are_answered_as_documented),
         T(test_command_line_exit_codes_help_and_version),
     };
 

@@ -134,6 +134,33 @@ static void test_incident_list_filters_by_type_and_state(void **state)
     assert_int_equal(x.n, 2);
 }
 
+/* A type group stands for its members, two or three of them (a group
+ * with fewer repeats its last; an unlisted type is not taken). */
+static void test_incident_list_takes_a_type_group(void **state)
+{
+    static const char *const two[] = { "fraud_pattern", "suspicious_high_amount" };
+    static const char *const three[] = { "fraud_pattern", "money_laundering",
+                                         "suspicious_high_amount" };
+    struct ids x = list(*state, (struct db_incident_query){ .limit = 10, .open = -1,
+                                                            .type = "grp", .types = two,
+                                                            .ntypes = 2 });
+
+    assert_int_equal(x.n, 2);
+    assert_string_equal(x.id[0], ID_C);
+    assert_string_equal(x.id[1], ID_A);
+    x = list(*state, (struct db_incident_query){ .limit = 10, .open = -1, .type = "grp",
+                                                 .types = three, .ntypes = 3 });
+    assert_int_equal(x.n, 3);
+    x = list(*state, (struct db_incident_query){ .limit = 10, .open = 1, .type = "grp",
+                                                 .types = three, .ntypes = 3 });
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.id[0], ID_B);
+    x = list(*state, (struct db_incident_query){ .limit = 10, .open = -1, .type = "grp",
+                                                 .types = three + 1, .ntypes = 1 });
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.id[0], ID_B);
+}
+
 static cJSON *put_json(struct fixture *f, const char *id, bool events)
 {
     struct db_incident in;
@@ -243,6 +270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_incident_list_newest_change_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incident_list_since_gives_changes_after_the_cursor,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incident_list_takes_a_type_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incident_list_filters_by_type_and_state, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

@@ -1,0 +1,61 @@
+/* xincident.h - the schedule of cross-service incidents: a pure function
+ * of the stream seed and simulated time, so the three services, started
+ * apart with the same --seed, agree on every shared incident (id, kind,
+ * times, entity) without talking to each other. Each service takes its
+ * own part of each one from the schedule; none needs the others running.
+ *
+ * Rules (docs/api.md, "Cross-service incidents"):
+ * - Time is cut into UTC hours of simulated time (slot k is
+ *   [k h, (k + 1) h) since the epoch), so a schedule does not depend on
+ *   when a service started: two started a few ms apart agree.
+ * - Each slot holds at most one incident: with chance XINC_CHANCE, drawn
+ *   from its own stream (seeded by rng_hash of the seed, a salt and k).
+ * - Its kind: an account takeover with chance XINC_TAKEOVER_SHARE, else an
+ *   infrastructure cascade.
+ * - Its start: uniform in the slot's first XINC_START_SPAN_MS, so it plays
+ *   out within its hour (no two overlap).
+ * - Its id: a UUID v4 from the same stream, shared by its events in every
+ *   service.
+ * - Its entity: 64 bits each service maps to its own population (a
+ *   takeover's customer index as entity % customers; a cascade's origin
+ *   among the backends with two dependent services or more).
+ * - A takeover's follow-up lag: XINC_LAG_MIN_MS..XINC_LAG_MAX_MS after
+ *   the login the transactions begin. */
+#ifndef BM_COMMON_XINCIDENT_H
+#define BM_COMMON_XINCIDENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+#define XINC_SLOT_MS        3600000LL
+#define XINC_CHANCE         0.5
+#define XINC_TAKEOVER_SHARE (2.0 / 3.0)
+#define XINC_START_SPAN_MS  (45LL * 60000)
+#define XINC_LAG_MIN_MS     (2LL * 60000)
+#define XINC_LAG_MAX_MS     (10LL * 60000)
+
+enum xinc_kind {
+    XINC_TAKEOVER, /* auth: a login from an unusual place; then the customer's fraud */
+    XINC_CASCADE,  /* monitoring: a cascade; auth failures, slow or declined payments */
+};
+
+struct xinc {
+    char id[RNG_UUID_LEN + 1];
+    int kind;         /* enum xinc_kind */
+    int64_t slot;     /* the UTC hour it is in */
+    int64_t start_ms; /* its first event's time (the login; the cascade's onset) */
+    int64_t lag_ms;   /* takeover: from the login to the first transaction; else 0 */
+    uint64_t entity;  /* mapped by each service to its population */
+};
+
+/* The incident of slot k, if it has one. */
+bool xincident_of_slot(uint64_t seed, int64_t slot, struct xinc *out);
+/* The incidents starting in [from_ms, to_ms), in time order, up to max
+ * into out; returns how many there are in all (may exceed max). */
+int xincident_schedule(uint64_t seed, int64_t from_ms, int64_t to_ms, struct xinc *out, int max);
+/* The slot of simulated time t_ms (floor division). */
+int64_t xincident_slot_of(int64_t t_ms);
+
+#endif

@@ -1,0 +1,115 @@
+/* test_xincident.c - the cross-service incident schedule: a pure function
+ * of seed and time (the same for every caller, whatever window it asks
+ * for), one incident an hour at most, with the documented chance, mix,
+ * start span and lag, and distinct UUID v4 ids. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "xincident.h"
+
+#define HOUR  3600000LL
+#define T2026 1767225600000LL /* 2026-01-01T00:00:00Z */
+#define HOURS 4000
+
+static struct xinc all[HOURS];
+
+static void test_xinc_same_seed_same_schedule_any_window(void **state)
+{
+    static struct xinc a[HOURS], b[HOURS];
+    int n = xincident_schedule(7, T2026, T2026 + HOURS * HOUR, a, HOURS), m = 0;
+
+    (void)state;
+    assert_true(n > 0 && n <= HOURS);
+    /* the same, asked in windows cut at odd places (services started apart) */
+    for (int64_t t = T2026; t < T2026 + HOURS * HOUR; t += 7 * HOUR + 12345) {
+        int64_t to = t + 7 * HOUR + 12345;
+        m += xincident_schedule(7, t, to < T2026 + HOURS * HOUR ? to : T2026 + HOURS * HOUR, b + m,
+                           HOURS - m);
+    }
+    assert_int_equal(m, n);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(a[i].id, b[i].id);
+        assert_int_equal(a[i].kind, b[i].kind);
+        assert_int_equal(a[i].slot, b[i].slot);
+        assert_int_equal(a[i].start_ms, b[i].start_ms);
+        assert_int_equal(a[i].lag_ms, b[i].lag_ms);
+        assert_int_equal(a[i].entity, b[i].entity);
+    }
+    /* another seed, another schedule */
+    m = xincident_schedule(8, T2026, T2026 + HOURS * HOUR, b, HOURS);
+    assert_true(m > 0);
+    assert_true(strcmp(a[0].id, b[0].id) != 0);
+}
+
+static void test_xinc_rules_hold(void **state)
+{
+    int n = xincident_schedule(11, T2026, T2026 + HOURS * HOUR, all, HOURS), takeovers = 0;
+
+    (void)state;
+    /* chance 0.5 an hour: 2000 +- 5 sigma (sigma ~ 32) */
+    assert_true(n > 2000 - 160 && n < 2000 + 160);
+    for (int i = 0; i < n; i++) {
+        const struct xinc *x = &all[i];
+        int64_t into = x->start_ms - x->slot * XINC_SLOT_MS;
+
+        assert_int_equal(xincident_slot_of(x->start_ms), x->slot);
+        assert_true(into >= 0 && into < XINC_START_SPAN_MS);
+        if (i)
+            assert_true(x->slot > all[i - 1].slot); /* one an hour at most, in order */
+        assert_int_equal(strlen(x->id), RNG_UUID_LEN);
+        assert_int_equal(x->id[14], '4');
+        if (i)
+            assert_true(strcmp(x->id, all[i - 1].id) != 0);
+        if (x->kind == XINC_TAKEOVER) {
+            takeovers++;
+            assert_true(x->lag_ms >= XINC_LAG_MIN_MS && x->lag_ms <= XINC_LAG_MAX_MS);
+        } else {
+            assert_int_equal(x->kind, XINC_CASCADE);
+            assert_int_equal(x->lag_ms, 0);
+        }
+    }
+    /* two thirds takeovers: +- 5 sigma (sigma ~ 0.0105) */
+    assert_true((double)takeovers / n > 2.0 / 3.0 - 0.053);
+    assert_true((double)takeovers / n < 2.0 / 3.0 + 0.053);
+}
+
+static void test_xinc_window_bounds_and_slots(void **state)
+{
+    struct xinc x, one;
+    int n;
+
+    (void)state;
+    assert_int_equal(xincident_slot_of(0), 0);
+    assert_int_equal(xincident_slot_of(HOUR - 1), 0);
+    assert_int_equal(xincident_slot_of(HOUR), 1);
+    assert_int_equal(xincident_slot_of(-1), -1);
+    assert_int_equal(xincident_schedule(3, T2026, T2026, &x, 1), 0);
+    assert_int_equal(xincident_schedule(3, T2026 + HOUR, T2026, &x, 1), 0);
+    /* the first slot that has one: a window of just its start holds it,
+     * one ending at its start does not */
+    for (int64_t k = xincident_slot_of(T2026);; k++)
+        if (xincident_of_slot(3, k, &x))
+            break;
+    n = xincident_schedule(3, x.start_ms, x.start_ms + 1, &one, 1);
+    assert_int_equal(n, 1);
+    assert_string_equal(one.id, x.id);
+    assert_int_equal(xincident_schedule(3, x.slot * XINC_SLOT_MS, x.start_ms, &one, 1), 0);
+    /* more than max: counted, max kept */
+    n = xincident_schedule(3, T2026, T2026 + 100 * HOUR, &one, 1);
+    assert_true(n > 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xinc_same_seed_same_schedule_any_window),
+        cmocka_unit_test(test_xinc_rules_hold),
+        cmocka_unit_test(test_xinc_window_bounds_and_slots),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
