@@ -27,7 +27,9 @@ enum db_stmt {
     ST_END_READ,
     ST_INC_NOTE,
     ST_INC_EVENT,
-    ST_PRUNE_EVENTS,
+    ST_PRUNE_KEPT,
+    ST_PRUNE_PASSED,
+    ST_PRUNE_RANGE,
     ST_INC_PRUNE_EVENTS,
     ST_INC_PRUNE,
     /* list: [desc|asc] x [all|anomalies|type] */
@@ -65,15 +67,22 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " ended_ms = max(ended_ms, excluded.ended_ms),"
                     " event_count = event_count + 1, open = excluded.open",
     [ST_INC_EVENT] = "INSERT INTO incident_events(seq, incident_id) VALUES(?1, ?2)",
-    /* Up to ?2 of the oldest events before ?1, but none of an incident
-     * that has events at or after ?1 or more to come (db_prune); such an
-     * incident has more than one event, so the incidents_multi index
-     * holds it. */
-    [ST_PRUNE_EVENTS] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ?1"
-                        " AND seq NOT IN (SELECT e.seq FROM incidents i"
-                        " JOIN incident_events e USING(incident_id)"
-                        " WHERE (i.first_seq < i.last_seq OR i.open)"
-                        " AND (i.last_seq >= ?1 OR i.open)) ORDER BY seq LIMIT ?2)",
+    /* The events before ?1 of an incident that has events at or after ?1
+     * or more to come, which db_prune keeps. Found from the incident
+     * events before ?1 (CROSS JOIN: in that order), few once pruning keeps
+     * up, not from every incident of the store. */
+    [ST_PRUNE_KEPT] = "SELECT e.seq FROM incident_events e"
+                      " CROSS JOIN incidents i ON i.incident_id = e.incident_id"
+                      " WHERE e.seq >= ?2 AND e.seq < ?3"
+                      " AND (i.first_seq < i.last_seq OR i.open)"
+                      " AND (i.last_seq >= ?1 OR i.open) ORDER BY e.seq",
+    /* The events db_prune kept before its frontier ?2 whose incident the
+     * cut ?1 has now passed: they go with it. */
+    [ST_PRUNE_PASSED] = "DELETE FROM events WHERE seq < ?2 AND seq IN"
+                        " (SELECT e.seq FROM incidents i CROSS JOIN incident_events e"
+                        " ON e.incident_id = i.incident_id"
+                        " WHERE i.last_seq < ?1 AND NOT i.open AND e.seq < ?2)",
+    [ST_PRUNE_RANGE] = "DELETE FROM events WHERE seq >= ?1 AND seq < ?2",
     [ST_INC_PRUNE_EVENTS] = "DELETE FROM incident_events WHERE seq < ?1 AND incident_id IN"
                             " (SELECT incident_id FROM incidents"
                             " WHERE last_seq < ?1 AND NOT open)",
@@ -208,6 +217,8 @@ struct db {
     sqlite3_stmt **svc;       /* sql->nstmts, prepared on first use */
     void *conn_state;         /* sql->conn_state_size, made on first use */
     uint64_t rollbacks;
+    int64_t prune_from;       /* db_prune: every event before it is gone but
+                                 those it kept; 0: not known (the oldest) */
     bool writer;
     struct db *next_reader; /* reader pool list */
     sqlite3_stmt *inc[DB_INC_ST_COUNT]; /* incident reads, prepared on first use */
@@ -451,6 +462,7 @@ enum bm_rc db_commit(struct db *d)
 
 void db_rollback(struct db *d)
 {
+    d->prune_from = 0; /* the deletes it counted on may be undone */
     if (sqlite3_get_autocommit(d->h) == 0)
         (void)sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -562,28 +574,102 @@ static enum bm_rc bind_step(struct db *d, int id, int64_t a, int64_t b, int64_t 
     return rc;
 }
 
+/* The sequences in [from, upto) ST_PRUNE_KEPT gives for cut, ascending,
+ * into *kept (*n of them; free *kept). */
+static enum bm_rc prune_kept(struct db *d, int64_t cut, int64_t from, int64_t upto,
+                             int64_t **kept, size_t *n)
+{
+    sqlite3_stmt *s = d->st[ST_PRUNE_KEPT];
+    size_t cap = 0;
+    enum bm_rc rc = BM_OK;
+    int step = SQLITE_DONE;
+
+    *kept = NULL;
+    *n = 0;
+    if (sqlite3_bind_int64(s, 1, cut) != SQLITE_OK || sqlite3_bind_int64(s, 2, from) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 3, upto) != SQLITE_OK)
+        rc = BM_EDB;
+    while (rc == BM_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            int64_t *p = realloc(*kept, ncap * sizeof(**kept));
+            if (!p) {
+                rc = BM_ENOMEM;
+                break;
+            }
+            *kept = p;
+            cap = ncap;
+        }
+        (*kept)[(*n)++] = sqlite3_column_int64(s, 0);
+    }
+    if (rc == BM_OK && step != SQLITE_DONE)
+        rc = BM_EDB;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+/* Deletes the events in [lo, hi), adding the count to *deleted. */
+static enum bm_rc prune_range(struct db *d, int64_t lo, int64_t hi, int64_t *deleted)
+{
+    int64_t n = 0;
+    enum bm_rc rc;
+
+    if (lo >= hi)
+        return BM_OK;
+    rc = bind_step(d, ST_PRUNE_RANGE, lo, hi, &n);
+    *deleted += n;
+    return rc;
+}
+
 enum bm_rc db_prune(struct db *d, int64_t keep, int64_t max_rows, int64_t *deleted)
 {
     uint64_t head, oldest;
-    int64_t cut;
+    int64_t cut, from, upto, *kept = NULL, passed = 0;
+    size_t nkept = 0;
     enum bm_rc rc;
 
     *deleted = 0;
     rc = db_bounds(d, &head, &oldest);
     if (rc != BM_OK || head == 0 || (int64_t)head - keep + 1 <= (int64_t)oldest)
         return rc;
-    /* Delete before cut: the oldest beyond `keep`, at most max_rows; but
-     * an incident with events on both sides of the cut, or still going
-     * on, is kept whole, so every incident kept has all its events. (A
-     * cut moved back to such an incident's start would land inside an
+    /* Delete before cut: the oldest beyond `keep`, about max_rows at most;
+     * but an incident with events on both sides of the cut, or still
+     * going on, is kept whole, so every incident kept has all its events.
+     * (A cut moved back to such an incident's start would land inside an
      * older one: with a few incidents always in flight, back to the
-     * stream's start.) They go once the cut has passed their last. */
+     * stream's start.) They go once the cut has passed their last.
+     *
+     * The frontier (prune_from) moves up through the store: before it,
+     * only kept events are left; from it, every event is there. Each call
+     * deletes [frontier, frontier + max_rows) but the kept ones, by
+     * ranges between them, and the kept ones before the frontier whose
+     * incident the cut has passed. (One statement with IN and NOT IN
+     * lists built and looked up per row took 45% of a backfill; looking
+     * for the kept ones among all incident events before the cut, 20%.) */
     cut = (int64_t)head - keep + 1;
-    rc = bind_step(d, ST_PRUNE_EVENTS, cut, max_rows, deleted);
+    from = d->prune_from > (int64_t)oldest ? d->prune_from : (int64_t)oldest;
+    upto = from < cut - max_rows ? from + max_rows : cut;
+    if (from < upto)
+        rc = prune_kept(d, cut, from, upto, &kept, &nkept);
+    for (size_t j = 0; rc == BM_OK && j < nkept; j++) {
+        rc = prune_range(d, from, kept[j], deleted);
+        from = kept[j] + 1;
+    }
+    if (rc == BM_OK)
+        rc = prune_range(d, from, upto, deleted);
+    free(kept);
+    if (rc == BM_OK && upto > d->prune_from)
+        d->prune_from = upto;
+    if (rc == BM_OK)
+        rc = bind_step(d, ST_PRUNE_PASSED, cut, d->prune_from, &passed);
+    *deleted += passed;
     if (rc == BM_OK)
         rc = bind_step(d, ST_INC_PRUNE_EVENTS, cut, -1, NULL);
     if (rc == BM_OK)
         rc = bind_step(d, ST_INC_PRUNE, cut, -1, NULL);
+    if (rc != BM_OK)
+        d->prune_from = 0;
     return rc;
 }
 
