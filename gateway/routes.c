@@ -143,8 +143,7 @@ static void gw_h_events(struct http_req *req)
  * gateway_sequence, else it starts with the next event. */
 static void gw_h_stream(struct http_req *req)
 {
-    static const char *const allowed[] = { "limit", "since", "anomalies_only", "anomaly_type",
-                                           NULL };
+    static const char *const allowed[] = { "since", "anomalies_only", "anomaly_type", NULL };
     struct gw_app *app = http_req_app(req);
     const char *last = http_req_header(req, "Last-Event-ID");
     struct db_list_query q;
@@ -153,8 +152,7 @@ static void gw_h_stream(struct http_req *req)
 
     if (!http_req_args_check(req, allowed))
         return;
-    /* limit is taken as the list takes it, and means nothing here */
-    if (query_parse_list(SVC_GATEWAY, http_req_arg(req, "limit"), http_req_arg(req, "since"),
+    if (query_parse_list(SVC_GATEWAY, NULL, http_req_arg(req, "since"),
                          http_req_arg(req, "anomalies_only"), NULL, &q, &f) != BM_OK) {
         http_send_fail(req, &f);
         return;
