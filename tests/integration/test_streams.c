@@ -133,7 +133,10 @@ static void test_sse_applies_the_list_filters(void **state)
 
 static void test_sse_sends_a_comment_heartbeat_when_idle(void **state)
 {
-    const char *const extra[] = { "--stream-heartbeat-ms", "300", NULL };
+    /* a ring of ~5 s: a worker slow to take up its resumed stream on a
+     * loaded machine does not overflow this reader */
+    const char *const extra[] = { "--stream-heartbeat-ms", "300", "--stream-buffer-bytes",
+                                  "16777216", NULL };
     struct proc p;
     struct h_sse s;
     char msg[512];
