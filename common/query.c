@@ -204,8 +204,14 @@ bool query_matches(const struct db_list_query *q, int64_t ts_ms, const char *ano
 {
     if (q->anomalies_only && !anomaly_type)
         return false;
-    if (q->anomaly_type && (!anomaly_type || strcmp(q->anomaly_type, anomaly_type) != 0))
-        return false;
+    if (q->anomaly_type) {
+        /* a group's name stands for its members */
+        bool any = false;
+        for (int i = 0; anomaly_type && i < q->ntypes && !any; i++)
+            any = strcmp(q->types[i], anomaly_type) == 0;
+        if (!anomaly_type || !(any || strcmp(q->anomaly_type, anomaly_type) == 0))
+            return false;
+    }
     if ((q->has_from && ts_ms < q->from_ms) || (q->has_to && ts_ms >= q->to_ms))
         return false;
     return query_body_matches(q, body, len);

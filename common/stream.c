@@ -49,6 +49,7 @@ struct stream_hub {
     pthread_t thread;
     bool running;
     atomic_bool stopping;
+    atomic_bool kick; /* stream_hub_notify: look now */
     atomic_ullong overflows;
 
     pthread_mutex_t lock; /* guards clients, nclients, each client's suspended */
@@ -216,8 +217,21 @@ static long catch_up(struct stream_client *c, char *out, size_t max)
     uint64_t examined = c->cursor;
     int64_t rows = (int64_t)(max / 512) + 1;
 
-    if (h->src.read(h->src.ctx, &c->q, c->cursor, rows > CATCHUP_MAX ? CATCHUP_MAX : rows,
-                    catchup_emit, &k, &examined) != BM_OK)
+    enum bm_rc rc = h->src.read(h->src.ctx, &c->q, c->cursor,
+                                rows > CATCHUP_MAX ? CATCHUP_MAX : rows, catchup_emit, &k,
+                                &examined);
+
+    if (rc == BM_ERANGE && examined > c->cursor) {
+        /* the source no longer has the events after the cursor: say so */
+        char msg[128];
+        int ml = snprintf(msg, sizeof(msg),
+                          "event: gap\ndata: {\"last_sequence\":%llu,\"oldest_sequence\":%llu}"
+                          "\n\n",
+                          (unsigned long long)c->cursor, (unsigned long long)examined + 1);
+        c->cursor = examined;
+        return ml > 0 ? (long)put(c, out, max, msg, (size_t)ml) : -1;
+    }
+    if (rc != BM_OK)
         return -1;
     if (examined > c->cursor)
         c->cursor = examined;
@@ -537,12 +551,13 @@ static void *hub_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        while (!atomic_load(&h->stopping) && time_mono_us() < until)
+        while (!atomic_load(&h->stopping) && !atomic_load(&h->kick) && time_mono_us() < until)
             if (pthread_cond_timedwait(&h->wake, &h->lock, &ts) != 0)
                 break;
         pthread_mutex_unlock(&h->lock);
         if (atomic_load(&h->stopping))
             break;
+        atomic_store(&h->kick, false);
         wake_clients(h, poll_source(h, st));
     }
     buf_free(&st->bodies);
@@ -571,6 +586,7 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
         return BM_ENOMEM;
     }
     atomic_init(&h->stopping, false);
+    atomic_init(&h->kick, false);
     atomic_init(&h->overflows, 0);
     atomic_init(&h->polled, h->src.head(h->src.ctx));
     pthread_mutex_init(&h->lock, NULL);
@@ -586,6 +602,15 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
     h->running = true;
     *out = h;
     return BM_OK;
+}
+
+void stream_hub_notify(struct stream_hub *h)
+{
+    if (!h || atomic_exchange(&h->kick, true))
+        return; /* already kicked: the hub looks before it waits again */
+    pthread_mutex_lock(&h->lock);
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
 }
 
 void stream_hub_shutdown(struct stream_hub *h)

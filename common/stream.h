@@ -7,7 +7,9 @@
  * most one message in hand), so memory does not grow with slow readers.
  * A client the ring has overtaken gets a final `event: overflow` naming
  * the last sequence it was sent, and its stream ends. A client resuming
- * from before the ring reads the gap from the source first. */
+ * from before the ring reads the gap from the source first; one resuming
+ * from before what the source still keeps (the gateway's buffer) gets an
+ * `event: gap` naming what is gone, then the stream goes on. */
 #ifndef BM_COMMON_STREAM_H
 #define BM_COMMON_STREAM_H
 
@@ -32,7 +34,10 @@ struct stream_source {
     /* Events after `after`, oldest first, at most max: all of them when q
      * is NULL (the hub thread), else those matching q (a client's worker
      * catching up). *examined: the sequence to continue after (SPEC §6
-     * next_since). Called from several threads. */
+     * next_since). Called from several threads. A source that keeps only
+     * the newest events may answer a client's read (q set) BM_ERANGE when
+     * the events right after `after` are gone: nothing emitted, *examined
+     * the newest of those gone (the hub's read, q NULL, skips them). */
     enum bm_rc (*read)(void *ctx, const struct db_list_query *q, uint64_t after, int64_t max,
                        stream_event_fn emit, void *ud, uint64_t *examined);
 };
@@ -58,6 +63,10 @@ void stream_hub_free(struct stream_hub *h);
  * from_now. */
 void stream_serve(struct stream_hub *h, struct http_req *req, const struct db_list_query *q,
                   bool from_now, uint64_t after);
+
+/* New events may be in the source: the hub looks now rather than at its
+ * next tick. Any thread; cheap. */
+void stream_hub_notify(struct stream_hub *h);
 
 /* Streams open now, and those ended by an overflow so far. */
 void stream_counts(struct stream_hub *h, uint64_t *open, uint64_t *overflows);

@@ -137,6 +137,35 @@ uint64_t gw_agg_list_version(struct gw_agg *a)
     return v;
 }
 
+/* Text copied out by one gw_agg_read: a hub's read of 1024 events is
+ * about 1 MB. */
+#define GW_READ_TEXT_MAX (16u * 1024 * 1024)
+
+enum bm_rc gw_agg_read(struct gw_agg *a, const struct db_list_query *q, uint64_t after,
+                       size_t max, gw_agg_event_fn fn, void *ud, uint64_t *examined)
+{
+    struct gw_read_ev *ev = malloc((max ? max : 1) * sizeof(*ev));
+    struct buf text;
+    size_t n = 0;
+    enum bm_rc rc;
+
+    *examined = after;
+    if (!ev)
+        return BM_ENOMEM;
+    buf_init(&text, GW_READ_TEXT_MAX);
+    pthread_mutex_lock(&a->mu);
+    rc = gw_buffer_read(&a->buf, q, after, max, ev, &n, &text, examined);
+    pthread_mutex_unlock(&a->mu);
+    for (size_t i = 0; rc == BM_OK && i < n; i++)
+        if (!fn(ud, ev[i].gseq, ev[i].type, text.data + ev[i].off, ev[i].len)) {
+            *examined = i ? ev[i - 1].gseq : after;
+            break;
+        }
+    buf_free(&text);
+    free(ev);
+    return rc;
+}
+
 uint64_t gw_agg_cursor(struct gw_agg *a, enum bm_svc s, int rep)
 {
     uint64_t c;

@@ -92,6 +92,16 @@ enum bm_rc gw_agg_list(struct gw_agg *a, const struct db_list_query *q, struct b
  * only ever added, and evicted only when one is). */
 uint64_t gw_agg_list_version(struct gw_agg *a);
 
+/* One event of gw_agg_read: its gateway_sequence, its anomaly type's
+ * name (NULL: none) and its text as /events writes it. false stops. */
+typedef bool (*gw_agg_event_fn)(void *ud, uint64_t gseq, const char *type, const char *json,
+                                size_t len);
+/* gw_buffer_read's events (buffer.h) copied under the lock, then handed
+ * to fn outside it; when fn stops the read, *examined is the last event
+ * it took (or `after`). */
+enum bm_rc gw_agg_read(struct gw_agg *a, const struct db_list_query *q, uint64_t after,
+                       size_t max, gw_agg_event_fn fn, void *ud, uint64_t *examined) BM_WUR;
+
 /* What the poller learns of a replica. Each returns whether the change
  * is one to log (the caller logs, after the lock is released). */
 

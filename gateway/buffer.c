@@ -194,7 +194,7 @@ enum bm_rc gw_buffer_list(const struct gw_buffer *b, const struct db_list_query 
     int64_t count = 0;
     uint64_t next, oldest;
 
-    oldest = b->n ? b->ring[b->head].gseq : b->last_gseq + 1;
+    oldest = gw_buffer_oldest(b);
     next = b->last_gseq;
     rc = buf_puts(out, "{\"events\":[");
     if (q->has_since) {
@@ -222,4 +222,58 @@ enum bm_rc gw_buffer_list(const struct gw_buffer *b, const struct db_list_query 
         rc = buf_printf(out, "],\"count\":%lld,\"next_since\":%llu,\"oldest_sequence\":%llu}",
                         (long long)count, (unsigned long long)next, (unsigned long long)oldest);
     return rc;
+}
+
+uint64_t gw_buffer_oldest(const struct gw_buffer *b)
+{
+    return b->n ? b->ring[b->head].gseq : b->last_gseq + 1;
+}
+
+static const char *type_name(const struct gw_slot *e)
+{
+    const struct svc_info *v = svc_info((enum bm_svc)e->src);
+
+    if (!e->anomaly)
+        return NULL;
+    return e->type >= 0 && e->type < v->nanomaly_types ? v->anomaly_types[e->type] : "unknown";
+}
+
+enum bm_rc gw_buffer_read(const struct gw_buffer *b, const struct db_list_query *q,
+                          uint64_t after, size_t max, struct gw_read_ev *ev, size_t *n,
+                          struct buf *out, uint64_t *examined)
+{
+    uint64_t oldest = gw_buffer_oldest(b);
+    size_t scanned = 0;
+
+    *n = 0;
+    *examined = after;
+    if (after >= b->last_gseq)
+        return BM_OK;
+    if (after + 1 < oldest) {
+        *examined = oldest - 1;
+        if (q)
+            return BM_ERANGE;
+        after = oldest - 1;
+    }
+    for (size_t i = (size_t)(after + 1 - oldest); i < b->n && *n < max && scanned < GW_READ_SCAN;
+         i++, scanned++) {
+        const struct gw_slot *e = &b->ring[(b->head + i) % b->cap];
+        size_t mark = out->len;
+        if (!q || matches(e, q)) {
+            if (put_event(out, b, e, true) != BM_OK) {
+                buf_truncate(out, mark);
+                if (*n > 0)
+                    break; /* the next read takes it */
+                /* alone larger than the caller's buffer: skipped */
+            } else {
+                ev[*n].gseq = e->gseq;
+                ev[*n].type = type_name(e);
+                ev[*n].off = mark;
+                ev[*n].len = out->len - mark;
+                (*n)++;
+            }
+        }
+        *examined = e->gseq;
+    }
+    return BM_OK;
 }

@@ -54,4 +54,29 @@ enum bm_rc gw_buffer_add(struct gw_buffer *b, const struct gw_event *e, int type
 enum bm_rc gw_buffer_list(const struct gw_buffer *b, const struct db_list_query *q,
                           struct buf *out) BM_WUR;
 
+/* One event read by gw_buffer_read: its gateway_sequence, its anomaly
+ * type's name (NULL: not an anomaly; "unknown": an anomaly of a type the
+ * gateway does not know) and where its text, as /events writes the
+ * event, is in the caller's buffer. */
+struct gw_read_ev {
+    uint64_t gseq;
+    const char *type;
+    size_t off, len;
+};
+
+/* The events after gateway_sequence `after`, oldest first: at most max,
+ * all of them when q is NULL, else those matching q (as /events filters)
+ * among at most GW_READ_SCAN examined. Their text goes into out, their
+ * places into ev[0..*n). *examined: the gateway_sequence to continue
+ * after. With q set, BM_ERANGE (nothing read) when the events right
+ * after `after` were evicted, *examined then the newest evicted; with q
+ * NULL those are skipped. */
+#define GW_READ_SCAN 8192
+enum bm_rc gw_buffer_read(const struct gw_buffer *b, const struct db_list_query *q,
+                          uint64_t after, size_t max, struct gw_read_ev *ev, size_t *n,
+                          struct buf *out, uint64_t *examined) BM_WUR;
+
+/* The oldest gateway_sequence buffered (the next one when none is). */
+uint64_t gw_buffer_oldest(const struct gw_buffer *b);
+
 #endif

@@ -16,6 +16,7 @@
 #include "routes.h"
 #include "scoring.h"
 #include "signals.h"
+#include "sse.h"
 #include "str.h"
 #include "timefmt.h"
 
@@ -131,12 +132,16 @@ int gw_run(int argc, char **argv)
         fprintf(stderr, "api-gateway: cannot start the proxy\n");
         goto out_curl;
     }
+    if (gw_sse_start(&app.agg, &cfg, &app.streams) != BM_OK) {
+        fprintf(stderr, "api-gateway: cannot start the event streams\n");
+        goto out_proxy;
+    }
     if (start_server(&app, &cfg, &srv) != BM_OK) {
         fprintf(stderr, "api-gateway: cannot listen on %s:%lld\n", cfg.bind,
                 (long long)cfg.port);
         goto out_proxy;
     }
-    if (gw_poller_start(&app.agg, &cfg, &poller) != BM_OK) {
+    if (gw_poller_start(&app.agg, &cfg, gw_sse_notify, app.streams, &poller) != BM_OK) {
         fprintf(stderr, "api-gateway: cannot start the poller\n");
         goto out_srv;
     }
@@ -157,10 +162,14 @@ int gw_run(int argc, char **argv)
     gw_poller_stop(poller);
 out_srv:
     hc_async_cancel(app.proxy); /* no request is left suspended at the stop */
+    /* the event streams end first: the server must not stop with their
+     * connections suspended */
+    stream_hub_shutdown(app.streams);
     http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
     gw_routes_free_caches();
 out_proxy:
+    stream_hub_free(app.streams);
     hc_async_free(app.proxy);
 out_curl:
     http_client_global_cleanup();

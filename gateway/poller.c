@@ -35,6 +35,8 @@ struct gw_poller {
     long timeout_ms;
     pthread_t thread;
     atomic_bool stop;
+    void (*notify)(void *ud); /* after a page added events; may be NULL */
+    void *notify_ud;
 };
 
 /* http:// or https://, a host, and no space or control byte: what curl
@@ -190,6 +192,8 @@ static bool apply_events(struct gw_poller *p, enum bm_svc s, int rep,
     if (gw_agg_append(p->agg, s, rep, ev, n) != BM_OK)
         log_error("out of memory appending events");
     gw_events_free(ev, n);
+    if (n && p->notify)
+        p->notify(p->notify_ud); /* the event streams send them now */
     *more = n >= PAGE_LIMIT;
     return true;
 }
@@ -289,13 +293,16 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-enum bm_rc gw_poller_start(struct gw_agg *agg, const struct bm_config *c, struct gw_poller **out)
+enum bm_rc gw_poller_start(struct gw_agg *agg, const struct bm_config *c,
+                           void (*notify)(void *ud), void *notify_ud, struct gw_poller **out)
 {
     struct gw_poller *p = calloc(1, sizeof(*p));
 
     if (!p)
         return BM_ENOMEM;
     p->agg = agg;
+    p->notify = notify;
+    p->notify_ud = notify_ud;
     p->interval_ms = c->poll_interval_ms;
     p->timeout_ms = (long)c->upstream_timeout_ms;
     atomic_init(&p->stop, false);

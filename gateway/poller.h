@@ -20,8 +20,10 @@ struct gw_poller;
 /* Splits a comma-separated URL list; BM_EINVAL if empty or too long. */
 enum bm_rc gw_parse_urls(const char *list, struct gw_upstream *u) BM_WUR;
 
-/* Polls the replicas set in agg (gw_agg_set_replicas). */
+/* Polls the replicas set in agg (gw_agg_set_replicas); calls notify
+ * (if set) from its thread after a page added events to agg. */
 enum bm_rc gw_poller_start(struct gw_agg *agg, const struct bm_config *c,
+                           void (*notify)(void *ud), void *notify_ud,
                            struct gw_poller **out) BM_WUR;
 void gw_poller_stop(struct gw_poller *p);
 

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "openapi.h"
 #include "pagecache.h"
+#include "parse.h"
 #include "query.h"
 #include "timefmt.h"
 
@@ -135,6 +136,49 @@ static void gw_h_events(struct http_req *req)
     if (rc == BM_OK && cacheable)
         pagecache_put(&key, &b, GW_LIST_MAX);
     send_built(req, rc, HTTP_CT_JSON, &b);
+}
+
+/* The merged events as server-sent events (sse.h): the filters of
+ * /events; `since` or Last-Event-ID (which wins) resume after a
+ * gateway_sequence, else it starts with the next event. */
+static void gw_h_stream(struct http_req *req)
+{
+    static const char *const allowed[] = { "since", "anomalies_only", "anomaly_type", NULL };
+    struct gw_app *app = http_req_app(req);
+    const char *last = http_req_header(req, "Last-Event-ID");
+    struct db_list_query q;
+    struct api_fail f;
+    int64_t after = 0;
+
+    if (!http_req_args_check(req, allowed))
+        return;
+    if (query_parse_list(SVC_GATEWAY, NULL, http_req_arg(req, "since"),
+                         http_req_arg(req, "anomalies_only"), NULL, &q, &f) != BM_OK) {
+        http_send_fail(req, &f);
+        return;
+    }
+    if (http_req_has_arg(req, "anomaly_type")) {
+        const char *t = http_req_arg(req, "anomaly_type");
+        const char *type = t ? known_type(t) : NULL;
+        const struct svc_type_group *g = type ? svc_type_group(SVC_COUNT, type) : NULL;
+        if (!type) {
+            http_send_error(req, API_BAD_PARAM, "anomaly_type", "unknown anomaly_type \"%.40s\"",
+                            t ? t : "");
+            return;
+        }
+        /* the stream matches by the event's type name: a group by its members */
+        q.anomaly_type = type;
+        q.types = g ? g->members : NULL;
+        q.ntypes = g ? g->nmembers : 0;
+    }
+    if (last && parse_i64(last, 0, INT64_MAX, &after) != BM_OK) {
+        http_send_error(req, API_BAD_PARAM, "Last-Event-ID",
+                        "Last-Event-ID must be a non-negative integer gateway_sequence");
+        return;
+    }
+    if (!last && q.has_since)
+        after = (int64_t)q.since;
+    stream_serve(app->streams, req, &q, !last && !q.has_since, (uint64_t)after);
 }
 
 /* JSON, or the page for a browser (Accept: text/html). */
@@ -474,6 +518,7 @@ const struct route gw_routes[] = {
     { "GET", "/", gw_h_root, 0 },
     { "GET", "/health", gw_h_health, 0 },
     { "GET", "/events", gw_h_events, 0 },
+    { "GET", "/events/stream", gw_h_stream, 0 },
     { "GET", "/dashboard", gw_h_dashboard, 0 },
     { "GET", "/metrics", gw_h_metrics, 0 },
     { "GET", "/openapi.yaml", openapi_h_get, 0 },

@@ -10,6 +10,7 @@
 #include "http_client.h"
 #include "http_server.h"
 #include "poller.h"
+#include "stream.h"
 
 /* Bytes of proxied answers held at once, all requests together: with
  * GW_PROXY_MAX per answer, a crowd of huge answers costs at most this
@@ -29,6 +30,7 @@ struct gw_app {
     struct hc_async *proxy;        /* runs the proxied requests */
     atomic_uint proxy_calls;       /* proxied requests in flight */
     struct hc_budget proxy_budget; /* proxied bodies held at once */
+    struct stream_hub *streams;    /* GET /events/stream (sse.h) */
     int64_t started_us; /* monotonic */
 };
 

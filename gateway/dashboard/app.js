@@ -1,6 +1,8 @@
 /* app.js - the dashboard's live part. It reads only this gateway's own
- * endpoints: /dashboard and /system/health every second, /events for the
- * newest anomalies, /services/{name}/config for the rates. The first data
+ * endpoints: /dashboard and /system/health every second, the newest
+ * anomalies from /events then as they arrive from /events/stream (SSE;
+ * where the gateway has none, /events every 2 s), /services/{name}/config
+ * for the rates. The first data
  * (15 minutes of per-second counts, an hour of per-minute anomalies by
  * type) comes inline with the page; every poll then adds what the totals
  * grew by. /incidents and POST /inject light up their sections when the
@@ -11,6 +13,7 @@
   const SERVICES = ["transaction-service", "auth-service", "monitoring-service"];
   const POLL_MS = 1000;
   const ANOMALIES_MS = 2000;
+  const ANOMALIES_SHOWN = 12;
   const CONFIG_MS = 10000;
   const INCIDENTS_MS = 5000;
   const FETCH_TIMEOUT_MS = 2500;
@@ -428,15 +431,59 @@
     }));
   }
 
-  async function pollAnomalies() {
+  /* The newest anomalies shown, newest first. */
+  let anomalies = [];
+
+  /* Reads them from /events; returns the gateway_sequence a stream
+   * follows on after (the page's next_since), or null. */
+  async function loadAnomalies() {
     try {
-      const r = await call("/events?anomalies_only=true&limit=12");
-      if (r.status === 200 && r.body && Array.isArray(r.body.events))
-        renderAnomalies(r.body.events);
+      const r = await call("/events?anomalies_only=true&limit=" + ANOMALIES_SHOWN);
+      if (r.status === 200 && r.body && Array.isArray(r.body.events)) {
+        anomalies = r.body.events;
+        renderAnomalies(anomalies);
+        return r.body.next_since;
+      }
     } catch (e) {
       /* the banner already says the gateway does not answer */
     }
+    return null;
+  }
+
+  async function pollAnomalies() {
+    await loadAnomalies();
     setTimeout(pollAnomalies, ANOMALIES_MS);
+  }
+
+  /* The list once, then each anomaly as the gateway's stream brings it.
+   * A stream that never opens (no /events/stream at this gateway) turns
+   * to polling; one that ends (overflow, a restarted gateway) starts
+   * over from the list. */
+  async function followAnomalies() {
+    const since = await loadAnomalies();
+    if (typeof EventSource !== "function" || !Number.isInteger(since)) {
+      setTimeout(followAnomalies, ANOMALIES_MS);
+      return;
+    }
+    const es = new EventSource("/events/stream?anomalies_only=true&since=" + since);
+    let opened = false;
+    es.onopen = () => {
+      opened = true;
+    };
+    es.onmessage = (m) => {
+      let e;
+      try {
+        e = JSON.parse(m.data);
+      } catch (err) {
+        return;
+      }
+      anomalies = [e].concat(anomalies).slice(0, ANOMALIES_SHOWN);
+      renderAnomalies(anomalies);
+    };
+    es.onerror = () => {
+      es.close();
+      setTimeout(opened ? followAnomalies : pollAnomalies, ANOMALIES_MS);
+    };
   }
 
   async function openIncident(id) {
@@ -615,8 +662,10 @@
   /* ---------------------------------------------------------------- */
   /* The feed                                                          */
 
-  /* Where the totals come from. Today it polls; an SSE source
-   * (/events/stream) can replace start() and call emit() the same way. */
+  /* Where the totals come from: /dashboard's counters, polled (the
+   * event stream carries events, not the counters of those evicted or
+   * the per-second history). A source pushing snapshots can replace
+   * start() and call emit() the same way. */
   const feed = {
     handlers: [],
     on(fn) {
@@ -687,7 +736,7 @@
   });
   feed.on(onSnapshot);
   feed.start();
-  pollAnomalies();
+  followAnomalies();
   pollConfig();
   probeFeatures();
 })();

@@ -300,6 +300,28 @@ async function main() {
       null, { timeout: 10000 }).then(() => true, () => false);
     check("the newest anomalies are listed", rows);
 
+    // They follow /events/stream (SSE): the list is read once, and a new
+    // anomaly (one injected now, or a generated one) comes on top without
+    // another read of it.
+    const listReads = () => requests.filter((u) => {
+      const x = new URL(u);
+      return x.pathname === "/events" && x.searchParams.get("anomalies_only") === "true";
+    }).length;
+    const reads0 = listReads();
+    const top0 = await page.textContent("#anomalies tbody tr");
+    await fetch(base + "/services/monitoring-service/inject", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + TOKEN, "Content-Type": "application/json" },
+      body: JSON.stringify({ type: "high_cpu" }),
+    });
+    const moved = await page.waitForFunction((t) => {
+      const r = document.querySelector("#anomalies tbody tr");
+      return r && r.textContent !== t;
+    }, top0, { timeout: 10000 }).then(() => true, () => false);
+    const streamed = requests.some((u) => new URL(u).pathname === "/events/stream");
+    check(`the newest anomalies follow /events/stream (stream opened: ${streamed}, a new one on top: ${moved}, ` +
+      `list reads meanwhile: ${listReads() - reads0})`, streamed && moved && listReads() === reads0);
+
     mkdirSync(path.join(BUILD, "test-artifacts"), { recursive: true });
     const shot = path.join(BUILD, "test-artifacts", "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });

@@ -284,4 +284,29 @@ int h_raw_read(int fd, char *out, size_t outlen, int timeout_ms, bool until_clos
  * code, 0 if the connection ended without one, -1 on error or timeout. */
 int h_raw_http(int port, const char *request, char *out, size_t outlen, int timeout_ms);
 
+/* ------------------------------------------------------------------ */
+/* Server-sent events (harness_sse.c): a client on a raw socket.        */
+
+struct h_sse {
+    int fd;
+    char buf[256 * 1024];
+    size_t len;
+};
+
+/* Connects and sends GET path (HTTP/1.0: the answer ends when the server
+ * closes), with extra_header (one "Name: value" line, or NULL); rcvbuf > 0
+ * bounds the socket's receive buffer. 0 on success. */
+int h_sse_open(struct h_sse *s, int port, const char *path, const char *extra_header,
+               int rcvbuf);
+void h_sse_close(struct h_sse *s);
+/* Reads more bytes within timeout_ms; 1 read some, 0 on EOF, -1 on
+ * timeout, error or a full buffer. */
+int h_sse_fill(struct h_sse *s, int timeout_ms);
+/* The next message's lines (id and data, a comment, or a named event)
+ * into msg, NUL-terminated; false on EOF or timeout. */
+bool h_sse_next(struct h_sse *s, char *msg, size_t cap, int timeout_ms);
+/* The next event's id (and its data parsed, if data is not NULL), other
+ * messages skipped; -1 if none in time. */
+long long h_sse_next_event(struct h_sse *s, struct cJSON **data, int timeout_ms);
+
 #endif

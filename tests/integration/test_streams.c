@@ -50,127 +50,10 @@ static void start_at(struct proc *p, const char *tag, const char *config,
     h_proc_start_backfilled(p, tag, TXN, config, args, 60000);
 }
 
-/* An SSE client on a raw socket: open sends the request; next_event
- * reads one message (id and data, or a comment / named event). */
-struct sse {
-    int fd;
-    char buf[256 * 1024];
-    size_t len;
-};
-
-static int sse_open(struct sse *s, int port, const char *path, const char *extra_header,
-                    int rcvbuf)
-{
-    char req[1024];
-    int n;
-
-    memset(s, 0, sizeof(*s));
-    s->fd = h_tcp_connect_loopback(port);
-    if (s->fd < 0)
-        return -1;
-    /* after connect: still bounds the window it advertises from now on */
-    if (rcvbuf > 0)
-        (void)setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\nAccept: text/event-stream\r\n%s%s\r\n",
-                 path, extra_header ? extra_header : "", extra_header ? "\r\n" : "");
-    if (write(s->fd, req, (size_t)n) != n)
-        return -1;
-    return 0;
-}
-
-static void sse_close(struct sse *s)
-{
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
-}
-
-/* Reads more bytes within timeout_ms; 0 on EOF, -1 on timeout/error. */
-static int sse_fill(struct sse *s, int timeout_ms)
-{
-    struct pollfd pfd = { s->fd, POLLIN, 0 };
-    ssize_t n;
-
-    if (s->len == sizeof(s->buf))
-        return -1;
-    if (poll(&pfd, 1, timeout_ms) <= 0)
-        return -1;
-    n = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
-    if (n <= 0)
-        return (int)n;
-    s->len += (size_t)n;
-    return 1;
-}
-
-/* Next message's lines into msg (NUL-terminated); false on EOF/timeout. */
-static bool sse_next(struct sse *s, char *msg, size_t cap, int timeout_ms)
-{
-    long until = h_now_ms() + timeout_ms;
-
-    for (;;) {
-        char *start = s->buf, *end;
-        /* HTTP/1.0: no chunks; skip the response head */
-        for (;;) {
-            char *nl = memchr(start, '\n', s->len - (size_t)(start - s->buf));
-            if (!nl)
-                break;
-            if (strncmp(start, "id: ", 4) == 0 || strncmp(start, "data: ", 6) == 0 ||
-                strncmp(start, "event: ", 7) == 0 || start[0] == ':')
-                break;
-            start = nl + 1;
-        }
-        end = NULL;
-        {
-            size_t left = s->len - (size_t)(start - s->buf);
-            for (size_t i = 0; i + 1 < left; i++)
-                if (start[i] == '\n' && start[i + 1] == '\n') {
-                    end = start + i + 2;
-                    break;
-                }
-        }
-        if (end && (start[0] == 'i' || start[0] == 'd' || start[0] == 'e' || start[0] == ':')) {
-            size_t m = (size_t)(end - start);
-            size_t c = m < cap - 1 ? m : cap - 1;
-            memcpy(msg, start, c);
-            msg[c] = '\0';
-            memmove(s->buf, end, s->len - (size_t)(end - s->buf));
-            s->len -= (size_t)(end - s->buf);
-            return true;
-        }
-        if (start != s->buf) {
-            memmove(s->buf, start, s->len - (size_t)(start - s->buf));
-            s->len -= (size_t)(start - s->buf);
-        }
-        if (h_now_ms() > until || sse_fill(s, (int)(until - h_now_ms()) + 1) <= 0)
-            return false;
-    }
-}
-
-/* Next event's id (and its data's JSON, if wanted); -1 if none in time. */
-static long long sse_next_event(struct sse *s, cJSON **data, int timeout_ms)
-{
-    char msg[8192];
-
-    while (sse_next(s, msg, sizeof(msg), timeout_ms)) {
-        const char *d;
-        if (strncmp(msg, "id: ", 4) != 0)
-            continue;
-        if (data) {
-            d = strstr(msg, "\ndata: ");
-            *data = d ? cJSON_Parse(d + 7) : NULL;
-        }
-        {
-            long id;
-            return h_num_at(msg + 4, &id) ? id : -1;
-        }
-    }
-    return -1;
-}
-
 static void test_sse_resumes_by_last_event_id_and_since_without_gap_or_duplicate(void **state)
 {
     struct proc p;
-    struct sse s;
+    struct h_sse s;
     char path[128], hdr[64];
     long long head, id, last;
 
@@ -182,28 +65,28 @@ static void test_sse_resumes_by_last_event_id_and_since_without_gap_or_duplicate
     head = h_health_head(p.port);
     assert_true(head > 500);
     snprintf(path, sizeof(path), STREAM "?since=%lld", head - 400);
-    assert_int_equal(sse_open(&s, p.port, path, NULL, 0), 0);
+    assert_int_equal(h_sse_open(&s, p.port, path, NULL, 0), 0);
     last = head - 400;
     /* from the database (catch-up) into the live ring */
     for (int i = 0; i < 600; i++) {
         cJSON *d = NULL;
-        id = sse_next_event(&s, &d, 5000);
+        id = h_sse_next_event(&s, &d, 5000);
         assert_int_equal(id, last + 1);
         assert_non_null(d);
         assert_int_equal(h_jnum(d, "sequence"), id);
         cJSON_Delete(d);
         last = id;
     }
-    sse_close(&s);
+    h_sse_close(&s);
     snprintf(hdr, sizeof(hdr), "Last-Event-ID: %lld", last);
     /* the header wins over since */
-    assert_int_equal(sse_open(&s, p.port, STREAM "?since=1", hdr, 0), 0);
+    assert_int_equal(h_sse_open(&s, p.port, STREAM "?since=1", hdr, 0), 0);
     for (int i = 0; i < 300; i++) {
-        id = sse_next_event(&s, NULL, 5000);
+        id = h_sse_next_event(&s, NULL, 5000);
         assert_int_equal(id, last + 1);
         last = id;
     }
-    sse_close(&s);
+    h_sse_close(&s);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
     h_proc_cleanup(&p);
 }
@@ -211,7 +94,7 @@ static void test_sse_resumes_by_last_event_id_and_since_without_gap_or_duplicate
 static void test_sse_applies_the_list_filters(void **state)
 {
     struct proc p;
-    struct sse s;
+    struct h_sse s;
     char path[160];
     const char *cust;
     cJSON *page, *ev;
@@ -219,30 +102,30 @@ static void test_sse_applies_the_list_filters(void **state)
 
     (void)state;
     start_fast(&p, "ssefilter", NULL);
-    assert_true(sse_open(&s, p.port, STREAM "?since=0&anomalies_only=true", NULL, 0) == 0);
+    assert_true(h_sse_open(&s, p.port, STREAM "?since=0&anomalies_only=true", NULL, 0) == 0);
     for (int i = 0; i < 20; i++) {
         cJSON *d = NULL;
-        assert_true(sse_next_event(&s, &d, 5000) > 0);
+        assert_true(h_sse_next_event(&s, &d, 5000) > 0);
         assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "is_anomaly")));
         cJSON_Delete(d);
     }
-    sse_close(&s);
+    h_sse_close(&s);
     page = h_get_json(p.port, "/transactions/events?limit=1");
     ev = cJSON_GetArrayItem(h_events_of(page), 0);
     cust = h_jstr(ev, "customer_id");
     assert_non_null(cust);
     snprintf(path, sizeof(path), STREAM "?since=0&customer_id=%s", cust);
-    assert_true(sse_open(&s, p.port, path, NULL, 0) == 0);
+    assert_true(h_sse_open(&s, p.port, path, NULL, 0) == 0);
     for (;;) {
         cJSON *d = NULL;
-        if (sse_next_event(&s, &d, 1500) < 0)
+        if (h_sse_next_event(&s, &d, 1500) < 0)
             break;
         assert_string_equal(h_jstr(d, "customer_id"), cust);
         cJSON_Delete(d);
         seen++;
     }
     assert_true(seen >= 1);
-    sse_close(&s);
+    h_sse_close(&s);
     cJSON_Delete(page);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
     h_proc_cleanup(&p);
@@ -250,23 +133,26 @@ static void test_sse_applies_the_list_filters(void **state)
 
 static void test_sse_sends_a_comment_heartbeat_when_idle(void **state)
 {
-    const char *const extra[] = { "--stream-heartbeat-ms", "300", NULL };
+    /* a ring of ~5 s: a worker slow to take up its resumed stream on a
+     * loaded machine does not overflow this reader */
+    const char *const extra[] = { "--stream-heartbeat-ms", "300", "--stream-buffer-bytes",
+                                  "16777216", NULL };
     struct proc p;
-    struct sse s;
+    struct h_sse s;
     char msg[512];
     long t0;
 
     (void)state;
     start_fast(&p, "ssehb", extra);
-    assert_true(sse_open(&s, p.port, STREAM "?customer_id=CUST_NOBODY", NULL, 0) == 0);
+    assert_true(h_sse_open(&s, p.port, STREAM "?customer_id=CUST_NOBODY", NULL, 0) == 0);
     t0 = h_now_ms();
-    assert_true(sse_next(&s, msg, sizeof(msg), 2000));
+    assert_true(h_sse_next(&s, msg, sizeof(msg), 2000));
     if (msg[0] != ':')
         fail_msg("not a comment: %.200s", msg);
     assert_true(h_now_ms() - t0 < 1500);
-    assert_true(sse_next(&s, msg, sizeof(msg), 2000));
+    assert_true(h_sse_next(&s, msg, sizeof(msg), 2000));
     assert_true(msg[0] == ':');
-    sse_close(&s);
+    h_sse_close(&s);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
     h_proc_cleanup(&p);
 }
@@ -275,7 +161,7 @@ static void test_sse_reader_that_stops_reading_gets_overflow_and_the_stream_ends
 {
     const char *const extra[] = { "--stream-buffer-bytes", "65536", NULL };
     struct proc p;
-    struct sse s;
+    struct h_sse s;
     char msg[8192];
     long long last = -1;
     bool overflow = false, ended = false;
@@ -283,9 +169,9 @@ static void test_sse_reader_that_stops_reading_gets_overflow_and_the_stream_ends
     (void)state;
     /* 300 events/s, ~200 KB/s: the 64 KiB ring holds ~0.3 s of them */
     start_at(&p, "sseover", "{\"generation_settings\":{\"events_per_second\":200}}", extra);
-    assert_true(sse_open(&s, p.port, STREAM, NULL, 4096) == 0);
+    assert_true(h_sse_open(&s, p.port, STREAM, NULL, 4096) == 0);
     h_sleep_ms(6000); /* ~1.2 MB: far past the ring and the socket buffers */
-    while (sse_next(&s, msg, sizeof(msg), 3000)) {
+    while (h_sse_next(&s, msg, sizeof(msg), 3000)) {
         if (getenv("BM_DEBUG_SSE"))
             fprintf(stderr, "msg: %.60s\n", msg);
         if (strncmp(msg, "id: ", 4) == 0) {
@@ -310,10 +196,10 @@ static void test_sse_reader_that_stops_reading_gets_overflow_and_the_stream_ends
     /* then the server ends the stream (HTTP/1.0: it closes) */
     for (int i = 0; i < 50 && !ended; i++) {
         s.len = 0;
-        ended = sse_fill(&s, 200) == 0;
+        ended = h_sse_fill(&s, 200) == 0;
     }
     assert_true(ended);
-    sse_close(&s);
+    h_sse_close(&s);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
     h_proc_cleanup(&p);
 }
@@ -331,17 +217,17 @@ static void test_sse_rss_stays_flat_with_many_streams(void **state)
 {
     enum { N = 200 };
     struct proc p;
-    static struct sse s[N];
+    static struct h_sse s[N];
     long long r1 = 0, r2;
 
     (void)state;
     start_fast(&p, "sserss", NULL);
     for (int i = 0; i < N; i++)
-        assert_int_equal(sse_open(&s[i], p.port, STREAM, NULL, 0), 0);
+        assert_int_equal(h_sse_open(&s[i], p.port, STREAM, NULL, 0), 0);
     for (int round = 0; round < 30; round++) {
         for (int i = 0; i < N; i++) {
             s[i].len = 0;
-            (void)sse_fill(&s[i], 0);
+            (void)h_sse_fill(&s[i], 0);
         }
         h_sleep_ms(50);
         if (round == 10)
@@ -352,7 +238,7 @@ static void test_sse_rss_stays_flat_with_many_streams(void **state)
     assert_true(r1 > 0);
     assert_true(r2 - r1 < 2 * 1024 * 1024);
     for (int i = 0; i < N; i++)
-        sse_close(&s[i]);
+        h_sse_close(&s[i]);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
     h_proc_cleanup(&p);
 }

@@ -95,6 +95,10 @@ static void test_query_takes_resource_exhaustion_as_the_utilisation_types(void *
     assert_false(svc_filter_takes("resource_exhaustion", SVC_MONITORING,
                                   svc_anomaly_index(SVC_MONITORING, "network_timeout")));
     assert_false(svc_filter_takes("resource_exhaustion", SVC_MONITORING, -1));
+    /* an event read elsewhere (a stream's ring) matches by its type's name */
+    assert_true(query_matches(&q, 0, "high_disk", "{}", 2));
+    assert_false(query_matches(&q, 0, "network_timeout", "{}", 2));
+    assert_false(query_matches(&q, 0, NULL, "{}", 2));
     assert_int_equal(query_parse_list(SVC_MONITORING, NULL, NULL, NULL, "high_cpu", &q, &f),
                      BM_OK);
     assert_int_equal(q.ntypes, 1);
