@@ -94,3 +94,20 @@ enum bm_rc xincident_customer_nums(uint64_t seed, uint32_t *out)
     rng_seed(&r, rng_hash(CUST_SALT, seed, 0));
     return rng_distinct(&r, XINC_CUST_MIN, XINC_CUST_SPAN, XINC_CUSTOMERS, out);
 }
+
+/* Monitoring's backends with two dependent services or more, in its
+ * estate's order (services/monitoring/model.c checks the names). */
+const char *const xincident_origins[XINC_N_ORIGINS] = {
+    "core-database", "redis-cache", "kafka", "fraud-scoring",
+};
+
+int xincident_cascade_origin(const struct xinc *x)
+{
+    return (int)(x->entity % XINC_N_ORIGINS);
+}
+
+int64_t xincident_cascade_end_ms(const struct xinc *x)
+{
+    return x->start_ms + XINC_CASCADE_MIN_MS +
+           (int64_t)((x->entity >> 40) % (uint64_t)(XINC_CASCADE_MAX_MS - XINC_CASCADE_MIN_MS));
+}

@@ -87,6 +87,16 @@ int64_t xincident_start_ms(const struct xinc *x);
 /* The bank's customer numbers, increasing, XINC_CUST_MIN .. +SPAN: a
  * function of the seed alone. BM_ENOMEM. */
 enum bm_rc xincident_customer_nums(uint64_t seed, uint32_t *out) BM_WUR;
+/* A cascade's origin: entity % XINC_N_ORIGINS into the backends with two
+ * dependent services or more (monitoring's estate); its window, in which
+ * the services it hits show it: XINC_CASCADE_MIN_MS..MAX_MS from its
+ * start. */
+#define XINC_N_ORIGINS      4
+#define XINC_CASCADE_MIN_MS (3LL * 60000)
+#define XINC_CASCADE_MAX_MS (8LL * 60000)
+extern const char *const xincident_origins[XINC_N_ORIGINS];
+int xincident_cascade_origin(const struct xinc *x);
+int64_t xincident_cascade_end_ms(const struct xinc *x);
 /* The slot of simulated time t_ms (floor division). */
 int64_t xincident_slot_of(int64_t t_ms);
 
