@@ -21,6 +21,10 @@ struct gen_inject {
     int64_t target; /* index into the service's population; -1: the generator draws one */
     int size;       /* events in all */
     uint8_t id[16]; /* the incident's id (a single-event anomaly's: its event's id) */
+    /* A service's part of a cross-service incident (xincident.h), not an
+     * injection: origin "generated", yet like an injection no part of the
+     * anomaly_rate scheduler's count. Never stored. */
+    bool scheduled;
 };
 
 /* Snapshot of the settings the generator needs for one event. */

@@ -20,13 +20,23 @@
  *   takeover's customer index as entity % customers; a cascade's origin
  *   among the backends with two dependent services or more).
  * - A takeover's follow-up lag: XINC_LAG_MIN_MS..XINC_LAG_MAX_MS after
- *   the login the transactions begin. */
+ *   the login the transactions begin.
+ * - The bank's XINC_CUSTOMERS customers have numbers (CUST_nnnnnn) that
+ *   are a function of the seed alone (xincident_customer_nums), shared by
+ *   the transaction population (customer i) and the auth one (user i), so
+ *   entity % XINC_CUSTOMERS names the same customer in both.
+ *
+ * A service emits its part of an incident with its first event at or
+ * after the part's planned time, when the previous event was before it
+ * (xincident_due), so it needs no state of its own beyond the previous
+ * event's time. */
 #ifndef BM_COMMON_XINCIDENT_H
 #define BM_COMMON_XINCIDENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rc.h"
 #include "rng.h"
 
 #define XINC_SLOT_MS        3600000LL
@@ -35,6 +45,13 @@
 #define XINC_START_SPAN_MS  (45LL * 60000)
 #define XINC_LAG_MIN_MS     (2LL * 60000)
 #define XINC_LAG_MAX_MS     (10LL * 60000)
+#define XINC_CUSTOMERS      10000u  /* the bank's customers (and auth users) */
+#define XINC_CUST_MIN       100000u /* customer numbers have 6 digits */
+#define XINC_CUST_SPAN      900000u
+/* A takeover's owner logs in normally this long before the attacker (so
+ * the attacker's login is impossible travel from it). */
+#define XINC_OWNER_MIN_MS   (30LL * 1000)
+#define XINC_OWNER_MAX_MS   (4LL * 60000)
 
 enum xinc_kind {
     XINC_TAKEOVER, /* auth: a login from an unusual place; then the customer's fraud */
@@ -43,6 +60,7 @@ enum xinc_kind {
 
 struct xinc {
     char id[RNG_UUID_LEN + 1];
+    uint8_t raw[16];  /* the id as bytes */
     int kind;         /* enum xinc_kind */
     int64_t slot;     /* the UTC hour it is in */
     int64_t start_ms; /* its first event's time (the login; the cascade's onset) */
@@ -55,6 +73,30 @@ bool xincident_of_slot(uint64_t seed, int64_t slot, struct xinc *out);
 /* The incidents starting in [from_ms, to_ms), in time order, up to max
  * into out; returns how many there are in all (may exceed max). */
 int xincident_schedule(uint64_t seed, int64_t from_ms, int64_t to_ms, struct xinc *out, int max);
+/* The incident of kind whose part planned at at(x) (ms) falls in
+ * (last_us, t_us]: the part the event at t_us must start. None when
+ * last_us is 0 (the stream's first event: nothing before it). */
+bool xincident_due(uint64_t seed, int kind, int64_t (*at)(const struct xinc *x),
+                   int64_t last_us, int64_t t_us, struct xinc *out);
+/* A takeover's owner login time (ms): XINC_OWNER_*_MS before its start. */
+int64_t xincident_owner_ms(const struct xinc *x);
+/* A takeover's first transaction time (ms). */
+int64_t xincident_followup_ms(const struct xinc *x);
+/* A cascade's or a takeover's start (ms). */
+int64_t xincident_start_ms(const struct xinc *x);
+/* The bank's customer numbers, increasing, XINC_CUST_MIN .. +SPAN: a
+ * function of the seed alone. BM_ENOMEM. */
+enum bm_rc xincident_customer_nums(uint64_t seed, uint32_t *out) BM_WUR;
+/* A cascade's origin: entity % XINC_N_ORIGINS into the backends with two
+ * dependent services or more (monitoring's estate); its window, in which
+ * the services it hits show it: XINC_CASCADE_MIN_MS..MAX_MS from its
+ * start. */
+#define XINC_N_ORIGINS      4
+#define XINC_CASCADE_MIN_MS (3LL * 60000)
+#define XINC_CASCADE_MAX_MS (8LL * 60000)
+extern const char *const xincident_origins[XINC_N_ORIGINS];
+int xincident_cascade_origin(const struct xinc *x);
+int64_t xincident_cascade_end_ms(const struct xinc *x);
 /* The slot of simulated time t_ms (floor division). */
 int64_t xincident_slot_of(int64_t t_ms);
 

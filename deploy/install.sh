@@ -17,7 +17,10 @@
 # Re-running it upgrades in place; databases are kept.
 #
 # Environment: ADMIN_TOKEN (non-empty: written to /etc/bankmock/bankmock.env,
-# mode 0640, which every unit reads), BANKMOCK_ENV (same as --environment),
+# mode 0640, which every unit reads), SEED (the three services' shared seed,
+# written there at the first install; without it one is drawn at random, so
+# the services share the cross-service incidents), BANKMOCK_ENV (same as
+# --environment),
 # BM_JOBS (build jobs, default: the number of CPUs).
 # --dest-root DIR installs the files under DIR and changes nothing else
 # (no user, no systemctl): for packaging and for tests/deploy.
@@ -136,6 +139,22 @@ if [[ -n "${ADMIN_TOKEN:-}" ]]; then
     printf 'ADMIN_TOKEN=%s\n' "$ADMIN_TOKEN" >>"$envfile.new"
     mv -f "$envfile.new" "$envfile"
     log "ADMIN_TOKEN set in /etc/bankmock/bankmock.env"
+fi
+# One seed for the three services, so they share the cross-service
+# incidents (docs/api.md): SEED if given, else drawn once at the first
+# install and kept. Databases made before with seeds of their own keep them
+# (a service refuses a seed its database was not made with).
+if ! grep -q '^SEED=' "$envfile"; then
+    if [[ -n "${SEED:-}" ]]; then
+        [[ "$SEED" =~ ^[0-9]+$ ]] || die "SEED must be a number"
+        printf 'SEED=%s\n' "$SEED" >>"$envfile"
+        log "SEED=$SEED set in /etc/bankmock/bankmock.env"
+    elif compgen -G "$state/*.db" >/dev/null; then
+        log "databases in $state keep their own seeds; no shared SEED written"
+    else
+        printf 'SEED=%s\n' "$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')" >>"$envfile"
+        log "a shared random SEED written to /etc/bankmock/bankmock.env"
+    fi
 fi
 chmod 0640 "$envfile"
 [[ -n "$root" ]] || chgrp bankmock "$envfile"

@@ -8,6 +8,9 @@
 # Data and logs go to data/<name>.db and data/<name>.log.
 # Arguments after `--` go to the three services (not the gateway), e.g.
 #   scripts/run_local.sh -- --backfill 1h --seed 7
+# Without --seed (or SEED) the three services get one shared seed, so they
+# share the cross-service incidents: drawn at random the first time and kept
+# in data/seed (databases from before it keep their own seeds).
 # Environment: GATEWAY_PORT, TRANSACTION_PORT, AUTH_PORT, MONITORING_PORT;
 # CONFIG_FILE (default config/anomaly_config.json); BM_SKIP_DEPS=1 (no apt);
 # BM_SKIP_BUILD=1 (use build/bin as it is); BM_JOBS (default 2); BM_BIN_DIR and
@@ -167,6 +170,24 @@ start_one() {
     wait_health "$name" "$port" "$i"
 }
 
+# The services' shared seed, unless the arguments or SEED give one.
+shared_seed() {
+    local a
+    for a in "${extra[@]}"; do
+        [[ "$a" == --seed || "$a" == --seed=* ]] && return 0
+    done
+    [[ -n "${SEED:-}" ]] && return 0
+    if [[ ! -s "$DATA/seed" ]]; then
+        if compgen -G "$DATA/*-service.db" >/dev/null; then
+            log "databases in $DATA keep their own seeds (no $DATA/seed)"
+            return 0
+        fi
+        od -An -N4 -tu4 /dev/urandom | tr -d ' ' >"$DATA/seed"
+    fi
+    extra+=(--seed "$(<"$DATA/seed")")
+    log "seed $(<"$DATA/seed") for the three services ($DATA/seed)"
+}
+
 bm_deps_install "${BM_DEPS_BUILD[@]}" || die "cannot install the build packages"
 
 if [[ "${BM_SKIP_BUILD:-0}" != 1 ]]; then
@@ -179,6 +200,7 @@ fi
 
 mkdir -p "$DATA"
 [[ -f "$CONFIG_FILE" ]] || log "warning: $CONFIG_FILE not found; daemons use built-in defaults"
+shared_seed
 
 # Check every port first so nothing starts when one is taken.
 todo=()

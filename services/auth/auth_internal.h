@@ -58,6 +58,7 @@ extern const struct auth_os auth_os_table[AUTH_N_OS];
 
 /* Immutable after auth_model_new(), so any number of threads may read it. */
 struct auth_model {
+    uint64_t seed; /* the stream's: the cross-service schedule (xincident.h) */
     uint64_t salt; /* derives per-user habits (trips, devices, addresses) */
     uint32_t n_users;
     struct auth_user *users;

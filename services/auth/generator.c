@@ -23,6 +23,7 @@
 #include "auth_internal.h"
 #include "incident.h"
 #include "timefmt.h"
+#include "xincident.h"
 
 #define US_PER_S       1000000LL
 #define DAY_MS         86400000LL
@@ -259,15 +260,21 @@ struct side {
     int64_t seen_user; /* normal login to remember, -1: none */
 };
 
+/* A normal login at t_us: of a user drawn by activity, or of `owner`
+ * (>= 0, on the ground at t_us: xinc_owner) who logs in successfully. */
 static void normal_event(const struct auth_model *m, const struct auth_state *st,
-                         const struct gen_params *p, struct rng *r, int64_t t_us,
+                         const struct gen_params *p, struct rng *r, int64_t t_us, int64_t owner,
                          struct auth_rec *e, struct auth_features *f, struct side *sd)
 {
     int64_t t_ms = timefmt_ms_of_us(t_us);
     struct auth_where w;
-    uint32_t u = pick_user(m, r, t_ms, &w);
+    uint32_t u = owner >= 0 ? (uint32_t)owner : pick_user(m, r, t_ms, &w);
     const struct auth_user *us = &m->users[u];
-    const struct auth_city *c = &auth_cities[w.city];
+    const struct auth_city *c;
+
+    if (owner >= 0)
+        auth_where(m, u, t_ms, &w);
+    c = &auth_cities[w.city];
     double lat, lon;
     int kind;
 
@@ -293,7 +300,7 @@ static void normal_event(const struct auth_model *m, const struct auth_state *st
     else
         e->method = us->mfa ? AUTH_M_MFA : AUTH_M_PASSWORD;
     e->reason = -1;
-    if (rng_chance(r, p->failed_login_rate) && !failed_recently(st, u, kind, t_us)) {
+    if (owner < 0 && rng_chance(r, p->failed_login_rate) && !failed_recently(st, u, kind, t_us)) {
         e->failure = true;
         e->reason = normal_reason(e->method, r);
         if (kind >= 0) {
@@ -872,6 +879,68 @@ static void commit(struct auth_state *st, const struct inc_state *view, const st
     inc_commit(&auth_incidents, view, c, t_us, r);
 }
 
+/* ---- cross-service incidents (xincident.h) ----
+ *
+ * An account takeover's auth part: its owner (user entity % users, the
+ * bank's customer the transaction service's fraud follows) logs in
+ * normally XINC_OWNER_* before the start, from where they are; at the
+ * start the attacker logs in successfully from a city too far to reach
+ * since (unusual_location's rule), under the incident's shared id. Both
+ * need the owner on the ground (not flying) in one city at both times,
+ * else this service has no part in it. None while the anomaly rate in
+ * force or unusual_location's weight is 0 (a clean stream stays clean).
+ * The attacker's login counts toward anomaly_rate like the scheduler's
+ * own anomalies (it owes one fewer), so the labelled fraction holds. */
+
+static uint32_t xinc_owner(const struct auth_model *m, const struct xinc *x)
+{
+    return (uint32_t)(x->entity % m->n_users);
+}
+
+/* Whether the owner can log in at t_ms and again, in the same city, at
+ * the start: the takeover's login then follows theirs. */
+static bool xinc_grounded(const struct auth_model *m, const struct xinc *x)
+{
+    struct auth_where a, b;
+    uint32_t u = xinc_owner(m, x);
+
+    auth_where(m, u, xincident_owner_ms(x), &a);
+    auth_where(m, u, x->start_ms, &b);
+    return a.city >= 0 && a.city == b.city;
+}
+
+/* 1: the owner's login is due, 2: the attacker's, 0: nothing. */
+static int xinc_due(const struct auth_model *m, const struct auth_state *st, const double *w,
+                    double rate, int64_t t_us, struct xinc *x)
+{
+    if (!(rate > 0.0) || !(w[AUTH_A_LOCATION] > 0.0))
+        return 0;
+    if (xincident_due(m->seed, XINC_TAKEOVER, xincident_owner_ms, st->last_us, t_us, x))
+        return xinc_grounded(m, x) ? 1 : 0;
+    if (xincident_due(m->seed, XINC_TAKEOVER, xincident_start_ms, st->last_us, t_us, x))
+        return xinc_grounded(m, x) ? 2 : 0;
+    return 0;
+}
+
+/* The attacker's login: from a city at least as far from the owner's as
+ * the time since the owner's login allows at 1.25 times the limit. */
+static bool xinc_takeover(const struct auth_model *m, const struct xinc *x, struct rng *r,
+                          int64_t t_us, struct auth_rec *e, struct auth_features *f)
+{
+    struct auth_seen owner = { .t_us = xincident_owner_ms(x) * 1000, .user = xinc_owner(m, x) };
+    struct target tg;
+
+    if (!try_target(m, &owner, t_us, r, &tg))
+        return false;
+    location_event(m, &tg, r, timefmt_ms_of_us(t_us), e, f);
+    e->failure = false; /* the attacker gets in */
+    e->reason = -1;
+    f->failure = false;
+    e->anomaly = AUTH_A_LOCATION;
+    memcpy(e->incident_id, x->id, sizeof e->incident_id);
+    return true;
+}
+
 /* ---- the next event ---- */
 
 _Static_assert(sizeof(struct auth_incident) == 32, "struct auth_incident has padding");
@@ -893,7 +962,9 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     struct auth_features f;
     struct auth_call x = { .m = m, .st = st, .e = &e, .f = &f };
     double w[AUTH_A_COUNT];
+    struct xinc xi;
     enum bm_rc rc;
+    int xpart;
     bool due, taken = false;
 
     if (!auth_state_valid(st))
@@ -904,15 +975,23 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     e.device_type = -1;
     due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, AUTH_A_COUNT, w, t_us);
     rng_uuid4(&c.r, e.id);
-    if (p->inject)
+    /* a cross-service incident's part first: an injection waits an event,
+     * an anomaly due stays owed */
+    xpart = xinc_due(m, st, w, c.rate, t_us, &xi);
+    if (xpart == 2 && !xinc_takeover(m, &xi, &c.r, t_us, &e, &f))
+        xpart = 0;
+    if (xpart == 2)
+        anom_emitted(&c.sched, AUTH_A_LOCATION);
+    if (p->inject && !xpart)
         inc_inject(&auth_incidents, &x, &view, &c, p->inject, t_us, &taken);
-    if (!taken) {
+    if (!taken && !xpart) {
         rc = inc_drive(&auth_incidents, &x, &view, &c, due, t_us);
         if (rc != BM_OK)
             return rc;
     }
     if (e.anomaly < 0)
-        normal_event(m, st, p, &c.r, t_us, &e, &f, &side);
+        normal_event(m, st, p, &c.r, t_us, xpart == 1 ? (int64_t)xinc_owner(m, &xi) : -1, &e,
+                     &f, &side);
     e.ts_ms = timefmt_ms_of_us(c.ts_us);
     e.seq = seq;
     auth_assess(&f, &e, &c.r);

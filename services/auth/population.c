@@ -8,9 +8,12 @@
 
 #include "auth_internal.h"
 #include "str.h"
+#include "xincident.h"
 
 #define ID_MIN  100000u /* CUST_ numbers have 6 digits */
 #define ID_SPAN 900000u
+_Static_assert(AUTH_N_USERS == XINC_CUSTOMERS && ID_MIN == XINC_CUST_MIN && ID_SPAN == XINC_CUST_SPAN,
+               "auth users are the bank's customers (xincident.h)");
 #define MODEL_SEED_SALT 0x6d6f64656c617531ull /* "modelau1" */
 #define NAME_SET 32768u /* open-addressing set of username hashes */
 
@@ -404,7 +407,7 @@ out:
     return rc;
 }
 
-static enum bm_rc build_users(struct auth_model *m, struct rng *r)
+static enum bm_rc build_users(struct auth_model *m, uint64_t seed, struct rng *r)
 {
     uint32_t *ids = malloc(AUTH_N_USERS * sizeof *ids);
     double *activity = malloc(AUTH_N_USERS * sizeof *activity);
@@ -412,7 +415,11 @@ static enum bm_rc build_users(struct auth_model *m, struct rng *r)
 
     if (!ids || !activity)
         goto out;
+    /* User i is the bank's customer i (xincident.h), as in the transaction
+     * population; the model's own draw is kept so the rest is as it was. */
     rc = rng_distinct(r, ID_MIN, ID_SPAN, AUTH_N_USERS, ids);
+    if (rc == BM_OK)
+        rc = xincident_customer_nums(seed, ids);
     if (rc != BM_OK)
         goto out;
     m->n_users = AUTH_N_USERS;
@@ -465,9 +472,10 @@ struct auth_model *auth_model_new(uint64_t seed)
     if (!m->users || !m->prob || !m->alias || !m->by_name)
         goto fail;
     rng_seed(&r, seed ^ MODEL_SEED_SALT);
+    m->seed = seed;
     m->salt = rng_next(&r);
     build_places(m);
-    if (build_users(m, &r) != BM_OK)
+    if (build_users(m, seed, &r) != BM_OK)
         goto fail;
     return m;
 fail:

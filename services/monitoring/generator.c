@@ -30,6 +30,7 @@
 #include "mon.h"
 #include "shaping.h"
 #include "timefmt.h"
+#include "xincident.h"
 
 #define US_PER_S     1e6
 #define US_PER_DAY   86400e6
@@ -89,7 +90,7 @@ static bool episode_ok(const struct mon_state *st, const struct mon_episode *e)
 static bool sched_ok(const struct mon_state *st)
 {
     if (!anom_valid(&st->sched, MON_A_COUNT) || !isfinite(st->sched.expected) ||
-        !isfinite(st->sched.emitted) || st->zero[0] || st->zero[1])
+        !isfinite(st->sched.emitted))
         return false;
     for (int t = 0; t < MON_A_COUNT; t++)
         if (st->reserved[t] > MAX_RESERVED)
@@ -146,6 +147,7 @@ struct step {
     struct mon_near near_err; /* a partial cascade's, for near_err_series */
     int near_err_series;
     int near_kind;            /* of this sample, 0 if not a look-alike's */
+    uint16_t xinc;            /* mon_state.xinc after this sample */
 };
 
 /* Shaping factor and smoothed traffic at t_us; AR coefficients for the
@@ -681,7 +683,7 @@ static void try_inject(const struct mon_state *st, struct step *s, int series,
     rng_uuid_text(inj->id, s->new_inc.id);
     s->new_inc.type = (uint8_t)(t + 1);
     s->new_inc.left = (uint8_t)total;
-    s->new_inc.flags = MON_INC_INJECTED;
+    s->new_inc.flags = (uint8_t)(inj->scheduled ? 0u : MON_INC_INJECTED); /* a scheduled one counts */
     s->started = true;
 }
 
@@ -726,6 +728,61 @@ static void step_commit(struct mon_state *st, const struct step *s, int series, 
     if (s->slot >= 0 && --st->inc[s->slot].left == 0)
         memset(&st->inc[s->slot], 0, sizeof st->inc[s->slot]);
     st->cursor = (st->cursor + 1) % MON_N_SERIES;
+    st->xinc[0] = (uint8_t)(s->xinc & 0xffu);
+    st->xinc[1] = (uint8_t)(s->xinc >> 8);
+}
+
+/* ---- cross-service cascades (xincident.h) ----
+ *
+ * Monitoring's part of an infrastructure cascade: a cascade_failure from
+ * the scheduled origin service (a host of it, when its response latency
+ * is sampled free, with enough free dependents), started as an injection
+ * is, at the first sample that fits from the schedule's start until the
+ * end of its window, under the shared id; origin "generated", counted
+ * toward anomaly_rate. Waiting, it is kept in the state as its hour. None
+ * while the rate or cascade_failure's weight is 0. */
+
+static uint16_t xinc_tag(int64_t slot)
+{
+    return (uint16_t)((slot % 65535 + 65535) % 65535 + 1);
+}
+
+static int origin_service(const struct xinc *x)
+{
+    const char *name = xincident_origins[xincident_cascade_origin(x)];
+
+    for (int i = 0; i < MON_N_SERVICES; i++)
+        if (strcmp(mon_services[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* The cascade waiting to start at t_us, if any (*out), and the tag to
+ * keep after this sample (if it does not start). */
+static uint16_t xinc_waiting(const struct mon_model *m, const struct mon_state *st,
+                             const struct gen_params *p, int64_t t_us, struct xinc *out,
+                             bool *due)
+{
+    uint16_t tag = (uint16_t)(st->xinc[0] | st->xinc[1] << 8);
+    int64_t k = xincident_slot_of(timefmt_ms_of_us(t_us));
+
+    *due = false;
+    if (!(p->anomaly_rate > 0.0) || !(p->weights[MON_A_CASCADE] > 0.0))
+        return 0;
+    if (xincident_due(m->seed, XINC_CASCADE, xincident_start_ms, st->last_us, t_us, out)) {
+        tag = xinc_tag(out->slot);
+    } else if (tag) {
+        if (!(xinc_tag(k) == tag && xincident_of_slot(m->seed, k, out)) &&
+            !(xinc_tag(k - 1) == tag && xincident_of_slot(m->seed, k - 1, out)))
+            return 0;
+    } else {
+        return 0;
+    }
+    if (out->kind != XINC_CASCADE || timefmt_ms_of_us(t_us) >= xincident_cascade_end_ms(out) ||
+        origin_service(out) < 0)
+        return 0;
+    *due = true;
+    return tag;
 }
 
 enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
@@ -738,7 +795,8 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     int series = (int)st->cursor, metric = MON_SERIES_METRIC(series);
     int32_t normal;
     enum bm_rc rc;
-    bool injected = false, taken = false;
+    struct xinc xc;
+    bool injected = false, taken = false, xdue = false;
 
     if (st->version != MON_STATE_VERSION || st->cursor >= MON_N_SERIES || !sched_ok(st) ||
         !episode_ok(st, &st->ep[series]))
@@ -757,6 +815,7 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
                               rng_normal(&s.r));
     schedule(st, &s, p);
     rng_uuid4(&s.r, event_id);
+    s.xinc = xinc_waiting(m, st, p, t_us, &xc, &xdue);
 
     s.ep = st->ep[series];
     s.near = st->near[series];
@@ -768,12 +827,23 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
         near_step(&s, metric, normal);
     } else {
         s.value = normal;
-        if (p->inject)
+        if (xdue) {
+            struct gen_inject xi = { .type = MON_A_CASCADE,
+                                     .target = MON_TARGET_SERVICE + origin_service(&xc),
+                                     .size = mon_inject_sizes[MON_A_CASCADE].usual,
+                                     .scheduled = true };
+
+            memcpy(xi.id, xc.raw, sizeof xi.id);
+            try_inject(st, &s, series, &xi);
+            if (s.started)
+                s.xinc = 0;
+        }
+        if (p->inject && !s.started) {
             try_inject(st, &s, series, p->inject);
+            taken = s.started;
+        }
         if (!s.started)
             try_start(st, &s, series);
-        else
-            taken = true;
         if (s.started) {
             s.slot = s.ep.inc;
             labelled_step(&s, metric, normal);

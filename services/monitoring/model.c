@@ -105,6 +105,7 @@ struct mon_model *mon_model_new(uint64_t seed)
 
     if (!m)
         return NULL;
+    m->seed = seed;
     rng_seed(&r, seed ^ MODEL_SEED_SALT);
     for (int h = 0; h < MON_N_HOSTS; h++) {
         const struct mon_profile *t = &templates[mon_hosts[h].service];

@@ -119,6 +119,7 @@ struct mon_profile {
 
 /* Immutable after mon_model_new(), so any number of threads may read it. */
 struct mon_model {
+    uint64_t seed; /* the stream's: the cross-service schedule (xincident.h) */
     struct mon_profile host[MON_N_HOSTS];
 };
 
@@ -219,7 +220,10 @@ struct mon_state {
     /* Per type: starts the scheduler granted that wait for a sample the
      * type fits (its metric, its series free). */
     uint8_t reserved[MON_A_COUNT];
-    uint8_t zero[2]; /* padding, kept 0 */
+    /* A cross-service cascade (xincident.h) due that has not started yet:
+     * its hour % 65535 + 1, little-endian; 0 none. (Was padding: the
+     * state's layout and version are unchanged.) */
+    uint8_t xinc[2];
     int64_t last_us;    /* previous sample; 0 before the first */
     int64_t coef_dt_us; /* sample spacing the coefficients below are for */
     int64_t f_hour;     /* local hour the cached shaping factor is for */

@@ -10,6 +10,7 @@
 #include "incident.h"
 #include "timefmt.h"
 #include "txn_internal.h"
+#include "xincident.h"
 
 #define US_PER_MIN 60000000LL
 #define MS_PER_DAY 86400000LL
@@ -503,7 +504,9 @@ static double full_length_load(const struct anom_sched *s, double rate, double m
 }
 
 /* An injected incident keeps its type's shape; the flag only keeps it
- * out of the scheduler's count (incident.h) and names its origin. */
+ * out of the scheduler's count (incident.h) and names its origin. A
+ * cross-service incident's part (xincident.h) starts as an injection
+ * does but is not flagged: origin "generated", counted. */
 #define INJECTED_FLAG 0x80u
 
 static int inc_type(const struct txn_incident *in)
@@ -625,7 +628,7 @@ static double hook_inject_init(void *svc, struct inc_call *c, const struct gen_i
     struct txn_call *x = svc;
     struct txn_incident *in = c->in;
 
-    in->type = (uint8_t)((unsigned)inj->type | INJECTED_FLAG);
+    in->type = (uint8_t)((unsigned)inj->type | (inj->scheduled ? 0u : INJECTED_FLAG));
     in->size = (uint8_t)inj->size;
     in->customer = (uint16_t)inject_customer(x, c, inj);
     if (inj->type == TXN_A_FRAUD)
@@ -686,6 +689,36 @@ _Static_assert(offsetof(struct txn_incident, next_us) == 0,
 /* The due incident is the heap's top, and only it or a new one changes:
  * the cost of a call does not grow with TXN_MAX_ACTIVE (O(log n) to
  * re-file one incident). */
+/* The transaction part of an account takeover (xincident.h) due at
+ * t_us: the stolen account's customer (entity % customers) starts fraud
+ * purchases (three in four) or a laundering run, XINC_LAG_* after the
+ * login, under the incident's shared id. None while the anomaly rate in
+ * force is 0 or both types are off (a clean stream stays clean). Its
+ * events count toward anomaly_rate like the scheduler's own: the
+ * scheduler owes that many fewer, so the labelled fraction holds. */
+static bool scheduled_part(const struct txn_model *m, const struct txn_state *st,
+                           const double *w, double rate, int64_t t_us, struct gen_inject *out)
+{
+    struct xinc x;
+    int type;
+
+    if (!(rate > 0.0) ||
+        !xincident_due(m->seed, XINC_TAKEOVER, xincident_followup_ms, st->last_us, t_us, &x))
+        return false;
+    type = (x.entity >> 8 & 3u) == 0 ? TXN_A_LAUNDERING : TXN_A_FRAUD;
+    if (!(w[type] > 0.0)) /* a type switched off stays off */
+        type = type == TXN_A_FRAUD ? TXN_A_LAUNDERING : TXN_A_FRAUD;
+    if (!(w[type] > 0.0))
+        return false;
+    memset(out, 0, sizeof *out);
+    out->scheduled = true;
+    out->target = (int64_t)(x.entity % m->n_cust);
+    out->type = type;
+    out->size = 3 + (int)(x.entity >> 12 & 3u); /* 3-6 */
+    memcpy(out->id, x.raw, sizeof out->id);
+    return true;
+}
+
 enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
                         const struct gen_params *p, struct rng *r,
                         int64_t t_us, uint64_t seq, struct gen_event *ev)
@@ -698,8 +731,9 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     struct txn_call x = { m, &e, &f };
     double w[TXN_A_COUNT];
     int64_t t_ms = timefmt_ms_of_us(t_us);
+    struct gen_inject sched;
     enum bm_rc rc;
-    bool due, taken = false;
+    bool due, taken = false, sched_taken = false;
 
     if (st->version != TXN_STATE_VERSION || st->n_active > TXN_MAX_ACTIVE ||
         !anom_valid(&st->sched, TXN_A_COUNT))
@@ -709,9 +743,15 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     e.anomaly = -1;
     due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, TXN_A_COUNT, w, t_us);
     rng_uuid4(&c.r, e.id);
-    if (p->inject)
+    /* a cross-service incident's part first: an injection waits an event */
+    if (scheduled_part(m, st, w, c.rate, t_us, &sched)) {
+        inc_inject(&txn_incidents, &x, &view, &c, &sched, t_us, &sched_taken);
+        if (sched_taken)
+            anom_emitted(&c.sched, c.anomaly);
+    }
+    if (p->inject && !sched_taken)
         inc_inject(&txn_incidents, &x, &view, &c, p->inject, t_us, &taken);
-    if (!taken) {
+    if (!taken && !sched_taken) {
         rc = inc_drive(&txn_incidents, &x, &view, &c, due, t_us);
         if (rc != BM_OK)
             return rc;

@@ -9,6 +9,7 @@
 
 #include "str.h"
 #include "txn_internal.h"
+#include "xincident.h"
 
 #define N_CUSTOMERS 10000u
 #define N_MERCHANTS 2000u
@@ -24,6 +25,8 @@
 #define MODEL_SEED_SALT 0x6d6f64656c747831ull /* "modeltx1" */
 
 /* struct txn_incident keeps customer and merchant indexes in 16 bits. */
+_Static_assert(N_CUSTOMERS == XINC_CUSTOMERS && ID_MIN == XINC_CUST_MIN && ID_SPAN == XINC_CUST_SPAN,
+               "the customers are the bank's (xincident.h)");
 _Static_assert(N_CUSTOMERS <= UINT16_MAX && N_MERCHANTS <= UINT16_MAX,
                "population too large for struct txn_incident");
 
@@ -184,7 +187,8 @@ static void add_habits(const struct txn_model *m, uint32_t i, struct txn_custome
     }
 }
 
-static enum bm_rc build_customers(struct txn_model *m, struct rng *r, const double seg[3])
+static enum bm_rc build_customers(struct txn_model *m, uint64_t seed, struct rng *r,
+                                  const double seg[3])
 {
     uint32_t *ids = malloc(N_CUSTOMERS * sizeof *ids);
     uint64_t acc_off = rng_below(r, ACC_SPAN);
@@ -193,7 +197,12 @@ static enum bm_rc build_customers(struct txn_model *m, struct rng *r, const doub
 
     if (!ids)
         return BM_ENOMEM;
+    /* The numbers are the bank's (xincident.h), shared with the auth
+     * population; the draw of the model's own stream is kept so the rest
+     * of the population is what it was. */
     rc = rng_distinct(r, ID_MIN, ID_SPAN, N_CUSTOMERS, ids);
+    if (rc == BM_OK)
+        rc = xincident_customer_nums(seed, ids);
     if (rc != BM_OK)
         goto out;
     for (uint32_t i = 0; i < N_CUSTOMERS; i++) {
@@ -298,8 +307,9 @@ struct txn_model *txn_model_new(uint64_t seed, const double segments[3])
     if (!m->cust || !m->act_cum || !m->merch)
         goto fail;
     rng_seed(&r, seed ^ MODEL_SEED_SALT);
+    m->seed = seed;
     m->salt = rng_next(&r);
-    if (build_customers(m, &r, seg) != BM_OK || build_merchants(m, &r) != BM_OK)
+    if (build_customers(m, seed, &r, seg) != BM_OK || build_merchants(m, &r) != BM_OK)
         goto fail;
     return m;
 fail:

@@ -84,6 +84,7 @@ struct txn_merchant {
 
 /* Immutable after txn_model_new(), so any number of threads may read it. */
 struct txn_model {
+    uint64_t seed; /* the stream's: the cross-service schedule (xincident.h) */
     uint64_t salt; /* derives per-customer habits (payees, favourites, trips) */
     uint32_t n_cust;
     uint32_t n_merch;

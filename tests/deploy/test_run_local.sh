@@ -57,6 +57,17 @@ health=$(curl -s --max-time 2 "http://127.0.0.1:$GW/services/transaction-service
 contains "the gateway routes to transaction-service's /health" "$health" \
     '"service":"transaction-service"'
 
+# Without --seed the three services share one, kept in data/seed.
+seeds=()
+for name in transaction-service auth-service monitoring-service; do
+    line=$(grep -o '"msg":"listening".*"seed":[0-9]*' "$WORK/data/$name.log" | tail -n 1 || true)
+    seeds+=("${line##*:}")
+done
+shared=$(cat "$WORK/data/seed" 2>/dev/null || true)
+check "the three services share the seed in data/seed ($shared: ${seeds[*]})" \
+    test -n "$shared" -a "${seeds[0]}" = "$shared" -a "${seeds[1]}" = "$shared" \
+    -a "${seeds[2]}" = "$shared"
+
 daemon_pids=()
 for port in "$GW" "$TX" "$AU" "$MO"; do
     mapfile -t found < <(pids_on_port "$port")

@@ -105,6 +105,12 @@ else
     check "install: bankmock.env is not world-readable" \
         bash -c '[[ "$(stat -c %a "$1")" == 640 ]]' _ "$root/etc/bankmock/bankmock.env"
     check "install: the data directory exists" test -d "$root/var/lib/bankmock"
+    check "install: one shared random SEED for the services in bankmock.env" \
+        grep -Eqx 'SEED=[0-9]+' "$root/etc/bankmock/bankmock.env"
+    seed_line=$(grep '^SEED=' "$root/etc/bankmock/bankmock.env")
+    SEED=99 "$co/deploy/install.sh" --skip-deps --skip-build --dest-root "$root" --environment prod >/dev/null 2>&1
+    check "install: a second install keeps the seed ($seed_line)" \
+        test "$(grep '^SEED=' "$root/etc/bankmock/bankmock.env")" = "$seed_line"
     out=$("$co/deploy/install.sh" --skip-deps --skip-build --dest-root "$root" --environment nosuch 2>&1)
     check "install: an unknown environment fails" test $? -ne 0
     cp "$co/config/environments/prod.json" "$WORK/prod.json"

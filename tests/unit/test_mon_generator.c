@@ -1029,7 +1029,6 @@ static void test_generator_rejects_corrupt_state(void **state)
     BREAK(s.st.cursor = MON_N_SERIES);
     BREAK(s.st.sched.n_types = ANOM_MAX_TYPES + 1);
     BREAK(s.st.reserved[4] = 200);
-    BREAK(s.st.zero[1] = 1);
     BREAK(s.st.ep[busy].type = MON_A_COUNT + 1);
     BREAK(s.st.ep[busy].inc = MON_N_SERIES);
     BREAK(s.st.ep[busy].left = 0);

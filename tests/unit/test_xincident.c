@@ -104,12 +104,68 @@ static void test_xinc_window_bounds_and_slots(void **state)
     assert_true(n > 1);
 }
 
+/* Events at uneven spacing: each takeover's owner login, start and
+ * follow-up are each due at exactly one event, the first at or after its
+ * time; nothing at the stream's first event. */
+static void test_xinc_parts_are_due_once(void **state)
+{
+    const int64_t from = 1767571200000LL; /* 2026-01-05 */
+    const int64_t to = from + 200 * XINC_SLOT_MS;
+    int64_t (*const at[3])(const struct xinc *) = { xincident_owner_ms, xincident_start_ms,
+                                                    xincident_followup_ms };
+    struct xinc sched[200];
+    int n = xincident_schedule(7, from + XINC_SLOT_MS, to - XINC_SLOT_MS, sched, 200);
+    int found[200][3];
+    struct xinc x;
+    int64_t last = 0, t = from * 1000;
+    uint64_t k = 1;
+
+    (void)state;
+    memset(found, 0, sizeof found);
+    assert_false(xincident_due(7, XINC_TAKEOVER, xincident_start_ms, 0, t, &x));
+    while (t < to * 1000) {
+        for (int p = 0; p < 3; p++) {
+            if (!xincident_due(7, XINC_TAKEOVER, at[p], last, t, &x))
+                continue;
+            assert_true(at[p](&x) * 1000 <= t && at[p](&x) * 1000 > last);
+            for (int i = 0; i < n; i++)
+                found[i][p] += strcmp(sched[i].id, x.id) == 0;
+        }
+        last = t;
+        k = k * 6364136223846793005ull + 1442695040888963407ull;
+        t += 1000 + (int64_t)(k >> 33) % 9000000; /* 1 ms to 9 s */
+    }
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < 3; p++)
+            assert_int_equal(found[i][p], sched[i].kind == XINC_TAKEOVER ? 1 : 0);
+}
+
+/* The bank's customer numbers: as many as there are, distinct,
+ * increasing, six digits, a function of the seed. */
+static void test_xinc_customer_numbers(void **state)
+{
+    static uint32_t a[XINC_CUSTOMERS], b[XINC_CUSTOMERS];
+
+    (void)state;
+    assert_int_equal(xincident_customer_nums(7, a), BM_OK);
+    assert_int_equal(xincident_customer_nums(7, b), BM_OK);
+    assert_memory_equal(a, b, sizeof a);
+    for (uint32_t i = 0; i < XINC_CUSTOMERS; i++) {
+        assert_true(a[i] >= XINC_CUST_MIN && a[i] < XINC_CUST_MIN + XINC_CUST_SPAN);
+        assert_true(i == 0 || a[i] > a[i - 1]);
+    }
+    assert_int_equal(xincident_customer_nums(8, b), BM_OK);
+    assert_memory_not_equal(a, b, sizeof a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xinc_same_seed_same_schedule_any_window),
         cmocka_unit_test(test_xinc_rules_hold),
         cmocka_unit_test(test_xinc_window_bounds_and_slots),
+        cmocka_unit_test(test_xinc_parts_are_due_once),
+        cmocka_unit_test(test_xinc_customer_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,202 @@
+/* test_xincidents.c - cross-service incidents end to end: auth-service and
+ * transaction-service, started apart with the same seed and start time,
+ * each emit their part of every account takeover of the shared schedule
+ * (common/xincident.c) with its id, at its time, on the same customer;
+ * each part meets its rule; the gateway lists each takeover once with
+ * both sources and answers its id with the events of both. */
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+#include "timefmt.h"
+#include "xincident.h"
+
+#define START "2026-01-05T00:00:00Z"
+#define SEED  "7"
+#define MAX_X 64
+/* Few events a second, so a day of history is quick (parts still start
+ * within a second or so of their planned time), and few anomalies, so one
+ * page of the gateway's list holds every incident. */
+#define CONFIG                                                                     \
+    "{\"generation_settings\": {\"events_per_second\": 5, \"retention_events\": 5000000}, \"anomaly_settings\": {" \
+    "\"transaction_service\": {\"anomaly_rate\": 0.001}, "                         \
+    "\"auth_service\": {\"anomaly_rate\": 0.001}}}"
+#define LATE_MS 30000 /* a part's first event after its planned time, at most */
+
+static const char *backfill(void)
+{
+    return h_test_scale_small() ? "24h" : "72h";
+}
+
+static struct proc *start(const char *binary, int slot)
+{
+    const char *args[] = { "--seed", SEED, "--start-time", START, "--backfill", backfill(),
+                           NULL };
+    struct proc *p = &h_procs[slot];
+    struct resp r;
+
+    h_proc_start_backfilled(p, binary, binary, CONFIG, args, 120000);
+    assert_int_equal(h_http_req(p->port, "POST", "/config", "{\"paused\":true}", h_json_ct, &r), 0);
+    assert_int_equal(r.status, 200);
+    h_resp_free(&r);
+    h_sleep_ms(300); /* a batch under way commits */
+    return p;
+}
+
+static int64_t ms_of(const cJSON *o, const char *k)
+{
+    int64_t ms = 0;
+
+    assert_int_equal(timefmt_parse_iso(h_jstr(o, k), &ms), 0);
+    return ms;
+}
+
+/* The takeovers whose whole schedule (login to the last transaction a
+ * fraud run or laundering could take) lies in the backfill. */
+static int takeovers(struct xinc *x)
+{
+    struct xinc all[MAX_X * 2];
+    int64_t from = 0, hours = h_test_scale_small() ? 24 : 72, to;
+    int n, k = 0;
+
+    assert_int_equal(timefmt_parse_iso(START, &from), 0);
+    to = from + hours * XINC_SLOT_MS - 2 * XINC_SLOT_MS; /* laundering runs take long */
+    n = xincident_schedule(7, from + XINC_OWNER_MAX_MS, to, all, MAX_X * 2);
+    assert_true(n <= MAX_X * 2);
+    for (int i = 0; i < n; i++)
+        if (all[i].kind == XINC_TAKEOVER && k < MAX_X)
+            x[k++] = all[i];
+    return k;
+}
+
+static cJSON *incident_at(int port, const char *id, long *status)
+{
+    char path[96];
+
+    snprintf(path, sizeof path, "/incidents/%.36s", id);
+    return h_http_get_json(port, path, status);
+}
+
+static void test_services_apart_agree_on_takeovers_and_the_gateway_lists_each_once(void **state)
+{
+    struct xinc x[MAX_X];
+    struct proc *tx, *au, gw;
+    char url[2][64];
+    int n = takeovers(x), in_auth = 0;
+    bool both[MAX_X] = { false };
+    cJSON *list;
+
+    (void)state;
+    assert_true(n >= 2);
+    tx = start("transaction-service", 0);
+    au = start("auth-service", 1);
+    for (int i = 0; i < n; i++) {
+        long sa = 0, st = 0;
+        cJSON *a = incident_at(au->port, x[i].id, &sa), *t = incident_at(tx->port, x[i].id, &st);
+        const cJSON *ev, *e;
+        const char *cust = NULL;
+        int64_t login = 0, prev = 0;
+        int k = 0;
+
+        /* the transaction part always; auth's unless the owner was flying */
+        assert_int_equal(st, 200);
+        if (sa == 200) {
+            in_auth++;
+            assert_int_equal(h_jnum(a, "event_count"), 1);
+            assert_string_equal(h_jstr(a, "type"), "unusual_location");
+            assert_string_equal(h_jstr(a, "origin"), "generated");
+            e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(a, "events"), 0);
+            assert_string_equal(h_jstr(e, "result"), "success");
+            assert_string_equal(h_jstr(e, "incident_id"), x[i].id);
+            login = ms_of(e, "timestamp");
+            assert_true(login >= x[i].start_ms && login < x[i].start_ms + LATE_MS);
+            cust = h_jstr(e, "customer_id");
+        }
+        assert_string_equal(h_jstr(t, "origin"), "generated");
+        ev = cJSON_GetObjectItemCaseSensitive(t, "events");
+        assert_true(cJSON_GetArraySize(ev) >= 3 && cJSON_GetArraySize(ev) <= 6);
+        cJSON_ArrayForEach(e, ev) {
+            int64_t ts = ms_of(e, "timestamp");
+
+            assert_string_equal(h_jstr(e, "incident_id"), x[i].id);
+            if (k++ == 0) {
+                int64_t due = xincident_followup_ms(&x[i]);
+
+                assert_true(ts >= due && ts < due + LATE_MS);
+                if (login) { /* 2-10 minutes after the login */
+                    assert_true(ts - login >= XINC_LAG_MIN_MS - LATE_MS);
+                    assert_true(ts - login <= XINC_LAG_MAX_MS);
+                }
+            }
+            assert_true(ts >= prev);
+            prev = ts;
+            /* one customer: the auth user's */
+            if (cust)
+                assert_string_equal(h_jstr(e, "customer_id"), cust);
+            cust = h_jstr(e, "customer_id");
+        }
+        both[i] = sa == 200;
+        cJSON_Delete(a);
+        cJSON_Delete(t);
+    }
+    print_message("%d takeovers scheduled; %d in both services\n", n, in_auth);
+    assert_true(in_auth * 10 >= n * 8); /* owners are rarely in the air */
+
+    /* the gateway: each takeover once, both sources, all its events */
+    snprintf(url[0], sizeof url[0], "http://127.0.0.1:%d", tx->port);
+    snprintf(url[1], sizeof url[1], "http://127.0.0.1:%d", au->port);
+    h_proc_init(&gw, "gw");
+    assert_int_equal(h_proc_start_gateway_urls(&gw, url[0], url[1], NO_UPSTREAM_URL, NULL, NULL),
+                     0);
+    list = h_get_json(gw.port, "/incidents?limit=1000");
+    assert_true(h_jnum(list, "count") < 1000); /* all of them */
+    for (int i = 0; i < n; i++) {
+        const cJSON *it, *src;
+        int seen = 0;
+        long status = 0;
+        cJSON *one;
+
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "incidents")) {
+            if (strcmp(h_jstr(it, "incident_id"), x[i].id) != 0)
+                continue;
+            seen++;
+            src = cJSON_GetObjectItemCaseSensitive(it, "sources");
+            assert_int_equal(cJSON_GetArraySize(src), both[i] ? 2 : 1);
+            if (both[i]) {
+                assert_string_equal(cJSON_GetArrayItem(src, 0)->valuestring, "auth-service");
+                assert_string_equal(cJSON_GetArrayItem(src, 1)->valuestring,
+                                    "transaction-service");
+                assert_string_equal(h_jstr(it, "type"), "unusual_location");
+            }
+        }
+        assert_int_equal(seen, 1);
+        one = incident_at(gw.port, x[i].id, &status);
+        assert_int_equal(status, 200);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(one, "sources")),
+                         both[i] ? 2 : 1);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(one, "events")),
+                         h_jnum(one, "event_count"));
+        cJSON_Delete(one);
+    }
+    cJSON_Delete(list);
+    h_proc_stop(&gw, NULL);
+    h_proc_cleanup(&gw);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, h_procs_setup, h_procs_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_services_apart_agree_on_takeovers_and_the_gateway_lists_each_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
