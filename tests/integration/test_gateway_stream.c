@@ -397,7 +397,13 @@ static void test_rss_stays_flat_with_slow_readers(void **state)
     r2 = rss_kib(gw.pid);
     print_message("%d readers not reading: RSS %ld KiB, 7 s later %ld KiB\n", N, r1, r2);
     assert_true(r1 > 0 && r2 > 0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* shadow memory and ASan's quarantine of freed blocks: RSS says
+     * nothing here (90 MB in 7 s under ASan); the plain suite holds it */
+    print_message("sanitized build: RSS growth not judged\n");
+#else
     assert_true(r2 - r1 < 2048);
+#endif
     for (int i = 0; i < N; i++)
         h_sse_close(&s[i]);
     stop_gateway(&gw);
