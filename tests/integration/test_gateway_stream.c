@@ -410,7 +410,7 @@ static void test_rss_stays_flat_with_slow_readers(void **state)
 }
 
 /* SIGTERM ends the open streams (reading and stalled ones) and the
- * gateway exits 0 within 2 s. */
+ * gateway exits 0 within 2 s (6 s in the sanitizer suites). */
 static void test_sigterm_with_streams_open_exits_0_promptly(void **state)
 {
     enum { N = 20 };
@@ -431,7 +431,11 @@ static void test_sigterm_with_streams_open_exits_0_promptly(void **state)
     status = h_proc_stop(&gw, &ms);
     print_message("stopped with %d streams open in %ld ms\n", N, ms);
     assert_int_equal(status, 0);
-    assert_true(ms < 2000);
+    /* the drain's 1 s for the stalled ones, and the rest; a sanitized
+     * gateway beside another sanitized suite gets more (2068 ms seen
+     * under TSan) */
+    if (ms >= (h_test_scale_small() ? 6000 : 2000))
+        fail_msg("stopped after %ld ms with %d streams open", ms, N);
     for (int i = 0; i < N; i++)
         h_sse_close(&s[i]);
     h_proc_cleanup(&gw);
