@@ -73,6 +73,9 @@ void h_proc_cleanup(struct proc *p);
  * by their SigBlk line in /proc; *nthreads says how many of those threads
  * were read. -1 if none could be read. */
 int h_proc_threads_taking(pid_t pid, int sig, int *nthreads);
+/* VmRSS and VmHWM (its peak) of pid in KiB, from /proc (either pointer may
+ * be NULL; a value not found is -1). -1 if the process is gone. */
+int h_proc_mem_kib(pid_t pid, long *rss, long *hwm);
 
 /* Daemon slots for a test program. They live here, not on a test's
  * stack, so the teardown can stop and remove them when an assertion ends

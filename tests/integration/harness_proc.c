@@ -461,3 +461,27 @@ void h_proc_finish(struct proc *p)
     h_proc_cleanup(p);
     p->dir[0] = '\0';
 }
+
+int h_proc_mem_kib(pid_t pid, long *rss, long *hwm)
+{
+    char path[64], line[256];
+    long r = -1, h = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "VmRSS:", 6) == 0 && !h_num_at(line + 6, &r))
+            r = -1;
+        else if (strncmp(line, "VmHWM:", 6) == 0 && !h_num_at(line + 6, &h))
+            h = -1;
+    }
+    fclose(f);
+    if (rss)
+        *rss = r;
+    if (hwm)
+        *hwm = h;
+    return 0;
+}

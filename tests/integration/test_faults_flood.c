@@ -160,21 +160,12 @@ static long probes_within(int port, const char *beside, bool timed)
     return worst;
 }
 
+/* VmRSS of pid in KiB, -1 if gone or not found. */
 static long rss_kib(pid_t pid)
 {
-    char path[64], line[256];
     long kib = -1;
-    FILE *f;
 
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0 && !h_num_at(line + 6, &kib))
-            kib = -1;
-    fclose(f);
-    return kib;
+    return h_proc_mem_kib(pid, &kib, NULL) == 0 ? kib : -1;
 }
 
 /* The "connections" member of GET /metrics (caller deletes the tree in

@@ -403,21 +403,8 @@ static void env_start(void)
 /* VmRSS and VmHWM (peak) of a process, in kB. */
 static void rss_kb(pid_t pid, long *rss, long *hwm)
 {
-    char path[64], line[256];
-    FILE *f;
-
-    *rss = *hwm = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
+    if (h_proc_mem_kib(pid, rss, hwm) != 0)
         fail_msg("the gateway (pid %d) is gone", (int)pid);
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "VmRSS:", 6) == 0 && !h_num_at(line + 6, rss))
-            *rss = -1;
-        else if (strncmp(line, "VmHWM:", 6) == 0 && !h_num_at(line + 6, hwm))
-            *hwm = -1;
-    }
-    fclose(f);
 }
 
 /* While the bad upstream misbehaves: the gateway answers fast, the other

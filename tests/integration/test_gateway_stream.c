@@ -109,21 +109,12 @@ static void wait_gseq(int port, long long min)
     fail_msg("the gateway did not reach gateway_sequence %lld", min);
 }
 
+/* VmRSS of pid in KiB, -1 if gone or not found. */
 static long rss_kib(pid_t pid)
 {
-    char path[64], line[256];
     long kib = -1;
-    FILE *f;
 
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0 && !h_num_at(line + 6, &kib))
-            kib = -1;
-    fclose(f);
-    return kib;
+    return h_proc_mem_kib(pid, &kib, NULL) == 0 ? kib : -1;
 }
 
 /* Every event /events has, in order, byte for byte, with id =
