@@ -917,7 +917,7 @@ static const struct cfg_key *runtime_key(const char *name, enum bm_svc svc)
 /* The sum of svc's set <type>_rate values. */
 static double explicit_rate_sum(const struct bm_config *c, enum bm_svc svc)
 {
-    int n = svc < SVC_GATEWAY ? svc_info(svc)->nanomaly_types : 0;
+    int n = svc < SVC_GATEWAY ? svc_info(svc)->nrated_types : 0;
     double sum = 0.0;
 
     for (int i = 0; i < n && i < GEN_MAX_TYPES; i++)
@@ -928,7 +928,7 @@ static double explicit_rate_sum(const struct bm_config *c, enum bm_svc svc)
 
 int cfg_type_rates(const struct bm_config *c, enum bm_svc svc, double *out)
 {
-    int n = svc < SVC_GATEWAY ? svc_info(svc)->nanomaly_types : 0, unset = 0;
+    int n = svc < SVC_GATEWAY ? svc_info(svc)->nrated_types : 0, unset = 0;
     double left;
 
     if (n > GEN_MAX_TYPES)

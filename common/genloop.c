@@ -245,7 +245,7 @@ static enum bm_rc load_one(void *ud, const struct db_injection *in)
     struct genloop *g = ud;
 
     if (g->pending.n == INJECT_MAX || in->inj.type < 0 ||
-        in->inj.type >= svc_info(g->def->svc)->nanomaly_types)
+        in->inj.type >= svc_info(g->def->svc)->nrated_types)
         return BM_OK; /* not written by this binary: left alone */
     pending_add(&g->pending, in);
     return BM_OK;

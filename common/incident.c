@@ -266,3 +266,15 @@ void inc_commit(const struct inc_ops *ops, const struct inc_state *st,
     *st->last_us = t_us;
     inc_apply(st->slots, ops->slot_size, st->n_active, c->op, c->in);
 }
+
+bool inc_free_for_part(const struct inc_state *st, bool due, int64_t t_us)
+{
+    int64_t top_next_us;
+
+    if (due)
+        return false;
+    if (*st->n_active == 0)
+        return true;
+    memcpy(&top_next_us, st->slots, sizeof top_next_us); /* a slot begins with next_us */
+    return top_next_us > t_us;
+}

@@ -183,6 +183,11 @@ enum bm_rc inc_drive(const struct inc_ops *ops, void *svc, const struct inc_stat
  * start now: the table is full, or a single event cannot be placed. */
 void inc_inject(const struct inc_ops *ops, void *svc, const struct inc_state *st,
                 struct inc_call *c, const struct gen_inject *inj, int64_t t_us, bool *taken);
+/* Whether the event at t_us may carry an event of a cross-service part
+ * (xincident.h): no anomaly is due (due, from inc_begin) and no
+ * incident's step is due, so such a part never delays the service's own
+ * incidents. */
+bool inc_free_for_part(const struct inc_state *st, bool due, int64_t t_us);
 /* Writes the call back into st and r, once its event is out. */
 void inc_commit(const struct inc_ops *ops, const struct inc_state *st,
                 const struct inc_call *c, int64_t t_us, struct rng *r);

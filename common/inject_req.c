@@ -111,3 +111,14 @@ enum bm_rc inject_req_target(const cJSON *target, const char *key, const char **
     }
     return BM_OK;
 }
+
+enum bm_rc inject_req_no_type(const char *type, struct api_fail *f)
+{
+    if (strcmp(type, "cascade_failure") == 0)
+        api_fail_set(f, API_BAD_VALUE, "type",
+                     "cascade_failure is injected on monitoring-service; this service shows "
+                     "its part of the scheduled cascades only");
+    else
+        api_fail_set(f, API_BAD_VALUE, "type", "no such anomaly type");
+    return BM_EINVAL;
+}

@@ -34,5 +34,9 @@ enum bm_rc inject_req_size(int64_t size, int lo, int hi, int usual, int *out,
  * member key (NULL: none); *val is it, or NULL when absent. */
 enum bm_rc inject_req_target(const struct cJSON *target, const char *key, const char **val,
                              struct api_fail *f) BM_WUR;
+/* For inject_check: a type the service cannot inject (422 naming type);
+ * returns BM_EINVAL. A cross-service cascade's label (cascade_failure on
+ * transactions and auth) says where it is injected. */
+enum bm_rc inject_req_no_type(const char *type, struct api_fail *f);
 
 #endif

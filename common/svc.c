@@ -5,11 +5,14 @@
 
 #include "gen.h"
 
+/* A service's rated types first (gen_params.weights order), then the
+ * labels no rate schedules: transactions' and auth's part of a
+ * cross-service cascade (xincident.h). */
 static const char *const txn_types[] = {
-    "suspicious_high_amount", "fraud_pattern", "money_laundering",
+    "suspicious_high_amount", "fraud_pattern", "money_laundering", "cascade_failure",
 };
 static const char *const auth_types[] = {
-    "brute_force", "credential_stuffing", "unusual_location",
+    "brute_force", "credential_stuffing", "unusual_location", "cascade_failure",
 };
 static const char *const mon_types[] = {
     "high_cpu", "high_memory", "high_disk", "cascade_failure",
@@ -25,22 +28,23 @@ _Static_assert(NTYPES(mon_types) <= GEN_MAX_TYPES, "more anomaly types than GEN_
 static const struct svc_info table[SVC_COUNT] = {
     [SVC_TRANSACTION] = { "transaction-service", "transaction", 8081, SVC_TXN_EVENTS_PATH,
                           "transaction_id", txn_types, NTYPES(txn_types),
+                          NTYPES(txn_types) - 1,
                           "transaction_id,timestamp,sequence,customer_id,customer_segment,"
                           "account_id,counterparty_account,merchant_id,merchant_category,"
                           "amount,currency,transaction_type,channel,location.country,"
                           "location.city,status,processing_time_ms,risk_score,"
                           EVENT_TAIL_COLUMNS },
     [SVC_AUTH] = { "auth-service", "auth", 8082, SVC_AUTH_EVENTS_PATH, "event_id", auth_types,
-                   NTYPES(auth_types),
+                   NTYPES(auth_types), NTYPES(auth_types) - 1,
                    "event_id,timestamp,sequence,customer_id,username,result,failure_reason,"
                    "auth_method,ip_address,location.country,location.city,location.latitude,"
                    "location.longitude,device.fingerprint,device.type,device.os,risk_score,"
                    EVENT_TAIL_COLUMNS },
     [SVC_MONITORING] = { "monitoring-service", "monitoring", 8083, SVC_MON_EVENTS_PATH,
-                         "event_id", mon_types, NTYPES(mon_types),
+                         "event_id", mon_types, NTYPES(mon_types), NTYPES(mon_types),
                          "event_id,timestamp,sequence,service,host,metric_name,metric_value,"
                          "unit,severity," EVENT_TAIL_COLUMNS },
-    [SVC_GATEWAY] = { "api-gateway", "gateway", 8080, NULL, NULL, NULL, 0, NULL },
+    [SVC_GATEWAY] = { "api-gateway", "gateway", 8080, NULL, NULL, NULL, 0, 0, NULL },
 };
 
 const struct svc_info *svc_info(enum bm_svc s)
@@ -89,6 +93,14 @@ bool svc_filter_takes(const char *filter, enum bm_svc s, int type)
 bool svc_type_or_group(enum bm_svc s, const char *name)
 {
     return svc_anomaly_index(s, name) >= 0 || svc_type_group(s, name) != NULL;
+}
+
+bool svc_type_first_of(enum bm_svc s, const char *type)
+{
+    for (int s2 = 0; s2 < (int)s; s2++)
+        if (svc_anomaly_index((enum bm_svc)s2, type) >= 0)
+            return false;
+    return svc_anomaly_index(s, type) >= 0;
 }
 
 int svc_anomaly_index(enum bm_svc s, const char *type)

@@ -29,8 +29,12 @@ struct svc_info {
     uint16_t port;           /* default listening port */
     const char *events_path; /* "/transactions/events"; NULL for the gateway */
     const char *id_field;    /* "transaction_id": an event's unique id; NULL for the gateway */
-    const char *const *anomaly_types; /* in gen_params.weights order */
+    const char *const *anomaly_types; /* its labels: filters, counters, scoring */
     int nanomaly_types;
+    /* The first nrated_types of them have rates (<type>_rate, in
+     * gen_params.weights order) and can be injected; the rest only a
+     * cross-service incident's part carries (xincident.h). */
+    int nrated_types;
     /* The CSV header row of its events (the encoder's fixed key order,
      * nested objects as location.city), without CRLF; NULL for the gateway.
      * test_evfmt checks it against each encoder. */
@@ -45,6 +49,10 @@ enum bm_svc svc_by_name(const char *name, size_t len);
 
 /* Index of type among svc's anomaly types, -1 if it is none of them. */
 int svc_anomaly_index(enum bm_svc s, const char *type);
+/* Whether s is the first source with a type called type: maps by type
+ * name across the services (the gateway's) list cascade_failure, a type
+ * of three, once. */
+bool svc_type_first_of(enum bm_svc s, const char *type);
 
 /* A name the seed's documents use for several of a service's types
  * (resource_exhaustion: high_cpu, high_memory and high_disk), accepted

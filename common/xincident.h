@@ -97,6 +97,39 @@ enum bm_rc xincident_customer_nums(uint64_t seed, uint32_t *out) BM_WUR;
 extern const char *const xincident_origins[XINC_N_ORIGINS];
 int xincident_cascade_origin(const struct xinc *x);
 int64_t xincident_cascade_end_ms(const struct xinc *x);
+/* The services a cascade reaches beyond monitoring, by origin (a bit per
+ * XINC_HIT_*): the callers of the origin in monitoring's estate
+ * (services/monitoring/model.c; test_mon_model checks the two agree).
+ * core-database and redis-cache: auth and transactions; kafka and
+ * fraud-scoring: transactions. */
+#define XINC_HIT_AUTH 1u
+#define XINC_HIT_TXN  2u
+extern const unsigned xincident_cascade_hits[XINC_N_ORIGINS];
+/* A cascade's part in a service it hits: n events (n_min..n_max, from the
+ * id and the service's bit) planned in the window, the first
+ * XINC_PART_DELAY_MS after the start, spread to its end in increasing
+ * time. The service may leave any of them out but the last, which
+ * closes the incident: it is owed from its planned time until the
+ * service has emitted it, which it records as the part's slot + 1 in
+ * `done` (xincident_part_done): every slot below done is settled.
+ *
+ * The event at t_us (after one at last_us) may carry: the last, while it
+ * is owed (its slot, t's or the one before, is not below done);
+ * else the k-th, the latest planned in (last_us, t_us]. None when
+ * last_us is 0. */
+#define XINC_PART_DELAY_MS (20LL * 1000)
+struct xinc_part {
+    struct xinc x;
+    int k; /* 0 .. n - 1 */
+    int n;
+};
+bool xincident_cascade_part(uint64_t seed, unsigned hit, int n_min, int n_max, uint32_t done,
+                            int64_t last_us, int64_t t_us, struct xinc_part *out);
+/* What a service keeps once it emitted a part's last event. */
+uint32_t xincident_part_done(const struct xinc_part *p);
+/* What it keeps at its stream's first event, at t_us: the parts whose
+ * last is planned before it are settled (none of theirs is owed). */
+uint32_t xincident_part_start(uint64_t seed, unsigned hit, int n_min, int n_max, int64_t t_us);
 /* The slot of simulated time t_ms (floor division). */
 int64_t xincident_slot_of(int64_t t_ms);
 

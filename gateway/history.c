@@ -114,12 +114,25 @@ enum bm_rc gw_history_json(struct gw_history *h, int64_t now_ms, struct buf *out
         rc = put_per_service(out, "anomalies", h->anomalies, sec_slot(h->sec));
     if (rc == BM_OK)
         rc = buf_puts(out, ",\"anomalies_by_type\":{");
+    /* by name: cascade_failure is a type of three services */
     for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++) {
         const struct svc_info *info = svc_info((enum bm_svc)s);
-        for (int t = 0; t < info->nanomaly_types && rc == BM_OK; t++, first = 0) {
-            rc = buf_printf(out, "%s\"%s\":", first ? "" : ",", info->anomaly_types[t]);
+        for (int t = 0; t < info->nanomaly_types && rc == BM_OK; t++) {
+            const char *name = info->anomaly_types[t];
+            uint32_t sum[GW_HIST_MINS];
+
+            if (!svc_type_first_of((enum bm_svc)s, name))
+                continue;
+            memcpy(sum, h->by_type[s][t], sizeof sum);
+            for (int s2 = s + 1; s2 < SVC_NSOURCES; s2++) {
+                int k = svc_anomaly_index((enum bm_svc)s2, name);
+                for (int m = 0; k >= 0 && m < GW_HIST_MINS; m++)
+                    sum[m] += h->by_type[s2][k][m];
+            }
+            rc = buf_printf(out, "%s\"%s\":", first ? "" : ",", name);
             if (rc == BM_OK)
-                rc = put_ring(out, h->by_type[s][t], GW_HIST_MINS, min_slot(h->min));
+                rc = put_ring(out, sum, GW_HIST_MINS, min_slot(h->min));
+            first = 0;
         }
     }
     return rc == BM_OK ? buf_puts(out, "}}") : rc;

@@ -117,11 +117,23 @@ enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
                     (unsigned long long)total, (unsigned long long)anomalies, a->buf.n,
                     a->buf.bytes,
                     (unsigned long long)a->buf.last_gseq);
+    /* by name: cascade_failure is a type of three services */
     for (int s = 0, first = 1; s < SVC_NSOURCES && rc == BM_OK; s++) {
         const struct svc_info *info = svc_info((enum bm_svc)s);
-        for (int i = 0; i < info->nanomaly_types && rc == BM_OK; i++, first = 0)
-            rc = buf_printf(out, "%s\"%s\":%llu", first ? "" : ",", info->anomaly_types[i],
-                            (unsigned long long)a->svc[s].by_type[i]);
+        for (int i = 0; i < info->nanomaly_types && rc == BM_OK; i++) {
+            const char *name = info->anomaly_types[i];
+            uint64_t n = 0;
+
+            if (!svc_type_first_of((enum bm_svc)s, name))
+                continue;
+            for (int s2 = s; s2 < SVC_NSOURCES; s2++) {
+                int k = svc_anomaly_index((enum bm_svc)s2, name);
+                n += k >= 0 ? a->svc[s2].by_type[k] : 0;
+            }
+            rc = buf_printf(out, "%s\"%s\":%llu", first ? "" : ",", name,
+                            (unsigned long long)n);
+            first = 0;
+        }
     }
     if (rc == BM_OK)
         rc = buf_puts(out, "},\"services\":{");

@@ -21,10 +21,15 @@ enum auth_anomaly {
     AUTH_A_BRUTE_FORCE, /* "brute_force" */
     AUTH_A_STUFFING,    /* "credential_stuffing" */
     AUTH_A_LOCATION,    /* "unusual_location" */
-    AUTH_A_COUNT
+    AUTH_A_COUNT,       /* the types the rate settings schedule */
+    /* a label only a cross-service cascade's part carries (xincident.h):
+     * no rate of its own */
+    AUTH_A_CASCADE = AUTH_A_COUNT, /* "cascade_failure" */
+    AUTH_A_LABELS
 };
-/* Indexed by enum auth_anomaly; also the order of gen_params.weights. */
-extern const char *const auth_anomaly_names[AUTH_A_COUNT];
+/* Indexed by enum auth_anomaly; the first AUTH_A_COUNT are also the order
+ * of gen_params.weights. */
+extern const char *const auth_anomaly_names[AUTH_A_LABELS];
 
 enum auth_method { AUTH_M_PASSWORD, AUTH_M_MFA, AUTH_M_BIOMETRIC, AUTH_M_COUNT };
 extern const char *const auth_method_names[AUTH_M_COUNT];
@@ -36,6 +41,7 @@ enum auth_reason {
     AUTH_R_BIOMETRIC_FAILED,
     AUTH_R_ACCOUNT_LOCKED,
     AUTH_R_UNKNOWN_USER,
+    AUTH_R_UNAVAILABLE, /* a backend down: a cascade's part only */
     AUTH_R_COUNT
 };
 extern const char *const auth_reason_names[AUTH_R_COUNT];
@@ -110,7 +116,9 @@ struct auth_state {
     /* Steps still to come of the incidents in flight, per type: a new
      * incident's type is picked as if they were out already. */
     uint32_t pending[AUTH_A_COUNT];
-    uint32_t zero; /* padding, kept 0 */
+    /* the cascade part whose last event is out (xincident_part_done), in
+     * what was padding: the layout and version are unchanged */
+    uint32_t xdone;
     /* Users with a normal failure from their home [0] or office [1]
      * address in the 40-second bucket fail_bucket: at most one each, so
      * normal traffic never shows ten from one address in five minutes.

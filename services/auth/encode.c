@@ -7,13 +7,13 @@
 #include "risk.h"
 #include "str.h"
 
-const char *const auth_anomaly_names[AUTH_A_COUNT] = {
-    "brute_force", "credential_stuffing", "unusual_location",
+const char *const auth_anomaly_names[AUTH_A_LABELS] = {
+    "brute_force", "credential_stuffing", "unusual_location", "cascade_failure",
 };
 const char *const auth_method_names[AUTH_M_COUNT] = { "password", "mfa", "biometric" };
 const char *const auth_reason_names[AUTH_R_COUNT] = {
     "invalid_password", "expired_password", "mfa_failed", "biometric_failed",
-    "account_locked",   "unknown_user",
+    "account_locked",   "unknown_user",     "service_unavailable",
 };
 const char *const auth_device_names[AUTH_D_COUNT] = { "desktop", "mobile", "tablet" };
 

@@ -941,6 +941,33 @@ static bool xinc_takeover(const struct auth_model *m, const struct xinc *x, stru
     return true;
 }
 
+/* An infrastructure cascade's auth part (xincident.h), when its origin is
+ * one auth calls (the database or the cache): CASCADE_PART_* logins of
+ * ordinary users, each from where the user is, fail with
+ * service_unavailable (no normal failure has that reason), under the
+ * cascade's shared id. Not remembered as the user's failure or login (the
+ * rules look past anomalous events). None while the anomaly rate in force
+ * is 0; like the transactions' part, it comes on top of anomaly_rate.
+ * One is left out where the service's own incidents need the event
+ * (inc_free_for_part); its last waits for a free event instead. */
+#define CASCADE_PART_MIN 5
+#define CASCADE_PART_MAX 12
+
+static void cascade_event(const struct auth_model *m, const struct auth_state *st,
+                          const struct gen_params *p, struct rng *r, int64_t t_us,
+                          const struct xinc_part *xp, struct auth_rec *e, struct auth_features *f,
+                          struct side *sd)
+{
+    normal_event(m, st, p, r, t_us, -1, e, f, sd);
+    e->failure = true;
+    e->reason = AUTH_R_UNAVAILABLE;
+    f->failure = true;
+    sd->fail_user = -1;
+    sd->seen_user = -1;
+    e->anomaly = AUTH_A_CASCADE;
+    memcpy(e->incident_id, xp->x.id, sizeof e->incident_id);
+}
+
 /* ---- the next event ---- */
 
 _Static_assert(sizeof(struct auth_incident) == 32, "struct auth_incident has padding");
@@ -963,9 +990,10 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     struct auth_call x = { .m = m, .st = st, .e = &e, .f = &f };
     double w[AUTH_A_COUNT];
     struct xinc xi;
+    struct xinc_part xp;
     enum bm_rc rc;
     int xpart;
-    bool due, taken = false;
+    bool due, taken = false, cascade = false;
 
     if (!auth_state_valid(st))
         return BM_ESTATE;
@@ -982,6 +1010,14 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
         xpart = 0;
     if (xpart == 2)
         anom_emitted(&c.sched, AUTH_A_LOCATION);
+    if (!xpart && c.rate > 0.0 &&
+        xincident_cascade_part(m->seed, XINC_HIT_AUTH, CASCADE_PART_MIN, CASCADE_PART_MAX,
+                               st->xdone, st->last_us, t_us, &xp) &&
+        inc_free_for_part(&view, due, t_us)) {
+        cascade_event(m, st, p, &c.r, t_us, &xp, &e, &f, &side);
+        cascade = true;
+        xpart = 3;
+    }
     if (p->inject && !xpart)
         inc_inject(&auth_incidents, &x, &view, &c, p->inject, t_us, &taken);
     if (!taken && !xpart) {
@@ -998,6 +1034,11 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     rc = auth_rec_encode(&e, ev->json);
     if (rc != BM_OK) /* as if this call never happened */
         return rc;
+    if (st->last_us == 0) /* the stream's first event */
+        st->xdone = xincident_part_start(m->seed, XINC_HIT_AUTH, CASCADE_PART_MIN,
+                                         CASCADE_PART_MAX, t_us);
+    else if (cascade && xp.k == xp.n - 1)
+        st->xdone = xincident_part_done(&xp);
     commit(st, &view, &c, &in, &side, t_us, r);
     auth_rec_detail(&e, &st->out);
     ev->ts_ms = e.ts_ms;
@@ -1010,7 +1051,8 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
      * event's own id (its JSON's incident_id stays null). */
     if (e.anomaly >= 0 && e.incident_id[0]) {
         memcpy(ev->incident_id, e.incident_id, sizeof ev->incident_id);
-        ev->incident_open = c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
+        ev->incident_open =
+            cascade ? xp.k < xp.n - 1 : c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
     } else if (e.anomaly >= 0) {
         memcpy(ev->incident_id, e.id, sizeof ev->incident_id);
     }

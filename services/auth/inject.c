@@ -45,7 +45,6 @@ enum bm_rc auth_inject_check(const void *model, const char *type, const struct c
             return BM_EINVAL;
         return inject_req_target(target, NULL, &user, f);
     default:
-        api_fail_set(f, API_BAD_VALUE, "type", "no such anomaly type");
-        return BM_EINVAL;
+        return inject_req_no_type(type, f);
     }
 }

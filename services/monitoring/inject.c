@@ -75,10 +75,8 @@ enum bm_rc mon_inject_check(const void *model, const char *type, const struct cJ
     (void)model;
     for (t = 0; t < MON_A_COUNT && strcmp(type, mon_anomaly_names[t]) != 0; t++)
         ;
-    if (t == MON_A_COUNT) {
-        api_fail_set(f, API_BAD_VALUE, "type", "no such anomaly type");
-        return BM_EINVAL;
-    }
+    if (t == MON_A_COUNT)
+        return inject_req_no_type(type, f);
     sz = &mon_inject_sizes[t];
     inj->type = t;
     if (inject_req_size(size, sz->lo, sz->hi, sz->usual, &inj->size, f) != BM_OK ||

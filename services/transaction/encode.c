@@ -3,8 +3,8 @@
 #include "jw.h"
 #include "txn_internal.h"
 
-const char *const txn_anomaly_names[TXN_A_COUNT] = {
-    "suspicious_high_amount", "fraud_pattern", "money_laundering",
+const char *const txn_anomaly_names[TXN_A_LABELS] = {
+    "suspicious_high_amount", "fraud_pattern", "money_laundering", "cascade_failure",
 };
 const char *const txn_type_names[TXN_T_COUNT] = {
     "purchase", "transfer", "withdrawal", "deposit",

@@ -719,6 +719,36 @@ static bool scheduled_part(const struct txn_model *m, const struct txn_state *st
     return true;
 }
 
+/* The transaction part of an infrastructure cascade (xincident.h) whose
+ * origin transactions call (all four: the database, the cache, the queue,
+ * the fraud scorer): XINC_PART sized, its k-th event due at t_us. The
+ * event is an ordinary customer's transaction caught by the outage:
+ * TXN_CASCADE_MIN_MS..MAX_MS to process (no normal one takes over
+ * TXN_PROC_MAX_MS), then declined (seven in ten) or approved late. None
+ * while the anomaly rate in force is 0. Like an injection, and unlike a
+ * takeover's part, it comes on top of anomaly_rate: the cascade is
+ * monitoring's anomaly, this its effect here. An event of it is left out
+ * where the service's own incidents need the event (inc_free_for_part);
+ * its last waits for a free event instead (xincident.h). */
+#define CASCADE_PART_MIN 6
+#define CASCADE_PART_MAX 16
+
+static bool cascade_part(const struct txn_model *m, const struct txn_state *st,
+                         const struct inc_state *view, double rate, bool due, int64_t t_us,
+                         struct xinc_part *xp)
+{
+    return rate > 0.0 &&
+           xincident_cascade_part(m->seed, XINC_HIT_TXN, CASCADE_PART_MIN, CASCADE_PART_MAX,
+                                  st->xdone, st->last_us, t_us, xp) &&
+           inc_free_for_part(view, due, t_us);
+}
+
+static void cascade_outcome(struct rng *r, struct txn_rec *e)
+{
+    e->proc_ms = rng_range(r, TXN_CASCADE_MIN_MS, TXN_CASCADE_MAX_MS);
+    e->status = rng_chance(r, 0.7) ? TXN_ST_DECLINED : TXN_ST_APPROVED;
+}
+
 enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
                         const struct gen_params *p, struct rng *r,
                         int64_t t_us, uint64_t seq, struct gen_event *ev)
@@ -732,8 +762,9 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     double w[TXN_A_COUNT];
     int64_t t_ms = timefmt_ms_of_us(t_us);
     struct gen_inject sched;
+    struct xinc_part xp;
     enum bm_rc rc;
-    bool due, taken = false, sched_taken = false;
+    bool due, taken = false, sched_taken = false, cascade;
 
     if (st->version != TXN_STATE_VERSION || st->n_active > TXN_MAX_ACTIVE ||
         !anom_valid(&st->sched, TXN_A_COUNT))
@@ -743,8 +774,15 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     e.anomaly = -1;
     due = inc_begin(&c, &view, &in, r, p->anomaly_rate, p->weights, TXN_A_COUNT, w, t_us);
     rng_uuid4(&c.r, e.id);
-    /* a cross-service incident's part first: an injection waits an event */
-    if (scheduled_part(m, st, w, c.rate, t_us, &sched)) {
+    /* a cross-service incident's part first: an injection waits an event,
+     * an anomaly due stays owed */
+    cascade = cascade_part(m, st, &view, c.rate, due, t_us, &xp);
+    if (cascade) {
+        normal_event(m, &c.r, t_ms, &e, &f);
+        e.anomaly = TXN_A_CASCADE;
+        memcpy(e.incident_id, xp.x.id, sizeof e.incident_id);
+        sched_taken = true;
+    } else if (scheduled_part(m, st, w, c.rate, t_us, &sched)) {
         inc_inject(&txn_incidents, &x, &view, &c, &sched, t_us, &sched_taken);
         if (sched_taken)
             anom_emitted(&c.sched, c.anomaly);
@@ -761,9 +799,16 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     e.ts_ms = t_ms;
     e.seq = seq;
     txn_assess(&f, &e, &c.r);
+    if (cascade)
+        cascade_outcome(&c.r, &e);
     rc = txn_rec_encode(&e, ev->json);
     if (rc != BM_OK) /* as if this call never happened */
         return rc;
+    if (st->last_us == 0) /* the stream's first event */
+        st->xdone =
+            xincident_part_start(m->seed, XINC_HIT_TXN, CASCADE_PART_MIN, CASCADE_PART_MAX, t_us);
+    else if (cascade && xp.k == xp.n - 1)
+        st->xdone = xincident_part_done(&xp);
     inc_commit(&txn_incidents, &view, &c, t_us, r);
     ev->ts_ms = t_ms;
     ev->seq = seq;
@@ -774,7 +819,8 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
      * event's own id (its JSON's incident_id stays null). */
     if (e.anomaly >= 0 && e.incident_id[0]) {
         memcpy(ev->incident_id, e.incident_id, sizeof ev->incident_id);
-        ev->incident_open = c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
+        ev->incident_open =
+            cascade ? xp.k < xp.n - 1 : c.op == INC_PUSH || c.op == INC_REPLACE_TOP;
     } else if (e.anomaly >= 0) {
         memcpy(ev->incident_id, e.id, sizeof ev->incident_id);
     }

@@ -18,10 +18,8 @@ enum bm_rc txn_inject_check(const void *model, const char *type, const struct cJ
 
     for (t = 0; t < TXN_A_COUNT && strcmp(type, txn_anomaly_names[t]) != 0; t++)
         ;
-    if (t == TXN_A_COUNT) {
-        api_fail_set(f, API_BAD_VALUE, "type", "no such anomaly type");
-        return BM_EINVAL;
-    }
+    if (t == TXN_A_COUNT)
+        return inject_req_no_type(type, f);
     inj->type = t;
     if (inject_req_size(size, t == TXN_A_HIGH_AMOUNT ? 1 : FRAUD_MIN,
                         t == TXN_A_HIGH_AMOUNT ? 1 : TXN_MAX_INCIDENT,

@@ -63,5 +63,5 @@ void txn_assess(const struct txn_features *f, struct txn_rec *e, struct rng *r)
     ms = chan_ms[e->channel] * exp(0.35 * rng_normal(r)) * (1.0 + 0.8 * risk);
     if (e->status == TXN_ST_DECLINED)
         ms *= 0.8;
-    e->proc_ms = ms < 5.0 ? 5 : ms > 30000.0 ? 30000 : llround(ms);
+    e->proc_ms = ms < 5.0 ? 5 : ms > TXN_PROC_MAX_MS ? TXN_PROC_MAX_MS : llround(ms);
 }

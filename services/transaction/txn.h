@@ -19,10 +19,15 @@ enum txn_anomaly {
     TXN_A_HIGH_AMOUNT, /* "suspicious_high_amount" */
     TXN_A_FRAUD,       /* "fraud_pattern" */
     TXN_A_LAUNDERING,  /* "money_laundering" */
-    TXN_A_COUNT
+    TXN_A_COUNT,       /* the types the rate settings schedule */
+    /* a label only a cross-service cascade's part carries (xincident.h):
+     * no rate of its own */
+    TXN_A_CASCADE = TXN_A_COUNT, /* "cascade_failure" */
+    TXN_A_LABELS
 };
-/* Indexed by enum txn_anomaly; also the order of gen_params.weights. */
-extern const char *const txn_anomaly_names[TXN_A_COUNT];
+/* Indexed by enum txn_anomaly; the first TXN_A_COUNT are also the order
+ * of gen_params.weights. */
+extern const char *const txn_anomaly_names[TXN_A_LABELS];
 
 /* Values of transaction_type and channel; txn_input.type/.channel index
  * these. */
@@ -61,7 +66,9 @@ struct txn_state {
     int64_t last_us;
     double mean_dt_us;
     uint32_t dt_seen;
-    uint32_t zero; /* padding, kept 0 */
+    /* the cascade part whose last event is out (xincident_part_done), in
+     * what was padding: the layout and version are unchanged */
+    uint32_t xdone;
     /* A binary min-heap on next_us: active[0] is the next one due. The
      * slots past n_active are all zero. */
     struct txn_incident active[TXN_MAX_ACTIVE];

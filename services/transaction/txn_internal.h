@@ -19,6 +19,12 @@ enum txn_segment { TXN_SEG_RETAIL, TXN_SEG_BUSINESS, TXN_SEG_PREMIUM, TXN_SEG_CO
 extern const char *const txn_segment_names[TXN_SEG_COUNT];
 
 #define TXN_HIGH_AMOUNT_CENTS 1000000 /* $10,000: above it, a suspicious_high_amount */
+/* Processing time: a normal transaction's is capped at the core's
+ * time-out, TXN_PROC_MAX_MS; a cascade's part (a call to a failing
+ * backend) waits TXN_CASCADE_MIN_MS or more. */
+#define TXN_PROC_MAX_MS    6000
+#define TXN_CASCADE_MIN_MS 8000
+#define TXN_CASCADE_MAX_MS 30000
 
 enum txn_status { TXN_ST_APPROVED, TXN_ST_DECLINED, TXN_ST_PENDING, TXN_ST_COUNT };
 

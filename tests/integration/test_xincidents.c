@@ -3,7 +3,10 @@
  * each emit their part of every account takeover of the shared schedule
  * (common/xincident.c) with its id, at its time, on the same customer;
  * each part meets its rule; the gateway lists each takeover once with
- * both sources and answers its id with the events of both. */
+ * both sources and answers its id with the events of both. Infrastructure
+ * cascades likewise: monitoring's cascade_failure, and in its window the
+ * transactions slowed or declined by it and, when it hits auth's
+ * backends, logins failing with service_unavailable, under one id. */
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -192,11 +195,145 @@ static void test_services_apart_agree_on_takeovers_and_the_gateway_lists_each_on
     h_proc_cleanup(&gw);
 }
 
+/* The cascades whose window lies in the first `hours` of the backfill. */
+static int cascades(struct xinc *x, int hours)
+{
+    struct xinc all[MAX_X * 2];
+    int64_t from = 0;
+    int n, k = 0;
+
+    assert_int_equal(timefmt_parse_iso(START, &from), 0);
+    n = xincident_schedule(7, from, from + (hours - 1) * XINC_SLOT_MS, all, MAX_X * 2);
+    assert_true(n <= MAX_X * 2);
+    for (int i = 0; i < n; i++)
+        if (all[i].kind == XINC_CASCADE && k < MAX_X)
+            x[k++] = all[i];
+    return k;
+}
+
+/* A service's part of cascade x: its incident closed, every event in the
+ * window under the shared id and meeting the part's rule (the check). */
+static int check_part(int port, const struct xinc *x, int max_events,
+                      void (*check)(const cJSON *e))
+{
+    long status = 0;
+    cJSON *inc = incident_at(port, x->id, &status);
+    const cJSON *e;
+    int n;
+
+    assert_int_equal(status, 200);
+    assert_string_equal(h_jstr(inc, "type"), "cascade_failure");
+    assert_string_equal(h_jstr(inc, "state"), "closed");
+    assert_string_equal(h_jstr(inc, "origin"), "generated");
+    n = (int)h_jnum(inc, "event_count");
+    assert_true(n >= 1 && n <= max_events);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(inc, "events")), n);
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inc, "events")) {
+        int64_t ts = ms_of(e, "timestamp");
+
+        assert_string_equal(h_jstr(e, "incident_id"), x->id);
+        assert_string_equal(h_jstr(e, "anomaly_type"), "cascade_failure");
+        /* in the window, the last a free event or so late */
+        assert_true(ts >= x->start_ms + XINC_PART_DELAY_MS);
+        assert_true(ts < xincident_cascade_end_ms(x) + LATE_MS);
+        check(e);
+    }
+    cJSON_Delete(inc);
+    return n;
+}
+
+static void check_txn_part(const cJSON *e)
+{
+    const char *st = h_jstr(e, "status");
+
+    assert_true(h_jnum(e, "processing_time_ms") >= 8000); /* a normal one: 6000 at most */
+    assert_true(strcmp(st, "declined") == 0 || strcmp(st, "approved") == 0);
+}
+
+static void check_auth_part(const cJSON *e)
+{
+    assert_string_equal(h_jstr(e, "result"), "failure");
+    assert_string_equal(h_jstr(e, "failure_reason"), "service_unavailable");
+}
+
+static void test_cascades_reach_the_services_they_hit_under_one_id(void **state)
+{
+    struct xinc x[MAX_X];
+    int hours = h_test_scale_small() ? 24 : 72, n = cascades(x, hours), in_auth = 0, in_mon = 0;
+    struct proc *tx, *au, *mo, gw;
+    char url[3][64];
+    cJSON *list;
+
+    (void)state;
+    assert_true(n >= 2);
+    tx = start("transaction-service", 0);
+    au = start("auth-service", 1);
+    mo = start("monitoring-service", 2);
+    for (int i = 0; i < n; i++) {
+        unsigned hits = xincident_cascade_hits[xincident_cascade_origin(&x[i])];
+        long ms = 0, as = 0;
+        cJSON *m = incident_at(mo->port, x[i].id, &ms);
+
+        check_part(tx->port, &x[i], 16, check_txn_part); /* transactions call every origin */
+        if (hits & XINC_HIT_AUTH) {
+            check_part(au->port, &x[i], 12, check_auth_part);
+            in_auth++;
+        } else {
+            cJSON *a = incident_at(au->port, x[i].id, &as);
+
+            assert_int_equal(as, 404); /* kafka and fraud scoring: not auth's */
+            cJSON_Delete(a);
+        }
+        if (ms == 200) {
+            assert_string_equal(h_jstr(m, "type"), "cascade_failure");
+            in_mon++;
+        }
+        cJSON_Delete(m);
+    }
+    print_message("%d cascades scheduled; %d reach auth, %d in monitoring\n", n, in_auth,
+                  in_mon);
+    assert_true(in_mon * 10 >= n * 8);
+
+    /* the gateway: each once, with every service that has a part */
+    snprintf(url[0], sizeof url[0], "http://127.0.0.1:%d", tx->port);
+    snprintf(url[1], sizeof url[1], "http://127.0.0.1:%d", au->port);
+    snprintf(url[2], sizeof url[2], "http://127.0.0.1:%d", mo->port);
+    h_proc_init(&gw, "gw");
+    assert_int_equal(h_proc_start_gateway_urls(&gw, url[0], url[1], url[2], NULL, NULL), 0);
+    list = h_get_json(gw.port, "/incidents?type=cascade_failure&limit=1000");
+    assert_true(h_jnum(list, "count") < 1000);
+    for (int i = 0; i < n; i++) {
+        unsigned hits = xincident_cascade_hits[xincident_cascade_origin(&x[i])];
+        const cJSON *it;
+        int seen = 0;
+
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "incidents")) {
+            const cJSON *src = cJSON_GetObjectItemCaseSensitive(it, "sources"), *sv;
+            int has_auth = 0, has_txn = 0;
+
+            if (strcmp(h_jstr(it, "incident_id"), x[i].id) != 0)
+                continue;
+            seen++;
+            cJSON_ArrayForEach(sv, src) {
+                has_auth += strcmp(sv->valuestring, "auth-service") == 0;
+                has_txn += strcmp(sv->valuestring, "transaction-service") == 0;
+            }
+            assert_int_equal(has_txn, 1);
+            assert_int_equal(has_auth, (hits & XINC_HIT_AUTH) ? 1 : 0);
+        }
+        assert_int_equal(seen, 1);
+    }
+    cJSON_Delete(list);
+    h_proc_stop(&gw, NULL);
+    h_proc_cleanup(&gw);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, h_procs_setup, h_procs_teardown)
     const struct CMUnitTest tests[] = {
         T(test_services_apart_agree_on_takeovers_and_the_gateway_lists_each_once),
+        T(test_cascades_reach_the_services_they_hit_under_one_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

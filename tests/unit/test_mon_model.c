@@ -13,6 +13,7 @@
 
 #include "mon.h"
 #include "rng.h"
+#include "xincident.h"
 
 /* ---- the estate ---- */
 
@@ -47,6 +48,28 @@ static void test_estate_has_the_banks_services_on_named_hosts(void **state)
         assert_true(hosts_of[s] >= 1);
         /* a service's dependents come after it, never itself */
         assert_int_equal(mon_services[s].dependents & ((2u << s) - 1), 0);
+    }
+}
+
+/* The schedule's cascade origins are the estate's backends, and the
+ * services each reaches (xincident_cascade_hits) are its callers here. */
+static void test_cascade_origins_reach_their_callers(void **state)
+{
+    (void)state;
+    for (int o = 0; o < XINC_N_ORIGINS; o++) {
+        int s = 0, auth = 0, txn = 0;
+
+        while (s < MON_N_SERVICES && strcmp(mon_services[s].name, xincident_origins[o]) != 0)
+            s++;
+        assert_true(s < MON_N_SERVICES);
+        for (int d = 0; d < MON_N_SERVICES; d++) {
+            if (!(mon_services[s].dependents & (1u << d)))
+                continue;
+            auth += strcmp(mon_services[d].name, "auth-service") == 0;
+            txn += strcmp(mon_services[d].name, "transaction-service") == 0;
+        }
+        assert_int_equal(auth, (xincident_cascade_hits[o] & XINC_HIT_AUTH) != 0);
+        assert_int_equal(txn, (xincident_cascade_hits[o] & XINC_HIT_TXN) != 0);
     }
 }
 
@@ -207,6 +230,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_estate_has_the_banks_services_on_named_hosts),
+        cmocka_unit_test(test_cascade_origins_reach_their_callers),
         cmocka_unit_test(test_normal_values_stay_inside_their_normal_ranges),
         cmocka_unit_test(test_model_is_a_function_of_the_seed),
         cmocka_unit_test(test_severity_follows_the_thresholds_of_each_metric),

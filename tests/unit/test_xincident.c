@@ -142,6 +142,67 @@ static void test_xinc_parts_are_due_once(void **state)
 
 /* The bank's customer numbers: as many as there are, distinct,
  * increasing, six digits, a function of the seed. */
+/* A cascade's part: its events in its window in increasing time; the
+ * event after a gap carries the latest planned in it; the last stays owed
+ * (whatever the gaps) until the service records it done, and not after;
+ * a stream starting after a part's last owes nothing of it. */
+static void test_xinc_cascade_parts(void **state)
+{
+    int parts = 0;
+
+    (void)state;
+    for (int i = 0; i < HOURS && parts < 40; i++) {
+        struct xinc x;
+        struct xinc_part p, q;
+        int64_t last_us, t_ms;
+        uint32_t done;
+        int k_prev = -1, emitted = 0;
+
+        if (!xincident_of_slot(7, xincident_slot_of(T2026) + i, &x) || x.kind != XINC_CASCADE ||
+            !(xincident_cascade_hits[xincident_cascade_origin(&x)] & XINC_HIT_TXN))
+            continue;
+        parts++;
+        /* every 250 ms through the slot: each planned event once, in order */
+        done = xincident_part_start(7, XINC_HIT_TXN, 6, 16, x.slot * HOUR * 1000);
+        last_us = x.slot * HOUR * 1000;
+        for (t_ms = x.slot * HOUR + 250; t_ms < (x.slot + 1) * HOUR; t_ms += 250) {
+            if (xincident_cascade_part(7, XINC_HIT_TXN, 6, 16, done, last_us, t_ms * 1000, &p)) {
+                assert_string_equal(p.x.id, x.id);
+                assert_true(p.n >= 6 && p.n <= 16);
+                assert_int_equal(p.k, k_prev + 1);
+                assert_true(t_ms >= x.start_ms + XINC_PART_DELAY_MS);
+                assert_true(t_ms <= xincident_cascade_end_ms(&x) + 250);
+                k_prev = p.k;
+                emitted++;
+                if (p.k == p.n - 1)
+                    done = xincident_part_done(&p);
+            }
+            last_us = t_ms * 1000;
+        }
+        assert_true(emitted >= 6 && k_prev == emitted - 1);
+        /* one event after a long gap: the last, owed until done */
+        done = xincident_part_start(7, XINC_HIT_TXN, 6, 16, x.slot * HOUR * 1000);
+        assert_true(xincident_cascade_part(7, XINC_HIT_TXN, 6, 16, done, x.slot * HOUR * 1000,
+                                           (x.slot + 1) * HOUR * 1000 + 5000, &q));
+        assert_int_equal(q.k, q.n - 1);
+        assert_true(xincident_cascade_part(7, XINC_HIT_TXN, 6, 16, done,
+                                           (x.slot + 1) * HOUR * 1000 + 5000,
+                                           (x.slot + 1) * HOUR * 1000 + 6000, &q));
+        assert_int_equal(q.k, q.n - 1);
+        done = xincident_part_done(&q);
+        assert_false(xincident_cascade_part(7, XINC_HIT_TXN, 6, 16, done,
+                                            (x.slot + 1) * HOUR * 1000 + 6000,
+                                            (x.slot + 1) * HOUR * 1000 + 7000, &q));
+        /* a stream starting once the window is over owes nothing */
+        done = xincident_part_start(7, XINC_HIT_TXN, 6, 16,
+                                    (xincident_cascade_end_ms(&x) + 1000) * 1000);
+        assert_false(xincident_cascade_part(7, XINC_HIT_TXN, 6, 16, done,
+                                            (xincident_cascade_end_ms(&x) + 1000) * 1000,
+                                            (xincident_cascade_end_ms(&x) + 2000) * 1000, &q));
+    }
+    assert_true(parts >= 20);
+}
+
 static void test_xinc_customer_numbers(void **state)
 {
     static uint32_t a[XINC_CUSTOMERS], b[XINC_CUSTOMERS];
@@ -165,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_xinc_rules_hold),
         cmocka_unit_test(test_xinc_window_bounds_and_slots),
         cmocka_unit_test(test_xinc_parts_are_due_once),
+        cmocka_unit_test(test_xinc_cascade_parts),
         cmocka_unit_test(test_xinc_customer_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
