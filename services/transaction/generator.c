@@ -54,12 +54,12 @@ static uint32_t pick_customer(const struct txn_model *m, struct rng *r, int64_t 
     uint32_t c = 0;
 
     for (int i = 0; i < 4; i++) {
-        const struct txn_customer *cu;
+        const struct txn_hours *cu;
         int h;
 
         c = draw_customer(m, r);
-        cu = &m->cust[c];
-        h = timefmt_local_hour(t_ms, txn_cities[cu->city].utc_offset_min);
+        cu = &m->hours[c];
+        h = timefmt_local_hour(t_ms, cu->utc_offset_min);
         if ((h >= cu->hour_lo && h < cu->hour_hi) || rng_chance(r, 0.1))
             break;
     }

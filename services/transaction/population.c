@@ -216,6 +216,8 @@ static enum bm_rc build_customers(struct txn_model *m, uint64_t seed, struct rng
         a = rng_lognormal(r, 0.0, 0.9) * profiles[cu->segment].activity * 1000.0;
         sum += a < 1.0 ? 1u : a > 200000.0 ? 200000u : (uint64_t)a;
         m->act_cum[i] = (uint32_t)sum;
+        m->hours[i] = (struct txn_hours){ (int16_t)txn_cities[cu->city].utc_offset_min, cu->hour_lo,
+                                          cu->hour_hi };
     }
     m->n_cust = N_CUSTOMERS;
 out:
@@ -304,7 +306,8 @@ struct txn_model *txn_model_new(uint64_t seed, const double segments[3])
     m->cust = calloc(N_CUSTOMERS, sizeof *m->cust);
     m->act_cum = calloc(N_CUSTOMERS, sizeof *m->act_cum);
     m->merch = calloc(N_MERCHANTS, sizeof *m->merch);
-    if (!m->cust || !m->act_cum || !m->merch)
+    m->hours = calloc(N_CUSTOMERS, sizeof *m->hours);
+    if (!m->cust || !m->act_cum || !m->merch || !m->hours)
         goto fail;
     rng_seed(&r, seed ^ MODEL_SEED_SALT);
     m->seed = seed;
@@ -321,6 +324,7 @@ void txn_model_free(struct txn_model *m)
 {
     if (!m)
         return;
+    free(m->hours);
     free(m->merch);
     free(m->act_cum);
     free(m->cust);
