@@ -92,6 +92,11 @@ static const struct cfg_key keys[] = {
     { .name = "seed", .type = CFG_SEED, .env = "SEED", .flag = "--seed", .svc = SVC_SERVICES,
       .weight = -1, .off = OFF(seed), .set_off = OFF(seed_set),
       .help = "PRNG seed (default: random, then kept in the database)" },
+    { .name = "seed_file", .type = CFG_STRING, .def = "", .env = "SEED_FILE",
+      .flag = "--seed-file", .svc = SVC_SERVICES, .weight = -1, .off = OFF(seed_file),
+      .size = SZ(seed_file),
+      .help = "without --seed, a new stream's seed is read from this file, written first "
+              "with a random one when missing: services sharing it share a seed" },
     { .name = "start_time", .type = CFG_TIME, .env = "START_TIME", .flag = "--start-time",
       .svc = SVC_SERVICES, .weight = -1, .off = OFF(start_time_ms),
       .set_off = OFF(start_time_set),

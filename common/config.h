@@ -26,6 +26,7 @@ struct bm_config {
     bool config_explicit; /* named by flag or env: missing file is fatal */
     uint64_t seed;
     bool seed_set;
+    char seed_file[512]; /* without seed_set: a new stream's seed (seedfile.h) */
     int64_t start_time_ms;
     bool start_time_set;
     int64_t backfill_s;

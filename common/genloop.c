@@ -40,6 +40,7 @@
 #include "log.h"
 #include "parse.h"
 #include "scenario.h"
+#include "seedfile.h"
 #include "service.h"
 #include "timefmt.h"
 
@@ -312,14 +313,23 @@ static enum bm_rc meta_put_text(struct db *db, const char *key, const char *val)
 }
 
 /* A new stream: seed, start time, stream id, backfill window. */
-static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg)
+static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg, char *err,
+                                size_t errlen)
 {
     char num[32];
     int64_t start_ms;
     struct rng idr;
     enum bm_rc rc;
 
-    g->seed = cfg->seed_set ? cfg->seed : rng_os_u64();
+    if (cfg->seed_set) {
+        g->seed = cfg->seed;
+    } else if (cfg->seed_file[0]) {
+        rc = seedfile_get(cfg->seed_file, &g->seed, err, errlen);
+        if (rc != BM_OK)
+            return rc;
+    } else {
+        g->seed = rng_os_u64();
+    }
     start_ms = cfg->start_time_set ? cfg->start_time_ms : time_now_ms() - cfg->backfill_s * 1000;
     g->backfill_start_us = start_ms * 1000;
     g->backfill_end_us = g->backfill_start_us + cfg->backfill_s * 1000000;
@@ -501,7 +511,7 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
         snprintf(err, errlen, "cannot read database: %s", db_errmsg(db));
     else if (found)
         rc = stream_restore(g, cfg, &blob, err, errlen);
-    else if ((rc = stream_create(g, cfg)) != BM_OK)
+    else if ((err[0] = '\0', rc = stream_create(g, cfg, err, errlen)) != BM_OK && !err[0])
         snprintf(err, errlen, "cannot initialise database: %s", db_errmsg(db));
     buf_free(&blob);
     if (rc != BM_OK)

@@ -291,7 +291,7 @@ UP_SERVICES=("${DAEMONS[@]}")
         printf '  %s:\n    image: %s\n' "$d" "$IMAGE"
     done
     echo "volumes:"
-    for v in transaction-data auth-data monitoring-data localstack-data; do
+    for v in transaction-data auth-data monitoring-data localstack-data seed; do
         printf '  %s:\n    name: %s-%s\n' "$v" "$PROJECT" "$v"
     done
 } >"$OVERRIDE"
@@ -503,6 +503,20 @@ readme_curls() {
     config_kept "after the POST"
 }
 
+# shared_seed : with SEED unset, the three services drew one seed from the
+# shared volume (their "listening" log lines, kept by json_logs).
+shared_seed() {
+    local s seeds=()
+    for s in "${SERVICES[@]}"; do
+        seeds+=("$(jq -r 'select(.msg == "listening") | .seed' "$WORK/$s.log" 2>/dev/null | tail -n 1)")
+    done
+    if [[ -n "${seeds[0]}" && "${seeds[0]}" != null && "${seeds[*]}" == "${seeds[0]} ${seeds[0]} ${seeds[0]}" ]]; then
+        pass "the three services share one random seed (${seeds[0]}) through the seed volume"
+    else
+        failure "the three services share one random seed" "seeds: ${seeds[*]}"
+    fi
+}
+
 # config_kept WHAT : transaction-service's /config (through the gateway) holds the POST.
 config_kept() {
     check "GET /services/transaction-service/config: anomaly_rate 0.1, events_per_second 200 ($1)" bash -c \
@@ -514,6 +528,7 @@ config_kept() {
 up "$SRC" docker-compose.yml
 readme_curls
 container_checks "$SRC" docker-compose.yml
+shared_seed
 before=$(streams)
 
 phase "($SRC) docker-compose restart"

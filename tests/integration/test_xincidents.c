@@ -328,12 +328,58 @@ static void test_cascades_reach_the_services_they_hit_under_one_id(void **state)
     h_proc_cleanup(&gw);
 }
 
+/* The seed in a daemon's "listening" log line. */
+static unsigned long long logged_seed(const struct proc *p)
+{
+    char line[2048];
+    unsigned long long seed = 0;
+    FILE *f = fopen(p->log, "r");
+
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, "\"seed\":");
+
+        if (strstr(line, "\"listening\"") && at)
+            seed = strtoull(at + 7, NULL, 10);
+    }
+    fclose(f);
+    return seed;
+}
+
+/* Without --seed, services given one --seed-file share a random seed: the
+ * first writes it, the others read it (compose's shared volume). */
+static void test_services_sharing_a_seed_file_share_its_seed(void **state)
+{
+    char path[320], text[64] = "";
+    const char *args[] = { "--seed-file", path, "--backfill", "10s", NULL };
+    unsigned long long a, b;
+    FILE *f;
+
+    (void)state;
+    h_proc_init(&h_procs[2], "seedfile"); /* the shared directory, removed at teardown */
+    snprintf(path, sizeof path, "%s/shared-seed", h_procs[2].dir);
+    h_proc_start_backfilled(&h_procs[0], "transaction-service", "transaction-service", NULL, args,
+                            60000);
+    h_proc_start_backfilled(&h_procs[1], "auth-service", "auth-service", NULL, args, 60000);
+    a = logged_seed(&h_procs[0]);
+    b = logged_seed(&h_procs[1]);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(text, sizeof text, f));
+    fclose(f);
+    print_message("seed %llu from %s\n", a, path);
+    assert_true(a != 0);
+    assert_true(a == b);
+    assert_true(strtoull(text, NULL, 10) == a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, h_procs_setup, h_procs_teardown)
     const struct CMUnitTest tests[] = {
         T(test_services_apart_agree_on_takeovers_and_the_gateway_lists_each_once),
         T(test_cascades_reach_the_services_they_hit_under_one_id),
+        T(test_services_sharing_a_seed_file_share_its_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
