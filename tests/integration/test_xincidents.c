@@ -339,8 +339,12 @@ static unsigned long long logged_seed(const struct proc *p)
     while (fgets(line, sizeof line, f)) {
         const char *at = strstr(line, "\"seed\":");
 
-        if (strstr(line, "\"listening\"") && at)
-            seed = strtoull(at + 7, NULL, 10);
+        char *end = NULL;
+
+        if (strstr(line, "\"listening\"") && at) {
+            seed = strtoull(at + 7, &end, 10);
+            assert_true(end && (*end == ',' || *end == '}'));
+        }
     }
     fclose(f);
     return seed;
@@ -353,6 +357,7 @@ static void test_services_sharing_a_seed_file_share_its_seed(void **state)
     char path[320], text[64] = "";
     const char *args[] = { "--seed-file", path, "--backfill", "10s", NULL };
     unsigned long long a, b;
+    char *end = NULL;
     FILE *f;
 
     (void)state;
@@ -370,7 +375,7 @@ static void test_services_sharing_a_seed_file_share_its_seed(void **state)
     print_message("seed %llu from %s\n", a, path);
     assert_true(a != 0);
     assert_true(a == b);
-    assert_true(strtoull(text, NULL, 10) == a);
+    assert_true(strtoull(text, &end, 10) == a && *end == '\n');
 }
 
 int main(void)
