@@ -32,6 +32,7 @@ extern const char *const txn_type_names[TXN_T_COUNT];
 extern const char *const txn_channel_names[TXN_C_COUNT];
 
 #define TXN_MAX_INCIDENT 8    /* largest incident in events */
+#define TXN_AWAY_WORDS   ((10000u + 63u) / 64u) /* a bit per customer (population.c) */
 #define TXN_MAX_ACTIVE   1000 /* incidents in flight at once */
 
 /* A multi-event anomaly under way. POD, 32 bytes, no padding: persisted
@@ -62,11 +63,17 @@ struct txn_state {
     double mean_dt_us;
     uint32_t dt_seen;
     uint32_t zero; /* padding, kept 0 */
+    /* Customers with a normal purchase of at most $60 away from home in
+     * the 15-minute bucket away_bucket: at most one each (another one's
+     * amount goes over $60), so normal traffic never shows fraud_pattern's
+     * three within 15 minutes (such a window meets two buckets). */
+    int64_t away_bucket;
+    uint64_t away_bits[TXN_AWAY_WORDS];
     /* A binary min-heap on next_us: active[0] is the next one due. The
      * slots past n_active are all zero. */
     struct txn_incident active[TXN_MAX_ACTIVE];
 };
-#define TXN_STATE_VERSION 2u
+#define TXN_STATE_VERSION 3u
 
 struct txn_model; /* customers and merchants, derived from the seed */
 
