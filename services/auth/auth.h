@@ -113,6 +113,15 @@ struct auth_state {
      * incident's type is picked as if they were out already. */
     uint32_t pending[AUTH_A_COUNT];
     uint32_t zero; /* padding, kept 0 */
+    /* A normal handful of mistyped passwords under way (typo_left > 0 or
+     * its success to come, while typo_next_us != 0): one user, one fresh
+     * cellular address, 3-6 failures seconds apart, then a success; far
+     * below the brute-force count (generator.c). */
+    int64_t typo_next_us;
+    uint32_t typo_user;
+    uint32_t typo_ip;
+    uint32_t typo_left;
+    uint32_t typo_zero; /* padding, kept 0 */
     /* Users with a normal failure from their home [0] or office [1]
      * address in the 40-second bucket fail_bucket: at most one each, so
      * normal traffic never shows ten from one address in five minutes.
@@ -126,7 +135,7 @@ struct auth_state {
      * slots past n_active are all zero. */
     struct auth_incident active[AUTH_MAX_ACTIVE];
 };
-#define AUTH_STATE_VERSION 2u
+#define AUTH_STATE_VERSION 3u
 
 struct auth_model; /* users and places, derived from the seed */
 
