@@ -182,6 +182,7 @@ enum db_inc_stmt {
     INJ_ST_TAKEN,
     INJ_ST_PENDING,
     INJ_ST_EVENT_TS,
+    DB_ST_SEQ_FROM,
     DB_INC_ST_COUNT
 };
 
@@ -206,6 +207,7 @@ static const char *const inc_sql[DB_INC_ST_COUNT] = {
     [INJ_ST_PENDING] = "SELECT incident_id, id, type, target, size, at_us FROM injections"
                        " WHERE taken_seq IS NULL ORDER BY at_us, rowid",
     [INJ_ST_EVENT_TS] = "SELECT ts FROM events WHERE seq = ?1",
+    [DB_ST_SEQ_FROM] = "SELECT seq, ts FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1",
 };
 
 /* A connection and everything prepared on it; used by one thread at a
@@ -1116,6 +1118,54 @@ enum bm_rc db_event_ts(struct db *d, uint64_t seq, int64_t *ts_ms, bool *found)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return step == SQLITE_ROW || step == SQLITE_DONE ? BM_OK : BM_EDB;
+}
+
+/* The first kept row at or after seq: *found false past the newest. */
+static enum bm_rc row_from(struct db *d, uint64_t seq, uint64_t *at, int64_t *ts, bool *found)
+{
+    sqlite3_stmt *s = inc_stmt(d, DB_ST_SEQ_FROM);
+    int step;
+
+    *found = false;
+    if (!s)
+        return BM_EDB;
+    if (sqlite3_bind_int64(s, 1, (sqlite3_int64)seq) != SQLITE_OK)
+        return bind_fail(s);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *at = (uint64_t)sqlite3_column_int64(s, 0);
+        *ts = sqlite3_column_int64(s, 1);
+        *found = true;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? BM_OK : BM_EDB;
+}
+
+enum bm_rc db_seq_after_ts(struct db *d, int64_t ts_ms, uint64_t *seq)
+{
+    uint64_t head, lo, hi;
+    enum bm_rc rc = db_bounds(d, &head, &lo);
+
+    if (rc != BM_OK)
+        return rc;
+    hi = head + 1;
+    /* every kept row before lo is at or before ts_ms; the answer is in [lo, hi] */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2, at = 0;
+        int64_t ts = 0;
+        bool found;
+
+        rc = row_from(d, mid, &at, &ts, &found);
+        if (rc != BM_OK)
+            return rc;
+        if (!found || ts > ts_ms)
+            hi = mid;
+        else
+            lo = at + 1;
+    }
+    *seq = lo;
+    return BM_OK;
 }
 
 int64_t db_file_bytes(const char *path)

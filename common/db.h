@@ -204,6 +204,12 @@ typedef bool (*db_event_fn)(void *ud, uint64_t seq, int64_t ts_ms, const char *a
 enum bm_rc db_read_after(struct db *d, uint64_t after, int64_t max, db_event_fn fn,
                          void *ud) BM_WUR;
 
+/* The first sequence whose event is after ts_ms (head + 1 if none), by a
+ * binary search over the kept rows (timestamps never go back as sequences
+ * grow): the start of a time window for a look-up by sequence. Any
+ * connection; the caller's transaction, if any, is its snapshot. */
+enum bm_rc db_seq_after_ts(struct db *d, int64_t ts_ms, uint64_t *seq) BM_WUR;
+
 /* Size of the database file plus its WAL, in bytes. */
 int64_t db_file_bytes(const char *path);
 

@@ -76,11 +76,24 @@ static void input_features(const struct auth_model *m, int64_t u, const struct a
         f->datacenter = auth_is_datacenter(ip);
 }
 
+/* credential_stuffing's rule, this login counted: enough distinct
+ * usernames failed from the address, and under 5 % of its logins got in. */
+static bool stuffing(const struct auth_rec *e, const struct auth_history *h)
+{
+    int64_t users = h->ip_fail_users + (e->failure && !h->ip_has_user ? 1 : 0);
+    int64_t successes = h->ip_successes + (e->failure ? 0 : 1);
+    int64_t logins = h->ip_failures + h->ip_successes + 1;
+
+    return users >= AUTH_STUFF_MIN_USERS && successes * 20 < logins;
+}
+
 /* The data rules of SPEC §5 on what the database holds. */
 static int label_of(const struct auth_rec *e, const struct auth_history *h)
 {
     if (e->failure && h->failures + 1 >= AUTH_BRUTE_MIN_FAILURES)
         return AUTH_A_BRUTE_FORCE;
+    if (stuffing(e, h))
+        return AUTH_A_STUFFING;
     if (h->has_prev && e->has_location) {
         double km = auth_distance_km(h->prev_lat, h->prev_lon, (double)e->lat_e4 / 1e4,
                                      (double)e->lon_e4 / 1e4);
@@ -111,6 +124,15 @@ enum bm_rc auth_from_input(const struct auth_model *m, const struct auth_input *
     input_rec(m, u, in, &e);
     input_features(m, u, &e, &f);
     e.anomaly = label_of(&e, h);
+    /* an incident of several events: the API's own one under way, or a new one */
+    if (e.anomaly == AUTH_A_BRUTE_FORCE || e.anomaly == AUTH_A_STUFFING) {
+        const char *id = e.anomaly == AUTH_A_BRUTE_FORCE ? h->brute_id : h->stuff_id;
+
+        if (id[0])
+            memcpy(e.incident_id, id, sizeof e.incident_id);
+        else
+            rng_uuid4(r, e.incident_id);
+    }
     auth_assess(&f, &e, r);
     rc = auth_rec_encode(&e, ev->json);
     if (rc != BM_OK) {
@@ -122,5 +144,10 @@ enum bm_rc auth_from_input(const struct auth_model *m, const struct auth_input *
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? auth_anomaly_names[e.anomaly] : NULL;
     ev->detail = detail;
+    /* its incident (a single event's: its own id), complete as it stands:
+     * a later event that meets the rule in the window extends it */
+    if (e.anomaly >= 0)
+        memcpy(ev->incident_id, e.incident_id[0] ? e.incident_id : e.id, sizeof ev->incident_id);
+    ev->incident_open = false;
     return BM_OK;
 }

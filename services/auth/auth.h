@@ -53,6 +53,8 @@ extern const char *const auth_device_names[AUTH_D_COUNT];
  * and the tests. */
 #define AUTH_BRUTE_MIN_FAILURES 10
 #define AUTH_BRUTE_WINDOW_MS    300000LL
+#define AUTH_STUFF_MIN_USERS    20      /* distinct usernames failing from one address */
+#define AUTH_STUFF_WINDOW_MS    300000LL /* ... within 5 minutes, under 5 % successes */
 #define AUTH_TRAVEL_MIN_KM      500.0
 #define AUTH_TRAVEL_MAX_KMH     1000.0
 
@@ -117,8 +119,17 @@ struct auth_state {
      * incident's type is picked as if they were out already. */
     uint32_t pending[AUTH_A_COUNT];
     /* the cascade part whose last event is out (xincident_part_done), in
-     * what was padding: the layout and version are unchanged */
+     * what was padding */
     uint32_t xdone;
+    /* A normal handful of mistyped passwords under way (typo_left > 0 or
+     * its success to come, while typo_next_us != 0): one user, one fresh
+     * cellular address, 3-6 failures seconds apart, then a success; far
+     * below the brute-force count (generator.c). */
+    int64_t typo_next_us;
+    uint32_t typo_user;
+    uint32_t typo_ip;
+    uint32_t typo_left;
+    uint32_t typo_zero; /* padding, kept 0 */
     /* Users with a normal failure from their home [0] or office [1]
      * address in the 40-second bucket fail_bucket: at most one each, so
      * normal traffic never shows ten from one address in five minutes.
@@ -132,7 +143,7 @@ struct auth_state {
      * slots past n_active are all zero. */
     struct auth_incident active[AUTH_MAX_ACTIVE];
 };
-#define AUTH_STATE_VERSION 2u
+#define AUTH_STATE_VERSION 3u
 
 struct auth_model; /* users and places, derived from the seed */
 
@@ -191,14 +202,34 @@ struct auth_history {
     double prev_lat, prev_lon;
     int64_t failures;    /* failures of this username from this IP in the
                           * 5 minutes up to now, this one not counted */
+    /* The address in the 5 minutes up to now, this login not counted:
+     * distinct usernames that failed from it (and whether this username
+     * is one), its failures, and its successes (counted only once the
+     * usernames could reach AUTH_STUFF_MIN_USERS; else 0). */
+    int64_t ip_fail_users;
+    bool ip_has_user;
+    int64_t ip_failures;
+    int64_t ip_successes;
+    /* The newest API-made incident of the type in the same 5 minutes:
+     * brute_force of this username from this address, credential_stuffing
+     * from this address; "" if none. An API event that meets the rule
+     * joins it, else starts one. */
+    char brute_id[RNG_UUID_LEN + 1];
+    char stuff_id[RNG_UUID_LEN + 1];
 };
 
 /* Builds the stored event for an API request: id from r, timestamp t_us,
- * labelled by the data rules (brute_force: the 10th failure or later of
- * the username from the IP within 5 minutes; unusual_location: >= 500 km
- * from the previous non-anomalous login at over 1,000 km/h), risk_score
- * like generated events, origin "api". Fills *detail for the store and
- * points ev->detail at it. On failure r is unchanged. */
+ * labelled by the data rules, first that applies (brute_force: the 10th
+ * failure or later of the username from the IP within 5 minutes;
+ * credential_stuffing: a login from an address from which, counting it,
+ * 20 or more distinct usernames failed within 5 minutes with under 5 %
+ * of its logins there successes; unusual_location: >= 500 km from the
+ * previous non-anomalous login at over 1,000 km/h), risk_score like
+ * generated events, origin "api". A brute_force or credential_stuffing
+ * event joins the API incident in h (same window) or starts one (id from
+ * r); every anomaly's incident is ev->incident_id (a single event's: its
+ * own id). Fills *detail for the store and points ev->detail at it. On
+ * failure r is unchanged. */
 enum bm_rc auth_from_input(const struct auth_model *m, const struct auth_input *in,
                            const struct auth_history *h, struct rng *r, int64_t t_us,
                            uint64_t seq, struct gen_event *ev, struct auth_detail *detail) BM_WUR;

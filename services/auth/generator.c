@@ -54,6 +54,7 @@ bool auth_state_valid(const struct auth_state *st)
         pending += st->pending[t];
     return st->version == AUTH_STATE_VERSION && st->n_active <= AUTH_MAX_ACTIVE &&
            st->seen_next < AUTH_SEEN && pending <= AUTH_MAX_ACTIVE * AUTH_MAX_INCIDENT &&
+           st->typo_left <= 5 && st->typo_zero == 0 &&
            anom_valid(&st->sched, AUTH_A_COUNT);
 }
 
@@ -258,6 +259,9 @@ struct side {
     int64_t fail_user; /* normal failure to remember, -1: none */
     int fail_kind;     /* from which stable address: 0 home, 1 office */
     int64_t seen_user; /* normal login to remember, -1: none */
+    bool typo_set;     /* the handful below replaces the state's */
+    int64_t typo_next_us;
+    uint32_t typo_user, typo_ip, typo_left;
 };
 
 /* A normal login at t_us: of a user drawn by activity, or of `owner`
@@ -311,6 +315,68 @@ static void normal_event(const struct auth_model *m, const struct auth_state *st
     set_features(m, u, w.city, lat, lon, t_ms, f);
     f->failure = e->failure;
     sd->seen_user = u;
+}
+
+/* ---- the near miss of brute force: a handful of typos ----
+ *
+ * Now and then a user mistypes a password three to six times, seconds
+ * apart, from a phone on a cellular address of their carrier drawn for
+ * the handful (so no other normal failure of theirs shares it), then gets
+ * in. One handful at a time (the state's typo_*); a step falls due at
+ * the first arrival after its time, and is dropped should the user be in
+ * the air by then. */
+#define TYPO_START_P   0.0003
+#define TYPO_GAP_MIN_S 3
+#define TYPO_GAP_MAX_S 20
+
+/* The handful's next step at t_us, if one is due: a normal login of its
+ * user from its address, failed while failures are left. */
+static bool typo_step(const struct auth_model *m, const struct auth_state *st,
+                      const struct gen_params *p, struct rng *r, int64_t t_us, struct auth_rec *e,
+                      struct auth_features *f, struct side *sd)
+{
+    struct auth_where w;
+
+    if (!st->typo_next_us || t_us < st->typo_next_us || st->typo_user >= m->n_users)
+        return false;
+    sd->typo_set = true; /* done with it unless a failure is left */
+    sd->typo_next_us = 0;
+    sd->typo_user = sd->typo_ip = sd->typo_left = 0;
+    auth_where(m, st->typo_user, timefmt_ms_of_us(t_us), &w);
+    if (w.city < 0)
+        return false;
+    normal_event(m, st, p, r, t_us, st->typo_user, e, f, sd);
+    set_ip(e, f, st->typo_ip);
+    if (st->typo_left > 0) {
+        e->failure = f->failure = true;
+        e->reason = AUTH_R_INVALID_PASSWORD;
+        sd->typo_next_us = t_us + rng_range(r, TYPO_GAP_MIN_S, TYPO_GAP_MAX_S) * US_PER_S;
+        sd->typo_user = st->typo_user;
+        sd->typo_ip = st->typo_ip;
+        sd->typo_left = st->typo_left - 1;
+    }
+    return true;
+}
+
+/* Turns the normal login just drawn into the first failure of a new
+ * handful, now and then, when none is under way. */
+static void typo_start(const struct auth_model *m, const struct auth_state *st, struct rng *r,
+                       int64_t t_us, struct auth_rec *e, struct auth_features *f,
+                       struct side *sd)
+{
+    uint32_t u;
+
+    if (st->typo_next_us || sd->typo_set || sd->seen_user < 0 || !rng_chance(r, TYPO_START_P))
+        return;
+    u = (uint32_t)sd->seen_user;
+    sd->typo_ip = m->users[u].carrier | host_bits(rng_next(r));
+    set_ip(e, f, sd->typo_ip);
+    e->failure = f->failure = true;
+    e->reason = AUTH_R_INVALID_PASSWORD;
+    sd->typo_set = true;
+    sd->typo_next_us = t_us + rng_range(r, TYPO_GAP_MIN_S, TYPO_GAP_MAX_S) * US_PER_S;
+    sd->typo_user = u;
+    sd->typo_left = (uint32_t)rng_range(r, 2, 5); /* 3-6 failures in all */
 }
 
 /* ---- attackers ---- */
@@ -631,6 +697,12 @@ static void incident_step(const struct auth_model *m, struct auth_incident *in, 
 
 static void remember(struct auth_state *st, const struct side *sd)
 {
+    if (sd->typo_set) {
+        st->typo_next_us = sd->typo_next_us;
+        st->typo_user = sd->typo_user;
+        st->typo_ip = sd->typo_ip;
+        st->typo_left = sd->typo_left;
+    }
     if (sd->fail_user >= 0) {
         uint32_t u = (uint32_t)sd->fail_user;
         int64_t b = timefmt_floor_div(st->last_ts_us, FAIL_BUCKET_US);
@@ -984,7 +1056,7 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
     struct inc_state view = inc_view(st);
     struct inc_call c;
     struct auth_incident in;
-    struct side side = { .fail_user = -1, .fail_kind = 0, .seen_user = -1 };
+    struct side side = { .fail_user = -1, .fail_kind = 0, .seen_user = -1, .typo_set = false };
     struct auth_rec e;
     struct auth_features f;
     struct auth_call x = { .m = m, .st = st, .e = &e, .f = &f };
@@ -1025,9 +1097,12 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
         if (rc != BM_OK)
             return rc;
     }
-    if (e.anomaly < 0)
+    if (e.anomaly < 0 && (xpart == 1 || !typo_step(m, st, p, &c.r, t_us, &e, &f, &side))) {
         normal_event(m, st, p, &c.r, t_us, xpart == 1 ? (int64_t)xinc_owner(m, &xi) : -1, &e,
                      &f, &side);
+        if (xpart != 1)
+            typo_start(m, st, &c.r, t_us, &e, &f, &side);
+    }
     e.ts_ms = timefmt_ms_of_us(c.ts_us);
     e.seq = seq;
     auth_assess(&f, &e, &c.r);

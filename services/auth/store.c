@@ -20,6 +20,7 @@
  * db.c); the chunk in progress is the writer connection's own state
  * (db_conn_state()), made stale by any rollback on it (db_rollbacks()). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,9 @@ enum auth_stmt {
     ST_FA_TOTAL,
     ST_FA_USER,
     ST_FA_IP,
+    ST_IP_FAILS,
+    ST_IP_SUCCESSES,
+    ST_API_INCIDENT,
     ST_N
 };
 
@@ -83,6 +87,17 @@ static const char *const stmt_sql[ST_N] = {
     [ST_FA_IP] = "SELECT ip, count(*) AS n, count(DISTINCT username), max(ts) "
                  "FROM auth_failures WHERE ts > ?1 AND ts <= ?2 "
                  "GROUP BY ip ORDER BY n DESC, ip LIMIT ?3",
+    /* The stuffing rule's counts for one address (POST /auth only). */
+    [ST_IP_FAILS] = "SELECT count(DISTINCT username), count(*), coalesce(sum(username = ?4), 0) "
+                    "FROM auth_failures WHERE ts > ?1 AND ts <= ?2 AND ip = ?3",
+    [ST_IP_SUCCESSES] = "SELECT count(*) FROM events WHERE seq >= ?1 AND ts > ?2 "
+                        "AND instr(body, ?3) > 0 AND instr(body, '\"result\":\"success\"') > 0",
+    /* The newest API event of a type among an address's (and a
+     * username's, ?4 not NULL) failures in a window: its incident. */
+    [ST_API_INCIDENT] = "SELECT e.body FROM auth_failures f JOIN events e ON e.seq = f.seq "
+                        "WHERE f.ts > ?1 AND f.ts <= ?2 AND f.ip = ?3 "
+                        "AND (?4 IS NULL OR f.username = ?4) AND e.origin = 1 "
+                        "AND e.anomaly_type = ?5 ORDER BY f.seq DESC LIMIT 1",
 };
 
 /* One sequence of a chunk: a baseline when key != 0. Stored as bytes. */
@@ -443,6 +458,95 @@ static enum bm_rc count_failures(struct db *db, const char *username, const char
     return rc == SQLITE_ROW ? BM_OK : BM_EDB;
 }
 
+/* The stuffing rule's counts of ip in (ts_ms - window, ts_ms]; its
+ * successes are read from the events (they have no table of their own)
+ * only when the usernames could reach the rule's count. */
+static enum bm_rc count_address(struct db *db, const char *username, const char *ip,
+                                int64_t ts_ms, struct auth_history *h)
+{
+    sqlite3_stmt *s = stmt(db, ST_IP_FAILS);
+    int64_t from = ts_ms - AUTH_STUFF_WINDOW_MS;
+    char needle[48];
+    uint64_t first = 0;
+    enum bm_rc rc;
+    int step;
+
+    if (!s || sqlite3_bind_int64(s, 1, from) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, ts_ms) != SQLITE_OK ||
+        sqlite3_bind_text(s, 3, ip, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(s, 4, username, -1, SQLITE_STATIC) != SQLITE_OK) {
+        if (s)
+            done_with(s);
+        return BM_EDB;
+    }
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        h->ip_fail_users = sqlite3_column_int64(s, 0);
+        h->ip_failures = sqlite3_column_int64(s, 1);
+        h->ip_has_user = sqlite3_column_int64(s, 2) > 0;
+    }
+    done_with(s);
+    if (step != SQLITE_ROW)
+        return BM_EDB;
+    if (h->ip_fail_users + 1 < AUTH_STUFF_MIN_USERS)
+        return BM_OK;
+    if (snprintf(needle, sizeof needle, "\"ip_address\":\"%s\"", ip) >= (int)sizeof needle)
+        return BM_EINVAL;
+    rc = db_seq_after_ts(db, from, &first);
+    if (rc != BM_OK)
+        return rc;
+    s = stmt(db, ST_IP_SUCCESSES);
+    if (!s || sqlite3_bind_int64(s, 1, (sqlite3_int64)first) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, from) != SQLITE_OK ||
+        sqlite3_bind_text(s, 3, needle, -1, SQLITE_STATIC) != SQLITE_OK) {
+        if (s)
+            done_with(s);
+        return BM_EDB;
+    }
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        h->ip_successes = sqlite3_column_int64(s, 0);
+    done_with(s);
+    return step == SQLITE_ROW ? BM_OK : BM_EDB;
+}
+
+/* The incident id of the newest API event of `type` among the failures
+ * of ip (and username, unless NULL) in the rule's window, into id ("" if
+ * none). */
+static enum bm_rc api_incident(struct db *db, const char *type, const char *username,
+                               const char *ip, int64_t ts_ms, int64_t window_ms, char *id)
+{
+    sqlite3_stmt *s = stmt(db, ST_API_INCIDENT);
+    int step;
+
+    id[0] = '\0';
+    if (!s || sqlite3_bind_int64(s, 1, ts_ms - window_ms) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, ts_ms) != SQLITE_OK ||
+        sqlite3_bind_text(s, 3, ip, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (username ? sqlite3_bind_text(s, 4, username, -1, SQLITE_STATIC)
+                  : sqlite3_bind_null(s, 4)) != SQLITE_OK ||
+        sqlite3_bind_text(s, 5, type, -1, SQLITE_STATIC) != SQLITE_OK) {
+        if (s)
+            done_with(s);
+        return BM_EDB;
+    }
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        cJSON *root = NULL;
+        const char *v;
+        int len = sqlite3_column_bytes(s, 0);
+
+        if (len > 0 &&
+            json_parse((const char *)sqlite3_column_text(s, 0), (size_t)len, &root) == BM_OK &&
+            json_as_str(json_get(root, "incident_id"), &v) == BM_OK &&
+            strlen(v) == RNG_UUID_LEN)
+            memcpy(id, v, RNG_UUID_LEN + 1);
+        cJSON_Delete(root);
+    }
+    done_with(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? BM_OK : BM_EDB;
+}
+
 enum bm_rc auth_store_history(struct db *db, const char *username, const char *ip,
                               int64_t ts_ms, uint64_t seq, const struct auth_baseline *seen,
                               struct auth_history *h)
@@ -455,6 +559,14 @@ enum bm_rc auth_store_history(struct db *db, const char *username, const char *i
     rc = newer_baseline(db, username, ts_ms, seq, seen, &newer);
     if (rc == BM_OK)
         rc = count_failures(db, username, ip, ts_ms, h);
+    if (rc == BM_OK)
+        rc = count_address(db, username, ip, ts_ms, h);
+    if (rc == BM_OK && h->failures + 1 >= AUTH_BRUTE_MIN_FAILURES)
+        rc = api_incident(db, auth_anomaly_names[AUTH_A_BRUTE_FORCE], username, ip, ts_ms,
+                          AUTH_BRUTE_WINDOW_MS, h->brute_id);
+    if (rc == BM_OK && h->ip_fail_users + 1 >= AUTH_STUFF_MIN_USERS)
+        rc = api_incident(db, auth_anomaly_names[AUTH_A_STUFFING], NULL, ip, ts_ms,
+                          AUTH_STUFF_WINDOW_MS, h->stuff_id);
     b = newer.found ? &newer : seen;
     if (rc == BM_OK && b->found) {
         h->has_prev = true;

@@ -23,6 +23,7 @@ void txn_state_init(struct txn_state *st, struct rng *r)
 {
     memset(st, 0, sizeof *st); /* padding too: the state is stored as bytes */
     st->version = TXN_STATE_VERSION;
+    st->away_bucket = INT64_MIN;
     anom_init(&st->sched, r, TXN_A_COUNT);
 }
 
@@ -315,8 +316,9 @@ static void deposit(const struct txn_model *m, uint32_t c, struct rng *r, struct
     e->cents = draw_cents(r, cu, 4.0, 0.6, 1000);
 }
 
-static void normal_event(const struct txn_model *m, struct rng *r, int64_t t_ms,
-                         struct txn_rec *e, struct txn_features *f)
+/* Returns the customer. */
+static uint32_t normal_event(const struct txn_model *m, struct rng *r, int64_t t_ms,
+                             struct txn_rec *e, struct txn_features *f)
 {
     uint32_t c = pick_customer(m, r, t_ms);
     int city = customer_city(m, c, t_ms);
@@ -337,6 +339,40 @@ static void normal_event(const struct txn_model *m, struct rng *r, int64_t t_ms,
         deposit(m, c, r, e);
         break;
     }
+    return c;
+}
+
+#define AWAY_BUCKET_US (15 * US_PER_MIN)
+
+/* The near miss of fraud_pattern: small purchases away from home, one a
+ * customer per 15-minute bucket (st->away_bits); a second one in the
+ * bucket costs over $60 (its cents kept, so amounts stay unround).
+ * Returns the customer to remember once the event is out, -1 if none. */
+static int64_t away_guard(const struct txn_state *st, uint32_t c, int64_t t_us,
+                          const struct txn_features *f, struct txn_rec *e)
+{
+    if (e->type != TXN_T_PURCHASE || !f->away || e->cents > TXN_FRAUD_MAX_CENTS ||
+        c >= TXN_AWAY_WORDS * 64u)
+        return -1;
+    if (timefmt_floor_div(t_us, AWAY_BUCKET_US) == st->away_bucket &&
+        (st->away_bits[c / 64] >> (c % 64) & 1u)) {
+        e->cents = TXN_FRAUD_MAX_CENTS + 1 + e->cents % 1000;
+        return -1;
+    }
+    return c;
+}
+
+static void away_remember(struct txn_state *st, int64_t c, int64_t t_us)
+{
+    int64_t b = timefmt_floor_div(t_us, AWAY_BUCKET_US);
+
+    if (c < 0)
+        return;
+    if (b != st->away_bucket) {
+        memset(st->away_bits, 0, sizeof st->away_bits);
+        st->away_bucket = b;
+    }
+    st->away_bits[c / 64] |= 1ull << (c % 64);
 }
 
 /* ---- anomaly scenarios ---- */
@@ -765,6 +801,7 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     struct xinc_part xp;
     enum bm_rc rc;
     bool due, taken = false, sched_taken = false, cascade;
+    int64_t away = -1;
 
     if (st->version != TXN_STATE_VERSION || st->n_active > TXN_MAX_ACTIVE ||
         !anom_valid(&st->sched, TXN_A_COUNT))
@@ -795,7 +832,7 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
             return rc;
     }
     if (e.anomaly < 0)
-        normal_event(m, &c.r, t_ms, &e, &f);
+        away = away_guard(st, normal_event(m, &c.r, t_ms, &e, &f), t_us, &f, &e);
     e.ts_ms = t_ms;
     e.seq = seq;
     txn_assess(&f, &e, &c.r);
@@ -810,6 +847,7 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
     else if (cascade && xp.k == xp.n - 1)
         st->xdone = xincident_part_done(&xp);
     inc_commit(&txn_incidents, &view, &c, t_us, r);
+    away_remember(st, away, t_us);
     ev->ts_ms = t_ms;
     ev->seq = seq;
     ev->anomaly_type = e.anomaly >= 0 ? txn_anomaly_names[e.anomaly] : NULL;

@@ -7,16 +7,26 @@
 #include "endpoints.h"
 #include "genloop.h"
 #include "json.h"
+#include "timefmt.h"
 #include "txn.h"
 
 const struct service_def txn_service;
 
-/* Runs on the writer thread: the input was validated by the handler. */
+/* Runs on the writer thread, in the write transaction of this event
+ * before its row (the input was validated by the handler): every event
+ * before it is there to see for the rules' look-up, which runs only for
+ * an input that could complete a pattern. */
 static enum bm_rc build_api_event(void *arg, struct db *db, const void *model, struct rng *r,
                                   int64_t t_us, uint64_t seq, struct gen_event *ev)
 {
-    (void)db;
-    return txn_from_input(model, arg, r, t_us, seq, ev);
+    struct txn_history h;
+    enum bm_rc rc;
+
+    txn_history_need(model, arg, timefmt_ms_of_us(t_us), &h);
+    rc = txn_store_history(db, model, &h);
+    if (rc != BM_OK)
+        return rc;
+    return txn_from_input(model, arg, &h, r, t_us, seq, ev);
 }
 
 static void h_post_transaction(struct http_req *req)
@@ -65,5 +75,6 @@ const struct service_def txn_service = {
     .routes = txn_routes,
     .nroutes = sizeof(txn_routes) / sizeof(txn_routes[0]),
     .gen = &txn_gen_hooks,
+    .sql = &txn_store_sql,
     .inject_check = txn_inject_check,
 };

@@ -37,6 +37,7 @@ extern const char *const txn_type_names[TXN_T_COUNT];
 extern const char *const txn_channel_names[TXN_C_COUNT];
 
 #define TXN_MAX_INCIDENT 8    /* largest incident in events */
+#define TXN_AWAY_WORDS   ((10000u + 63u) / 64u) /* a bit per customer (population.c) */
 #define TXN_MAX_ACTIVE   1000 /* incidents in flight at once */
 
 /* A multi-event anomaly under way. POD, 32 bytes, no padding: persisted
@@ -67,13 +68,19 @@ struct txn_state {
     double mean_dt_us;
     uint32_t dt_seen;
     /* the cascade part whose last event is out (xincident_part_done), in
-     * what was padding: the layout and version are unchanged */
+     * what was padding */
     uint32_t xdone;
+    /* Customers with a normal purchase of at most $60 away from home in
+     * the 15-minute bucket away_bucket: at most one each (another one's
+     * amount goes over $60), so normal traffic never shows fraud_pattern's
+     * three within 15 minutes (such a window meets two buckets). */
+    int64_t away_bucket;
+    uint64_t away_bits[TXN_AWAY_WORDS];
     /* A binary min-heap on next_us: active[0] is the next one due. The
      * slots past n_active are all zero. */
     struct txn_incident active[TXN_MAX_ACTIVE];
 };
-#define TXN_STATE_VERSION 2u
+#define TXN_STATE_VERSION 3u
 
 struct txn_model; /* customers and merchants, derived from the seed */
 
@@ -113,13 +120,66 @@ struct cJSON;
 enum bm_rc txn_input_from_json(const struct cJSON *body, struct txn_input *in,
                                struct api_fail *fail) BM_WUR;
 
+/* The data rules of the multi-event types for API events, against every
+ * stored event of the window (API and generated alike):
+ * - fraud_pattern: a purchase of at most $60 at a merchant, away from the
+ *   customer's home city, that makes TXN_FRAUD_MIN_EVENTS or more such
+ *   purchases (same customer, same merchant, each away) within 15 minutes;
+ * - money_laundering: a transfer of a whole number of hundreds of dollars
+ *   from $1,000 up to (not including) $10,000 that makes round transfers
+ *   of that kind from the customer to TXN_LAUNDER_MIN_PAYEES or more
+ *   distinct counterparties within 2 hours. */
+#define TXN_FRAUD_MAX_CENTS    6000
+#define TXN_FRAUD_MIN_EVENTS   3
+#define TXN_FRAUD_WINDOW_MS    (15 * 60000LL)
+#define TXN_ROUND_MIN_CENTS    100000
+#define TXN_LAUNDER_MIN_PAYEES 3
+#define TXN_LAUNDER_WINDOW_MS  (120 * 60000LL)
+
+/* What an API event's rules need from the store: which events to read
+ * (those of the window whose bodies hold both needles), and what they
+ * showed. */
+struct txn_history {
+    int kind;                 /* TXN_A_FRAUD or TXN_A_LAUNDERING; -1: no look-up */
+    int64_t from_ms;          /* the window: (from_ms, now] */
+    char needle[2][48];       /* "customer_id":"...", and "merchant_id":"..." or the same */
+    char merchant[32];        /* fraud: the merchant */
+    int64_t customer;         /* model index, -1: unknown customer */
+    int matches;              /* fraud: earlier away small purchases there */
+    int payees;               /* laundering: earlier distinct counterparties */
+    char payee[TXN_LAUNDER_MIN_PAYEES][40];
+    char incident_id[RNG_UUID_LEN + 1]; /* the newest API incident of kind in the window */
+};
+
+/* Which look-up in (if any) needs, at simulated time t_ms, into *h. */
+void txn_history_need(const struct txn_model *m, const struct txn_input *in, int64_t t_ms,
+                      struct txn_history *h);
+/* One stored event of the window (oldest first): counts it if it is part
+ * of the pattern h looks for. api: origin "api". */
+void txn_history_add(const struct txn_model *m, struct txn_history *h, const char *body,
+                     size_t len, bool api, const char *anomaly_type);
+
 /* Builds the stored event for an API request: id from r, timestamp t_us,
  * labelled by the data rules (suspicious_high_amount when the amount is
- * over $10,000 and far above the customer's usual), risk_score and status
- * computed like generated events, origin "api". */
+ * over $10,000 and far above the customer's usual; fraud_pattern and
+ * money_laundering by the rules above with h, NULL: none read), risk_score
+ * and status computed like generated events, origin "api". A
+ * multi-event anomaly joins the API incident in h or starts one (id from
+ * r); every anomaly's incident is ev->incident_id (a single event's: its
+ * own id). */
 enum bm_rc txn_from_input(const struct txn_model *m, const struct txn_input *in,
-                          struct rng *r, int64_t t_us, uint64_t seq,
-                          struct gen_event *ev) BM_WUR;
+                          const struct txn_history *h, struct rng *r, int64_t t_us,
+                          uint64_t seq, struct gen_event *ev) BM_WUR;
+
+/* ---- store.c: the service's statements (no tables of its own) ---- */
+
+struct db;
+struct db_sql;
+extern const struct db_sql txn_store_sql;
+/* Writer, in the API event's transaction: hands every stored event of
+ * h's window whose body holds both needles to txn_history_add. */
+enum bm_rc txn_store_history(struct db *db, const struct txn_model *m,
+                             struct txn_history *h) BM_WUR;
 
 /* ---- inject.c ---- */
 

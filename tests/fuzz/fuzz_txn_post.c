@@ -122,10 +122,10 @@ static void build_and_check(const struct txn_input *in)
     e2.json = &b2;
     rng_seed(&r1, 7);
     rng_seed(&r2, 7);
-    FUZZ_CHECK(txn_from_input(model(), in, &r1, FUZZ_T_US, FUZZ_SEQ, &e1) == BM_OK);
+    FUZZ_CHECK(txn_from_input(model(), in, NULL, &r1, FUZZ_T_US, FUZZ_SEQ, &e1) == BM_OK);
     FUZZ_CHECK(e1.seq == FUZZ_SEQ);
     check_event(in, b1.data, b1.len);
-    FUZZ_CHECK(txn_from_input(model(), in, &r2, FUZZ_T_US, FUZZ_SEQ, &e2) == BM_OK);
+    FUZZ_CHECK(txn_from_input(model(), in, NULL, &r2, FUZZ_T_US, FUZZ_SEQ, &e2) == BM_OK);
     FUZZ_CHECK(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0);
     FUZZ_CHECK((e1.anomaly_type == NULL) == (e2.anomaly_type == NULL));
     buf_free(&b1);

@@ -834,6 +834,9 @@ static const char *type_of(const cJSON *e)
     return t ? t : "";
 }
 
+static void check_api_incident(int port, const char *id, const char *type, long long count,
+                               long long first_seq);
+
 static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void **state)
 {
     static const char *const args[] = { "--seed", "41", "--start-time", "2026-01-05T15:00:00Z",
@@ -869,6 +872,9 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
     assert_string_equal(h_jstr(far, "origin"), "api");
     assert_string_equal(h_jstr(far, "customer_id"), h_jstr(newest, "customer_id"));
     assert_auth_shape(far);
+    /* an incident of one event, named by the event's own id */
+    check_api_incident(p->port, h_jstr(far, "event_id"), "unusual_location", 1,
+                       h_jnum(far, "sequence"));
     /* back home: the attack moved no baseline, so this is ordinary */
     snprintf(body, sizeof(body),
              "{\"username\":\"%s\",\"result\":\"success\",\"ip_address\":\"198.51.100.7\","
@@ -930,6 +936,130 @@ static void test_posted_logins_are_labelled_by_the_rules_stored_and_listed(void 
     cJSON_Delete(far);
     cJSON_Delete(near);
     cJSON_Delete(pg);
+    finish(p);
+}
+
+
+/* One failed (or successful) login from ip; the answer. */
+static cJSON *post_login(int port, const char *user, const char *ip, bool failure)
+{
+    char body[256];
+
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"result\":\"%s\",\"ip_address\":\"%s\"}",
+             user, failure ? "failure" : "success", ip);
+    return post_json(port, "/auth", body, 201);
+}
+
+/* The incident of a posted anomaly: origin api, the events expected. */
+static void check_api_incident(int port, const char *id, const char *type, long long count,
+                               long long first_seq)
+{
+    char path[96];
+    cJSON *inc;
+
+    snprintf(path, sizeof(path), "/incidents/%s", id);
+    inc = h_get_json(port, path);
+    assert_string_equal(h_jstr(inc, "type"), type);
+    assert_string_equal(h_jstr(inc, "origin"), "api");
+    assert_int_equal(h_jnum(inc, "event_count"), count);
+    assert_int_equal(h_jnum(inc, "first_sequence"), first_seq);
+    assert_int_equal(cJSON_GetArraySize(jget(inc, "events")), count);
+    cJSON_Delete(inc);
+}
+
+/* Posts n logins and checks each label: "" (normal) before the
+ * (first_hit)th, type from it on, all of those under one incident id,
+ * returned in id. */
+static void post_run(int port, const char *type, int n, int first_hit, const char *prefix,
+                     const char *ip, char *id, long long *first_seq)
+{
+    id[0] = '\0';
+    for (int i = 1; i <= n; i++) {
+        char user[64];
+        cJSON *e;
+
+        /* one username (prefix ends in '!') or a numbered list */
+        if (prefix[strlen(prefix) - 1] == '!')
+            snprintf(user, sizeof(user), "%.*s", (int)strlen(prefix) - 1, prefix);
+        else
+            snprintf(user, sizeof(user), "%s%02d", prefix, i);
+        e = post_login(port, user, ip, true);
+        if (i < first_hit) {
+            assert_string_equal(type_of(e), "");
+            assert_true(cJSON_IsNull(jget(e, "incident_id")));
+        } else {
+            assert_string_equal(type_of(e), type);
+            assert_non_null(h_jstr(e, "incident_id"));
+            if (i == first_hit) {
+                snprintf(id, 40, "%s", h_jstr(e, "incident_id"));
+                *first_seq = h_jnum(e, "sequence");
+            }
+            assert_string_equal(h_jstr(e, "incident_id"), id);
+        }
+        cJSON_Delete(e);
+    }
+}
+
+/* brute_force and credential_stuffing through the API, each against its
+ * rule (a posted event is judged with every stored one): the event that
+ * completes the pattern and every later one in the window carry the type
+ * and one incident id (origin api); those before it stay normal, and so
+ * does a run one short of the rule. */
+static void test_posted_attacks_make_api_incidents_by_the_rules(void **state)
+{
+    static const char *const args[] = { "--seed", "43", "--start-time", "2026-01-05T15:00:00Z",
+                                        "--backfill", "60s", NULL };
+    struct proc *p = &h_procs[0];
+    char id[40], id2[40];
+    long long first = 0, first2 = 0;
+    cJSON *e;
+
+    (void)state;
+    h_proc_start_backfilled(p, "authrules", BIN, NULL, args, 60000);
+    pause_generation(p->port);
+    /* brute force: nine failures of one username from one address are
+     * not one (a near miss), the tenth is; the eleventh and twelfth join
+     * it */
+    post_run(p->port, "brute_force", 9, 99, "guessed.user!", "192.0.2.60", id, &first);
+    e = post_login(p->port, "guessed.user", "192.0.2.61", true); /* another address */
+    assert_string_equal(type_of(e), "");
+    cJSON_Delete(e);
+    e = post_login(p->port, "guessed.user", "192.0.2.60", false); /* the owner gets in */
+    assert_string_equal(type_of(e), "");
+    cJSON_Delete(e);
+    post_run(p->port, "brute_force", 3, 1, "guessed.user!", "192.0.2.60", id, &first);
+    check_api_incident(p->port, id, "brute_force", 3, first);
+    /* credential stuffing: 19 usernames failing from one address are a
+     * near miss; from another, the 20th is one and the 21st joins it */
+    post_run(p->port, "credential_stuffing", 19, 99, "list.a", "198.51.100.20", id, &first);
+    post_run(p->port, "credential_stuffing", 21, 20, "list.b", "198.51.100.21", id, &first);
+    check_api_incident(p->port, id, "credential_stuffing", 2, first);
+    /* a success in the list keeps it one while under 5 % (1 in 21)... */
+    post_run(p->port, "credential_stuffing", 19, 99, "list.c", "198.51.100.22", id2, &first2);
+    e = post_login(p->port, "list.c19", "198.51.100.22", false);
+    assert_string_equal(type_of(e), "");
+    cJSON_Delete(e);
+    e = post_login(p->port, "list.c20", "198.51.100.22", true);
+    assert_string_equal(type_of(e), "credential_stuffing");
+    cJSON_Delete(e);
+    /* ... and an address where many get in is no stuffing: 2 successes
+     * in 22 logins (9 %) */
+    e = post_login(p->port, "office.1", "198.51.100.23", false);
+    cJSON_Delete(e);
+    e = post_login(p->port, "office.2", "198.51.100.23", false);
+    cJSON_Delete(e);
+    post_run(p->port, "credential_stuffing", 20, 99, "office.f", "198.51.100.23", id2,
+             &first2);
+    /* listed with the generated ones */
+    {
+        cJSON *pg = h_get_json(p->port, "/incidents?limit=1000");
+        const cJSON *it;
+        int api = 0;
+
+        cJSON_ArrayForEach(it, jget(pg, "incidents")) api += strcmp(h_jstr(it, "origin"), "api") == 0;
+        assert_int_equal(api, 3); /* brute_force, two stuffing runs */
+        cJSON_Delete(pg);
+    }
     finish(p);
 }
 
@@ -1171,6 +1301,7 @@ int main(void)
         T(test_every_complete_incident_meets_its_rule),
         T(test_same_seed_and_start_replay_byte_identical_events),
         T(test_posted_logins_are_labelled_by_the_rules_stored_and_listed),
+        T(test_posted_attacks_make_api_incidents_by_the_rules),
         T(test_bad_input_gets_the_documented_error_and_changes_nothing),
         T(test_kill9_during_backfill_keeps_database_and_stream_intact),
         T(test_sigterm_during_backfill_exits_zero_within_two_seconds),

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -862,6 +863,129 @@ static void test_generator_costs_a_few_microseconds_per_event(void **state)
     stream_free(&s);
 }
 
+
+/* ---- near misses never meet a rule ---- */
+
+/* A normal event that is one step of a multi-event type's pattern (the
+ * rules of the API's labelling, txn.h): key groups the steps. */
+struct step_row {
+    char key[64];
+    char account[40]; /* laundering: the counterparty */
+    int64_t ts_ms;
+};
+
+static int cmp_step_row(const void *a, const void *b)
+{
+    const struct step_row *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+
+    return c ? c : (x->ts_ms > y->ts_ms) - (x->ts_ms < y->ts_ms);
+}
+
+/* The most steps of one key within window_ms (distinct accounts when
+ * by_account). rows is sorted. */
+static int most_in_window(const struct step_row *rows, int n, int64_t window_ms,
+                          bool by_account)
+{
+    int best = 0;
+
+    for (int i = 0; i < n; i++) {
+        const char *acc[TXN_LAUNDER_MIN_PAYEES + 1];
+        int k = 0;
+
+        for (int j = i; j >= 0 && !strcmp(rows[j].key, rows[i].key) &&
+                        rows[i].ts_ms - rows[j].ts_ms < window_ms;
+             j--) {
+            bool seen = false;
+
+            for (int q = 0; by_account && q < k; q++)
+                seen = seen || !strcmp(acc[q], rows[j].account);
+            if (!seen && k <= TXN_LAUNDER_MIN_PAYEES)
+                acc[k++] = rows[j].account;
+        }
+        best = k > best ? k : best;
+    }
+    return best;
+}
+
+/* Over several seeds and rates, no group of normal events meets the
+ * fraud_pattern rule (3 purchases of at most $60 by one customer at one
+ * merchant within 15 minutes, each away from home) or the
+ * money_laundering rule (round transfers of $1,000-$9,900 to 3 distinct
+ * accounts within 2 hours), while their look-alikes occur: at home,
+ * bursts at one shop far past the count; round transfers to one payee. */
+static void test_generator_normal_groups_never_meet_a_multi_event_rule(void **state)
+{
+    static const struct {
+        uint64_t seed;
+        int64_t mean_dt_us;
+    } runs[] = { { 31, 10000 }, { 32, 1000 }, { 33, 30 * SEC_US } };
+    int n = scaled(200000), home_most = 0, rounds = 0;
+    struct step_row *fraud = calloc((size_t)n, sizeof *fraud);
+    struct step_row *launder = calloc((size_t)n, sizeof *launder);
+    struct step_row *home = calloc((size_t)n, sizeof *home);
+
+    (void)state;
+    assert_true(fraud && launder && home);
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        struct stream s;
+        int nf = 0, nl = 0, nh = 0, most;
+
+        stream_init(&s, runs[r].seed, 0.02, 1, 1, 1, runs[r].mean_dt_us);
+        for (int i = 0; i < n; i++) {
+            cJSON *ev = cJSON_Parse(stream_next(&s));
+            const cJSON *loc = cJSON_GetObjectItemCaseSensitive(ev, "location");
+            const char *type = str_of(ev, "transaction_type"), *cust = str_of(ev, "customer_id");
+            const struct txn_customer *cu = customer_of(cust);
+            int64_t cents = cents_of(ev);
+            bool away = strcmp(str_of(loc, "country"), txn_cities[cu->city].country) != 0 ||
+                        strcmp(str_of(loc, "city"), txn_cities[cu->city].name) != 0;
+            struct step_row *row = NULL;
+
+            if (s.ev.anomaly_type) {
+                cJSON_Delete(ev);
+                continue;
+            }
+            if (!strcmp(type, "purchase") && cents <= TXN_FRAUD_MAX_CENTS)
+                row = away ? &fraud[nf++] : &home[nh++];
+            else if (!strcmp(type, "transfer") && cents >= TXN_ROUND_MIN_CENTS &&
+                     cents < 1000000 && cents % 10000 == 0)
+                row = &launder[nl++];
+            if (row) {
+                snprintf(row->key, sizeof row->key, "%s %s", cust,
+                         !strcmp(type, "purchase") ? str_of(ev, "merchant_id") : "");
+                snprintf(row->account, sizeof row->account, "%s",
+                         !strcmp(type, "transfer") ? str_of(ev, "counterparty_account") : "");
+                row->ts_ms = s.ev.ts_ms;
+            }
+            cJSON_Delete(ev);
+        }
+        qsort(fraud, (size_t)nf, sizeof *fraud, cmp_step_row);
+        qsort(launder, (size_t)nl, sizeof *launder, cmp_step_row);
+        qsort(home, (size_t)nh, sizeof *home, cmp_step_row);
+        most = most_in_window(fraud, nf, TXN_FRAUD_WINDOW_MS, false);
+        print_message("seed %llu, %lld us apart: %d small purchases away from home (at most %d "
+                      "at one merchant in 15 min), %d at home (%d), %d round transfers (%d "
+                      "accounts in 2 h)\n",
+                      (unsigned long long)runs[r].seed, (long long)runs[r].mean_dt_us, nf, most,
+                      nh, most_in_window(home, nh, TXN_FRAUD_WINDOW_MS, false), nl,
+                      most_in_window(launder, nl, TXN_LAUNDER_WINDOW_MS, true));
+        assert_true(most < TXN_FRAUD_MIN_EVENTS);
+        home_most = most_in_window(home, nh, TXN_FRAUD_WINDOW_MS, false) > home_most
+                        ? most_in_window(home, nh, TXN_FRAUD_WINDOW_MS, false)
+                        : home_most;
+        rounds += nl;
+        assert_true(most_in_window(launder, nl, TXN_LAUNDER_WINDOW_MS, true) <
+                    TXN_LAUNDER_MIN_PAYEES);
+        stream_free(&s);
+    }
+    assert_true(home_most >= TXN_FRAUD_MIN_EVENTS); /* bursts at a usual shop */
+    assert_true(rounds > 0);                         /* rent */
+    free(fraud);
+    free(launder);
+    free(home);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -882,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_generator_failed_append_changes_nothing),
         cmocka_unit_test(test_generator_rejects_corrupt_state),
         cmocka_unit_test(test_generator_costs_a_few_microseconds_per_event),
+        cmocka_unit_test(test_generator_normal_groups_never_meet_a_multi_event_rule),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -397,7 +397,7 @@ static void from_input(const struct txn_model *m, const char *body, uint64_t see
     buf_init(&b, 64 * 1024);
     memset(&ev, 0, sizeof ev);
     ev.json = &b;
-    assert_int_equal(txn_from_input(m, &in, &r, T_US + 1500, 77, &ev), BM_OK);
+    assert_int_equal(txn_from_input(m, &in, NULL, &r, T_US + 1500, 77, &ev), BM_OK);
     assert_int_equal(ev.seq, 77);
     assert_true(ev.ts_ms == T_US / 1000 + 1);
     assert_true(b.len < sizeof out->text);
@@ -549,7 +549,7 @@ static void test_from_input_failed_append_leaves_rng_unchanged(void **state)
     buf_init(&b, 64);
     memset(&ev, 0, sizeof ev);
     ev.json = &b;
-    assert_int_not_equal(txn_from_input(m, &in, &r, T_US, 1, &ev), BM_OK);
+    assert_int_not_equal(txn_from_input(m, &in, NULL, &r, T_US, 1, &ev), BM_OK);
     assert_memory_equal(&r, &before, sizeof r);
     assert_int_equal(b.len, 0);
     buf_free(&b);
