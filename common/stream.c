@@ -589,6 +589,26 @@ void stream_counts(struct stream_hub *h, struct stream_stats *out)
     out->resumes = atomic_load(&h->resumes);
 }
 
+enum bm_rc stream_metrics(struct stream_hub *h, const char *service, struct buf *out)
+{
+    struct stream_stats st;
+
+    stream_counts(h, &st);
+    return buf_printf(
+        out,
+        "# HELP bankmock_streams_open Event streams (SSE) open.\n"
+        "# TYPE bankmock_streams_open gauge\nbankmock_streams_open{service=\"%s\"} %llu\n"
+        "# HELP bankmock_stream_overflows_total Event streams ended by an overflow.\n"
+        "# TYPE bankmock_stream_overflows_total counter\n"
+        "bankmock_stream_overflows_total{service=\"%s\"} %llu\n"
+        "# HELP bankmock_stream_resumes_total Times a waiting event stream was woken "
+        "(only with something new for it).\n"
+        "# TYPE bankmock_stream_resumes_total counter\n"
+        "bankmock_stream_resumes_total{service=\"%s\"} %llu\n",
+        service, (unsigned long long)st.open, service, (unsigned long long)st.overflows,
+        service, (unsigned long long)st.resumes);
+}
+
 /* ------------------------------------------------------------------ */
 /* The hub thread                                                       */
 

@@ -76,5 +76,8 @@ struct stream_stats {
 };
 
 void stream_counts(struct stream_hub *h, struct stream_stats *out);
+/* Appends them to a /metrics Prometheus text (bankmock_streams_open,
+ * bankmock_stream_overflows_total, bankmock_stream_resumes_total). */
+enum bm_rc stream_metrics(struct stream_hub *h, const char *service, struct buf *out) BM_WUR;
 
 #endif

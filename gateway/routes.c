@@ -264,6 +264,8 @@ static void gw_h_metrics(struct http_req *req)
         rc = gw_score_metrics(text, &b);
     if (rc == BM_OK)
         rc = http_server_limits(req, text, "api-gateway", &b);
+    if (rc == BM_OK && text)
+        rc = stream_metrics(app->streams, "api-gateway", &b);
     send_built(req, rc, text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
 }
 
