@@ -236,7 +236,14 @@ static void test_sse_rss_stays_flat_with_many_streams(void **state)
     r2 = rss_of(p.port);
     /* 20 rounds later (~2000 events to each of 200 streams) */
     assert_true(r1 > 0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* ASan's quarantine keeps every freed block (a slow reader's carry of
+     * what its full socket did not take): RSS says nothing here; the plain
+     * suite holds it */
+    print_message("sanitized build: RSS growth not judged (%lld KiB)\n", (r2 - r1) / 1024);
+#else
     assert_true(r2 - r1 < 2 * 1024 * 1024);
+#endif
     for (int i = 0; i < N; i++)
         h_sse_close(&s[i]);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
@@ -291,16 +298,17 @@ static bool live_reach(struct h_sse *s, int n, long long want, long timeout_ms)
 
 static void test_sse_stalled_reader_does_not_delay_others_and_idle_streams_sleep(void **state)
 {
-    enum { LIVE = 16, IDLE = 16 };
+    enum { LIVE = 8, IDLE = 16 };
     struct proc p;
     static struct h_sse stalled, live[LIVE], idle[IDLE]; /* large: not on the stack */
     long long r1, r2;
     long worst = 0;
 
     (void)state;
-    /* ~2000 events/s, ~1.2 MB/s: the stalled reader's socket fills in well
-     * under a second and stays full */
-    start_fast(&p, "ssestall", NULL);
+    /* ~300 events/s, ~180 KB/s: the stalled reader's socket fills within a
+     * second and stays full; slow enough that this one thread reads the
+     * others on a loaded machine */
+    start_at(&p, "ssestall", "{\"generation_settings\":{\"events_per_second\":300}}", NULL);
     assert_int_equal(h_sse_open(&stalled, p.port, STREAM, NULL, 4096), 0);
     for (int i = 0; i < LIVE; i++)
         assert_int_equal(h_sse_open(&live[i], p.port, STREAM, NULL, 0), 0);
@@ -324,7 +332,7 @@ static void test_sse_stalled_reader_does_not_delay_others_and_idle_streams_sleep
     for (int i = 0; i < LIVE; i++)
         h_sse_close(&live[i]);
     /* only the idle streams now (their filter takes nothing): events keep
-     * coming, ~100 hub ticks a second, and not one wakes them */
+     * coming, ~20 commits a second, and not one wakes them */
     h_sleep_ms(500);
     assert_int_equal(prom_value(p.port, "bankmock_streams_open"), IDLE);
     r1 = prom_value(p.port, "bankmock_stream_resumes_total");
@@ -332,7 +340,7 @@ static void test_sse_stalled_reader_does_not_delay_others_and_idle_streams_sleep
     r2 = prom_value(p.port, "bankmock_stream_resumes_total");
     fprintf(stderr, "%d idle streams: %lld resumes in 2 s\n", IDLE, r2 - r1);
     assert_true(r1 >= 0);
-    assert_true(r2 - r1 < IDLE); /* woken per tick would be ~3200 */
+    assert_true(r2 - r1 < IDLE); /* woken per tick would be thousands */
     for (int i = 0; i < IDLE; i++)
         h_sse_close(&idle[i]);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
