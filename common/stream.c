@@ -1,4 +1,5 @@
 /* stream.c - the SSE hub (see stream.h). */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include "stream.h"
 
 #include <errno.h>
@@ -315,17 +316,16 @@ static bool ring_behind(struct stream_client *c)
 enum ring_rc { RING_NONE, RING_SENT, RING_FULL, RING_BEHIND, RING_ERROR };
 
 /* Sends the client's next messages straight from the ring to its socket:
- * one sendmsg of up to DIRECT_MAX bytes, no copy and no buffer of the
- * client's. The ring lock is not held while sending; a message the hub
- * overwrote meanwhile would have been evicted first (oldest first), so
- * the first one sent still being there afterwards means all of it went
- * out intact. What the socket did not take goes to carry. */
+ * one non-blocking sendmsg of up to DIRECT_MAX bytes, no copy and no
+ * buffer of the client's. The ring's read lock is held across it (the
+ * hub's write lock waits for at most one such send per worker: the lock
+ * prefers writers); what the socket did not take goes to carry. */
 static enum ring_rc ring_send(struct stream_client *c)
 {
     struct stream_hub *h = c->hub;
     struct iovec iov[DIRECT_IOV];
     size_t niov = 0, total = 0, i;
-    uint64_t examined, first = 0, last = 0;
+    uint64_t examined, last = 0;
     ssize_t w;
 
     pthread_rwlock_rdlock(&h->ring_lock);
@@ -343,28 +343,21 @@ static enum ring_rc ring_send(struct stream_client *c)
             iov[niov].iov_base = h->bytes + s->off;
             iov[niov++].iov_len = s->len;
             total += s->len;
-            first = first ? first : s->seq;
             last = s->seq;
         }
         examined = s->seq;
     }
     if (h->n == 0 && atomic_load(&h->polled) > examined)
         examined = atomic_load(&h->polled);
-    pthread_rwlock_unlock(&h->ring_lock);
     if (niov == 0) {
+        pthread_rwlock_unlock(&h->ring_lock);
         c->cursor = examined;
         return RING_NONE;
     }
     w = send_iov(c, iov, niov);
-    if (w == 0)
-        return RING_FULL;
-    if (w < 0)
-        return RING_ERROR;
-    pthread_rwlock_rdlock(&h->ring_lock);
-    if (first < ring_low(h)) {
+    if (w <= 0) {
         pthread_rwlock_unlock(&h->ring_lock);
-        log_warn("stream: the ring passed a message while it was sent; stream cut");
-        return RING_ERROR;
+        return w == 0 ? RING_FULL : RING_ERROR;
     }
     for (i = 0; i < niov && (size_t)w >= iov[i].iov_len; i++)
         w -= (ssize_t)iov[i].iov_len;
@@ -794,6 +787,7 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
 {
     struct stream_hub *h = calloc(1, sizeof(*h));
     pthread_condattr_t ca;
+    pthread_rwlockattr_t ra;
 
     if (!h)
         return BM_ENOMEM;
@@ -820,7 +814,12 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->wake, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_rwlock_init(&h->ring_lock, NULL);
+    pthread_rwlockattr_init(&ra);
+    /* workers send from the ring under its read lock, back to back: with
+     * glibc's default (readers first) the hub could wait for ever */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&h->ring_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
         stream_hub_free(h);
         return BM_EIO;
