@@ -1,8 +1,10 @@
 /* sse_clients.c - N concurrent server-sent-event streams on one service,
  * held by one epoll loop, for bench/run.sh's SSE rows.
  *
- *   sse_clients PORT PATH N SECONDS [HEAD_POLL_MS]
+ *   sse_clients PORT PATH N SECONDS [HEAD_POLL_MS [HTTP_VERSION]]
  *
+ * HTTP_VERSION 1.1 (the default: what EventSource and curl send; the body
+ * comes chunked and is decoded here) or 1.0 (the body as it is).
  * Reads the service's head H from /health, opens N streams on
  * PATH?since=H (so every client is owed the same events), lets them warm
  * up (2 s, then until each has caught up with the newest id any has), and
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -41,9 +44,14 @@
 #define LINE_MAX_LEN (64 * 1024)
 #define MAX_EVENTS   (1 << 20) /* events tracked per run */
 
+enum chunk_state { CH_SIZE, CH_DATA, CH_CRLF, CH_DONE };
+
 struct client {
     int fd;
     bool in_body, dead;
+    bool chunked;          /* the response said Transfer-Encoding: chunked */
+    enum chunk_state ch;
+    uint64_t ch_left;      /* bytes left in the current chunk */
     char *line;
     size_t len;
     uint64_t id;   /* of the message being read */
@@ -178,7 +186,7 @@ struct hist {
     uint64_t n;
     double max;
 };
-static struct hist h_ts, h_commit;
+static struct hist h_ts, h_commit, h_rtt; /* h_rtt: the poll thread's */
 
 static void hist_add(struct hist *h, double ms)
 {
@@ -262,13 +270,15 @@ static void on_text(struct client *c, char *line, size_t n, int64_t at)
         /* the response head ends at an empty line */
         if (n == 0 || (n == 1 && line[0] == '\r'))
             c->in_body = true;
+        else if (strncasecmp(line, "Transfer-Encoding: chunked", 26) == 0)
+            c->chunked = true;
         return;
     }
     on_line(c, line, n, at);
 }
 
 /* Lines are handled in place; a partial one waits in c->line. */
-static void on_bytes(struct client *c, char *p, size_t n, int64_t at)
+static void on_lines(struct client *c, char *p, size_t n, int64_t at)
 {
     char *end = p + n, *nl;
 
@@ -300,6 +310,71 @@ static void on_bytes(struct client *c, char *p, size_t n, int64_t at)
     }
 }
 
+/* The chunked body's payload to on_lines: sizes in hex on their own
+ * line, each chunk followed by CRLF, the last of size 0. */
+static void dechunk(struct client *c, char *p, size_t n, int64_t at)
+{
+    char *end = p + n;
+
+    while (p < end) {
+        switch (c->ch) {
+        case CH_SIZE: {
+            char ch = *p++;
+            int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                             : -1;
+            if (v >= 0)
+                c->ch_left = c->ch_left * 16 + (uint64_t)v;
+            else if (ch == '\n')
+                c->ch = c->ch_left ? CH_DATA : CH_DONE;
+            break;
+        }
+        case CH_DATA: {
+            size_t k = (size_t)(end - p) < c->ch_left ? (size_t)(end - p) : (size_t)c->ch_left;
+            on_lines(c, p, k, at);
+            p += k;
+            c->ch_left -= k;
+            if (!c->ch_left)
+                c->ch = CH_CRLF;
+            break;
+        }
+        case CH_CRLF:
+            if (*p++ == '\n')
+                c->ch = CH_SIZE;
+            break;
+        case CH_DONE:
+            return;
+        }
+    }
+}
+
+/* A read's bytes: the head line by line, then the body (dechunked). */
+static void on_bytes(struct client *c, char *p, size_t n, int64_t at)
+{
+    char *end = p + n;
+
+    while (!c->in_body && p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t k = (size_t)((nl ? nl : end) - p);
+        if (c->len + k < LINE_MAX_LEN) {
+            memcpy(c->line + c->len, p, k);
+            c->len += k;
+        }
+        if (!nl)
+            return;
+        on_text(c, c->line, c->len, at);
+        c->len = 0;
+        p = nl + 1;
+    }
+    if (p == end)
+        return;
+    if (c->chunked)
+        dechunk(c, p, (size_t)(end - p), at);
+    else
+        on_lines(c, p, (size_t)(end - p), at);
+}
+
 /* The head poll, on its own thread so a /health round trip never holds
  * up the streams' reads. */
 struct poller {
@@ -313,7 +388,7 @@ static void *poll_head(void *ud)
     uint64_t seen = base;
 
     while (!atomic_load(&p->stop)) {
-        int64_t h = health_head(p->port), at = now_us();
+        int64_t sent = now_us(), h = health_head(p->port), at = now_us();
         struct timespec ts = { 0, (long)p->poll_ms * 1000000L };
 
         for (int64_t s = (int64_t)seen + 1; h > 0 && s <= h; s++)
@@ -321,6 +396,8 @@ static void *poll_head(void *ud)
                 __atomic_store_n(&seen_us[(uint64_t)s - base - 1], at, __ATOMIC_RELAXED);
         if (h > (int64_t)seen)
             seen = (uint64_t)h;
+        if (__atomic_load_n(&from_seq, __ATOMIC_RELAXED) != UINT64_MAX)
+            hist_add(&h_rtt, (double)(at - sent) / 1000.0);
         nanosleep(&ts, NULL);
     }
     return NULL;
@@ -365,6 +442,7 @@ int main(int argc, char **argv)
     struct rlimit rl;
     struct client *cl;
     int port, n, secs, poll_ms = 5, ep, complete = 0, overflow = 0, failed = 0;
+    const char *ver = "1.1";
     uint64_t gaps = 0, max_seen = 0;
     struct poller pl;
     pthread_t th;
@@ -372,7 +450,7 @@ int main(int argc, char **argv)
     char req[1024];
 
     if (argc < 5) {
-        fprintf(stderr, "usage: sse_clients PORT PATH N SECONDS [HEAD_POLL_MS]\n");
+        fprintf(stderr, "usage: sse_clients PORT PATH N SECONDS [HEAD_POLL_MS [1.1|1.0]]\n");
         return 1;
     }
     port = (int)u64(argv[1]);
@@ -380,6 +458,10 @@ int main(int argc, char **argv)
     secs = (int)u64(argv[4]);
     if (argc > 5)
         poll_ms = (int)u64(argv[5]);
+    if (argc > 6)
+        ver = argv[6];
+    if (strcmp(ver, "1.1") != 0 && strcmp(ver, "1.0") != 0)
+        return 1;
     if (port <= 0 || n <= 0 || secs <= 0 || poll_ms <= 0)
         return 1;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 64) {
@@ -398,8 +480,8 @@ int main(int argc, char **argv)
     if (!cl || !seen_us || ep < 0)
         return 1;
     snprintf(req, sizeof(req),
-             "GET %s%csince=%llu HTTP/1.0\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
-             argv[2], strchr(argv[2], '?') ? '&' : '?', (unsigned long long)base);
+             "GET %s%csince=%llu HTTP/%s\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+             argv[2], strchr(argv[2], '?') ? '&' : '?', (unsigned long long)base, ver);
     for (int i = 0; i < n; i++) {
         struct epoll_event ev = { .events = EPOLLIN };
         int fd = connect_to(port, false);
@@ -424,7 +506,7 @@ int main(int argc, char **argv)
     /* warm-up: every stream open and caught up before the window opens */
     pump(ep, cl, n, now_us() + 2000000, 0, &max_seen);
     pump(ep, cl, n, now_us() + 10000000, max_seen, &max_seen);
-    from_seq = max_seen;
+    __atomic_store_n(&from_seq, max_seen, __ATOMIC_RELAXED);
     pump(ep, cl, n, now_us() + (int64_t)secs * 1000000, 0, &max_seen);
     cutoff = max_seen;
     pump(ep, cl, n, now_us() + 5000000, cutoff, &max_seen);
@@ -440,11 +522,11 @@ int main(int argc, char **argv)
     }
     printf("clients=%d complete=%d events=%llu overflow=%d gaps=%llu failed=%d "
            "ts_p50=%.1f ts_p99=%.1f ts_max=%.1f commit_p50=%.1f commit_p99=%.1f "
-           "commit_max=%.1f samples=%zu\n",
+           "commit_max=%.1f samples=%zu poll_rtt_p99=%.1f\n",
            n, complete, (unsigned long long)(cutoff - from_seq), overflow,
            (unsigned long long)gaps, failed, hist_pct(&h_ts, 0.5), hist_pct(&h_ts, 0.99),
            h_ts.max, hist_pct(&h_commit, 0.5), hist_pct(&h_commit, 0.99), h_commit.max,
-           (size_t)h_ts.n);
+           (size_t)h_ts.n, hist_pct(&h_rtt, 0.99));
     free(cl);
     free(seen_us);
     close(ep);

@@ -110,6 +110,8 @@ struct db_list_query {
     int64_t from_ms, to_ms;
     int nneedles;
     char needle[DB_NEEDLES_MAX][DB_NEEDLE_MAX];
+    int source;               /* the gateway's: 1 + the enum bm_svc of the events'
+                                 service, 0 any (query_parse_source) */
     uint64_t head;            /* out: newest sequence in the snapshot read */
     uint64_t oldest;          /* out: oldest sequence in the snapshot read */
     uint64_t next_since;      /* out: the cursor to continue from (SPEC §6) */

@@ -148,6 +148,7 @@ void endpoints_h_metrics(struct http_req *req)
     buf_init(&b, 64 * 1024);
     if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK ||
         http_server_limits(req, text, m.service, &b) != BM_OK ||
+        (text && stream_metrics(app->streams, m.service, &b) != BM_OK) ||
         score_api_metrics(app, text, &b) != BM_OK) {
         buf_free(&b);
         http_send_error(req, API_INTERNAL, "", "metrics too large");

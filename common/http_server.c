@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -688,8 +689,8 @@ static void stream_free(void *cls)
     free(st);
 }
 
-void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
-                      http_stream_fn fn, void (*done)(void *ud), void *ud)
+static void send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
+                        bool direct, http_stream_fn fn, void (*done)(void *ud), void *ud)
 {
     struct stream_resp *st = calloc(1, sizeof(*st));
     struct MHD_Response *r = NULL;
@@ -719,6 +720,15 @@ void http_send_stream(struct http_req *req, int status, const char *ctype, bool 
     }
     if (gzip)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (direct) {
+        /* no chunk framing for MHD to add around what fn writes itself */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int one = 1;
+        (void)MHD_set_response_options(r, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+        if (ci)
+            (void)setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     add_headers(req, r, ctype);
     req->answered = true;
     req->status = status;
@@ -729,6 +739,26 @@ fail:
     free(st);
     done(ud);
     http_send_error(req, API_INTERNAL, "", "cannot start the stream");
+}
+
+void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
+                      http_stream_fn fn, void (*done)(void *ud), void *ud)
+{
+    send_stream(req, status, ctype, gzip, false, fn, done, ud);
+}
+
+void http_send_stream_direct(struct http_req *req, int status, const char *ctype,
+                             http_stream_fn fn, void (*done)(void *ud), void *ud)
+{
+    send_stream(req, status, ctype, false, true, fn, done, ud);
+}
+
+int http_conn_fd(struct http_conn *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info((struct MHD_Connection *)c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    return ci ? ci->connect_fd : -1;
 }
 
 struct http_conn *http_req_conn(const struct http_req *req)
@@ -996,6 +1026,33 @@ static void conn_resume(struct MHD_Connection *conn)
 
     MHD_resume_connection(conn);
     worker_wake(w);
+}
+
+#define RESUME_WORKERS_MAX 16
+
+void http_conns_resume(struct http_conn *const *v, size_t n)
+{
+    struct http_worker *woken[RESUME_WORKERS_MAX];
+    size_t nw = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct MHD_Connection *conn = (struct MHD_Connection *)v[i];
+        struct conn_track *t = track_of(conn);
+        struct http_worker *w = t ? t->w : NULL;
+        size_t k = 0;
+
+        MHD_resume_connection(conn);
+        while (k < nw && woken[k] != w)
+            k++;
+        if (k < nw)
+            continue;
+        if (nw < RESUME_WORKERS_MAX)
+            woken[nw++] = w;
+        else
+            worker_wake(w);
+    }
+    for (size_t k = 0; k < nw; k++)
+        worker_wake(woken[k]);
 }
 
 static void track_owed(struct MHD_Connection *conn, bool owed)

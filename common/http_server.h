@@ -148,6 +148,16 @@ typedef long (*http_stream_fn)(void *ud, char *out, size_t max);
 struct http_conn;
 void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
                       http_stream_fn fn, void (*done)(void *ud), void *ud);
+/* The same, never chunked: the body ends when the connection closes
+ * (HTTP/1.1 allows it; the connection is not kept alive after), so fn may
+ * also write to the socket itself (http_conn_fd), in whole bytes of the
+ * body, between MHD's writes: fn is called only when MHD has sent all it
+ * was given. Nagle is off on the socket. For event streams. */
+void http_send_stream_direct(struct http_req *req, int status, const char *ctype,
+                             http_stream_fn fn, void (*done)(void *ud), void *ud);
+/* The connection's socket, -1 if unknown: only from inside the stream's
+ * http_stream_fn (send with MSG_DONTWAIT | MSG_NOSIGNAL). */
+int http_conn_fd(struct http_conn *c);
 /* The request's connection, for suspending and resuming its stream. */
 struct http_conn *http_req_conn(const struct http_req *req);
 /* Caps the kernel's send buffer of the request's connection, so a client
@@ -157,6 +167,9 @@ void http_req_sndbuf(const struct http_req *req, int bytes);
 void http_conn_suspend(struct http_conn *c);
 /* Any thread, exactly once per suspend. */
 void http_conn_resume(struct http_conn *c);
+/* http_conn_resume of each of v[0..n), waking each worker thread once
+ * rather than once per connection. */
+void http_conns_resume(struct http_conn *const *v, size_t n);
 
 /* The only writer of error bodies:
  * {"error":{"code":..,"message":..,"field":..}} */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "query.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -199,9 +200,38 @@ bool query_body_matches(const struct db_list_query *q, const char *body, size_t 
     return true;
 }
 
+enum bm_rc query_parse_source(const char *v, struct db_list_query *q, struct api_fail *fail)
+{
+    for (int s = 0; v && s < SVC_NSOURCES; s++) {
+        const struct svc_info *i = svc_info((enum bm_svc)s);
+        if (strcmp(v, i->section) == 0 || strcmp(v, i->name) == 0) {
+            q->source = s + 1;
+            return BM_OK;
+        }
+    }
+    api_fail_set(fail, API_BAD_PARAM, "source", "source must be transaction, auth or monitoring");
+    return BM_EINVAL;
+}
+
+/* The gateway writes the source second, right after the sequence. */
+#define SOURCE_WITHIN 64
+
+bool query_source_matches(const struct db_list_query *q, const char *body, size_t len)
+{
+    char want[64];
+    int n;
+
+    if (!q->source)
+        return true;
+    n = snprintf(want, sizeof(want), "\"source\":\"%s\"", svc_info((enum bm_svc)(q->source - 1))->name);
+    return n > 0 && memmem(body, len < SOURCE_WITHIN ? len : SOURCE_WITHIN, want, (size_t)n);
+}
+
 bool query_matches(const struct db_list_query *q, int64_t ts_ms, const char *anomaly_type,
                    const char *body, size_t len)
 {
+    if (!query_source_matches(q, body, len))
+        return false;
     if (q->anomalies_only && !anomaly_type)
         return false;
     if (q->anomaly_type) {

@@ -32,6 +32,12 @@ enum bm_rc query_parse_filters(enum bm_svc svc, const struct query_filters *in,
 
 /* Whether an event with these columns matches q's filters (since and
  * limit aside), for events read elsewhere than through a list query. */
+/* The gateway's source=transaction|auth|monitoring (or the service's full
+ * name) into q->source; BM_EINVAL (fail names source) for any other. */
+enum bm_rc query_parse_source(const char *v, struct db_list_query *q, struct api_fail *fail) BM_WUR;
+/* Whether the gateway event text (which starts {"gateway_sequence":N,
+ * "source":"...") comes from q's source, if it has one. */
+bool query_source_matches(const struct db_list_query *q, const char *body, size_t len);
 bool query_matches(const struct db_list_query *q, int64_t ts_ms, const char *anomaly_type,
                    const char *body, size_t len);
 /* A time range or a filter on the body's fields: what the newest-page

@@ -1,12 +1,17 @@
 /* stream.c - the SSE hub (see stream.h). */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include "stream.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "log.h"
 #include "query.h"
@@ -17,6 +22,8 @@
 #define CATCHUP_MAX 32         /* events per catch-up read by a worker */
 #define CARRY_MAX   (256 * 1024)
 #define STREAM_SNDBUF (64 * 1024) /* kernel send buffer of a stream socket */
+#define DIRECT_MAX  (32 * 1024) /* bytes of the ring per send to a client */
+#define DIRECT_IOV  64          /* messages per send */
 #define TYPES_MAX   32
 
 /* One message in the ring: "id: <seq>\ndata: <json>\n\n" at bytes[off]. */
@@ -37,7 +44,8 @@ struct stream_client {
     uint64_t last_sent; /* the id of the last event sent (or the start) */
     bool live;          /* reading from the ring (else catching up) */
     bool overflowed, finished;
-    bool suspended;     /* under hub->lock */
+    bool suspended;     /* under hub->lock; while set the hub may move cursor */
+    int fd;             /* the socket, written to directly (no copy) */
     _Atomic int64_t last_write_us;
     struct buf carry;   /* a message that did not fit the last chunk */
     size_t carry_off;
@@ -51,6 +59,7 @@ struct stream_hub {
     atomic_bool stopping;
     atomic_bool kick; /* stream_hub_notify: look now */
     atomic_ullong overflows;
+    atomic_ullong resumes; /* suspended streams woken */
 
     pthread_mutex_t lock; /* guards clients, nclients, each client's suspended */
     pthread_cond_t wake;  /* shutdown wakes the hub thread */
@@ -171,19 +180,55 @@ static size_t put(struct stream_client *c, char *out, size_t room, const char *m
     return n;
 }
 
-static size_t carry_drain(struct stream_client *c, char *out, size_t max)
+static void carry_consume(struct stream_client *c, size_t n)
 {
-    size_t left = c->carry.len - c->carry_off, n = left < max ? left : max;
-
-    memcpy(out, c->carry.data + c->carry_off, n);
     c->carry_off += n;
     if (c->carry_off == c->carry.len) {
         buf_free(&c->carry);
         buf_init(&c->carry, CARRY_MAX);
         c->carry_off = 0;
     }
+}
+
+static size_t carry_drain(struct stream_client *c, char *out, size_t max)
+{
+    size_t left = c->carry.len - c->carry_off, n = left < max ? left : max;
+
+    memcpy(out, c->carry.data + c->carry_off, n);
+    carry_consume(c, n);
     return n;
 }
+
+/* Writes to the client's socket what it takes now, without waiting:
+ * bytes sent (0 if it is full), -1 on error. */
+static ssize_t send_iov(const struct stream_client *c, struct iovec *iov, size_t n)
+{
+    struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
+    ssize_t w;
+
+    do
+        w = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    return w;
+}
+
+/* Sends what it can of the carried bytes; false on a socket error. */
+static bool carry_send(struct stream_client *c)
+{
+    struct iovec v = { c->carry.data + c->carry_off, c->carry.len - c->carry_off };
+    ssize_t w = send_iov(c, &v, 1);
+
+    if (w < 0)
+        return false;
+    carry_consume(c, (size_t)w);
+    return true;
+}
+
+/* Catch-up messages are formatted here (one worker thread's), then sent. */
+#define SCRATCH (32 * 1024)
+static _Thread_local char scratch[SCRATCH];
 
 struct catchup {
     struct stream_client *c;
@@ -209,7 +254,8 @@ static bool catchup_emit(void *ud, uint64_t seq, int64_t ts_ms, const char *atyp
     return true;
 }
 
-/* Reads the gap between the client's cursor and the ring from the source. */
+/* Reads the gap between the client's cursor and the ring from the source
+ * into out; bytes, -1 on error. */
 static long catch_up(struct stream_client *c, char *out, size_t max)
 {
     struct stream_hub *h = c->hub;
@@ -244,25 +290,99 @@ static bool slot_matches(const struct stream_hub *h, const struct stream_client 
     return query_matches(&c->q, s->ts_ms, s->atype, h->bytes + s->body_off, s->body_len);
 }
 
-/* Copies the client's messages from the ring; -1: the client is behind
- * the ring and not live yet (catch up first). */
+/* The lowest sequence the ring holds (past the mark when it is empty).
+ * Under ring_lock. */
+static uint64_t ring_low(struct stream_hub *h)
+{
+    return h->n ? slot_at(h, 0)->seq : atomic_load(&h->polled) + 1;
+}
+
+/* Under ring_lock: is the client behind the ring? A live one has
+ * overflowed then (counted here). */
+static bool ring_behind(struct stream_client *c)
+{
+    struct stream_hub *h = c->hub;
+
+    if (c->cursor + 1 >= ring_low(h))
+        return false;
+    if (c->live && !c->overflowed) {
+        c->overflowed = true;
+        atomic_fetch_add(&h->overflows, 1);
+    }
+    return true;
+}
+
+/* The outcomes of a look at the ring for one client. */
+enum ring_rc { RING_NONE, RING_SENT, RING_FULL, RING_BEHIND, RING_ERROR };
+
+/* Sends the client's next messages straight from the ring to its socket:
+ * one non-blocking sendmsg of up to DIRECT_MAX bytes, no copy and no
+ * buffer of the client's. The ring's read lock is held across it (the
+ * hub's write lock waits for at most one such send per worker: the lock
+ * prefers writers); what the socket did not take goes to carry. */
+static enum ring_rc ring_send(struct stream_client *c)
+{
+    struct stream_hub *h = c->hub;
+    struct iovec iov[DIRECT_IOV];
+    size_t niov = 0, total = 0, i;
+    uint64_t examined, last = 0;
+    ssize_t w;
+
+    pthread_rwlock_rdlock(&h->ring_lock);
+    if (ring_behind(c)) {
+        pthread_rwlock_unlock(&h->ring_lock);
+        return c->live ? RING_NONE : RING_BEHIND;
+    }
+    c->live = true;
+    examined = c->cursor;
+    for (i = ring_after(h, c->cursor); i < h->n && niov < DIRECT_IOV; i++) {
+        const struct slot *s = slot_at(h, i);
+        if (slot_matches(h, c, s)) {
+            if (niov && total + s->len > DIRECT_MAX)
+                break;
+            iov[niov].iov_base = h->bytes + s->off;
+            iov[niov++].iov_len = s->len;
+            total += s->len;
+            last = s->seq;
+        }
+        examined = s->seq;
+    }
+    if (h->n == 0 && atomic_load(&h->polled) > examined)
+        examined = atomic_load(&h->polled);
+    if (niov == 0) {
+        pthread_rwlock_unlock(&h->ring_lock);
+        c->cursor = examined;
+        return RING_NONE;
+    }
+    w = send_iov(c, iov, niov);
+    if (w <= 0) {
+        pthread_rwlock_unlock(&h->ring_lock);
+        return w == 0 ? RING_FULL : RING_ERROR;
+    }
+    for (i = 0; i < niov && (size_t)w >= iov[i].iov_len; i++)
+        w -= (ssize_t)iov[i].iov_len;
+    for (; i < niov; i++, w = 0)
+        if (buf_append(&c->carry, (const char *)iov[i].iov_base + w,
+                       iov[i].iov_len - (size_t)w) != BM_OK)
+            c->finished = true; /* within CARRY_MAX: cannot happen */
+    pthread_rwlock_unlock(&h->ring_lock);
+    c->cursor = examined;
+    c->last_sent = last;
+    return RING_SENT;
+}
+
+/* Copies the client's messages from the ring into out (MHD's buffer: the
+ * socket was full, MHD sends them when it is writable). */
 static long ring_copy(struct stream_client *c, char *out, size_t max)
 {
     struct stream_hub *h = c->hub;
     size_t n = 0, i;
-    uint64_t lo;
 
     pthread_rwlock_rdlock(&h->ring_lock);
-    lo = h->n ? slot_at(h, 0)->seq : atomic_load(&h->polled) + 1;
-    if (c->cursor + 1 < lo) {
+    if (ring_behind(c)) {
         pthread_rwlock_unlock(&h->ring_lock);
-        if (!c->live)
-            return -1;
-        c->overflowed = true;
-        atomic_fetch_add(&h->overflows, 1);
         return 0;
     }
-    c->live = true;
     for (i = ring_after(h, c->cursor); i < h->n && n < max && c->carry.len == 0; i++) {
         const struct slot *s = slot_at(h, i);
         if (slot_matches(h, c, s)) {
@@ -273,8 +393,6 @@ static long ring_copy(struct stream_client *c, char *out, size_t max)
         }
         c->cursor = s->seq;
     }
-    if (i == h->n && h->n == 0 && atomic_load(&h->polled) > c->cursor)
-        c->cursor = atomic_load(&h->polled);
     pthread_rwlock_unlock(&h->ring_lock);
     return (long)n;
 }
@@ -302,29 +420,66 @@ static bool park(struct stream_client *c)
     return parked;
 }
 
-/* One look at what the client has to be sent; 0: nothing now. */
-static long client_fill(struct stream_client *c, char *out, size_t max)
+/* Sends what the client is owed from the source (catching up) directly;
+ * what the socket does not take goes to carry. false on error. */
+static bool catch_up_send(struct stream_client *c)
+{
+    long k = catch_up(c, scratch, sizeof(scratch));
+    struct iovec v = { scratch, k > 0 ? (size_t)k : 0 };
+    ssize_t w;
+
+    if (k <= 0)
+        return k == 0;
+    w = send_iov(c, &v, 1);
+    if (w < 0)
+        return false;
+    if (w < k && buf_append(&c->carry, scratch + w, (size_t)(k - w)) != BM_OK)
+        return false;
+    return true;
+}
+
+/* One look at what the client has to be sent. Most of it goes straight
+ * to the socket (*sent set); what must wait for a full socket to drain
+ * is copied into out for MHD to send (returned). 0 and !*sent: nothing
+ * now. */
+static long client_fill(struct stream_client *c, char *out, size_t max, bool *sent)
 {
     struct stream_hub *h = c->hub;
     size_t n = 0;
-    long k;
 
+    *sent = false;
     if (c->carry.len) {
-        n = carry_drain(c, out, max);
+        size_t before = c->carry.len - c->carry_off;
+        if (!carry_send(c))
+            return HTTP_STREAM_ERROR;
+        *sent = c->carry.len == 0 || c->carry.len - c->carry_off < before;
         if (c->carry.len)
-            return (long)n;
+            return *sent ? 0 : (long)carry_drain(c, out, max); /* full: MHD waits */
     }
     if (c->finished || atomic_load(&h->stopping))
-        return n ? (long)n : HTTP_STREAM_END;
+        return HTTP_STREAM_END;
     if (!c->overflowed) {
-        k = ring_copy(c, out + n, max - n);
-        if (k < 0)
-            k = catch_up(c, out + n, max - n);
-        if (k < 0)
-            return n ? (long)n : HTTP_STREAM_ERROR;
-        n += (size_t)k;
+        switch (ring_send(c)) {
+        case RING_SENT:
+            *sent = true;
+            return 0;
+        case RING_FULL:
+            n = (size_t)ring_copy(c, out, max);
+            if (n)
+                return (long)n;
+            break;
+        case RING_BEHIND:
+            if (!catch_up_send(c))
+                return HTTP_STREAM_ERROR;
+            *sent = true;
+            return 0;
+        case RING_ERROR:
+            return HTTP_STREAM_ERROR;
+        case RING_NONE:
+            break;
+        }
     }
-    if (c->overflowed && n == 0) {
+    if (c->overflowed) {
         char msg[96];
         int ml = snprintf(msg, sizeof(msg), "event: overflow\ndata: {\"last_sequence\":%llu}\n\n",
                           (unsigned long long)c->last_sent);
@@ -340,13 +495,17 @@ static long client_read(void *ud, char *out, size_t max)
 {
     struct stream_client *c = ud;
 
+    if (c->fd < 0)
+        c->fd = http_conn_fd(c->conn);
     for (;;) {
-        long n = client_fill(c, out, max);
-        if (n != 0) {
-            if (n > 0)
-                atomic_store(&c->last_write_us, time_mono_us());
+        bool sent;
+        long n = client_fill(c, out, max, &sent);
+        if (n > 0 || sent)
+            atomic_store(&c->last_write_us, time_mono_us());
+        if (n != 0)
             return n;
-        }
+        if (sent)
+            continue;
         if (atomic_load(&c->hub->stopping))
             return HTTP_STREAM_END;
         if (park(c))
@@ -389,6 +548,7 @@ void stream_serve(struct stream_hub *h, struct http_req *req, const struct db_li
     }
     c->hub = h;
     c->conn = http_req_conn(req);
+    c->fd = -1;
     c->q = *q;
     if (c->q.anomaly_type) /* the ring's types are interned: compare by text */
         c->q.anomaly_type = q->anomaly_type;
@@ -406,20 +566,40 @@ void stream_serve(struct stream_hub *h, struct http_req *req, const struct db_li
     http_req_sndbuf(req, STREAM_SNDBUF);
     http_add_header(req, "Cache-Control", "no-cache");
     http_add_header(req, "X-Accel-Buffering", "no");
-    http_send_stream(req, 200, "text/event-stream; charset=utf-8", false, client_read,
-                     client_done, c);
+    http_send_stream_direct(req, 200, "text/event-stream; charset=utf-8", client_read,
+                            client_done, c);
 }
 
-void stream_counts(struct stream_hub *h, uint64_t *open, uint64_t *overflows)
+void stream_counts(struct stream_hub *h, struct stream_stats *out)
 {
-    *open = 0;
-    *overflows = 0;
+    memset(out, 0, sizeof(*out));
     if (!h)
         return;
     pthread_mutex_lock(&h->lock);
-    *open = h->nclients;
+    out->open = h->nclients;
     pthread_mutex_unlock(&h->lock);
-    *overflows = atomic_load(&h->overflows);
+    out->overflows = atomic_load(&h->overflows);
+    out->resumes = atomic_load(&h->resumes);
+}
+
+enum bm_rc stream_metrics(struct stream_hub *h, const char *service, struct buf *out)
+{
+    struct stream_stats st;
+
+    stream_counts(h, &st);
+    return buf_printf(
+        out,
+        "# HELP bankmock_streams_open Event streams (SSE) open.\n"
+        "# TYPE bankmock_streams_open gauge\nbankmock_streams_open{service=\"%s\"} %llu\n"
+        "# HELP bankmock_stream_overflows_total Event streams ended by an overflow.\n"
+        "# TYPE bankmock_stream_overflows_total counter\n"
+        "bankmock_stream_overflows_total{service=\"%s\"} %llu\n"
+        "# HELP bankmock_stream_resumes_total Times a waiting event stream was woken "
+        "(only with something new for it).\n"
+        "# TYPE bankmock_stream_resumes_total counter\n"
+        "bankmock_stream_resumes_total{service=\"%s\"} %llu\n",
+        service, (unsigned long long)st.open, service, (unsigned long long)st.overflows,
+        service, (unsigned long long)st.resumes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -513,19 +693,56 @@ static bool poll_source(struct stream_hub *h, struct stage *st)
     return atomic_load(&h->polled) != before;
 }
 
-static void wake_clients(struct stream_hub *h, bool moved)
+/* Whether a suspended client has something new: a message its filter
+ * takes, an overflow to report, or a heartbeat due. If not, its cursor
+ * moves past what the hub has read (it is suspended: the hub's to move),
+ * so the next look starts there. Under h->lock. */
+static bool wants_wake(struct stream_hub *h, struct stream_client *c, int64_t now)
 {
+    bool want = false;
+    size_t i;
+
+    if (now - atomic_load(&c->last_write_us) >= h->heartbeat_us)
+        return true;
+    if (atomic_load(&h->polled) <= c->cursor)
+        return false;
+    pthread_rwlock_rdlock(&h->ring_lock);
+    if (c->cursor + 1 < ring_low(h)) {
+        want = true; /* behind the ring: catch up, or report the overflow */
+    } else {
+        for (i = ring_after(h, c->cursor); i < h->n && !want; i++)
+            want = slot_matches(h, c, slot_at(h, i));
+        if (!want)
+            c->cursor = h->n ? slot_at(h, h->n - 1)->seq : atomic_load(&h->polled);
+    }
+    pthread_rwlock_unlock(&h->ring_lock);
+    return want;
+}
+
+#define WAKE_BATCH 256
+
+/* Resumes the suspended clients that have something new, in batches (one
+ * wake per worker thread per batch). */
+static void wake_clients(struct stream_hub *h)
+{
+    struct http_conn *batch[WAKE_BATCH];
+    size_t n = 0;
     int64_t now = time_mono_us();
 
     pthread_mutex_lock(&h->lock);
     for (struct stream_client *c = h->clients; c; c = c->next) {
-        if (!c->suspended)
+        if (!c->suspended || !wants_wake(h, c, now))
             continue;
-        if (moved || now - atomic_load(&c->last_write_us) >= h->heartbeat_us) {
-            c->suspended = false;
-            http_conn_resume(c->conn);
+        c->suspended = false;
+        batch[n++] = c->conn;
+        if (n == WAKE_BATCH) {
+            http_conns_resume(batch, n);
+            atomic_fetch_add(&h->resumes, n);
+            n = 0;
         }
     }
+    http_conns_resume(batch, n);
+    atomic_fetch_add(&h->resumes, n);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -558,7 +775,8 @@ static void *hub_main(void *arg)
         if (atomic_load(&h->stopping))
             break;
         atomic_store(&h->kick, false);
-        wake_clients(h, poll_source(h, st));
+        (void)poll_source(h, st);
+        wake_clients(h);
     }
     buf_free(&st->bodies);
     free(st);
@@ -569,6 +787,7 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
 {
     struct stream_hub *h = calloc(1, sizeof(*h));
     pthread_condattr_t ca;
+    pthread_rwlockattr_t ra;
 
     if (!h)
         return BM_ENOMEM;
@@ -588,13 +807,19 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
     atomic_init(&h->stopping, false);
     atomic_init(&h->kick, false);
     atomic_init(&h->overflows, 0);
+    atomic_init(&h->resumes, 0);
     atomic_init(&h->polled, h->src.head(h->src.ctx));
     pthread_mutex_init(&h->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->wake, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_rwlock_init(&h->ring_lock, NULL);
+    pthread_rwlockattr_init(&ra);
+    /* workers send from the ring under its read lock, back to back: with
+     * glibc's default (readers first) the hub could wait for ever */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&h->ring_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
         stream_hub_free(h);
         return BM_EIO;

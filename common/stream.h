@@ -68,7 +68,16 @@ void stream_serve(struct stream_hub *h, struct http_req *req, const struct db_li
  * next tick. Any thread; cheap. */
 void stream_hub_notify(struct stream_hub *h);
 
-/* Streams open now, and those ended by an overflow so far. */
-void stream_counts(struct stream_hub *h, uint64_t *open, uint64_t *overflows);
+struct stream_stats {
+    uint64_t open;      /* streams open now */
+    uint64_t overflows; /* streams ended by an overflow so far */
+    uint64_t resumes;   /* times a waiting stream was woken (only when it had
+                           something new: an event it takes, or a heartbeat) */
+};
+
+void stream_counts(struct stream_hub *h, struct stream_stats *out);
+/* Appends them to a /metrics Prometheus text (bankmock_streams_open,
+ * bankmock_stream_overflows_total, bankmock_stream_resumes_total). */
+enum bm_rc stream_metrics(struct stream_hub *h, const char *service, struct buf *out) BM_WUR;
 
 #endif

@@ -170,6 +170,8 @@ static bool matches(const struct gw_slot *e, const struct db_list_query *q)
 {
     if (q->anomalies_only && !e->anomaly)
         return false;
+    if (q->source && e->src + 1 != q->source)
+        return false;
     return !q->anomaly_type || svc_filter_takes(q->anomaly_type, (enum bm_svc)e->src, e->type);
 }
 

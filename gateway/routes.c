@@ -87,7 +87,7 @@ void gw_routes_free_caches(void)
 static void gw_h_events(struct http_req *req)
 {
     static const char *const allowed[] = { "limit", "since", "anomalies_only", "anomaly_type",
-                                           NULL };
+                                           "source", NULL };
     struct gw_app *app = http_req_app(req);
     const char *type = NULL;
     struct pagecache_key key = { 0, false, NULL, 0 };
@@ -101,7 +101,9 @@ static void gw_h_events(struct http_req *req)
     if (!http_req_args_check(req, allowed))
         return;
     if (query_parse_list(SVC_GATEWAY, http_req_arg(req, "limit"), http_req_arg(req, "since"),
-                         http_req_arg(req, "anomalies_only"), NULL, &q, &f) != BM_OK) {
+                         http_req_arg(req, "anomalies_only"), NULL, &q, &f) != BM_OK ||
+        (http_req_has_arg(req, "source") &&
+         query_parse_source(http_req_arg(req, "source"), &q, &f) != BM_OK)) {
         http_send_fail(req, &f);
         return;
     }
@@ -115,7 +117,7 @@ static void gw_h_events(struct http_req *req)
         }
         q.anomaly_type = type;
     }
-    if (!q.has_since) {
+    if (!q.has_since && !q.source) {
         /* read before the page is built: a page built later is only
          * ever newer than its version says, and is rebuilt next time */
         key.limit = q.limit;
@@ -143,7 +145,8 @@ static void gw_h_events(struct http_req *req)
  * gateway_sequence, else it starts with the next event. */
 static void gw_h_stream(struct http_req *req)
 {
-    static const char *const allowed[] = { "since", "anomalies_only", "anomaly_type", NULL };
+    static const char *const allowed[] = { "since", "anomalies_only", "anomaly_type", "source",
+                                           NULL };
     struct gw_app *app = http_req_app(req);
     const char *last = http_req_header(req, "Last-Event-ID");
     struct db_list_query q;
@@ -153,7 +156,9 @@ static void gw_h_stream(struct http_req *req)
     if (!http_req_args_check(req, allowed))
         return;
     if (query_parse_list(SVC_GATEWAY, NULL, http_req_arg(req, "since"),
-                         http_req_arg(req, "anomalies_only"), NULL, &q, &f) != BM_OK) {
+                         http_req_arg(req, "anomalies_only"), NULL, &q, &f) != BM_OK ||
+        (http_req_has_arg(req, "source") &&
+         query_parse_source(http_req_arg(req, "source"), &q, &f) != BM_OK)) {
         http_send_fail(req, &f);
         return;
     }
@@ -264,6 +269,8 @@ static void gw_h_metrics(struct http_req *req)
         rc = gw_score_metrics(text, &b);
     if (rc == BM_OK)
         rc = http_server_limits(req, text, "api-gateway", &b);
+    if (rc == BM_OK && text)
+        rc = stream_metrics(app->streams, "api-gateway", &b);
     send_built(req, rc, text ? HTTP_CT_TEXT : HTTP_CT_JSON, &b);
 }
 

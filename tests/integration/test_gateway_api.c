@@ -211,6 +211,30 @@ static void test_gateway_events_carry_source_and_dense_gateway_sequence(void **s
         j = h_http_get_json(e.gw.port, "/events?anomaly_type=nope", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
+        /* source: one service's events only, the short or the full name */
+        {
+            static const char *const src[][2] = { { "transaction", "transaction-service" },
+                                                  { "auth", "auth-service" },
+                                                  { "monitoring-service", "monitoring-service" } };
+            char path[96];
+            for (size_t k = 0; k < 3; k++) {
+                int n = 0;
+                snprintf(path, sizeof(path), "/events?source=%s&limit=1000", src[k][0]);
+                j = h_http_get_json(e.gw.port, path, &st);
+                assert_int_equal(st, 200);
+                cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "events")) {
+                    assert_string_equal(h_jstr(it, "source"), src[k][1]);
+                    n++;
+                }
+                assert_true(n > 0);
+                cJSON_Delete(j);
+            }
+        }
+        j = h_http_get_json(e.gw.port, "/events?source=nope", &st);
+        assert_int_equal(st, 400);
+        assert_string_equal(h_jstr(cJSON_GetObjectItemCaseSensitive(j, "error"), "field"),
+                            "source");
+        cJSON_Delete(j);
         j = h_http_get_json(e.gw.port, "/events?limit=0", &st);
         assert_int_equal(st, 400);
         cJSON_Delete(j);
