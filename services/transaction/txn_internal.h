@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "rc.h"
 #include "rng.h"
+#include "shard.h"
 #include "timefmt.h"
 #include "txn.h"
 
@@ -94,6 +95,8 @@ struct txn_model {
     struct txn_customer *cust; /* ordered by num, for lookups by id */
     uint32_t *act_cum;         /* cumulative activity weights, increasing */
     struct txn_merchant *merch;
+    struct bm_shard shard; /* the slice drawn from (shard.h); 0/1 the bank */
+    double share;          /* the slice's share of the activity */
 };
 
 /* Usual top of an unknown customer ($1,000, in cents): its 10x is the
