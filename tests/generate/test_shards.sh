@@ -124,7 +124,14 @@ check "an injection for this shard's own customer is accepted (201)" test "$code
     >gw.log 2>&1 &
 pids+=($!)
 gw=http://127.0.0.1:$(port_of gw.log)
-sleep 1.5
+# until it has read both shards up to their heads (slower under sanitizers)
+for ((i = 0; i < 600; i++)); do
+    curl -fsS "$gw/system/health" 2>/dev/null | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["services"]["transaction-service"]
+sys.exit(0 if t["state"] == "ok" and t["shards_ok"] == 2 else 1)' 2>/dev/null && break
+    sleep 0.1
+done
 curl -fsS "$gw/system/health" -o syshealth.json
 curl -fsS "$gw/dashboard" -H 'Accept: application/json' -o dash.json
 python3 - "$gw" "$b0" "$b1" >gateway.txt 2>&1 <<'EOF'
