@@ -788,6 +788,16 @@ static uint16_t xinc_waiting(const struct mon_model *m, const struct mon_state *
     return tag;
 }
 
+/* A shard samples its own hosts' series only, in the same cycle: the
+ * first from `series` on, -1 if it has none. */
+static int owned_series(const struct mon_model *m, int series)
+{
+    for (int k = 0; k < MON_N_SERIES; k++, series = (series + 1) % MON_N_SERIES)
+        if (shard_owns(&m->shard, (uint64_t)MON_SERIES_HOST(series)))
+            return series;
+    return -1;
+}
+
 enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
                         const struct gen_params *p, struct rng *r, int64_t t_us, uint64_t seq,
                         struct gen_event *ev)
@@ -804,12 +814,8 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     if (st->version != MON_STATE_VERSION || st->cursor >= MON_N_SERIES || !sched_ok(st) ||
         !episode_ok(st, &st->ep[series]))
         return BM_ESTATE;
-    /* a shard samples its own hosts' series only, in the same cycle */
-    for (int k = 0; k < MON_N_SERIES && !shard_owns(&m->shard, (uint64_t)MON_SERIES_HOST(series));
-         k++)
-        series = (series + 1) % MON_N_SERIES;
-    if (!shard_owns(&m->shard, (uint64_t)MON_SERIES_HOST(series)) ||
-        !episode_ok(st, &st->ep[series]))
+    series = owned_series(m, series);
+    if (series < 0 || !episode_ok(st, &st->ep[series]))
         return BM_ESTATE; /* an empty slice (genloop refuses one) or a bad state */
     metric = MON_SERIES_METRIC(series);
     memset(&s, 0, sizeof s);
