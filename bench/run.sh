@@ -30,6 +30,11 @@
 # time, then again while other clients keep BENCH_HANG_PARALLEL requests to
 # the hung service in flight (those requests are judged too).
 #
+# Shards (issue 20): the transaction service's aggregate backfill rate with
+# 2 shards (--shard 0/2 and 1/2 backfilling BENCH_BACKFILL at once, all
+# their events over the wall time until both are done) against 1 shard the
+# same way (goal >= 1.7x on 2 cores).
+#
 # Prints a table (measured, reference, ratio, SPEC target, ok/FAIL); exits 1
 # if a target is missed. Memory flat under sustained load and disk bounded by
 # retention are bench/soak.sh's.
@@ -59,7 +64,7 @@
 # BENCH_SSE_CLIENTS (streams of the SSE rows, 1000; 0 skips them),
 # BENCH_SSE_EPS (their service's events_per_second, 1000), BENCH_SSE_SECONDS
 # (their measured window, 10),
-# BENCH_ONLY (all, services, gateway or sse: which rows to run, all),
+# BENCH_ONLY (all, services, gateway, sse or shards: which rows to run, all),
 # BENCH_KEEP=1 (keep the temporary directory with logs and wrk output),
 # BM_SKIP_DEPS=1, BM_SKIP_BUILD=1, BM_JOBS (2).
 set -euo pipefail
@@ -112,7 +117,10 @@ HANG_PAR=${BENCH_HANG_PARALLEL:-4}
 FLOOD_N=${BENCH_FLOOD:-10000}
 FLOOD_ROUNDS=${BENCH_FLOOD_ROUNDS:-6}
 ONLY=${BENCH_ONLY:-all}
-case "$ONLY" in all | services | gateway | sse) ;; *) die "BENCH_ONLY: all, services, gateway or sse" ;; esac
+case "$ONLY" in
+all | services | gateway | sse | shards) ;;
+*) die "BENCH_ONLY: all, services, gateway, sse or shards" ;;
+esac
 HUNG=auth-service                           # the service bench/hang_server.c plays
 CONFIG_FILE=config/anomaly_config.json
 CFG=()
@@ -140,6 +148,7 @@ T_FLOOD_RPS=0.80   # issue 21: normal clients within 20% of quiet
 T_FLOOD_P99_MS=100 # issue 21: /health within 100 ms beside 10,000 idle connections
 T_SSE_P99_MS=50    # issue 17: SSE delivery p99, from the commit
 T_SSE_RSS_MB=16    # issue 17: RSS with the streams open
+T_SHARDS_REL=1.7   # issue 20: 2 shards' aggregate backfill rate over 1 shard's
 SSE_N=${BENCH_SSE_CLIENTS:-1000}
 SSE_EPS=${BENCH_SSE_EPS:-1000}
 SSE_SECS=${BENCH_SSE_SECONDS:-10}
@@ -271,6 +280,51 @@ backfill_rate() {
     awk -v t0="$first_t" -v h0="$first_h" -v t1="$last_t" -v h1="$last_h" -v st="$st" \
         'BEGIN { dt = t1 - t0; if (dt <= 0) { print "- " h1 " " st; exit }
                  printf "%.0f %d %s\n", (h1 - h0) / dt, h1, st }'
+}
+
+# shards_rate N : "events/s events" of N transaction-service shards (--shard
+# i/N) backfilling BACKFILL from BACKFILL_START at once: all their events over
+# the wall time from the first exec until the last finished its backfill.
+shards_rate() {
+    local n=$1 i t0 st h total=0 deadline left
+    local -a sp sport
+    t0=$EPOCHREALTIME
+    for ((i = 0; i < n; i++)); do
+        sport[i]=$(free_port)
+        start "shard$i-$n" "$BIN/transaction-service" --db "$TMP/shard$i-$n.db" --seed "$SEED" \
+            --start-time "$BACKFILL_START" --backfill "$BACKFILL" --shard "$i/$n" "${CFG[@]}" \
+            --port "${sport[i]}" --bind 127.0.0.1
+        sp[i]=$started
+    done
+    deadline=$((SECONDS + BACKFILL_TIMEOUT))
+    left=$n
+    while ((left > 0 && SECONDS < deadline)); do
+        left=0
+        for ((i = 0; i < n; i++)); do
+            st=$(json_field "http://127.0.0.1:${sport[i]}/health" .status)
+            [[ "$st" == backfilling || -z "$st" ]] && left=$((left + 1))
+        done
+        ((left > 0)) && sleep 0.05
+    done
+    local t1=$EPOCHREALTIME
+    for ((i = 0; i < n; i++)); do
+        h=$(json_field "http://127.0.0.1:${sport[i]}/health" .head_sequence)
+        total=$((total + ${h:-0}))
+        stop "${sp[i]}"
+        rm -f "$TMP/shard$i-$n.db"*
+    done
+    ((left == 0)) || { echo "- $total"; return 0; }
+    awk -v a="$t0" -v b="$t1" -v n="$total" 'BEGIN { printf "%.0f %d\n", n / (b - a), n }'
+}
+
+bench_shards() {
+    local r1 n1 r2 n2 v
+    log "transaction backfill of $BACKFILL: 1 shard, then 2 shards at once"
+    read -r r1 n1 <<<"$(shards_rate 1)"
+    read -r r2 n2 <<<"$(shards_rate 2)"
+    v=$(verdict "$r2 / $r1 >= $T_SHARDS_REL")
+    row "transaction backfill events/s, 2 shards ($n2 ev; 1 shard: $n1)" "$r2" "$r1" \
+        "$(ratio "$r2" "$r1")" ">= ${T_SHARDS_REL}x 1 shard" "$v"
 }
 
 # dataset_rate SERVICE ARGS... : "events/s events" of bankmock-generate writing
@@ -866,8 +920,12 @@ if [[ "$ONLY" == all || "$ONLY" == services ]]; then
     done
     ((ran)) || die "no service binaries in $BIN"
 fi
-if [[ "$ONLY" != gateway && -x "$BIN/transaction-service" ]]; then
+if [[ "$ONLY" != gateway && "$ONLY" != shards && -x "$BIN/transaction-service" ]]; then
     bench_sse transaction-service /transactions/events/stream
+fi
+
+if [[ "$ONLY" == all || "$ONLY" == shards ]] && [[ -x "$BIN/transaction-service" ]]; then
+    bench_shards
 fi
 
 if [[ "$ONLY" == all || "$ONLY" == gateway ]]; then

@@ -29,7 +29,8 @@ enum cfg_type {
     CFG_DURATION, /* <int>s|m|h|d */
     CFG_TIME,     /* ISO 8601 */
     CFG_TZ,       /* UTC or +-HH:MM */
-    CFG_SEED      /* uint64 */
+    CFG_SEED,     /* uint64 */
+    CFG_SHARD     /* i/n (shard.h) */
 };
 
 struct cfg_key {
@@ -104,6 +105,11 @@ static const struct cfg_key keys[] = {
     { .name = "backfill", .type = CFG_DURATION, .def = "0s", .env = "BACKFILL",
       .flag = "--backfill", .svc = SVC_SERVICES, .weight = -1, .off = OFF(backfill_s),
       .help = "history to write before going live: <int>s|m|h|d, at most 365d" },
+    { .name = "shard", .type = CFG_SHARD, .def = "0/1", .env = "BANKMOCK_SHARD",
+      .flag = "--shard", .json = "generation_settings.shard", .svc = SVC_SERVICES,
+      .weight = -1, .off = OFF(shard),
+      .help = "generate slice i of n of the bank: entities with index % n == i, at their "
+              "share of the rate (0 <= i < n <= 1024)" },
     { .name = "reset_config", .type = CFG_SWITCH, .flag = "--reset-config",
       .svc = SVC_SERVICES, .weight = -1, .off = OFF(reset_config),
       .help = "drop runtime changes stored in the database" },
@@ -396,6 +402,13 @@ static enum bm_rc set_from_text(struct bm_config *c, const struct cfg_key *k, co
             *(uint64_t *)field(c, k) = v;
         else
             snprintf(why, whylen, "expected an unsigned integer, got \"%s\"", s);
+        break;
+    }
+    case CFG_SHARD: {
+        struct bm_shard v;
+        rc = shard_parse(s, &v, why, whylen);
+        if (rc == BM_OK)
+            *(struct bm_shard *)field(c, k) = v;
         break;
     }
     }

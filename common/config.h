@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "gen.h"
 #include "rc.h"
+#include "shard.h"
 #include "svc.h"
 
 #define CFG_URLS_MAX 1024
@@ -30,6 +31,7 @@ struct bm_config {
     int64_t start_time_ms;
     bool start_time_set;
     int64_t backfill_s;
+    struct bm_shard shard;    /* this process's slice of the bank (shard.h) */
     bool reset_config;
     bool check_config;
     bool help;

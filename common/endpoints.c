@@ -74,12 +74,14 @@ static enum bm_rc health_render(struct app *app, struct buf *b)
                       "\"backfill\":{\"done\":%lld,\"total\":%lld},"
                       "\"events_per_second\":{\"configured\":%g,\"expected\":%.2f,\"realised\":%.2f},"
                       "\"error_rate\":%.4f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
-                      "\"simulated_time\":\"%s\",\"stream_id\":\"%s\"}",
+                      "\"simulated_time\":\"%s\",\"stream_id\":\"%s\","
+                      "\"shard\":{\"index\":%u,\"count\":%u,\"share\":%.6g}}",
                       health_status(&st), cfg_svc_name(app->def->svc), BM_VERSION,
                       (long long)((time_mono_us() - app->started_us) / 1000000),
                       (unsigned long long)st.head_seq, (long long)st.backfill_done_s,
                       (long long)st.backfill_total_s, st.configured_rate, st.expected_rate,
-                      st.realised_rate, total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id);
+                      st.realised_rate, total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id,
+                      (unsigned)st.shard.index, (unsigned)st.shard.count, st.share);
 }
 
 void endpoints_h_health(struct http_req *req)
@@ -332,15 +334,17 @@ struct rows_out {
 };
 
 /* The CSV header from the service's known columns, so an empty result
- * still has one; a service without a list takes the first event's keys. */
-static enum bm_rc rows_header(struct rows_out *r, enum bm_svc svc)
+ * still has one; a service without a list takes the first event's keys.
+ * A shard's events end with "shard" (shard.h). */
+static enum bm_rc rows_header(struct rows_out *r, const struct app *app)
 {
-    const char *cols = svc_info(svc)->csv_columns;
+    const char *cols = svc_info(app->def->svc)->csv_columns;
+    struct bm_shard sh = genloop_shard(app->gl);
 
     if (r->fmt != QF_CSV || r->header || !cols)
         return BM_OK;
     r->header = true;
-    if (buf_puts(r->out, cols) != BM_OK)
+    if (buf_puts(r->out, cols) != BM_OK || (shard_split(&sh) && buf_puts(r->out, ",shard") != BM_OK))
         return BM_ETOOBIG;
     return buf_puts(r->out, "\r\n");
 }
@@ -416,7 +420,7 @@ void endpoints_h_events(struct http_req *req)
     } else if (rc == BM_OK) {
         struct rows_out r = { fmt, &b, 0, false };
         int64_t count;
-        rc = rows_header(&r, app->def->svc);
+        rc = rows_header(&r, app);
         if (rc == BM_OK)
             rc = db_scan_events(db, &q, rows_put, &r, &count);
     }
@@ -472,7 +476,7 @@ static bool export_fill(struct export *e)
         e->started = true;
         if (e->fmt == QF_JSON && buf_putc(&e->pending, '[') != BM_OK)
             return false;
-        if (rows_header(&e->rows, e->app->def->svc) != BM_OK)
+        if (rows_header(&e->rows, e->app) != BM_OK)
             return false;
     }
     if (e->q.since < e->end) {

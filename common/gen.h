@@ -69,6 +69,12 @@ struct service_gen {
     bool (*state_valid)(const void *state);
     enum bm_rc (*generate)(const void *model, void *state, const struct gen_params *p,
                            struct rng *r, int64_t t_us, uint64_t seq, struct gen_event *ev);
+    /* Sharded (shard.h; the model built with the config's shard): the
+     * slice's share of the bank's events, 0 when the slice is empty
+     * (events_per_second x share is the shard's rate), and whether an
+     * injection's target (gen_inject.target, >= 0) is in the slice. */
+    double (*rate_share)(const void *model);
+    bool (*owns_target)(const void *model, int64_t target);
 };
 
 #endif

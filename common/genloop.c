@@ -42,6 +42,7 @@
 #include "scenario.h"
 #include "seedfile.h"
 #include "service.h"
+#include "shard.h"
 #include "timefmt.h"
 
 #define QUEUE_CAP      64
@@ -104,6 +105,8 @@ struct genloop {
     struct bm_config live; /* the live settings: see the top of the file */
     uint64_t seed;
     char stream_id[RNG_UUID_LEN + 1];
+    struct bm_shard shard; /* this stream's slice of the bank (shard.h) */
+    double share;          /* of the bank's rate: 1 unsharded */
     int64_t backfill_start_us;
     int64_t backfill_end_us;
 
@@ -157,7 +160,7 @@ struct genloop {
 static struct arrival_rate rate_of(const struct genloop *g, double eps)
 {
     struct arrival_rate r = {
-        .events_per_second = eps,
+        .events_per_second = eps * g->share, /* x 1.0 unsharded: the same double */
         .constant_rate = g->def->gen->constant_rate,
         .time_shaping = g->live.time_shaping,
         .tz_offset_min = g->params.tz_offset_min,
@@ -339,10 +342,15 @@ static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg, 
     memset(&g->ls, 0, sizeof(g->ls));
     g->ls.magic = STATE_MAGIC;
     g->ls.state_size = (uint32_t)g->def->gen->state_size;
+    /* A shard's streams (of 2 or more) are its own: event ids do not
+     * repeat across shards. */
     rng_seed(&g->ls.gen_rng,
-             arrival_stream_seed(g->seed, svc_info(g->def->svc)->name, ARRIVAL_GENERATED));
+             shard_stream_seed(&g->shard, arrival_stream_seed(g->seed, svc_info(g->def->svc)->name,
+                                                              ARRIVAL_GENERATED)));
     rng_seed(&g->ls.api_rng,
-             arrival_stream_seed(g->seed, svc_info(g->def->svc)->name, ARRIVAL_API));
+             shard_stream_seed(&g->shard,
+                               arrival_stream_seed(g->seed, svc_info(g->def->svc)->name,
+                                                   ARRIVAL_API)));
     g->ls.next_seq = 1;
     g->def->gen->state_init(g->svc_state, &g->ls.gen_rng);
     g->ls.last_us = g->backfill_start_us;
@@ -355,6 +363,9 @@ static enum bm_rc stream_create(struct genloop *g, const struct bm_config *cfg, 
     rc = meta_put_text(g->db, "seed", num);
     if (rc == BM_OK)
         rc = meta_put_text(g->db, "stream_id", g->stream_id);
+    shard_text(&g->shard, num);
+    if (rc == BM_OK)
+        rc = meta_put_text(g->db, "shard", num);
     snprintf(num, sizeof(num), "%lld", (long long)g->backfill_start_us);
     if (rc == BM_OK)
         rc = meta_put_text(g->db, "backfill_start_us", num);
@@ -403,7 +414,25 @@ static enum bm_rc stream_restore(struct genloop *g, const struct bm_config *cfg,
                  cfg->db_path, (unsigned long long)g->seed, (unsigned long long)cfg->seed);
         return BM_EINVAL;
     }
-    rc = meta_text(g->db, "stream_id", g->stream_id, sizeof(g->stream_id), &found);
+    rc = meta_text(g->db, "shard", text, sizeof(text), &found);
+    if (rc == BM_OK && found) { /* none: written before shards, the whole bank */
+        char why[128];
+        if (shard_parse(text, &g->shard, why, sizeof why) != BM_OK) {
+            snprintf(err, errlen, "database's shard is not i/n: \"%.40s\"", text);
+            return BM_ESTATE;
+        }
+    }
+    if (rc == BM_OK && (g->shard.index != cfg->shard.index || g->shard.count != cfg->shard.count)) {
+        char want[SHARD_TEXT];
+        shard_text(&cfg->shard, want);
+        snprintf(err, errlen,
+                 "database %s holds shard %s of its bank, not %s; use another --db or the same "
+                 "--shard",
+                 cfg->db_path, found ? text : "0/1", want);
+        return BM_EINVAL;
+    }
+    if (rc == BM_OK)
+        rc = meta_text(g->db, "stream_id", g->stream_id, sizeof(g->stream_id), &found);
     if (rc == BM_OK)
         rc = meta_text(g->db, "backfill_start_us", text, sizeof(text), &found);
     g->backfill_start_us = 0;
@@ -486,6 +515,8 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
         return BM_ENOMEM;
     g->def = def;
     g->db = db;
+    g->shard = cfg->shard;
+    g->share = 1.0;
     g->base = *cfg;
     g->live = *cfg;
     g->svc_state = calloc(1, def->gen->state_size);
@@ -531,6 +562,20 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
         rc = BM_ENOMEM;
         goto fail;
     }
+    if (shard_split(&g->shard)) {
+        char text[SHARD_TEXT];
+        g->share = def->gen->rate_share ? def->gen->rate_share(g->model)
+                                        : 1.0 / (double)g->shard.count;
+        shard_text(&g->shard, text);
+        if (!(g->share > 0.0)) {
+            snprintf(err, errlen, "shard %s of %s has no entities: its population is smaller "
+                                  "than %u; use fewer shards",
+                     text, svc_info(def->svc)->name, (unsigned)g->shard.count);
+            rc = BM_EINVAL;
+            goto fail;
+        }
+        log_info("shard %s: %.4f of the bank's events", text, g->share);
+    }
     cfg_gen_params(&g->live, g->def->svc, &g->params);
     g->scen_next_us = INT64_MAX;
     rc = scen_open(g, cfg, err, errlen);
@@ -545,6 +590,8 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
     g->status.head_seq = g->ls.next_seq - 1;
     atomic_init(&g->committed_head, g->ls.next_seq - 1);
     g->status.seed = g->seed;
+    g->status.shard = g->shard;
+    g->status.share = g->share;
     memcpy(g->status.stream_id, g->stream_id, sizeof(g->stream_id));
     g->status.backfill_total_s = (g->backfill_end_us - g->backfill_start_us) / 1000000;
     *out = g;
@@ -567,6 +614,18 @@ uint64_t genloop_head(struct genloop *g)
 uint64_t genloop_seed(const struct genloop *g)
 {
     return g->seed;
+}
+
+struct bm_shard genloop_shard(const struct genloop *g)
+{
+    return g->shard;
+}
+
+bool genloop_owns_target(const struct genloop *g, int64_t target)
+{
+    if (!shard_split(&g->shard) || target < 0 || !g->def->gen->owns_target)
+        return true;
+    return g->def->gen->owns_target(g->model, target);
 }
 
 void genloop_status(struct genloop *g, struct genloop_status *st)
@@ -638,8 +697,8 @@ static void publish(struct genloop *g, bool backfilling, bool paused)
     if (g->status.backfill_done_s < 0)
         g->status.backfill_done_s = 0;
     g->status.realised_rate = (double)sum / (double)span;
-    g->status.expected_rate =
-        g->live.events_per_second * (g->def->gen->constant_rate ? 1.0 : factor_at(g, sim));
+    g->status.expected_rate = g->live.events_per_second * g->share *
+                              (g->def->gen->constant_rate ? 1.0 : factor_at(g, sim));
     g->status.realised_anomaly_fraction =
         g->ls.generated ? (double)g->ls.anomalies / (double)g->ls.generated : 0.0;
     pthread_mutex_unlock(&g->lock);
@@ -700,6 +759,11 @@ static enum bm_rc scen_inject(struct genloop *g, const struct scenario_step *st)
     struct db_injection row;
     enum bm_rc rc;
 
+    /* Each shard reads the one timeline: an injection with a target is
+     * its owner's, one without goes to shard (step % n). */
+    if (st->inj.target >= 0 ? !genloop_owns_target(g, st->inj.target)
+                            : (uint32_t)g->scen_pos % g->shard.count != g->shard.index)
+        return BM_OK;
     if (g->pending.n == INJECT_MAX) {
         log_warn("scenario injection at +%llds skipped: %d injections wait already",
                  (long long)(st->at_us / 1000000), INJECT_MAX);
@@ -919,6 +983,8 @@ static enum bm_rc generate_one(struct genloop *g, double eps)
     rc = g->def->gen->generate(g->model, g->svc_state, &g->params, &g->ls.gen_rng, t,
                           g->ls.next_seq, &ev);
     g->params.inject = NULL;
+    if (rc == BM_OK)
+        rc = shard_tag_event(&g->shard, &g->ev_json, 0);
     if (rc != BM_OK)
         return rc;
     rc = db_insert_event(g->db, g->ls.next_seq, ev.ts_ms, ev.anomaly_type, false,
@@ -986,6 +1052,8 @@ static enum bm_rc run_event_job(struct genloop *g, struct job *j, bool backfilli
         return BM_EDB;
     }
     rc = j->fn(j->arg, g->db, g->model, &g->ls.api_rng, t, g->ls.next_seq, &ev);
+    if (rc == BM_OK)
+        rc = shard_tag_event(&g->shard, &g->ev_json, 0);
     if (rc != BM_OK) {
         db_rollback(g->db);
         restore(g);

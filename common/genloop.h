@@ -30,12 +30,14 @@ struct genloop_status {
     int64_t backfill_total_s;
     int64_t sim_now_ms;
     double realised_rate;    /* events per simulated second, last 60 s */
-    double expected_rate;    /* events_per_second x shaping factor now */
+    double expected_rate;    /* events_per_second x share x shaping factor now */
     double realised_anomaly_fraction; /* cumulative, generated events */
     double configured_rate;           /* events_per_second of the live settings */
     double configured_anomaly_rate;   /* anomaly_rate of the live settings */
     char stream_id[RNG_UUID_LEN + 1];
     uint64_t seed;
+    struct bm_shard shard; /* the stream's slice of the bank */
+    double share;          /* its share of the bank's rate (1 unsharded) */
 };
 
 /* Opens the stream: restores state from the database or starts a new
@@ -47,6 +49,12 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
                         const struct bm_config *cfg, struct genloop **out, char *err,
                         size_t errlen) BM_WUR;
 uint64_t genloop_seed(const struct genloop *g);
+/* The stream's slice of the bank (shard.h). */
+struct bm_shard genloop_shard(const struct genloop *g);
+/* Whether an injection's target (a population index, >= 0, as the
+ * service's inject_check gives it) is in the stream's slice; always for
+ * one shard. */
+bool genloop_owns_target(const struct genloop *g, int64_t target);
 /* The service's model (def->model_new of the stream's seed), immutable
  * and shared by all threads until genloop_stop. */
 const void *genloop_model(const struct genloop *g);

@@ -14,6 +14,7 @@
 #include "inject_req.h"
 #include "json.h"
 #include "service.h"
+#include "shard.h"
 #include "timefmt.h"
 
 static void send_scheduled(struct http_req *req, const struct app *app,
@@ -68,6 +69,17 @@ void inject_api_h_post(struct http_req *req)
     if (rc == BM_OK)
         rc = app->def->inject_check(genloop_model(app->gl), r.type, r.target, r.size, &in.inj,
                                     &f);
+    if (rc == BM_OK && !genloop_owns_target(app->gl, in.inj.target)) {
+        struct bm_shard sh = genloop_shard(app->gl);
+        char text[SHARD_TEXT];
+
+        shard_text(&sh, text);
+        api_fail_set(&f, API_BAD_VALUE, "target",
+                     "target is not in this shard's slice (shard %s owns the entities whose "
+                     "index %% %u is %u): send it to the shard that owns it",
+                     text, (unsigned)sh.count, (unsigned)sh.index);
+        rc = BM_EINVAL;
+    }
     if (rc != BM_OK) {
         cJSON_Delete(body);
         http_send_fail(req, &f);

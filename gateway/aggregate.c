@@ -222,6 +222,8 @@ bool gw_agg_apply_health(struct gw_agg *a, enum bm_svc s, int rep, const struct 
         r->cursor_set = false;
     }
     r->head_sequence = h->head_sequence;
+    r->shard_index = h->shard_index;
+    r->shard_count = h->shard_count;
     memcpy(r->health_status, h->status, sizeof(r->health_status));
     pthread_mutex_unlock(&a->mu);
     return restarted;
@@ -279,7 +281,38 @@ enum gw_state gw_svc_state(const struct gw_svc *s, int64_t now_mono_us, int64_t 
     }
     if (best)
         *best = b;
+    if (st == GW_OK) {
+        int ok, n = gw_svc_shards(s, now_mono_us, poll_interval_ms, &ok);
+        if (ok < n)
+            st = GW_DEGRADED; /* a slice of the events is missing */
+    }
     return st;
+}
+
+int gw_svc_shards(const struct gw_svc *s, int64_t now_mono_us, int64_t poll_interval_ms,
+                  int *ok)
+{
+    uint32_t n = 1;
+    int up = 0;
+
+    for (int r = 0; r < s->nrep; r++)
+        if (s->rep[r].shard_count > n)
+            n = s->rep[r].shard_count;
+    if (n == 1) {
+        for (int r = 0; r < s->nrep && !up; r++)
+            up = gw_effective_state(&s->rep[r], now_mono_us, poll_interval_ms) == GW_OK;
+        *ok = up;
+        return 1;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        bool found = false;
+        for (int r = 0; r < s->nrep && !found; r++)
+            found = s->rep[r].shard_count == n && s->rep[r].shard_index == k &&
+                    gw_effective_state(&s->rep[r], now_mono_us, poll_interval_ms) == GW_OK;
+        up += found;
+    }
+    *ok = up;
+    return (int)n;
 }
 
 int gw_route_order(struct gw_agg *a, enum bm_svc s, int *order)

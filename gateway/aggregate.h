@@ -40,6 +40,7 @@ struct gw_replica {
     uint64_t cursor;              /* highest sequence received */
     bool cursor_set;
     uint64_t head_sequence;
+    uint32_t shard_index, shard_count; /* from its /health; count 0: not heard yet */
     char health_status[sizeof(((struct gw_health *)0)->status)];
     uint64_t events;              /* kept from this replica (not duplicates) */
     uint64_t polls, poll_errors;
@@ -127,9 +128,17 @@ enum gw_state gw_effective_state(const struct gw_replica *r, int64_t now_mono_us
                                  int64_t poll_interval_ms);
 
 /* A service's state is its best replica's (the service is served while
- * one replica is); *best is that replica, the lowest index among equals. */
+ * one replica is); *best is that replica, the lowest index among equals.
+ * Shards (upstreams whose /health names different shard indexes, shard.h)
+ * are slices, not copies: while one has no ok replica, or a shard of the
+ * count they name has no upstream at all, an ok service is degraded. */
 enum gw_state gw_svc_state(const struct gw_svc *s, int64_t now_mono_us, int64_t poll_interval_ms,
                            int *best);
+
+/* The shards a service's upstreams name (1 when none is sharded) and how
+ * many of them have an ok replica (into *ok). Under the lock. */
+int gw_svc_shards(const struct gw_svc *s, int64_t now_mono_us, int64_t poll_interval_ms,
+                  int *ok);
 
 /* Replica indexes to try for a proxied request: ok ones first (in index
  * order), then the rest. Returns the count. Takes the lock. */

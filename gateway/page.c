@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "json.h"
+#include "shard.h"
 #include "timefmt.h"
 
 void gw_events_free(struct gw_event *ev, size_t n)
@@ -103,6 +104,20 @@ out:
     return rc;
 }
 
+/* A service's slice of its bank (shard.h), as its /health names it. */
+static void parse_shard(const cJSON *o, struct gw_health *h)
+{
+    int64_t i, n;
+
+    h->shard_index = 0;
+    h->shard_count = 1;
+    if (json_as_i64(json_get(o, "count"), 1, SHARD_MAX, &n) != BM_OK ||
+        json_as_i64(json_get(o, "index"), 0, n - 1, &i) != BM_OK)
+        return;
+    h->shard_index = (uint32_t)i;
+    h->shard_count = (uint32_t)n;
+}
+
 enum bm_rc gw_parse_health(const char *body, size_t len, struct gw_health *h)
 {
     cJSON *root = NULL;
@@ -130,6 +145,7 @@ enum bm_rc gw_parse_health(const char *body, size_t len, struct gw_health *h)
     memcpy(h->stream_id, sid, strlen(sid) + 1);
     memcpy(h->status, status, strlen(status) + 1);
     h->head_sequence = (uint64_t)head;
+    parse_shard(json_get(root, "shard"), h);
     cJSON_Delete(root);
     return BM_OK;
 }

@@ -38,10 +38,14 @@ struct gw_health {
     char stream_id[64];
     char status[24];
     uint64_t head_sequence;
+    uint32_t shard_index; /* its "shard" (shard.h): 0/1 when it names none */
+    uint32_t shard_count;
 };
 
 /* Parses a /health body: stream_id (string that fits), head_sequence
- * (integer >= 0), status (string, optional; "" if absent or too long).
+ * (integer >= 0), status (string, optional; "" if absent or too long),
+ * shard {index, count} (optional, 0/1 if absent or not 0 <= i < n <=
+ * SHARD_MAX).
  * BM_EINVAL if it is not that JSON. */
 enum bm_rc gw_parse_health(const char *body, size_t len, struct gw_health *h) BM_WUR;
 

@@ -50,6 +50,11 @@ static enum bm_rc put_replica_fields(struct buf *b, const struct gw_replica *r, 
     if (rc == BM_OK)
         rc = buf_printf(b, ",\"head_sequence\":%llu,\"cursor\":%llu",
                         (unsigned long long)r->head_sequence, (unsigned long long)r->cursor);
+    if (rc == BM_OK && r->shard_count)
+        rc = buf_printf(b, ",\"shard\":{\"index\":%u,\"count\":%u}", (unsigned)r->shard_index,
+                        (unsigned)r->shard_count);
+    else if (rc == BM_OK)
+        rc = buf_puts(b, ",\"shard\":null");
     return rc;
 }
 
@@ -58,15 +63,16 @@ static enum bm_rc put_replica_fields(struct buf *b, const struct gw_replica *r, 
 static enum bm_rc put_svc_health(struct buf *b, const struct gw_svc *s, int64_t now_us,
                                  int64_t interval_ms)
 {
-    int best;
+    int best, shards_ok, shards = gw_svc_shards(s, now_us, interval_ms, &shards_ok);
     enum gw_state st = gw_svc_state(s, now_us, interval_ms, &best);
     enum bm_rc rc = buf_putc(b, '{');
 
     if (rc == BM_OK)
         rc = put_replica_fields(b, &s->rep[best], st, now_us);
     if (rc == BM_OK)
-        rc = buf_printf(b, ",\"events_received\":%llu,\"replicas\":[",
-                        (unsigned long long)s->events);
+        rc = buf_printf(b, ",\"events_received\":%llu,\"shards\":%d,\"shards_ok\":%d,"
+                           "\"replicas\":[",
+                        (unsigned long long)s->events, shards, shards_ok);
     for (int r = 0; r < s->nrep && rc == BM_OK; r++) {
         rc = buf_puts(b, r ? ",{" : "{");
         if (rc == BM_OK)
@@ -140,15 +146,16 @@ enum bm_rc gw_agg_dashboard(struct gw_agg *a, struct buf *out)
     for (int s = 0; s < SVC_NSOURCES && rc == BM_OK; s++) {
         const struct gw_svc *v = &a->svc[s];
         const struct svc_info *info = svc_info((enum bm_svc)s);
-        int best, up = 0;
+        int best, up = 0, shards_ok, shards = gw_svc_shards(v, now, a->poll_interval_ms, &shards_ok);
         enum gw_state st = gw_svc_state(v, now, a->poll_interval_ms, &best);
         for (int r = 0; r < v->nrep; r++)
             up += gw_effective_state(&v->rep[r], now, a->poll_interval_ms) == GW_OK;
         rc = buf_printf(out, "%s\"%s\":{\"state\":\"%s\",\"data_age_ms\":%lld,"
-                             "\"replicas\":%d,\"replicas_ok\":%d,\"events\":%llu,"
+                             "\"replicas\":%d,\"replicas_ok\":%d,\"shards\":%d,"
+                             "\"shards_ok\":%d,\"events\":%llu,"
                              "\"anomalies\":%llu,\"anomalies_by_type\":{",
                         s ? "," : "", src_name(s), gw_state_name(st),
-                        (long long)age_ms(&v->rep[best], now), v->nrep, up,
+                        (long long)age_ms(&v->rep[best], now), v->nrep, up, shards, shards_ok,
                         (unsigned long long)v->events, (unsigned long long)v->anomalies);
         for (int i = 0; i < info->nanomaly_types && rc == BM_OK; i++)
             rc = buf_printf(out, "%s\"%s\":%llu", i ? "," : "", info->anomaly_types[i],

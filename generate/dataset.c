@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "evfmt.h"
 #include "mon.h"
+#include "shard.h"
 #include "svc.h"
 #include "txn.h"
 
@@ -33,6 +34,7 @@ struct dataset {
     struct gen_params params;
     struct arrival_rate rate;
     struct arrival_cache shaping;
+    struct bm_shard shard;
     int64_t start_us, end_us;
     int64_t next_us;
     uint64_t next_seq;
@@ -67,14 +69,26 @@ enum bm_rc dataset_open(const struct dataset_spec *spec, const struct bm_config 
         return BM_ENOMEM;
     }
     cfg_gen_params(&c, d->svc, &d->params);
+    d->shard = c.shard;
+    /* the shard's share of the bank's rate, as genloop_open takes it */
     d->rate.events_per_second = c.events_per_second;
+    if (shard_split(&d->shard)) {
+        double share = d->gen->rate_share ? d->gen->rate_share(d->model)
+                                          : 1.0 / (double)d->shard.count;
+        if (!(share > 0.0)) {
+            dataset_free(d);
+            return BM_ERANGE;
+        }
+        d->rate.events_per_second = c.events_per_second * share;
+    }
     d->rate.constant_rate = d->gen->constant_rate;
     d->rate.time_shaping = c.time_shaping;
     d->rate.tz_offset_min = d->params.tz_offset_min;
     arrival_cache_init(&d->shaping);
 
-    rng_seed(&d->rng,
-             arrival_stream_seed(spec->seed, svc_info(d->svc)->name, ARRIVAL_GENERATED));
+    rng_seed(&d->rng, shard_stream_seed(&d->shard, arrival_stream_seed(spec->seed,
+                                                                       svc_info(d->svc)->name,
+                                                                       ARRIVAL_GENERATED)));
     d->gen->state_init(d->state, &d->rng);
     d->start_us = spec->start_ms * 1000;
     d->end_us = d->start_us + spec->duration_s * 1000000;
@@ -104,7 +118,9 @@ static enum bm_rc put_csv_header(struct dataset *d, struct buf *out, bool have_e
 
     if (cols) {
         d->csv_header = true;
-        if (buf_puts(out, cols) != BM_OK || buf_puts(out, "\r\n") != BM_OK)
+        if (buf_puts(out, cols) != BM_OK ||
+            (shard_split(&d->shard) && buf_puts(out, ",shard") != BM_OK) ||
+            buf_puts(out, "\r\n") != BM_OK)
             return BM_ENOMEM;
         return BM_OK;
     }
@@ -138,6 +154,8 @@ enum bm_rc dataset_next(struct dataset *d, struct buf *out, bool *done)
                                                           : BM_OK;
     buf_reset(&d->ev_json);
     rc = d->gen->generate(d->model, d->state, &d->params, &d->rng, t, d->next_seq, &ev);
+    if (rc == BM_OK)
+        rc = shard_tag_event(&d->shard, ev.json, ndjson ? mark : 0);
     if (rc == BM_OK)
         rc = ndjson ? buf_putc(out, '\n') : put_csv(d, out);
     if (rc != BM_OK) {

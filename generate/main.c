@@ -27,6 +27,7 @@
 static const char usage[] =
     "Usage: " PROG " --service transaction|auth|monitoring --seed S --start T\n"
     "       --duration D [--format ndjson|csv] [--out FILE] [--config FILE]\n"
+    "       [--shard i/n]\n"
     "\n"
     "Writes the events a service generates for seed S from simulated time T\n"
     "for D (<int>s|m|h|d, up to 365d), with no database and no HTTP: in NDJSON\n"
@@ -44,6 +45,10 @@ static const char usage[] =
     "                   RFC 4180 quoting, CRLF)\n"
     "  --out FILE       write to FILE (default: standard output)\n"
     "  --config FILE    the service's configuration file\n"
+    "  --shard i/n      slice i of n of the bank (0 <= i < n <= 1024; default\n"
+    "                   0/1, the whole bank; env BANKMOCK_SHARD): the entities\n"
+    "                   whose index % n is i, at their share of the rate, as\n"
+    "                   the service started with the same --shard generates\n"
     "  --help, --version\n"
     "\n"
     "Progress goes to standard error: a bar on a terminal, else one summary\n"
@@ -56,6 +61,8 @@ struct opts {
     const char *out_path; /* NULL: stdout */
     const char *config_path;
     const char *duration_text;
+    struct bm_shard shard;
+    bool have_shard;
     bool have_service, have_seed, have_start, have_duration;
     bool help, version;
 };
@@ -114,6 +121,11 @@ static int set_flag(struct opts *o, const char *name, const char *v)
             o->spec.format = DATASET_CSV;
         else
             return usage_error("%s: \"%s\" is not ndjson or csv", name, v);
+    } else if (strcmp(name, "--shard") == 0) {
+        char why[128];
+        if (shard_parse(v, &o->shard, why, sizeof(why)) != BM_OK)
+            return usage_error("%s: %s", name, why);
+        o->have_shard = true;
     } else if (strcmp(name, "--out") == 0) {
         if (!*v)
             return usage_error("%s: needs a file name", name);
@@ -129,7 +141,8 @@ static int set_flag(struct opts *o, const char *name, const char *v)
 static bool takes_value(const char *name)
 {
     static const char *const names[] = { "--service", "--seed",   "--start",  "--duration",
-                                         "--format",  "--out",    "--config", NULL };
+                                         "--format",  "--out",    "--config", "--shard",
+                                         NULL };
 
     for (int i = 0; names[i]; i++)
         if (strcmp(name, names[i]) == 0)
@@ -158,10 +171,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->version = true;
             continue;
         }
-        if (strcmp(name, "--shard") == 0)
-            return usage_error("%s: not available: sharded populations (issue 20) are not "
-                               "built yet",
-                               name);
         if (!takes_value(name))
             return usage_error("unknown argument \"%s\"", arg);
         if (eq) {
@@ -201,6 +210,8 @@ static int load_config(const struct opts *o, struct bm_config *cfg)
         fprintf(stderr, "%s: %s\n", PROG, err);
         return 2;
     }
+    if (o->have_shard) /* the flag over the file and BANKMOCK_SHARD, as in the services */
+        cfg->shard = o->shard;
     return 0;
 }
 
@@ -340,7 +351,18 @@ int main(int argc, char **argv)
     status = load_config(&o, &cfg);
     if (status)
         return status;
-    if (dataset_open(&o.spec, &cfg, &d) != BM_OK) {
+    switch (dataset_open(&o.spec, &cfg, &d)) {
+    case BM_OK:
+        break;
+    case BM_ERANGE: {
+        char text[SHARD_TEXT];
+        shard_text(&cfg.shard, text);
+        fprintf(stderr, "%s: shard %s of %s has no entities: its population is smaller than %u; "
+                        "use fewer shards\n",
+                PROG, text, svc_info(o.spec.svc)->name, (unsigned)cfg.shard.count);
+        return 2;
+    }
+    default:
         fprintf(stderr, "%s: out of memory building the model\n", PROG);
         return 1;
     }

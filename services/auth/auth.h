@@ -150,6 +150,15 @@ struct auth_model; /* users and places, derived from the seed */
 /* Builds the stable population (deterministic in seed). NULL on ENOMEM. */
 struct auth_model *auth_model_new(uint64_t seed);
 void auth_model_free(struct auth_model *m);
+/* Makes the model shard s's slice of the bank (shard.h): only users
+ * whose index % n is i log in, each as often as in the whole bank, and
+ * attacks name only them. BM_ENOMEM. */
+struct bm_shard;
+enum bm_rc auth_model_slice(struct auth_model *m, const struct bm_shard *s) BM_WUR;
+/* The slice's share of the bank's logins (1 for the whole bank). */
+double auth_model_share(const struct auth_model *m);
+/* Whether user index u is in the model's slice. */
+bool auth_model_owns(const struct auth_model *m, int64_t u);
 size_t auth_model_users(const struct auth_model *m);
 
 void auth_state_init(struct auth_state *st, struct rng *r);

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "rc.h"
 #include "rng.h"
+#include "shard.h"
 #include "timefmt.h"
 
 enum auth_region { AUTH_RG_NA, AUTH_RG_EU, AUTH_RG_AS, AUTH_RG_SA, AUTH_RG_AF, AUTH_RG_OC,
@@ -67,6 +68,9 @@ struct auth_model {
     uint32_t *prob;
     uint32_t *alias;
     uint32_t *by_name;  /* user indexes ordered by username */
+    struct bm_shard shard; /* the slice drawn from (shard.h); 0/1 the bank */
+    uint32_t n_slice;      /* users in it */
+    double share;          /* of the bank's activity */
     float dist[AUTH_N_CITIES][AUTH_N_CITIES]; /* km between centres */
     uint8_t attack[AUTH_N_CITIES];            /* attackers' cities */
     uint8_t n_attack;

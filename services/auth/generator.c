@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "auth_internal.h"
+#include "config.h"
 #include "incident.h"
 #include "timefmt.h"
 #include "xincident.h"
@@ -162,8 +163,8 @@ static uint32_t pick_user(const struct auth_model *m, struct rng *r, int64_t t_m
         *w = spare_w;
         return spare;
     }
-    for (uint32_t k = 1; k < m->n_users; k++) {
-        uint32_t v = (u + k) % m->n_users;
+    for (uint32_t k = 1; k < m->n_slice; k++) { /* the slice's users after u */
+        uint32_t v = shard_member(&m->shard, (u / m->shard.count + k) % m->n_slice);
 
         auth_where(m, v, t_ms, w);
         if (w->city >= 0)
@@ -475,7 +476,8 @@ static void stuffing_event(const struct auth_model *m, const struct auth_inciden
     e->failure = in->done != in->success_at;
     if (mask >> in->done & 1u) {
         uint64_t h = incident_hash(in, 7);
-        uint32_t u = (uint32_t)((h + k * coprime_stride(h >> 20, m->n_users)) % m->n_users);
+        uint32_t u = shard_member(
+            &m->shard, (uint32_t)((h + k * coprime_stride(h >> 20, m->n_slice)) % m->n_slice));
 
         auth_rec_user(m, u, e);
         e->reason = e->failure ? AUTH_R_INVALID_PASSWORD : -1;
@@ -804,7 +806,7 @@ static double hook_init(void *svc, struct inc_call *c, int type)
     in->type = (uint8_t)type;
     rng_uuid4_bytes(&c->r, in->id);
     if (type == AUTH_A_BRUTE_FORCE) {
-        in->user = (uint16_t)rng_below(&c->r, m->n_users);
+        in->user = (uint16_t)shard_member(&m->shard, (uint32_t)rng_below(&c->r, m->n_slice));
         in->size = (uint8_t)rng_range(&c->r, BRUTE_MIN, BRUTE_MAX);
         in->success_at = NO_SUCCESS;
         if (rng_chance(&c->r, 0.3)) { /* the password was guessed */
@@ -878,7 +880,8 @@ static double hook_inject_init(void *svc, struct inc_call *c, const struct gen_i
     if (inj->type == AUTH_A_BRUTE_FORCE) {
         in->user = (uint16_t)(inj->target >= 0 && inj->target < (int64_t)m->n_users
                                   ? (uint32_t)inj->target
-                                  : (uint32_t)rng_below(&c->r, m->n_users));
+                                  : shard_member(&m->shard,
+                                                 (uint32_t)rng_below(&c->r, m->n_slice)));
         in->success_at = NO_SUCCESS;
     } else {
         in->success_at = stuffing_success(in, &c->r);
@@ -987,10 +990,11 @@ static int xinc_due(const struct auth_model *m, const struct auth_state *st, con
 {
     if (!(rate > 0.0) || !(w[AUTH_A_LOCATION] > 0.0))
         return 0;
+    /* another shard's user: that shard plays both logins */
     if (xincident_due(m->seed, XINC_TAKEOVER, xincident_owner_ms, st->last_us, t_us, x))
-        return xinc_grounded(m, x) ? 1 : 0;
+        return shard_owns(&m->shard, xinc_owner(m, x)) && xinc_grounded(m, x) ? 1 : 0;
     if (xincident_due(m->seed, XINC_TAKEOVER, xincident_start_ms, st->last_us, t_us, x))
-        return xinc_grounded(m, x) ? 2 : 0;
+        return shard_owns(&m->shard, xinc_owner(m, x)) && xinc_grounded(m, x) ? 2 : 0;
     return 0;
 }
 
@@ -1139,8 +1143,23 @@ enum bm_rc auth_generate(const struct auth_model *m, struct auth_state *st,
 
 static void *hook_model_new(uint64_t seed, const struct bm_config *c)
 {
-    (void)c;
-    return auth_model_new(seed);
+    struct auth_model *m = auth_model_new(seed);
+
+    if (m && shard_split(&c->shard) && auth_model_slice(m, &c->shard) != BM_OK) {
+        auth_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static double hook_rate_share(const void *m)
+{
+    return auth_model_share(m);
+}
+
+static bool hook_owns_target(const void *m, int64_t target)
+{
+    return auth_model_owns(m, target);
 }
 
 static void hook_model_free(void *m)
@@ -1172,4 +1191,6 @@ const struct service_gen auth_gen_hooks = {
     .state_init = hook_state_init,
     .state_valid = hook_state_valid,
     .generate = hook_generate,
+    .rate_share = hook_rate_share,
+    .owns_target = hook_owns_target,
 };

@@ -433,6 +433,7 @@ static enum bm_rc build_users(struct auth_model *m, uint64_t seed, struct rng *r
         activity[i] = a < 0.001 ? 0.001 : a > 200.0 ? 200.0 : a;
     }
     rc = build_alias(m, activity, AUTH_N_USERS);
+    m->n_slice = AUTH_N_USERS;
     if (rc == BM_OK)
         rc = build_names(m, r);
 out:
@@ -474,6 +475,8 @@ struct auth_model *auth_model_new(uint64_t seed)
     rng_seed(&r, seed ^ MODEL_SEED_SALT);
     m->seed = seed;
     m->salt = rng_next(&r);
+    m->shard = (struct bm_shard){ 0, 1 };
+    m->share = 1.0;
     build_places(m);
     if (build_users(m, seed, &r) != BM_OK)
         goto fail;
@@ -492,6 +495,55 @@ void auth_model_free(struct auth_model *m)
     free(m->prob);
     free(m->users);
     free(m);
+}
+
+/* Each user's chance of a draw, read back from the alias table: its own
+ * column's kept part and what the columns aliased to it pass on. */
+static void alias_weights(const struct auth_model *m, double *w)
+{
+    const double scale = 1.0 / 4294967296.0;
+
+    for (uint32_t i = 0; i < m->n_users; i++)
+        w[i] = 0.0;
+    for (uint32_t i = 0; i < m->n_users; i++) {
+        double keep = m->prob[i] == UINT32_MAX ? 1.0 : (double)m->prob[i] * scale;
+
+        w[i] += keep;
+        if (m->alias[i] != i)
+            w[m->alias[i]] += 1.0 - keep;
+    }
+}
+
+enum bm_rc auth_model_slice(struct auth_model *m, const struct bm_shard *s)
+{
+    double *w = malloc(m->n_users * sizeof *w), all = 0.0, mine = 0.0;
+    enum bm_rc rc = BM_ENOMEM;
+
+    if (!w)
+        return rc;
+    alias_weights(m, w);
+    for (uint32_t i = 0; i < m->n_users; i++) {
+        all += w[i];
+        if (!shard_owns(s, i))
+            w[i] = 0.0;
+        mine += w[i];
+    }
+    m->shard = *s;
+    m->n_slice = shard_slice_size(s, m->n_users);
+    m->share = all > 0.0 ? mine / all : 0.0;
+    rc = mine > 0.0 ? build_alias(m, w, m->n_users) : BM_OK;
+    free(w);
+    return rc;
+}
+
+double auth_model_share(const struct auth_model *m)
+{
+    return m->share;
+}
+
+bool auth_model_owns(const struct auth_model *m, int64_t u)
+{
+    return u >= 0 && shard_owns(&m->shard, (uint64_t)u);
 }
 
 size_t auth_model_users(const struct auth_model *m)

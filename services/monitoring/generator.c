@@ -27,6 +27,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "config.h"
 #include "mon.h"
 #include "shaping.h"
 #include "timefmt.h"
@@ -148,6 +149,7 @@ struct step {
     int near_err_series;
     int near_kind;            /* of this sample, 0 if not a look-alike's */
     uint16_t xinc;            /* mon_state.xinc after this sample */
+    struct bm_shard shard;    /* the model's: hosts of other shards are never free */
 };
 
 /* Shaping factor and smoothed traffic at t_us; AR coefficients for the
@@ -319,8 +321,8 @@ static void add_errors(struct step *s, int h, int rt_left, int32_t lo, int slot)
 
 /* Hosts after `origin` of a dependent service with latency and error
  * series free, at most one per service (drawn among its free hosts). */
-static int free_dependents(const struct mon_state *st, int origin, struct rng *r,
-                           int hosts[MON_N_SERVICES])
+static int free_dependents(const struct mon_state *st, const struct bm_shard *sh, int origin,
+                           struct rng *r, int hosts[MON_N_SERVICES])
 {
     unsigned deps = mon_services[mon_hosts[origin].service].dependents;
     int n = 0;
@@ -331,7 +333,8 @@ static int free_dependents(const struct mon_state *st, int origin, struct rng *r
         if (!(deps & (1u << sv)))
             continue;
         for (int h = origin + 1; h < MON_N_HOSTS; h++) {
-            if (mon_hosts[h].service != sv || !series_free(st, MON_SERIES(MON_M_RESPONSE, h)) ||
+            if (mon_hosts[h].service != sv || !shard_owns(sh, (uint64_t)h) ||
+                !series_free(st, MON_SERIES(MON_M_RESPONSE, h)) ||
                 !series_free(st, MON_SERIES(MON_M_ERROR, h)))
                 continue;
             if (rng_below(r, (uint64_t)++seen) == 0) /* reservoir: uniform among free */
@@ -352,7 +355,7 @@ static bool plan_cascade(const struct mon_state *st, struct step *s, int h, int 
 {
     int hosts[MON_N_SERVICES], n, want;
 
-    n = free_dependents(st, h, &s->r, hosts);
+    n = free_dependents(st, &s->shard, h, &s->r, hosts);
     if (n < 2)
         return false;
     want = (int)rng_range(&s->r, 2, n < 4 ? n : 4);
@@ -438,13 +441,13 @@ static int start_metric(int t)
 }
 
 /* Free series of the sampled one's metric from it to the block's end. */
-static uint64_t free_left(const struct mon_state *st, int series)
+static uint64_t free_left(const struct mon_state *st, const struct bm_shard *sh, int series)
 {
     int m = MON_SERIES_METRIC(series);
     uint64_t n = 0;
 
     for (int h = MON_SERIES_HOST(series); h < MON_N_HOSTS; h++)
-        n += series_free(st, MON_SERIES(m, h));
+        n += shard_owns(sh, (uint64_t)h) && series_free(st, MON_SERIES(m, h));
     return n ? n : 1;
 }
 
@@ -474,7 +477,7 @@ static void try_start(const struct mon_state *st, struct step *s, int series)
          * always the first (db-01) after the reservation, and never passes
          * the last. A cascade needs dependents after its origin: it takes
          * the first fitting host. */
-        if ((t == MON_A_CASCADE || rng_below(&s->r, free_left(st, series)) == 0) &&
+        if ((t == MON_A_CASCADE || rng_below(&s->r, free_left(st, &s->shard, series)) == 0) &&
             plan_start(st, s, t, series, slot))
             break;
         cand.weights[t] = 0.0;
@@ -595,7 +598,7 @@ static bool plan_inject_cascade(const struct mon_state *st, struct step *s, int 
 {
     int hosts[MON_N_SERVICES], n, want = mon_cascade_hosts(size) - 1;
 
-    n = free_dependents(st, h, &s->r, hosts);
+    n = free_dependents(st, &s->shard, h, &s->r, hosts);
     if (n < want)
         return false;
     for (int i = 0; i < want; i++) { /* a random subset: partial shuffle */
@@ -644,7 +647,7 @@ static void try_inject(const struct mon_state *st, struct step *s, int series,
     if (m != start_metric(t) || slot < 0 || !inject_target_ok(inj, h))
         return;
     if (t != MON_A_CASCADE && (inj->target < 0 || inj->target >= MON_TARGET_SERVICE) &&
-        rng_below(&s->r, free_left(st, series)) != 0)
+        rng_below(&s->r, free_left(st, &s->shard, series)) != 0)
         return;
     s->n_claims = 0;
     switch (t) {
@@ -727,7 +730,7 @@ static void step_commit(struct mon_state *st, const struct step *s, int series, 
     }
     if (s->slot >= 0 && --st->inc[s->slot].left == 0)
         memset(&st->inc[s->slot], 0, sizeof st->inc[s->slot]);
-    st->cursor = (st->cursor + 1) % MON_N_SERIES;
+    st->cursor = (uint32_t)((series + 1) % MON_N_SERIES);
     st->xinc[0] = (uint8_t)(s->xinc & 0xffu);
     st->xinc[1] = (uint8_t)(s->xinc >> 8);
 }
@@ -779,10 +782,20 @@ static uint16_t xinc_waiting(const struct mon_model *m, const struct mon_state *
         return 0;
     }
     if (out->kind != XINC_CASCADE || timefmt_ms_of_us(t_us) >= xincident_cascade_end_ms(out) ||
-        origin_service(out) < 0)
+        origin_service(out) < 0 || !mon_model_owns_origin(m, origin_service(out)))
         return 0;
     *due = true;
     return tag;
+}
+
+/* A shard samples its own hosts' series only, in the same cycle: the
+ * first from `series` on, -1 if it has none. */
+static int owned_series(const struct mon_model *m, int series)
+{
+    for (int k = 0; k < MON_N_SERIES; k++, series = (series + 1) % MON_N_SERIES)
+        if (shard_owns(&m->shard, (uint64_t)MON_SERIES_HOST(series)))
+            return series;
+    return -1;
 }
 
 enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
@@ -801,7 +814,12 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     if (st->version != MON_STATE_VERSION || st->cursor >= MON_N_SERIES || !sched_ok(st) ||
         !episode_ok(st, &st->ep[series]))
         return BM_ESTATE;
+    series = owned_series(m, series);
+    if (series < 0 || !episode_ok(st, &st->ep[series]))
+        return BM_ESTATE; /* an empty slice (genloop refuses one) or a bad state */
+    metric = MON_SERIES_METRIC(series);
     memset(&s, 0, sizeof s);
+    s.shard = m->shard;
     s.r = *r;
     s.sched = st->sched;
     memcpy(s.reserved, st->reserved, sizeof s.reserved);
@@ -896,8 +914,21 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
 
 static void *hook_model_new(uint64_t seed, const struct bm_config *c)
 {
-    (void)c;
-    return mon_model_new(seed);
+    struct mon_model *m = mon_model_new(seed);
+
+    if (m && shard_split(&c->shard))
+        mon_model_slice(m, &c->shard);
+    return m;
+}
+
+static double hook_rate_share(const void *m)
+{
+    return mon_model_share(m);
+}
+
+static bool hook_owns_target(const void *m, int64_t target)
+{
+    return mon_model_owns(m, target);
 }
 
 static void hook_model_free(void *m)
@@ -929,4 +960,6 @@ const struct service_gen mon_gen_hooks = {
     .state_init = hook_state_init,
     .state_valid = hook_state_valid,
     .generate = hook_generate,
+    .rate_share = hook_rate_share,
+    .owns_target = hook_owns_target,
 };

@@ -106,6 +106,7 @@ struct mon_model *mon_model_new(uint64_t seed)
     if (!m)
         return NULL;
     m->seed = seed;
+    m->shard = (struct bm_shard){ 0, 1 };
     rng_seed(&r, seed ^ MODEL_SEED_SALT);
     for (int h = 0; h < MON_N_HOSTS; h++) {
         const struct mon_profile *t = &templates[mon_hosts[h].service];
@@ -130,6 +131,34 @@ struct mon_model *mon_model_new(uint64_t seed)
 void mon_model_free(struct mon_model *m)
 {
     free(m);
+}
+
+void mon_model_slice(struct mon_model *m, const struct bm_shard *s)
+{
+    m->shard = *s;
+}
+
+double mon_model_share(const struct mon_model *m)
+{
+    return (double)shard_slice_size(&m->shard, MON_N_HOSTS) / MON_N_HOSTS;
+}
+
+bool mon_model_owns(const struct mon_model *m, int64_t target)
+{
+    if (target >= 0 && target < MON_N_HOSTS)
+        return shard_owns(&m->shard, (uint64_t)target);
+    for (int h = 0; h < MON_N_HOSTS; h++)
+        if (mon_hosts[h].service == target - MON_TARGET_SERVICE && shard_owns(&m->shard, (uint64_t)h))
+            return true;
+    return false;
+}
+
+bool mon_model_owns_origin(const struct mon_model *m, int sv)
+{
+    for (int h = 0; h < MON_N_HOSTS; h++)
+        if (mon_hosts[h].service == sv)
+            return shard_owns(&m->shard, (uint64_t)h);
+    return false;
 }
 
 /* Smoothly bends values past `knee` towards knee + room, never beyond. */

@@ -15,6 +15,7 @@
 #include "gen.h"
 #include "rc.h"
 #include "rng.h"
+#include "shard.h"
 
 /* ---- the estate ---- */
 
@@ -121,10 +122,23 @@ struct mon_profile {
 struct mon_model {
     uint64_t seed; /* the stream's: the cross-service schedule (xincident.h) */
     struct mon_profile host[MON_N_HOSTS];
+    struct bm_shard shard; /* the hosts sampled (shard.h): index % n == i; 0/1 all */
 };
 
 struct mon_model *mon_model_new(uint64_t seed);
 void mon_model_free(struct mon_model *m);
+/* Makes the model shard s's slice of the estate: only hosts whose index
+ * % n is i are sampled, every series at the interval of the whole
+ * estate's; a cascade takes dependents among them only. */
+void mon_model_slice(struct mon_model *m, const struct bm_shard *s);
+/* The slice's share of the samples: its hosts of MON_N_HOSTS. */
+double mon_model_share(const struct mon_model *m);
+/* Whether an injection target (a host, or MON_TARGET_SERVICE + service)
+ * is in the slice: the host, or a host of the service. */
+bool mon_model_owns(const struct mon_model *m, int64_t target);
+/* The shard that plays a cross-service cascade from service sv: the one
+ * with the service's first host. */
+bool mon_model_owns_origin(const struct mon_model *m, int sv);
 
 /* The normal value of a series (centi) at day `days` (simulated time in
  * days) under traffic `load` (smoothed shaping factor) with the series'

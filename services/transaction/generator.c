@@ -746,6 +746,8 @@ static bool scheduled_part(const struct txn_model *m, const struct txn_state *st
         type = type == TXN_A_FRAUD ? TXN_A_LAUNDERING : TXN_A_FRAUD;
     if (!(w[type] > 0.0))
         return false;
+    if (!shard_owns(&m->shard, x.entity % m->n_cust)) /* another shard's customer */
+        return false;
     memset(out, 0, sizeof *out);
     out->scheduled = true;
     out->target = (int64_t)(x.entity % m->n_cust);
@@ -870,7 +872,21 @@ enum bm_rc txn_generate(const struct txn_model *m, struct txn_state *st,
 
 static void *hook_model_new(uint64_t seed, const struct bm_config *c)
 {
-    return txn_model_new(seed, c->segments);
+    struct txn_model *m = txn_model_new(seed, c->segments);
+
+    if (m && shard_split(&c->shard))
+        txn_model_slice(m, &c->shard);
+    return m;
+}
+
+static double hook_rate_share(const void *m)
+{
+    return txn_model_share(m);
+}
+
+static bool hook_owns_target(const void *m, int64_t target)
+{
+    return txn_model_owns(m, target);
 }
 
 static void hook_model_free(void *m)
@@ -902,4 +918,6 @@ const struct service_gen txn_gen_hooks = {
     .state_init = hook_state_init,
     .state_valid = hook_state_valid,
     .generate = hook_generate,
+    .rate_share = hook_rate_share,
+    .owns_target = hook_owns_target,
 };

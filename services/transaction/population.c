@@ -312,12 +312,43 @@ struct txn_model *txn_model_new(uint64_t seed, const double segments[3])
     rng_seed(&r, seed ^ MODEL_SEED_SALT);
     m->seed = seed;
     m->salt = rng_next(&r);
+    m->shard = (struct bm_shard){ 0, 1 };
+    m->share = 1.0;
     if (build_customers(m, seed, &r, seg) != BM_OK || build_merchants(m, &r) != BM_OK)
         goto fail;
     return m;
 fail:
     txn_model_free(m);
     return NULL;
+}
+
+/* Customers outside the slice get no activity: the draws (a search of
+ * act_cum) never land on them, and those inside keep their weights, so
+ * each is as active as in the whole bank. */
+void txn_model_slice(struct txn_model *m, const struct bm_shard *s)
+{
+    uint64_t sum = 0, prev = 0, all = m->n_cust ? m->act_cum[m->n_cust - 1] : 0;
+
+    m->shard = *s;
+    for (uint32_t i = 0; i < m->n_cust; i++) {
+        uint64_t w = m->act_cum[i] - prev;
+
+        prev = m->act_cum[i];
+        if (shard_owns(s, i))
+            sum += w;
+        m->act_cum[i] = (uint32_t)sum;
+    }
+    m->share = all ? (double)sum / (double)all : 0.0;
+}
+
+double txn_model_share(const struct txn_model *m)
+{
+    return m->share;
+}
+
+bool txn_model_owns(const struct txn_model *m, int64_t c)
+{
+    return c >= 0 && shard_owns(&m->shard, (uint64_t)c);
 }
 
 void txn_model_free(struct txn_model *m)

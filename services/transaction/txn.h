@@ -88,6 +88,14 @@ struct txn_model; /* customers and merchants, derived from the seed */
 struct txn_model *txn_model_new(uint64_t seed, const double segments[3]);
 void txn_model_free(struct txn_model *m);
 size_t txn_model_customers(const struct txn_model *m);
+/* Makes the model shard s's slice of the bank (shard.h): only customers
+ * whose index % n is i are drawn, each as often as in the whole bank. */
+struct bm_shard;
+void txn_model_slice(struct txn_model *m, const struct bm_shard *s);
+/* The slice's share of the bank's activity (1 for the whole bank). */
+double txn_model_share(const struct txn_model *m);
+/* Whether customer index c is in the model's slice. */
+bool txn_model_owns(const struct txn_model *m, int64_t c);
 
 void txn_state_init(struct txn_state *st, struct rng *r);
 

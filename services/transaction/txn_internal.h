@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "rc.h"
 #include "rng.h"
+#include "shard.h"
 #include "timefmt.h"
 #include "txn.h"
 
@@ -111,6 +112,8 @@ struct txn_model {
     uint32_t *act_cum;         /* cumulative activity weights, increasing */
     struct txn_hours *hours;   /* per customer, for the pick */
     struct txn_merchant *merch;
+    struct bm_shard shard; /* the slice drawn from (shard.h); 0/1 the bank */
+    double share;          /* the slice's share of the activity */
 };
 
 /* Usual top of an unknown customer ($1,000, in cents): its 10x is the

@@ -4,7 +4,7 @@
 # export of [start, start + duration) after a backfill of that duration with
 # the same seed, start and configuration (and its CSV the service's CSV);
 # --out writes what standard output gets; flags: --help, --version, one-line
-# errors with exit 2 for bad or unknown flags and for --shard (not built);
+# errors with exit 2 for bad or unknown flags (a bad --shard too);
 # SIGINT leaves a whole last line and exit 130, a closed pipe 141 quietly; a
 # one-line summary on a stderr that is not a terminal; the binary links no
 # SQLite.
@@ -102,7 +102,7 @@ check "stderr (not a terminal) is one summary line naming the events" \
 out=$("$GEN" --help 2>&1)
 check "--help exits 0" "$GEN" --help
 contains "--help names --service" "$out" "--service transaction|auth|monitoring"
-lacks "--help does not offer --shard (issue 20's shards are not built)" "$out" "--shard"
+contains "--help names --shard" "$out" "--shard i/n"
 contains "--version answers" "$("$GEN" --version)" "bankmock-generate "
 base_args=(--service transaction --seed 1 --start "$START" --duration 1m)
 bad_flag() {
@@ -117,7 +117,11 @@ bad_flag() {
     fi
 }
 bad_flag "an unknown flag" 'unknown argument "--bogus"' "${base_args[@]}" --bogus
-bad_flag "--shard" "--shard: not available" "${base_args[@]}" --shard 1/4
+bad_flag "a shard past n" "--shard: expected i/n with 0 <= i < n <= 1024" "${base_args[@]}" \
+    --shard 4/4
+bad_flag "a shard that is not i/n" "--shard: expected i/n" "${base_args[@]}" --shard half
+bad_flag "more shards than monitoring hosts" "has no entities" --service monitoring --seed 1 \
+    --start "$START" --duration 1m --shard 15/16
 bad_flag "a bad service" "--service" --service payments --seed 1 --start "$START" --duration 1m
 bad_flag "a bad seed" "--seed" --service auth --seed -4 --start "$START" --duration 1m
 bad_flag "a bad start" "--start" --service auth --seed 1 --start yesterday --duration 1m
