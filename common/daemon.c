@@ -11,8 +11,10 @@
 #include "db.h"
 #include "endpoints.h"
 #include "genloop.h"
+#include "http_client.h"
 #include "log.h"
 #include "signals.h"
+#include "sink.h"
 #include "stream.h"
 #include "timefmt.h"
 
@@ -39,11 +41,16 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.def = def;
     app.started_us = time_mono_us();
-    status = cli_prepare(def->svc, argc, argv, &cfg);
+    status = cli_prepare_checked(def->svc, argc, argv, &cfg, sink_check_config);
     if (status >= 0)
         return status;
     status = 1;
     sig_block_stop();
+    /* before any thread: curl_global_init is not thread-safe */
+    if (cfg.sink[0] && http_client_global_init() != BM_OK) {
+        fprintf(stderr, "%s: cannot initialise libcurl\n", name);
+        return 1;
+    }
 
     if (db_open_writer(cfg.db_path, def->sql, &db) != BM_OK) {
         fprintf(stderr, "%s: cannot open database %s\n", name, cfg.db_path);
@@ -61,6 +68,12 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
                                       .ring_bytes = cfg.stream_buffer_bytes };
         endpoints_stream_source(&app, &so.src);
         if (stream_hub_start(&so, &app.streams) != BM_OK)
+            goto out;
+    }
+    {
+        struct sink_opts sk = { .target = cfg.sink, .svc = def->svc, .db_path = cfg.db_path,
+                                .sql = def->sql, .gl = app.gl };
+        if (sink_start(&sk, &app.sink) != BM_OK)
             goto out;
     }
     routes = calloc(endpoints_ncommon + def->nroutes, sizeof(*routes));
@@ -111,10 +124,13 @@ out:
     http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
     stream_hub_free(app.streams);
+    sink_stop(app.sink); /* stores its cursor through the loop: before it stops */
     genloop_stop(app.gl);
     db_readers_close();
     endpoints_free_caches();
     free(routes);
+    if (cfg.sink[0])
+        http_client_global_cleanup();
     if (status == 0)
         log_info("stopped");
     return status;
