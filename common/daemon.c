@@ -26,6 +26,21 @@ static bool is_loopback(const char *addr)
     return strncmp(addr, "127.", 4) == 0;
 }
 
+/* The Kinesis sink, when one is configured (sink.h). */
+static enum bm_rc start_sink(const struct bm_config *cfg, struct app *app)
+{
+    struct sink_opts sk = { .target = cfg->sink, .svc = app->def->svc,
+                            .db_path = cfg->db_path, .sql = app->def->sql, .gl = app->gl };
+
+    if (!cfg->sink[0])
+        return BM_OK;
+    if (http_client_global_init() != BM_OK) {
+        fprintf(stderr, "%s: cannot initialise libcurl\n", cfg_svc_name(app->def->svc));
+        return BM_EIO;
+    }
+    return sink_start(&sk, &app->sink);
+}
+
 int daemon_run(const struct service_def *def, int argc, char **argv)
 {
     struct bm_config cfg;
@@ -46,11 +61,6 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         return status;
     status = 1;
     sig_block_stop();
-    /* before any thread: curl_global_init is not thread-safe */
-    if (cfg.sink[0] && http_client_global_init() != BM_OK) {
-        fprintf(stderr, "%s: cannot initialise libcurl\n", name);
-        return 1;
-    }
 
     if (db_open_writer(cfg.db_path, def->sql, &db) != BM_OK) {
         fprintf(stderr, "%s: cannot open database %s\n", name, cfg.db_path);
@@ -70,12 +80,8 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         if (stream_hub_start(&so, &app.streams) != BM_OK)
             goto out;
     }
-    {
-        struct sink_opts sk = { .target = cfg.sink, .svc = def->svc, .db_path = cfg.db_path,
-                                .sql = def->sql, .gl = app.gl };
-        if (sink_start(&sk, &app.sink) != BM_OK)
-            goto out;
-    }
+    if (start_sink(&cfg, &app) != BM_OK)
+        goto out;
     routes = calloc(endpoints_ncommon + def->nroutes, sizeof(*routes));
     if (!routes)
         goto out;
