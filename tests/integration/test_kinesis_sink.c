@@ -712,6 +712,15 @@ static void test_every_event_arrives_once_in_entity_order_across_kill9_and_kines
     kinesalite_start(&k); /* same port, same data directory */
     head = pause_and_drain(p->port, 180000);
     assert_true(head >= n * 9 / 10);
+    /* a clean stop stores the cursor: everything is acknowledged */
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    {
+        struct sqlite3 *db = h_db_open_checked(p->db);
+        assert_int_equal(h_db_int(db, "SELECT CAST(value AS INTEGER) FROM meta "
+                                      "WHERE key = 'sink_cursor:bm-events'"),
+                         head);
+        h_db_close(db);
+    }
     h_proc_finish(p);
     assert_stream_holds(k.port, "bm-events", head, "customer_id");
     kinesalite_finish(&k);
@@ -750,6 +759,7 @@ static void test_throttling_and_partial_failures_are_retried_in_entity_order(voi
     cJSON_Delete(m);
     assert_true(atomic_load(&px.throttled) > 0);
     assert_true(atomic_load(&px.partial) > 0);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
     h_proc_finish(p);
     proxy_stop(&px);
     assert_stream_holds(k.port, "bm-throttled", head, "username");
@@ -816,6 +826,7 @@ static void test_a_missing_stream_fails_the_sink_and_past_the_bound_events_are_d
     assert_true(dropped > 0);
     assert_int_equal(delivered + dropped, head);
     cJSON_Delete(h);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
     h_proc_finish(p);
     kinesalite_finish(&k);
 }
