@@ -322,7 +322,10 @@ static bool creds_ready(struct sink *s, bool force)
     }
     if (!force && s->creds.from_imds && time_now_ms() < s->creds.expires_ms - 300000)
         return true;
-    return imds_fetch(s);
+    if (imds_fetch(s))
+        return true;
+    /* a failed refresh: the ones held serve until they expire */
+    return !force && s->creds.from_imds && time_now_ms() < s->creds.expires_ms;
 }
 
 /* ------------------------------------------------------------------ */

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -429,6 +430,11 @@ static long long pause_and_drain(int port, long timeout_ms)
         long long head = h_jnum(h, "head_sequence");
         const char *state = h_jstr(s, "state");
         bool done = lag == 0 && state && strcmp(state, "ok") == 0;
+        if (!done && h_now_ms() + 100 >= deadline) {
+            char *text = cJSON_PrintUnformatted(s);
+            print_message("sink at the deadline: %s\n", text);
+            free(text);
+        }
         cJSON_Delete(h);
         if (done)
             return head;
@@ -462,8 +468,21 @@ struct proxy {
     int lfd, port, upstream;
     pthread_t thread;
     atomic_bool stop;
+    bool faults;  /* throttle and fail records (else forward all) */
     atomic_long throttled, partial, failed_records, forwarded;
     unsigned seed;
+    /* as an instance metadata stand-in (paths under /latest/) */
+    atomic_long imds_tokens, imds_creds, signed_with_token;
+    int creds_ttl_s; /* the credentials' Expiration from now */
+};
+
+/* The request's method and path, and whether it carries the session
+ * token the stand-in hands out / its IMDS token. */
+struct req_info {
+    char method[8];
+    char path[160];
+    char target[128];
+    bool imds_token, session_token;
 };
 
 static const char throttle_body[] =
@@ -564,16 +583,50 @@ static char *partial_put(struct proxy *px, const char *body, long *status)
     return answer;
 }
 
-static bool proxy_handle(struct proxy *px, int fd, const char *target, const char *body)
+/* IMDSv2: a token for a PUT, then the role's name and credentials to
+ * GETs that carry it. */
+static bool imds_handle(struct proxy *px, int fd, const struct req_info *ri)
 {
-    const char *op = strrchr(target, '.');
+    static const char creds_path[] = "/latest/meta-data/iam/security-credentials/";
+    char body[512], exp[32];
+    time_t t = time(NULL) + px->creds_ttl_s;
+    struct tm tm;
+
+    if (strcmp(ri->method, "PUT") == 0 && strcmp(ri->path, "/latest/api/token") == 0) {
+        atomic_fetch_add(&px->imds_tokens, 1);
+        return respond(fd, 200, "imds-token-1");
+    }
+    if (!ri->imds_token)
+        return respond(fd, 401, "");
+    if (strcmp(ri->path, creds_path) == 0)
+        return respond(fd, 200, "bankmock-role\n");
+    if (strcmp(ri->path, "/latest/meta-data/iam/security-credentials/bankmock-role") != 0)
+        return respond(fd, 404, "");
+    atomic_fetch_add(&px->imds_creds, 1);
+    gmtime_r(&t, &tm);
+    strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(body, sizeof(body),
+             "{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIAROLE\","
+             "\"SecretAccessKey\":\"rolesecret\",\"Token\":\"session-token-1\","
+             "\"Expiration\":\"%s\"}",
+             exp);
+    return respond(fd, 200, body);
+}
+
+static bool proxy_handle(struct proxy *px, int fd, const struct req_info *ri, const char *body)
+{
+    const char *op = strrchr(ri->target, '.');
     long status = 0;
     char *answer;
     bool ok;
     unsigned r;
 
-    op = op ? op + 1 : target;
-    r = (unsigned)rand_r(&px->seed) % 10;
+    if (strncmp(ri->path, "/latest/", 8) == 0)
+        return imds_handle(px, fd, ri);
+    if (ri->session_token)
+        atomic_fetch_add(&px->signed_with_token, 1);
+    op = op ? op + 1 : ri->target;
+    r = px->faults ? (unsigned)rand_r(&px->seed) % 10 : 9;
     if (strcmp(op, "PutRecords") == 0 && r < 2) {
         atomic_fetch_add(&px->throttled, 1);
         return respond(fd, 400, throttle_body);
@@ -601,7 +654,8 @@ static void proxy_conn(struct proxy *px, int fd)
 
     assert_non_null(buf);
     while (!atomic_load(&px->stop)) {
-        char *end, *p, target[128] = "";
+        char *end, *p;
+        struct req_info ri = { .method = "" };
         size_t hlen, clen = 0;
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         ssize_t got;
@@ -610,17 +664,22 @@ static void proxy_conn(struct proxy *px, int fd)
         end = strstr(buf, "\r\n\r\n");
         if (end) {
             hlen = (size_t)(end - buf) + 4;
+            sscanf(buf, "%7s %159s", ri.method, ri.path);
             for (p = buf; p && p < end; p = strstr(p, "\r\n"), p = p ? p + 2 : NULL) {
                 long v;
                 if (strncasecmp(p, "Content-Length:", 15) == 0 && h_num_at(p + 15, &v) && v >= 0)
                     clen = (size_t)v;
                 else if (strncasecmp(p, "X-Amz-Target:", 13) == 0)
-                    sscanf(p + 13, " %127[^\r\n]", target);
+                    sscanf(p + 13, " %127[^\r\n]", ri.target);
+                else if (strncasecmp(p, "X-aws-ec2-metadata-token: imds-token-1\r", 39) == 0)
+                    ri.imds_token = true;
+                else if (strncasecmp(p, "X-Amz-Security-Token: session-token-1\r", 38) == 0)
+                    ri.session_token = true;
             }
             if (len >= hlen + clen) {
                 char save = buf[hlen + clen];
                 buf[hlen + clen] = '\0';
-                if (!proxy_handle(px, fd, target, buf + hlen))
+                if (!proxy_handle(px, fd, &ri, buf + hlen))
                     break;
                 buf[hlen + clen] = save;
                 memmove(buf, buf + hlen + clen, len - hlen - clen);
@@ -663,6 +722,7 @@ static void proxy_start(struct proxy *px, int upstream)
     socklen_t len = sizeof(a);
 
     memset(px, 0, sizeof(*px));
+    px->faults = true;
     px->upstream = upstream;
     px->seed = 20;
     px->lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -831,6 +891,52 @@ static void test_a_missing_stream_fails_the_sink_and_past_the_bound_events_are_d
     kinesalite_finish(&k);
 }
 
+static void test_instance_role_credentials_are_fetched_by_imdsv2_and_refreshed(void **state)
+{
+    struct kinesalite k;
+    struct proxy px, imds;
+    struct proc *p = &h_procs[0];
+    const char *args[] = { "--seed", "3", "--start-time", "2026-01-05T00:00:00Z", "--backfill",
+                           "4s", "--sink", "kinesis:bm-role", NULL };
+    char url[64];
+    long long head;
+
+    (void)state;
+    kinesalite_init(&k);
+    create_stream(k.port, "bm-role");
+    proxy_start(&px, k.port); /* counts requests signed with the session token */
+    px.faults = false;
+    proxy_start(&imds, k.port);
+    /* refreshed 5 min before they expire: these are due again in ~2 s */
+    imds.creds_ttl_s = 302;
+    aws_env(px.port);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_EC2_METADATA_DISABLED");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", imds.port);
+    setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url, 1);
+    h_proc_init(p, "kin-role");
+    write_rate_config(p, 500, NULL);
+    assert_int_equal(h_proc_start(p, "monitoring-service", args), 0);
+    assert_true(h_wait_backfilled(p->port, 60000));
+    h_sleep_ms(3000);
+    head = pause_and_drain(p->port, 60000);
+    print_message("imds: %ld tokens, %ld credential fetches; %ld requests signed with the "
+                  "session token\n",
+                  atomic_load(&imds.imds_tokens), atomic_load(&imds.imds_creds),
+                  atomic_load(&px.signed_with_token));
+    assert_true(atomic_load(&imds.imds_tokens) >= 1);
+    assert_true(atomic_load(&imds.imds_creds) >= 2); /* fetched, then refreshed */
+    assert_true(atomic_load(&px.signed_with_token) >= 1);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    h_proc_finish(p);
+    proxy_stop(&imds);
+    proxy_stop(&px);
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    assert_stream_holds(k.port, "bm-role", head, "host");
+    kinesalite_finish(&k);
+}
+
 /* The path of the pinned kinesalite, or false. */
 static bool find_kinesalite(void)
 {
@@ -853,6 +959,7 @@ int main(void)
         T(test_every_event_arrives_once_in_entity_order_across_kill9_and_kinesalite_restart),
         T(test_throttling_and_partial_failures_are_retried_in_entity_order),
         T(test_a_missing_stream_fails_the_sink_and_past_the_bound_events_are_dropped),
+        T(test_instance_role_credentials_are_fetched_by_imdsv2_and_refreshed),
     };
 
     signal(SIGPIPE, SIG_IGN);
