@@ -54,7 +54,7 @@ static const char *health_status(const struct genloop_status *st, const struct s
  * worker thread keeps its last body for a few milliseconds instead of
  * taking the status locks and formatting numbers on every request. */
 #define HEALTH_TTL_US 5000
-static _Thread_local char health_body[2048];
+static _Thread_local char health_body[4096];
 static _Thread_local size_t health_len;
 static _Thread_local int64_t health_built_us;
 
