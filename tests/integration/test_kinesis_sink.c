@@ -56,6 +56,10 @@ struct kinesalite {
     char dir[256];
 };
 
+/* The running kinesalite's pid (-1 none), for the teardown when a check
+ * fails midway (the test's struct is gone with its frame by then). */
+static pid_t live_kinesalite = -1;
+
 static int free_port(void)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -135,6 +139,7 @@ static void kinesalite_start(struct kinesalite *k)
               "--shardLimit", "50", (char *)NULL);
         _exit(127);
     }
+    live_kinesalite = k->pid;
     while (h_now_ms() < deadline) {
         cJSON *j = kin_call(k->port, "ListStreams", "{}", &st);
         cJSON_Delete(j);
@@ -155,6 +160,7 @@ static void kinesalite_stop(struct kinesalite *k)
     kill(k->pid, SIGTERM);
     waitpid(k->pid, &st, 0);
     k->pid = -1;
+    live_kinesalite = -1;
 }
 
 static void kinesalite_init(struct kinesalite *k)
@@ -173,6 +179,18 @@ static void kinesalite_finish(struct kinesalite *k)
     kinesalite_stop(k);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", k->dir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* The harness's teardown, then a kinesalite a failed test left. */
+static int kin_teardown(void **state)
+{
+    int rc = h_procs_teardown(state);
+
+    if (live_kinesalite > 0) {
+        struct kinesalite k = { .pid = live_kinesalite };
+        kinesalite_stop(&k);
+    }
+    return rc;
 }
 
 static void create_stream(int port, const char *name)
@@ -951,7 +969,7 @@ static bool find_kinesalite(void)
     return ok && access(kinesalite_bin, X_OK) == 0;
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, h_procs_setup, h_procs_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, h_procs_setup, kin_teardown)
 
 int main(void)
 {
