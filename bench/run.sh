@@ -35,6 +35,16 @@
 # their events over the wall time until both are done) against 1 shard the
 # same way (goal >= 1.7x on 2 cores).
 #
+# The Kinesis sink (issue 20): the transaction service generating live at
+# 5,000 events/s into a 4-shard kinesalite stream (scripts/npm_tools.sh):
+# records delivered per second beside what a bare client (curl, one
+# 500-record PutRecords of the service's events after another) gets from
+# the same kinesalite, which is one node process: the sink must deliver
+# what is generated (within 10%) or, where kinesalite cannot take that
+# many, at least 0.8x the bare client's rate; and the p99 of /health's
+# sink.lag_seconds sampled every 100 ms (info: it grows without bound
+# whenever kinesalite is the slower side).
+#
 # Prints a table (measured, reference, ratio, SPEC target, ok/FAIL); exits 1
 # if a target is missed. Memory flat under sustained load and disk bounded by
 # retention are bench/soak.sh's.
@@ -64,7 +74,8 @@
 # BENCH_SSE_CLIENTS (streams of the SSE rows, 1000; 0 skips them),
 # BENCH_SSE_EPS (their service's events_per_second, 1000), BENCH_SSE_SECONDS
 # (their measured window, 10),
-# BENCH_ONLY (all, services, gateway, sse or shards: which rows to run, all),
+# BENCH_SINK_SECONDS (the sink rows' measured window, 10),
+# BENCH_ONLY (all, services, gateway, sse, shards or sink: which rows to run, all),
 # BENCH_KEEP=1 (keep the temporary directory with logs and wrk output),
 # BM_SKIP_DEPS=1, BM_SKIP_BUILD=1, BM_JOBS (2).
 set -euo pipefail
@@ -118,8 +129,8 @@ FLOOD_N=${BENCH_FLOOD:-10000}
 FLOOD_ROUNDS=${BENCH_FLOOD_ROUNDS:-6}
 ONLY=${BENCH_ONLY:-all}
 case "$ONLY" in
-all | services | gateway | sse | shards) ;;
-*) die "BENCH_ONLY: all, services, gateway, sse or shards" ;;
+all | services | gateway | sse | shards | sink) ;;
+*) die "BENCH_ONLY: all, services, gateway, sse, shards or sink" ;;
 esac
 HUNG=auth-service                           # the service bench/hang_server.c plays
 CONFIG_FILE=config/anomaly_config.json
@@ -152,6 +163,9 @@ T_SHARDS_REL=1.7   # issue 20: 2 shards' aggregate backfill rate over 1 shard's
 SSE_N=${BENCH_SSE_CLIENTS:-1000}
 SSE_EPS=${BENCH_SSE_EPS:-1000}
 SSE_SECS=${BENCH_SSE_SECONDS:-10}
+SINK_SECS=${BENCH_SINK_SECONDS:-10}
+T_SINK_BARE=0.80   # issue 20: the sink beside a bare PutRecords client
+SINK_BARE_REQUESTS=20
 
 # ---- measurements -----------------------------------------------------------
 
@@ -655,6 +669,96 @@ bench_sse() {
     row "$short SSE x$SSE_N RSS MB (peak $hwm)" "$rss" "-" "-" "< $T_SSE_RSS_MB MB" "$v"
 }
 
+# kinesis_call PORT OPERATION BODY : one Kinesis API call to kinesalite,
+# signed as the services sign (any credentials do).
+kinesis_call() {
+    curl -fsS --max-time 5 --aws-sigv4 "aws:amz:us-east-1:kinesis" --user bench:bench \
+        -H 'Content-Type: application/x-amz-json-1.1' \
+        -H "X-Amz-Target: Kinesis_20131202.$2" --data-binary "$3" "http://127.0.0.1:$1/"
+}
+
+# bare_put_rate KPORT DB : records/s of SINK_BARE_REQUESTS sequential
+# PutRecords of 500 of DB's events each (curl; a stream of its own).
+bare_put_rate() {
+    local body=$TMP/sink-bare.json t0 t1 i
+    kinesis_call "$1" CreateStream '{"StreamName":"bare","ShardCount":4}' >/dev/null 2>&1 || true
+    sqlite3 "$2" 'SELECT body FROM events ORDER BY seq LIMIT 500' |
+        jq -cRn '{StreamName: "bare", Records: [inputs | {Data: @base64,
+            PartitionKey: (fromjson | .customer_id)}]}' >"$body" || { echo -; return 0; }
+    sleep 0.5
+    t0=$EPOCHREALTIME
+    for ((i = 0; i < SINK_BARE_REQUESTS; i++)); do
+        kinesis_call "$1" PutRecords "@$body" >/dev/null || { echo -; return 0; }
+    done
+    t1=$EPOCHREALTIME
+    calc "printf \"%.0f\", $SINK_BARE_REQUESTS * 500 / ($t1 - $t0)"
+}
+
+# sink_sample BASE : "time delivered head lag_seconds" from /health.
+sink_sample() {
+    curl -fsS --max-time 2 "$1/health" 2>/dev/null |
+        jq -r '"\(.sink.delivered) \(.head_sequence) \(.sink.lag_seconds)"' 2>/dev/null |
+        sed "s/^/$EPOCHREALTIME /" || true
+}
+
+# bench_sink : the rows of the Kinesis sink (see the header).
+bench_sink() {
+    local kbin kport port pid base cfg i samples t0 d0 h0 t1 d1 h1 rate gen bare p50 p99 max v
+    if ! kbin=$(scripts/npm_tools.sh --bin kinesalite 2>/dev/null); then
+        row "txn sink rows" "-" "-" "-" "-" "FAIL (kinesalite missing: scripts/npm_tools.sh)"
+        return 0
+    fi
+    kport=$(free_port)
+    start kinesalite "$kbin" --port "$kport" --createStreamMs 0 --shardLimit 50
+    for ((i = 0; i < 100; i++)); do
+        kinesis_call "$kport" CreateStream '{"StreamName":"bench","ShardCount":4}' \
+            >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    cfg=$TMP/sink-config.json
+    printf '{"generation_settings":{"events_per_second":%s,"time_shaping":false}}\n' \
+        "$T_LIVE_EPS" >"$cfg"
+    port=$(free_port)
+    base=http://127.0.0.1:$port
+    start sink-transaction env AWS_ENDPOINT_URL="http://127.0.0.1:$kport" AWS_REGION=us-east-1 \
+        AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_EC2_METADATA_DISABLED=true \
+        "$BIN/transaction-service" --port "$port" --bind 127.0.0.1 --db "$TMP/sink.db" \
+        --seed "$SEED" --config "$cfg" --sink kinesis:bench
+    pid=$started
+    if ! wait_http "$base/health" "$pid" 20; then
+        stop "$pid"
+        row "txn sink rows" "-" "-" "-" "-" "FAIL (no /health)"
+        return 0
+    fi
+    sleep 2 # live, the first records delivered
+    log "sink: transaction-service at $T_LIVE_EPS events/s into kinesalite for ${SINK_SECS}s"
+    samples=$TMP/sink-samples.txt
+    : >"$samples"
+    for ((i = 0; i < SINK_SECS * 10; i++)); do
+        sink_sample "$base" >>"$samples"
+        sleep 0.1
+    done
+    stop "$pid"
+    bare=$(bare_put_rate "$kport" "$TMP/sink.db")
+    read -r t0 d0 h0 _ <<<"$(grep -E '^[0-9.]+ [0-9]+ [0-9]+ [0-9.]+$' "$samples" | head -n 1)"
+    read -r t1 d1 h1 _ <<<"$(grep -E '^[0-9.]+ [0-9]+ [0-9]+ [0-9.]+$' "$samples" | tail -n 1)"
+    if [[ -z "${t0:-}" || -z "${t1:-}" || "$t0" == "$t1" ]]; then
+        row "txn sink rows" "-" "-" "-" "-" "FAIL (no /health samples)"
+        return 0
+    fi
+    rate=$(calc "printf \"%.0f\", ($d1 - $d0) / ($t1 - $t0)")
+    gen=$(calc "printf \"%.0f\", ($h1 - $h0) / ($t1 - $t0)")
+    read -r p50 p99 max <<<"$(awk '{ print $4 }' "$samples" | sort -n | awk '
+        { v[NR] = $1 } END { i50 = int(NR * 0.50 + 0.5); i99 = int(NR * 0.99 + 0.5)
+          if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
+          printf "%.3f %.3f %.3f\n", v[i50], v[i99], v[NR] }')"
+    v=$(within "$(ratio "$rate" "$gen")" "$T_LIVE_TOL")
+    [[ "$v" == ok ]] || v=$(verdict "$rate >= $T_SINK_BARE * $bare")
+    row "txn sink records/s (generated $gen/s)" "$rate" "$bare" "$(ratio "$rate" "$bare")" \
+        "generated +-$(calc "print $T_LIVE_TOL * 100")% or >= ${T_SINK_BARE}x bare" "$v"
+    row "txn sink lag p99 s (/health, 100 ms)" "$p99" "-" "-" "-" "info (p50 $p50, max $max)"
+}
+
 # ---- the gateway --------------------------------------------------------------
 
 # gw_start LOGNAME PORT TXN_URL AUTH_URL MON_URL : api-gateway on PORT; pid
@@ -920,8 +1024,11 @@ if [[ "$ONLY" == all || "$ONLY" == services ]]; then
     done
     ((ran)) || die "no service binaries in $BIN"
 fi
-if [[ "$ONLY" != gateway && "$ONLY" != shards && -x "$BIN/transaction-service" ]]; then
+if [[ "$ONLY" != gateway && "$ONLY" != shards && "$ONLY" != sink && -x "$BIN/transaction-service" ]]; then
     bench_sse transaction-service /transactions/events/stream
+fi
+if [[ ( "$ONLY" == all || "$ONLY" == sink ) && -x "$BIN/transaction-service" ]]; then
+    bench_sink
 fi
 
 if [[ "$ONLY" == all || "$ONLY" == shards ]] && [[ -x "$BIN/transaction-service" ]]; then

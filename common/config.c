@@ -152,6 +152,17 @@ static const struct cfg_key keys[] = {
       .off = OFF(stream_buffer_bytes),
       .help = "bytes of recent events kept for event streams: a client further behind "
               "gets event: overflow" },
+    { .name = "sink", .type = CFG_STRING, .def = "", .env = "BANKMOCK_SINK", .flag = "--sink",
+      .json = "sink.target", .svc = SVC_SERVICES, .weight = -1, .off = OFF(sink),
+      .size = SZ(sink),
+      .help = "also deliver every event to kinesis:STREAM (AWS_REGION, AWS_ENDPOINT_URL, "
+              "credentials as the AWS SDKs read them; docs/kinesis.md)" },
+    { .name = "sink_max_lag_events", .type = CFG_INT, .min = 0, .max = 1e9, .def = "1000000",
+      .env = "BANKMOCK_SINK_MAX_LAG_EVENTS", .flag = "--sink-max-lag-events",
+      .json = "sink.max_lag_events", .svc = SVC_SERVICES, .weight = -1,
+      .off = OFF(sink_max_lag_events),
+      .help = "undelivered events kept for the sink beyond retention_events; older ones "
+              "are dropped from it" },
     { .name = "help", .type = CFG_SWITCH, .flag = "--help", .svc = SVC_ALL, .weight = -1,
       .off = OFF(help), .help = "print this help and exit" },
     { .name = "version", .type = CFG_SWITCH, .flag = "--version", .svc = SVC_ALL,

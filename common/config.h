@@ -45,6 +45,8 @@ struct bm_config {
     char cors_origins[512];   /* "", "*" or origins, comma-separated */
     int64_t stream_heartbeat_ms; /* SSE comment after this long without a write */
     int64_t stream_buffer_bytes; /* SSE ring: how far a client may fall behind */
+    char sink[192];              /* "" none, or "kinesis:STREAM" (sink.h) */
+    int64_t sink_max_lag_events; /* undelivered events pruning keeps for the sink */
     /* runtime (POST /config) */
     double anomaly_rate;
     double weights[GEN_MAX_TYPES]; /* <type>_rate, absolute; CFG_RATE_UNSET if not given */

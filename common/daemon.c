@@ -11,8 +11,10 @@
 #include "db.h"
 #include "endpoints.h"
 #include "genloop.h"
+#include "http_client.h"
 #include "log.h"
 #include "signals.h"
+#include "sink.h"
 #include "stream.h"
 #include "timefmt.h"
 
@@ -22,6 +24,21 @@
 static bool is_loopback(const char *addr)
 {
     return strncmp(addr, "127.", 4) == 0;
+}
+
+/* The Kinesis sink, when one is configured (sink.h). */
+static enum bm_rc start_sink(const struct bm_config *cfg, struct app *app)
+{
+    struct sink_opts sk = { .target = cfg->sink, .svc = app->def->svc,
+                            .db_path = cfg->db_path, .sql = app->def->sql, .gl = app->gl };
+
+    if (!cfg->sink[0])
+        return BM_OK;
+    if (http_client_global_init() != BM_OK) {
+        fprintf(stderr, "%s: cannot initialise libcurl\n", cfg_svc_name(app->def->svc));
+        return BM_EIO;
+    }
+    return sink_start(&sk, &app->sink);
 }
 
 int daemon_run(const struct service_def *def, int argc, char **argv)
@@ -39,7 +56,7 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.def = def;
     app.started_us = time_mono_us();
-    status = cli_prepare(def->svc, argc, argv, &cfg);
+    status = cli_prepare_checked(def->svc, argc, argv, &cfg, sink_check_config);
     if (status >= 0)
         return status;
     status = 1;
@@ -63,6 +80,8 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
         if (stream_hub_start(&so, &app.streams) != BM_OK)
             goto out;
     }
+    if (start_sink(&cfg, &app) != BM_OK)
+        goto out;
     routes = calloc(endpoints_ncommon + def->nroutes, sizeof(*routes));
     if (!routes)
         goto out;
@@ -111,10 +130,13 @@ out:
     http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);
     stream_hub_free(app.streams);
+    sink_stop(app.sink); /* stores its cursor through the loop: before it stops */
     genloop_stop(app.gl);
     db_readers_close();
     endpoints_free_caches();
     free(routes);
+    if (cfg.sink[0])
+        http_client_global_cleanup();
     if (status == 0)
         log_info("stopped");
     return status;

@@ -26,6 +26,7 @@
 #include "openapi.h"
 #include "query.h"
 #include "score_api.h"
+#include "sink.h"
 #include "stream.h"
 #include "svc.h"
 #include "timefmt.h"
@@ -38,9 +39,9 @@ static void send_unavailable(struct http_req *req, enum bm_rc rc)
     http_send_error(req, API_UNAVAIL, "", "cannot do that now: %s", bm_rc_str(rc));
 }
 
-static const char *health_status(const struct genloop_status *st)
+static const char *health_status(const struct genloop_status *st, const struct sink_status *sk)
 {
-    if (!st->db_ok)
+    if (!st->db_ok || strcmp(sk->state, "failing") == 0)
         return "degraded";
     if (st->backfilling)
         return "backfilling";
@@ -53,35 +54,41 @@ static const char *health_status(const struct genloop_status *st)
  * worker thread keeps its last body for a few milliseconds instead of
  * taking the status locks and formatting numbers on every request. */
 #define HEALTH_TTL_US 5000
-static _Thread_local char health_body[1024];
+static _Thread_local char health_body[4096];
 static _Thread_local size_t health_len;
 static _Thread_local int64_t health_built_us;
 
 static enum bm_rc health_render(struct app *app, struct buf *b)
 {
     struct genloop_status st;
+    struct sink_status sk;
     double p50, p99;
     uint64_t total, c4, c5;
     char sim[TIMEFMT_ISO_LEN + 1];
+    enum bm_rc rc;
 
     genloop_status(app->gl, &st);
+    sink_status(app->sink, &sk);
     http_latency(&p50, &p99);
     http_counts(&total, &c4, &c5);
     timefmt_iso(st.sim_now_ms, sim);
-    return buf_printf(b,
+    rc = buf_printf(b,
                       "{\"status\":\"%s\",\"service\":\"%s\",\"version\":\"%s\","
                       "\"uptime_s\":%lld,\"head_sequence\":%llu,"
                       "\"backfill\":{\"done\":%lld,\"total\":%lld},"
                       "\"events_per_second\":{\"configured\":%g,\"expected\":%.2f,\"realised\":%.2f},"
                       "\"error_rate\":%.4f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
                       "\"simulated_time\":\"%s\",\"stream_id\":\"%s\","
-                      "\"shard\":{\"index\":%u,\"count\":%u,\"share\":%.6g}}",
-                      health_status(&st), cfg_svc_name(app->def->svc), BM_VERSION,
+                      "\"shard\":{\"index\":%u,\"count\":%u,\"share\":%.6g}",
+                      health_status(&st, &sk), cfg_svc_name(app->def->svc), BM_VERSION,
                       (long long)((time_mono_us() - app->started_us) / 1000000),
                       (unsigned long long)st.head_seq, (long long)st.backfill_done_s,
                       (long long)st.backfill_total_s, st.configured_rate, st.expected_rate,
                       st.realised_rate, total ? (double)c5 / (double)total : 0.0, p50, p99, sim, st.stream_id,
                       (unsigned)st.shard.index, (unsigned)st.shard.count, st.share);
+    if (rc == BM_OK)
+        rc = sink_json(app->sink, true, b);
+    return rc == BM_OK ? buf_putc(b, '}') : rc;
 }
 
 void endpoints_h_health(struct http_req *req)
@@ -106,6 +113,20 @@ void endpoints_h_health(struct http_req *req)
         buf_free(&b);
     }
     http_send(req, 200, HTTP_CT_JSON, health_body, health_len);
+}
+
+/* The sink's lines: its Prometheus families, or "sink":{...} inside the
+ * JSON object. */
+static enum bm_rc metrics_sink(struct app *app, bool text, const char *service, struct buf *b)
+{
+    if (text)
+        return sink_prometheus(app->sink, service, b);
+    if (b->len == 0 || b->data[b->len - 1] != '}')
+        return BM_EINVAL;
+    b->len--;
+    if (sink_json(app->sink, true, b) != BM_OK)
+        return BM_ETOOBIG;
+    return buf_putc(b, '}');
 }
 
 void endpoints_h_metrics(struct http_req *req)
@@ -151,6 +172,7 @@ void endpoints_h_metrics(struct http_req *req)
     if ((text ? metrics_prometheus(&m, &b) : metrics_json(&m, &b)) != BM_OK ||
         http_server_limits(req, text, m.service, &b) != BM_OK ||
         (text && stream_metrics(app->streams, m.service, &b) != BM_OK) ||
+        metrics_sink(app, text, m.service, &b) != BM_OK ||
         score_api_metrics(app, text, &b) != BM_OK) {
         buf_free(&b);
         http_send_error(req, API_INTERNAL, "", "metrics too large");

@@ -147,6 +147,9 @@ struct genloop {
     bool stop;
     struct genloop_status status;
     _Atomic uint64_t committed_head; /* newest committed sequence */
+    /* The sink's cursor (sink.c): pruning keeps the events after it while
+     * they are fewer than sink_max_lag_events. -1: no sink. */
+    _Atomic int64_t sink_floor;
     /* guarded by lock: what GET /scenarios shows */
     char *scen_text;   /* the scenario's JSON as given, NULL none */
     int scen_total, scen_done, scen_skipped;
@@ -517,6 +520,7 @@ enum bm_rc genloop_open(const struct service_def *def, struct db *db,
     g->db = db;
     g->shard = cfg->shard;
     g->share = 1.0;
+    atomic_init(&g->sink_floor, -1);
     g->base = *cfg;
     g->live = *cfg;
     g->svc_state = calloc(1, def->gen->state_size);
@@ -604,6 +608,11 @@ fail:
 const void *genloop_model(const struct genloop *g)
 {
     return g->model;
+}
+
+void genloop_sink_floor(struct genloop *g, int64_t acked)
+{
+    atomic_store_explicit(&g->sink_floor, acked, memory_order_relaxed);
 }
 
 uint64_t genloop_head(struct genloop *g)
@@ -1270,6 +1279,22 @@ static void progress_line(struct genloop *g)
              (unsigned long long)g->ls.generated, ts);
 }
 
+/* The newest events to keep: retention_events, or more while a sink has
+ * not delivered them, up to sink_max_lag_events of them; the sink counts
+ * the ones pruned past that bound as dropped. */
+static int64_t keep_events(struct genloop *g, const struct bm_config *cur)
+{
+    int64_t floor = atomic_load_explicit(&g->sink_floor, memory_order_relaxed);
+    int64_t head = (int64_t)g->ls.next_seq - 1, lag;
+
+    if (floor < 0 || floor >= head)
+        return cur->retention_events;
+    lag = head - floor;
+    if (lag > cur->sink_max_lag_events)
+        lag = cur->sink_max_lag_events;
+    return lag > cur->retention_events ? lag : cur->retention_events;
+}
+
 /* One batch: generate what is due (up to batch_size, at most 100 ms of
  * work), prune, commit. Returns the number of events generated. */
 static int64_t run_batch(struct genloop *g, const struct bm_config *cur, int64_t target)
@@ -1292,7 +1317,7 @@ static int64_t run_batch(struct genloop *g, const struct bm_config *cur, int64_t
             break;
     }
     /* Prune a little more than we added, so retention keeps up. */
-    if (db_prune(g->db, cur->retention_events, 2 * n + 64, &pruned) != BM_OK)
+    if (db_prune(g->db, keep_events(g, cur), 2 * n + 64, &pruned) != BM_OK)
         goto fail;
     if (pruned && g->def->prune_extra) {
         uint64_t head, oldest;

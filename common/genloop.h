@@ -60,6 +60,10 @@ bool genloop_owns_target(const struct genloop *g, int64_t target);
 const void *genloop_model(const struct genloop *g);
 /* Newest committed sequence, without a lock (for response caches). */
 uint64_t genloop_head(struct genloop *g);
+/* The sink's cursor, the newest sequence it delivered with all before
+ * it (-1: no sink): pruning keeps the events after it, at most
+ * sink_max_lag_events of them. Safe from any thread. */
+void genloop_sink_floor(struct genloop *g, int64_t acked);
 enum bm_rc genloop_start(struct genloop *g) BM_WUR;
 /* Stops the thread, commits, closes the writer, frees the model and the
  * loop. */

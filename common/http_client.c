@@ -51,6 +51,7 @@ struct easy_ctx {
     struct hc_resp *r;
     CURL *e;
     struct hc_budget *budget;
+    const atomic_bool *cancel;
     bool toobig;
     bool over_budget;
     bool length_checked;
@@ -116,11 +117,14 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-    (void)ud;
+    const struct easy_ctx *c = ud;
+
     (void)dt;
     (void)dn;
     (void)ut;
     (void)un;
+    if (c->cancel && atomic_load_explicit(c->cancel, memory_order_relaxed))
+        return 1;
     return atomic_load_explicit(&cancelled, memory_order_relaxed) ? 1 : 0;
 }
 
@@ -158,7 +162,7 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
         r->error[0] = '\0';
         return;
     }
-    if (atomic_load(&cancelled)) {
+    if (atomic_load(&cancelled) || (c->cancel && atomic_load(c->cancel))) {
         r->result = HC_CANCELLED;
         snprintf(r->error, sizeof(r->error), "cancelled: shutting down");
         return;
@@ -185,6 +189,7 @@ static void easy_finish(CURL *e, struct easy_ctx *c, CURLcode cc)
 static void easy_request_setup(CURL *e, struct easy_ctx *c, const struct hc_request *rq)
 {
     c->budget = rq->budget;
+    c->cancel = rq->cancel;
     easy_setup(e, c, rq->url, rq->timeout_ms);
     if (rq->want_headers) {
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -203,6 +208,10 @@ static void easy_request_setup(CURL *e, struct easy_ctx *c, const struct hc_requ
             c->hdrs = n;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+    if (rq->aws_sigv4) {
+        curl_easy_setopt(e, CURLOPT_AWS_SIGV4, rq->aws_sigv4);
+        curl_easy_setopt(e, CURLOPT_USERPWD, rq->userpwd ? rq->userpwd : "");
+    }
     if (strcmp(rq->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(rq->method, "HEAD") == 0) {
@@ -234,6 +243,49 @@ void hc_request(const struct hc_request *rq, struct hc_resp *r)
     easy_finish(e, &c, cc);
     curl_slist_free_all(c.hdrs);
     curl_easy_cleanup(e);
+}
+
+struct hc_conn {
+    CURL *e;
+};
+
+enum bm_rc hc_conn_new(struct hc_conn **out)
+{
+    struct hc_conn *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return BM_ENOMEM;
+    c->e = curl_easy_init();
+    if (!c->e) {
+        free(c);
+        return BM_ENOMEM;
+    }
+    *out = c;
+    return BM_OK;
+}
+
+void hc_conn_free(struct hc_conn *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->e);
+    free(c);
+}
+
+void hc_conn_request(struct hc_conn *conn, const struct hc_request *rq, struct hc_resp *r)
+{
+    struct easy_ctx c = { .r = r };
+    CURLcode cc;
+
+    hc_resp_init(r, rq->max_body);
+    /* A reset keeps the handle's live connections and DNS cache: only
+     * the options of the request before go. */
+    curl_easy_reset(conn->e);
+    easy_request_setup(conn->e, &c, rq);
+    cc = curl_easy_perform(conn->e);
+    easy_finish(conn->e, &c, cc);
+    curl_easy_setopt(conn->e, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(c.hdrs);
 }
 
 enum bm_rc hc_multi_new(struct hc_multi **out)

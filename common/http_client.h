@@ -51,6 +51,11 @@ struct hc_request {
     bool want_headers;           /* fill hc_resp.headers */
     struct hc_budget *budget;    /* NULL, or the body counts against it until
                                   * hc_budget_release(budget, body.len) */
+    const char *aws_sigv4;       /* NULL, or "aws:amz:REGION:SERVICE": libcurl
+                                  * signs the request (AWS Signature V4) */
+    const char *userpwd;         /* with aws_sigv4: "ACCESS_KEY:SECRET" */
+    const atomic_bool *cancel;   /* NULL, or the request ends with HC_CANCELLED
+                                  * soon after it turns true */
 };
 
 /* Once, before any thread starts. */
@@ -68,6 +73,14 @@ void hc_budget_release(struct hc_budget *b, size_t n);
 
 /* Blocking request on a fresh easy handle; fills r (initialised here). */
 void hc_request(const struct hc_request *rq, struct hc_resp *r);
+
+/* One easy handle kept by one thread across requests, so its
+ * connection is reused (the Kinesis sink's). */
+struct hc_conn;
+enum bm_rc hc_conn_new(struct hc_conn **out) BM_WUR;
+void hc_conn_free(struct hc_conn *c); /* NULL is a no-op */
+/* As hc_request, on c's handle. */
+void hc_conn_request(struct hc_conn *c, const struct hc_request *rq, struct hc_resp *r);
 
 /* A multi handle owned by one thread. */
 struct hc_multi;

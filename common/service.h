@@ -21,6 +21,7 @@ struct db;
 struct db_sql;
 struct genloop;
 struct route;
+struct sink;
 struct stream_hub;
 
 struct service_def {
@@ -53,6 +54,7 @@ struct app {
     char db_path[512];
     int64_t started_us; /* monotonic */
     struct stream_hub *streams; /* server-sent events (stream.h) */
+    struct sink *sink;          /* the Kinesis sink (sink.h), NULL none */
 };
 
 #endif

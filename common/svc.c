@@ -33,18 +33,18 @@ static const struct svc_info table[SVC_COUNT] = {
                           "account_id,counterparty_account,merchant_id,merchant_category,"
                           "amount,currency,transaction_type,channel,location.country,"
                           "location.city,status,processing_time_ms,risk_score,"
-                          EVENT_TAIL_COLUMNS },
+                          EVENT_TAIL_COLUMNS, "customer_id" },
     [SVC_AUTH] = { "auth-service", "auth", 8082, SVC_AUTH_EVENTS_PATH, "event_id", auth_types,
                    NTYPES(auth_types), NTYPES(auth_types) - 1,
                    "event_id,timestamp,sequence,customer_id,username,result,failure_reason,"
                    "auth_method,ip_address,location.country,location.city,location.latitude,"
                    "location.longitude,device.fingerprint,device.type,device.os,risk_score,"
-                   EVENT_TAIL_COLUMNS },
+                   EVENT_TAIL_COLUMNS, "username" },
     [SVC_MONITORING] = { "monitoring-service", "monitoring", 8083, SVC_MON_EVENTS_PATH,
                          "event_id", mon_types, NTYPES(mon_types), NTYPES(mon_types),
                          "event_id,timestamp,sequence,service,host,metric_name,metric_value,"
-                         "unit,severity," EVENT_TAIL_COLUMNS },
-    [SVC_GATEWAY] = { "api-gateway", "gateway", 8080, NULL, NULL, NULL, 0, 0, NULL },
+                         "unit,severity," EVENT_TAIL_COLUMNS, "host" },
+    [SVC_GATEWAY] = { "api-gateway", "gateway", 8080, NULL, NULL, NULL, 0, 0, NULL, NULL },
 };
 
 const struct svc_info *svc_info(enum bm_svc s)

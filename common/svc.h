@@ -39,6 +39,10 @@ struct svc_info {
      * nested objects as location.city), without CRLF; NULL for the gateway.
      * test_evfmt checks it against each encoder. */
     const char *csv_columns;
+    /* The top-level string field naming the entity an event belongs to
+     * (customer, user, host): the sink's partition key; NULL for the
+     * gateway. */
+    const char *entity_field;
 };
 
 /* The entry of svc; s must be below SVC_COUNT. */

@@ -20,7 +20,9 @@
 # mode 0640, which every unit reads), SEED (the three services' shared seed,
 # written there at the first install; without it one is drawn at random, so
 # the services share the cross-service incidents), BANKMOCK_ENV (same as
-# --environment),
+# --environment), BANKMOCK_SHARD, BANKMOCK_SINK and AWS_REGION (non-empty:
+# written there too; terraform passes shard i/n, kinesis:<stream> and its
+# region, docs/kinesis.md),
 # BM_JOBS (build jobs, default: the number of CPUs).
 # --dest-root DIR installs the files under DIR and changes nothing else
 # (no user, no systemctl): for packaging and for tests/deploy.
@@ -140,6 +142,15 @@ if [[ -n "${ADMIN_TOKEN:-}" ]]; then
     mv -f "$envfile.new" "$envfile"
     log "ADMIN_TOKEN set in /etc/bankmock/bankmock.env"
 fi
+for k in BANKMOCK_SHARD BANKMOCK_SINK AWS_REGION; do
+    v=${!k:-}
+    [[ -n "$v" ]] || continue
+    [[ "$v" =~ ^[A-Za-z0-9_./:-]+$ ]] || die "bad $k '$v'"
+    grep -v "^$k=" "$envfile" >"$envfile.new" || true
+    printf '%s=%s\n' "$k" "$v" >>"$envfile.new"
+    mv -f "$envfile.new" "$envfile"
+    log "$k=$v set in /etc/bankmock/bankmock.env"
+done
 # One seed for the three services, so they share the cross-service
 # incidents (docs/api.md): SEED if given, else drawn once at the first
 # install and kept. Databases made before with seeds of their own keep them

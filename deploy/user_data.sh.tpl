@@ -6,7 +6,7 @@
 # Log: /var/log/bankmock-deploy.log.
 #
 # One template for both renderers, scripts/deploy_ec2.sh and terraform's
-# templatefile(): the only dollar-brace expressions in it are the four
+# templatefile(): the only dollar-brace expressions in it are the
 # placeholders below (values without single quotes or newlines); the script
 # itself writes its variables as $name, which neither renderer touches.
 set -euo pipefail
@@ -17,6 +17,12 @@ set -euo pipefail
     GIT_REF='${git_ref}'
     BANKMOCK_ENV='${environment}'
     ADMIN_TOKEN='${admin_token}'
+    # terraform: shard i/n of instance i, the Kinesis sink, its region and
+    # the seed the shards share (empty: none, as deploy_ec2.sh leaves them)
+    BANKMOCK_SHARD='${shard}'
+    BANKMOCK_SINK='${sink}'
+    AWS_REGION='${region}'
+    SEED='${seed}'
 }
 SRC=/opt/bankmock/src
 LOG=/var/log/bankmock-deploy.log
@@ -45,5 +51,5 @@ git -C "$SRC" checkout -q --force FETCH_HEAD
 git -C "$SRC" clean -q -fdx -e /build/
 echo "bankmock deploy: at commit $(git -C "$SRC" rev-parse HEAD)"
 
-export ADMIN_TOKEN BANKMOCK_ENV
+export ADMIN_TOKEN BANKMOCK_ENV BANKMOCK_SHARD BANKMOCK_SINK AWS_REGION SEED
 exec "$SRC/deploy/install.sh"

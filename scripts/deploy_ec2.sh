@@ -433,6 +433,7 @@ render_user_data() {
     local -A vals=(
         [repo_url]=$repo_url [git_ref]=$git_ref
         [environment]=$environment [admin_token]=${ADMIN_TOKEN:-}
+        [shard]=${BANKMOCK_SHARD:-} [sink]=${BANKMOCK_SINK:-} [region]=$region [seed]=${SEED:-}
     )
     if [[ "$repo_url" != '<repo-url>' ]] && ! [[ "$repo_url" =~ ^[A-Za-z0-9][A-Za-z0-9+.-]*://[A-Za-z0-9@:/._~%+=-]+$ ]]; then
         usage_error "bad --repo-url '$repo_url' (an http(s), git or file URL without quotes or spaces)"
@@ -446,6 +447,10 @@ render_user_data() {
     fi
     [[ "${ADMIN_TOKEN:-}" =~ ^[A-Za-z0-9._~+/=-]*$ ]] ||
         die "ADMIN_TOKEN may hold only letters, digits and ._~+/=-"
+    [[ "${BANKMOCK_SINK:-}" =~ ^(kinesis:[A-Za-z0-9_.-]+)?$ ]] ||
+        die "BANKMOCK_SINK must be kinesis:STREAM"
+    [[ "${SEED:-}" =~ ^[0-9]*$ ]] || die "SEED must be a number"
+    [[ "${BANKMOCK_SHARD:-}" =~ ^([0-9]+/[0-9]+)?$ ]] || die "BANKMOCK_SHARD must be i/n"
     [[ -f "$TEMPLATE" ]] || die "missing $TEMPLATE"
     text=$(<"$TEMPLATE")
     for k in "${!vals[@]}"; do

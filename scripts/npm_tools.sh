@@ -3,7 +3,7 @@
 #
 #   scripts/npm_tools.sh            install the pinned versions that are missing
 #   scripts/npm_tools.sh --check    exit 0 if all are installed at their pins, 1 if not
-#   scripts/npm_tools.sh --bin NAME print the path of tool NAME (redocly, prism)
+#   scripts/npm_tools.sh --bin NAME print the path of tool NAME (redocly, prism, kinesalite)
 #   scripts/npm_tools.sh --dir      print the prefix (node_modules is under it)
 #
 # The prefix is .cache/npm-tools (git-ignored), or BM_NPM_TOOLS_DIR. A tool
@@ -13,7 +13,9 @@
 #
 # Pins: @redocly/cli lints openapi.yaml (tests/contract); @stoplight/prism-cli
 # validates responses against it as a proxy; playwright-core drives Debian's
-# chromium in tests/browser (it downloads no browser of its own).
+# chromium in tests/browser (it downloads no browser of its own); kinesalite
+# stands in for Kinesis in tests/integration/test_kinesis_sink.c and
+# bench/run.sh's sink row.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +24,7 @@ BM_NPM_TOOLS=(
     "@redocly/cli@2.77.0"
     "@stoplight/prism-cli@5.16.0"
     "playwright-core@1.65.1"
+    "kinesalite@3.3.3"
 )
 DIR=${BM_NPM_TOOLS_DIR:-$PWD/.cache/npm-tools}
 

@@ -1,8 +1,11 @@
-# bankmock on one EC2 instance: a security group that admits allowed_cidr
-# only, and an instance whose user data (deploy/user_data.sh.tpl, the same
-# template scripts/deploy_ec2.sh renders) fetches the project at var.ref,
-# installs the packages, builds, and runs the four daemons under systemd
-# (deploy/install.sh, deploy/systemd/). Redeploy onto it with
+# bankmock on EC2: a security group that admits allowed_cidr only, a
+# Kinesis stream, an instance role that may put records to that stream
+# alone, and instance_count instances whose user data (deploy/user_data.sh.tpl,
+# the same template scripts/deploy_ec2.sh renders) fetches the project at
+# var.ref, installs the packages, builds, and runs the four daemons under
+# systemd (deploy/install.sh, deploy/systemd/), instance i as shard
+# i/instance_count, each delivering to the stream with the role's
+# credentials (IMDSv2; docs/kinesis.md). Redeploy onto one with
 # scripts/deploy_ec2.sh --instance-id <instance_id> --key-file <key>.
 
 terraform {
@@ -40,9 +43,11 @@ provider "aws" {
   dynamic "endpoints" {
     for_each = local.local_endpoint ? [var.aws_endpoint_url] : []
     content {
-      ec2 = endpoints.value
-      ssm = endpoints.value
-      sts = endpoints.value
+      ec2     = endpoints.value
+      ssm     = endpoints.value
+      sts     = endpoints.value
+      iam     = endpoints.value
+      kinesis = endpoints.value
     }
   }
 }
@@ -110,18 +115,66 @@ resource "aws_security_group" "bankmock" {
   }
 }
 
+# The stream the services sink to (BANKMOCK_SINK=kinesis:<name>).
+resource "aws_kinesis_stream" "events" {
+  name             = var.kinesis_stream_name
+  shard_count      = var.kinesis_shard_count
+  retention_period = 24
+  tags             = local.tags
+}
+
+# The instances' role: PutRecords to that stream and nothing else. The
+# sink reads its credentials from the instance metadata (IMDSv2).
+resource "aws_iam_role" "bankmock" {
+  name = "${var.name}-instance"
+  tags = local.tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ec2.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "kinesis_put" {
+  name = "${var.name}-kinesis-put"
+  role = aws_iam_role.bankmock.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["kinesis:PutRecords"]
+      Resource = aws_kinesis_stream.events.arn
+    }]
+  })
+}
+
+resource "aws_iam_instance_profile" "bankmock" {
+  name = "${var.name}-instance"
+  role = aws_iam_role.bankmock.name
+  tags = local.tags
+}
+
 resource "aws_instance" "bankmock" {
+  count                  = var.instance_count
   ami                    = local.ami_id
   instance_type          = var.instance_type
   key_name               = var.key_name != "" ? var.key_name : null
   subnet_id              = var.subnet_id != "" ? var.subnet_id : null
   vpc_security_group_ids = [aws_security_group.bankmock.id]
+  iam_instance_profile   = aws_iam_instance_profile.bankmock.name
 
   user_data = templatefile("${path.module}/../deploy/user_data.sh.tpl", {
     repo_url    = var.repo_url
     git_ref     = var.ref
     environment = var.environment
     admin_token = var.admin_token
+    shard       = "${count.index}/${var.instance_count}"
+    sink        = "kinesis:${aws_kinesis_stream.events.name}"
+    region      = var.region
+    seed        = var.seed
   })
   user_data_replace_on_change = true
 
@@ -130,6 +183,6 @@ resource "aws_instance" "bankmock" {
     http_endpoint = "enabled"
   }
 
-  tags        = local.tags
+  tags        = merge(local.tags, { Name = var.instance_count > 1 ? "${var.name}-${count.index}" : var.name })
   volume_tags = local.tags
 }

@@ -122,3 +122,42 @@ variable "aws_endpoint_url" {
   type        = string
   default     = ""
 }
+
+variable "instance_count" {
+  description = "Instances. Instance i (from 0) runs shard i/instance_count of each service (BANKMOCK_SHARD), so n instances make one bank's traffic n times faster; all deliver to the one Kinesis stream."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.instance_count >= 1 && var.instance_count <= 64 && floor(var.instance_count) == var.instance_count
+    error_message = "The instance_count must be a whole number from 1 to 64."
+  }
+}
+
+variable "kinesis_stream_name" {
+  description = "The Kinesis stream the services deliver their events to (BANKMOCK_SINK=kinesis:<name>; docs/kinesis.md)."
+  type        = string
+  default     = "bankmock-events"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.kinesis_stream_name))
+    error_message = "The kinesis_stream_name must be 1-128 of A-Z a-z 0-9 _ . -."
+  }
+}
+
+variable "kinesis_shard_count" {
+  description = "Shards of the stream (each takes 1,000 records/s or 1 MB/s of writes)."
+  type        = number
+  default     = 2
+}
+
+variable "seed" {
+  description = "The services' shared seed on every instance, so the shards are slices of one bank (and share the cross-service incidents)."
+  type        = string
+  default     = "7"
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.seed))
+    error_message = "The seed must be a number."
+  }
+}

@@ -48,10 +48,16 @@ start() {
     exit 1
 }
 
+# The transaction service with a Kinesis sink whose endpoint refuses, so
+# its text carries the sink's families too (failing).
+export AWS_ENDPOINT_URL=http://127.0.0.1:1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 declare -A ports
 for svc in transaction auth monitoring; do
+    sink=()
+    [[ $svc == transaction ]] && sink=(--sink kinesis:promtool-check)
     start "$svc-service" --db "$WORK/$svc.db" --backfill 10m --seed 7 \
-        --start-time 2026-01-05T00:00:00Z
+        --start-time 2026-01-05T00:00:00Z "${sink[@]}"
     ports[$svc]=$port
 done
 start api-gateway --poll-interval-ms 200 \
@@ -106,6 +112,11 @@ if promtool check config "$SRC/docs/prometheus.yml" >"$WORK/config.check" 2>&1; 
 else
     echo "FAILED  promtool check config docs/prometheus.yml"
     sed 's/^/        | /' "$WORK/config.check"
+    failed=1
+fi
+if ! grep -q '^bankmock_sink_lag_events{service="transaction-service",stream="promtool-check"} ' \
+    "$WORK/transaction.prom"; then
+    echo "FAILED  transaction: no sink families with --sink"
     failed=1
 fi
 # The gateway's text holds the services' figures as well as its own.

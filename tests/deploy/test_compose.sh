@@ -31,7 +31,8 @@ same_dir() {
 }
 
 # Keep variables from the caller's shell out of the interpolation.
-unset ADMIN_TOKEN LOG_LEVEL SEED START_TIME BACKFILL BANKMOCK_PUBLISH_ADDR COMPOSE_FILE
+unset ADMIN_TOKEN LOG_LEVEL SEED START_TIME BACKFILL BANKMOCK_PUBLISH_ADDR COMPOSE_FILE \
+    BANKMOCK_SINK BANKMOCK_KINESIS_STREAM BANKMOCK_KINESIS_ENDPOINT
 
 if ! command -v docker-compose >/dev/null 2>&1; then
     [[ -n "$PY" ]] || skip "neither docker-compose nor python3-yaml is installed"
@@ -134,6 +135,18 @@ check "localstack: LocalStack image with EC2, SSM and STS, on 4566, with a healt
         and (.ports | any(test(":4566:4566")))
         and (.healthcheck.test | length > 0)' <<<"$j"
 
+check "localstack: Kinesis too, and the init hook that makes the sink's stream" \
+    jq -e '.services.localstack | (.environment.SERVICES | test("kinesis"))
+        and (.environment.KINESIS_STREAM == "bankmock-events")
+        and (.volumes | any(endswith(":/etc/localstack/init/ready.d/init-kinesis.sh:ro")))' <<<"$j"
+check "docker/localstack/init-kinesis.sh is executable" test -x docker/localstack/init-kinesis.sh
+check "the services sink nowhere unless BANKMOCK_SINK is set, to LocalStack's Kinesis" \
+    jq -e '[.services["transaction-service","auth-service","monitoring-service"].environment
+        | .BANKMOCK_SINK == "" and .AWS_ENDPOINT_URL_KINESIS == "http://localstack:4566"] | all' <<<"$j"
+t=$(BANKMOCK_SINK=kinesis:bankmock-events docker-compose -f docker/docker-compose.yml config | yaml2json)
+check "BANKMOCK_SINK from the environment reaches the three services" \
+    jq -e '[.services["transaction-service","auth-service","monitoring-service"].environment.BANKMOCK_SINK]
+        | all(. == "kinesis:bankmock-events")' <<<"$t"
 t=$(ADMIN_TOKEN=s3cret BANKMOCK_PUBLISH_ADDR=0.0.0.0 docker-compose -f docker/docker-compose.yml config | yaml2json)
 check "ADMIN_TOKEN from the environment reaches every daemon" \
     jq -e '[.services["transaction-service","auth-service","monitoring-service","api-gateway"].environment.ADMIN_TOKEN]

@@ -4,8 +4,10 @@
 # tree's node/ directory) and declares what SPEC §7 asks: an AWS provider,
 # variables (instance_type t2.micro, allowed_cidr without default and never
 # /0 unless allow_open, key_name, region, repo_url, ref), a security group
-# that admits only allowed_cidr, an instance whose user data is the template
-# scripts/deploy_ec2.sh renders, and outputs with the four URLs.
+# that admits only allowed_cidr, instance_count instances (shard i/n each)
+# whose user data is the template scripts/deploy_ec2.sh renders, a Kinesis
+# stream with an instance role that may only put records to it, and
+# outputs with the four URLs (of instance 0) and every gateway's.
 # With a terraform binary at hand it also checks `terraform fmt`.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -79,6 +81,20 @@ check "security group: every ingress rule admits var.allowed_cidr only" \
 check "security group: a /0 allowed_cidr is refused unless allow_open" \
     jq -e '.lifecycle[0].precondition | any(.condition | test("var.allow_open"))' <<<"$sg"
 inst=$(jq -c '.resource.aws_instance.bankmock[0]' <<<"$m")
+check "variable instance_count defaults to 1" jq -e '.default == 1' <<<"$(var instance_count)"
+check "instance: count = var.instance_count" jq -e '.count == "${var.instance_count}"' <<<"$inst"
+check "instance: the bankmock instance profile" \
+    jq -e '.iam_instance_profile == "${aws_iam_instance_profile.bankmock.name}"' <<<"$inst"
+check "a Kinesis stream named by var.kinesis_stream_name" \
+    jq -e '.resource.aws_kinesis_stream.events[0].name == "${var.kinesis_stream_name}"' <<<"$m"
+check "the instance profile carries the bankmock role" \
+    jq -e '.resource.aws_iam_instance_profile.bankmock[0].role == "${aws_iam_role.bankmock.name}"' <<<"$m"
+pol=$(jq -r '.resource.aws_iam_role_policy.kinesis_put[0].policy' <<<"$m")
+contains "the role may PutRecords" "$pol" 'Action   = ["kinesis:PutRecords"]'
+contains "... on the stream alone" "$pol" 'Resource = aws_kinesis_stream.events.arn'
+lacks "... and nothing else (no wildcard)" "$pol" '*'
+check "the role's policy is attached to the bankmock role" \
+    jq -e '.resource.aws_iam_role_policy.kinesis_put[0].role == "${aws_iam_role.bankmock.id}"' <<<"$m"
 check "instance: instance_type from var.instance_type" jq -e '.instance_type == "${var.instance_type}"' <<<"$inst"
 check "instance: in the security group" \
     jq -e '.vpc_security_group_ids == ["${aws_security_group.bankmock.id}"]' <<<"$inst"
@@ -95,6 +111,8 @@ tpl_keys=$(grep -oE '\$\{[a-z_]+\}' ../deploy/user_data.sh.tpl | tr -d '${}' | s
 sh_keys=$(grep -oE '\[(repo_url|git_ref|environment|admin_token|[a-z_]+)\]=\$' ../scripts/deploy_ec2.sh |
     tr -d '[]=$' | sort -u | tr '\n' ' ')
 check "templatefile() fills exactly the template's placeholders ($tpl_keys)" test "$tf_keys" = "$tpl_keys"
+contains "instance i runs shard i/instance_count" "$ud" 'shard       = "${count.index}/${var.instance_count}"'
+contains "the instances sink to the stream" "$ud" 'sink        = "kinesis:${aws_kinesis_stream.events.name}"'
 check "deploy_ec2.sh fills exactly the template's placeholders" test "$sh_keys" = "$tpl_keys"
 placeholder_line="^[[:space:]]+[A-Z_]+='[\$][{][a-z_]+[}]'\$"
 others=$(grep -vE "$placeholder_line" ../deploy/user_data.sh.tpl | grep -nE '[$][{]|%[{]')
@@ -103,10 +121,12 @@ check "the template has no \${...} but its placeholders, and no %{ directive" te
 o=$(jq -c '."outputs.tf".output' <<<"$j")
 declare -A port=([gateway_url]=8080 [transaction_service_url]=8081 [auth_service_url]=8082 [monitoring_service_url]=8083)
 for n in gateway_url transaction_service_url auth_service_url monitoring_service_url; do
-    check "output $n is http://<instance public ip>:${port[$n]}" \
+    check "output $n is http://<instance 0's public ip>:${port[$n]}" \
         jq -e --arg n "$n" --arg p "${port[$n]}" \
-        '.[$n][0].value == "http://${aws_instance.bankmock.public_ip}:" + $p' <<<"$o"
+        '.[$n][0].value == "http://${aws_instance.bankmock[0].public_ip}:" + $p' <<<"$o"
 done
+check "output gateway_urls lists every instance's gateway" \
+    jq -e '.gateway_urls[0].value | test("aws_instance.bankmock")' <<<"$o"
 
 if command -v terraform >/dev/null 2>&1; then
     check "terraform fmt -check" env TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -diff .
