@@ -1,13 +1,119 @@
 /* http_client.c - libcurl wrapper (the only file that includes curl). */
 #include "http_client.h"
 
+#include "log.h"
+
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* plain prototypes: the calls below go through the table, not curl's
+ * type-checking macros */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+
+/* libcurl is loaded when a process first needs it, not linked: a service
+ * without a sink never maps it and its dependencies (libcrypto, krb5,
+ * ldap, ssh2, ...: about 3.5 MB of RSS each service used to carry). The
+ * table is filled once, under pthread_once, before any transfer; the
+ * names below make the calls read as libcurl's own. */
+static struct {
+    CURLcode (*global_init)(long);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    void (*easy_reset)(CURL *);
+    void (*easy_cleanup)(CURL *);
+    const char *(*easy_strerror)(CURLcode);
+    CURLM *(*multi_init)(void);
+    CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+    CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+    CURLMcode (*multi_perform)(CURLM *, int *);
+    CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned, int, int *);
+    CURLMcode (*multi_wakeup)(CURLM *);
+    CURLMsg *(*multi_info_read)(CURLM *, int *);
+    CURLMcode (*multi_cleanup)(CURLM *);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+} curl_fn;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static bool curl_loaded;
+
+/* curl.h defines these two as themselves (to count their arguments) */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init        (*curl_fn.global_init)
+#define curl_global_cleanup     (*curl_fn.global_cleanup)
+#define curl_easy_init          (*curl_fn.easy_init)
+#define curl_easy_setopt        (*curl_fn.easy_setopt)
+#define curl_easy_perform       (*curl_fn.easy_perform)
+#define curl_easy_getinfo       (*curl_fn.easy_getinfo)
+#define curl_easy_reset         (*curl_fn.easy_reset)
+#define curl_easy_cleanup       (*curl_fn.easy_cleanup)
+#define curl_easy_strerror      (*curl_fn.easy_strerror)
+#define curl_multi_init         (*curl_fn.multi_init)
+#define curl_multi_add_handle   (*curl_fn.multi_add_handle)
+#define curl_multi_remove_handle (*curl_fn.multi_remove_handle)
+#define curl_multi_perform      (*curl_fn.multi_perform)
+#define curl_multi_poll         (*curl_fn.multi_poll)
+#define curl_multi_wakeup       (*curl_fn.multi_wakeup)
+#define curl_multi_info_read    (*curl_fn.multi_info_read)
+#define curl_multi_cleanup      (*curl_fn.multi_cleanup)
+#define curl_slist_append       (*curl_fn.slist_append)
+#define curl_slist_free_all     (*curl_fn.slist_free_all)
+
+static void curl_load_once(void)
+{
+    /* libcurl4's soname: the ABI every libcurl 7.x and 8.x keeps */
+    void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    bool ok = lib != NULL;
+
+#define CURL_SYM(field, name)                                                                      \
+    do {                                                                                           \
+        void *sym = ok ? dlsym(lib, name) : NULL;                                                  \
+        ok = ok && sym != NULL;                                                                    \
+        if (ok)                                                                                    \
+            memcpy(&curl_fn.field, &sym, sizeof(sym));                                             \
+    } while (0)
+    CURL_SYM(global_init, "curl_global_init");
+    CURL_SYM(global_cleanup, "curl_global_cleanup");
+    CURL_SYM(easy_init, "curl_easy_init");
+    CURL_SYM(easy_setopt, "curl_easy_setopt");
+    CURL_SYM(easy_perform, "curl_easy_perform");
+    CURL_SYM(easy_getinfo, "curl_easy_getinfo");
+    CURL_SYM(easy_reset, "curl_easy_reset");
+    CURL_SYM(easy_cleanup, "curl_easy_cleanup");
+    CURL_SYM(easy_strerror, "curl_easy_strerror");
+    CURL_SYM(multi_init, "curl_multi_init");
+    CURL_SYM(multi_add_handle, "curl_multi_add_handle");
+    CURL_SYM(multi_remove_handle, "curl_multi_remove_handle");
+    CURL_SYM(multi_perform, "curl_multi_perform");
+    CURL_SYM(multi_poll, "curl_multi_poll");
+    CURL_SYM(multi_wakeup, "curl_multi_wakeup");
+    CURL_SYM(multi_info_read, "curl_multi_info_read");
+    CURL_SYM(multi_cleanup, "curl_multi_cleanup");
+    CURL_SYM(slist_append, "curl_slist_append");
+    CURL_SYM(slist_free_all, "curl_slist_free_all");
+#undef CURL_SYM
+    if (ok)
+        curl_loaded = true;
+    else
+        log_error("http_client: cannot load libcurl.so.4: %s",
+                  lib ? "a symbol is missing" : dlerror());
+    /* never dlclose'd: the process keeps it to its end */
+}
+
+/* libcurl loaded and its table filled (once per process). */
+static bool curl_ready(void)
+{
+    pthread_once(&curl_once, curl_load_once);
+    return curl_loaded;
+}
 
 struct hc_multi {
     CURLM *m;
@@ -20,12 +126,15 @@ static atomic_bool cancelled;
 
 enum bm_rc http_client_global_init(void)
 {
+    if (!curl_ready())
+        return BM_EIO;
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? BM_OK : BM_EIO;
 }
 
 void http_client_global_cleanup(void)
 {
-    curl_global_cleanup();
+    if (curl_ready())
+        curl_global_cleanup();
 }
 
 void hc_cancel_all(void)
@@ -233,6 +342,10 @@ void hc_request(const struct hc_request *rq, struct hc_resp *r)
     CURLcode cc;
 
     hc_resp_init(r, rq->max_body);
+    if (!curl_ready()) {
+        snprintf(r->error, sizeof(r->error), "libcurl is not available");
+        return;
+    }
     e = curl_easy_init();
     if (!e) {
         snprintf(r->error, sizeof(r->error), "out of memory");
@@ -251,8 +364,11 @@ struct hc_conn {
 
 enum bm_rc hc_conn_new(struct hc_conn **out)
 {
-    struct hc_conn *c = calloc(1, sizeof(*c));
+    struct hc_conn *c;
 
+    if (!curl_ready())
+        return BM_EIO;
+    c = calloc(1, sizeof(*c));
     if (!c)
         return BM_ENOMEM;
     c->e = curl_easy_init();
@@ -290,8 +406,11 @@ void hc_conn_request(struct hc_conn *conn, const struct hc_request *rq, struct h
 
 enum bm_rc hc_multi_new(struct hc_multi **out)
 {
-    struct hc_multi *m = calloc(1, sizeof(*m));
+    struct hc_multi *m;
 
+    if (!curl_ready())
+        return BM_EIO;
+    m = calloc(1, sizeof(*m));
     if (!m)
         return BM_ENOMEM;
     m->m = curl_multi_init();
@@ -522,8 +641,11 @@ static void *async_main(void *arg)
 
 enum bm_rc hc_async_start(struct hc_async **out)
 {
-    struct hc_async *a = calloc(1, sizeof(*a));
+    struct hc_async *a;
 
+    if (!curl_ready())
+        return BM_EIO;
+    a = calloc(1, sizeof(*a));
     if (!a)
         return BM_ENOMEM;
     atomic_init(&a->pending, 0);
