@@ -181,7 +181,6 @@ enum db_inc_stmt {
     INJ_ST_ADD,
     INJ_ST_TAKEN,
     INJ_ST_PENDING,
-    INJ_ST_EVENT_TS,
     DB_ST_SEQ_FROM,
     DB_INC_ST_COUNT
 };
@@ -206,7 +205,6 @@ static const char *const inc_sql[DB_INC_ST_COUNT] = {
     [INJ_ST_TAKEN] = "UPDATE injections SET taken_seq = ?2 WHERE incident_id = ?1",
     [INJ_ST_PENDING] = "SELECT incident_id, id, type, target, size, at_us FROM injections"
                        " WHERE taken_seq IS NULL ORDER BY at_us, rowid",
-    [INJ_ST_EVENT_TS] = "SELECT ts FROM events WHERE seq = ?1",
     [DB_ST_SEQ_FROM] = "SELECT seq, ts FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1",
 };
 
@@ -1100,26 +1098,6 @@ enum bm_rc db_injections_pending(struct db *d, db_injection_fn fn, void *ud)
     return rc;
 }
 
-enum bm_rc db_event_ts(struct db *d, uint64_t seq, int64_t *ts_ms, bool *found)
-{
-    sqlite3_stmt *s = inc_stmt(d, INJ_ST_EVENT_TS);
-    int step;
-
-    *found = false;
-    if (!s)
-        return BM_EDB;
-    if (sqlite3_bind_int64(s, 1, (sqlite3_int64)seq) != SQLITE_OK)
-        return bind_fail(s);
-    step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        *ts_ms = sqlite3_column_int64(s, 0);
-        *found = true;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? BM_OK : BM_EDB;
-}
-
 /* The first kept row at or after seq: *found false past the newest. */
 static enum bm_rc row_from(struct db *d, uint64_t seq, uint64_t *at, int64_t *ts, bool *found)
 {
@@ -1140,6 +1118,15 @@ static enum bm_rc row_from(struct db *d, uint64_t seq, uint64_t *at, int64_t *ts
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return step == SQLITE_ROW || step == SQLITE_DONE ? BM_OK : BM_EDB;
+}
+
+enum bm_rc db_event_ts(struct db *d, uint64_t seq, int64_t *ts_ms, bool *found)
+{
+    uint64_t at = 0;
+    enum bm_rc rc = row_from(d, seq, &at, ts_ms, found);
+
+    *found = *found && at == seq;
+    return rc;
 }
 
 enum bm_rc db_seq_after_ts(struct db *d, int64_t ts_ms, uint64_t *seq)
