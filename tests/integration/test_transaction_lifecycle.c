@@ -1040,6 +1040,47 @@ static void test_health_answers_within_200ms_of_exec(void **state)
         fail_msg("/health first answered %ld ms after exec; want <= %ld", best, limit);
 }
 
+/* A backfill ends with one log line saying what it wrote and how fast
+ * (bench/run.sh's shards row reads it): its count is the head. */
+static void test_backfill_logs_its_count_and_rate_when_done(void **state)
+{
+    static const char *const args[] = { "--seed", "9", "--backfill", "1h", NULL };
+    struct proc *p = &h_procs[0];
+    char line[2048];
+    long long head, count = -1, lines = 0;
+    double secs = -1, rate = -1;
+    cJSON *h;
+    FILE *f;
+
+    (void)state;
+    h_proc_init(p, "done-line");
+    assert_int_equal(h_proc_start(p, TXN_BIN, args), 0);
+    assert_true(h_wait_backfilled(p->port, 60000));
+    h = h_http_get_json(p->port, "/health", NULL);
+    head = h_jnum(h, "head_sequence");
+    cJSON_Delete(h);
+    assert_int_equal(h_proc_stop(p, NULL), 0);
+    f = fopen(p->log, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, "\"backfill: done, ");
+
+        if (at) {
+            assert_int_equal(sscanf(at, "\"backfill: done, %lld events in %lf s (%lf events/s)",
+                                    &count, &secs, &rate),
+                             3);
+            lines++;
+        }
+    }
+    fclose(f);
+    h_proc_finish(p);
+    assert_int_equal(lines, 1);
+    /* live events may follow the backfill before /health was read */
+    assert_true(count > 1000 && count <= head);
+    assert_true(secs > 0 && rate > 0);
+    assert_true(rate > (double)count / secs * 0.99 && rate < (double)count / secs * 1.01);
+}
+
 /* /health is built from memory and answers from the start; it must not
  * call a daemon "ok" before its generator has said what it is doing. */
 static void test_health_says_backfilling_from_the_first_answer(void **state)
@@ -1302,6 +1343,7 @@ int main(void)
         T(test_posted_transaction_is_stored_labelled_and_listed),
         T(test_health_answers_within_200ms_of_exec),
         T(test_health_says_backfilling_from_the_first_answer),
+        T(test_backfill_logs_its_count_and_rate_when_done),
         T(test_command_line_exit_codes_help_and_version),
         T(test_live_events_are_committed_in_batches),
         T(test_stop_signals_are_blocked_in_every_thread),
