@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,7 @@ struct db {
     int64_t prune_from;       /* db_prune: every event before it is gone but
                                  those it kept; 0: not known (the oldest) */
     bool writer;
+    int cache_kib;          /* db_cache_kib's last size, 0 before */
     struct db *next_reader; /* reader pool list */
     sqlite3_stmt *inc[DB_INC_ST_COUNT]; /* incident reads, prepared on first use */
 };
@@ -324,8 +326,8 @@ static enum bm_rc open_conn(const char *path, bool writer, const struct db_sql *
     }
     sqlite3_busy_timeout(d->h, 2000);
     sqlite3_rollback_hook(d->h, on_rollback, d);
-    /* 1 MiB page cache per connection, no memory-mapped I/O */
-    if (exec(d, "PRAGMA cache_size = -1024; PRAGMA mmap_size = 0") != BM_OK)
+    /* DB_CACHE_KIB of page cache per connection, no memory-mapped I/O */
+    if (exec(d, "PRAGMA mmap_size = 0") != BM_OK || db_cache_kib(d, DB_CACHE_KIB) != BM_OK)
         goto fail;
     if (writer) {
         /* 16 KiB pages halve the per-row cost of appending ~600-byte rows
@@ -444,6 +446,24 @@ void db_readers_close(void)
 enum bm_rc db_exec(struct db *d, const char *sql)
 {
     return exec(d, sql);
+}
+
+enum bm_rc db_cache_kib(struct db *d, int kib)
+{
+    char sql[64];
+    enum bm_rc rc;
+
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kib);
+    rc = exec(d, sql);
+    if (rc == BM_OK && kib < d->cache_kib) {
+        /* the pages past the new size go back to the heap, and the heap's
+         * free pages to the system */
+        sqlite3_db_release_memory(d->h);
+        malloc_trim(0);
+    }
+    if (rc == BM_OK)
+        d->cache_kib = kib;
+    return rc;
 }
 
 enum bm_rc db_begin(struct db *d)

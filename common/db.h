@@ -57,6 +57,13 @@ uint64_t db_rollbacks(const struct db *d);
 
 /* Runs SQL text without results (schema statements). */
 enum bm_rc db_exec(struct db *d, const char *sql) BM_WUR;
+/* Each connection's page cache: DB_CACHE_KIB, the writer's more while it
+ * backfills (DB_BACKFILL_CACHE_KIB: with 64 pages of 16 KiB the random
+ * inserts of the entity indexes kept reading pages back). Made smaller,
+ * the freed pages are returned to the system. */
+#define DB_CACHE_KIB          1024
+#define DB_BACKFILL_CACHE_KIB (16 * 1024)
+enum bm_rc db_cache_kib(struct db *d, int kib) BM_WUR;
 enum bm_rc db_begin(struct db *d) BM_WUR;   /* BEGIN IMMEDIATE */
 enum bm_rc db_commit(struct db *d) BM_WUR;
 void db_rollback(struct db *d);

@@ -1306,6 +1306,8 @@ static void backfill_done_line(struct genloop *g)
 
     if (g->backfill_mono_us == 0)
         return;
+    if (db_cache_kib(g->db, DB_CACHE_KIB) != BM_OK)
+        log_warn("backfill: the writer's page cache stays large");
     log_info("backfill: done, %llu events in %.3f s (%.0f events/s)", (unsigned long long)n,
              secs, secs > 0 ? (double)n / secs : 0.0);
     g->backfill_mono_us = 0;
@@ -1381,6 +1383,8 @@ static void *loop_main(void *arg)
     if (g->ls.next_us < g->backfill_end_us) {
         g->backfill_mono_us = g->anchor_mono_us;
         g->backfill_from = g->ls.generated;
+        if (db_cache_kib(g->db, DB_BACKFILL_CACHE_KIB) != BM_OK)
+            log_warn("backfill: the writer keeps its usual page cache");
     }
 
     for (;;) {

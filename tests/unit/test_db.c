@@ -292,6 +292,33 @@ static void test_db_owns_a_services_schema_statements_and_state(void **state)
     unlink(p);
 }
 
+/* The writer's page cache grows for a backfill and, made small again,
+ * gives its pages back (SQLite's own count of what it holds). */
+static void test_db_cache_grows_and_gives_back(void **state)
+{
+    struct fixture *f = *state;
+    char body[700];
+    sqlite3_int64 big, small;
+
+    assert_int_equal(db_cache_kib(f->db.w, DB_BACKFILL_CACHE_KIB), BM_OK);
+    assert_int_equal(db_begin(f->db.w), BM_OK);
+    for (uint64_t s = 101; s <= 20100; s++) {
+        int n = snprintf(body, sizeof(body), "{\"sequence\":%llu,\"pad\":\"%0600d\"}",
+                         (unsigned long long)s, 0);
+        assert_int_equal(db_insert_event(f->db.w, s, (int64_t)s * 1000, NULL, false, body,
+                                         (size_t)n),
+                         BM_OK);
+    }
+    assert_int_equal(db_commit(f->db.w), BM_OK);
+    big = sqlite3_memory_used();
+    assert_int_equal(db_cache_kib(f->db.w, DB_CACHE_KIB), BM_OK);
+    small = sqlite3_memory_used();
+    print_message("SQLite holds %lld KiB with the backfill cache, %lld KiB after\n",
+                  (long long)big / 1024, (long long)small / 1024);
+    assert_true(big > 8 * 1024 * 1024);
+    assert_true(small < big / 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_db_rejects_duplicate_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_owns_a_services_schema_statements_and_state,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_cache_grows_and_gives_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
