@@ -459,7 +459,9 @@ enum bm_rc db_cache_kib(struct db *d, int kib)
         /* the pages past the new size go back to the heap, and the heap's
          * free pages to the system */
         sqlite3_db_release_memory(d->h);
-        malloc_trim(0);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+        malloc_trim(0); /* glibc's heap; a sanitizer's allocator is its own */
+#endif
     }
     if (rc == BM_OK)
         d->cache_kib = kib;
