@@ -554,7 +554,9 @@ static enum bm_rc load_cursor(struct sink *s)
     buf_free(&b);
     if (rc != BM_OK)
         return rc;
-    s->cursor = v;
+    pthread_mutex_lock(&s->lock);
+    s->cursor = v; /* /health reads it */
+    pthread_mutex_unlock(&s->lock);
     s->read_upto = v;
     s->persisted = found ? v : 0;
     log_info("sink %s: %s at sequence %llu", s->stream, found ? "resuming" : "starting",
@@ -822,7 +824,7 @@ static bool open_reader(struct sink *s)
 
     while (!atomic_load(&s->stop)) {
         if (db_reader(s->db_path, s->sql, &s->db) == BM_OK && load_cursor(s) == BM_OK) {
-            genloop_sink_floor(s->gl, (int64_t)s->cursor);
+            genloop_sink_floor(s->gl, (int64_t)s->read_upto);
             return true;
         }
         set_error(s, true, "cannot read the database");
