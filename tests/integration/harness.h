@@ -88,6 +88,10 @@ int h_procs_setup(void **state);
 int h_procs_teardown(void **state);
 /* Kills p if it still runs, removes its files and frees its slot. */
 void h_proc_finish(struct proc *p);
+/* Says on stderr why the daemon on port does not answer: gone (how) or
+ * running (its threads' states; their stacks with BM_TEST_GDB set), and
+ * the end of its log. */
+void h_proc_explain_port(int port);
 
 /* ------------------------------------------------------------------ */
 /* Time and numbers (harness_proc.c) */

@@ -253,8 +253,10 @@ cJSON *h_get_json(int port, const char *path)
     struct resp r;
     cJSON *j;
 
-    if (h_http_req(port, "GET", path, NULL, NULL, &r) != 0)
+    if (h_http_req(port, "GET", path, NULL, NULL, &r) != 0) {
+        h_proc_explain_port(port);
         fail_msg("GET %s: no answer", path);
+    }
     if (r.status != 200)
         fail_msg("GET %s: %ld %s", path, r.status, r.body);
     if (!strstr(r.ctype, "application/json"))
