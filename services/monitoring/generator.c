@@ -150,6 +150,7 @@ struct step {
     int near_kind;            /* of this sample, 0 if not a look-alike's */
     uint16_t xinc;            /* mon_state.xinc after this sample */
     struct bm_shard shard;    /* the model's: hosts of other shards are never free */
+    bool out_of_turn;         /* an injection's series, sampled before its turn */
 };
 
 /* Shaping factor and smoothed traffic at t_us; AR coefficients for the
@@ -624,11 +625,45 @@ static bool plan_inject_cascade(const struct mon_state *st, struct step *s, int 
     return true;
 }
 
+/* The series an injection due now starts on at this sample: the sampled
+ * one if it fits, else the first owned series from the sampled host on
+ * that fits (its type's metric, its target, whatever else it needs free),
+ * which is then sampled out of turn (the cycle's cursor stays), so live
+ * its first event comes at the next sample, not a cycle later. -1: none
+ * fits now (the incident table full, the target busy); it waits. */
+static int inject_series(const struct mon_model *m, const struct mon_state *st,
+                         const struct gen_inject *inj, const struct rng *r, int series)
+{
+    int t = inj->type, size = inj->size;
+
+    if (t < 0 || t >= MON_A_COUNT || free_slot(st) < 0)
+        return -1;
+    if (size < mon_inject_sizes[t].lo || size > mon_inject_sizes[t].hi)
+        size = mon_inject_sizes[t].usual;
+    for (int k = 0; k < MON_N_HOSTS; k++) {
+        int h = (MON_SERIES_HOST(series) + k) % MON_N_HOSTS;
+        int at = MON_SERIES(start_metric(t), h), err = MON_SERIES(MON_M_ERROR, h);
+
+        if (!shard_owns(&m->shard, (uint64_t)h) || !inject_target_ok(inj, h) ||
+            !series_free(st, at))
+            continue;
+        if ((t == MON_A_TIMEOUT || t == MON_A_CASCADE) && !series_free(st, err))
+            continue;
+        if (t == MON_A_CASCADE) {
+            struct rng scratch = *r; /* counting draws nothing */
+            int hosts[MON_N_SERVICES];
+
+            if (free_dependents(st, &m->shard, h, &scratch, hosts) < mon_cascade_hosts(size) - 1)
+                continue;
+        }
+        return at;
+    }
+    return -1;
+}
+
 /* Starts injection inj on the sampled (free) series if it fits there: the
- * type's metric, its target, whatever else it needs free. Without a host
- * a one-host type starts here with chance 1 / (free series left in the
- * block), as the generator's own do; a cascade at the first origin that
- * fits. */
+ * type's metric, its target, whatever else it needs free (inject_series
+ * chose it for an injection; a cross-service cascade comes at its turn). */
 static void try_inject(const struct mon_state *st, struct step *s, int series,
                        const struct gen_inject *asked)
 {
@@ -645,9 +680,6 @@ static void try_inject(const struct mon_state *st, struct step *s, int series,
         (in.target < MON_TARGET_SERVICE || in.target >= MON_TARGET_SERVICE + MON_N_SERVICES))
         in.target = -1;
     if (m != start_metric(t) || slot < 0 || !inject_target_ok(inj, h))
-        return;
-    if (t != MON_A_CASCADE && (inj->target < 0 || inj->target >= MON_TARGET_SERVICE) &&
-        rng_below(&s->r, free_left(st, &s->shard, series)) != 0)
         return;
     s->n_claims = 0;
     switch (t) {
@@ -730,7 +762,8 @@ static void step_commit(struct mon_state *st, const struct step *s, int series, 
     }
     if (s->slot >= 0 && --st->inc[s->slot].left == 0)
         memset(&st->inc[s->slot], 0, sizeof st->inc[s->slot]);
-    st->cursor = (uint32_t)((series + 1) % MON_N_SERIES);
+    if (!s->out_of_turn)
+        st->cursor = (uint32_t)((series + 1) % MON_N_SERIES);
     st->xinc[0] = (uint8_t)(s->xinc & 0xffu);
     st->xinc[1] = (uint8_t)(s->xinc >> 8);
 }
@@ -809,7 +842,7 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     int32_t normal;
     enum bm_rc rc;
     struct xinc xc;
-    bool injected = false, taken = false, xdue = false;
+    bool injected = false, taken = false, xdue = false, out_of_turn = false;
 
     if (st->version != MON_STATE_VERSION || st->cursor >= MON_N_SERIES || !sched_ok(st) ||
         !episode_ok(st, &st->ep[series]))
@@ -817,8 +850,16 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
     series = owned_series(m, series);
     if (series < 0 || !episode_ok(st, &st->ep[series]))
         return BM_ESTATE; /* an empty slice (genloop refuses one) or a bad state */
+    if (p->inject) {
+        int due = inject_series(m, st, p->inject, r, series);
+
+        out_of_turn = due >= 0 && due != series;
+        if (out_of_turn)
+            series = due;
+    }
     metric = MON_SERIES_METRIC(series);
     memset(&s, 0, sizeof s);
+    s.out_of_turn = out_of_turn;
     s.shard = m->shard;
     s.r = *r;
     s.sched = st->sched;
@@ -845,7 +886,7 @@ enum bm_rc mon_generate(const struct mon_model *m, struct mon_state *st,
         near_step(&s, metric, normal);
     } else {
         s.value = normal;
-        if (xdue) {
+        if (xdue && !out_of_turn) {
             struct gen_inject xi = { .type = MON_A_CASCADE,
                                      .target = MON_TARGET_SERVICE + origin_service(&xc),
                                      .size = mon_inject_sizes[MON_A_CASCADE].usual,

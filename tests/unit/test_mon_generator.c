@@ -407,6 +407,86 @@ static void test_generator_samples_every_series_in_a_fixed_cycle(void **state)
     stream_free(&s);
 }
 
+static bool series_is_free(const struct mon_state *st, int series)
+{
+    return st->ep[series].type == 0 && st->ep[series].recover == 0 &&
+           st->near[series].kind == MON_N_NONE;
+}
+
+/* An injection due now starts at the next sample, its series taken out
+ * of turn when the cycle is elsewhere; then the cycle goes on where it
+ * was, so no series misses its turn. */
+static void test_generator_injection_starts_at_the_next_sample(void **state)
+{
+    static const struct {
+        int type, metric;
+        int64_t target;
+    } cases[] = {
+        { MON_A_HIGH_MEMORY, MON_M_MEMORY, 5 },
+        { MON_A_HIGH_CPU, MON_M_CPU, -1 },
+        { MON_A_HIGH_DISK, MON_M_DISK, MON_TARGET_SERVICE + 1 },
+        { MON_A_DEGRADATION, MON_M_RESPONSE, -1 },
+        { MON_A_TIMEOUT, MON_M_RESPONSE, 9 },
+        { MON_A_CASCADE, MON_M_RESPONSE, -1 },
+    };
+    int out_of_turn = 0, waited = 0, runs = 0;
+
+    (void)state;
+    for (int c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
+        for (int skip = 0; skip < MON_N_SERIES; skip += 13) {
+            struct gen_inject inj = { .type = cases[c].type,
+                                      .target = cases[c].target,
+                                      .size = mon_inject_sizes[cases[c].type].usual,
+                                      .id = { (uint8_t)(c + 1), (uint8_t)skip } };
+            struct stream s;
+            uint32_t cursor;
+            int series;
+            bool busy_before = false;
+
+            runs++;
+            stream_init(&s, 11, 0.0, equal_w, 100, MONDAY_US);
+            for (int i = 0; i < MON_N_SERIES + skip; i++)
+                stream_next(&s);
+            cursor = s.st.cursor;
+            if (cases[c].target >= 0 && cases[c].target < MON_N_HOSTS) {
+                int h = (int)cases[c].target;
+                busy_before = !series_is_free(&s.st, MON_SERIES(cases[c].metric, h)) ||
+                              (cases[c].type == MON_A_TIMEOUT &&
+                               !series_is_free(&s.st, MON_SERIES(MON_M_ERROR, h)));
+            }
+            s.p.inject = &inj;
+            stream_next(&s);
+            s.p.inject = NULL;
+            series = s.st.out.series;
+            if (!s.ev.inject_taken) {
+                /* only a named host's busy series makes it wait */
+                assert_true(busy_before);
+                waited++;
+                stream_free(&s);
+                continue;
+            }
+            assert_true(s.ev.injected);
+            assert_int_equal(s.st.out.anomaly, cases[c].type);
+            assert_int_equal(MON_SERIES_METRIC(series), cases[c].metric);
+            if (cases[c].target >= MON_TARGET_SERVICE)
+                assert_int_equal(mon_hosts[MON_SERIES_HOST(series)].service,
+                                 cases[c].target - MON_TARGET_SERVICE);
+            else if (cases[c].target >= 0)
+                assert_int_equal(MON_SERIES_HOST(series), cases[c].target);
+            out_of_turn += series != (int)cursor;
+            /* the cycle resumes at its cursor (after it, if that was the one) */
+            stream_next(&s);
+            assert_int_equal(s.st.out.series,
+                             series == (int)cursor ? (cursor + 1) % MON_N_SERIES : cursor);
+            stream_free(&s);
+        }
+    }
+    print_message("%d injections: %d out of turn, %d waited for a busy host\n", runs,
+                  out_of_turn, waited);
+    assert_true(out_of_turn > 0);
+    assert_true(waited * 10 < runs);
+}
+
 /* ---- normal values ---- */
 
 /* Consecutive normal samples of a series move a little at a time: no
@@ -1089,6 +1169,7 @@ int main(void)
         cmocka_unit_test(test_generator_events_have_every_field_in_order_with_right_types),
         cmocka_unit_test(test_generator_type_names_follow_the_config_weight_order),
         cmocka_unit_test(test_generator_samples_every_series_in_a_fixed_cycle),
+        cmocka_unit_test(test_generator_injection_starts_at_the_next_sample),
         cmocka_unit_test(test_generator_normal_values_move_smoothly),
         cmocka_unit_test(test_generator_load_follows_the_traffic_curve),
         cmocka_unit_test(test_generator_disks_fill_slowly),
