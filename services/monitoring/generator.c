@@ -625,6 +625,24 @@ static bool plan_inject_cascade(const struct mon_state *st, struct step *s, int 
     return true;
 }
 
+/* inj as mon_inject_check takes it (a stored row it did not write is
+ * made so): its size within the type's range, its target a host, a
+ * service or none. False: no such type. */
+static bool inject_as_taken(const struct gen_inject *asked, struct gen_inject *in)
+{
+    int t = asked->type;
+
+    if (t < 0 || t >= MON_A_COUNT)
+        return false;
+    *in = *asked;
+    if (in->size < mon_inject_sizes[t].lo || in->size > mon_inject_sizes[t].hi)
+        in->size = mon_inject_sizes[t].usual;
+    if (in->target >= MON_N_HOSTS &&
+        (in->target < MON_TARGET_SERVICE || in->target >= MON_TARGET_SERVICE + MON_N_SERVICES))
+        in->target = -1;
+    return true;
+}
+
 /* The series an injection due now starts on at this sample: the sampled
  * one if it fits, else the first owned series from the sampled host on
  * that fits (its type's metric, its target, whatever else it needs free),
@@ -632,19 +650,18 @@ static bool plan_inject_cascade(const struct mon_state *st, struct step *s, int 
  * its first event comes at the next sample, not a cycle later. -1: none
  * fits now (the incident table full, the target busy); it waits. */
 static int inject_series(const struct mon_model *m, const struct mon_state *st,
-                         const struct gen_inject *inj, const struct rng *r, int series)
+                         const struct gen_inject *asked, const struct rng *r, int series)
 {
-    int t = inj->type, size = inj->size;
+    struct gen_inject in;
+    int t = asked->type;
 
-    if (t < 0 || t >= MON_A_COUNT || free_slot(st) < 0)
+    if (!inject_as_taken(asked, &in) || free_slot(st) < 0)
         return -1;
-    if (size < mon_inject_sizes[t].lo || size > mon_inject_sizes[t].hi)
-        size = mon_inject_sizes[t].usual;
     for (int k = 0; k < MON_N_HOSTS; k++) {
         int h = (MON_SERIES_HOST(series) + k) % MON_N_HOSTS;
         int at = MON_SERIES(start_metric(t), h), err = MON_SERIES(MON_M_ERROR, h);
 
-        if (!shard_owns(&m->shard, (uint64_t)h) || !inject_target_ok(inj, h) ||
+        if (!shard_owns(&m->shard, (uint64_t)h) || !inject_target_ok(&in, h) ||
             !series_free(st, at))
             continue;
         if ((t == MON_A_TIMEOUT || t == MON_A_CASCADE) && !series_free(st, err))
@@ -653,7 +670,8 @@ static int inject_series(const struct mon_model *m, const struct mon_state *st,
             struct rng scratch = *r; /* counting draws nothing */
             int hosts[MON_N_SERVICES];
 
-            if (free_dependents(st, &m->shard, h, &scratch, hosts) < mon_cascade_hosts(size) - 1)
+            if (free_dependents(st, &m->shard, h, &scratch, hosts) <
+                mon_cascade_hosts(in.size) - 1)
                 continue;
         }
         return at;
@@ -667,18 +685,12 @@ static int inject_series(const struct mon_model *m, const struct mon_state *st,
 static void try_inject(const struct mon_state *st, struct step *s, int series,
                        const struct gen_inject *asked)
 {
-    struct gen_inject in = *asked, *inj = &in;
-    int t = inj->type, m = MON_SERIES_METRIC(series), h = MON_SERIES_HOST(series);
+    struct gen_inject in, *inj = &in;
+    int t = asked->type, m = MON_SERIES_METRIC(series), h = MON_SERIES_HOST(series);
     int err = MON_SERIES(MON_M_ERROR, h), slot = free_slot(st), total;
 
-    if (t < 0 || t >= MON_A_COUNT)
+    if (!inject_as_taken(asked, &in))
         return;
-    /* as mon_inject_check took it; a row it did not write is made so */
-    if (in.size < mon_inject_sizes[t].lo || in.size > mon_inject_sizes[t].hi)
-        in.size = mon_inject_sizes[t].usual;
-    if (in.target >= MON_N_HOSTS &&
-        (in.target < MON_TARGET_SERVICE || in.target >= MON_TARGET_SERVICE + MON_N_SERVICES))
-        in.target = -1;
     if (m != start_metric(t) || slot < 0 || !inject_target_ok(inj, h))
         return;
     s->n_claims = 0;
