@@ -414,48 +414,15 @@ static void print_log_tail(const struct proc *p, long max)
     fclose(f);
 }
 
-void h_proc_explain_port(int port)
-{
-    for (int i = 0; i < PROCS_MAX; i++) {
-        struct proc *p = &h_procs[i];
-        char cmd[128];
-        int st;
-
-        if (p->port != port || p->pid <= 0)
-            continue;
-        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-            fprintf(stderr, "harness: the daemon on port %d (pid %d) is gone (%s %d)\n", port,
-                    (int)p->pid, WIFSIGNALED(st) ? "signal" : "exit",
-                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-            untrack_pid(p->pid);
-            p->pid = -1;
-        } else {
-            fprintf(stderr, "harness: the daemon on port %d (pid %d) runs; its threads:\n", port,
-                    (int)p->pid);
-            snprintf(cmd, sizeof(cmd),
-                     "for t in /proc/%d/task/*; do echo \"  $(cat $t/comm) $(cut -d' ' -f3 "
-                     "$t/stat) $(cat $t/wchan)\"; done 1>&2",
-                     (int)p->pid);
-            if (system(cmd) != 0)
-                fprintf(stderr, "  (could not list them)\n");
-            if (getenv("BM_TEST_GDB")) {
-                snprintf(cmd, sizeof(cmd),
-                         "gdb -p %d -batch -ex 'thread apply all bt' 1>&2 2>/dev/null",
-                         (int)p->pid);
-                if (system(cmd) != 0)
-                    fprintf(stderr, "  (gdb failed)\n");
-            }
-        }
-        fprintf(stderr, "harness: the end of its log:\n");
-        print_log_tail(p, 4096);
-    }
-}
-
 /* A daemon that died on its own while the test still counted on it says
- * why in its last log lines (a sanitizer's report, an assertion): print
- * them before its directory goes. */
-static void report_unexpected_exit(const struct proc *p, int st)
+ * why in its last log lines (a sanitizer's report, an assertion): if p's
+ * has, print how it ended and the end of its log, and forget its pid. */
+static bool reap_if_gone(struct proc *p)
 {
+    int st;
+
+    if (p->pid <= 0 || waitpid(p->pid, &st, WNOHANG) != p->pid)
+        return false;
     if (WIFSIGNALED(st))
         fprintf(stderr, "harness: %s (pid %d) died of signal %d; the end of its log:\n",
                 p->dir, (int)p->pid, WTERMSIG(st));
@@ -463,17 +430,41 @@ static void report_unexpected_exit(const struct proc *p, int st)
         fprintf(stderr, "harness: %s (pid %d) exited %d on its own; the end of its log:\n",
                 p->dir, (int)p->pid, WEXITSTATUS(st));
     print_log_tail(p, 16384);
+    untrack_pid(p->pid);
+    p->pid = -1;
+    return true;
+}
+
+void h_proc_explain_port(int port)
+{
+    for (int i = 0; i < PROCS_MAX; i++) {
+        struct proc *p = &h_procs[i];
+        char cmd[128];
+
+        if (p->port != port || p->pid <= 0 || reap_if_gone(p))
+            continue;
+        fprintf(stderr, "harness: the daemon on port %d (pid %d) runs; its threads:\n", port,
+                (int)p->pid);
+        snprintf(cmd, sizeof(cmd),
+                 "for t in /proc/%d/task/*; do echo \"  $(cat $t/comm) $(cut -d' ' -f3 "
+                 "$t/stat) $(cat $t/wchan)\"; done 1>&2",
+                 (int)p->pid);
+        if (system(cmd) != 0)
+            fprintf(stderr, "  (could not list them)\n");
+        if (getenv("BM_TEST_GDB")) {
+            snprintf(cmd, sizeof(cmd), "gdb -p %d -batch -ex 'thread apply all bt' 1>&2 2>/dev/null",
+                     (int)p->pid);
+            if (system(cmd) != 0)
+                fprintf(stderr, "  (gdb failed)\n");
+        }
+        fprintf(stderr, "harness: the end of its log:\n");
+        print_log_tail(p, 4096);
+    }
 }
 
 void h_proc_cleanup(struct proc *p)
 {
-    int st;
-
-    if (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
-        report_unexpected_exit(p, st);
-        untrack_pid(p->pid);
-        p->pid = -1;
-    }
+    reap_if_gone(p);
     if (p->pid > 0)
         h_proc_kill9(p);
     remove_dir(p->dir);
