@@ -1297,9 +1297,10 @@ static int64_t keep_events(struct genloop *g, const struct bm_config *cur)
     return lag > cur->retention_events ? lag : cur->retention_events;
 }
 
-/* The backfill's last line: what it wrote and how fast (bench/run.sh
+/* The backfill is over: the writer's page cache goes back to its usual
+ * size, and a last line says what it wrote and how fast (bench/run.sh
  * reads it, so the shards' rate needs no polling). */
-static void backfill_done_line(struct genloop *g)
+static void backfill_done(struct genloop *g)
 {
     double secs = (double)(time_mono_us() - g->backfill_mono_us) / 1e6;
     uint64_t n = g->ls.generated - g->backfill_from;
@@ -1412,7 +1413,7 @@ static void *loop_main(void *arg)
         if (backfilling)
             progress_line(g);
         if (backfilling && g->ls.next_us >= g->backfill_end_us)
-            backfill_done_line(g);
+            backfill_done(g);
         if (n > 0 && !backfilling)
             g->last_live_commit_us = time_mono_us();
         if (n < 0) {
