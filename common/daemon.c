@@ -75,7 +75,8 @@ int daemon_run(const struct service_def *def, int argc, char **argv)
     }
     {
         struct stream_hub_opts so = { .heartbeat_ms = cfg.stream_heartbeat_ms,
-                                      .ring_bytes = cfg.stream_buffer_bytes };
+                                      .ring_bytes = cfg.stream_buffer_bytes,
+                                      .stall_ms = cfg.idle_timeout_s * 1000 };
         endpoints_stream_source(&app, &so.src);
         if (stream_hub_start(&so, &app.streams) != BM_OK)
             goto out;

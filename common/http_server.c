@@ -622,6 +622,11 @@ struct stream_resp {
     http_stream_fn fn;
     void (*done)(void *ud);
     void *ud;
+    /* a taken stream's: who gets the socket, and from where */
+    http_take_fn take;
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    bool taken;
     bool gzip, eof, zdone;
     z_stream z;
     char *raw; /* gzip: fn's output not yet compressed */
@@ -670,11 +675,36 @@ static ssize_t stream_gzip(struct stream_resp *st, char *buf, size_t max)
     return (ssize_t)(cap - st->z.avail_out);
 }
 
+/* A taken stream's one call: MHD has sent the head (it asks for body
+ * only then), so the socket goes to st->take under a descriptor of its
+ * own and MHD ends the response. The body is close-delimited, so the end
+ * only closes MHD's descriptor: with MHD_USE_TURBO, libmicrohttpd 0.9.75
+ * does not shut the socket down first (MHD_connection_mark_closed_), and
+ * it takes the descriptor out of its epoll set before it closes it. */
+static ssize_t stream_take(struct stream_resp *st)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+
+    if (fd < 0) {
+        log_warn("handing a stream's socket over: %s", ci ? strerror(errno) : "no socket");
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    /* held under the cap until http_taken_close */
+    atomic_fetch_add(&st->srv->open_conns, 1);
+    st->taken = true;
+    st->take(st->ud, st->srv, fd);
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream_resp *st = cls;
 
     (void)pos;
+    if (st->take)
+        return st->taken ? MHD_CONTENT_READER_END_OF_STREAM : stream_take(st);
     return st->gzip ? stream_gzip(st, buf, max) : stream_plain(st, buf, max);
 }
 
@@ -685,21 +715,30 @@ static void stream_free(void *cls)
     if (st->gzip)
         deflateEnd(&st->z);
     free(st->raw);
-    st->done(st->ud);
+    if (st->take) {
+        if (!st->taken)
+            st->take(st->ud, st->srv, -1);
+    } else {
+        st->done(st->ud);
+    }
     free(st);
 }
 
 static void send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
-                        bool direct, http_stream_fn fn, void (*done)(void *ud), void *ud)
+                        http_take_fn take, http_stream_fn fn, void (*done)(void *ud), void *ud)
 {
     struct stream_resp *st = calloc(1, sizeof(*st));
     struct MHD_Response *r = NULL;
+    bool direct = take != NULL;
 
     if (req->answered || !st)
         goto fail;
     st->fn = fn;
     st->done = done;
     st->ud = ud;
+    st->take = take;
+    st->srv = req->srv;
+    st->conn = req->conn;
     if (gzip) {
         st->raw = malloc(GZ_RAW);
         if (!st->raw || deflateInit2(&st->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
@@ -721,7 +760,7 @@ static void send_stream(struct http_req *req, int status, const char *ctype, boo
     if (gzip)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (direct) {
-        /* no chunk framing for MHD to add around what fn writes itself */
+        /* no chunk framing: the body is what the taker writes, to the close */
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         int one = 1;
@@ -737,33 +776,31 @@ static void send_stream(struct http_req *req, int status, const char *ctype, boo
     return;
 fail:
     free(st);
-    done(ud);
+    if (take)
+        take(ud, req->srv, -1);
+    else
+        done(ud);
     http_send_error(req, API_INTERNAL, "", "cannot start the stream");
 }
 
 void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
                       http_stream_fn fn, void (*done)(void *ud), void *ud)
 {
-    send_stream(req, status, ctype, gzip, false, fn, done, ud);
+    send_stream(req, status, ctype, gzip, NULL, fn, done, ud);
 }
 
-void http_send_stream_direct(struct http_req *req, int status, const char *ctype,
-                             http_stream_fn fn, void (*done)(void *ud), void *ud)
+void http_send_stream_taken(struct http_req *req, int status, const char *ctype,
+                           http_take_fn take, void *ud)
 {
-    send_stream(req, status, ctype, false, true, fn, done, ud);
+    send_stream(req, status, ctype, false, take, NULL, NULL, ud);
 }
 
-int http_conn_fd(struct http_conn *c)
+void http_taken_close(struct http_server *s, int fd)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info((struct MHD_Connection *)c, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-    return ci ? ci->connect_fd : -1;
-}
-
-struct http_conn *http_req_conn(const struct http_req *req)
-{
-    return (struct http_conn *)req->conn;
+    if (fd < 0)
+        return;
+    close(fd);
+    atomic_fetch_sub(&s->open_conns, 1);
 }
 
 void http_req_sndbuf(const struct http_req *req, int bytes)
@@ -773,16 +810,6 @@ void http_req_sndbuf(const struct http_req *req, int bytes)
 
     if (ci)
         (void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
-}
-
-void http_conn_suspend(struct http_conn *c)
-{
-    MHD_suspend_connection((struct MHD_Connection *)c);
-}
-
-void http_conn_resume(struct http_conn *c)
-{
-    conn_resume((struct MHD_Connection *)c);
 }
 
 /* {"error":{"code":..,"message":..,"field":..}} into b. */
@@ -1026,33 +1053,6 @@ static void conn_resume(struct MHD_Connection *conn)
 
     MHD_resume_connection(conn);
     worker_wake(w);
-}
-
-#define RESUME_WORKERS_MAX 16
-
-void http_conns_resume(struct http_conn *const *v, size_t n)
-{
-    struct http_worker *woken[RESUME_WORKERS_MAX];
-    size_t nw = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        struct MHD_Connection *conn = (struct MHD_Connection *)v[i];
-        struct conn_track *t = track_of(conn);
-        struct http_worker *w = t ? t->w : NULL;
-        size_t k = 0;
-
-        MHD_resume_connection(conn);
-        while (k < nw && woken[k] != w)
-            k++;
-        if (k < nw)
-            continue;
-        if (nw < RESUME_WORKERS_MAX)
-            woken[nw++] = w;
-        else
-            worker_wake(w);
-    }
-    for (size_t k = 0; k < nw; k++)
-        worker_wake(woken[k]);
 }
 
 static void track_owed(struct MHD_Connection *conn, bool owed)
@@ -1360,9 +1360,13 @@ static struct MHD_Daemon *worker_daemon(struct http_server *s, unsigned idle_s)
 {
     return MHD_start_daemon(
         MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            /* suspend/resume: SSE streams wait for events, and the
-             * gateway's proxied requests for their upstream */
-            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+            /* suspend/resume: the gateway's proxied requests wait for
+             * their upstream */
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            /* among others: MHD closes a connection without shutting its
+             * socket down first, which a taken stream needs (its socket
+             * lives on under another descriptor) */
+            MHD_USE_TURBO,
         0, NULL, NULL, on_request, s,
         /* First: MHD reports on the options as it parses them, and only
          * through the logger it already has; later, its default writes

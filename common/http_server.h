@@ -138,39 +138,31 @@ void http_send_buf_gz(struct http_req *req, int status, const char *ctype, struc
 
 /* A body produced while it is sent (chunked): fn fills out with up to max
  * bytes and returns how many, HTTP_STREAM_END when done, HTTP_STREAM_ERROR
- * to cut the connection, or 0 after http_conn_suspend (nothing to send
- * until someone calls http_conn_resume). fn runs on the connection's
- * worker thread; done(ud) runs once when the response is finished with,
- * sent or not. gzip: compress it (fn never returns 0 then). */
+ * to cut the connection. fn runs on the connection's worker thread;
+ * done(ud) runs once when the response is finished with, sent or not.
+ * gzip: compress it. */
 #define HTTP_STREAM_END   (-1)
 #define HTTP_STREAM_ERROR (-2)
 typedef long (*http_stream_fn)(void *ud, char *out, size_t max);
-struct http_conn;
 void http_send_stream(struct http_req *req, int status, const char *ctype, bool gzip,
                       http_stream_fn fn, void (*done)(void *ud), void *ud);
-/* The same, never chunked: the body ends when the connection closes
- * (HTTP/1.1 allows it; the connection is not kept alive after), so fn may
- * also write to the socket itself (http_conn_fd), in whole bytes of the
- * body, between MHD's writes: fn is called only when MHD has sent all it
- * was given. Nagle is off on the socket. For event streams. */
-void http_send_stream_direct(struct http_req *req, int status, const char *ctype,
-                             http_stream_fn fn, void (*done)(void *ud), void *ud);
-/* The connection's socket, -1 if unknown: only from inside the stream's
- * http_stream_fn (send with MSG_DONTWAIT | MSG_NOSIGNAL). */
-int http_conn_fd(struct http_conn *c);
-/* The request's connection, for suspending and resuming its stream. */
-struct http_conn *http_req_conn(const struct http_req *req);
+/* An event stream's answer, which leaves libmicrohttpd once its head is
+ * sent: take(ud, server, fd) then gets a descriptor of its own for the
+ * connection's socket (Nagle off) and writes the body itself, to the
+ * close (never chunked: HTTP/1.1 allows a body that ends with the
+ * connection); it closes the socket with http_taken_close. Until then the
+ * connection counts under the server's cap. fd is -1 if the connection
+ * ended before its head was sent (take still runs exactly once). Runs on
+ * the connection's worker thread. A stream held this way costs its
+ * taker's memory only, not a connection's pool (16 KiB) and state. */
+typedef void (*http_take_fn)(void *ud, struct http_server *s, int fd);
+void http_send_stream_taken(struct http_req *req, int status, const char *ctype,
+                            http_take_fn take, void *ud);
+/* Closes a taken stream's socket and frees its place under the cap. */
+void http_taken_close(struct http_server *s, int fd);
 /* Caps the kernel's send buffer of the request's connection, so a client
  * that stops reading holds at most this much there. */
 void http_req_sndbuf(const struct http_req *req, int bytes);
-/* Only from inside an http_stream_fn, which then returns 0. */
-void http_conn_suspend(struct http_conn *c);
-/* Any thread, exactly once per suspend. */
-void http_conn_resume(struct http_conn *c);
-/* http_conn_resume of each of v[0..n), waking each worker thread once
- * rather than once per connection. */
-void http_conns_resume(struct http_conn *const *v, size_t n);
-
 /* The only writer of error bodies:
  * {"error":{"code":..,"message":..,"field":..}} */
 void http_send_error(struct http_req *req, enum api_err err, const char *field,

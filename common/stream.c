@@ -3,13 +3,17 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -17,14 +21,17 @@
 #include "query.h"
 #include "timefmt.h"
 
-#define SLOT_BYTES  256        /* one slot per this many ring bytes */
-#define READ_MAX    1024       /* events per read by the hub thread */
-#define CATCHUP_MAX 32         /* events per catch-up read by a worker */
-#define CARRY_MAX   (256 * 1024)
+#define SLOT_BYTES    256        /* one slot per this many ring bytes */
+#define READ_MAX      1024       /* events per read by the hub thread */
+#define CATCHUP_MAX   32         /* events per catch-up read from the source */
 #define STREAM_SNDBUF (64 * 1024) /* kernel send buffer of a stream socket */
-#define DIRECT_MAX  (32 * 1024) /* bytes of the ring per send to a client */
-#define DIRECT_IOV  64          /* messages per send */
-#define TYPES_MAX   32
+#define DIRECT_MAX    (32 * 1024) /* bytes of the ring per send to a client */
+#define DIRECT_IOV    64          /* messages per send */
+#define TYPES_MAX     32
+#define SENDERS       2           /* threads that write to the clients */
+#define STEPS_MAX     8           /* sends per client per pass; more on the next */
+#define SENDER_WAIT_MS 1000       /* a sender looks at its clients at least this often */
+#define TRIM_AFTER_US (500 * 1000) /* a quiet spell after clients come or go */
 
 /* One message in the ring: "id: <seq>\ndata: <json>\n\n" at bytes[off]. */
 struct slot {
@@ -35,35 +42,61 @@ struct slot {
     uint32_t body_off, body_len;
 };
 
+/* A client: its socket (taken from the HTTP server once the head is
+ * sent), its filter and a cursor into the ring. Owned by one sender
+ * thread from the moment it is handed over; nothing here is shared. */
 struct stream_client {
-    struct stream_client *prev, *next; /* hub->clients, under hub->lock */
+    struct stream_client *prev, *next; /* its sender's list (or inbox) */
     struct stream_hub *hub;
-    struct http_conn *conn;
+    struct http_server *srv;
+    int fd;
     struct db_list_query q;
     uint64_t cursor;    /* every event up to here has been examined */
     uint64_t last_sent; /* the id of the last event sent (or the start) */
     bool live;          /* reading from the ring (else catching up) */
-    bool overflowed, finished;
-    bool suspended;     /* under hub->lock; while set the hub may move cursor */
-    int fd;             /* the socket, written to directly (no copy) */
-    _Atomic int64_t last_write_us;
-    struct buf carry;   /* a message that did not fit the last chunk */
-    size_t carry_off;
+    bool overflowed;    /* the ring overtook it: report, then end */
+    bool finished;      /* end once carry is out */
+    bool full;          /* the socket took less than offered: wait for EPOLLOUT */
+    bool gone;          /* to be closed: error, hang-up, stall, end */
+    bool wrote;         /* something went out in this pass */
+    int64_t last_write_us, full_since_us;
+    /* the rest of the one message a full socket cut (the ring may reuse
+     * its bytes before the socket drains); NULL when none */
+    char *carry;
+    size_t carry_len, carry_off;
+};
+
+/* A thread that writes to its share of the clients: woken by the hub when
+ * new events are in the ring, by the kernel when a full socket drains or
+ * a client hangs up, and by its own timer for heartbeats and stalls. */
+struct sender {
+    struct stream_hub *hub;
+    pthread_t thread;
+    bool running;
+    int ep_fd, wake_fd;
+    pthread_mutex_t lock;          /* guards inbox and closed */
+    struct stream_client *inbox;   /* handed over, not yet taken in */
+    bool closed;                   /* stopped: hand nothing more over */
+    struct stream_client *clients; /* the sender thread's own */
+    struct buf scratch;            /* catch-up messages, formatted */
+    int64_t trim_at_us;            /* when to give the heap's free pages back (0: no) */
 };
 
 struct stream_hub {
     struct stream_source src;
-    int64_t heartbeat_us, tick_us;
+    int64_t heartbeat_us, tick_us, stall_us;
     pthread_t thread;
     bool running;
     atomic_bool stopping;
     atomic_bool kick; /* stream_hub_notify: look now */
     atomic_ullong overflows;
-    atomic_ullong resumes; /* suspended streams woken */
+    atomic_ullong resumes; /* passes in which a waiting stream had something new */
+    atomic_uint next_sender;
+    struct sender senders[SENDERS];
+    unsigned nsenders; /* started */
 
-    pthread_mutex_t lock; /* guards clients, nclients, each client's suspended */
-    pthread_cond_t wake;  /* shutdown wakes the hub thread */
-    struct stream_client *clients;
+    pthread_mutex_t lock; /* guards nclients; the hub's idle check */
+    pthread_cond_t wake;  /* shutdown and notify wake the hub thread */
     uint64_t nclients;
 
     pthread_rwlock_t ring_lock; /* guards the ring: bytes, slots, first, n, wpos, polled */
@@ -77,7 +110,7 @@ struct stream_hub {
 };
 
 /* ------------------------------------------------------------------ */
-/* The ring (hub thread writes, workers read)                           */
+/* The ring (the hub thread writes, the senders read)                  */
 
 static struct slot *slot_at(struct stream_hub *h, size_t i)
 {
@@ -167,123 +200,6 @@ static size_t ring_after(struct stream_hub *h, uint64_t seq)
     return lo;
 }
 
-/* ------------------------------------------------------------------ */
-/* A client's stream (its connection's MHD worker)                      */
-
-static size_t put(struct stream_client *c, char *out, size_t room, const char *msg, size_t len)
-{
-    size_t n = len < room ? len : room;
-
-    memcpy(out, msg, n);
-    if (n < len && buf_append(&c->carry, msg + n, len - n) != BM_OK)
-        c->finished = true; /* cannot happen within CARRY_MAX; end rather than corrupt */
-    return n;
-}
-
-static void carry_consume(struct stream_client *c, size_t n)
-{
-    c->carry_off += n;
-    if (c->carry_off == c->carry.len) {
-        buf_free(&c->carry);
-        buf_init(&c->carry, CARRY_MAX);
-        c->carry_off = 0;
-    }
-}
-
-static size_t carry_drain(struct stream_client *c, char *out, size_t max)
-{
-    size_t left = c->carry.len - c->carry_off, n = left < max ? left : max;
-
-    memcpy(out, c->carry.data + c->carry_off, n);
-    carry_consume(c, n);
-    return n;
-}
-
-/* Writes to the client's socket what it takes now, without waiting:
- * bytes sent (0 if it is full), -1 on error. */
-static ssize_t send_iov(const struct stream_client *c, struct iovec *iov, size_t n)
-{
-    struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
-    ssize_t w;
-
-    do
-        w = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
-    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return 0;
-    return w;
-}
-
-/* Sends what it can of the carried bytes; false on a socket error. */
-static bool carry_send(struct stream_client *c)
-{
-    struct iovec v = { c->carry.data + c->carry_off, c->carry.len - c->carry_off };
-    ssize_t w = send_iov(c, &v, 1);
-
-    if (w < 0)
-        return false;
-    carry_consume(c, (size_t)w);
-    return true;
-}
-
-/* Catch-up messages are formatted here (one worker thread's), then sent. */
-#define SCRATCH (32 * 1024)
-static _Thread_local char scratch[SCRATCH];
-
-struct catchup {
-    struct stream_client *c;
-    char *out;
-    size_t room, n;
-};
-
-static bool catchup_emit(void *ud, uint64_t seq, int64_t ts_ms, const char *atype,
-                         const char *body, size_t len)
-{
-    struct catchup *k = ud;
-    char head[32];
-    int hl = snprintf(head, sizeof(head), "id: %llu\ndata: ", (unsigned long long)seq);
-
-    (void)ts_ms;
-    (void)atype;
-    if (hl < 0)
-        return false;
-    k->n += put(k->c, k->out + k->n, k->room - k->n, head, (size_t)hl);
-    k->n += put(k->c, k->out + k->n, k->room - k->n, body, len);
-    k->n += put(k->c, k->out + k->n, k->room - k->n, "\n\n", 2);
-    k->c->last_sent = seq;
-    return true;
-}
-
-/* Reads the gap between the client's cursor and the ring from the source
- * into out; bytes, -1 on error. */
-static long catch_up(struct stream_client *c, char *out, size_t max)
-{
-    struct stream_hub *h = c->hub;
-    struct catchup k = { c, out, max, 0 };
-    uint64_t examined = c->cursor;
-    int64_t rows = (int64_t)(max / 512) + 1;
-
-    enum bm_rc rc = h->src.read(h->src.ctx, &c->q, c->cursor,
-                                rows > CATCHUP_MAX ? CATCHUP_MAX : rows, catchup_emit, &k,
-                                &examined);
-
-    if (rc == BM_ERANGE && examined > c->cursor) {
-        /* the source no longer has the events after the cursor: say so */
-        char msg[128];
-        int ml = snprintf(msg, sizeof(msg),
-                          "event: gap\ndata: {\"last_sequence\":%llu,\"oldest_sequence\":%llu}"
-                          "\n\n",
-                          (unsigned long long)c->cursor, (unsigned long long)examined + 1);
-        c->cursor = examined;
-        return ml > 0 ? (long)put(c, out, max, msg, (size_t)ml) : -1;
-    }
-    if (rc != BM_OK)
-        return -1;
-    if (examined > c->cursor)
-        c->cursor = examined;
-    return (long)k.n;
-}
-
 static bool slot_matches(const struct stream_hub *h, const struct stream_client *c,
                          const struct slot *s)
 {
@@ -312,21 +228,112 @@ static bool ring_behind(struct stream_client *c)
     return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* Writing to a client (its sender thread)                              */
+
+/* Offers total bytes to the socket without waiting: what it took. A
+ * short write marks the client full (it waits for EPOLLOUT); an error
+ * marks it gone. */
+static size_t send_now(struct stream_client *c, struct iovec *iov, size_t n, size_t total)
+{
+    struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
+    ssize_t w;
+
+    do
+        w = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            c->gone = true;
+            return 0;
+        }
+        w = 0;
+    }
+    if (w > 0)
+        c->wrote = true;
+    if ((size_t)w < total) {
+        c->full = true;
+        c->full_since_us = time_mono_us();
+    }
+    return (size_t)w;
+}
+
+/* Keeps the n bytes at p that the socket did not take. */
+static void carry_keep(struct stream_client *c, const char *p, size_t n)
+{
+    c->carry = malloc(n);
+    if (!c->carry) {
+        c->gone = true; /* cut rather than send half a message */
+        return;
+    }
+    memcpy(c->carry, p, n);
+    c->carry_len = n;
+    c->carry_off = 0;
+}
+
+static void carry_send(struct stream_client *c)
+{
+    struct iovec v = { c->carry + c->carry_off, c->carry_len - c->carry_off };
+
+    c->carry_off += send_now(c, &v, 1, v.iov_len);
+    if (c->carry_off == c->carry_len) {
+        free(c->carry);
+        c->carry = NULL;
+        c->carry_len = c->carry_off = 0;
+    }
+}
+
+/* One whole message (a heartbeat, an overflow, a gap): what the socket
+ * does not take is carried. */
+static void send_msg(struct stream_client *c, const char *msg, size_t len)
+{
+    struct iovec v = { (void *)(uintptr_t)msg, len };
+    size_t w = send_now(c, &v, 1, len);
+
+    if (w < len && !c->gone)
+        carry_keep(c, msg + w, len - w);
+}
+
+/* After a send of messages ends[0..n) (ends: each one's end offset,
+ * seqs: its event) of which the socket took w bytes: the cursor and
+ * last_sent move to the last message begun, the rest of a message cut
+ * short is carried, the messages not begun are offered again next time
+ * (from the ring or the source). all: every message was taken. */
+static void account(struct stream_client *c, const size_t *ends, const uint64_t *seqs, size_t n,
+                    const char *bytes_of_cut, size_t w, uint64_t examined)
+{
+    size_t i = 0, start = 0;
+
+    if (n && w >= ends[n - 1]) {
+        c->cursor = examined;
+        c->last_sent = seqs[n - 1];
+        return;
+    }
+    while (i < n && ends[i] <= w)
+        start = ends[i++];
+    if (w > start) { /* message i was cut */
+        carry_keep(c, bytes_of_cut + (w - start), ends[i] - w);
+        c->cursor = c->last_sent = seqs[i];
+    } else if (i > 0) {
+        c->cursor = c->last_sent = seqs[i - 1];
+    }
+}
+
 /* The outcomes of a look at the ring for one client. */
-enum ring_rc { RING_NONE, RING_SENT, RING_FULL, RING_BEHIND, RING_ERROR };
+enum ring_rc { RING_NONE, RING_SENT, RING_FULL, RING_BEHIND };
 
 /* Sends the client's next messages straight from the ring to its socket:
- * one non-blocking sendmsg of up to DIRECT_MAX bytes, no copy and no
- * buffer of the client's. The ring's read lock is held across it (the
- * hub's write lock waits for at most one such send per worker: the lock
- * prefers writers); what the socket did not take goes to carry. */
+ * one non-blocking sendmsg of up to DIRECT_MAX bytes, no copy. The ring's
+ * read lock is held across it (the hub's write lock waits for at most one
+ * such send per sender: the lock prefers writers). */
 static enum ring_rc ring_send(struct stream_client *c)
 {
     struct stream_hub *h = c->hub;
     struct iovec iov[DIRECT_IOV];
-    size_t niov = 0, total = 0, i;
-    uint64_t examined, last = 0;
-    ssize_t w;
+    size_t ends[DIRECT_IOV];
+    uint64_t seqs[DIRECT_IOV];
+    size_t niov = 0, total = 0, i, w;
+    uint64_t examined;
 
     pthread_rwlock_rdlock(&h->ring_lock);
     if (ring_behind(c)) {
@@ -341,9 +348,10 @@ static enum ring_rc ring_send(struct stream_client *c)
             if (niov && total + s->len > DIRECT_MAX)
                 break;
             iov[niov].iov_base = h->bytes + s->off;
-            iov[niov++].iov_len = s->len;
+            iov[niov].iov_len = s->len;
             total += s->len;
-            last = s->seq;
+            ends[niov] = total;
+            seqs[niov++] = s->seq;
         }
         examined = s->seq;
     }
@@ -354,127 +362,114 @@ static enum ring_rc ring_send(struct stream_client *c)
         c->cursor = examined;
         return RING_NONE;
     }
-    w = send_iov(c, iov, niov);
-    if (w <= 0) {
+    w = send_now(c, iov, niov, total);
+    if (w == 0) {
         pthread_rwlock_unlock(&h->ring_lock);
-        return w == 0 ? RING_FULL : RING_ERROR;
+        return RING_FULL;
     }
-    for (i = 0; i < niov && (size_t)w >= iov[i].iov_len; i++)
-        w -= (ssize_t)iov[i].iov_len;
-    for (; i < niov; i++, w = 0)
-        if (buf_append(&c->carry, (const char *)iov[i].iov_base + w,
-                       iov[i].iov_len - (size_t)w) != BM_OK)
-            c->finished = true; /* within CARRY_MAX: cannot happen */
+    for (i = 0; i < niov && ends[i] <= w; i++)
+        ;
+    account(c, ends, seqs, niov, i < niov ? (const char *)iov[i].iov_base : NULL, w, examined);
     pthread_rwlock_unlock(&h->ring_lock);
-    c->cursor = examined;
-    c->last_sent = last;
     return RING_SENT;
 }
 
-/* Copies the client's messages from the ring into out (MHD's buffer: the
- * socket was full, MHD sends them when it is writable). */
-static long ring_copy(struct stream_client *c, char *out, size_t max)
+/* Catch-up messages are formatted into the sender's scratch, then sent. */
+struct catchup {
+    struct stream_client *c;
+    struct buf *out;
+    size_t n;
+    size_t ends[CATCHUP_MAX];
+    uint64_t seqs[CATCHUP_MAX];
+    bool failed;
+};
+
+static bool catchup_emit(void *ud, uint64_t seq, int64_t ts_ms, const char *atype,
+                         const char *body, size_t len)
 {
-    struct stream_hub *h = c->hub;
-    size_t n = 0, i;
+    struct catchup *k = ud;
+    char head[32];
+    int hl = snprintf(head, sizeof(head), "id: %llu\ndata: ", (unsigned long long)seq);
 
-    pthread_rwlock_rdlock(&h->ring_lock);
-    if (ring_behind(c)) {
-        pthread_rwlock_unlock(&h->ring_lock);
-        return 0;
-    }
-    for (i = ring_after(h, c->cursor); i < h->n && n < max && c->carry.len == 0; i++) {
-        const struct slot *s = slot_at(h, i);
-        if (slot_matches(h, c, s)) {
-            if (s->len > max - n && n > 0)
-                break;
-            n += put(c, out + n, max - n, h->bytes + s->off, s->len);
-            c->last_sent = s->seq;
-        }
-        c->cursor = s->seq;
-    }
-    pthread_rwlock_unlock(&h->ring_lock);
-    return (long)n;
-}
-
-static bool heartbeat_due(const struct stream_client *c)
-{
-    return time_mono_us() - atomic_load(&c->last_write_us) >= c->hub->heartbeat_us;
-}
-
-/* Nothing to send: suspend until the hub wakes us. false (and no
- * suspend) if something came in meanwhile: look again. Never return 0
- * without suspending: MHD's epoll loop would not call again by itself. */
-static bool park(struct stream_client *c)
-{
-    struct stream_hub *h = c->hub;
-    bool parked = false;
-
-    pthread_mutex_lock(&h->lock);
-    if (!atomic_load(&h->stopping) && atomic_load(&h->polled) <= c->cursor) {
-        c->suspended = true;
-        http_conn_suspend(c->conn);
-        parked = true;
-    }
-    pthread_mutex_unlock(&h->lock);
-    return parked;
-}
-
-/* Sends what the client is owed from the source (catching up) directly;
- * what the socket does not take goes to carry. false on error. */
-static bool catch_up_send(struct stream_client *c)
-{
-    long k = catch_up(c, scratch, sizeof(scratch));
-    struct iovec v = { scratch, k > 0 ? (size_t)k : 0 };
-    ssize_t w;
-
-    if (k <= 0)
-        return k == 0;
-    w = send_iov(c, &v, 1);
-    if (w < 0)
+    (void)ts_ms;
+    (void)atype;
+    if (hl < 0 || k->n == CATCHUP_MAX || buf_append(k->out, head, (size_t)hl) != BM_OK ||
+        buf_append(k->out, body, len) != BM_OK || buf_append(k->out, "\n\n", 2) != BM_OK) {
+        k->failed = true;
         return false;
-    if (w < k && buf_append(&c->carry, scratch + w, (size_t)(k - w)) != BM_OK)
-        return false;
+    }
+    k->ends[k->n] = k->out->len;
+    k->seqs[k->n++] = seq;
     return true;
 }
 
-/* One look at what the client has to be sent. Most of it goes straight
- * to the socket (*sent set); what must wait for a full socket to drain
- * is copied into out for MHD to send (returned). 0 and !*sent: nothing
- * now. */
-static long client_fill(struct stream_client *c, char *out, size_t max, bool *sent)
+/* Reads the gap between the client's cursor and the ring from the source
+ * and sends it. false: nothing more to do now (full, gone, or an error). */
+static bool catch_up_send(struct sender *sd, struct stream_client *c)
 {
     struct stream_hub *h = c->hub;
-    size_t n = 0;
+    struct catchup k = { .c = c, .out = &sd->scratch };
+    uint64_t examined = c->cursor, before = c->cursor;
+    enum bm_rc rc;
+    size_t w, i, start;
 
-    *sent = false;
-    if (c->carry.len) {
-        size_t before = c->carry.len - c->carry_off;
-        if (!carry_send(c))
-            return HTTP_STREAM_ERROR;
-        *sent = c->carry.len == 0 || c->carry.len - c->carry_off < before;
-        if (c->carry.len)
-            return *sent ? 0 : (long)carry_drain(c, out, max); /* full: MHD waits */
+    buf_reset(&sd->scratch);
+    rc = h->src.read(h->src.ctx, &c->q, c->cursor, CATCHUP_MAX, catchup_emit, &k, &examined);
+    if (rc == BM_ERANGE && examined > c->cursor) {
+        /* the source no longer has the events after the cursor: say so */
+        char msg[128];
+        int ml = snprintf(msg, sizeof(msg),
+                          "event: gap\ndata: {\"last_sequence\":%llu,\"oldest_sequence\":%llu}"
+                          "\n\n",
+                          (unsigned long long)c->cursor, (unsigned long long)examined + 1);
+        c->cursor = examined;
+        if (ml > 0)
+            send_msg(c, msg, (size_t)ml);
+        return !c->full && !c->gone;
     }
-    if (c->finished || atomic_load(&h->stopping))
-        return HTTP_STREAM_END;
+    if (rc != BM_OK || k.failed) {
+        log_warn("stream: catching a client up: %s", k.failed ? "no memory" : bm_rc_str(rc));
+        c->gone = true;
+        return false;
+    }
+    if (k.n == 0) {
+        if (examined > c->cursor)
+            c->cursor = examined;
+        return c->cursor != before;
+    }
+    {
+        struct iovec v = { sd->scratch.data, sd->scratch.len };
+        w = send_now(c, &v, 1, sd->scratch.len);
+    }
+    if (w == 0)
+        return false;
+    for (i = 0, start = 0; i < k.n && k.ends[i] <= w; i++)
+        start = k.ends[i];
+    account(c, k.ends, k.seqs, k.n, sd->scratch.data + start, w, examined);
+    return !c->full && !c->gone;
+}
+
+/* One step of what the client is owed; true: there may be more now. */
+static bool client_step(struct sender *sd, struct stream_client *c)
+{
+    struct stream_hub *h = c->hub;
+
+    if (c->carry) {
+        carry_send(c);
+        return !c->full && !c->gone;
+    }
+    if (c->finished || atomic_load(&h->stopping)) {
+        c->gone = true;
+        return false;
+    }
     if (!c->overflowed) {
         switch (ring_send(c)) {
         case RING_SENT:
-            *sent = true;
-            return 0;
+            return !c->full && !c->gone;
         case RING_FULL:
-            n = (size_t)ring_copy(c, out, max);
-            if (n)
-                return (long)n;
-            break;
+            return false;
         case RING_BEHIND:
-            if (!catch_up_send(c))
-                return HTTP_STREAM_ERROR;
-            *sent = true;
-            return 0;
-        case RING_ERROR:
-            return HTTP_STREAM_ERROR;
+            return catch_up_send(sd, c);
         case RING_NONE:
             break;
         }
@@ -483,52 +478,278 @@ static long client_fill(struct stream_client *c, char *out, size_t max, bool *se
         char msg[96];
         int ml = snprintf(msg, sizeof(msg), "event: overflow\ndata: {\"last_sequence\":%llu}\n\n",
                           (unsigned long long)c->last_sent);
-        n = put(c, out, max, msg, (size_t)ml);
         c->finished = true;
+        if (ml > 0)
+            send_msg(c, msg, (size_t)ml);
+        return !c->full && !c->gone;
     }
-    if (n == 0 && heartbeat_due(c))
-        n = put(c, out, max, ": heartbeat\n\n", 13);
-    return (long)n;
+    return false;
 }
 
-static long client_read(void *ud, char *out, size_t max)
+/* A pass over one client: what it is owed, up to STEPS_MAX sends (more:
+ * there may be more), a heartbeat if nothing went out for long. */
+static void client_serve(struct sender *sd, struct stream_client *c, int64_t now, bool *more)
 {
-    struct stream_client *c = ud;
+    struct stream_hub *h = c->hub;
+    int k;
 
-    if (c->fd < 0)
-        c->fd = http_conn_fd(c->conn);
-    for (;;) {
-        bool sent;
-        long n = client_fill(c, out, max, &sent);
-        if (n > 0 || sent)
-            atomic_store(&c->last_write_us, time_mono_us());
-        if (n != 0)
-            return n;
-        if (sent)
-            continue;
-        if (atomic_load(&c->hub->stopping))
-            return HTTP_STREAM_END;
-        if (park(c))
-            return 0;
+    if (c->full || c->gone)
+        return;
+    c->wrote = false;
+    for (k = 0; k < STEPS_MAX; k++)
+        if (!client_step(sd, c))
+            break;
+    if (k == STEPS_MAX)
+        *more = true;
+    if (!c->wrote && !c->full && !c->gone && !c->finished &&
+        now - c->last_write_us >= h->heartbeat_us)
+        send_msg(c, ": heartbeat\n\n", 13);
+    if (c->wrote) {
+        c->last_write_us = now;
+        atomic_fetch_add(&h->resumes, 1);
     }
 }
 
-static void client_done(void *ud)
+/* ------------------------------------------------------------------ */
+/* Clients coming and going                                             */
+
+static void client_free(struct stream_client *c)
+{
+    struct stream_hub *h = c->hub;
+
+    if (c->fd >= 0)
+        http_taken_close(c->srv, c->fd);
+    free(c->carry);
+    pthread_mutex_lock(&h->lock);
+    h->nclients--;
+    pthread_mutex_unlock(&h->lock);
+    free(c);
+}
+
+static void sender_wake(struct sender *sd)
+{
+    uint64_t one = 1;
+
+    if (sd->wake_fd >= 0 && write(sd->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("stream: waking a sender: %s", strerror(errno));
+}
+
+/* The HTTP server hands a client's socket over (its worker thread), or -1
+ * if the connection ended first. */
+static void client_taken(void *ud, struct http_server *srv, int fd)
 {
     struct stream_client *c = ud;
     struct stream_hub *h = c->hub;
+    struct sender *sd;
 
-    pthread_mutex_lock(&h->lock);
+    c->srv = srv;
+    c->fd = fd;
+    if (fd < 0 || h->nsenders == 0) {
+        client_free(c);
+        return;
+    }
+    sd = &h->senders[atomic_fetch_add(&h->next_sender, 1) % h->nsenders];
+    pthread_mutex_lock(&sd->lock);
+    if (sd->closed) {
+        pthread_mutex_unlock(&sd->lock);
+        client_free(c);
+        return;
+    }
+    c->next = sd->inbox;
+    sd->inbox = c;
+    pthread_mutex_unlock(&sd->lock);
+    sender_wake(sd);
+}
+
+/* A stream's connection leaves the HTTP server's memory pool (16 KiB) to
+ * the heap when it is handed over, and a client its own when it goes:
+ * after a burst of them (a thousand clients connecting at once) that is
+ * megabytes of free heap in the HTTP workers' arenas, which glibc keeps.
+ * Once things are quiet the senders give those pages back. */
+static void trim_later(struct sender *sd)
+{
+    sd->trim_at_us = time_mono_us() + TRIM_AFTER_US;
+}
+
+static void trim_if_due(struct sender *sd, int64_t now, int64_t *next)
+{
+    if (!sd->trim_at_us)
+        return;
+    if (now < sd->trim_at_us) {
+        if (sd->trim_at_us < *next)
+            *next = sd->trim_at_us;
+        return;
+    }
+    sd->trim_at_us = 0;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    malloc_trim(0); /* glibc's heap; a sanitizer's allocator is its own */
+#endif
+}
+
+/* Takes the handed-over clients into the sender's list and its epoll set:
+ * readable (a hang-up, or bytes to discard) and writable, edge-triggered. */
+static void sender_take_in(struct sender *sd)
+{
+    struct stream_client *c, *next;
+
+    pthread_mutex_lock(&sd->lock);
+    c = sd->inbox;
+    sd->inbox = NULL;
+    pthread_mutex_unlock(&sd->lock);
+    for (; c; c = next) {
+        struct stream_client *moved = malloc(sizeof(*moved));
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+
+        next = c->next;
+        /* Moved to this thread's heap: allocated on an HTTP worker, the
+         * client sat between its connection's freed pool and state, and
+         * kept their pages in RSS (~4 KiB a stream); here the clients sit
+         * side by side. */
+        if (moved) {
+            *moved = *c;
+            free(c);
+            c = moved;
+        }
+        ev.data.ptr = c;
+        if (epoll_ctl(sd->ep_fd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+            log_warn("stream: watching a client's socket: %s", strerror(errno));
+            client_free(c);
+            continue;
+        }
+        c->prev = NULL;
+        c->next = sd->clients;
+        if (sd->clients)
+            sd->clients->prev = c;
+        sd->clients = c;
+        trim_later(sd);
+    }
+}
+
+static void sender_drop(struct sender *sd, struct stream_client *c)
+{
+    trim_later(sd);
     if (c->prev)
         c->prev->next = c->next;
     else
-        h->clients = c->next;
+        sd->clients = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    h->nclients--;
-    pthread_mutex_unlock(&h->lock);
-    buf_free(&c->carry);
-    free(c);
+    (void)epoll_ctl(sd->ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    client_free(c);
+}
+
+/* What the kernel says of a client's socket. A client sends nothing after
+ * its request: bytes are read and dropped, the end of its side (or an
+ * error) ends the stream. */
+static void client_event(struct stream_client *c, uint32_t events)
+{
+    if (events & EPOLLOUT)
+        c->full = false;
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        c->gone = true;
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP)) {
+        char junk[512];
+        for (;;) {
+            ssize_t r = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+            if (r > 0)
+                continue;
+            if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                c->gone = true;
+            if (r == 0 || errno != EINTR)
+                break;
+        }
+    }
+}
+
+/* A pass over every client; the ms to wait before the next. */
+static int sender_pass(struct sender *sd, int64_t now)
+{
+    struct stream_hub *h = sd->hub;
+    int64_t next = now + (int64_t)SENDER_WAIT_MS * 1000;
+    struct stream_client *c, *after;
+    bool more = false;
+
+    for (c = sd->clients; c; c = after) {
+        after = c->next;
+        client_serve(sd, c, now, &more);
+        if (c->full && !c->gone && now - c->full_since_us >= h->stall_us) {
+            log_debug("stream: a client took nothing for %lld ms: closed",
+                      (long long)(h->stall_us / 1000));
+            c->gone = true;
+        }
+        if (c->gone) {
+            sender_drop(sd, c);
+            continue;
+        }
+        if (c->full) {
+            if (c->full_since_us + h->stall_us < next)
+                next = c->full_since_us + h->stall_us;
+        } else if (c->last_write_us + h->heartbeat_us < next) {
+            next = c->last_write_us + h->heartbeat_us;
+        }
+    }
+    trim_if_due(sd, now, &next);
+    if (more || next <= now)
+        return 0;
+    return (int)((next - now + 999) / 1000);
+}
+
+static void *sender_main(void *arg)
+{
+    struct sender *sd = arg;
+    struct stream_hub *h = sd->hub;
+    struct epoll_event ev[64];
+    int wait_ms = 0;
+
+    while (!atomic_load(&h->stopping)) {
+        int n = epoll_wait(sd->ep_fd, ev, 64, wait_ms);
+        for (int i = 0; i < n; i++) {
+            uint64_t v;
+            if (ev[i].data.ptr == sd) {
+                if (read(sd->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                    log_warn("stream: a sender's wake descriptor: %s", strerror(errno));
+            } else {
+                client_event(ev[i].data.ptr, ev[i].events);
+            }
+        }
+        sender_take_in(sd);
+        wait_ms = sender_pass(sd, time_mono_us());
+    }
+    /* stopping: nothing more is handed over, every stream ends */
+    pthread_mutex_lock(&sd->lock);
+    sd->closed = true;
+    pthread_mutex_unlock(&sd->lock);
+    sender_take_in(sd);
+    while (sd->clients)
+        sender_drop(sd, sd->clients);
+    return NULL;
+}
+
+static void sender_init(struct stream_hub *h, struct sender *sd)
+{
+    sd->hub = h;
+    sd->ep_fd = sd->wake_fd = -1;
+    pthread_mutex_init(&sd->lock, NULL);
+    buf_init(&sd->scratch, 16u * 1024 * 1024);
+}
+
+static bool sender_start(struct sender *sd)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sd };
+
+    sd->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    sd->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (sd->ep_fd < 0 || sd->wake_fd < 0 ||
+        epoll_ctl(sd->ep_fd, EPOLL_CTL_ADD, sd->wake_fd, &ev) != 0) {
+        log_error("stream: a sender's descriptors: %s", strerror(errno));
+        return false;
+    }
+    if (pthread_create(&sd->thread, NULL, sender_main, sd) != 0)
+        return false;
+    sd->running = true;
+    return true;
 }
 
 void stream_serve(struct stream_hub *h, struct http_req *req, const struct db_list_query *q,
@@ -547,27 +768,19 @@ void stream_serve(struct stream_hub *h, struct http_req *req, const struct db_li
         return;
     }
     c->hub = h;
-    c->conn = http_req_conn(req);
     c->fd = -1;
     c->q = *q;
-    if (c->q.anomaly_type) /* the ring's types are interned: compare by text */
-        c->q.anomaly_type = q->anomaly_type;
     c->cursor = from_now ? h->src.head(h->src.ctx) : after;
     c->last_sent = c->cursor;
-    buf_init(&c->carry, CARRY_MAX);
-    atomic_init(&c->last_write_us, time_mono_us());
+    c->last_write_us = time_mono_us();
+    /* counted from here: the hub reads events for it (idle_skip) */
     pthread_mutex_lock(&h->lock);
-    c->next = h->clients;
-    if (h->clients)
-        h->clients->prev = c;
-    h->clients = c;
     h->nclients++;
     pthread_mutex_unlock(&h->lock);
     http_req_sndbuf(req, STREAM_SNDBUF);
     http_add_header(req, "Cache-Control", "no-cache");
     http_add_header(req, "X-Accel-Buffering", "no");
-    http_send_stream_direct(req, 200, "text/event-stream; charset=utf-8", client_read,
-                            client_done, c);
+    http_send_stream_taken(req, 200, "text/event-stream; charset=utf-8", client_taken, c);
 }
 
 void stream_counts(struct stream_hub *h, struct stream_stats *out)
@@ -693,59 +906,6 @@ static bool poll_source(struct stream_hub *h, struct stage *st)
     return atomic_load(&h->polled) != before;
 }
 
-/* Whether a suspended client has something new: a message its filter
- * takes, an overflow to report, or a heartbeat due. If not, its cursor
- * moves past what the hub has read (it is suspended: the hub's to move),
- * so the next look starts there. Under h->lock. */
-static bool wants_wake(struct stream_hub *h, struct stream_client *c, int64_t now)
-{
-    bool want = false;
-    size_t i;
-
-    if (now - atomic_load(&c->last_write_us) >= h->heartbeat_us)
-        return true;
-    if (atomic_load(&h->polled) <= c->cursor)
-        return false;
-    pthread_rwlock_rdlock(&h->ring_lock);
-    if (c->cursor + 1 < ring_low(h)) {
-        want = true; /* behind the ring: catch up, or report the overflow */
-    } else {
-        for (i = ring_after(h, c->cursor); i < h->n && !want; i++)
-            want = slot_matches(h, c, slot_at(h, i));
-        if (!want)
-            c->cursor = h->n ? slot_at(h, h->n - 1)->seq : atomic_load(&h->polled);
-    }
-    pthread_rwlock_unlock(&h->ring_lock);
-    return want;
-}
-
-#define WAKE_BATCH 256
-
-/* Resumes the suspended clients that have something new, in batches (one
- * wake per worker thread per batch). */
-static void wake_clients(struct stream_hub *h)
-{
-    struct http_conn *batch[WAKE_BATCH];
-    size_t n = 0;
-    int64_t now = time_mono_us();
-
-    pthread_mutex_lock(&h->lock);
-    for (struct stream_client *c = h->clients; c; c = c->next) {
-        if (!c->suspended || !wants_wake(h, c, now))
-            continue;
-        c->suspended = false;
-        batch[n++] = c->conn;
-        if (n == WAKE_BATCH) {
-            http_conns_resume(batch, n);
-            atomic_fetch_add(&h->resumes, n);
-            n = 0;
-        }
-    }
-    http_conns_resume(batch, n);
-    atomic_fetch_add(&h->resumes, n);
-    pthread_mutex_unlock(&h->lock);
-}
-
 static void *hub_main(void *arg)
 {
     struct stream_hub *h = arg;
@@ -775,8 +935,9 @@ static void *hub_main(void *arg)
         if (atomic_load(&h->stopping))
             break;
         atomic_store(&h->kick, false);
-        (void)poll_source(h, st);
-        wake_clients(h);
+        if (poll_source(h, st))
+            for (unsigned i = 0; i < h->nsenders; i++)
+                sender_wake(&h->senders[i]);
     }
     buf_free(&st->bodies);
     free(st);
@@ -794,6 +955,7 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
     h->src = o->src;
     h->heartbeat_us = o->heartbeat_ms * 1000;
     h->tick_us = (o->tick_ms > 0 ? o->tick_ms : 10) * 1000;
+    h->stall_us = (o->stall_ms > 0 ? o->stall_ms : 15000) * 1000;
     h->nbytes = (size_t)o->ring_bytes;
     h->nslots = h->nbytes / SLOT_BYTES + 1;
     h->bytes = malloc(h->nbytes);
@@ -820,7 +982,14 @@ enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub *
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&h->ring_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
-    if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
+    for (unsigned i = 0; i < SENDERS; i++)
+        sender_init(h, &h->senders[i]);
+    for (unsigned i = 0; i < SENDERS; i++) {
+        if (!sender_start(&h->senders[i]))
+            break;
+        h->nsenders++;
+    }
+    if (h->nsenders < SENDERS || pthread_create(&h->thread, NULL, hub_main, h) != 0) {
         stream_hub_free(h);
         return BM_EIO;
     }
@@ -845,15 +1014,17 @@ void stream_hub_shutdown(struct stream_hub *h)
     pthread_mutex_lock(&h->lock);
     atomic_store(&h->stopping, true);
     pthread_cond_signal(&h->wake);
-    for (struct stream_client *c = h->clients; c; c = c->next)
-        if (c->suspended) {
-            c->suspended = false;
-            http_conn_resume(c->conn);
-        }
     pthread_mutex_unlock(&h->lock);
     if (h->running)
         pthread_join(h->thread, NULL);
     h->running = false;
+    for (unsigned i = 0; i < SENDERS; i++) {
+        struct sender *sd = &h->senders[i];
+        sender_wake(sd);
+        if (sd->running)
+            pthread_join(sd->thread, NULL);
+        sd->running = false;
+    }
 }
 
 void stream_hub_free(struct stream_hub *h)
@@ -863,6 +1034,15 @@ void stream_hub_free(struct stream_hub *h)
     stream_hub_shutdown(h);
     for (int i = 0; i < h->ntypes; i++)
         free((void *)(uintptr_t)h->types[i]);
+    for (unsigned i = 0; i < SENDERS; i++) {
+        struct sender *sd = &h->senders[i];
+        if (sd->ep_fd >= 0)
+            close(sd->ep_fd);
+        if (sd->wake_fd >= 0)
+            close(sd->wake_fd);
+        buf_free(&sd->scratch);
+        pthread_mutex_destroy(&sd->lock);
+    }
     pthread_rwlock_destroy(&h->ring_lock);
     pthread_cond_destroy(&h->wake);
     pthread_mutex_destroy(&h->lock);

@@ -1,15 +1,17 @@
 /* stream.h - server-sent events: one hub thread reads each newly committed
- * event once (per tick, only when the head moved), formats it once into a
- * ring of messages bounded in bytes, and wakes the clients' suspended
- * connections; each client's stream is a response callback on its MHD
- * worker that copies the messages it matches from the ring. No thread
- * and no buffer per client: a client is a cursor into the ring (and at
- * most one message in hand), so memory does not grow with slow readers.
- * A client the ring has overtaken gets a final `event: overflow` naming
- * the last sequence it was sent, and its stream ends. A client resuming
- * from before the ring reads the gap from the source first; one resuming
- * from before what the source still keeps (the gateway's buffer) gets an
- * `event: gap` naming what is gone, then the stream goes on. */
+ * event once (per tick, only when the head moved) and formats it once
+ * into a ring of messages bounded in bytes; a few sender threads own the
+ * clients' sockets (taken from the HTTP server once the head is sent: see
+ * http_send_stream_taken) and write each client the messages its filter
+ * takes straight from the ring. No thread and no buffer per client: a
+ * client is a cursor into the ring (and at most the rest of one message
+ * its full socket cut), so memory does not grow with slow readers. A
+ * client the ring has overtaken gets a final `event: overflow` naming the
+ * last sequence it was sent, and its stream ends; one whose socket takes
+ * nothing for the stall time is closed. A client resuming from before the
+ * ring reads the gap from the source first; one resuming from before what
+ * the source still keeps (the gateway's buffer) gets an `event: gap`
+ * naming what is gone, then the stream goes on. */
 #ifndef BM_COMMON_STREAM_H
 #define BM_COMMON_STREAM_H
 
@@ -47,13 +49,16 @@ struct stream_hub_opts {
     int64_t heartbeat_ms; /* a comment line after this long without a write */
     int64_t ring_bytes;   /* formatted messages kept for the clients */
     int64_t tick_ms;      /* how often the hub looks for new events (0: 10) */
+    int64_t stall_ms;     /* a client whose socket takes nothing this long is
+                             closed (0: 15000) */
 };
 
 struct stream_hub;
 
 enum bm_rc stream_hub_start(const struct stream_hub_opts *o, struct stream_hub **out) BM_WUR;
-/* Ends every stream and stops the hub thread; new streams get 503. Before
- * the HTTP server stops (it must not stop with suspended connections). */
+/* Ends every stream and stops the hub's threads; new streams get 503.
+ * Before the HTTP server stops (the streams' sockets count under its cap
+ * and are closed through it). */
 void stream_hub_shutdown(struct stream_hub *h);
 /* After the HTTP server has stopped. */
 void stream_hub_free(struct stream_hub *h);
@@ -71,8 +76,9 @@ void stream_hub_notify(struct stream_hub *h);
 struct stream_stats {
     uint64_t open;      /* streams open now */
     uint64_t overflows; /* streams ended by an overflow so far */
-    uint64_t resumes;   /* times a waiting stream was woken (only when it had
-                           something new: an event it takes, or a heartbeat) */
+    uint64_t resumes;   /* times a stream was written to after waiting (only
+                           when it had something new: an event it takes, a
+                           heartbeat, an overflow notice) */
 };
 
 void stream_counts(struct stream_hub *h, struct stream_stats *out);

@@ -162,8 +162,8 @@ int gw_run(int argc, char **argv)
     gw_poller_stop(poller);
 out_srv:
     hc_async_cancel(app.proxy); /* no request is left suspended at the stop */
-    /* the event streams end first: the server must not stop with their
-     * connections suspended */
+    /* the event streams end first: their sockets are closed through the
+     * server (they count under its cap) */
     stream_hub_shutdown(app.streams);
     http_server_drain(srv, HTTP_DRAIN_MS);
     http_server_stop(srv);

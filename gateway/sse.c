@@ -37,6 +37,7 @@ enum bm_rc gw_sse_start(struct gw_agg *agg, const struct bm_config *c, struct st
         .heartbeat_ms = c->stream_heartbeat_ms,
         .ring_bytes = c->stream_buffer_bytes,
         .tick_ms = GW_SSE_TICK_MS,
+        .stall_ms = c->idle_timeout_s * 1000,
     };
 
     return stream_hub_start(&o, out);
