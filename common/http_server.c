@@ -613,8 +613,8 @@ void http_send_buf_gz(struct http_req *req, int status, const char *ctype, struc
 
 /* A stream's output per call: MHD hands the callback the whole free part
  * of the connection's 16 KiB pool and sends each chunk from its start, so
- * writing at most this much keeps most of that pool's pages untouched (a
- * thousand SSE clients stay a few MB of RSS). */
+ * writing at most this much keeps most of that pool's pages untouched
+ * (exports held open by slow clients stay small). */
 #define STREAM_CHUNK (8 * 1024)
 #define GZ_RAW       (8 * 1024)
 
