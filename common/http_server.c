@@ -54,6 +54,7 @@ struct conn_track {
     int fd;
     _Atomic int64_t waiting_since_us;
     atomic_bool first;
+    atomic_bool taken; /* its socket went to a stream's taker: owes nothing */
 };
 
 /* A connection the front door holds: accepted, its first request head not
@@ -122,6 +123,8 @@ struct http_server {
 static _Thread_local struct http_worker *cur_worker;
 
 static void conn_resume(struct MHD_Connection *conn);
+static struct conn_track *track_of(struct MHD_Connection *conn);
+static void worker_wake(struct http_worker *w);
 
 struct http_arg {
     const char *key;
@@ -686,6 +689,7 @@ static ssize_t stream_take(struct stream_resp *st)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    struct conn_track *t;
 
     if (fd < 0) {
         log_warn("handing a stream's socket over: %s", ci ? strerror(errno) : "no socket");
@@ -694,6 +698,18 @@ static ssize_t stream_take(struct stream_resp *st)
     /* held under the cap until http_taken_close */
     atomic_fetch_add(&st->srv->open_conns, 1);
     st->taken = true;
+    t = track_of(st->conn);
+    if (t)
+        atomic_store(&t->taken, true); /* the door's sweep must not cut it */
+    /* MHD closes its side now but frees it (and closes its descriptor) on
+     * a later run, from its timeout lists: the normal one is scanned from
+     * the connection touched longest ago and stops at the first still
+     * open, so one idle keep-alive connection could hold this one (and
+     * the socket: no FIN when the taker closes) for the idle timeout.
+     * Connections with a timeout of their own (here 0: none) are all
+     * looked at on every run, and the worker runs again at once. */
+    (void)MHD_set_connection_option(st->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    worker_wake(cur_worker);
     st->take(st->ud, st->srv, fd);
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
@@ -1059,7 +1075,7 @@ static void track_owed(struct MHD_Connection *conn, bool owed)
 {
     struct conn_track *t = track_of(conn);
 
-    if (!t)
+    if (!t || (owed && atomic_load(&t->taken)))
         return;
     if (!owed)
         atomic_store_explicit(&t->first, false, memory_order_relaxed);

@@ -32,6 +32,7 @@
 #define STEPS_MAX     8           /* sends per client per pass; more on the next */
 #define SENDER_WAIT_MS 1000       /* a sender looks at its clients at least this often */
 #define TRIM_AFTER_US (500 * 1000) /* a quiet spell after clients come or go */
+#define JUNK_MAX      (16 * 1024)  /* bytes a client may send at once (dropped) */
 
 /* One message in the ring: "id: <seq>\ndata: <json>\n\n" at bytes[off]. */
 struct slot {
@@ -639,8 +640,9 @@ static void sender_drop(struct sender *sd, struct stream_client *c)
 }
 
 /* What the kernel says of a client's socket. A client sends nothing after
- * its request: bytes are read and dropped, the end of its side (or an
- * error) ends the stream. */
+ * its request: bytes are read and dropped (more than JUNK_MAX at once ends
+ * the stream, so no client keeps its sender reading), and the end of its
+ * side, or an error, ends the stream. */
 static void client_event(struct stream_client *c, uint32_t events)
 {
     if (events & EPOLLOUT)
@@ -650,11 +652,17 @@ static void client_event(struct stream_client *c, uint32_t events)
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP)) {
-        char junk[512];
+        char junk[1024];
+        size_t got = 0;
         for (;;) {
             ssize_t r = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
-            if (r > 0)
-                continue;
+            if (r > 0) {
+                got += (size_t)r;
+                if (got <= JUNK_MAX)
+                    continue;
+                c->gone = true; /* a stream is not for sending to */
+                break;
+            }
             if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
                 c->gone = true;
             if (r == 0 || errno != EINTR)

@@ -157,18 +157,33 @@ static void test_sse_sends_a_comment_heartbeat_when_idle(void **state)
     h_proc_cleanup(&p);
 }
 
+/* Also: the end reaches the client at once. Idle kept-alive connections
+ * opened before the stream must not hold its socket open (libmicrohttpd
+ * frees the connection the stream left from its timeout list, which it
+ * scans from the oldest idle one: before the fix, EOF came ~8 s late). */
 static void test_sse_reader_that_stops_reading_gets_overflow_and_the_stream_ends(void **state)
 {
-    const char *const extra[] = { "--stream-buffer-bytes", "65536", NULL };
+    enum { KEPT = 4 };
+    const char *const extra[] = { "--stream-buffer-bytes", "65536", "--idle-timeout-s", "30",
+                                  NULL };
     struct proc p;
     struct h_sse s;
     char msg[8192];
     long long last = -1;
     bool overflow = false, ended = false;
+    int kept[KEPT];
+    long t_over, t_end = -1;
 
     (void)state;
     /* 300 events/s, ~200 KB/s: the 64 KiB ring holds ~0.3 s of them */
     start_at(&p, "sseover", "{\"generation_settings\":{\"events_per_second\":200}}", extra);
+    for (int i = 0; i < KEPT; i++) {
+        static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        kept[i] = h_tcp_connect_loopback(p.port);
+        assert_true(kept[i] >= 0);
+        assert_int_equal(write(kept[i], req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+        assert_int_equal(h_raw_read(kept[i], msg, sizeof(msg), 5000, false), 200);
+    }
     assert_true(h_sse_open(&s, p.port, STREAM, NULL, 4096) == 0);
     h_sleep_ms(6000); /* ~1.2 MB: far past the ring and the socket buffers */
     while (h_sse_next(&s, msg, sizeof(msg), 3000)) {
@@ -193,13 +208,20 @@ static void test_sse_reader_that_stops_reading_gets_overflow_and_the_stream_ends
         }
     }
     assert_true(overflow);
+    t_over = h_now_ms();
     /* then the server ends the stream (HTTP/1.0: it closes) */
     for (int i = 0; i < 50 && !ended; i++) {
         s.len = 0;
         ended = h_sse_fill(&s, 200) == 0;
     }
+    if (ended)
+        t_end = h_now_ms();
     assert_true(ended);
+    print_message("EOF %ld ms after the overflow notice\n", t_end - t_over);
+    assert_true(t_end - t_over < 3000);
     h_sse_close(&s);
+    for (int i = 0; i < KEPT; i++)
+        close(kept[i]);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
     h_proc_cleanup(&p);
 }
@@ -324,7 +346,8 @@ static void test_sse_streams_count_under_the_connection_cap(void **state)
     long status = 0;
 
     (void)state;
-    start_fast(&p, "ssecap", extra);
+    /* slow enough that no stream falls behind the ring while the others open */
+    start_at(&p, "ssecap", "{\"generation_settings\":{\"events_per_second\":100}}", extra);
     for (int i = 0; i < CAP; i++)
         assert_int_equal(h_sse_open(&s[i], p.port, STREAM, NULL, 0), 0);
     read_rounds(s, CAP, 5, 50);
@@ -350,7 +373,7 @@ static void test_sse_streams_count_under_the_connection_cap(void **state)
  * (before the ring could overtake it: the ring here holds minutes). */
 static void test_sse_stalled_client_is_closed_after_the_idle_timeout(void **state)
 {
-    const char *const extra[] = { "--idle-timeout-s", "1", NULL };
+    const char *const extra[] = { "--idle-timeout-s", "2", NULL };
     struct proc p;
     static struct h_sse s;
     long long open = -1;
