@@ -132,7 +132,8 @@ static const struct cfg_key keys[] = {
     { .name = "idle_timeout_s", .type = CFG_INT, .min = 1, .max = 3600, .def = "15",
       .env = "IDLE_TIMEOUT_S", .flag = "--idle-timeout-s", .json = "server.idle_timeout_s",
       .svc = SVC_ALL, .weight = -1, .off = OFF(idle_timeout_s),
-      .help = "seconds a kept-alive connection may idle between requests" },
+      .help = "seconds a kept-alive connection may idle between requests, and an "
+              "event stream's socket may take nothing" },
     { .name = "max_connections", .type = CFG_INT, .min = 0, .max = 10000000, .def = "0",
       .env = "MAX_CONNECTIONS", .flag = "--max-connections", .json = "server.max_connections",
       .svc = SVC_ALL, .weight = -1, .off = OFF(max_connections),
