@@ -287,6 +287,22 @@ static void read_rounds(struct h_sse *s, int n, int rounds, int ms)
     }
 }
 
+/* Reads each stream until its response head is in (h_sse_open only sends
+ * the request): true if all are within timeout_ms. */
+static bool heads_in(struct h_sse *s, int n, long timeout_ms)
+{
+    long until = h_now_ms() + timeout_ms;
+
+    for (int i = 0; i < n; i++) {
+        s[i].len = 0;
+        while (!memmem(s[i].buf, s[i].len, "\r\n\r\n", 4)) {
+            if (h_now_ms() > until || h_sse_fill(&s[i], 100) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
 /* A stream leaves libmicrohttpd once its head is sent: what it holds then
  * is its cursor and filter (848 bytes) and its share of the senders'
  * heaps, not a connection's 16 KiB pool and state (which each stream kept
@@ -311,6 +327,7 @@ static void test_sse_stream_costs_a_kib_not_a_connection(void **state)
     r0 = rss_of(p.port);
     for (int i = 0; i < N; i++)
         assert_int_equal(h_sse_open(&s[i], p.port, STREAM, NULL, 0), 0);
+    assert_true(heads_in(s, N, 10000));
     /* 1.5 s: every stream live, and the heap's quiet-spell trim done */
     for (int round = 0; round < 30; round++) {
         read_rounds(&first, 1, 1, 0);
@@ -350,6 +367,7 @@ static void test_sse_streams_count_under_the_connection_cap(void **state)
     start_at(&p, "ssecap", "{\"generation_settings\":{\"events_per_second\":100}}", extra);
     for (int i = 0; i < CAP; i++)
         assert_int_equal(h_sse_open(&s[i], p.port, STREAM, NULL, 0), 0);
+    assert_true(heads_in(s, CAP, 10000));
     read_rounds(s, CAP, 5, 50);
     assert_int_equal(h_http_req(p.port, "GET", "/health", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 503);
@@ -369,27 +387,32 @@ static void test_sse_streams_count_under_the_connection_cap(void **state)
     h_proc_cleanup(&p);
 }
 
-/* A client whose socket takes nothing for the idle timeout is closed
- * (before the ring could overtake it: the ring here holds minutes). */
+/* A client whose socket takes nothing for the idle timeout is closed: not
+ * before (the socket is full from the first second; the timeout counts
+ * from then), and not never. It never reads again, so the ring overtaking
+ * it is never reported: no overflow is counted. */
 static void test_sse_stalled_client_is_closed_after_the_idle_timeout(void **state)
 {
-    const char *const extra[] = { "--idle-timeout-s", "2", NULL };
+    const char *const extra[] = { "--idle-timeout-s", "4", NULL };
     struct proc p;
     static struct h_sse s;
     long long open = -1;
-    long t0;
+    long t0, took;
 
     (void)state;
     start_at(&p, "ssestuck", "{\"generation_settings\":{\"events_per_second\":300}}", extra);
-    assert_int_equal(h_sse_open(&s, p.port, STREAM, NULL, 4096), 0);
-    assert_int_equal(prom_value(p.port, "bankmock_streams_open"), 1);
     t0 = h_now_ms();
-    for (int i = 0; i < 100 && open != 0; i++) {
+    assert_int_equal(h_sse_open(&s, p.port, STREAM, NULL, 4096), 0);
+    assert_true(heads_in(&s, 1, 3000));
+    assert_int_equal(prom_value(p.port, "bankmock_streams_open"), 1);
+    for (int i = 0; i < 150 && open != 0; i++) {
         h_sleep_ms(100);
         open = prom_value(p.port, "bankmock_streams_open");
     }
-    print_message("a reader that reads nothing: closed after %ld ms\n", h_now_ms() - t0);
+    took = h_now_ms() - t0;
+    print_message("a reader that reads nothing: closed after %ld ms\n", took);
     assert_int_equal(open, 0);
+    assert_true(took >= 3900);
     assert_int_equal(prom_value(p.port, "bankmock_stream_overflows_total"), 0);
     h_sse_close(&s);
     assert_int_equal(h_proc_stop(&p, NULL), 0);
