@@ -307,7 +307,7 @@ static bool heads_in(struct h_sse *s, int n, long timeout_ms)
  * is its cursor and filter (848 bytes) and its share of the senders'
  * heaps, not a connection's 16 KiB pool and state (which each stream kept
  * before: ~16.5 KiB, so the bench's 1,000 streams took 28-34 MB). Here
- * 200 streams cost 2.7-4.4 KiB each, the senders' fixed costs (catch-up
+ * 200 streams cost 3.6-5.2 KiB each, the senders' fixed costs (catch-up
  * buffers, arena headers) included; 1,000 cost ~1.4 KiB each. The ring is
  * kept small and filled by a first stream before the baseline, so only
  * the streams' own cost is measured. */
