@@ -295,25 +295,23 @@ static void send_msg(struct stream_client *c, const char *msg, size_t len)
         carry_keep(c, msg + w, len - w);
 }
 
-/* After a send of messages ends[0..n) (ends: each one's end offset,
- * seqs: its event) of which the socket took w bytes: the cursor and
- * last_sent move to the last message begun, the rest of a message cut
- * short is carried, the messages not begun are offered again next time
- * (from the ring or the source). all: every message was taken. */
-static void account(struct stream_client *c, const size_t *ends, const uint64_t *seqs, size_t n,
-                    const char *bytes_of_cut, size_t w, uint64_t examined)
+/* After a send of the messages iov[0..n) (seqs: each one's event) of
+ * which the socket took w bytes: the cursor and last_sent move to the
+ * last message begun, the rest of a message cut short is carried, the
+ * messages not begun are offered again next time (from the ring or the
+ * source). All taken: the cursor moves to examined. */
+static void account(struct stream_client *c, const struct iovec *iov, const uint64_t *seqs,
+                    size_t n, size_t w, uint64_t examined)
 {
-    size_t i = 0, start = 0;
+    size_t i;
 
-    if (n && w >= ends[n - 1]) {
+    for (i = 0; i < n && w >= iov[i].iov_len; i++)
+        w -= iov[i].iov_len;
+    if (i == n) {
         c->cursor = examined;
         c->last_sent = seqs[n - 1];
-        return;
-    }
-    while (i < n && ends[i] <= w)
-        start = ends[i++];
-    if (w > start) { /* message i was cut */
-        carry_keep(c, bytes_of_cut + (w - start), ends[i] - w);
+    } else if (w > 0) { /* message i was cut */
+        carry_keep(c, (const char *)iov[i].iov_base + w, iov[i].iov_len - w);
         c->cursor = c->last_sent = seqs[i];
     } else if (i > 0) {
         c->cursor = c->last_sent = seqs[i - 1];
@@ -331,7 +329,6 @@ static enum ring_rc ring_send(struct stream_client *c)
 {
     struct stream_hub *h = c->hub;
     struct iovec iov[DIRECT_IOV];
-    size_t ends[DIRECT_IOV];
     uint64_t seqs[DIRECT_IOV];
     size_t niov = 0, total = 0, i, w;
     uint64_t examined;
@@ -351,7 +348,6 @@ static enum ring_rc ring_send(struct stream_client *c)
             iov[niov].iov_base = h->bytes + s->off;
             iov[niov].iov_len = s->len;
             total += s->len;
-            ends[niov] = total;
             seqs[niov++] = s->seq;
         }
         examined = s->seq;
@@ -368,9 +364,7 @@ static enum ring_rc ring_send(struct stream_client *c)
         pthread_rwlock_unlock(&h->ring_lock);
         return RING_FULL;
     }
-    for (i = 0; i < niov && ends[i] <= w; i++)
-        ;
-    account(c, ends, seqs, niov, i < niov ? (const char *)iov[i].iov_base : NULL, w, examined);
+    account(c, iov, seqs, niov, w, examined);
     pthread_rwlock_unlock(&h->ring_lock);
     return RING_SENT;
 }
@@ -380,7 +374,7 @@ struct catchup {
     struct stream_client *c;
     struct buf *out;
     size_t n;
-    size_t ends[CATCHUP_MAX];
+    size_t ends[CATCHUP_MAX]; /* each message's end in out (which may move) */
     uint64_t seqs[CATCHUP_MAX];
     bool failed;
 };
@@ -411,8 +405,9 @@ static bool catch_up_send(struct sender *sd, struct stream_client *c)
     struct stream_hub *h = c->hub;
     struct catchup k = { .c = c, .out = &sd->scratch };
     uint64_t examined = c->cursor, before = c->cursor;
+    struct iovec iov[CATCHUP_MAX];
+    size_t w;
     enum bm_rc rc;
-    size_t w, i, start;
 
     buf_reset(&sd->scratch);
     rc = h->src.read(h->src.ctx, &c->q, c->cursor, CATCHUP_MAX, catchup_emit, &k, &examined);
@@ -438,15 +433,14 @@ static bool catch_up_send(struct sender *sd, struct stream_client *c)
             c->cursor = examined;
         return c->cursor != before;
     }
-    {
-        struct iovec v = { sd->scratch.data, sd->scratch.len };
-        w = send_now(c, &v, 1, sd->scratch.len);
+    for (size_t i = 0, start = 0; i < k.n; start = k.ends[i++]) {
+        iov[i].iov_base = sd->scratch.data + start;
+        iov[i].iov_len = k.ends[i] - start;
     }
+    w = send_now(c, iov, k.n, sd->scratch.len);
     if (w == 0)
         return false;
-    for (i = 0, start = 0; i < k.n && k.ends[i] <= w; i++)
-        start = k.ends[i];
-    account(c, k.ends, k.seqs, k.n, sd->scratch.data + start, w, examined);
+    account(c, iov, k.seqs, k.n, w, examined);
     return !c->full && !c->gone;
 }
 
